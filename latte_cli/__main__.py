@@ -1,0 +1,3 @@
+from latte_cli.cli.main import main
+
+main()

@@ -1,0 +1,23 @@
+"""Entry point: registers every command module on the app and runs it."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from latte_cli.cli import complaints, customers, database  # noqa: F401  (registers commands)
+from latte_cli.cli.app import app
+
+
+def main() -> None:
+    try:
+        app(prog_name="latte")
+    except Exception as error:  # the last resort: never show a traceback to a user
+        if os.environ.get("LATTE_DEBUG"):
+            raise
+        print(
+            f"Error: unexpected failure ({type(error).__name__}: {error}). "
+            "Run again with LATTE_DEBUG=1 to see details, and please report it.",
+            file=sys.stderr,
+        )
+        sys.exit(1)

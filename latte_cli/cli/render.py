@@ -1,0 +1,330 @@
+"""Everything latte prints: rich tables and panels for people, JSON for scripts.
+
+JSON keys are part of latte's interface (documented in the README): add keys, never rename.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from latte_cli.timeutil import format_duration, local
+
+if TYPE_CHECKING:
+    from latte_cli.db import Status
+    from latte_cli.models import Complaint, Customer
+    from latte_cli.services.customers import CustomerHistory
+    from latte_cli.services.views import ComplaintRow, Timeline
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def when(moment: datetime | None, zone: tzinfo | None) -> str:
+    if moment is None:
+        return "—"
+    return local(moment, zone).strftime("%Y-%m-%d %H:%M")
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def money(cents: int | None) -> str:
+    return "—" if cents is None else f"{cents / 100:.2f}"
+
+
+def print_json(data: Any) -> None:
+    console.file.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def customer_json(customer: Customer | None) -> dict[str, Any] | None:
+    if customer is None:
+        return None
+    return {
+        "ref": customer.ref,
+        "name": customer.name,
+        "email": customer.email,
+        "phone": customer.phone,
+    }
+
+
+def complaint_json(complaint: Complaint, customer: Customer | None) -> dict[str, Any]:
+    return {
+        "id": complaint.id,
+        "external_id": complaint.external_id,
+        "customer": customer_json(customer),
+        "channel": complaint.channel,
+        "category": complaint.category,
+        "location": complaint.location,
+        "severity": complaint.severity,
+        "summary": complaint.summary,
+        "status": "open" if complaint.stage_due else "resolved",
+        "stage_due": complaint.stage_due,
+        "assigned_agent": complaint.assigned_agent,
+        "opened_by": complaint.opened_by,
+        "opened_at": iso(complaint.opened_at),
+        "acknowledged_at": iso(complaint.acknowledged_at),
+        "first_resolved_at": iso(complaint.first_resolved_at),
+        "resolved_at": iso(complaint.resolved_at),
+        "reopen_count": complaint.reopen_count,
+        "action_kind": complaint.action_kind,
+        "root_cause": complaint.root_cause,
+    }
+
+
+def timeline_json(view: Timeline) -> dict[str, Any]:
+    data = complaint_json(view.complaint, view.customer)
+    data["stages"] = [
+        {
+            "stage": s.stage,
+            "cycle": s.cycle,
+            "agent": s.agent,
+            "completed_at": iso(s.completed_at),
+            "duration_seconds": s.duration_seconds,
+            "text": s.text,
+            "action_kind": s.action_kind,
+            "action_detail": s.action_detail,
+            "amount": None if s.amount_cents is None else s.amount_cents / 100,
+            "options_offered": s.options_offered,
+            "root_cause": s.root_cause,
+            "what_will_change": s.what_will_change,
+        }
+        for s in view.stages
+    ]
+    data["handoffs"] = [
+        {"kind": h.kind, "at": iso(h.at), "agent": h.agent, **h.detail} for h in view.handoffs
+    ]
+    data["total_seconds"] = view.total_seconds
+    return data
+
+
+def status_label(stage_due: str | None) -> Text:
+    if stage_due is None:
+        return Text("resolved", style="green")
+    return Text(stage_due, style="yellow")
+
+
+def show_timeline(view: Timeline, zone: tzinfo | None) -> None:
+    c = view.complaint
+    who = "anonymous"
+    if view.customer:
+        who = (
+            " ".join(
+                filter(
+                    None,
+                    [view.customer.name, f"({view.customer.ref})" if view.customer.ref else None],
+                )
+            )
+            or "unnamed"
+        )
+    console.print(Text(f"Complaint {c.id}", style="bold"), "·", status_label(c.stage_due))
+    console.print(
+        f"Customer: {who}   Channel: {c.channel}   Category: {c.category}"
+        f"   Location: {c.location or '—'}   Severity: {c.severity}"
+    )
+    console.print(
+        f"Assigned to: {c.assigned_agent or '—'}   Opened: {when(c.opened_at, zone)}"
+        f" by {c.opened_by}"
+    )
+    if c.summary:
+        console.print(f"Summary: {c.summary}")
+    table = Table(show_lines=False, expand=False)
+    table.add_column("Step", no_wrap=True)
+    table.add_column("Who", no_wrap=True)
+    table.add_column("When", no_wrap=True)
+    table.add_column("Took", justify="right", no_wrap=True)
+    table.add_column("What", overflow="fold")
+    entries: list[tuple[datetime, int, tuple[str, str, str, str, Text]]] = []
+    for s in view.stages:
+        label = s.stage if s.cycle == 0 else f"{s.stage} (#{s.cycle + 1})"
+        detail = s.text
+        if s.action_kind:
+            detail = f"[{s.action_kind}] {s.action_detail or ''}"
+            if s.amount_cents is not None:
+                detail += f" · {money(s.amount_cents)}"
+            if s.options_offered:
+                detail += f" · offered: {', '.join(s.options_offered)}"
+        if s.root_cause:
+            detail = f"[{s.root_cause}] {s.what_will_change or ''}"
+        entries.append(
+            (
+                s.completed_at,
+                1,
+                (
+                    label,
+                    s.agent,
+                    when(s.completed_at, zone),
+                    format_duration(s.duration_seconds),
+                    Text(detail),
+                ),
+            )
+        )
+    for h in view.handoffs:
+        if h.kind == "transfer":
+            label, what = "transfer", f"to {h.detail.get('to_agent')}: {h.detail.get('note', '')}"
+        else:
+            label, what = "reopen", str(h.detail.get("reason", ""))
+        entries.append((h.at, 0, (label, h.agent, when(h.at, zone), "", Text(what))))
+    for _, _, row in sorted(entries, key=lambda e: (e[0], e[1])):
+        table.add_row(*row)
+    console.print(table)
+    total = view.total_seconds
+    if total is not None:
+        console.print(
+            f"Resolved in {format_duration(total)}"
+            + (f" (reopened {c.reopen_count} times)" if c.reopen_count else "")
+        )
+
+
+def row_json(row: ComplaintRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "external_id": row.external_id,
+        "customer_ref": row.customer_ref,
+        "customer_name": row.customer_name,
+        "channel": row.channel,
+        "category": row.category,
+        "location": row.location,
+        "severity": row.severity,
+        "summary": row.summary,
+        "status": row.status,
+        "stage_due": row.stage_due,
+        "assigned_agent": row.assigned_agent,
+        "opened_at": iso(row.opened_at),
+        "resolved_at": iso(row.resolved_at),
+        "action_kind": row.action_kind,
+        "reopen_count": row.reopen_count,
+    }
+
+
+def show_list(
+    rows: list[ComplaintRow], zone: tzinfo | None, *, sla_hours: float, now: datetime
+) -> None:
+    if not rows:
+        console.print("No complaints match.")
+        return
+    table = Table(expand=False)
+    table.add_column("ID", justify="right", no_wrap=True, min_width=2)
+    table.add_column("Opened", no_wrap=True, min_width=16)
+    table.add_column("Customer", max_width=16, overflow="fold")
+    table.add_column("Category", max_width=12, overflow="fold")
+    table.add_column("Stage due", min_width=11)
+    table.add_column("Agent", max_width=10, overflow="fold")
+    table.add_column("Summary", overflow="fold", ratio=1)
+    for row in rows:
+        status = status_label(row.stage_due)
+        late = row.overdue_by(sla_hours, now)
+        if late is not None:
+            status.append(f" late {format_duration(late)}", style="red")
+        table.add_row(
+            str(row.id),
+            when(row.opened_at, zone),
+            Text(row.customer_name or row.customer_ref or "—"),
+            Text(row.category),
+            status,
+            Text(row.assigned_agent or "—"),
+            Text(row.summary),
+        )
+    console.print(table)
+
+
+def show_customer(history: CustomerHistory, zone: tzinfo | None) -> None:
+    c = history.customer
+    console.print(
+        Text(c.name or c.ref or "Customer", style="bold"),
+        f"ref {c.ref or '—'} · {c.email or '—'} · {c.phone or '—'}",
+    )
+    if history.last_nps is not None:
+        console.print(f"Last NPS: {history.last_nps}")
+    if not history.complaints:
+        console.print("No complaints on record.")
+    else:
+        table = Table(title="Complaints", expand=False)
+        table.add_column("ID", justify="right", no_wrap=True, min_width=2)
+        table.add_column("Opened", no_wrap=True, min_width=16)
+        table.add_column("Category", max_width=14, overflow="fold")
+        table.add_column("Action", max_width=12, overflow="fold")
+        table.add_column("Outcome", min_width=11)
+        table.add_column("Summary", overflow="fold", ratio=1)
+        for p in history.complaints:
+            outcome = status_label(p.stage_due)
+            if p.nps is not None:
+                outcome.append(f" · NPS {p.nps}")
+            table.add_row(
+                str(p.id),
+                when(p.opened_at, zone),
+                Text(p.category),
+                Text(p.action_kind or "—"),
+                outcome,
+                Text(p.summary),
+            )
+        console.print(table)
+    if history.purchases:
+        table = Table(title="Last purchases", expand=False)
+        table.add_column("Order", no_wrap=True)
+        table.add_column("When", no_wrap=True)
+        table.add_column("Amount", justify="right", no_wrap=True)
+        for purchase in history.purchases:
+            table.add_row(
+                Text(purchase.order_ref),
+                when(purchase.purchased_at, zone),
+                money(purchase.amount_cents),
+            )
+        console.print(table)
+
+
+def customer_history_json(history: CustomerHistory) -> dict[str, Any]:
+    return {
+        "customer": customer_json(history.customer),
+        "last_nps": history.last_nps,
+        "complaints": [
+            {
+                "id": p.id,
+                "opened_at": iso(p.opened_at),
+                "category": p.category,
+                "summary": p.summary,
+                "status": "open" if p.stage_due else "resolved",
+                "stage_due": p.stage_due,
+                "action_kind": p.action_kind,
+                "resolved_at": iso(p.resolved_at),
+                "nps": p.nps,
+                "satisfied": p.satisfied,
+            }
+            for p in history.complaints
+        ],
+        "purchases": [
+            {
+                "order_ref": p.order_ref,
+                "purchased_at": iso(p.purchased_at),
+                "amount": p.amount_cents / 100,
+            }
+            for p in history.purchases
+        ],
+    }
+
+
+def status_json(status: Status) -> dict[str, Any]:
+    return {
+        "location": status.location,
+        "revision": status.revision,
+        "head": status.head,
+        "counts": status.counts,
+    }
+
+
+def show_status(status: Status) -> None:
+    console.print(f"Database: {status.location}")
+    state = "up to date" if status.revision == status.head else f"head is {status.head}"
+    console.print(f"Schema revision: {status.revision or 'none'} ({state})")
+    table = Table(expand=False)
+    table.add_column("Table")
+    table.add_column("Rows", justify="right")
+    for name, count in status.counts.items():
+        table.add_row(name, str(count))
+    console.print(table)

@@ -1,0 +1,231 @@
+"""Engines, sessions and schema upgrades.
+
+A database is brought to the newest schema the first time latte touches it, through the Alembic
+revisions shipped in `latte_cli/migrations`. Checking is cheap: the revision list is known
+without importing Alembic, which is only loaded when there is something to upgrade.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlmodel import Session
+
+from latte_cli.config import redact_url
+from latte_cli.errors import DatabaseError
+from latte_cli.migrations import HEAD, REVISIONS
+
+BUSY_TIMEOUT_MS = 5000
+
+_engines: dict[str, Engine] = {}
+
+
+def _sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    if not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def _create_sqlite_file(path: Path) -> None:
+    """Create the file and its folders, readable by its owner only (0600)."""
+    if path.exists():
+        if path.is_dir():
+            raise DatabaseError(
+                f"{path} is a folder, not a database file. Pass --db with a file path."
+            )
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+        os.close(fd)
+    except FileExistsError:
+        pass
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise DatabaseError(
+            f"Cannot create the database file {path}: {reason}. "
+            "Pass --db with a writable path or set LATTE_DB."
+        ) from None
+
+
+def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    # Transactions are begun explicitly (see _on_sqlite_begin), so that writers take the
+    # write lock up front and wait for it (busy_timeout) instead of failing half-way.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+
+
+def _on_sqlite_begin(connection: Any) -> None:
+    mode = "DEFERRED" if connection.get_execution_options().get("latte_readonly") else "IMMEDIATE"
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def get_engine(url: str) -> Engine:
+    """One engine per URL per process, with latte's SQLite settings applied."""
+    if url in _engines:
+        return _engines[url]
+    path = _sqlite_path(url)
+    if path is not None:
+        _create_sqlite_file(path)
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "begin", _on_sqlite_begin)
+    else:
+        try:
+            engine = create_engine(url, pool_pre_ping=True)
+        except (SQLAlchemyError, ImportError, ValueError) as error:
+            raise DatabaseError(
+                f"Cannot use the database URL {redact_url(url)}: {error}. Check --db or LATTE_DB."
+            ) from None
+    _engines[url] = engine
+    return engine
+
+
+def dispose_engines() -> None:
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+def translate(error: Exception, url: str) -> DatabaseError:
+    """A database failure as a message the user can act on."""
+    message = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    where = redact_url(url)
+    lowered = message.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return DatabaseError(
+            f"The database {where} is busy: another latte process kept it locked for more than "
+            f"{BUSY_TIMEOUT_MS // 1000} s. Try again in a moment."
+        )
+    if "not a database" in lowered or "malformed" in lowered:
+        return DatabaseError(
+            f"{where} is not a latte database (the file is not SQLite). "
+            "Pass --db with another path, or move that file away."
+        )
+    if "readonly" in lowered or "read-only" in lowered:
+        return DatabaseError(
+            f"The database {where} is read-only. Make the file writable or pass --db with "
+            "another path."
+        )
+    if "unable to open" in lowered:
+        return DatabaseError(
+            f"Cannot open the database {where}. Pass --db with a writable path or set LATTE_DB."
+        )
+    return DatabaseError(
+        f"The database {where} failed: {redact_url(message)}. Check that it is reachable "
+        "(--db or LATTE_DB)."
+    )
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision stored in the database, None for a database without latte's schema.
+
+    Raises DatabaseError for a database that has other tables but not latte's.
+    """
+    with engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+        if "alembic_version" not in tables:
+            if tables:
+                raise DatabaseError(
+                    f"{redact_url(str(engine.url))} is not a latte database: it has tables "
+                    f"({', '.join(sorted(tables)[:3])}...) but no latte schema. "
+                    "Pass --db with a new file or a latte database."
+                )
+            return None
+        row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
+        return row[0] if row else None
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Bring the schema to the newest revision; returns (revision before, revision after)."""
+    before = current_revision(engine)
+    if before is not None and before not in REVISIONS:
+        raise DatabaseError(
+            f"The database {redact_url(str(engine.url))} was written by a newer latte "
+            f"(schema {before}; this latte knows up to {HEAD}). Upgrade latte to use it."
+        )
+    if before == HEAD:
+        return before, HEAD
+    from alembic import command
+
+    from latte_cli.migrations import alembic_config
+
+    with engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    return before, HEAD
+
+
+_ready: set[str] = set()
+
+
+def ensure_schema(url: str) -> Engine:
+    engine = get_engine(url)
+    if url not in _ready:
+        try:
+            upgrade(engine)
+        except (DBAPIError, OperationalError) as error:
+            raise translate(error, url) from None
+        _ready.add(url)
+    return engine
+
+
+@contextmanager
+def open_session(url: str, *, readonly: bool = False) -> Iterator[Session]:
+    """A session on an up-to-date database. Services commit; anything uncommitted rolls back.
+
+    Database failures leave as DatabaseError with a message for the user.
+    """
+    try:
+        engine = ensure_schema(url)
+        if readonly:
+            engine = engine.execution_options(latte_readonly=True)
+        with Session(engine, expire_on_commit=False) as session:
+            yield session
+    except (DBAPIError, OperationalError) as error:
+        raise translate(error, url) from None
+
+
+@dataclass(frozen=True)
+class Status:
+    location: str
+    revision: str | None
+    head: str
+    counts: dict[str, int]
+
+
+COUNTED_TABLES = ("customer", "complaint", "stage_record", "event", "followup", "purchase", "agent")
+
+
+def status(url: str) -> Status:
+    engine = ensure_schema(url)
+    try:
+        revision = current_revision(engine)
+        with engine.connect() as connection:
+            counts = {
+                table: int(connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
+                for table in COUNTED_TABLES
+            }
+    except (DBAPIError, OperationalError) as error:
+        raise translate(error, url) from None
+    path = _sqlite_path(url)
+    location = str(path) if path else redact_url(url)
+    return Status(location=location, revision=revision, head=HEAD, counts=counts)

@@ -1,0 +1,139 @@
+"""latte's tables.
+
+Storage design
+--------------
+- `customer` is matched by `ref` (the business's customer number), unique when given.
+- `complaint` holds the current state of one complaint: the stage due (NULL once resolved),
+  the assigned agent, the first and the latest resolution. The state is derived from the
+  `event` log, which is append-only: every change to a complaint adds one event and updates the
+  complaint row in the same transaction, so replaying the events gives the stored state.
+- `stage_record` keeps each LATTE stage once per cycle; a reopening starts a new cycle at
+  `take_action`, so the first and the latest resolution both stay on record.
+- `followup` is scheduled when a complaint is resolved and filled in when the customer is reached.
+- `purchase` is one order (its lines summed), used to tell whether a customer bought again.
+- `agent` records presence (available / away) for team routing.
+
+Every timestamp is stored timezone-aware in UTC. Besides the datetime, the times reports group
+and compare on are also stored as integer epoch seconds (`*_epoch`), derived at write time, so a
+report over a million complaints never parses a timestamp per row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Customer(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str | None = Field(default=None, unique=True, max_length=100)
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=200, index=True)
+    phone: str | None = Field(default=None, max_length=50)
+    created_at: datetime
+
+
+class Agent(SQLModel, table=True):
+    name: str = Field(primary_key=True, max_length=100)
+    status: str = Field(default="available", max_length=20)
+    updated_at: datetime
+
+
+class Complaint(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_complaint_opened", "opened_epoch"),
+        Index("ix_complaint_resolved", "resolved_epoch"),
+        Index("ix_complaint_first_resolved", "first_resolved_epoch"),
+        Index("ix_complaint_queue", "stage_due", "assigned_agent", "opened_epoch"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str | None = Field(default=None, unique=True, max_length=100)
+    customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
+    channel: str = Field(max_length=20)
+    category: str = Field(max_length=100)
+    location: str | None = Field(default=None, max_length=100)
+    severity: str = Field(default="medium", max_length=20)
+    summary: str = Field(default="", max_length=500)
+    opened_by: str = Field(max_length=100)
+    assigned_agent: str | None = Field(default=None, max_length=100, index=True)
+    # NULL once resolved: the next LATTE stage that must be recorded.
+    stage_due: str | None = Field(default="listen", max_length=20)
+    cycle: int = 0
+    reopen_count: int = 0
+    opened_at: datetime
+    opened_epoch: int
+    acknowledged_at: datetime | None = None
+    acknowledged_epoch: int | None = None
+    first_resolved_at: datetime | None = None
+    first_resolved_epoch: int | None = None
+    resolved_at: datetime | None = None
+    resolved_epoch: int | None = None
+    # The latest take_action and explain, kept on the complaint for reports and exports.
+    action_kind: str | None = Field(default=None, max_length=30)
+    root_cause: str | None = Field(default=None, max_length=30)
+    updated_at: datetime
+
+
+class StageRecord(SQLModel, table=True):
+    __tablename__ = "stage_record"
+    __table_args__ = (UniqueConstraint("complaint_id", "cycle", "stage"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    cycle: int = 0
+    stage: str = Field(max_length=20)
+    text: str = ""
+    agent: str = Field(max_length=100)
+    completed_at: datetime
+    # Time spent in this stage, per DESIGN §4: from the previous step to this completion.
+    duration_seconds: int
+    action_kind: str | None = Field(default=None, max_length=30)
+    action_detail: str | None = None
+    amount_cents: int | None = None
+    options_offered: str | None = None
+    root_cause: str | None = Field(default=None, max_length=30)
+    what_will_change: str | None = None
+
+
+class Event(SQLModel, table=True):
+    """Append-only: rows are inserted, never updated or deleted."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    at: datetime
+    agent: str = Field(max_length=100)
+    kind: str = Field(max_length=20)
+    # JSON object with the event's details (stage, to_agent, note, reason, ...).
+    data: str = "{}"
+
+
+class FollowUp(SQLModel, table=True):
+    __tablename__ = "followup"
+    __table_args__ = (Index("ix_followup_due", "recorded_at", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    due_at: datetime | None = None
+    recorded_at: datetime | None = None
+    recorded_epoch: int | None = None
+    agent: str | None = Field(default=None, max_length=100)
+    reached: bool | None = None
+    satisfied: bool | None = None
+    nps: int | None = None
+    repurchased: bool | None = None
+    note: str | None = None
+
+
+class Purchase(SQLModel, table=True):
+    __table_args__ = (Index("ix_purchase_customer_time", "customer_id", "purchased_epoch"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_ref: str = Field(unique=True, max_length=100)
+    customer_id: int = Field(foreign_key="customer.id")
+    purchased_at: datetime
+    purchased_epoch: int
+    amount_cents: int = 0
+    lines: int = 1

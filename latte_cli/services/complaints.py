@@ -1,0 +1,359 @@
+"""Opening complaints and moving them through the LATTE stages.
+
+Each public function is one transaction: it checks the change against the workflow rules,
+updates the complaint, appends to the event log, and commits, or changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from latte_cli import workflow
+from latte_cli.errors import InvalidValue, NotFound
+from latte_cli.models import Complaint, Customer, Event, StageRecord
+from latte_cli.services.customers import CustomerDetails, match_or_create_customer
+from latte_cli.timeutil import epoch, utcnow
+from latte_cli.workflow import ActionKind, Channel, RootCause, Severity, Stage
+
+MAX_TEXT = 10_000
+
+
+def parse_amount(text: str | None) -> int | None:
+    """A money amount as whole cents; refuses negatives and more than two decimals."""
+    if text is None or str(text).strip() == "":
+        return None
+    try:
+        value = Decimal(str(text).strip())
+    except InvalidOperation:
+        raise InvalidValue(f"The amount {text!r} is not a number. Give it like 12.50.") from None
+    if not value.is_finite() or value < 0:
+        raise InvalidValue(f"The amount {text!r} must be zero or more. Give it like 12.50.")
+    cents = value * 100
+    if cents != cents.to_integral_value():
+        raise InvalidValue(f"The amount {text!r} has more than two decimals. Give it like 12.50.")
+    return int(cents)
+
+
+def _required(value: str | None, what: str, flag: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise InvalidValue(f"{what} is empty. Pass {flag} TEXT.")
+    if len(value) > MAX_TEXT:
+        raise InvalidValue(f"{what} is longer than {MAX_TEXT} characters. Shorten it.")
+    return value
+
+
+def _at(at: datetime | None, now: datetime) -> datetime:
+    if at is None:
+        return now
+    if at > now + timedelta(minutes=5):
+        raise InvalidValue(f"The time {at.isoformat()} is in the future. Give a past time.")
+    return at
+
+
+def _log(
+    session: Session, complaint_id: int, at: datetime, agent: str, kind: str, **data: Any
+) -> None:
+    session.add(
+        Event(
+            complaint_id=complaint_id,
+            at=at,
+            agent=agent,
+            kind=kind,
+            data=json.dumps(data, sort_keys=True),
+        )
+    )
+
+
+def state_of(complaint: Complaint, last_step_at: datetime | None = None) -> workflow.State:
+    """The workflow state stored on a complaint row (`last_step_at`: see _last_step_time)."""
+    return workflow.State(
+        opened_at=complaint.opened_at,
+        assigned_agent=complaint.assigned_agent,
+        stage_due=Stage(complaint.stage_due) if complaint.stage_due else None,
+        cycle=complaint.cycle,
+        first_resolved_at=complaint.first_resolved_at,
+        resolved_at=complaint.resolved_at,
+        reopen_count=complaint.reopen_count,
+        last_completed_at=last_step_at,
+    )
+
+
+def _store_state(complaint: Complaint, state: workflow.State) -> None:
+    complaint.stage_due = state.stage_due.value if state.stage_due else None
+    complaint.assigned_agent = state.assigned_agent
+    complaint.cycle = state.cycle
+    complaint.reopen_count = state.reopen_count
+    complaint.first_resolved_at = state.first_resolved_at
+    complaint.first_resolved_epoch = (
+        epoch(state.first_resolved_at) if state.first_resolved_at else None
+    )
+    complaint.resolved_at = state.resolved_at
+    complaint.resolved_epoch = epoch(state.resolved_at) if state.resolved_at else None
+
+
+def get_complaint(session: Session, complaint_id: int, *, for_update: bool = False) -> Complaint:
+    statement = select(Complaint).where(Complaint.id == complaint_id)
+    if for_update:
+        statement = statement.with_for_update()
+    complaint = session.exec(statement).first()
+    if complaint is None:
+        raise NotFound(f"No complaint with id {complaint_id}. List them with `latte list`.")
+    return complaint
+
+
+def _last_step_time(session: Session, complaint: Complaint) -> datetime | None:
+    """The completion of the latest stage or reopening: the next stage may not be earlier."""
+    return session.exec(
+        select(Event.at)
+        .where(Event.complaint_id == complaint.id, col(Event.kind).in_(("stage", "reopen")))
+        .order_by(col(Event.id).desc())
+        .limit(1)
+    ).first()
+
+
+@dataclass(frozen=True)
+class NewComplaint:
+    channel: str
+    category: str
+    listen: str
+    summary: str = ""
+    location: str | None = None
+    severity: str = Severity.MEDIUM.value
+    customer: CustomerDetails = field(default_factory=CustomerDetails)
+    external_id: str | None = None
+
+
+def open_complaint(
+    session: Session, *, new: NewComplaint, agent: str, at: datetime | None = None
+) -> Complaint:
+    """Open a complaint with the customer's own words (the Listen stage) and commit it."""
+    now = utcnow()
+    opened_at = _at(at, now)
+    channel = workflow.parse_choice(Channel, new.channel, what="Channel")
+    severity = workflow.parse_choice(Severity, new.severity, what="Severity")
+    category = _required(new.category, "The category", "--category").lower()
+    listen = _required(new.listen, "The customer's words (Listen)", "--listen")
+    summary = (new.summary or "").strip() or listen.splitlines()[0][:120]
+    customer: Customer | None = match_or_create_customer(session, new.customer)
+    state = workflow.apply(None, workflow.Opened(at=opened_at, agent=agent))
+    complaint = Complaint(
+        external_id=new.external_id,
+        customer_id=customer.id if customer else None,
+        channel=channel.value,
+        category=category,
+        location=(new.location or "").strip() or None,
+        severity=severity.value,
+        summary=summary[:500],
+        opened_by=agent,
+        opened_at=opened_at,
+        opened_epoch=epoch(opened_at),
+        updated_at=now,
+    )
+    _store_state(complaint, state)
+    session.add(complaint)
+    session.flush()
+    assert complaint.id is not None
+    _log(session, complaint.id, opened_at, agent, "opened", assigned_agent=agent)
+    _record(
+        session,
+        complaint,
+        state,
+        Stage.LISTEN,
+        agent=agent,
+        at=opened_at,
+        text=listen,
+        previous=opened_at,
+    )
+    session.commit()
+    return complaint
+
+
+@dataclass(frozen=True)
+class StageInput:
+    """What an agent records for a stage; the fields that apply depend on the stage."""
+
+    text: str | None = None
+    action_kind: str | None = None
+    action_detail: str | None = None
+    amount: str | None = None
+    options_offered: tuple[str, ...] = ()
+    root_cause: str | None = None
+    what_will_change: str | None = None
+
+
+def _stage_fields(stage: Stage, given: StageInput) -> dict[str, Any]:
+    if stage is Stage.TAKE_ACTION:
+        kind = workflow.parse_choice(
+            ActionKind,
+            _required(given.action_kind, "The action kind", "--kind"),
+            what="Action kind",
+        )
+        detail = _required(given.action_detail or given.text, "The action detail", "--detail")
+        options = [o.strip() for o in given.options_offered if o.strip()]
+        return {
+            "text": (given.text or detail).strip(),
+            "action_kind": kind.value,
+            "action_detail": detail,
+            "amount_cents": parse_amount(given.amount),
+            "options_offered": json.dumps(options) if options else None,
+        }
+    if stage is Stage.EXPLAIN:
+        cause = workflow.parse_choice(
+            RootCause,
+            _required(given.root_cause, "The root cause", "--root-cause"),
+            what="Root cause",
+        )
+        change = _required(given.what_will_change, "What will change", "--change")
+        return {
+            "text": (given.text or change).strip(),
+            "root_cause": cause.value,
+            "what_will_change": change,
+        }
+    return {"text": _required(given.text, f"The {stage.value} text", "--text")}
+
+
+def _record(
+    session: Session,
+    complaint: Complaint,
+    state: workflow.State,
+    stage: Stage,
+    *,
+    agent: str,
+    at: datetime,
+    previous: datetime,
+    **fields: Any,
+) -> workflow.State:
+    new_state = workflow.apply(state, workflow.StageRecorded(stage=stage, at=at, agent=agent))
+    assert complaint.id is not None
+    record = StageRecord(
+        complaint_id=complaint.id,
+        cycle=state.cycle,
+        stage=stage.value,
+        agent=agent,
+        completed_at=at,
+        duration_seconds=int((at - previous).total_seconds()),
+        **fields,
+    )
+    session.add(record)
+    if stage is Stage.ACKNOWLEDGE and complaint.acknowledged_at is None:
+        complaint.acknowledged_at = at
+        complaint.acknowledged_epoch = epoch(at)
+    if stage is Stage.TAKE_ACTION:
+        complaint.action_kind = fields["action_kind"]
+    if stage is Stage.EXPLAIN:
+        complaint.root_cause = fields["root_cause"]
+    _store_state(complaint, new_state)
+    complaint.updated_at = utcnow()
+    session.add(complaint)
+    _log(session, complaint.id, at, agent, "stage", stage=stage.value, cycle=state.cycle)
+    return new_state
+
+
+def record_stage(
+    session: Session,
+    *,
+    complaint_id: int,
+    stage: str,
+    given: StageInput,
+    agent: str,
+    at: datetime | None = None,
+) -> Complaint:
+    """Record the stage that is due, or refuse naming the stage that is due; commits."""
+    wanted = workflow.parse_choice(Stage, stage, what="Stage")
+    complaint = get_complaint(session, complaint_id, for_update=True)
+    previous = _last_step_time(session, complaint) or complaint.opened_at
+    state = state_of(complaint, previous)
+    workflow.check_stage(state, wanted)
+    fields = _stage_fields(wanted, given)
+    _record(
+        session,
+        complaint,
+        state,
+        wanted,
+        agent=agent,
+        at=_at(at, utcnow()),
+        previous=previous,
+        **fields,
+    )
+    session.commit()
+    return complaint
+
+
+def transfer(
+    session: Session, *, complaint_id: int, to_agent: str, note: str, agent: str
+) -> Complaint:
+    """Hand the complaint to another agent with a note; commits."""
+    to_agent = _required(to_agent, "The receiving agent", "--to")
+    note = _required(note, "The transfer note", "--note")
+    complaint = get_complaint(session, complaint_id, for_update=True)
+    now = utcnow()
+    state = workflow.apply(
+        state_of(complaint), workflow.Transferred(to_agent=to_agent, at=now, agent=agent)
+    )
+    _log(
+        session,
+        complaint_id,
+        now,
+        agent,
+        "transfer",
+        from_agent=complaint.assigned_agent,
+        to_agent=to_agent,
+        note=note,
+    )
+    _store_state(complaint, state)
+    complaint.updated_at = now
+    session.add(complaint)
+    session.commit()
+    return complaint
+
+
+def reopen(
+    session: Session, *, complaint_id: int, reason: str, agent: str, at: datetime | None = None
+) -> Complaint:
+    """Put a resolved complaint back to take_action; the first resolution stays on record."""
+    reason = _required(reason, "The reason", "--reason")
+    complaint = get_complaint(session, complaint_id, for_update=True)
+    when = _at(at, utcnow())
+    previous = _last_step_time(session, complaint) or complaint.opened_at
+    state = workflow.apply(state_of(complaint, previous), workflow.Reopened(at=when, agent=agent))
+    _log(session, complaint_id, when, agent, "reopen", reason=reason, cycle=state.cycle)
+    _store_state(complaint, state)
+    complaint.updated_at = utcnow()
+    session.add(complaint)
+    session.commit()
+    return complaint
+
+
+def events_of(session: Session, complaint_id: int) -> list[Event]:
+    return list(
+        session.exec(
+            select(Event).where(Event.complaint_id == complaint_id).order_by(col(Event.id))
+        )
+    )
+
+
+def workflow_events(events: list[Event]) -> list[workflow.Event]:
+    """The stored event log as workflow events, for replay."""
+    result: list[workflow.Event] = []
+    for row in events:
+        data = json.loads(row.data)
+        if row.kind == "opened":
+            result.append(workflow.Opened(at=row.at, agent=data.get("assigned_agent", row.agent)))
+        elif row.kind == "stage":
+            result.append(
+                workflow.StageRecorded(stage=Stage(data["stage"]), at=row.at, agent=row.agent)
+            )
+        elif row.kind == "transfer":
+            result.append(
+                workflow.Transferred(to_agent=data["to_agent"], at=row.at, agent=row.agent)
+            )
+        elif row.kind == "reopen":
+            result.append(workflow.Reopened(at=row.at, agent=row.agent))
+    return result

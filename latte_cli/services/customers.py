@@ -1,0 +1,166 @@
+"""Customers: matching the person on the phone to their record, and their history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, func, or_, select
+
+from latte_cli.errors import InvalidValue, NotFound
+from latte_cli.models import Complaint, Customer, FollowUp, Purchase
+from latte_cli.timeutil import utcnow
+
+
+@dataclass(frozen=True)
+class CustomerDetails:
+    ref: str | None = None
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+    def is_empty(self) -> bool:
+        return not any((self.ref, self.name, self.email, self.phone))
+
+
+def _clean(value: str | None) -> str | None:
+    value = value.strip() if value else None
+    return value or None
+
+
+def match_or_create_customer(session: Session, details: CustomerDetails) -> Customer | None:
+    """The customer these details name (by ref, else email), created if new.
+
+    Returns None when no details are given: the complaint is anonymous. Details that are given
+    fill in fields the stored record lacks; they never overwrite what is already there.
+    Does not commit: the caller's transaction owns the change.
+    """
+    ref, name, email, phone = (
+        _clean(details.ref),
+        _clean(details.name),
+        _clean(details.email),
+        _clean(details.phone),
+    )
+    if email and "@" not in email:
+        raise InvalidValue(f"The email {email!r} has no @. Give an address like ana@example.com.")
+    if not any((ref, name, email, phone)):
+        return None
+    customer = None
+    if ref:
+        customer = session.exec(select(Customer).where(Customer.ref == ref)).first()
+    elif email:
+        customer = session.exec(
+            select(Customer).where(func.lower(Customer.email) == email.lower())
+        ).first()
+    if customer is None:
+        customer = Customer(ref=ref, name=name, email=email, phone=phone, created_at=utcnow())
+    else:
+        customer.name = customer.name or name
+        customer.email = customer.email or email
+        customer.phone = customer.phone or phone
+    session.add(customer)
+    session.flush()
+    return customer
+
+
+def get_customer(session: Session, ref: str) -> Customer:
+    customer = session.exec(select(Customer).where(Customer.ref == ref)).first()
+    if customer is None:
+        raise NotFound(f"No customer with ref {ref!r}. Check it with `latte customer search`.")
+    return customer
+
+
+def search_customers(session: Session, text: str, *, limit: int = 20) -> list[Customer]:
+    """Customers whose ref, email or name contains `text` (case-insensitive)."""
+    pattern = f"%{text.strip().lower()}%"
+    statement = (
+        select(Customer)
+        .where(
+            or_(
+                func.lower(Customer.ref).like(pattern),
+                func.lower(Customer.email).like(pattern),
+                func.lower(Customer.name).like(pattern),
+            )
+        )
+        .order_by(col(Customer.name), col(Customer.id))
+        .limit(limit)
+    )
+    return list(session.exec(statement))
+
+
+@dataclass(frozen=True)
+class PastComplaint:
+    id: int
+    opened_at: datetime
+    category: str
+    summary: str
+    stage_due: str | None
+    action_kind: str | None
+    resolved_at: datetime | None
+    nps: int | None
+    satisfied: bool | None
+
+
+@dataclass(frozen=True)
+class PastPurchase:
+    order_ref: str
+    purchased_at: datetime
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class CustomerHistory:
+    customer: Customer
+    complaints: list[PastComplaint]
+    purchases: list[PastPurchase]
+    last_nps: int | None
+
+    @property
+    def open_complaints(self) -> list[PastComplaint]:
+        return [c for c in self.complaints if c.stage_due is not None]
+
+
+def customer_history(
+    session: Session, customer: Customer, *, purchases: int = 5
+) -> CustomerHistory:
+    """Everything an agent should see before the customer speaks, newest first."""
+    latest_followup = (
+        select(FollowUp.complaint_id, func.max(FollowUp.id).label("followup_id"))
+        .where(col(FollowUp.recorded_at).is_not(None))
+        .group_by(col(FollowUp.complaint_id))
+        .subquery()
+    )
+    rows = session.exec(
+        select(Complaint, FollowUp)
+        .outerjoin(latest_followup, latest_followup.c.complaint_id == Complaint.id)
+        .outerjoin(FollowUp, col(FollowUp.id) == latest_followup.c.followup_id)
+        .where(Complaint.customer_id == customer.id)
+        .order_by(col(Complaint.opened_at).desc(), col(Complaint.id).desc())
+    ).all()
+    complaints = [
+        PastComplaint(
+            id=complaint.id or 0,
+            opened_at=complaint.opened_at,
+            category=complaint.category,
+            summary=complaint.summary,
+            stage_due=complaint.stage_due,
+            action_kind=complaint.action_kind,
+            resolved_at=complaint.resolved_at,
+            nps=followup.nps if followup else None,
+            satisfied=followup.satisfied if followup else None,
+        )
+        for complaint, followup in rows
+    ]
+    bought = session.exec(
+        select(Purchase)
+        .where(Purchase.customer_id == customer.id)
+        .order_by(col(Purchase.purchased_epoch).desc())
+        .limit(purchases)
+    ).all()
+    last_nps = next((c.nps for c in complaints if c.nps is not None), None)
+    return CustomerHistory(
+        customer=customer,
+        complaints=complaints,
+        purchases=[PastPurchase(p.order_ref, p.purchased_at, p.amount_cents) for p in bought],
+        last_nps=last_nps,
+    )

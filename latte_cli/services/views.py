@@ -1,0 +1,220 @@
+"""Read-only views of complaints: one complaint's timeline, and filtered lists."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from latte_cli import workflow
+from latte_cli.errors import InvalidValue
+from latte_cli.models import Complaint, Customer, Event, StageRecord
+from latte_cli.services.complaints import events_of, get_complaint, workflow_events
+from latte_cli.timeutil import epoch, utcnow
+from latte_cli.workflow import Stage
+
+DEFAULT_SLA_HOURS = 24.0
+
+
+@dataclass(frozen=True)
+class StageView:
+    stage: str
+    cycle: int
+    agent: str
+    completed_at: datetime
+    duration_seconds: int
+    text: str
+    action_kind: str | None = None
+    action_detail: str | None = None
+    amount_cents: int | None = None
+    options_offered: list[str] | None = None
+    root_cause: str | None = None
+    what_will_change: str | None = None
+
+
+@dataclass(frozen=True)
+class HandOff:
+    """A transfer or a reopening, shown in the timeline between stages."""
+
+    kind: str
+    at: datetime
+    agent: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    complaint: Complaint
+    customer: Customer | None
+    stages: list[StageView]
+    handoffs: list[HandOff]
+
+    @property
+    def total_seconds(self) -> int | None:
+        if self.complaint.resolved_at is None:
+            return None
+        return int((self.complaint.resolved_at - self.complaint.opened_at).total_seconds())
+
+
+def timeline(session: Session, complaint_id: int) -> Timeline:
+    complaint = get_complaint(session, complaint_id)
+    customer = session.get(Customer, complaint.customer_id) if complaint.customer_id else None
+    records = session.exec(
+        select(StageRecord)
+        .where(StageRecord.complaint_id == complaint_id)
+        .order_by(col(StageRecord.completed_at), col(StageRecord.id))
+    ).all()
+    stages = [
+        StageView(
+            stage=r.stage,
+            cycle=r.cycle,
+            agent=r.agent,
+            completed_at=r.completed_at,
+            duration_seconds=r.duration_seconds,
+            text=r.text,
+            action_kind=r.action_kind,
+            action_detail=r.action_detail,
+            amount_cents=r.amount_cents,
+            options_offered=json.loads(r.options_offered) if r.options_offered else None,
+            root_cause=r.root_cause,
+            what_will_change=r.what_will_change,
+        )
+        for r in records
+    ]
+    handoffs = [
+        HandOff(kind=e.kind, at=e.at, agent=e.agent, detail=json.loads(e.data))
+        for e in events_of(session, complaint_id)
+        if e.kind in ("transfer", "reopen")
+    ]
+    return Timeline(complaint=complaint, customer=customer, stages=stages, handoffs=handoffs)
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    ALL = "all"
+
+
+class SortKey(StrEnum):
+    OPENED = "opened"
+    NEWEST = "newest"
+    RESOLVED = "resolved"
+    ID = "id"
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    status: Status = Status.ALL
+    stage_due: str | None = None
+    agent: str | None = None
+    customer_ref: str | None = None
+    channel: str | None = None
+    category: str | None = None
+    location: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    overdue: bool = False
+    sla_hours: float = DEFAULT_SLA_HOURS
+    sort: SortKey = SortKey.OPENED
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class ComplaintRow:
+    id: int
+    external_id: str | None
+    customer_ref: str | None
+    customer_name: str | None
+    channel: str
+    category: str
+    location: str | None
+    severity: str
+    summary: str
+    assigned_agent: str | None
+    stage_due: str | None
+    opened_at: datetime
+    resolved_at: datetime | None
+    action_kind: str | None
+    reopen_count: int
+
+    @property
+    def status(self) -> str:
+        return "open" if self.stage_due else "resolved"
+
+    def overdue_by(self, sla_hours: float, now: datetime) -> timedelta | None:
+        if self.stage_due is None:
+            return None
+        late = now - self.opened_at - timedelta(hours=sla_hours)
+        return late if late > timedelta(0) else None
+
+
+def list_complaints(
+    session: Session, filters: ListFilter, now: datetime | None = None
+) -> list[ComplaintRow]:
+    if filters.limit < 1:
+        raise InvalidValue(f"--limit must be 1 or more, not {filters.limit}.")
+    now = now or utcnow()
+    statement = select(Complaint, Customer).outerjoin(
+        Customer, col(Customer.id) == Complaint.customer_id
+    )
+    if filters.status is Status.OPEN or filters.overdue:
+        statement = statement.where(col(Complaint.stage_due).is_not(None))
+    elif filters.status is Status.RESOLVED:
+        statement = statement.where(col(Complaint.stage_due).is_(None))
+    if filters.stage_due:
+        stage = workflow.parse_choice(Stage, filters.stage_due, what="Stage")
+        statement = statement.where(Complaint.stage_due == stage.value)
+    if filters.agent:
+        statement = statement.where(Complaint.assigned_agent == filters.agent)
+    if filters.customer_ref:
+        statement = statement.where(Customer.ref == filters.customer_ref)
+    if filters.channel:
+        statement = statement.where(Complaint.channel == filters.channel.lower())
+    if filters.category:
+        statement = statement.where(Complaint.category == filters.category.lower())
+    if filters.location:
+        statement = statement.where(Complaint.location == filters.location)
+    if filters.since:
+        statement = statement.where(Complaint.opened_epoch >= epoch(filters.since))
+    if filters.until:
+        statement = statement.where(Complaint.opened_epoch < epoch(filters.until))
+    if filters.overdue:
+        cutoff = epoch(now - timedelta(hours=filters.sla_hours))
+        statement = statement.where(Complaint.opened_epoch < cutoff)
+    order = {
+        SortKey.OPENED: (col(Complaint.opened_epoch), col(Complaint.id)),
+        SortKey.NEWEST: (col(Complaint.opened_epoch).desc(), col(Complaint.id).desc()),
+        SortKey.RESOLVED: (col(Complaint.resolved_epoch).desc(), col(Complaint.id)),
+        SortKey.ID: (col(Complaint.id),),
+    }[filters.sort]
+    statement = statement.order_by(*order).limit(filters.limit)
+    return [
+        ComplaintRow(
+            id=c.id or 0,
+            external_id=c.external_id,
+            customer_ref=cu.ref if cu else None,
+            customer_name=cu.name if cu else None,
+            channel=c.channel,
+            category=c.category,
+            location=c.location,
+            severity=c.severity,
+            summary=c.summary,
+            assigned_agent=c.assigned_agent,
+            stage_due=c.stage_due,
+            opened_at=c.opened_at,
+            resolved_at=c.resolved_at,
+            action_kind=c.action_kind,
+            reopen_count=c.reopen_count,
+        )
+        for c, cu in session.exec(statement).all()
+    ]
+
+
+def replayed_state(session: Session, complaint_id: int) -> workflow.State | None:
+    """The state obtained by replaying the complaint's event log."""
+    events: list[Event] = events_of(session, complaint_id)
+    return workflow.replay(workflow_events(events))

@@ -1,0 +1,58 @@
+"""Time helpers: everything is stored in UTC and shown in the user's zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from latte_cli.errors import InvalidValue
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def epoch(moment: datetime) -> int:
+    """Whole seconds since 1970-01-01 UTC: the cheap-to-group form reports use."""
+    return int(moment.timestamp())
+
+
+def as_utc(moment: datetime, assume: tzinfo | None = None) -> datetime:
+    """An aware UTC datetime; a naive one is read in `assume` (default: the local zone)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=assume) if assume else moment.astimezone()
+    return moment.astimezone(UTC)
+
+
+def parse_when(text: str, *, what: str, assume: tzinfo | None = None) -> datetime:
+    """Parse an ISO 8601 date or date-time given by a user; raise InvalidValue if it isn't one."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidValue(
+            f"{what} {text!r} is not a date. Use ISO 8601, for example 2026-11-23 or "
+            "2026-11-23T14:30."
+        ) from None
+    return as_utc(moment, assume)
+
+
+def local(moment: datetime, zone: tzinfo | None) -> datetime:
+    return moment.astimezone(zone) if zone else moment.astimezone()
+
+
+def format_duration(delta: timedelta | float | None) -> str:
+    """A short human duration: 45s, 12m, 3h 05m, 2d 4h."""
+    if delta is None:
+        return "—"
+    seconds = int(delta.total_seconds() if isinstance(delta, timedelta) else delta)
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    if seconds < 60:
+        return f"{sign}{seconds}s"
+    minutes, _ = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{sign}{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{sign}{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{sign}{days}d {hours}h"

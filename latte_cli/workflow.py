@@ -1,0 +1,240 @@
+"""The LATTE stage rules as pure functions: no database, no I/O.
+
+A complaint's state is a fold over its events. Services ask `apply` whether an event is allowed
+(it raises `StageOutOfOrder` or `InvalidValue` if not) and store the event together with the new
+state; `replay` rebuilds the state from a stored event log, which is how tests and
+`latte db check` prove the two never drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TypeVar
+
+from latte_cli.errors import InvalidValue, StageOutOfOrder
+
+
+class Stage(StrEnum):
+    LISTEN = "listen"
+    ACKNOWLEDGE = "acknowledge"
+    TAKE_ACTION = "take_action"
+    THANK = "thank"
+    EXPLAIN = "explain"
+
+
+STAGES: tuple[Stage, ...] = tuple(Stage)
+E = TypeVar("E", bound=StrEnum)
+REOPEN_STAGE = Stage.TAKE_ACTION
+
+
+class ActionKind(StrEnum):
+    REFUND = "refund"
+    REPLACEMENT = "replacement"
+    REPAIR = "repair"
+    CREDIT = "credit"
+    DISCOUNT = "discount"
+    ESCALATION = "escalation"
+    EXPLANATION_ONLY = "explanation_only"
+    OTHER = "other"
+
+
+class Channel(StrEnum):
+    PHONE = "phone"
+    EMAIL = "email"
+    CHAT = "chat"
+    IN_PERSON = "in_person"
+    SOCIAL = "social"
+    WEB = "web"
+    OTHER = "other"
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class RootCause(StrEnum):
+    PRODUCT_DEFECT = "product_defect"
+    DELIVERY = "delivery"
+    BILLING = "billing"
+    SERVICE = "service"
+    POLICY = "policy"
+    COMMUNICATION = "communication"
+    CUSTOMER_ERROR = "customer_error"
+    OTHER = "other"
+
+
+def parse_choice(enum: type[E], value: str, *, what: str) -> E:
+    """`value` as a member of `enum`, or InvalidValue listing the accepted values."""
+    normalised = value.strip().lower().replace("-", "_").replace(" ", "_")
+    try:
+        return enum(normalised)
+    except ValueError:
+        accepted = ", ".join(member.value for member in enum)
+        raise InvalidValue(f"{what} {value!r} is not one of: {accepted}.") from None
+
+
+# Events -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Opened:
+    at: datetime
+    agent: str
+
+
+@dataclass(frozen=True)
+class StageRecorded:
+    stage: Stage
+    at: datetime
+    agent: str
+
+
+@dataclass(frozen=True)
+class Transferred:
+    to_agent: str
+    at: datetime
+    agent: str
+
+
+@dataclass(frozen=True)
+class Reopened:
+    at: datetime
+    agent: str
+
+
+Event = Opened | StageRecorded | Transferred | Reopened
+
+
+@dataclass(frozen=True)
+class State:
+    """What the workflow knows about one complaint."""
+
+    opened_at: datetime
+    assigned_agent: str | None
+    stage_due: Stage | None = Stage.LISTEN
+    cycle: int = 0
+    first_resolved_at: datetime | None = None
+    resolved_at: datetime | None = None
+    reopen_count: int = 0
+    last_completed_at: datetime | None = None
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.stage_due is None
+
+
+def next_stage(stage: Stage) -> Stage | None:
+    index = STAGES.index(stage)
+    return STAGES[index + 1] if index + 1 < len(STAGES) else None
+
+
+def check_stage(state: State, stage: Stage) -> None:
+    """Raise StageOutOfOrder unless `stage` is the one due."""
+    if state.stage_due is None:
+        raise StageOutOfOrder(
+            f"The complaint is resolved; {stage.value} cannot be recorded. "
+            "Reopen it first with `latte reopen ID --reason TEXT`."
+        )
+    if stage != state.stage_due:
+        done = STAGES.index(stage) < STAGES.index(state.stage_due)
+        problem = "was already recorded" if done else "cannot be recorded yet"
+        raise StageOutOfOrder(
+            f"Stage {stage.value} {problem}: the stage due is {state.stage_due.value}."
+        )
+
+
+def _check_time(state: State, at: datetime) -> None:
+    floor = state.last_completed_at or state.opened_at
+    if at < floor:
+        raise InvalidValue(
+            f"The time {at.isoformat()} is before the complaint's previous step "
+            f"({floor.isoformat()}). Give a later time."
+        )
+
+
+def apply(state: State | None, event: Event) -> State:
+    """The state after `event`, or an error saying why the event is not allowed."""
+    if isinstance(event, Opened):
+        if state is not None:
+            raise InvalidValue("The complaint is already open.")
+        return State(opened_at=event.at, assigned_agent=event.agent)
+    if state is None:
+        raise InvalidValue("The complaint has not been opened.")
+    if isinstance(event, StageRecorded):
+        check_stage(state, event.stage)
+        _check_time(state, event.at)
+        due = next_stage(event.stage)
+        resolved = due is None
+        return replace(
+            state,
+            stage_due=due,
+            last_completed_at=event.at,
+            resolved_at=event.at if resolved else state.resolved_at,
+            first_resolved_at=(state.first_resolved_at or event.at)
+            if resolved
+            else state.first_resolved_at,
+        )
+    if isinstance(event, Transferred):
+        if event.to_agent == state.assigned_agent:
+            raise InvalidValue(f"The complaint is already assigned to {event.to_agent}.")
+        return replace(state, assigned_agent=event.to_agent)
+    if isinstance(event, Reopened):
+        if not state.is_resolved:
+            raise StageOutOfOrder(
+                "Only a resolved complaint can be reopened; this one is open "
+                f"(stage due: {state.stage_due})."
+            )
+        _check_time(state, event.at)
+        return replace(
+            state,
+            stage_due=REOPEN_STAGE,
+            cycle=state.cycle + 1,
+            reopen_count=state.reopen_count + 1,
+            last_completed_at=event.at,
+        )
+    raise TypeError(f"unknown event {event!r}")
+
+
+def replay(events: Iterable[Event]) -> State | None:
+    state: State | None = None
+    for event in events:
+        state = apply(state, event)
+    return state
+
+
+@dataclass(frozen=True)
+class StageTime:
+    stage: Stage
+    cycle: int
+    completed_at: datetime
+    duration: timedelta
+
+
+def stage_durations(
+    opened_at: datetime,
+    completions: Sequence[tuple[Stage, int, datetime]],
+    reopened: Sequence[tuple[int, datetime]] = (),
+) -> list[StageTime]:
+    """How long each recorded stage took.
+
+    `listen` runs from `opened_at` to its completion; every later stage from the previous
+    stage's completion to its own. After a reopening, `take_action` runs from the reopening.
+    `completions` are (stage, cycle, completed_at) in the order they happened.
+    """
+    starts = {cycle: at for cycle, at in reopened}
+    previous = opened_at
+    last_cycle = 0
+    times = []
+    for stage, cycle, completed_at in completions:
+        if cycle != last_cycle:
+            previous = starts.get(cycle, previous)
+            last_cycle = cycle
+        times.append(StageTime(stage, cycle, completed_at, completed_at - previous))
+        previous = completed_at
+    return times
