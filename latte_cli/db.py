@@ -48,10 +48,8 @@ def _create_sqlite_file(path: Path) -> None:
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
         os.close(fd)
-    except FileExistsError:
-        pass
     except OSError as error:
         reason = error.strerror or str(error)
         raise DatabaseError(

@@ -124,16 +124,19 @@ def show_timeline(view: Timeline, zone: tzinfo | None) -> None:
             or "unnamed"
         )
     console.print(Text(f"Complaint {c.id}", style="bold"), "·", status_label(c.stage_due))
+    console.print(f"Customer: {who}", markup=False)
     console.print(
-        f"Customer: {who}   Channel: {c.channel}   Category: {c.category}"
-        f"   Location: {c.location or '—'}   Severity: {c.severity}"
+        f"Channel: {c.channel} · Category: {c.category} · Location: {c.location or '—'}"
+        f" · Severity: {c.severity}",
+        markup=False,
     )
     console.print(
-        f"Assigned to: {c.assigned_agent or '—'}   Opened: {when(c.opened_at, zone)}"
-        f" by {c.opened_by}"
+        f"Assigned to: {c.assigned_agent or '—'} · Opened {when(c.opened_at, zone)}"
+        f" by {c.opened_by}",
+        markup=False,
     )
     if c.summary:
-        console.print(f"Summary: {c.summary}")
+        console.print(f"Summary: {c.summary}", markup=False)
     table = Table(show_lines=False, expand=False)
     table.add_column("Step", no_wrap=True)
     table.add_column("Who", no_wrap=True)

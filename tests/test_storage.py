@@ -1,0 +1,144 @@
+"""Storage: where the database lives, its settings, and migrations that match the models."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+from latte_cli import config, db
+from latte_cli.migrations import HEAD, REVISIONS, alembic_config
+
+from .conftest import Latte
+
+
+def test_revision_list_matches_the_migration_files() -> None:
+    script = ScriptDirectory.from_config(alembic_config())
+    walked = [rev.revision for rev in script.walk_revisions()]
+    assert tuple(reversed(walked)) == REVISIONS
+    assert script.get_current_head() == HEAD
+
+
+def test_migrations_and_models_agree(db_url: str) -> None:
+    engine = db.ensure_schema(db_url)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "render_as_batch": True}
+        )
+        differences = compare_metadata(context, SQLModel.metadata)
+    assert differences == []
+
+
+def test_new_database_is_created_0600_with_its_folders(tmp_path: Path, latte: Latte) -> None:
+    path = tmp_path / "a" / "b" / "team.db"
+    latte.ok("--db", str(path), "list")
+    assert path.exists()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_default_location_is_the_user_data_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, latte: Latte
+) -> None:
+    monkeypatch.delenv("LATTE_DB")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert config.database_url() == f"sqlite:///{tmp_path / 'xdg' / 'latte' / 'latte.db'}"
+    latte.ok("list")
+    assert (tmp_path / "xdg" / "latte" / "latte.db").exists()
+
+
+def test_db_option_wins_over_environment(tmp_path: Path, latte: Latte) -> None:
+    latte.ok(
+        "--db",
+        str(tmp_path / "other.db"),
+        "new",
+        "--channel",
+        "web",
+        "--category",
+        "x",
+        "--listen",
+        "hello",
+    )
+    assert not (tmp_path / "latte.db").exists()
+    assert (tmp_path / "other.db").exists()
+
+
+def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(db_url: str) -> None:
+    engine = db.ensure_schema(db_url)
+    with engine.connect() as connection:
+        pragma = {
+            name: connection.execute(text(f"PRAGMA {name}")).scalar()
+            for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+        }
+    assert pragma == {
+        "journal_mode": "wal",
+        "foreign_keys": 1,
+        "busy_timeout": 5000,
+        "synchronous": 1,
+    }
+
+
+def test_a_database_is_brought_to_head_on_first_use_and_by_db_upgrade(
+    db_url: str, latte: Latte
+) -> None:
+    result = latte.ok("db", "upgrade")
+    assert f"upgraded from revision none to {HEAD}" in result.stdout
+    result = latte.ok("db", "upgrade")
+    assert f"already at revision {HEAD}" in result.stdout
+
+
+def test_db_status_reports_revision_location_and_counts(latte: Latte, tmp_path: Path) -> None:
+    latte.ok(
+        "new",
+        "--channel",
+        "phone",
+        "--category",
+        "billing",
+        "--listen",
+        "charged twice",
+        "--customer",
+        "C-9",
+    )
+    data = json.loads(latte.ok("db", "status", "--json").stdout)
+    assert data["revision"] == HEAD == data["head"]
+    assert data["location"] == str(tmp_path / "latte.db")
+    assert data["counts"]["complaint"] == 1
+    assert data["counts"]["customer"] == 1
+    assert data["counts"]["stage_record"] == 1
+    assert data["counts"]["event"] == 2
+    assert "Schema revision: " + HEAD in latte.ok("db", "status").stdout
+
+
+def test_passwords_in_urls_are_hidden() -> None:
+    url = "postgresql+psycopg://latte:s3cr3t@db.example:5432/latte"
+    assert config.redact_url(url) == "postgresql+psycopg://latte:***@db.example:5432/latte"
+    assert "s3cr3t" not in str(db.translate(RuntimeError(f"failed for {url}"), url))
+
+
+def test_times_are_stored_in_utc_and_read_back_aware(db_url: str, latte: Latte) -> None:
+    latte.ok(
+        "--tz",
+        "Europe/Paris",
+        "new",
+        "--channel",
+        "web",
+        "--category",
+        "x",
+        "--listen",
+        "hi",
+        "--at",
+        "2026-07-01T10:00",
+    )
+    path = db_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as raw:
+        stored, epoch = raw.execute("SELECT opened_at, opened_epoch FROM complaint").fetchone()
+    assert stored.startswith("2026-07-01 08:00:00")
+    assert epoch == datetime(2026, 7, 1, 8, tzinfo=UTC).timestamp()
