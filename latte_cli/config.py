@@ -54,6 +54,8 @@ def agent_name(option: str | None = None) -> str:
     name = name.strip()
     if not name:
         raise InvalidValue("The agent name is empty. Pass --agent NAME or set LATTE_AGENT.")
+    if len(name) > 100:
+        raise InvalidValue("The agent name is longer than 100 characters. Pass a shorter --agent.")
     return name
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -200,6 +200,38 @@ def open_session(url: str, *, readonly: bool = False) -> Iterator[Session]:
             yield session
     except (DBAPIError, OperationalError) as error:
         raise translate(error, url) from None
+
+
+def backup(url: str, destination: Path) -> int:
+    """Copy a live SQLite database with SQLite's online backup API; returns the bytes written.
+
+    The copy is written beside the destination and renamed into place, so a failed backup never
+    leaves a half-written file under the destination's name.
+    """
+    source_path = _sqlite_path(url)
+    if source_path is None:
+        raise DatabaseError(
+            "`latte db backup` copies SQLite databases. For PostgreSQL use pg_dump "
+            "(see the README's team database section)."
+        )
+    if destination.exists():
+        raise DatabaseError(f"{destination} already exists. Give a new file name.")
+    ensure_schema(url)
+    partial = destination.with_name(f".{destination.name}.partial")
+    try:
+        fd = os.open(partial, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        os.close(fd)
+        with closing(sqlite3.connect(source_path)) as source:
+            source.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            with closing(sqlite3.connect(partial)) as target:
+                source.backup(target)
+        os.replace(partial, destination)
+    except (OSError, sqlite3.Error) as error:
+        partial.unlink(missing_ok=True)
+        raise DatabaseError(
+            f"Cannot write the backup to {destination}: {error}. Choose a writable path."
+        ) from None
+    return destination.stat().st_size
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,67 @@
-"""Shared fixtures: every test gets its own fresh database and a fixed, colourless terminal."""
+"""Shared fixtures: every test gets its own fresh database and a fixed, colourless terminal.
+
+Tests that touch storage (through `db_url`, `session` or `latte`) run twice: on a SQLite file and
+on a PostgreSQL database of a throwaway cluster (tests/pg_cluster.py), started once per session,
+or taken from LATTE_TEST_PG_URL when CI started one. Where PostgreSQL is not installed the
+PostgreSQL half is skipped with the reason, except in CI (CI=true), where it fails.
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 from sqlmodel import Session
 from typer.testing import CliRunner, Result
 
 from latte_cli import db
 from latte_cli.cli.main import app
+
+from . import pg_cluster
+
+STORES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store" in metafunc.fixturenames:
+        sqlite_only = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("store", STORES[:1] if sqlite_only else STORES, indirect=True)
+
+
+class PostgresServer:
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+
+    def create_database(self) -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    given = os.environ.get("LATTE_TEST_PG_URL")
+    if given:
+        yield PostgresServer(given)
+        return
+    if not pg_cluster.available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is required in CI: .ci/run installs Debian's postgresql")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql): SQLite only")
+    url = pg_cluster.start()
+    server = PostgresServer(url)
+    try:
+        yield server
+    finally:
+        server.admin.dispose()
+        pg_cluster.stop(url)
 
 
 @pytest.fixture(autouse=True)
@@ -29,8 +80,25 @@ def latte_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 @pytest.fixture
-def db_url(latte_env: str) -> str:
-    return latte_env
+def store(request: pytest.FixtureRequest, latte_env: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The database URL of this test's store (parametrised: sqlite, postgresql)."""
+    if request.param == "sqlite":
+        return latte_env
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    url = server.create_database()
+    monkeypatch.setenv("LATTE_DB", url)
+    return url
+
+
+@pytest.fixture
+def db_url(store: str) -> str:
+    return store
+
+
+@pytest.fixture
+def sqlite_path(latte_env: str) -> Path:
+    """The SQLite file of a test that is about SQLite itself (mark it sqlite_only)."""
+    return Path(latte_env.removeprefix("sqlite:///"))
 
 
 @pytest.fixture
@@ -55,5 +123,5 @@ class Latte:
 
 
 @pytest.fixture
-def latte() -> Latte:
+def latte(db_url: str) -> Latte:
     return Latte()

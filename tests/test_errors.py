@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from .conftest import Latte
 
@@ -25,12 +26,15 @@ def assert_refused(result: object, code: int, *needles: str) -> str:
 
 
 def counts(db_url: str) -> tuple[int, ...]:
-    path = db_url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as raw:
-        return tuple(
-            raw.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-            for table in ("customer", "complaint", "stage_record", "event")
-        )
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            return tuple(
+                connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
+                for table in ("customer", "complaint", "stage_record", "event")
+            )
+    finally:
+        engine.dispose()
 
 
 def test_unknown_complaint_id(latte: Latte) -> None:
@@ -123,6 +127,7 @@ def test_usage_errors_exit_2(latte: Latte) -> None:
     assert latte("step", "one", "thank").exit_code == 2
 
 
+@pytest.mark.sqlite_only
 def test_database_path_not_writable(tmp_path: Path, latte: Latte) -> None:
     blocker = tmp_path / "file.txt"
     blocker.write_text("not a folder")
@@ -135,6 +140,7 @@ def test_database_path_not_writable(tmp_path: Path, latte: Latte) -> None:
     assert_refused(latte("--db", str(tmp_path), "list"), 1, "is a folder")
 
 
+@pytest.mark.sqlite_only
 def test_a_file_that_is_not_a_database(tmp_path: Path, latte: Latte) -> None:
     junk = tmp_path / "notes.db"
     junk.write_bytes(b"these are my notes, not a database\n" * 200)
@@ -142,6 +148,7 @@ def test_a_file_that_is_not_a_database(tmp_path: Path, latte: Latte) -> None:
     assert junk.read_bytes().startswith(b"these are my notes")
 
 
+@pytest.mark.sqlite_only
 def test_a_sqlite_database_that_is_not_latte_s(tmp_path: Path, latte: Latte) -> None:
     other = tmp_path / "other.db"
     with sqlite3.connect(other) as raw:
@@ -156,8 +163,10 @@ def test_a_sqlite_database_that_is_not_latte_s(tmp_path: Path, latte: Latte) -> 
 
 def test_a_database_from_a_newer_latte(latte: Latte, db_url: str) -> None:
     latte.ok("db", "upgrade")
-    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as raw:
-        raw.execute("UPDATE alembic_version SET version_num = '9999'")
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
     from latte_cli import db
 
     db.dispose_engines()
@@ -165,6 +174,7 @@ def test_a_database_from_a_newer_latte(latte: Latte, db_url: str) -> None:
     assert_refused(latte("list"), 1, "written by a newer latte", "Upgrade latte")
 
 
+@pytest.mark.sqlite_only
 def test_a_locked_database(latte: Latte, db_url: str) -> None:
     latte.ok(*NEW)
     from latte_cli import db
@@ -183,6 +193,7 @@ def test_a_locked_database(latte: Latte, db_url: str) -> None:
     assert latte.ok("show", "1", "--json").stdout.count('"stage": "acknowledge"') == 0
 
 
+@pytest.mark.usefixtures("db_url")
 def test_unexpected_errors_never_show_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

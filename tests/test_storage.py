@@ -38,6 +38,7 @@ def test_migrations_and_models_agree(db_url: str) -> None:
     assert differences == []
 
 
+@pytest.mark.sqlite_only
 def test_new_database_is_created_0600_with_its_folders(tmp_path: Path, latte: Latte) -> None:
     path = tmp_path / "a" / "b" / "team.db"
     latte.ok("--db", str(path), "list")
@@ -45,6 +46,7 @@ def test_new_database_is_created_0600_with_its_folders(tmp_path: Path, latte: La
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
+@pytest.mark.sqlite_only
 def test_default_location_is_the_user_data_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, latte: Latte
 ) -> None:
@@ -55,6 +57,7 @@ def test_default_location_is_the_user_data_folder(
     assert (tmp_path / "xdg" / "latte" / "latte.db").exists()
 
 
+@pytest.mark.sqlite_only
 def test_db_option_wins_over_environment(tmp_path: Path, latte: Latte) -> None:
     latte.ok(
         "--db",
@@ -71,6 +74,7 @@ def test_db_option_wins_over_environment(tmp_path: Path, latte: Latte) -> None:
     assert (tmp_path / "other.db").exists()
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(db_url: str) -> None:
     engine = db.ensure_schema(db_url)
     with engine.connect() as connection:
@@ -95,7 +99,9 @@ def test_a_database_is_brought_to_head_on_first_use_and_by_db_upgrade(
     assert f"already at revision {HEAD}" in result.stdout
 
 
-def test_db_status_reports_revision_location_and_counts(latte: Latte, tmp_path: Path) -> None:
+def test_db_status_reports_revision_location_and_counts(
+    latte: Latte, tmp_path: Path, db_url: str
+) -> None:
     latte.ok(
         "new",
         "--channel",
@@ -109,7 +115,8 @@ def test_db_status_reports_revision_location_and_counts(latte: Latte, tmp_path: 
     )
     data = json.loads(latte.ok("db", "status", "--json").stdout)
     assert data["revision"] == HEAD == data["head"]
-    assert data["location"] == str(tmp_path / "latte.db")
+    expected = str(tmp_path / "latte.db") if db_url.startswith("sqlite") else db_url
+    assert data["location"] == expected
     assert data["counts"]["complaint"] == 1
     assert data["counts"]["customer"] == 1
     assert data["counts"]["stage_record"] == 1
@@ -123,6 +130,7 @@ def test_passwords_in_urls_are_hidden() -> None:
     assert "s3cr3t" not in str(db.translate(RuntimeError(f"failed for {url}"), url))
 
 
+@pytest.mark.sqlite_only
 def test_times_are_stored_in_utc_and_read_back_aware(db_url: str, latte: Latte) -> None:
     latte.ok(
         "--tz",

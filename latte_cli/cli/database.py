@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -58,3 +59,49 @@ def status(
         render.print_json(render.status_json(info))
     else:
         render.show_status(info)
+
+
+@db_app.command("check")
+def check(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Check the database: the store's integrity check and latte's own invariants.
+
+    Example: latte db check
+    """
+    from latte_cli.errors import DatabaseError
+    from latte_cli.services.integrity import check_database
+
+    with globals_of(ctx).session(readonly=True) as session:
+        report = check_database(session)
+    if as_json:
+        render.print_json({"store": report.store, "complaints": report.complaints,
+                           "clean": report.clean, "problem_count": report.problem_count,
+                           "problems": report.problems})
+    else:
+        for problem in report.problems:
+            typer.echo(problem)
+        if report.clean:
+            typer.echo(f"OK: {report.complaints} complaints checked on {report.store}; "
+                       "no problems found.")
+    if not report.clean:
+        raise DatabaseError(
+            f"The database has {report.problem_count} problems (listed on stdout). "
+            "Restore it from a backup (`latte db backup`) or report the problem."
+        )
+
+
+@db_app.command("backup")
+def backup(
+    ctx: typer.Context,
+    destination: Annotated[Path, typer.Argument(metavar="FILE", help="The new backup file.")],
+) -> None:
+    """Copy the SQLite database to FILE while latte is in use (online backup).
+
+    Example: latte db backup ~/backups/latte-2026-11-23.db
+    """
+    from latte_cli.db import backup as backup_database
+
+    size = backup_database(globals_of(ctx).db_url, destination.expanduser())
+    typer.echo(f"Backed up to {destination} ({size:,} bytes).")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
 from latte_cli.errors import InvalidValue, NotFound
@@ -23,8 +24,11 @@ class CustomerDetails:
         return not any((self.ref, self.name, self.email, self.phone))
 
 
-def _clean(value: str | None) -> str | None:
+def clean_text(value: str | None, *, limit: int, what: str) -> str | None:
+    """`value` stripped, None if blank; InvalidValue if longer than the column allows."""
     value = value.strip() if value else None
+    if value and len(value) > limit:
+        raise InvalidValue(f"{what} is longer than {limit} characters. Shorten it.")
     return value or None
 
 
@@ -35,12 +39,10 @@ def match_or_create_customer(session: Session, details: CustomerDetails) -> Cust
     fill in fields the stored record lacks; they never overwrite what is already there.
     Does not commit: the caller's transaction owns the change.
     """
-    ref, name, email, phone = (
-        _clean(details.ref),
-        _clean(details.name),
-        _clean(details.email),
-        _clean(details.phone),
-    )
+    ref = clean_text(details.ref, limit=100, what="The customer ref")
+    name = clean_text(details.name, limit=200, what="The customer name")
+    email = clean_text(details.email, limit=200, what="The customer email")
+    phone = clean_text(details.phone, limit=50, what="The customer phone")
     if email and "@" not in email:
         raise InvalidValue(f"The email {email!r} has no @. Give an address like ana@example.com.")
     if not any((ref, name, email, phone)):
@@ -53,13 +55,26 @@ def match_or_create_customer(session: Session, details: CustomerDetails) -> Cust
             select(Customer).where(func.lower(Customer.email) == email.lower())
         ).first()
     if customer is None:
-        customer = Customer(ref=ref, name=name, email=email, phone=phone, created_at=utcnow())
-    else:
-        customer.name = customer.name or name
-        customer.email = customer.email or email
-        customer.phone = customer.phone or phone
+        customer = _create(session, Customer(ref=ref, name=name, email=email, phone=phone,
+                                             created_at=utcnow()))
+    customer.name = customer.name or name
+    customer.email = customer.email or email
+    customer.phone = customer.phone or phone
     session.add(customer)
     session.flush()
+    return customer
+
+
+def _create(session: Session, customer: Customer) -> Customer:
+    """Insert a new customer; if another agent just created the same ref, use theirs."""
+    try:
+        with session.begin_nested():
+            session.add(customer)
+    except IntegrityError:
+        existing = session.exec(select(Customer).where(Customer.ref == customer.ref)).first()
+        if existing is None:
+            raise
+        return existing
     return customer
 
 

@@ -1,0 +1,136 @@
+"""`latte db check`: the store's own integrity check plus latte's invariants.
+
+Invariants: every complaint's event log replays to its stored state; stage records match the
+stage events one for one and follow the LATTE order within each cycle; the epoch columns equal
+their timestamps. Complaints are read in batches, so memory stays flat on large databases.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from latte_cli import workflow
+from latte_cli.errors import LatteError
+from latte_cli.models import Complaint, Event, FollowUp, Purchase, StageRecord
+from latte_cli.services.complaints import workflow_events
+from latte_cli.timeutil import epoch
+
+BATCH = 2000
+MAX_REPORTED = 50
+ORDER = [stage.value for stage in workflow.STAGES]
+
+
+@dataclass
+class CheckReport:
+    store: str
+    complaints: int = 0
+    problems: list[str] = field(default_factory=list)
+    problem_count: int = 0
+
+    def add(self, message: str) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_REPORTED:
+            self.problems.append(message)
+
+    @property
+    def clean(self) -> bool:
+        return self.problem_count == 0
+
+
+def _store_check(session: Session, report: CheckReport) -> None:
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    for (line,) in session.execute(text("PRAGMA integrity_check")):
+        if line != "ok":
+            report.add(f"SQLite integrity_check: {line}")
+    for row in session.execute(text("PRAGMA foreign_key_check")):
+        report.add(f"SQLite foreign_key_check: table {row[0]} row {row[1]} -> {row[2]}")
+
+
+def _epoch_matches(moment: datetime | None, stored: int | None) -> bool:
+    return (moment is None and stored is None) or (
+        moment is not None and stored is not None and epoch(moment) == stored
+    )
+
+
+def _complaint_batches(session: Session) -> Iterator[Sequence[Complaint]]:
+    last = 0
+    while True:
+        batch = session.exec(
+            select(Complaint).where(col(Complaint.id) > last).order_by(col(Complaint.id))
+            .limit(BATCH)
+        ).all()
+        if not batch:
+            return
+        yield batch
+        last = batch[-1].id or last
+        session.expunge_all()
+
+
+def _check_complaint(complaint: Complaint, events: list[Event], records: list[StageRecord],
+                     report: CheckReport) -> None:
+    cid = complaint.id
+    try:
+        state = workflow.replay(workflow_events(events))
+    except LatteError as error:
+        report.add(f"complaint {cid}: its event log does not replay ({error.message})")
+        return
+    if state is None:
+        report.add(f"complaint {cid}: no 'opened' event")
+        return
+    stored = (complaint.stage_due, complaint.assigned_agent, complaint.cycle,
+              complaint.reopen_count, complaint.resolved_at, complaint.first_resolved_at)
+    replayed = (state.stage_due.value if state.stage_due else None, state.assigned_agent,
+                state.cycle, state.reopen_count, state.resolved_at, state.first_resolved_at)
+    if stored != replayed:
+        report.add(f"complaint {cid}: stored state {stored} differs from its event log {replayed}")
+    stage_events = sum(1 for e in events if e.kind == "stage")
+    if stage_events != len(records):
+        report.add(f"complaint {cid}: {len(records)} stage records but {stage_events} events")
+    cycles: dict[int, list[str]] = defaultdict(list)
+    for record in records:
+        cycles[record.cycle].append(record.stage)
+    for cycle, stages in cycles.items():
+        expected = ORDER if cycle == 0 else ORDER[2:]
+        if stages != expected[: len(stages)]:
+            report.add(f"complaint {cid}: cycle {cycle} stages out of order: {stages}")
+    for name in ("opened", "acknowledged", "first_resolved", "resolved"):
+        if not _epoch_matches(getattr(complaint, f"{name}_at"),
+                              getattr(complaint, f"{name}_epoch")):
+            report.add(f"complaint {cid}: {name}_epoch does not match {name}_at")
+
+
+def check_database(session: Session) -> CheckReport:
+    report = CheckReport(store=session.get_bind().dialect.name)
+    _store_check(session, report)
+    for batch in _complaint_batches(session):
+        ids = [c.id for c in batch]
+        events: dict[int, list[Event]] = defaultdict(list)
+        for event in session.exec(
+            select(Event).where(col(Event.complaint_id).in_(ids))
+            .order_by(col(Event.complaint_id), col(Event.id))
+        ):
+            events[event.complaint_id].append(event)
+        records: dict[int, list[StageRecord]] = defaultdict(list)
+        for record in session.exec(
+            select(StageRecord).where(col(StageRecord.complaint_id).in_(ids))
+            .order_by(col(StageRecord.complaint_id), col(StageRecord.cycle), col(StageRecord.id))
+        ):
+            records[record.complaint_id].append(record)
+        for complaint in batch:
+            assert complaint.id is not None
+            _check_complaint(complaint, events[complaint.id], records[complaint.id], report)
+        report.complaints += len(batch)
+    for purchase in session.exec(select(Purchase).order_by(col(Purchase.id))):
+        if epoch(purchase.purchased_at) != purchase.purchased_epoch:
+            report.add(f"purchase {purchase.order_ref}: purchased_epoch does not match")
+    for followup in session.exec(select(FollowUp).where(col(FollowUp.recorded_at).is_not(None))):
+        if not _epoch_matches(followup.recorded_at, followup.recorded_epoch):
+            report.add(f"follow-up {followup.id}: recorded_epoch does not match recorded_at")
+    return report
