@@ -8,7 +8,9 @@ without importing Alembic, which is only loaded when there is something to upgra
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -25,6 +27,26 @@ from latte_cli.errors import DatabaseError
 from latte_cli.migrations import HEAD, REVISIONS
 
 BUSY_TIMEOUT_MS = 5000
+# A writer that still finds the database locked after the busy timeout tries again this many
+# times, after a growing pause, before the user is told the database is busy.
+BEGIN_ATTEMPTS = 3
+ENV_BUSY_TIMEOUT = "LATTE_BUSY_TIMEOUT"
+
+
+def busy_timeout_ms() -> int:
+    """SQLite's busy timeout: LATTE_BUSY_TIMEOUT seconds, default 5."""
+    value = os.environ.get(ENV_BUSY_TIMEOUT)
+    if not value:
+        return BUSY_TIMEOUT_MS
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1
+    if seconds < 0:
+        raise DatabaseError(
+            f"{ENV_BUSY_TIMEOUT}={value!r} is not a number of seconds. Set it like 5 or 0.5."
+        )
+    return int(seconds * 1000)
 
 _engines: dict[str, Engine] = {}
 
@@ -63,7 +85,7 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
     # write lock up front and wait for it (busy_timeout) instead of failing half-way.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA synchronous = NORMAL")
@@ -72,7 +94,14 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
 
 def _on_sqlite_begin(connection: Any) -> None:
     mode = "DEFERRED" if connection.get_execution_options().get("latte_readonly") else "IMMEDIATE"
-    connection.exec_driver_sql(f"BEGIN {mode}")
+    for attempt in range(BEGIN_ATTEMPTS):
+        try:
+            connection.exec_driver_sql(f"BEGIN {mode}")
+            return
+        except OperationalError as error:
+            if "locked" not in str(error).lower() or attempt == BEGIN_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * 4**attempt + random.uniform(0, 0.05))
 
 
 def get_engine(url: str) -> Engine:
@@ -82,7 +111,7 @@ def get_engine(url: str) -> Engine:
     path = _sqlite_path(url)
     if path is not None:
         _create_sqlite_file(path)
-        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(url, connect_args={"timeout": busy_timeout_ms() / 1000})
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
     else:
@@ -109,8 +138,8 @@ def translate(error: Exception, url: str) -> DatabaseError:
     lowered = message.lower()
     if "locked" in lowered or "busy" in lowered:
         return DatabaseError(
-            f"The database {where} is busy: another latte process kept it locked for more than "
-            f"{BUSY_TIMEOUT_MS // 1000} s. Try again in a moment."
+            f"The database {where} is busy: another program kept it locked for more than "
+            f"{busy_timeout_ms() * BEGIN_ATTEMPTS / 1000:g} s. Try again in a moment."
         )
     if "not a database" in lowered or "malformed" in lowered:
         return DatabaseError(
@@ -222,7 +251,7 @@ def backup(url: str, destination: Path) -> int:
         fd = os.open(partial, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
         os.close(fd)
         with closing(sqlite3.connect(source_path)) as source:
-            source.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            source.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
             with closing(sqlite3.connect(partial)) as target:
                 source.backup(target)
         os.replace(partial, destination)

@@ -175,8 +175,9 @@ def test_a_database_from_a_newer_latte(latte: Latte, db_url: str) -> None:
 
 
 @pytest.mark.sqlite_only
-def test_a_locked_database(latte: Latte, db_url: str) -> None:
+def test_a_locked_database(latte: Latte, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     latte.ok(*NEW)
+    monkeypatch.setenv("LATTE_BUSY_TIMEOUT", "0.2")
     from latte_cli import db
 
     db.dispose_engines()
