@@ -117,7 +117,17 @@ def get_engine(url: str) -> Engine:
     else:
         try:
             engine = create_engine(url, pool_pre_ping=True)
-        except (SQLAlchemyError, ImportError, ValueError) as error:
+        except ImportError as error:
+            if "psycopg" in str(error):
+                raise DatabaseError(
+                    "PostgreSQL support is not installed. Install it with "
+                    "pip install 'latte-cli[postgresql]'."
+                ) from None
+            raise DatabaseError(
+                f"Cannot use the database URL {redact_url(url)}: {error}. "
+                "Check --db or LATTE_DB."
+            ) from None
+        except (SQLAlchemyError, ValueError) as error:
             raise DatabaseError(
                 f"Cannot use the database URL {redact_url(url)}: {error}. Check --db or LATTE_DB."
             ) from None

@@ -150,3 +150,13 @@ def test_times_are_stored_in_utc_and_read_back_aware(db_url: str, latte: Latte) 
         stored, epoch = raw.execute("SELECT opened_at, opened_epoch FROM complaint").fetchone()
     assert stored.startswith("2026-07-01 08:00:00")
     assert epoch == datetime(2026, 7, 1, 8, tzinfo=UTC).timestamp()
+
+
+def test_an_unreachable_server_is_one_line_without_the_password(latte: Latte) -> None:
+    url = "postgresql+psycopg://latte:s3cr3t@127.0.0.1:1/latte"
+    for args in (("list",), ("db", "status"), ("db", "upgrade")):
+        result = latte("--db", url, *args)
+        assert result.exit_code == 1
+        assert "s3cr3t" not in result.stderr + result.stdout
+        assert "latte:***@127.0.0.1:1" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
