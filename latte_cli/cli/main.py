@@ -5,7 +5,12 @@ from __future__ import annotations
 import os
 import sys
 
-from latte_cli.cli import complaints, customers, database  # noqa: F401  (registers commands)
+from latte_cli.cli import (  # noqa: F401  (registers commands)
+    complaints,
+    customers,
+    database,
+    reports,
+)
 from latte_cli.cli.app import app
 
 

@@ -1,0 +1,502 @@
+"""Report rendering: rich tables (with inline bars), Markdown, CSV and JSON.
+
+Every format is built from the same `Section`s (formatted cells) except JSON and CSV, which carry
+raw numbers: durations in seconds, shares as a count, an n and a rate. JSON keys are part of
+latte's interface (README "Supervisors: reports"): add keys, never rename.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from latte_cli.reports.build import Figures, Report, TrendRow
+from latte_cli.reports.definitions import Definition, explain
+from latte_cli.reports.periods import Period, format_moment
+from latte_cli.reports.stats import Dist, Nps, Outcomes, Share
+
+DASH = "—"
+BAR_WIDTH = 12
+
+
+@dataclass
+class Section:
+    title: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    bars: list[float | None] | None = None  # one per row, drawn after the cells in tables
+    note: str = ""
+
+
+# Formatting ---------------------------------------------------------------------------------
+
+
+def hours(seconds: float | None) -> str:
+    if seconds is None:
+        return DASH
+    value = seconds / 3600
+    if abs(value) >= 72:
+        return f"{value / 24:.1f} d"
+    return f"{value:.1f} h"
+
+
+def percent(share: Share) -> str:
+    value = share.value
+    return DASH if value is None else f"{100 * value:.1f}%"
+
+
+def nps_text(nps: Nps) -> str:
+    return DASH if nps.score is None else f"{nps.score:+.0f}"
+
+
+def _signed(value: float, unit: str, digits: int = 1) -> str:
+    return f"{value:+.{digits}f}{unit}"
+
+
+def change_hours(now: float | None, before: float | None) -> str:
+    if now is None or before is None:
+        return DASH
+    delta = (now - before) / 3600
+    if abs(delta) >= 72:
+        return _signed(delta / 24, " d")
+    return _signed(delta, " h")
+
+
+def change_share(now: Share, before: Share) -> str:
+    if now.value is None or before.value is None:
+        return DASH
+    return _signed(100 * (now.value - before.value), " pp")
+
+
+def change_count(now: int, before: int) -> str:
+    return f"{now - before:+d}"
+
+
+def bar(value: float | None, top: float) -> str:
+    if value is None or top <= 0:
+        return ""
+    eighths = round(BAR_WIDTH * 8 * max(value, 0) / top)
+    full, part = divmod(eighths, 8)
+    return "█" * full + ("▏▎▍▌▋▊▉"[part - 1] if part else "")
+
+
+# Sections -----------------------------------------------------------------------------------
+
+
+def header(report: Report) -> list[str]:
+    o = report.options
+    p = report.current
+    title = {"weekly": "Weekly report", "agents": "Agents", "repurchase": "Repurchase outcomes"}
+    return [
+        f"{title[report.kind]}: {p.label} ({_span(p, report)}) · {o.zone.key}",
+        f"As of {format_moment(o.as_of, o.zone)} · clock: {o.clock} · target "
+        f"{o.target_hours:g} h · repurchase window {o.window_days} d",
+        f"Previous period: {report.previous.label}",
+    ]
+
+
+def _span(period: Period, report: Report) -> str:
+    zone = report.options.zone
+    start = datetime.fromtimestamp(period.start, UTC).astimezone(zone)
+    end = datetime.fromtimestamp(period.end - 1, UTC).astimezone(zone)
+    return f"{start:%Y-%m-%d}..{end:%Y-%m-%d}"
+
+
+COMPARE = ["Figure", "This", "n", "Previous", "Change"]
+
+
+def _dist_rows(name: str, now: Dist, before: Dist) -> list[list[str]]:
+    return [
+        [f"{name} median", hours(now.median), str(now.n), hours(before.median),
+         change_hours(now.median, before.median)],
+        [f"{name} p90", hours(now.p90), str(now.n), hours(before.p90),
+         change_hours(now.p90, before.p90)],
+        [f"{name} mean", hours(now.mean), str(now.n), hours(before.mean),
+         change_hours(now.mean, before.mean)],
+    ]  # fmt: skip
+
+
+def _share_row(name: str, now: Share, before: Share) -> list[str]:
+    return [name, percent(now), str(now.n), percent(before), change_share(now, before)]
+
+
+def _count_row(name: str, now: int, before: int) -> list[str]:
+    return [name, str(now), "", str(before), change_count(now, before)]
+
+
+def volume_and_speed(f: Figures, p: Figures, target: float) -> list[Section]:
+    volume = Section("Volume", COMPARE)
+    volume.rows = [
+        _count_row("opened", f.opened, p.opened),
+        _count_row("resolved", f.resolved, p.resolved),
+        _count_row("open backlog at end", f.backlog, p.backlog),
+        _count_row("overdue at end", f.overdue, p.overdue),
+    ]
+    speed = Section("Speed", COMPARE)
+    speed.rows = [
+        *_dist_rows("acknowledge", f.acknowledge, p.acknowledge),
+        *_dist_rows("resolution", f.resolution, p.resolution),
+        _share_row(f"within {target:g} h", f.within_target, p.within_target),
+    ]
+    stages = Section("Where time goes (median per stage)", COMPARE)
+    previous = dict(p.stages)
+    stages.rows = [
+        [stage, hours(d.median), str(d.n), hours(previous[stage].median),
+         change_hours(d.median, previous[stage].median)]
+        for stage, d in f.stages
+    ]  # fmt: skip
+    stages.bars = [d.median for _, d in f.stages]
+    quality = Section("Quality", COMPARE)
+    quality.rows = [
+        _share_row("reopen rate", f.reopened, p.reopened),
+        _share_row("follow-up completion", f.followed_up, p.followed_up),
+        [
+            "NPS",
+            nps_text(f.nps),
+            str(f.nps.n),
+            nps_text(p.nps),
+            DASH
+            if f.nps.score is None or p.nps.score is None
+            else _signed(f.nps.score - p.nps.score, "", 0),
+        ],
+    ]
+    return [volume, speed, stages, quality]
+
+
+OUTCOME_COLUMNS = ["Group", "Rate", "n", "Repurch.", "Lost", "Pending"]
+
+
+def _outcome_row(name: str, o: Outcomes) -> list[str]:
+    return [name, percent(o.rate), str(o.rate.n), str(o.repurchased), str(o.lost), str(o.pending)]
+
+
+def repurchase_sections(f: Figures, p: Figures) -> list[Section]:
+    overall = Section("Repurchase outcomes", COMPARE)
+    overall.rows = [
+        _share_row("repurchase rate", f.repurchase.rate, p.repurchase.rate),
+        _count_row("repurchased", f.repurchase.repurchased, p.repurchase.repurchased),
+        _count_row("lost", f.repurchase.lost, p.repurchase.lost),
+        _count_row("pending (not lost)", f.repurchase.pending, p.repurchase.pending),
+    ]
+    speed = Section("Repurchase by resolution speed", OUTCOME_COLUMNS)
+    speed.rows = [_outcome_row(label, o) for label, o in f.by_speed]
+    speed.bars = [o.rate.value for _, o in f.by_speed]
+    action = Section("Repurchase by action kind", OUTCOME_COLUMNS)
+    action.rows = [_outcome_row(kind, o) for kind, o in f.by_action] or [
+        _outcome_row(DASH, Outcomes())
+    ]
+    action.bars = [o.rate.value for _, o in f.by_action] or [None]
+    fast = Section("Fast and satisfied against the rest", OUTCOME_COLUMNS)
+    fast.rows = [
+        _outcome_row("fast and satisfied", f.fast_satisfied),
+        _outcome_row("the rest", f.rest),
+    ]
+    fast.bars = [f.fast_satisfied.rate.value, f.rest.rate.value]
+    return [overall, speed, action, fast]
+
+
+def group_section(report: Report) -> Section:
+    by = report.options.by or "group"
+    section = Section(
+        f"By {by}",
+        [by.capitalize(), "Opened", "Resolved", "Median", "≤target", "Repurch.", "NPS"],
+    )
+    for g in report.groups:
+        f = g.current
+        section.rows.append(
+            [
+                g.group,
+                str(f.opened),
+                str(f.resolved),
+                hours(f.resolution.median),
+                percent(f.within_target),
+                f"{percent(f.repurchase.rate)} ({f.repurchase.rate.n})",
+                f"{nps_text(f.nps)} ({f.nps.n})",
+            ]
+        )
+    return section
+
+
+def agents_section(report: Report) -> Section:
+    section = Section(
+        "One row per agent (this period)",
+        ["Agent", "Res.", "Median", "p90", "≤target", "Reopen", "Repurch.", "NPS", "Open"],
+    )
+    for g in report.groups:
+        f = g.current
+        section.rows.append(
+            [
+                g.group,
+                str(f.resolved),
+                hours(f.resolution.median),
+                hours(f.resolution.p90),
+                percent(f.within_target),
+                percent(f.reopened),
+                f"{percent(f.repurchase.rate)} ({f.repurchase.rate.n})",
+                f"{nps_text(f.nps)} ({f.nps.n})",
+                f"{f.backlog} ({f.overdue} late)",
+            ]
+        )
+    section.note = "Res. = resolved; Open = backlog at the end (overdue in brackets)."
+    return section
+
+
+def trend_section(rows: tuple[TrendRow, ...], grouped: bool) -> Section:
+    columns = ["Week", "Opened", "Resolved", "Backlog", "Median", "≤target"]
+    if grouped:
+        columns.insert(1, "Group")
+    section = Section("Trend by week" + (" and group" if grouped else ""), columns)
+    for r in rows:
+        cells = [
+            r.week.label,
+            str(r.opened),
+            str(r.resolved),
+            str(r.backlog),
+            hours(r.resolution.median),
+            percent(r.within_target),
+        ]
+        if grouped:
+            cells.insert(1, r.group or DASH)
+        section.rows.append(cells)
+    if not grouped:
+        section.bars = [float(r.opened) for r in rows]
+        section.note = "Bars: complaints opened per week."
+    return section
+
+
+def sections(report: Report) -> list[Section]:
+    f, p = report.totals, report.previous_totals
+    target = report.options.target_hours
+    if report.kind == "agents":
+        return [agents_section(report)]
+    if report.kind == "repurchase":
+        result = repurchase_sections(f, p)
+        if report.groups:
+            result.append(group_section(report))
+        return result
+    result = [*volume_and_speed(f, p, target), *repurchase_sections(f, p)]
+    if report.groups:
+        result.append(group_section(report))
+    if report.trend:
+        result.append(trend_section(report.trend, grouped=False))
+    if report.group_trend:
+        result.append(trend_section(report.group_trend, grouped=True))
+    return result
+
+
+# Table and Markdown -------------------------------------------------------------------------
+
+
+def print_table(report: Report, console: Console, *, with_definitions: bool) -> None:
+    for line in header(report):
+        console.print(line, markup=False, highlight=False)
+    for section in sections(report):
+        table = Table(title=section.title, title_justify="left", expand=False, pad_edge=False)
+        for i, column in enumerate(section.columns):
+            table.add_column(column, justify="left" if i == 0 else "right", overflow="fold")
+        top = max((b for b in section.bars or [] if b is not None), default=0.0)
+        if section.bars is not None:
+            table.add_column("", no_wrap=True, min_width=BAR_WIDTH, max_width=BAR_WIDTH)
+        for i, row in enumerate(section.rows):
+            cells: list[Any] = [Text(c) for c in row]
+            if section.bars is not None:
+                value = section.bars[i] if i < len(section.bars) else None
+                cells.append(Text(bar(value, top), style="cyan"))
+            table.add_row(*cells)
+        console.print()
+        console.print(table)
+        if section.note:
+            console.print(section.note, markup=False, highlight=False)
+    if with_definitions:
+        console.print()
+        console.print("Definitions", style="bold")
+        for d in explain(report):
+            console.print(
+                f"- {d.figure}: {d.definition} Clock: {d.clock}. Exclusions: {d.exclusions}",
+                markup=False,
+                highlight=False,
+            )
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown(report: Report, *, with_definitions: bool) -> str:
+    lines = [f"# {header(report)[0]}", "", *[f"{line}  " for line in header(report)[1:]]]
+    for section in sections(report):
+        lines += ["", f"## {section.title}", ""]
+        lines.append("| " + " | ".join(section.columns) + " |")
+        aligns = ["---"] + ["---:"] * (len(section.columns) - 1)
+        lines.append("| " + " | ".join(aligns) + " |")
+        lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in section.rows]
+        if section.note:
+            lines += ["", section.note]
+    if with_definitions:
+        lines += ["", "## Definitions", ""]
+        lines += [
+            f"- **{d.figure}**: {d.definition} *Clock:* {d.clock}. *Exclusions:* {d.exclusions}"
+            for d in explain(report)
+        ]
+    return "\n".join(lines) + "\n"
+
+
+# JSON and CSV -------------------------------------------------------------------------------
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def dist_json(d: Dist) -> dict[str, Any]:
+    return {
+        "n": d.n,
+        "median_seconds": _r(d.median),
+        "p90_seconds": _r(d.p90),
+        "mean_seconds": _r(d.mean),
+    }
+
+
+def share_json(s: Share) -> dict[str, Any]:
+    return {"count": s.count, "n": s.n, "rate": _r(s.value)}
+
+
+def outcomes_json(o: Outcomes) -> dict[str, Any]:
+    return {
+        "repurchased": o.repurchased,
+        "lost": o.lost,
+        "pending": o.pending,
+        "n": o.rate.n,
+        "rate": _r(o.rate.value),
+    }
+
+
+def figures_json(f: Figures) -> dict[str, Any]:
+    return {
+        "opened": f.opened,
+        "resolved": f.resolved,
+        "open_backlog": f.backlog,
+        "overdue": f.overdue,
+        "time_to_acknowledge": dist_json(f.acknowledge),
+        "resolution_time": dist_json(f.resolution),
+        "within_target": share_json(f.within_target),
+        "stages": {stage: dist_json(d) for stage, d in f.stages},
+        "reopen_rate": share_json(f.reopened),
+        "repurchase": outcomes_json(f.repurchase),
+        "repurchase_by_speed": {label: outcomes_json(o) for label, o in f.by_speed},
+        "repurchase_by_action": {kind: outcomes_json(o) for kind, o in f.by_action},
+        "fast_and_satisfied": outcomes_json(f.fast_satisfied),
+        "rest": outcomes_json(f.rest),
+        "nps": {
+            "score": _r(f.nps.score),
+            "n": f.nps.n,
+            "promoters": f.nps.promoters,
+            "passives": f.nps.passives,
+            "detractors": f.nps.detractors,
+        },
+        "followup_completion": share_json(f.followed_up),
+    }
+
+
+def period_json(p: Period) -> dict[str, Any]:
+    def iso(moment: int) -> str:
+        return datetime.fromtimestamp(moment, UTC).isoformat()
+
+    return {"label": p.label, "start": iso(p.start), "end": iso(p.end)}
+
+
+def trend_json(r: TrendRow) -> dict[str, Any]:
+    return {
+        "week": r.week.label,
+        "start": period_json(r.week)["start"],
+        "group": r.group,
+        "opened": r.opened,
+        "resolved": r.resolved,
+        "open_backlog": r.backlog,
+        "resolution_time": dist_json(r.resolution),
+        "within_target": share_json(r.within_target),
+    }
+
+
+def definition_json(d: Definition) -> dict[str, str]:
+    return {
+        "figure": d.figure,
+        "definition": d.definition,
+        "clock": d.clock,
+        "exclusions": d.exclusions,
+    }
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    o = report.options
+    return {
+        "report": report.kind,
+        "period": period_json(report.current),
+        "previous_period": period_json(report.previous),
+        "time_zone": o.zone.key,
+        "as_of": datetime.fromtimestamp(o.as_of, UTC).isoformat(),
+        "clock": o.clock,
+        "business_hours": o.schedule.text if o.schedule else None,
+        "target_hours": o.target_hours,
+        "window_days": o.window_days,
+        "by": o.by,
+        "figures": figures_json(report.totals),
+        "previous": figures_json(report.previous_totals),
+        "groups": [
+            {
+                "group": g.group,
+                "figures": figures_json(g.current),
+                "previous": figures_json(g.previous),
+            }
+            for g in report.groups
+        ],
+        "trend": [trend_json(r) for r in (*report.trend, *report.group_trend)],
+        "definitions": [definition_json(d) for d in explain(report)],
+    }
+
+
+def json_text(report: Report) -> str:
+    return json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _flatten(f"{prefix}.{key}" if prefix else str(key), inner)
+    else:
+        yield prefix, value
+
+
+CSV_COLUMNS = ["report", "period", "group", "figure", "value"]
+
+
+def csv_text(report: Report) -> str:
+    """Long format: one row per (period, group, figure) with the raw value."""
+    data = report_json(report)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    kind = data["report"]
+    blocks: list[tuple[str, str, dict[str, Any]]] = [
+        (data["period"]["label"], "", data["figures"]),
+        (data["previous_period"]["label"], "", data["previous"]),
+    ]
+    for g in data["groups"]:
+        blocks.append((data["period"]["label"], g["group"], g["figures"]))
+        blocks.append((data["previous_period"]["label"], g["group"], g["previous"]))
+    for t in data["trend"]:
+        rest = {k: v for k, v in t.items() if k not in {"week", "start", "group"}}
+        blocks.append((t["week"], t["group"] or "", rest))
+    for period, group, figures in blocks:
+        for figure, value in _flatten("", figures):
+            writer.writerow([kind, period, group, figure, "" if value is None else value])
+    return out.getvalue()

@@ -1,0 +1,272 @@
+"""`latte report`: weekly, agents and repurchase reports for supervisors.
+
+Parses options, calls the report service, renders. The report modules (SQLAlchemy, and
+matplotlib for HTML) are imported inside the commands so that `latte --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from latte_cli.cli.app import LatteGroup, app, globals_of
+from latte_cli.errors import InvalidValue
+
+report_app = typer.Typer(
+    cls=LatteGroup,
+    no_args_is_help=True,
+    help="Supervisor reports: volume, speed, SLA, stages, repurchase outcomes, NPS.",
+)
+app.add_typer(report_app, name="report")
+
+FORMATS = ("table", "json", "csv", "markdown", "html")
+
+Week = Annotated[
+    str | None,
+    typer.Option(help="ISO week, e.g. 2026-W47. Default: the last full week before --as-of."),
+]
+Since = Annotated[
+    str | None, typer.Option(help="Start of a custom period (ISO date or time), with --until.")
+]
+Until = Annotated[
+    str | None, typer.Option(help="End of the custom period; a date includes that whole day.")
+]
+Weeks = Annotated[
+    str, typer.Option(help="Weeks in the trend, ending with the period's week, or 'all'.")
+]
+By = Annotated[str | None, typer.Option(help="Break down by agent, channel, category or location.")]
+Tz = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        help="Report time zone for weeks and dates. Default: the global --tz.",
+        show_default=False,
+    ),
+]
+AsOf = Annotated[
+    str | None,
+    typer.Option(help="Report as the database stood at this time. Default: now."),
+]
+Target = Annotated[float, typer.Option(help="SLA resolution target in hours.")]
+Window = Annotated[int, typer.Option(help="Repurchase window in days.")]
+Hours = Annotated[
+    str | None,
+    typer.Option(
+        help='Business hours, e.g. "Mon-Fri 09:00-17:00". Default: $LATTE_HOURS, else '
+        "calendar hours.",
+        show_default=False,
+    ),
+]
+Format = Annotated[str, typer.Option("--format", "-f", help="table, json, csv, markdown or html.")]
+Output = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+]
+Explain = Annotated[
+    bool, typer.Option(help="Print each figure's definition, clock and exclusions.")
+]
+
+
+@dataclass(frozen=True)
+class Request:
+    kind: str
+    week: str | None
+    since: str | None
+    until: str | None
+    weeks: str
+    by: str | None
+    tz: str | None
+    as_of: str | None
+    target: float
+    window: int
+    hours: str | None
+    format: str
+    output: Path | None
+    explain: bool
+
+
+def _weeks(text: str) -> int:
+    if text.strip().lower() == "all":
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 1:
+        raise InvalidValue(f"--weeks {text!r} is not a number of weeks. Give e.g. 12, or 'all'.")
+    return value
+
+
+def _run(ctx: typer.Context, r: Request) -> None:
+    from latte_cli.reports.build import Options, build_report
+    from latte_cli.reports.hours import schedule_from
+    from latte_cli.reports.periods import choose_span, parse_as_of, zone_named
+    from latte_cli.reports.queries import DIMENSIONS, first_opened
+    from latte_cli.timeutil import epoch, utcnow
+
+    g = globals_of(ctx)
+    fmt = r.format.strip().lower()
+    if fmt not in FORMATS:
+        raise InvalidValue(f"--format {r.format!r} is not one of: {', '.join(FORMATS)}.")
+    by = r.by.strip().lower() if r.by else None
+    if by is not None and by not in DIMENSIONS:
+        raise InvalidValue(f"--by {r.by!r} is not one of: {', '.join(DIMENSIONS)}.")
+    if r.target <= 0:
+        raise InvalidValue(f"--target must be more than 0 hours, not {r.target:g}.")
+    if r.window < 1:
+        raise InvalidValue(f"--window must be at least 1 day, not {r.window}.")
+    weeks = _weeks(r.weeks)
+    zone = zone_named(r.tz or g.tz_option or _env_tz())
+    schedule = schedule_from(r.hours)
+    as_of = parse_as_of(r.as_of, zone, epoch(utcnow()))
+    options = Options(
+        zone=zone,
+        as_of=as_of,
+        target_hours=r.target,
+        window_days=r.window,
+        schedule=schedule,
+        by=by,
+    )
+    with g.session(readonly=True) as session:
+        conn = session.connection()
+        first = None
+        if weeks == 0:
+            from latte_cli.reports.periods import week_of
+
+            oldest = first_opened(conn)
+            first = week_of(oldest, zone) if oldest is not None else None
+        span = choose_span(
+            zone=zone,
+            as_of=as_of,
+            week=r.week,
+            since=r.since,
+            until=r.until,
+            weeks=weeks,
+            first_week=first,
+        )
+        report = build_report(conn, span, options, kind=r.kind)
+    _emit(report, fmt, r.output, r.explain)
+
+
+def _env_tz() -> str | None:
+    import os
+
+    from latte_cli.config import ENV_TZ
+
+    return os.environ.get(ENV_TZ)
+
+
+def _emit(report: object, fmt: str, output: Path | None, explain: bool) -> None:
+    from latte_cli.cli import report_render as rr
+    from latte_cli.reports.build import Report
+
+    assert isinstance(report, Report)
+    if fmt == "table":
+        from rich.console import Console
+
+        if output is None:
+            rr.print_table(report, Console(highlight=False), with_definitions=explain)
+            return
+        with _open(output) as handle:
+            console = Console(file=handle, width=80, no_color=True, highlight=False)
+            rr.print_table(report, console, with_definitions=explain)
+        return
+    if fmt == "html":
+        from latte_cli.cli.report_html import html_text
+
+        text = html_text(report)
+    elif fmt == "json":
+        text = rr.json_text(report)
+    elif fmt == "csv":
+        text = rr.csv_text(report)
+    else:
+        text = rr.markdown(report, with_definitions=explain)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    with _open(output) as handle:
+        handle.write(text)
+    typer.echo(f"Wrote the {fmt} report to {output}.", err=True)
+
+
+def _open(path: Path):  # type: ignore[no-untyped-def]
+    try:
+        return path.open("w", encoding="utf-8", newline="")
+    except OSError as error:
+        raise InvalidValue(
+            f"Cannot write {path}: {error.strerror or error}. Pass --output with a writable path."
+        ) from None
+
+
+@report_app.command("weekly")
+def weekly(
+    ctx: typer.Context,
+    week: Week = None,
+    since: Since = None,
+    until: Until = None,
+    weeks: Weeks = "8",
+    by: By = None,
+    tz: Tz = None,
+    as_of: AsOf = None,
+    target: Target = 24.0,
+    window: Window = 90,
+    hours: Hours = None,
+    fmt: Format = "table",
+    output: Output = None,
+    explain: Explain = False,
+) -> None:
+    """The weekly report: volume, speed, SLA, stages, reopenings, repurchase, NPS and a trend.
+
+    Example: latte report weekly --week 2026-W47 --weeks 12 --by agent --format html -o week.html
+    """
+    _run(ctx, Request("weekly", week, since, until, weeks, by, tz, as_of, target, window,
+                      hours, fmt, output, explain))  # fmt: skip
+
+
+@report_app.command("agents")
+def agents(
+    ctx: typer.Context,
+    week: Week = None,
+    since: Since = None,
+    until: Until = None,
+    tz: Tz = None,
+    as_of: AsOf = None,
+    target: Target = 24.0,
+    window: Window = 90,
+    hours: Hours = None,
+    fmt: Format = "table",
+    output: Output = None,
+    explain: Explain = False,
+) -> None:
+    """One row per agent for coaching: resolved, speed, SLA, reopenings, repurchase, NPS, backlog.
+
+    Example: latte report agents --week 2026-W47
+    """
+    _run(ctx, Request("agents", week, since, until, "1", "agent", tz, as_of, target, window,
+                      hours, fmt, output, explain))  # fmt: skip
+
+
+@report_app.command("repurchase")
+def repurchase(
+    ctx: typer.Context,
+    week: Week = None,
+    since: Since = None,
+    until: Until = None,
+    by: By = None,
+    tz: Tz = None,
+    as_of: AsOf = None,
+    target: Target = 24.0,
+    window: Window = 90,
+    hours: Hours = None,
+    fmt: Format = "table",
+    output: Output = None,
+    explain: Explain = False,
+) -> None:
+    """Repurchase outcomes in detail: overall, by speed, by action, fast and satisfied vs rest.
+
+    Example: latte report repurchase --since 2026-07-01 --until 2026-09-30 --window 90
+    """
+    _run(ctx, Request("repurchase", week, since, until, "1", by, tz, as_of, target, window,
+                      hours, fmt, output, explain))  # fmt: skip

@@ -1,0 +1,358 @@
+"""Assemble a report: run the queries for the period, the one before it and the trend weeks,
+merge per-group material into totals, and freeze everything into result dataclasses.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from latte_cli.reports import queries as q
+from latte_cli.reports.hours import BusinessClock, Schedule
+from latte_cli.reports.periods import Period, Span, week_period
+from latte_cli.reports.stats import Dist, Nps, Outcomes, Share
+from latte_cli.workflow import ActionKind, Stage
+
+STAGES = tuple(s.value for s in Stage)
+ACTION_KINDS = tuple(k.value for k in ActionKind)
+NO_VALUE = "(none)"
+# (speed bucket, fast, action kind, satisfied, outcome) of a repurchase outcome
+OutcomeKey = tuple[int, int, str, int, str]
+
+
+@dataclass(frozen=True)
+class Options:
+    """What every report needs to know besides the period."""
+
+    zone: ZoneInfo
+    as_of: int
+    target_hours: float = 24.0
+    window_days: int = 90
+    schedule: Schedule | None = None
+    by: str | None = None
+
+    @property
+    def target_seconds(self) -> float:
+        return self.target_hours * 3600
+
+    @property
+    def window_seconds(self) -> int:
+        return self.window_days * 86_400
+
+    @property
+    def clock(self) -> str:
+        if self.schedule is None:
+            return "calendar hours"
+        return f"business hours ({self.schedule.text}, {self.zone.key})"
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Every figure of one period (and one group, or all)."""
+
+    opened: int
+    resolved: int
+    backlog: int
+    overdue: int
+    acknowledge: Dist
+    resolution: Dist
+    within_target: Share
+    stages: tuple[tuple[str, Dist], ...]
+    reopened: Share
+    repurchase: Outcomes
+    by_speed: tuple[tuple[str, Outcomes], ...]
+    by_action: tuple[tuple[str, Outcomes], ...]
+    fast_satisfied: Outcomes
+    rest: Outcomes
+    nps: Nps
+    followed_up: Share
+
+
+@dataclass(frozen=True)
+class GroupFigures:
+    group: str
+    current: Figures
+    previous: Figures
+
+
+@dataclass(frozen=True)
+class TrendRow:
+    """One week of the trend (for one group, or all when group is None)."""
+
+    week: Period
+    group: str | None
+    opened: int
+    resolved: int
+    backlog: int
+    resolution: Dist
+    within_target: Share
+
+
+@dataclass(frozen=True)
+class Report:
+    kind: str
+    options: Options
+    current: Period
+    previous: Period
+    totals: Figures
+    previous_totals: Figures
+    groups: tuple[GroupFigures, ...] = ()
+    trend: tuple[TrendRow, ...] = ()
+    group_trend: tuple[TrendRow, ...] = ()
+
+
+@dataclass
+class _Material:
+    """What the queries return for one (period, group), before it is turned into figures."""
+
+    opened: int = 0
+    resolution: list[int] = field(default_factory=list)
+    acknowledge: list[int] = field(default_factory=list)
+    reopened: int = 0
+    followed: int = 0
+    nps: list[int] = field(default_factory=lambda: [0, 0, 0])
+    stages: dict[str, list[int]] = field(default_factory=dict)
+    backlog: int = 0
+    overdue: int = 0
+    outcomes: Counter[OutcomeKey] = field(default_factory=Counter)
+
+    def add(self, other: _Material) -> None:
+        self.opened += other.opened
+        self.resolution += other.resolution
+        self.acknowledge += other.acknowledge
+        self.reopened += other.reopened
+        self.followed += other.followed
+        self.nps = [a + b for a, b in zip(self.nps, other.nps, strict=True)]
+        for stage, values in other.stages.items():
+            self.stages.setdefault(stage, []).extend(values)
+        self.backlog += other.backlog
+        self.overdue += other.overdue
+        self.outcomes.update(other.outcomes)
+
+    def figures(self, target: float) -> Figures:
+        resolution = sorted(self.resolution)
+        rows = list(self.outcomes.items())
+        return Figures(
+            opened=self.opened,
+            resolved=len(resolution),
+            backlog=self.backlog,
+            overdue=self.overdue,
+            acknowledge=Dist.of(sorted(self.acknowledge)),
+            resolution=Dist.of(resolution),
+            within_target=Share.at_most(resolution, target),
+            stages=tuple((s, Dist.of(sorted(self.stages.get(s, [])))) for s in STAGES),
+            reopened=Share(self.reopened, len(resolution)),
+            repurchase=_sum_outcomes(rows, lambda key: True),
+            by_speed=tuple(
+                (label, _sum_outcomes(rows, _key_is(0, index)))
+                for index, label in enumerate(q.SPEED_BUCKETS)
+            ),
+            by_action=tuple(
+                (kind, _sum_outcomes(rows, _key_is(2, kind)))
+                for kind in _action_kinds(self.outcomes)
+            ),
+            fast_satisfied=_sum_outcomes(rows, _fast_and_satisfied),
+            rest=_sum_outcomes(rows, lambda key: not _fast_and_satisfied(key)),
+            nps=Nps(*self.nps),
+            followed_up=Share(self.followed, len(resolution)),
+        )
+
+
+def _key_is(position: int, value: object) -> Callable[[OutcomeKey], bool]:
+    return lambda key: key[position] == value
+
+
+def _fast_and_satisfied(key: OutcomeKey) -> bool:
+    return key[1] == 1 and key[3] == 1
+
+
+def _action_kinds(outcomes: Counter[OutcomeKey]) -> list[str]:
+    present = {key[2] for key in outcomes}
+    ordered = [k for k in ACTION_KINDS if k in present]
+    return ordered + sorted(present - set(ordered))
+
+
+def _sum_outcomes(
+    rows: list[tuple[OutcomeKey, int]], wanted: Callable[[OutcomeKey], bool]
+) -> Outcomes:
+    counts = Counter[str]()
+    for key, n in rows:
+        if wanted(key):
+            counts[key[4]] += n
+    return Outcomes(counts[q.REPURCHASED], counts[q.LOST], counts[q.PENDING])
+
+
+def _label(group: Any) -> str:
+    return NO_VALUE if group is None else str(group)
+
+
+class _Collector:
+    """Material per (period key, group) for a set of buckets."""
+
+    def __init__(self, conn: Connection, options: Options) -> None:
+        self.conn = conn
+        self.options = options
+        self.clock = BusinessClock(options.schedule, options.zone) if options.schedule else None
+        self.material: dict[tuple[int, Any], _Material] = {}
+
+    def at(self, key: int, group: Any) -> _Material:
+        found = self.material.get((key, group))
+        if found is None:
+            found = self.material[(key, group)] = _Material()
+        return found
+
+    def speed(self, b: q.Buckets) -> None:
+        o = self.options
+        for key, group, n in q.opened_counts(self.conn, b, o.by, o.as_of):
+            self.at(key, group).opened += n
+        rows = q.resolved_rows(self.conn, b, o.by, o.as_of, raw=self.clock is not None)
+        for row in rows:
+            m = self.at(row[0], row[1])
+            if self.clock is not None:
+                opened, acknowledged, resolved = row[2], row[3], row[4]
+                m.resolution.append(self.clock.seconds(opened, resolved))
+                if acknowledged is not None:
+                    m.acknowledge.append(self.clock.seconds(opened, acknowledged))
+            else:
+                m.resolution.append(row[2])
+                if row[3] is not None:
+                    m.acknowledge.append(row[3])
+
+    def everything_else(self, b: q.Buckets) -> None:
+        o = self.options
+        for key, group, reopened, followed in q.cohort_counts(self.conn, b, o.by, o.as_of):
+            m = self.at(key, group)
+            m.reopened += reopened
+            m.followed += followed
+        for key, group, promoters, passives, detractors in q.nps_counts(
+            self.conn, b, o.by, o.as_of
+        ):
+            m = self.at(key, group)
+            m.nps = [m.nps[0] + promoters, m.nps[1] + passives, m.nps[2] + detractors]
+        for key, group, stage, seconds in q.stage_rows(self.conn, b, o.by, o.as_of):
+            self.at(key, group).stages.setdefault(stage, []).append(seconds)
+        for key, period in b.periods.items():
+            moment = min(period.end - 1, o.as_of)
+            for group, opened in q.open_at(self.conn, moment, o.by):
+                m = self.at(key, group)
+                m.backlog += 1
+                age = self.clock.seconds(opened, moment) if self.clock else moment - opened
+                if age > o.target_seconds:
+                    m.overdue += 1
+        self._outcomes(b)
+
+    def _outcomes(self, b: q.Buckets) -> None:
+        o = self.options
+        if self.clock is None:
+            for key, group, bucket, fast, action, sat, outcome, n in q.repurchase_rows(
+                self.conn, b, o.by, o.as_of, window=o.window_seconds, target=o.target_seconds
+            ):
+                self.at(key, group).outcomes[(bucket, fast, action or NO_VALUE, sat, outcome)] += n
+            return
+        limits = q.SPEED_LIMITS
+        for key, group, opened, resolved, action, sat, outcome in q.repurchase_rows(
+            self.conn, b, o.by, o.as_of, window=o.window_seconds, target=None
+        ):
+            seconds = self.clock.seconds(opened, resolved)
+            bucket = bisect_right(limits, seconds)
+            fast = int(seconds <= o.target_seconds)
+            self.at(key, group).outcomes[(bucket, fast, action or NO_VALUE, sat, outcome)] += 1
+
+    def merged(self, key: int) -> _Material:
+        total = _Material()
+        for (k, _), m in self.material.items():
+            if k == key:
+                total.add(m)
+        return total
+
+    def groups(self) -> list[Any]:
+        return sorted({g for _, g in self.material}, key=lambda g: (g is None, str(g)))
+
+
+def build_report(conn: Connection, span: Span, options: Options, *, kind: str) -> Report:
+    """The report on `span`: the period's figures beside the previous period's, per group when
+    `options.by` is set, and the weekly trend over `span.trend_weeks` (weekly report only)."""
+    explicit = q.Buckets({0: span.current, 1: span.previous}, options.zone, weekly=False)
+    collector = _Collector(conn, options)
+    collector.speed(explicit)
+    collector.everything_else(explicit)
+    target = options.target_seconds
+    current, previous = collector.merged(0), collector.merged(1)
+    groups: tuple[GroupFigures, ...] = ()
+    if options.by is not None:
+        groups = tuple(
+            GroupFigures(
+                group=_label(g),
+                current=collector.at(0, g).figures(target),
+                previous=collector.at(1, g).figures(target),
+            )
+            for g in collector.groups()
+        )
+    trend: tuple[TrendRow, ...] = ()
+    group_trend: tuple[TrendRow, ...] = ()
+    if kind == "weekly" and span.trend_weeks:
+        trend, group_trend = weekly_trend(conn, span.trend_weeks, options)
+    return Report(
+        kind=kind,
+        options=options,
+        current=span.current,
+        previous=span.previous,
+        totals=current.figures(target),
+        previous_totals=previous.figures(target),
+        groups=groups,
+        trend=trend,
+        group_trend=group_trend,
+    )
+
+
+def weekly_trend(
+    conn: Connection, weeks: tuple[int, ...], options: Options
+) -> tuple[tuple[TrendRow, ...], tuple[TrendRow, ...]]:
+    """Per week (and per week and group when `options.by` is set): volume, backlog at the
+    week's end, resolution time and share within target."""
+    periods = {w: week_period(w, options.zone) for w in weeks}
+    b = q.Buckets(periods, options.zone, weekly=True)
+    collector = _Collector(conn, options)
+    collector.speed(b)
+    start = min(b.lo, options.as_of + 1)
+    base = q.counts_before(conn, start, options.by)
+    target = options.target_seconds
+    groups: list[Any] = []
+    if options.by is not None:
+        present = set(collector.groups()) | {g for g, n in base.items() if n}
+        groups = sorted(present, key=lambda g: (g is None, str(g)))
+    running = dict(base)
+    overall = sum(base.values())
+    trend: list[TrendRow] = []
+    group_trend: list[TrendRow] = []
+    for week in weeks:
+        total = collector.merged(week)
+        total.resolution.sort()
+        overall += total.opened - len(total.resolution)
+        trend.append(_trend_row(periods[week], None, total, overall, target))
+        for g in groups:
+            m = collector.material.get((week, g)) or _Material()
+            m.resolution.sort()
+            running[g] = running.get(g, 0) + m.opened - len(m.resolution)
+            group_trend.append(_trend_row(periods[week], _label(g), m, running[g], target))
+    return tuple(trend), tuple(group_trend)
+
+
+def _trend_row(
+    week: Period, group: str | None, m: _Material, backlog: int, target: float
+) -> TrendRow:
+    return TrendRow(
+        week=week,
+        group=group,
+        opened=m.opened,
+        resolved=len(m.resolution),
+        backlog=backlog,
+        resolution=Dist.of(m.resolution),
+        within_target=Share.at_most(m.resolution, target),
+    )

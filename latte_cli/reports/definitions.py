@@ -1,0 +1,143 @@
+"""Each figure's definition, clock and exclusions in words (DESIGN §5), filled in with the
+report's own settings and counts, for `--explain` and the HTML report's notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from latte_cli.reports.build import Report
+from latte_cli.reports.periods import format_moment
+
+
+@dataclass(frozen=True)
+class Definition:
+    figure: str
+    definition: str
+    clock: str
+    exclusions: str
+
+
+def explain(report: Report) -> tuple[Definition, ...]:
+    o = report.options
+    as_of = format_moment(o.as_of, o.zone)
+    target = f"{o.target_hours:g} h"
+    clock = o.clock
+    pending = report.totals.repurchase.pending
+    cohort = (
+        "complaints first resolved in the period (first_resolved_at in the period and at or "
+        "before the as-of time)"
+    )
+    return (
+        Definition(
+            "opened",
+            "Complaints opened in the period.",
+            "opened_at",
+            f"Complaints opened after the as-of time ({as_of}) are not counted.",
+        ),
+        Definition(
+            "resolved",
+            "Complaints first resolved in the period.",
+            "first_resolved_at",
+            "A complaint counts as resolved from its first resolution; one resolved after the "
+            "as-of time counts as open then. A reopened complaint is not resolved twice.",
+        ),
+        Definition(
+            "open backlog",
+            "Complaints open at the end of the period (or at the as-of time, if earlier): "
+            "opened by then and not yet first-resolved.",
+            "opened_at, first_resolved_at",
+            "A complaint reopened after its first resolution is not back in the backlog.",
+        ),
+        Definition(
+            "overdue",
+            f"Open backlog older than the target ({target}) at that moment.",
+            clock,
+            "Resolved complaints are never overdue.",
+        ),
+        Definition(
+            "time to acknowledge",
+            "acknowledge completion - opened_at: median, p90 (inclusive linear interpolation, "
+            "as numpy's default and PERCENTILE.INC), mean beside them, n.",
+            f"{clock}; counted over {cohort}",
+            "Complaints without an acknowledge time are left out of n.",
+        ),
+        Definition(
+            "resolution time",
+            "first resolution (explain) - opened_at: median, p90 (inclusive), mean, n.",
+            f"{clock}; counted over {cohort}",
+            "The latest resolution of a reopened complaint is not used; see reopen rate.",
+        ),
+        Definition(
+            "within target",
+            f"Share of resolved complaints whose resolution time is at most {target}.",
+            clock,
+            "Open complaints are not in n (they show as overdue instead).",
+        ),
+        Definition(
+            "time per stage",
+            "Median (and mean) time in each LATTE stage: listen from opened_at to its "
+            "completion, every later stage from the previous completion to its own.",
+            f"calendar hours, always; first cycle of {cohort}",
+            "Stages recorded after a reopening are left out, so the means add up to the "
+            "calendar resolution time.",
+        ),
+        Definition(
+            "reopen rate",
+            "Share of resolved complaints reopened at or before the as-of time.",
+            f"first_resolved_at; reopenings by {as_of}",
+            "Reopenings after the as-of time are not counted.",
+        ),
+        Definition(
+            "repurchase outcomes",
+            f"For each resolved complaint with a known customer, window W = {o.window_days} "
+            "days after its first resolution: repurchased = a purchase by that customer in "
+            "(resolved_at, resolved_at + W] or a follow-up that recorded a repurchase; lost = "
+            "no such evidence and resolved_at + W <= as-of; pending = no evidence yet and the "
+            "window still open. Rate = repurchased / (repurchased + lost).",
+            f"first_resolved_at; purchases and follow-ups known by {as_of}",
+            f"pending: {pending} complaints whose {o.window_days}-day window is still open at "
+            f"{as_of} are not counted as lost. Complaints without a customer are left out.",
+        ),
+        Definition(
+            "speed buckets",
+            "Repurchase outcomes by resolution time: < 4 h; 4-24 h (4 h up to but not "
+            "including 24 h); 1-3 d (24 h up to but not including 72 h); > 3 d (72 h or more).",
+            clock,
+            "As repurchase outcomes.",
+        ),
+        Definition(
+            "fast and satisfied",
+            f"Resolved within the target ({target}) and a follow-up recorded by the as-of "
+            "time said the customer was satisfied; 'the rest' is every other complaint in the "
+            "repurchase outcomes.",
+            clock,
+            "A complaint without a recorded follow-up is in the rest.",
+        ),
+        Definition(
+            "NPS",
+            "% promoters (9-10) - % detractors (0-6) among follow-up scores, with n.",
+            f"scores recorded by {as_of} for {cohort}",
+            "Follow-ups without a score are left out of n.",
+        ),
+        Definition(
+            "follow-up completion",
+            "Share of resolved complaints with a follow-up recorded by the as-of time.",
+            f"first_resolved_at; follow-ups recorded by {as_of}",
+            "Follow-ups still pending count as not done.",
+        ),
+        Definition(
+            "previous and change",
+            f"The same figure for the period just before ({report.previous.label}, same "
+            "length); change = this period - previous (percentage points for shares).",
+            "as each figure",
+            "— when either side has n = 0.",
+        ),
+        Definition(
+            "trend",
+            "Per ISO week (Monday-Sunday in the report's zone, DST included): opened, "
+            "resolved, backlog at the week's end, resolution median/p90 and share within "
+            "target, as above.",
+            f"{o.zone.key}; {clock}",
+            "Weeks after the as-of time are empty.",
+        ),
+    )

@@ -1,0 +1,115 @@
+"""Business hours: a weekly schedule such as "Mon-Fri 09:00-17:00", and the working seconds
+between two moments in the report's zone (DST-aware: each day's window is a wall-clock time).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from latte_cli.errors import InvalidValue
+
+ENV_HOURS = "LATTE_HOURS"
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_GROUP = re.compile(r"^\s*([A-Za-z,\- ]+?)\s+(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+_HINT = 'Give it like "Mon-Fri 09:00-17:00" (groups separated by ";", e.g. "...; Sat 10:00-14:00").'
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Working windows per weekday (0 = Monday), as (open, close) seconds after midnight."""
+
+    text: str
+    windows: tuple[tuple[tuple[int, int], ...], ...]
+
+    @property
+    def weekly_seconds(self) -> int:
+        return sum(close - open_ for day in self.windows for open_, close in day)
+
+
+def _days(spec: str, text: str) -> list[int]:
+    chosen: list[int] = []
+    for part in spec.lower().replace(" ", "").split(","):
+        bounds = part.split("-")
+        try:
+            indexes = [DAYS.index(b[:3]) for b in bounds if b]
+        except ValueError:
+            indexes = []
+        if len(indexes) != len(bounds) or not 1 <= len(indexes) <= 2:
+            raise InvalidValue(f"--hours {text!r}: {part!r} is not a day or day range. {_HINT}")
+        first, last = indexes[0], indexes[-1]
+        if first <= last:
+            chosen.extend(range(first, last + 1))
+        else:  # a range over the weekend, e.g. Sat-Mon
+            chosen.extend([*range(first, 7), *range(last + 1)])
+    return chosen
+
+
+def parse_schedule(text: str) -> Schedule:
+    """Parse a schedule, or raise InvalidValue naming the part that is wrong."""
+    days: list[list[tuple[int, int]]] = [[] for _ in DAYS]
+    groups = [g for g in text.split(";") if g.strip()]
+    if not groups:
+        raise InvalidValue(f"--hours {text!r} is empty. {_HINT}")
+    for group in groups:
+        match = _GROUP.match(group)
+        if not match:
+            raise InvalidValue(f"--hours {text!r}: cannot read {group.strip()!r}. {_HINT}")
+        h1, m1, h2, m2 = (int(match[i]) for i in range(2, 6))
+        if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59:
+            raise InvalidValue(f"--hours {text!r}: {group.strip()!r} is not a valid time. {_HINT}")
+        open_, close = h1 * 3600 + m1 * 60, h2 * 3600 + m2 * 60
+        if not 0 <= open_ < close <= 86_400:
+            raise InvalidValue(
+                f"--hours {text!r}: in {group.strip()!r} the opening must be before the closing."
+            )
+        for day in _days(match[1], text):
+            days[day].append((open_, close))
+    merged = tuple(tuple(sorted(set(d))) for d in days)
+    return Schedule(text=text.strip(), windows=merged)
+
+
+def schedule_from(option: str | None) -> Schedule | None:
+    """`--hours`, else LATTE_HOURS, else None (calendar hours)."""
+    text = option if option is not None else os.environ.get(ENV_HOURS)
+    if text is None or not text.strip():
+        return None
+    return parse_schedule(text)
+
+
+class BusinessClock:
+    """Working seconds between two epochs under a schedule, in a zone."""
+
+    def __init__(self, schedule: Schedule, zone: ZoneInfo) -> None:
+        self.schedule = schedule
+        self.zone = zone
+        self._windows = lru_cache(maxsize=8192)(self._day_windows)
+
+    def _day_windows(self, ordinal: int) -> tuple[tuple[int, int], ...]:
+        day = date.fromordinal(ordinal)
+        result = []
+        for open_, close in self.schedule.windows[day.weekday()]:
+            start = datetime.combine(day, time(0), tzinfo=self.zone) + timedelta(seconds=open_)
+            stop = datetime.combine(day, time(0), tzinfo=self.zone) + timedelta(seconds=close)
+            result.append((int(start.timestamp()), int(stop.timestamp())))
+        return tuple(result)
+
+    def _ordinal(self, moment: int) -> int:
+        return datetime.fromtimestamp(moment, UTC).astimezone(self.zone).toordinal()
+
+    def seconds(self, start: int, end: int) -> int:
+        """Working seconds in [start, end); 0 if end <= start."""
+        if end <= start:
+            return 0
+        total = 0
+        first, last = self._ordinal(start), self._ordinal(end)
+        for ordinal in range(first, last + 1):
+            for open_, close in self._windows(ordinal):
+                low, high = max(open_, start), min(close, end)
+                if high > low:
+                    total += high - low
+        return total

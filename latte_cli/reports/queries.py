@@ -1,0 +1,283 @@
+"""The report's SQL: portable SQLAlchemy Core over the integer `*_epoch` columns.
+
+Each query groups by a period key (see `Buckets`) and a dimension, and returns either small
+aggregates or per-group integers (durations) for percentiles; never ORM objects. Computed
+grouping keys are selected in a subquery and grouped on outside, so that PostgreSQL sees one
+expression (bound parameters in a repeated CASE would not match).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Table,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
+from sqlmodel import SQLModel
+
+from latte_cli import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from latte_cli.reports.periods import MONDAY, WEEK, Period, local_epoch, period_index
+
+DIMENSIONS = {
+    "agent": "assigned_agent",
+    "channel": "channel",
+    "category": "category",
+    "location": "location",
+}
+SPEED_BUCKETS = ("< 4 h", "4-24 h", "1-3 d", "> 3 d")
+SPEED_LIMITS = (4 * 3600, 24 * 3600, 72 * 3600)
+REPURCHASED, LOST, PENDING = "repurchased", "lost", "pending"
+
+
+def table(name: str) -> Table:
+    return SQLModel.metadata.tables[name]
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """How epochs map to report periods: explicit periods (key = index) or ISO weeks
+    (key = week number, see periods.MONDAY) in a zone."""
+
+    periods: dict[int, Period]
+    zone: ZoneInfo
+    weekly: bool
+
+    @property
+    def lo(self) -> int:
+        return min(p.start for p in self.periods.values())
+
+    @property
+    def hi(self) -> int:
+        return max(p.end for p in self.periods.values())
+
+    def key(self, column: Any) -> ColumnElement[int]:
+        if self.weekly:
+            shifted = local_epoch(column, self.zone, self.lo, self.hi)
+            return (shifted - MONDAY) // WEEK
+        return period_index(column, list(self.periods.values()))
+
+    def within(self, column: Any, as_of: int) -> ColumnElement[bool]:
+        return and_(column >= self.lo, column < self.hi, column <= as_of)
+
+
+def group_column(by: str | None) -> ColumnElement[Any]:
+    if by is None:
+        return null()
+    return table("complaint").c[DIMENSIONS[by]]
+
+
+def opened_counts(
+    conn: Connection, b: Buckets, by: str | None, as_of: int
+) -> Iterator[tuple[int, Any, int]]:
+    """(key, group, complaints opened)."""
+    c = table("complaint")
+    inner = select(b.key(c.c.opened_epoch).label("k"), group_column(by).label("g")).where(
+        b.within(c.c.opened_epoch, as_of)
+    )
+    sub = inner.subquery()
+    query = select(sub.c.k, sub.c.g, func.count()).group_by(sub.c.k, sub.c.g)
+    for k, g, n in conn.execute(query):
+        yield int(k), g, int(n)
+
+
+def resolved_rows(
+    conn: Connection, b: Buckets, by: str | None, as_of: int, *, raw: bool
+) -> list[tuple[Any, ...]]:
+    """Complaints first resolved in the buckets by as-of: (key, group, resolution, acknowledge)
+    seconds, or with `raw` (key, group, opened, acknowledged, first resolved) epochs."""
+    c = table("complaint").c
+    first = c.first_resolved_epoch
+    times: list[ColumnElement[Any]]
+    if raw:
+        times = [c.opened_epoch, c.acknowledged_epoch, first]
+    else:
+        times = [first - c.opened_epoch, c.acknowledged_epoch - c.opened_epoch]
+    inner = select(b.key(first).label("k"), group_column(by).label("g"), *times).where(
+        b.within(first, as_of)
+    )
+    return [tuple(row) for row in conn.execute(inner)]
+
+
+def open_at(conn: Connection, moment: int, by: str | None) -> list[tuple[Any, int]]:
+    """(group, opened epoch) of complaints open at `moment` (opened, not first-resolved yet)."""
+    c = table("complaint").c
+    query = select(group_column(by), c.opened_epoch).where(
+        c.opened_epoch <= moment,
+        or_(c.first_resolved_epoch.is_(None), c.first_resolved_epoch > moment),
+    )
+    return [(g, int(e)) for g, e in conn.execute(query)]
+
+
+def counts_before(conn: Connection, moment: int, by: str | None) -> dict[Any, int]:
+    """Per group: complaints opened before `moment` minus those first-resolved before it."""
+    c = table("complaint").c
+    result: dict[Any, int] = {}
+    for column, sign in ((c.opened_epoch, 1), (c.first_resolved_epoch, -1)):
+        g = group_column(by)
+        sub = select(g.label("g")).where(column < moment).subquery()
+        query = select(sub.c.g, func.count()).group_by(sub.c.g)
+        for group, n in conn.execute(query):
+            result[group] = result.get(group, 0) + sign * int(n)
+    return result
+
+
+def _as_of_datetime(as_of: int) -> datetime:
+    return datetime.fromtimestamp(as_of, UTC)
+
+
+def cohort_counts(
+    conn: Connection, b: Buckets, by: str | None, as_of: int
+) -> Iterator[tuple[int, Any, int, int]]:
+    """(key, group, reopened by as-of, with a follow-up recorded by as-of) for the resolved."""
+    c = table("complaint")
+    event, followup = table("event"), table("followup")
+    reopened = and_(
+        c.c.reopen_count > 0,
+        exists().where(
+            event.c.complaint_id == c.c.id,
+            event.c.kind == "reopen",
+            event.c.at <= _as_of_datetime(as_of),
+        ),
+    )
+    followed = exists().where(followup.c.complaint_id == c.c.id, followup.c.recorded_epoch <= as_of)
+    inner = select(
+        b.key(c.c.first_resolved_epoch).label("k"),
+        group_column(by).label("g"),
+        case((reopened, 1), else_=0).label("reopened"),
+        case((followed, 1), else_=0).label("followed"),
+    ).where(b.within(c.c.first_resolved_epoch, as_of))
+    sub = inner.subquery()
+    query = select(sub.c.k, sub.c.g, func.sum(sub.c.reopened), func.sum(sub.c.followed)).group_by(
+        sub.c.k, sub.c.g
+    )
+    for k, g, r, f in conn.execute(query):
+        yield int(k), g, int(r or 0), int(f or 0)
+
+
+def nps_counts(
+    conn: Connection, b: Buckets, by: str | None, as_of: int
+) -> Iterator[tuple[int, Any, int, int, int]]:
+    """(key, group, promoters, passives, detractors) among follow-up scores recorded by as-of
+    for complaints resolved in the buckets."""
+    c, f = table("complaint"), table("followup")
+    inner = (
+        select(
+            b.key(c.c.first_resolved_epoch).label("k"),
+            group_column(by).label("g"),
+            case((f.c.nps >= 9, 1), else_=0).label("p"),
+            case((f.c.nps <= 6, 1), else_=0).label("d"),
+        )
+        .select_from(f.join(c, f.c.complaint_id == c.c.id))
+        .where(
+            b.within(c.c.first_resolved_epoch, as_of),
+            f.c.recorded_epoch <= as_of,
+            f.c.nps.is_not(None),
+        )
+    )
+    sub = inner.subquery()
+    query = select(sub.c.k, sub.c.g, func.sum(sub.c.p), func.sum(sub.c.d), func.count()).group_by(
+        sub.c.k, sub.c.g
+    )
+    for k, g, p, d, n in conn.execute(query):
+        yield int(k), g, int(p), int(n) - int(p) - int(d), int(d)
+
+
+def stage_rows(
+    conn: Connection, b: Buckets, by: str | None, as_of: int
+) -> list[tuple[int, Any, str, int]]:
+    """(key, group, stage, seconds) of the first cycle's stages of complaints resolved."""
+    c, s = table("complaint"), table("stage_record")
+    query = (
+        select(b.key(c.c.first_resolved_epoch), group_column(by), s.c.stage, s.c.duration_seconds)
+        .select_from(s.join(c, s.c.complaint_id == c.c.id))
+        .where(b.within(c.c.first_resolved_epoch, as_of), s.c.cycle == 0)
+    )
+    return [(int(k), g, st, int(d)) for k, g, st, d in conn.execute(query)]
+
+
+def speed_bucket(seconds: ColumnElement[Any]) -> ColumnElement[int]:
+    return case(
+        *[(seconds < limit, literal(i)) for i, limit in enumerate(SPEED_LIMITS)],
+        else_=literal(len(SPEED_LIMITS)),
+    )
+
+
+def repurchase_rows(
+    conn: Connection,
+    b: Buckets,
+    by: str | None,
+    as_of: int,
+    *,
+    window: int,
+    target: float | None,
+) -> list[tuple[Any, ...]]:
+    """Repurchase outcomes of complaints with a customer, resolved in the buckets.
+
+    With `target` (calendar clock): grouped rows (key, group, speed bucket, fast, action kind,
+    satisfied, outcome, count). Without: one row per complaint (key, group, opened, first
+    resolved, action kind, satisfied, outcome), for the caller to bucket in business hours.
+    """
+    c, p, f = table("complaint"), table("purchase"), table("followup")
+    resolved = c.c.first_resolved_epoch
+    bought = exists().where(
+        p.c.customer_id == c.c.customer_id,
+        p.c.purchased_epoch > resolved,
+        p.c.purchased_epoch <= resolved + window,
+        p.c.purchased_epoch <= as_of,
+    )
+    said = exists().where(
+        f.c.complaint_id == c.c.id, f.c.repurchased.is_(True), f.c.recorded_epoch <= as_of
+    )
+    satisfied = exists().where(
+        f.c.complaint_id == c.c.id, f.c.satisfied.is_(True), f.c.recorded_epoch <= as_of
+    )
+    outcome = case(
+        (or_(bought, said), literal(REPURCHASED)),
+        (resolved + window <= as_of, literal(LOST)),
+        else_=literal(PENDING),
+    )
+    inner = select(
+        b.key(resolved).label("k"),
+        group_column(by).label("g"),
+        c.c.opened_epoch.label("o"),
+        resolved.label("r"),
+        c.c.action_kind.label("a"),
+        case((satisfied, 1), else_=0).label("s"),
+        outcome.label("outcome"),
+    ).where(b.within(resolved, as_of), c.c.customer_id.is_not(None))
+    if target is None:
+        return [tuple(row) for row in conn.execute(inner)]
+    sub = inner.subquery()
+    seconds = sub.c.r - sub.c.o
+    grouped = select(
+        sub.c.k,
+        sub.c.g,
+        speed_bucket(seconds).label("bucket"),
+        case((seconds <= target, 1), else_=0).label("fast"),
+        sub.c.a,
+        sub.c.s,
+        sub.c.outcome,
+    ).subquery()
+    keys = list(grouped.c)
+    query = select(*keys, func.count().cast(Integer)).group_by(*keys)
+    return [tuple(row) for row in conn.execute(query)]
+
+
+def first_opened(conn: Connection) -> int | None:
+    value = conn.execute(select(func.min(table("complaint").c.opened_epoch))).scalar()
+    return int(value) if value is not None else None
