@@ -48,6 +48,7 @@ def busy_timeout_ms() -> int:
         )
     return int(seconds * 1000)
 
+
 _engines: dict[str, Engine] = {}
 
 
@@ -124,8 +125,7 @@ def get_engine(url: str) -> Engine:
                     "pip install 'latte-cli[postgresql]'."
                 ) from None
             raise DatabaseError(
-                f"Cannot use the database URL {redact_url(url)}: {error}. "
-                "Check --db or LATTE_DB."
+                f"Cannot use the database URL {redact_url(url)}: {error}. Check --db or LATTE_DB."
             ) from None
         except (SQLAlchemyError, ValueError) as error:
             raise DatabaseError(
@@ -205,6 +205,11 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     from latte_cli.migrations import alembic_config
 
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Agents starting together on a new team database would each create the tables
+            # and all but one fail on a duplicate; the first upgrades, the rest then find it done.
+            # (SQLite's BEGIN IMMEDIATE already serialises this.)
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7418235)")
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -76,15 +76,22 @@ def check(
     with globals_of(ctx).session(readonly=True) as session:
         report = check_database(session)
     if as_json:
-        render.print_json({"store": report.store, "complaints": report.complaints,
-                           "clean": report.clean, "problem_count": report.problem_count,
-                           "problems": report.problems})
+        render.print_json(
+            {
+                "store": report.store,
+                "complaints": report.complaints,
+                "clean": report.clean,
+                "problem_count": report.problem_count,
+                "problems": report.problems,
+            }
+        )
     else:
         for problem in report.problems:
             typer.echo(problem)
         if report.clean:
-            typer.echo(f"OK: {report.complaints} complaints checked on {report.store}; "
-                       "no problems found.")
+            typer.echo(
+                f"OK: {report.complaints} complaints checked on {report.store}; no problems found."
+            )
     if not report.clean:
         raise DatabaseError(
             f"The database has {report.problem_count} problems (listed on stdout). "

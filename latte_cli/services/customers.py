@@ -55,8 +55,9 @@ def match_or_create_customer(session: Session, details: CustomerDetails) -> Cust
             select(Customer).where(func.lower(Customer.email) == email.lower())
         ).first()
     if customer is None:
-        customer = _create(session, Customer(ref=ref, name=name, email=email, phone=phone,
-                                             created_at=utcnow()))
+        customer = _create(
+            session, Customer(ref=ref, name=name, email=email, phone=phone, created_at=utcnow())
+        )
     customer.name = customer.name or name
     customer.email = customer.email or email
     customer.phone = customer.phone or phone

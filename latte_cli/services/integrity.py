@@ -63,7 +63,9 @@ def _complaint_batches(session: Session) -> Iterator[Sequence[Complaint]]:
     last = 0
     while True:
         batch = session.exec(
-            select(Complaint).where(col(Complaint.id) > last).order_by(col(Complaint.id))
+            select(Complaint)
+            .where(col(Complaint.id) > last)
+            .order_by(col(Complaint.id))
             .limit(BATCH)
         ).all()
         if not batch:
@@ -73,8 +75,9 @@ def _complaint_batches(session: Session) -> Iterator[Sequence[Complaint]]:
         session.expunge_all()
 
 
-def _check_complaint(complaint: Complaint, events: list[Event], records: list[StageRecord],
-                     report: CheckReport) -> None:
+def _check_complaint(
+    complaint: Complaint, events: list[Event], records: list[StageRecord], report: CheckReport
+) -> None:
     cid = complaint.id
     try:
         state = workflow.replay(workflow_events(events))
@@ -84,10 +87,22 @@ def _check_complaint(complaint: Complaint, events: list[Event], records: list[St
     if state is None:
         report.add(f"complaint {cid}: no 'opened' event")
         return
-    stored = (complaint.stage_due, complaint.assigned_agent, complaint.cycle,
-              complaint.reopen_count, complaint.resolved_at, complaint.first_resolved_at)
-    replayed = (state.stage_due.value if state.stage_due else None, state.assigned_agent,
-                state.cycle, state.reopen_count, state.resolved_at, state.first_resolved_at)
+    stored = (
+        complaint.stage_due,
+        complaint.assigned_agent,
+        complaint.cycle,
+        complaint.reopen_count,
+        complaint.resolved_at,
+        complaint.first_resolved_at,
+    )
+    replayed = (
+        state.stage_due.value if state.stage_due else None,
+        state.assigned_agent,
+        state.cycle,
+        state.reopen_count,
+        state.resolved_at,
+        state.first_resolved_at,
+    )
     if stored != replayed:
         report.add(f"complaint {cid}: stored state {stored} differs from its event log {replayed}")
     stage_events = sum(1 for e in events if e.kind == "stage")
@@ -101,8 +116,9 @@ def _check_complaint(complaint: Complaint, events: list[Event], records: list[St
         if stages != expected[: len(stages)]:
             report.add(f"complaint {cid}: cycle {cycle} stages out of order: {stages}")
     for name in ("opened", "acknowledged", "first_resolved", "resolved"):
-        if not _epoch_matches(getattr(complaint, f"{name}_at"),
-                              getattr(complaint, f"{name}_epoch")):
+        if not _epoch_matches(
+            getattr(complaint, f"{name}_at"), getattr(complaint, f"{name}_epoch")
+        ):
             report.add(f"complaint {cid}: {name}_epoch does not match {name}_at")
 
 
@@ -113,13 +129,15 @@ def check_database(session: Session) -> CheckReport:
         ids = [c.id for c in batch]
         events: dict[int, list[Event]] = defaultdict(list)
         for event in session.exec(
-            select(Event).where(col(Event.complaint_id).in_(ids))
+            select(Event)
+            .where(col(Event.complaint_id).in_(ids))
             .order_by(col(Event.complaint_id), col(Event.id))
         ):
             events[event.complaint_id].append(event)
         records: dict[int, list[StageRecord]] = defaultdict(list)
         for record in session.exec(
-            select(StageRecord).where(col(StageRecord.complaint_id).in_(ids))
+            select(StageRecord)
+            .where(col(StageRecord.complaint_id).in_(ids))
             .order_by(col(StageRecord.complaint_id), col(StageRecord.cycle), col(StageRecord.id))
         ):
             records[record.complaint_id].append(record)
