@@ -31,6 +31,14 @@ NEW = (
 )
 
 
+def assert_fits_80_columns(output: str) -> None:
+    """No line is wider than 80 columns and no bordered table lost its right edge to cropping."""
+    for line in output.splitlines():
+        assert len(line) <= 80, line
+        if line.startswith(("│", "┃", "┏", "┡", "└")):
+            assert line.rstrip()[-1] in "│┃┓┩┘", line
+
+
 def walk_through(latte: Latte, cid: str, start: datetime) -> None:
     at = start
     steps = [
@@ -101,7 +109,7 @@ def test_a_complaint_from_first_word_to_resolution(latte: Latte) -> None:
         "Resolved in 3h 05m",
     ):
         assert needle in shown
-    assert max(len(line) for line in shown.splitlines()) <= 80
+    assert_fits_80_columns(shown)
 
 
 def test_transfer_and_reopen_appear_in_the_timeline(latte: Latte) -> None:
@@ -216,7 +224,8 @@ def test_list_filters_and_sorting(latte: Latte) -> None:
     assert list_ids(latte, "--limit", "2") == [1, 2]
     assert list_ids(latte, "--status", "resolved") == []
     table = latte.ok("list", "--overdue").stdout
-    assert "late" in table and max(len(line) for line in table.splitlines()) <= 80
+    assert "late" in table and "Summary" in table and "words" in table
+    assert_fits_80_columns(table)
     assert "No complaints match." in latte.ok("list", "--status", "resolved").stdout
 
 

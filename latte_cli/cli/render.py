@@ -31,6 +31,25 @@ def when(moment: datetime | None, zone: tzinfo | None) -> str:
     return local(moment, zone).strftime("%Y-%m-%d %H:%M")
 
 
+def short_when(moment: datetime | None, zone: tzinfo | None) -> str:
+    """Month, day and time: what fits in a list column."""
+    if moment is None:
+        return "—"
+    return local(moment, zone).strftime("%m-%d %H:%M")
+
+
+def narrow_table(title: str | None = None) -> Table:
+    """A table for lists: no borders, so that it fits 80 columns; the last column flexes."""
+    return Table(
+        title=title,
+        expand=True,
+        box=None,
+        padding=(0, 1),
+        pad_edge=False,
+        header_style="bold underline",
+    )
+
+
 def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -212,13 +231,13 @@ def show_list(
     if not rows:
         console.print("No complaints match.")
         return
-    table = Table(expand=False)
-    table.add_column("ID", justify="right", no_wrap=True, min_width=2)
-    table.add_column("Opened", no_wrap=True, min_width=16)
-    table.add_column("Customer", max_width=16, overflow="fold")
-    table.add_column("Category", max_width=12, overflow="fold")
-    table.add_column("Stage due", min_width=11)
-    table.add_column("Agent", max_width=10, overflow="fold")
+    table = narrow_table()
+    table.add_column("ID", justify="right", no_wrap=True, width=4)
+    table.add_column("Opened", no_wrap=True, width=11)
+    table.add_column("Customer", width=12, overflow="fold")
+    table.add_column("Category", width=10, overflow="fold")
+    table.add_column("Stage due", width=11)
+    table.add_column("Agent", width=8, overflow="fold")
     table.add_column("Summary", overflow="fold", ratio=1)
     for row in rows:
         status = status_label(row.stage_due)
@@ -227,7 +246,7 @@ def show_list(
             status.append(f" late {format_duration(late)}", style="red")
         table.add_row(
             str(row.id),
-            when(row.opened_at, zone),
+            short_when(row.opened_at, zone),
             Text(row.customer_name or row.customer_ref or "—"),
             Text(row.category),
             status,
@@ -248,12 +267,12 @@ def show_customer(history: CustomerHistory, zone: tzinfo | None) -> None:
     if not history.complaints:
         console.print("No complaints on record.")
     else:
-        table = Table(title="Complaints", expand=False)
-        table.add_column("ID", justify="right", no_wrap=True, min_width=2)
-        table.add_column("Opened", no_wrap=True, min_width=16)
-        table.add_column("Category", max_width=14, overflow="fold")
-        table.add_column("Action", max_width=12, overflow="fold")
-        table.add_column("Outcome", min_width=11)
+        table = narrow_table(title="Complaints")
+        table.add_column("ID", justify="right", no_wrap=True, width=4)
+        table.add_column("Opened", no_wrap=True, width=11)
+        table.add_column("Category", width=10, overflow="fold")
+        table.add_column("Action", width=11, overflow="fold")
+        table.add_column("Outcome", width=11)
         table.add_column("Summary", overflow="fold", ratio=1)
         for p in history.complaints:
             outcome = status_label(p.stage_due)
@@ -261,7 +280,7 @@ def show_customer(history: CustomerHistory, zone: tzinfo | None) -> None:
                 outcome.append(f" · NPS {p.nps}")
             table.add_row(
                 str(p.id),
-                when(p.opened_at, zone),
+                short_when(p.opened_at, zone),
                 Text(p.category),
                 Text(p.action_kind or "—"),
                 outcome,
