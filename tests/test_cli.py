@@ -279,3 +279,31 @@ def test_python_dash_m_runs_latte() -> None:
     )
     assert result.returncode == 0
     assert "Acknowledge" in result.stdout
+
+
+def test_customer_search_matches_ref_email_and_name(latte: Latte) -> None:
+    latte.ok(*NEW)
+    latte.ok(
+        "new",
+        "--customer",
+        "C-200",
+        "--name",
+        "Bo Lind",
+        "--channel",
+        "chat",
+        "--category",
+        "billing",
+        "--listen",
+        "Charged twice",
+    )
+
+    def refs(*args: str) -> list[str]:
+        found = json.loads(latte.ok("customer", "search", *args, "--json").stdout)
+        return [customer["ref"] for customer in found]
+
+    assert refs("diaz") == ["C-104"]
+    assert refs("EXAMPLE.COM") == ["C-104"]
+    assert refs("c-") == ["C-104", "C-200"]
+    assert refs("nobody") == []
+    assert "No customer matches 'nobody'" in latte.ok("customer", "search", "nobody").stdout
+    assert "Bo Lind" in latte.ok("customer", "search", "lind").stdout
