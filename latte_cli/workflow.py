@@ -108,7 +108,16 @@ class Reopened:
     agent: str
 
 
-Event = Opened | StageRecorded | Transferred | Reopened
+@dataclass(frozen=True)
+class Resolved:
+    """Resolution known without its stages: a complaint imported from a system that only
+    recorded when it was resolved. The stages it never recorded stay without times."""
+
+    at: datetime
+    agent: str
+
+
+Event = Opened | StageRecorded | Transferred | Reopened | Resolved
 
 
 @dataclass(frozen=True)
@@ -197,6 +206,17 @@ def apply(state: State | None, event: Event) -> State:
             cycle=state.cycle + 1,
             reopen_count=state.reopen_count + 1,
             last_completed_at=event.at,
+        )
+    if isinstance(event, Resolved):
+        if state.is_resolved:
+            raise StageOutOfOrder("The complaint is already resolved.")
+        _check_time(state, event.at)
+        return replace(
+            state,
+            stage_due=None,
+            last_completed_at=event.at,
+            resolved_at=event.at,
+            first_resolved_at=state.first_resolved_at or event.at,
         )
     raise TypeError(f"unknown event {event!r}")
 

@@ -9,6 +9,7 @@ from latte_cli.cli import (  # noqa: F401  (registers commands)
     complaints,
     customers,
     database,
+    io,
     reports,
 )
 from latte_cli.cli.app import app

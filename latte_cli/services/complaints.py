@@ -356,4 +356,6 @@ def workflow_events(events: list[Event]) -> list[workflow.Event]:
             )
         elif row.kind == "reopen":
             result.append(workflow.Reopened(at=row.at, agent=row.agent))
+        elif row.kind == "resolved":
+            result.append(workflow.Resolved(at=row.at, agent=row.agent))
     return result

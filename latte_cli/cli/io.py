@@ -1,0 +1,344 @@
+"""`latte import` and `latte export`: batch files for scripts and other help desks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from latte_cli.cli import render
+from latte_cli.cli.app import LatteGroup, app, globals_of
+
+if TYPE_CHECKING:
+    from latte_cli.importer import ImportReport
+
+import_app = typer.Typer(
+    cls=LatteGroup,
+    no_args_is_help=True,
+    help="Import complaints, purchases or follow-ups from CSV or JSONL (see README).",
+)
+export_app = typer.Typer(
+    cls=LatteGroup,
+    no_args_is_help=True,
+    help="Export complaints, purchases or follow-ups as CSV or JSONL.",
+)
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
+
+EXIT_REJECTED = 3
+# A spreadsheet runs a cell starting with one of these as a formula.
+FORMULA_START = ("=", "+", "-", "@")
+
+
+class FileFormat(StrEnum):
+    CSV = "csv"
+    JSONL = "jsonl"
+
+
+FileArg = Annotated[str, typer.Argument(metavar="FILE", help="CSV or JSONL file; - for stdin.")]
+MapOption = Annotated[
+    list[str] | None,
+    typer.Option("--map", help="SOURCE=FIELD: read column SOURCE as FIELD (repeatable)."),
+]
+EncodingOption = Annotated[
+    str | None, typer.Option(help="The file's encoding. Default: UTF-8 (with or without BOM).")
+]
+FormatOption = Annotated[
+    FileFormat | None,
+    typer.Option("--format", help="csv or jsonl. Default: from the name or the content."),
+]
+DateFormatOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--date-format",
+        help="strftime pattern for dates that are not ISO 8601, e.g. %m/%d/%Y (repeatable).",
+    ),
+]
+TzOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tz", help="Zone of times without one (IANA name). Default: --tz/LATTE_TZ, else local."
+    ),
+]
+RejectsOption = Annotated[
+    str | None,
+    typer.Option(help="Where to write rejected rows. Default: FILE.rejects.csv beside FILE."),
+]
+StrictFlag = Annotated[bool, typer.Option("--strict", help="Write nothing if any row is bad.")]
+DryRunFlag = Annotated[
+    bool, typer.Option("--dry-run", help="Write nothing; report what would happen.")
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
+
+
+def _import(
+    ctx: typer.Context,
+    kind: str,
+    file: str,
+    mapping: list[str] | None,
+    encoding: str | None,
+    file_format: FileFormat | None,
+    date_format: list[str] | None,
+    tz: str | None,
+    rejects: str | None,
+    strict: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    from latte_cli.config import time_zone
+    from latte_cli.importer import ImportOptions, import_file, parse_mapping
+
+    g = globals_of(ctx)
+    options = ImportOptions(
+        kind=kind,
+        path=file,
+        agent=g.agent,
+        mapping=parse_mapping(mapping or ()),
+        encoding=encoding,
+        format=file_format.value if file_format else None,
+        date_formats=tuple(date_format or ()),
+        zone=time_zone(tz) if tz else g.tz,
+        rejects=rejects,
+        strict=strict,
+        dry_run=dry_run,
+    )
+    show_progress = render.err_console.is_terminal and not as_json
+    if show_progress:
+        report = _with_progress(g.db_url, options, file)
+    else:
+        report = import_file(g.db_url, options)
+    if as_json:
+        render.print_json(report_json(report))
+    else:
+        _show_report(report)
+    if report.rejected:
+        raise typer.Exit(EXIT_REJECTED)
+
+
+def _with_progress(url: str, options: Any, file: str) -> ImportReport:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from latte_cli.importer import import_file
+
+    size = None if file == "-" else Path(file).stat().st_size
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[rows]:,} rows · {task.fields[rate]:,.0f} rows/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=render.err_console, transient=True) as bar:
+        task = bar.add_task(f"Importing {options.kind}", total=size, rows=0, rate=0.0)
+
+        def update(rows: int, read: int) -> None:
+            elapsed = bar.tasks[0].elapsed or 0.0
+            rate = rows / elapsed if elapsed > 0 else 0.0
+            bar.update(task, completed=read, rows=rows, rate=rate)
+
+        return import_file(url, options, progress=update)
+
+
+def report_json(report: ImportReport) -> dict[str, Any]:
+    return {
+        "kind": report.kind,
+        "source": report.source,
+        "rows": report.rows,
+        "inserted": report.inserted,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "rejected": report.rejected,
+        "lines_accepted": report.lines_accepted,
+        "written": report.written,
+        "dry_run": report.dry_run,
+        "strict": report.strict,
+        "unknown_columns": report.unknown_columns,
+        "ignored_columns": report.ignored_columns,
+        "rejects_file": report.rejects_file,
+        "rejects": [
+            {"line": r.line, "column": r.column, "reason": r.reason} for r in report.first_rejects
+        ],
+    }
+
+
+def _show_report(report: ImportReport) -> None:
+    unit = "purchases" if report.kind == "purchases" else "rows"
+    counts = (
+        f"{report.inserted} inserted, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.rejected} rejected"
+    )
+    lines = f" ({report.lines_accepted} lines)" if report.lines_accepted is not None else ""
+    if report.dry_run:
+        head = f"Dry run, nothing written: {report.rows} rows read; would be {counts}{lines}."
+    elif report.strict and not report.written:
+        head = (
+            f"Strict, nothing written: {report.rejected} of {report.rows} rows rejected "
+            f"(else {counts}{lines})."
+        )
+    else:
+        head = f"Imported {report.kind}: {report.rows} rows read; {unit}: {counts}{lines}."
+    if not report.rejected and not report.inserted and not report.updated and report.rows:
+        head += " Nothing changed: everything was already imported."
+    typer.echo(head)
+    if report.unknown_columns:
+        typer.echo(
+            f"Unknown columns, not imported: {', '.join(report.unknown_columns)} "
+            "(map them with --map COLUMN=FIELD)."
+        )
+    for reject in report.first_rejects:
+        where = f"line {reject.line}" + (f", column {reject.column}" if reject.column else "")
+        typer.echo(f"  rejected {where}: {reject.reason}", err=True)
+    if report.rejected > len(report.first_rejects):
+        typer.echo(f"  ... and {report.rejected - len(report.first_rejects)} more", err=True)
+    if report.rejects_file:
+        typer.echo(f"Rejected rows are in {report.rejects_file}: fix them and import that file.")
+
+
+def _make_import(kind: str, example: str) -> None:
+    def command(
+        ctx: typer.Context,
+        file: FileArg,
+        mapping: MapOption = None,
+        encoding: EncodingOption = None,
+        file_format: FormatOption = None,
+        date_format: DateFormatOption = None,
+        tz: TzOption = None,
+        rejects: RejectsOption = None,
+        strict: StrictFlag = False,
+        dry_run: DryRunFlag = False,
+        as_json: JsonFlag = False,
+    ) -> None:
+        _import(ctx, kind, file, mapping, encoding, file_format, date_format, tz, rejects,
+                strict, dry_run, as_json)  # fmt: skip
+
+    command.__doc__ = f"Import {kind} from a CSV or JSONL file.\n\nExample: {example}"
+    import_app.command(kind)(command)
+
+
+_make_import(
+    "complaints",
+    "latte import complaints tickets.csv --map Ticket=external_id --date-format %d/%m/%Y",
+)
+_make_import("purchases", "latte import purchases orders.csv --json")
+_make_import("followups", "latte import followups calls.jsonl")
+
+
+def neutralise(cell: str) -> str:
+    """A text cell a spreadsheet would run as a formula, prefixed with an apostrophe.
+
+    Apostrophes already before such a character get one more, so that `latte import`, which
+    removes one, reads every cell back exactly.
+    """
+    if cell.lstrip("'").startswith(FORMULA_START):
+        return "'" + cell
+    return cell
+
+
+def _csv_cell(column: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if column == "amount" and isinstance(value, float):
+        return f"{value:.2f}"
+    return neutralise(str(value))
+
+
+def write_export(rows: Any, columns: tuple[str, ...], file_format: FileFormat, out: IO[str]) -> int:
+    count = 0
+    if file_format is FileFormat.CSV:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_csv_cell(c, row[c]) for c in columns])
+            count += 1
+    else:
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def _export(
+    ctx: typer.Context,
+    kind: str,
+    file_format: FileFormat,
+    since: str | None,
+    until: str | None,
+    output: str | None,
+) -> None:
+    from latte_cli.db import ensure_schema
+    from latte_cli.timeutil import parse_when
+
+    g = globals_of(ctx)
+    start = parse_when(since, what="--since", assume=g.tz) if since else None
+    end = parse_when(until, what="--until", assume=g.tz) if until else None
+    from sqlalchemy.exc import DBAPIError
+
+    from latte_cli.db import translate
+
+    engine = ensure_schema(g.db_url)
+    try:
+        _write(engine, kind, file_format, start, end, output)
+    except DBAPIError as error:
+        raise translate(error, g.db_url) from None
+
+
+def _write(
+    engine: Any,
+    kind: str,
+    file_format: FileFormat,
+    start: Any,
+    end: Any,
+    output: str | None,
+) -> None:
+    from latte_cli.services.export import columns_of, export_rows
+
+    target: IO[str]
+    with engine.connect() as conn:
+        rows = export_rows(conn, kind, since=start, until=end)
+        if output and output != "-":
+            try:
+                target = Path(output).open("w", encoding="utf-8", newline="")  # noqa: SIM115
+            except OSError as error:
+                from latte_cli.errors import InvalidValue
+
+                raise InvalidValue(
+                    f"Cannot write {output}: {error.strerror}. Check the path."
+                ) from None
+            with target:
+                count = write_export(rows, columns_of(kind), file_format, target)
+            render.err_console.print(f"Exported {count} {kind} to {output}.")
+        else:
+            write_export(rows, columns_of(kind), file_format, sys.stdout)
+
+
+def _make_export(kind: str) -> None:
+    def command(
+        ctx: typer.Context,
+        file_format: Annotated[FileFormat, typer.Option("--format", help="csv or jsonl.")] = (
+            FileFormat.CSV
+        ),
+        since: Annotated[
+            str | None, typer.Option(help="From this date (ISO 8601), inclusive.")
+        ] = None,
+        until: Annotated[str | None, typer.Option(help="Before this date (ISO 8601).")] = None,
+        output: Annotated[
+            str | None, typer.Option("--output", "-o", help="Write to FILE. Default: stdout.")
+        ] = None,
+    ) -> None:
+        _export(ctx, kind, file_format, since, until, output)
+
+    command.__doc__ = (
+        f"Export {kind} as CSV or JSONL; `latte import {kind}` reads the file back.\n\n"
+        f"Example: latte export {kind} --format csv --since 2026-11-01 -o {kind}.csv"
+    )
+    export_app.command(kind)(command)
+
+
+for _kind in ("complaints", "purchases", "followups"):
+    _make_export(_kind)

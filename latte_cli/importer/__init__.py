@@ -1,0 +1,49 @@
+"""Batch import of complaints, purchases and follow-ups from CSV or JSONL (DESIGN §6).
+
+streaming parse (`source`) → cheap per-field validation (`fields`) → batched upsert with
+SQLAlchemy Core (`base`, one module per kind). Counts are exact: every row read is inserted,
+updated, unchanged or rejected, and each reject is written, with the row's original values,
+to a rejects file that can be fixed and imported again.
+"""
+
+from __future__ import annotations
+
+from typing import IO
+
+from latte_cli.errors import InvalidValue
+from latte_cli.importer.base import ImportOptions, ImportReport, Progress, Reject, run_import
+from latte_cli.importer.fields import parse_mapping
+
+KINDS = ("complaints", "purchases", "followups")
+
+__all__ = ["KINDS", "ImportOptions", "ImportReport", "Reject", "import_file", "parse_mapping"]
+
+
+def import_file(
+    url: str,
+    options: ImportOptions,
+    *,
+    progress: Progress | None = None,
+    stdin: IO[bytes] | None = None,
+) -> ImportReport:
+    """Import `options.path` into the database at `url`; see the package docstring."""
+    from latte_cli.db import ensure_schema
+    from latte_cli.importer.base import Kind
+
+    kind: Kind
+    if options.kind == "complaints":
+        from latte_cli.importer.complaints import ComplaintKind
+
+        kind = ComplaintKind()
+    elif options.kind == "purchases":
+        from latte_cli.importer.purchases import PurchaseKind
+
+        kind = PurchaseKind()
+    elif options.kind == "followups":
+        from latte_cli.importer.followups import FollowUpKind
+
+        kind = FollowUpKind()
+    else:
+        raise InvalidValue(f"Cannot import {options.kind!r}: choose one of {', '.join(KINDS)}.")
+    engine = ensure_schema(url)
+    return run_import(url, engine, kind, options, progress=progress, stdin=stdin)

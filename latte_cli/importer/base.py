@@ -1,0 +1,365 @@
+"""The import loop shared by every kind of row: read, validate, reject, write in batches.
+
+Each batch is written with SQLAlchemy Core `executemany` over plain tuples (the DBAPI's own
+batch path, no ORM objects) and committed on its own, so a killed import leaves whole batches
+and a re-run finds them and counts them as unchanged. `--strict` and `--dry-run` run the same
+loop inside one transaction that is committed only if nothing was rejected (strict) or never
+(dry run), so their report is exactly what a real run would do.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from latte_cli.db import translate
+from latte_cli.importer.fields import Bad, Columns, TimeParser, match_columns
+from latte_cli.importer.source import Record, Source, open_source
+
+BATCH_ROWS = 5000
+MAX_SHOWN_REJECTS = 20
+# Variables per statement stay under SQLite's and PostgreSQL's limits.
+IN_CHUNK = 900
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    kind: str
+    path: str
+    agent: str
+    mapping: dict[str, str] = field(default_factory=dict)
+    encoding: str | None = None
+    format: str | None = None
+    date_formats: tuple[str, ...] = ()
+    zone: Any = None
+    rejects: str | None = None
+    strict: bool = False
+    dry_run: bool = False
+    batch_rows: int = BATCH_ROWS
+
+
+@dataclass(frozen=True)
+class Reject:
+    line: int
+    column: str
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    """What an import did. rows = inserted + updated + unchanged + rejected, always (for
+    purchases the first three count purchases, not lines: see `lines_accepted`)."""
+
+    kind: str
+    source: str
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    lines_accepted: int | None = None
+    unknown_columns: list[str] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    rejects_file: str | None = None
+    written: bool = False
+    dry_run: bool = False
+    strict: bool = False
+    first_rejects: list[Reject] = field(default_factory=list)
+
+
+Progress = Callable[[int, int], None]
+
+
+class Kind(Protocol):
+    """One kind of import: complaints, purchases or follow-ups."""
+
+    name: str
+    aliases: dict[str, tuple[str, ...]]
+    required: tuple[str, ...]
+    ignored: tuple[str, ...]
+
+    def parse(self, cells: dict[str, str], run: Run) -> Any: ...
+
+    def key(self, row: Any) -> str: ...
+
+    def write(self, conn: Connection, batch: list[Pending], run: Run) -> None: ...
+
+    def finish(self, conn: Connection, run: Run) -> None: ...
+
+
+@dataclass
+class Pending:
+    """A valid row waiting for its batch: the parsed value and the record it came from."""
+
+    row: Any
+    record: Record
+
+
+class Store:
+    """How values go to the database without per-value type processing: SQLite stores
+    timestamps as text in SQLAlchemy's layout; other databases take aware datetimes."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.dialect = conn.dialect
+        self.sqlite = conn.dialect.name == "sqlite"
+        self.mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+    def ts(self, moment: datetime | None) -> Any:
+        if moment is None or not self.sqlite:
+            return moment
+        m = moment.astimezone(UTC)
+        return (
+            f"{m.year:04d}-{m.month:02d}-{m.day:02d} {m.hour:02d}:{m.minute:02d}:"
+            f"{m.second:02d}.{m.microsecond:06d}"
+        )
+
+    def insert_sql(self, table: str, columns: Sequence[str]) -> str:
+        quote = self.dialect.identifier_preparer.quote
+        names = ", ".join(quote(c) for c in columns)
+        marks = ", ".join([self.mark] * len(columns))
+        return f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})"
+
+    def insert(self, conn: Connection, table: str, columns: Sequence[str], rows: list[Any]) -> None:
+        if rows:
+            conn.exec_driver_sql(self.insert_sql(table, columns), rows)
+
+
+def chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class Rejects:
+    """The rejects file: each bad row's original values after where and why, in the input's
+    format, so that it can be fixed and imported again. Created on the first reject."""
+
+    def __init__(self, path: Path, source: Source) -> None:
+        self.path = path
+        self.source = source
+        self.file: IO[str] | None = None
+        self.writer: Any = None
+        self.keep = [i for i, c in enumerate(source.columns) if not c.startswith("reject_")]
+
+    def add(self, record: Record, reject: Reject) -> None:
+        if self.file is None:
+            self.file = self.path.open("w", encoding="utf-8", newline="")
+            if self.source.format == "csv":
+                self.writer = csv.writer(self.file)
+                header = [self.source.columns[i] for i in self.keep]
+                self.writer.writerow(["reject_line", "reject_column", "reject_reason", *header])
+        where = [reject.line, reject.column, reject.reason]
+        if self.source.format == "csv":
+            raw = record.raw if isinstance(record.raw, list) else []
+            cells = [raw[i] for i in self.keep if i < len(raw)] + raw[len(self.source.columns) :]
+            self.writer.writerow([*where, *cells])
+        else:
+            raw_obj = record.raw if isinstance(record.raw, dict) else {}
+            data = dict(zip(("reject_line", "reject_column", "reject_reason"), where, strict=True))
+            data.update({k: v for k, v in raw_obj.items() if not str(k).startswith("reject_")})
+            assert self.file is not None
+            self.file.write(json.dumps(data, ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+def default_rejects(path: str, fmt: str) -> Path:
+    suffix = ".rejects.jsonl" if fmt == "jsonl" else ".rejects.csv"
+    if path == "-":
+        return Path(f"latte-import{suffix}")
+    source = Path(path)
+    return source.with_name(source.name.rsplit(".", 1)[0] + suffix)
+
+
+@dataclass
+class Run:
+    """The state of one import while it runs."""
+
+    options: ImportOptions
+    report: ImportReport
+    columns: Columns
+    store: Store
+    times: TimeParser
+    now: datetime
+    rejects: Rejects
+
+    def transaction(self, conn: Connection) -> AbstractContextManager[Any]:
+        """A transaction per batch, or nothing when the whole import is one transaction."""
+        if self.options.strict or self.options.dry_run:
+            return nullcontext()
+        return conn.begin()
+
+    def reject(self, record: Record, field_name: str | None, reason: str) -> None:
+        column = self.columns.by_field.get(field_name, field_name) if field_name else ""
+        reject = Reject(record.line, column or "", reason)
+        self.report.rejected += 1
+        if len(self.report.first_rejects) < MAX_SHOWN_REJECTS:
+            self.report.first_rejects.append(reject)
+        self.rejects.add(record, reject)
+
+
+def run_import(
+    url: str,
+    engine: Engine,
+    kind: Kind,
+    options: ImportOptions,
+    *,
+    progress: Progress | None = None,
+    stdin: IO[bytes] | None = None,
+    now: datetime | None = None,
+) -> ImportReport:
+    """Import one file; see the module docstring for how it is written."""
+    source = open_source(
+        options.path, encoding=options.encoding, format=options.format, stdin=stdin
+    )
+    try:
+        return _run(url, engine, kind, options, source, progress, now or datetime.now(UTC))
+    except DBAPIError as error:
+        raise translate(error, url) from None
+    finally:
+        source.close()
+
+
+def _columns_of(source: Source, kind: Kind, options: ImportOptions) -> Columns:
+    if source.format == "csv":
+        names = source.columns
+    else:
+        try:
+            data = json.loads(source._first)
+        except ValueError:
+            data = {}
+        names = [str(k) for k in data] if isinstance(data, dict) else []
+    return match_columns(
+        names,
+        kind.aliases,
+        required=kind.required,
+        mapping=options.mapping,
+        ignored=kind.ignored,
+    )
+
+
+def _run(
+    url: str,
+    engine: Engine,
+    kind: Kind,
+    options: ImportOptions,
+    source: Source,
+    progress: Progress | None,
+    now: datetime,
+) -> ImportReport:
+    columns = _columns_of(source, kind, options)
+    report = ImportReport(
+        kind=kind.name,
+        source=source.name,
+        unknown_columns=columns.unknown,
+        ignored_columns=columns.ignored,
+        dry_run=options.dry_run,
+        strict=options.strict,
+    )
+    rejects_path = (
+        Path(options.rejects) if options.rejects else default_rejects(options.path, source.format)
+    )
+    times = TimeParser(options.date_formats, options.zone, now=now)
+    one_transaction = options.strict or options.dry_run
+    fields = list(columns.by_field.items())
+    with engine.connect() as conn:
+        run = Run(options, report, columns, Store(conn), times, now, Rejects(rejects_path, source))
+        try:
+            batch: list[Pending] = []
+            keys: set[str] = set()
+            if one_transaction:
+                conn.begin()
+
+            def flush() -> None:
+                if not batch:
+                    return
+                with run.transaction(conn):
+                    kind.write(conn, batch, run)
+                batch.clear()
+                keys.clear()
+
+            for record in source.records():
+                report.rows += 1
+                if record.problem:
+                    run.reject(record, None, record.problem)
+                else:
+                    if source.format == "jsonl":
+                        cells = _json_cells(record, columns, kind, options, report)
+                    else:
+                        values = record.values
+                        cells = {f: values.get(c, "") for f, c in fields}
+                    try:
+                        row = kind.parse(cells, run)
+                    except Bad as bad:
+                        run.reject(record, bad.field, bad.reason)
+                    else:
+                        key = kind.key(row)
+                        if key in keys:
+                            flush()
+                        keys.add(key)
+                        batch.append(Pending(row, record))
+                        if len(batch) >= options.batch_rows:
+                            flush()
+                if progress is not None and report.rows % 1000 == 0:
+                    progress(report.rows, source.bytes_read)
+            flush()
+            kind.finish(conn, run)
+            if not one_transaction:
+                report.written = True
+            elif options.dry_run or report.rejected:
+                conn.rollback()
+            else:
+                conn.commit()
+                report.written = True
+        finally:
+            run.rejects.close()
+            if progress is not None:
+                progress(report.rows, source.bytes_read)
+    if report.rejected:
+        report.rejects_file = str(rejects_path)
+    elif rejects_path.exists() and options.rejects is None:
+        # A stale rejects file from an earlier run would tell a script rows are still bad.
+        rejects_path.unlink()
+    return report
+
+
+def _json_cells(
+    record: Record, columns: Columns, kind: Kind, options: ImportOptions, report: ImportReport
+) -> dict[str, str]:
+    """A JSON record's cells by field. Each record may have its own keys: new keys are
+    matched like the header of a CSV file and reported once if unknown."""
+    values = record.values
+    cells = {f: values.get(c, "") for f, c in columns.by_field.items()}
+    extra = [
+        k
+        for k in values
+        if k not in columns.by_field.values()
+        and k not in columns.unknown
+        and k not in columns.ignored
+    ]
+    if extra:
+        more = match_columns(
+            extra,
+            {f: a for f, a in kind.aliases.items() if f not in columns.by_field},
+            required=(),
+            mapping={},
+            ignored=kind.ignored,
+        )
+        for f, c in more.by_field.items():
+            columns.by_field[f] = c
+            cells[f] = values.get(c, "")
+        columns.unknown.extend(more.unknown)
+        columns.ignored.extend(more.ignored)
+        report.unknown_columns = columns.unknown
+        report.ignored_columns = columns.ignored
+    return cells

@@ -1,0 +1,605 @@
+"""Importing complaints, with their history from another system.
+
+A row opens a complaint (the `opened` event and its Listen stage) and records one `stage`
+event and stage record per stage time present, in LATTE order; a system that only knows when
+a complaint was resolved gives `resolved_at` alone, which writes a `resolved` event and leaves
+the unrecorded stages without times. The stored state is what replaying those events gives.
+
+Re-importing a complaint (same external id) compares it with what latte holds: descriptive
+fields that changed are updated (with an `updated` event); stages the file adds to an open
+complaint are appended; history latte already recorded is never rewritten, so a row that
+contradicts it is rejected with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from latte_cli.importer import customers
+from latte_cli.importer.base import Pending, Run, chunks
+from latte_cli.importer.fields import Bad, cents, choice, text
+from latte_cli.models import Complaint, StageRecord
+from latte_cli.timeutil import epoch
+from latte_cli.workflow import ActionKind, Channel, RootCause, Severity, Stage
+
+MAX_TEXT = 10_000
+STAGE_FIELDS = (
+    ("acknowledged_at", Stage.ACKNOWLEDGE),
+    ("take_action_at", Stage.TAKE_ACTION),
+    ("thank_at", Stage.THANK),
+    ("explain_at", Stage.EXPLAIN),
+)
+CHANNELS = frozenset(c.value for c in Channel)
+SEVERITIES = frozenset(s.value for s in Severity)
+ACTIONS = frozenset(a.value for a in ActionKind)
+CAUSES = frozenset(r.value for r in RootCause)
+STAGE_EVENT = {s.value: json.dumps({"cycle": 0, "stage": s.value}, sort_keys=True) for s in Stage}
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "external_id": (
+        "id",
+        "ticket_id",
+        "ticket",
+        "ticket_number",
+        "case_id",
+        "case_number",
+        "complaint_id",
+        "reference",
+        "external_ref",
+    ),
+    "customer_ref": (
+        "customer",
+        "customer_id",
+        "customer_number",
+        "client_id",
+        "account",
+        "account_id",
+        "requester_id",
+    ),
+    "customer_name": (
+        "name",
+        "requester",
+        "requester_name",
+        "client_name",
+        "contact_name",
+        "full_name",
+    ),
+    "customer_email": ("email", "requester_email", "contact_email", "e_mail"),
+    "customer_phone": ("phone", "telephone", "requester_phone", "contact_phone"),
+    "channel": ("source", "via", "medium", "contact_channel"),
+    "category": ("type", "topic", "issue_type", "complaint_type", "reason"),
+    "location": ("branch", "store", "site", "department", "shop"),
+    "severity": ("priority", "urgency"),
+    "summary": ("subject", "title"),
+    "listen": (
+        "description",
+        "body",
+        "message",
+        "text",
+        "complaint",
+        "details",
+        "listen_text",
+        "customer_words",
+    ),
+    "agent": ("assignee", "owner", "assigned_agent", "agent_name", "handled_by"),
+    "opened_at": (
+        "created_at",
+        "created",
+        "opened",
+        "date",
+        "submitted_at",
+        "received_at",
+        "open_date",
+        "created_date",
+    ),
+    "listen_at": ("listened_at",),
+    "acknowledged_at": ("acknowledge_at", "first_response_at", "first_reply_at", "responded_at"),
+    "take_action_at": ("action_at", "actioned_at"),
+    "thank_at": ("thanked_at",),
+    "explain_at": ("explained_at",),
+    "resolved_at": ("closed_at", "solved_at", "resolution_date", "closed", "resolved"),
+    "action_kind": ("action", "resolution_type", "action_type"),
+    "action_detail": ("action_details", "resolution_detail", "resolution_notes"),
+    "amount": ("action_amount", "refund_amount", "credit_amount", "refund"),
+    "root_cause": ("cause",),
+    "what_will_change": ("change", "prevention"),
+}
+# Columns latte's own export adds that say what the import derives: read, not needed.
+EXPORT_ONLY = (
+    "latte_id",
+    "status",
+    "stage_due",
+    "first_resolved_at",
+    "reopen_count",
+    "followup_at",
+    "followup_reached",
+    "followup_satisfied",
+    "followup_nps",
+    "followup_repurchased",
+    "followup_note",
+)
+
+
+@dataclass(frozen=True)
+class StageIn:
+    stage: Stage
+    at: datetime
+    text: str
+    action_kind: str | None = None
+    action_detail: str | None = None
+    amount_cents: int | None = None
+    root_cause: str | None = None
+    what_will_change: str | None = None
+
+    def content(self) -> tuple[Any, ...]:
+        return (
+            self.stage.value,
+            self.at,
+            self.text,
+            self.action_kind,
+            self.action_detail,
+            self.amount_cents,
+            self.root_cause,
+            self.what_will_change,
+        )
+
+
+@dataclass(frozen=True)
+class ComplaintIn:
+    external_id: str
+    customer: customers.CustomerIn | None
+    channel: str
+    category: str
+    location: str | None
+    severity: str
+    summary: str
+    agent: str | None
+    opened_at: datetime
+    stages: tuple[StageIn, ...]
+    # Resolved without an explain stage: when.
+    resolved_only: datetime | None
+
+
+class ComplaintKind:
+    name: str = "complaints"
+    aliases: dict[str, tuple[str, ...]] = ALIASES
+    required: tuple[str, ...] = ("external_id", "opened_at")
+    ignored: tuple[str, ...] = EXPORT_ONLY
+
+    def key(self, row: ComplaintIn) -> str:
+        return row.external_id
+
+    def parse(self, c: dict[str, str], run: Run) -> ComplaintIn:
+        get = c.get
+        external_id = text(c["external_id"], "external_id", limit=100, required=True)
+        assert external_id is not None
+        customer = customers.parse(c)
+        channel = choice(get("channel", ""), "channel", CHANNELS)
+        category = text(get("category", ""), "category", limit=100, required=True)
+        assert category is not None
+        location = text(get("location", ""), "location", limit=100)
+        severity_text = get("severity", "")
+        severity = (
+            choice(severity_text, "severity", SEVERITIES) if severity_text.strip() else "medium"
+        )
+        listen = text(get("listen", ""), "listen", limit=MAX_TEXT)
+        summary = text(get("summary", ""), "summary", limit=500)
+        if not listen and not summary:
+            raise Bad("listen", "is empty, and so is summary: give the customer's words")
+        listen = listen or summary or ""
+        summary = summary or listen.splitlines()[0][:120]
+        agent = text(get("agent", ""), "agent", limit=100)
+        times = run.times
+        opened_at = times(c["opened_at"], "opened_at")
+        if opened_at is None:
+            raise Bad("opened_at", "is empty")
+        listen_at = times(get("listen_at", ""), "listen_at") or opened_at
+        if listen_at < opened_at:
+            raise Bad("listen_at", f"({listen_at.isoformat()}) is before opened_at")
+        stages = [StageIn(Stage.LISTEN, listen_at, listen)]
+        previous, previous_name = listen_at, "listen_at" if get("listen_at") else "opened_at"
+        gap: str | None = None
+        for name, stage in STAGE_FIELDS:
+            at = times(get(name, ""), name)
+            if at is None:
+                gap = gap or name
+                continue
+            if gap is not None:
+                raise Bad(name, f"is given but {gap} is empty: stages are recorded in order")
+            if at < previous:
+                raise Bad(
+                    name,
+                    f"({at.isoformat()}) is before {previous_name} "
+                    f"({previous.isoformat()}): stage times must be in order",
+                )
+            stages.append(_stage(stage, at, c))
+            previous, previous_name = at, name
+        has_action = any(get(f, "").strip() for f in ("action_kind", "action_detail", "amount"))
+        if has_action and len(stages) < 3:
+            raise Bad("action_kind", "is given but take_action_at is empty")
+        resolved_at = times(get("resolved_at", ""), "resolved_at")
+        resolved_only = None
+        if resolved_at is not None:
+            if stages[-1].stage is Stage.EXPLAIN:
+                if resolved_at != stages[-1].at:
+                    raise Bad("resolved_at", "differs from explain_at: give one or make them equal")
+            elif resolved_at < previous:
+                raise Bad(
+                    "resolved_at",
+                    f"({resolved_at.isoformat()}) is before "
+                    f"{previous_name} ({previous.isoformat()})",
+                )
+            else:
+                resolved_only = resolved_at
+        return ComplaintIn(
+            external_id,
+            customer,
+            channel,
+            category.lower(),
+            location,
+            severity,
+            summary,
+            agent,
+            opened_at,
+            tuple(stages),
+            resolved_only,
+        )
+
+    def write(self, conn: Connection, batch: list[Pending], run: Run) -> None:
+        ids = customers.resolve(conn, [p.row.customer for p in batch], run)
+        existing = _existing(conn, [p.row.external_id for p in batch])
+        fresh = [p for p in batch if p.row.external_id not in existing]
+        if fresh:
+            _insert(conn, fresh, ids, run)
+            run.report.inserted += len(fresh)
+        known = [p for p in batch if p.row.external_id in existing]
+        if known:
+            records = _stage_records(conn, [existing[p.row.external_id]["id"] for p in known])
+            for pending in known:
+                row = existing[pending.row.external_id]
+                _reconcile(conn, pending, row, records.get(row["id"], []), ids, run)
+
+    def finish(self, conn: Connection, run: Run) -> None:
+        return None
+
+
+def _stage(stage: Stage, at: datetime, c: dict[str, str]) -> StageIn:
+    get = c.get
+    if stage is Stage.TAKE_ACTION:
+        kind_text = get("action_kind", "")
+        if not kind_text.strip():
+            raise Bad(
+                "action_kind",
+                "is empty but take_action_at is given: say what was done "
+                "(refund, replacement, repair, credit, discount, "
+                "escalation, explanation_only, other)",
+            )
+        kind = choice(kind_text, "action_kind", ACTIONS)
+        detail = text(get("action_detail", ""), "action_detail", limit=MAX_TEXT)
+        return StageIn(stage, at, detail or kind, kind, detail, cents(get("amount", ""), "amount"))
+    if stage is Stage.EXPLAIN:
+        cause_text = get("root_cause", "")
+        cause = choice(cause_text, "root_cause", CAUSES) if cause_text.strip() else None
+        change = text(get("what_will_change", ""), "what_will_change", limit=MAX_TEXT)
+        return StageIn(stage, at, change or "", root_cause=cause, what_will_change=change)
+    return StageIn(stage, at, "")
+
+
+def _existing(conn: Connection, keys: list[str]) -> dict[str, dict[str, Any]]:
+    table = Complaint.__table__  # type: ignore[attr-defined]
+    found: dict[str, dict[str, Any]] = {}
+    for part in chunks(sorted(set(keys))):
+        for row in conn.execute(select(table).where(table.c.external_id.in_(part))).mappings():
+            found[row["external_id"]] = dict(row)
+    return found
+
+
+def _stage_records(conn: Connection, ids: list[int]) -> dict[int, list[StageIn]]:
+    table = StageRecord.__table__  # type: ignore[attr-defined]
+    records: dict[int, list[StageIn]] = {}
+    for part in chunks(ids):
+        statement = select(table).where(table.c.complaint_id.in_(part), table.c.cycle == 0)
+        for r in conn.execute(statement.order_by(table.c.complaint_id, table.c.id)).mappings():
+            records.setdefault(r["complaint_id"], []).append(
+                StageIn(
+                    Stage(r["stage"]),
+                    r["completed_at"],
+                    r["text"],
+                    r["action_kind"],
+                    r["action_detail"],
+                    r["amount_cents"],
+                    r["root_cause"],
+                    r["what_will_change"],
+                )
+            )
+    return records
+
+
+@lru_cache(maxsize=4096)
+def _opened_data(agent: str | None) -> str:
+    return json.dumps({"assigned_agent": agent, "source": "import"}, sort_keys=True)
+
+
+def _state(stages: tuple[StageIn, ...], resolved_only: datetime | None) -> dict[str, Any]:
+    last = stages[-1].stage
+    due = None if last is Stage.EXPLAIN or resolved_only else _next(last)
+    resolved = resolved_only or (stages[-1].at if last is Stage.EXPLAIN else None)
+    ack = stages[1].at if len(stages) > 1 else None
+    action = stages[2].action_kind if len(stages) > 2 else None
+    cause = stages[4].root_cause if len(stages) > 4 else None
+    return {"stage_due": due, "resolved": resolved, "ack": ack, "action": action, "cause": cause}
+
+
+def _next(stage: Stage) -> str | None:
+    order = list(Stage)
+    index = order.index(stage) + 1
+    return order[index].value if index < len(order) else None
+
+
+COMPLAINT_COLUMNS = (
+    "external_id",
+    "customer_id",
+    "channel",
+    "category",
+    "location",
+    "severity",
+    "summary",
+    "opened_by",
+    "assigned_agent",
+    "stage_due",
+    "cycle",
+    "reopen_count",
+    "opened_at",
+    "opened_epoch",
+    "acknowledged_at",
+    "acknowledged_epoch",
+    "first_resolved_at",
+    "first_resolved_epoch",
+    "resolved_at",
+    "resolved_epoch",
+    "action_kind",
+    "root_cause",
+    "updated_at",
+)
+EVENT_COLUMNS = ("complaint_id", "at", "agent", "kind", "data")
+RECORD_COLUMNS = (
+    "complaint_id",
+    "cycle",
+    "stage",
+    "text",
+    "agent",
+    "completed_at",
+    "duration_seconds",
+    "action_kind",
+    "action_detail",
+    "amount_cents",
+    "options_offered",
+    "root_cause",
+    "what_will_change",
+)
+
+
+def _insert(
+    conn: Connection, fresh: list[Pending], customer_ids: dict[customers.CustomerIn, int], run: Run
+) -> None:
+    store, ts = run.store, run.store.ts
+    now = ts(run.now)
+    importer = run.options.agent
+    rows = []
+    for p in fresh:
+        r: ComplaintIn = p.row
+        s = _state(r.stages, r.resolved_only)
+        resolved, ack = s["resolved"], s["ack"]
+        rows.append(
+            (
+                r.external_id,
+                customer_ids[r.customer] if r.customer else None,
+                r.channel,
+                r.category,
+                r.location,
+                r.severity,
+                r.summary,
+                r.agent or importer,
+                r.agent,
+                s["stage_due"],
+                0,
+                0,
+                ts(r.opened_at),
+                epoch(r.opened_at),
+                ts(ack),
+                epoch(ack) if ack else None,
+                ts(resolved),
+                epoch(resolved) if resolved else None,
+                ts(resolved),
+                epoch(resolved) if resolved else None,
+                s["action"],
+                s["cause"],
+                now,
+            )
+        )
+    store.insert(conn, "complaint", COMPLAINT_COLUMNS, rows)
+    ids = {k: v["id"] for k, v in _existing(conn, [p.row.external_id for p in fresh]).items()}
+    events: list[tuple[Any, ...]] = []
+    records: list[tuple[Any, ...]] = []
+    for p in fresh:
+        r = p.row
+        cid = ids[r.external_id]
+        who = r.agent or importer
+        events.append((cid, ts(r.opened_at), who, "opened", _opened_data(r.agent)))
+        _append_stages(cid, r, r.stages, r.opened_at, who, events, records, ts)
+    store.insert(conn, "event", EVENT_COLUMNS, events)
+    store.insert(conn, "stage_record", RECORD_COLUMNS, records)
+
+
+def _append_stages(
+    cid: int,
+    r: ComplaintIn,
+    stages: tuple[StageIn, ...],
+    previous: datetime,
+    who: str,
+    events: list[tuple[Any, ...]],
+    records: list[tuple[Any, ...]],
+    ts: Any,
+) -> None:
+    for st in stages:
+        at = ts(st.at)
+        events.append((cid, at, who, "stage", STAGE_EVENT[st.stage.value]))
+        records.append(
+            (
+                cid,
+                0,
+                st.stage.value,
+                st.text,
+                who,
+                at,
+                int((st.at - previous).total_seconds()),
+                st.action_kind,
+                st.action_detail,
+                st.amount_cents,
+                None,
+                st.root_cause,
+                st.what_will_change,
+            )
+        )
+        previous = st.at
+    if r.resolved_only is not None:
+        events.append((cid, ts(r.resolved_only), who, "resolved", "{}"))
+
+
+DESCRIPTIVE = ("customer_id", "channel", "category", "location", "severity", "summary")
+
+
+def _reconcile(
+    conn: Connection,
+    pending: Pending,
+    stored: dict[str, Any],
+    records: list[StageIn],
+    customer_ids: dict[customers.CustomerIn, int],
+    run: Run,
+) -> None:
+    """Count an already-imported complaint as unchanged or updated, or reject it."""
+    r: ComplaintIn = pending.row
+    if stored["opened_at"] != r.opened_at:
+        run.reject(
+            pending.record,
+            "opened_at",
+            f"latte has this complaint opened at {stored['opened_at'].isoformat()}; "
+            "recorded history is never rewritten",
+        )
+        return
+    for mine, theirs in zip(r.stages, records, strict=False):
+        if mine.content() != theirs.content():
+            field = "listen" if mine.stage is Stage.LISTEN else f"{mine.stage.value} fields"
+            run.reject(
+                pending.record,
+                field,
+                f"differs from the {mine.stage.value} stage latte recorded "
+                f"({theirs.at.isoformat()}); recorded history is never rewritten",
+            )
+            return
+    stored_resolved_only = (
+        stored["stage_due"] is None
+        and stored["cycle"] == 0
+        and (not records or records[-1].stage is not Stage.EXPLAIN)
+    )
+    new_stages = r.stages[len(records) :]
+    resolve = r.resolved_only
+    if resolve is not None and stored_resolved_only:
+        if len(records) != len(r.stages) or stored["first_resolved_at"] != resolve:
+            run.reject(
+                pending.record,
+                "resolved_at",
+                "latte has this complaint resolved at "
+                f"{stored['first_resolved_at'].isoformat()} after {len(records)} "
+                "stages; recorded history is never rewritten",
+            )
+            return
+        resolve = None
+    elif resolve is not None and len(records) > len(r.stages):
+        run.reject(
+            pending.record,
+            "resolved_at",
+            "latte recorded more stages of this complaint than the file has; "
+            "recorded history is never rewritten",
+        )
+        return
+    if (new_stages or resolve is not None) and (
+        stored["stage_due"] is None
+        or stored["cycle"] != 0
+        or (new_stages and stored["stage_due"] != new_stages[0].stage.value)
+    ):
+        field = f"{new_stages[0].stage.value}_at" if new_stages else "resolved_at"
+        run.reject(
+            pending.record,
+            field,
+            f"cannot be added: latte's complaint is at stage {stored['stage_due'] or 'resolved'}",
+        )
+        return
+    changes = {}
+    wanted = {
+        "customer_id": customer_ids[r.customer] if r.customer else None,
+        "channel": r.channel,
+        "category": r.category,
+        "location": r.location,
+        "severity": r.severity,
+        "summary": r.summary,
+    }
+    for name in DESCRIPTIVE:
+        if stored[name] != wanted[name]:
+            changes[name] = wanted[name]
+    if not changes and not new_stages and resolve is None:
+        run.report.unchanged += 1
+        return
+    _apply_update(conn, stored, r, new_stages, resolve, records, changes, run)
+    run.report.updated += 1
+
+
+def _apply_update(
+    conn: Connection,
+    stored: dict[str, Any],
+    r: ComplaintIn,
+    new_stages: tuple[StageIn, ...],
+    resolve: datetime | None,
+    records: list[StageIn],
+    changes: dict[str, Any],
+    run: Run,
+) -> None:
+    table = Complaint.__table__  # type: ignore[attr-defined]
+    store, ts = run.store, run.store.ts
+    cid = stored["id"]
+    who = r.agent or run.options.agent
+    events: list[tuple[Any, ...]] = []
+    stage_rows: list[tuple[Any, ...]] = []
+    values: dict[str, Any] = dict(changes)
+    if changes:
+        data = json.dumps({"changed": sorted(changes), "source": "import"}, sort_keys=True)
+        events.append((cid, ts(run.now), run.options.agent, "updated", data))
+    if new_stages or resolve is not None:
+        previous = records[-1].at if records else r.opened_at
+        shadow = ComplaintIn(**{**r.__dict__, "resolved_only": resolve})
+        _append_stages(cid, shadow, new_stages, previous, who, events, stage_rows, ts)
+        s = _state((*records, *new_stages), resolve)
+        values["stage_due"] = s["stage_due"]
+        if s["resolved"] is not None:
+            values.update(
+                resolved_at=s["resolved"],
+                resolved_epoch=epoch(s["resolved"]),
+                first_resolved_at=s["resolved"],
+                first_resolved_epoch=epoch(s["resolved"]),
+            )
+        if s["ack"] is not None and stored["acknowledged_at"] is None:
+            values.update(acknowledged_at=s["ack"], acknowledged_epoch=epoch(s["ack"]))
+        if s["action"] is not None:
+            values["action_kind"] = s["action"]
+        if s["cause"] is not None:
+            values["root_cause"] = s["cause"]
+    values["updated_at"] = run.now
+    conn.execute(update(table).where(table.c.id == cid).values(**values))
+    store.insert(conn, "event", EVENT_COLUMNS, events)
+    store.insert(conn, "stage_record", RECORD_COLUMNS, stage_rows)

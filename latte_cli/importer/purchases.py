@@ -1,0 +1,230 @@
+"""Importing purchases: rows that share an order reference are lines of one purchase.
+
+Lines may be anywhere in the file, so they are first streamed into a temporary staging table
+(memory stays flat), then summed per order with SQL and written a page of orders at a time:
+new orders inserted, changed ones updated, the rest counted unchanged. The staging table
+lives only as long as the import's connection, so a killed import leaves nothing behind.
+Counts: inserted / updated / unchanged are purchases (orders); rejected counts lines.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    select,
+    update,
+)
+
+from latte_cli.importer import customers
+from latte_cli.importer.base import Pending, Run, chunks
+from latte_cli.importer.fields import Bad, cents, integer, text
+from latte_cli.importer.source import Record
+from latte_cli.models import Purchase
+from latte_cli.timeutil import epoch
+
+PAGE = 2000
+ALIASES: dict[str, tuple[str, ...]] = {
+    "order_ref": (
+        "order",
+        "order_id",
+        "order_number",
+        "order_no",
+        "invoice",
+        "invoice_id",
+        "receipt",
+        "transaction_id",
+    ),
+    "customer_ref": (
+        "customer",
+        "customer_id",
+        "customer_number",
+        "client_id",
+        "account",
+        "account_id",
+    ),
+    "purchased_at": ("date", "order_date", "purchase_date", "created_at", "ordered_at", "time"),
+    "amount": ("total", "price", "line_total", "value", "amount_total"),
+    "lines": ("line_count", "quantity_lines"),
+}
+
+_staging_metadata = MetaData()
+STAGING = Table(
+    "latte_import_purchase",
+    _staging_metadata,
+    Column("line", Integer, nullable=False),
+    Column("order_ref", String(100), nullable=False),
+    Column("customer_ref", String(100), nullable=False),
+    # UTC, fixed layout, so that text order is time order on every database.
+    Column("purchased_at", String(32), nullable=False),
+    Column("amount_cents", Integer, nullable=False),
+    Column("lines", Integer, nullable=False),
+    Column("raw", Text, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+# Creating the table creates this index too: orders are summed and paged in its order.
+Index("ix_latte_import_purchase_order", STAGING.c.order_ref)
+TIME_LAYOUT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+class PurchaseKind:
+    name: str = "purchases"
+    aliases: dict[str, tuple[str, ...]] = ALIASES
+    required: tuple[str, ...] = ("order_ref", "customer_ref", "purchased_at", "amount")
+    ignored: tuple[str, ...] = ("latte_id",)
+
+    def __init__(self) -> None:
+        self.staged = False
+
+    def key(self, row: tuple[Any, ...]) -> str:
+        # Unique per line: lines sharing an order go to staging together, summed later.
+        return str(id(row))
+
+    def parse(self, c: dict[str, str], run: Run) -> tuple[Any, ...]:
+        order = text(c["order_ref"], "order_ref", limit=100, required=True)
+        customer = text(c["customer_ref"], "customer_ref", limit=100, required=True)
+        when = run.times(c["purchased_at"], "purchased_at")
+        if when is None:
+            raise Bad("purchased_at", "is empty")
+        amount = cents(c["amount"], "amount")
+        if amount is None:
+            raise Bad("amount", "is empty")
+        lines = integer(c.get("lines", ""), "lines", 1, 1_000_000) or 1
+        return (0, order, customer, when.strftime(TIME_LAYOUT), amount, lines)
+
+    def write(self, conn: Connection, batch: list[Pending], run: Run) -> None:
+        if not self.staged:
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGING.name}")
+            STAGING.create(conn)
+            self.staged = True
+        rows = []
+        for p in batch:
+            raw = p.record.raw
+            rows.append((p.record.line, *p.row[1:], json.dumps(raw, ensure_ascii=False)))
+        run.store.insert(
+            conn,
+            STAGING.name,
+            ("line", "order_ref", "customer_ref", "purchased_at", "amount_cents", "lines", "raw"),
+            rows,
+        )
+
+    def finish(self, conn: Connection, run: Run) -> None:
+        if not self.staged:
+            return
+        with run.transaction(conn):
+            self._reject_conflicts(conn, run)
+        accepted = 0
+        last = ""
+        while True:
+            with run.transaction(conn):
+                page = conn.execute(
+                    select(
+                        STAGING.c.order_ref,
+                        func.min(STAGING.c.customer_ref),
+                        func.min(STAGING.c.purchased_at),
+                        func.sum(STAGING.c.amount_cents),
+                        func.sum(STAGING.c.lines),
+                        func.count(),
+                    )
+                    .where(STAGING.c.order_ref > last)
+                    .group_by(STAGING.c.order_ref)
+                    .order_by(STAGING.c.order_ref)
+                    .limit(PAGE)
+                ).all()
+                if not page:
+                    break
+                accepted += sum(row[5] for row in page)
+                self._write_page(conn, page, run)
+                last = page[-1][0]
+        with run.transaction(conn):
+            STAGING.drop(conn)
+        self.staged = False
+        run.report.lines_accepted = accepted
+
+    def _reject_conflicts(self, conn: Connection, run: Run) -> None:
+        split = (
+            select(STAGING.c.order_ref)
+            .group_by(STAGING.c.order_ref)
+            .having(func.count(func.distinct(STAGING.c.customer_ref)) > 1)
+        )
+        orders = [row[0] for row in conn.execute(split)]
+        for part in chunks(orders):
+            lines = conn.execute(
+                select(STAGING.c.line, STAGING.c.order_ref, STAGING.c.raw)
+                .where(STAGING.c.order_ref.in_(part))
+                .order_by(STAGING.c.line)
+            ).all()
+            for line, order, raw in lines:
+                record = Record(line, {}, None, json.loads(raw))
+                run.reject(
+                    record,
+                    "customer_ref",
+                    f"the lines of order {order} name different customers; "
+                    "one order belongs to one customer",
+                )
+            conn.execute(STAGING.delete().where(STAGING.c.order_ref.in_(part)))
+
+    def _write_page(self, conn: Connection, page: Sequence[Any], run: Run) -> None:
+        table = Purchase.__table__  # type: ignore[attr-defined]
+        wanted = {row[1]: customers.CustomerIn(row[1], None, None, None) for row in page}
+        ids = customers.resolve(conn, list(wanted.values()), run)
+        existing = {
+            row.order_ref: row
+            for part in chunks([row[0] for row in page])
+            for row in conn.execute(select(table).where(table.c.order_ref.in_(part)))
+        }
+        ts = run.store.ts
+        new = []
+        for order, customer, when_text, amount, lines, _count in page:
+            when = datetime.strptime(when_text, TIME_LAYOUT).replace(tzinfo=UTC)
+            values = (ids[wanted[customer]], when, int(amount), int(lines))
+            stored = existing.get(order)
+            if stored is None:
+                new.append((order, values[0], ts(when), epoch(when), values[2], values[3]))
+                continue
+            if (
+                stored.customer_id,
+                stored.purchased_at,
+                stored.amount_cents,
+                stored.lines,
+            ) == values:
+                run.report.unchanged += 1
+                continue
+            conn.execute(
+                update(table)
+                .where(table.c.id == stored.id)
+                .values(
+                    customer_id=values[0],
+                    purchased_at=when,
+                    purchased_epoch=epoch(when),
+                    amount_cents=values[2],
+                    lines=values[3],
+                )
+            )
+            run.report.updated += 1
+        run.store.insert(
+            conn,
+            "purchase",
+            (
+                "order_ref",
+                "customer_id",
+                "purchased_at",
+                "purchased_epoch",
+                "amount_cents",
+                "lines",
+            ),
+            new,
+        )
+        run.report.inserted += len(new)

@@ -1,0 +1,205 @@
+"""`latte import`: counts, rejects, strict and dry runs, history, idempotence (DESIGN §6)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from latte_cli import db, workflow
+from latte_cli.models import Complaint, Customer, Event, FollowUp, Purchase, StageRecord
+from latte_cli.services.complaints import events_of, workflow_events
+from latte_cli.services.integrity import check_database
+
+from .conftest import Latte
+
+HEADER = (
+    "Ticket,Customer,Name,Email,Channel,Category,Location,Severity,Subject,Description,Agent,"
+    "Created,acknowledged_at,take_action_at,thank_at,explain_at,resolved_at,action_kind,"
+    "action_detail,amount,Extra\n"
+)
+ROWS = [
+    'T1,C-1,Ana,ana@x.org,phone,delivery,Paris,high,Broken parcel,"My parcel\narrived broken",'
+    "sam,2026-11-01T10:00:00Z,2026-11-01T10:05:00Z,2026-11-01T11:00:00Z,2026-11-01T11:01:00Z,"
+    "2026-11-01T11:02:00Z,,refund,Refunded,25.00,x\n",
+    "T2,,,,email,billing,,,,Charged twice,,2026-11-02 09:00,,,,,2026-11-03 09:00,,,,y\n",
+    "T3,C-2,,,chat,product,Lyon,low,,Bad,bob,2026-11-02 09:00,2026-11-01 09:00,,,,,,,,z\n",
+    "T4,C-3,,,fax,product,Lyon,low,,Bad,bob,2026-11-02 09:00,,,,,,,,,z\n",
+    "\n",
+    "T5,C-1,,,web,product,,,,Still waiting,,2026-11-04 08:00,2026-11-04 08:30,,,,,,,,z\n",
+]
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def counts(result_output: str) -> dict[str, object]:
+    data: dict[str, object] = json.loads(result_output)
+    return data
+
+
+def consistent(url: str) -> None:
+    """Every complaint replays to its stored state; the integrity check is clean."""
+    with db.open_session(url) as session:
+        report = check_database(session)
+        assert report.clean, report.problems
+        for complaint in session.exec(select(Complaint)).scalars().all():
+            assert complaint.id is not None
+            state = workflow.replay(workflow_events(events_of(session, complaint.id)))
+            assert state is not None
+            assert (state.stage_due.value if state.stage_due else None) == complaint.stage_due
+
+
+def test_import_counts_rejects_and_history(latte: Latte, db_url: str, tmp_path: Path) -> None:
+    source = write(tmp_path / "tickets.csv", HEADER + "".join(ROWS))
+    result = latte("import", "complaints", str(source), "--json")
+    assert result.exit_code == 3, result.output
+    report = counts(result.stdout)
+    assert (report["rows"], report["inserted"], report["rejected"]) == (5, 3, 2)
+    assert report["unknown_columns"] == ["Extra"]
+    assert [(r["line"], r["column"]) for r in report["rejects"]] == [  # type: ignore[attr-defined]
+        (5, "acknowledged_at"),
+        (6, "Channel"),
+    ]
+    rejects = list(csv.DictReader((tmp_path / "tickets.rejects.csv").open(encoding="utf-8")))
+    assert [r["Ticket"] for r in rejects] == ["T3", "T4"]
+    assert rejects[1]["Channel"] == "fax" and rejects[1]["reject_line"] == "6"
+    consistent(db_url)
+    with db.open_session(db_url) as session:
+        t1 = session.exec(select(Complaint).where(Complaint.external_id == "T1")).one()[0]
+        assert t1.stage_due is None and t1.assigned_agent == "sam"
+        assert t1.resolved_at == datetime(2026, 11, 1, 11, 2, tzinfo=UTC)
+        assert t1.acknowledged_epoch == int(datetime(2026, 11, 1, 10, 5, tzinfo=UTC).timestamp())
+        records = (
+            session.exec(select(StageRecord).where(StageRecord.complaint_id == t1.id))
+            .scalars()
+            .all()
+        )
+        assert [r.duration_seconds for r in records] == [0, 300, 3300, 60, 60]
+        assert records[2].amount_cents == 2500 and records[0].text == "My parcel\narrived broken"
+        t2 = session.exec(select(Complaint).where(Complaint.external_id == "T2")).one()[0]
+        # Only resolved_at: resolved, no stage after listen recorded, unassigned, anonymous.
+        assert t2.stage_due is None and t2.assigned_agent is None and t2.customer_id is None
+        assert (
+            len(session.exec(select(StageRecord).where(StageRecord.complaint_id == t2.id)).all())
+            == 1
+        )
+        kinds = [
+            e.kind for e in session.exec(select(Event).where(Event.complaint_id == t2.id)).scalars()
+        ]
+        assert kinds == ["opened", "stage", "resolved"]
+        t5 = session.exec(select(Complaint).where(Complaint.external_id == "T5")).one()[0]
+        assert t5.stage_due == "take_action" and t5.customer_id == t1.customer_id
+    # The same file again changes nothing and says so; rejects are rejected again.
+    again = counts(latte("import", "complaints", str(source), "--json").stdout)
+    assert (again["inserted"], again["updated"], again["unchanged"], again["rejected"]) == (
+        0,
+        0,
+        3,
+        2,
+    )
+    # Fix the rejects file and import it: the rows go in, the rejects file disappears.
+    fixed = (tmp_path / "tickets.rejects.csv").read_text(encoding="utf-8")
+    fixed = fixed.replace("2026-11-02 09:00,2026-11-01 09:00", "2026-11-02 09:00,2026-11-02 10:00")
+    fixed = fixed.replace(",fax,", ",phone,")
+    write(tmp_path / "fixed.csv", fixed)
+    result = latte("import", "complaints", str(tmp_path / "fixed.csv"), "--json")
+    assert result.exit_code == 0, result.output
+    assert counts(result.stdout)["inserted"] == 2
+    assert counts(result.stdout)["unknown_columns"] == ["Extra"]
+    consistent(db_url)
+
+
+def test_strict_and_dry_run_write_nothing(latte: Latte, db_url: str, tmp_path: Path) -> None:
+    source = write(tmp_path / "t.csv", HEADER + "".join(ROWS))
+    dry = latte("import", "complaints", str(source), "--dry-run", "--json")
+    strict = latte("import", "complaints", str(source), "--strict", "--json")
+    for result in (dry, strict):
+        assert result.exit_code == 3
+        report = counts(result.stdout)
+        assert (report["inserted"], report["rejected"], report["written"]) == (3, 2, False)
+    with db.open_session(db_url) as session:
+        assert session.exec(select(func.count()).select_from(Complaint)).one()[0] == 0
+    good = write(tmp_path / "good.csv", HEADER + ROWS[0] + ROWS[1])
+    result = latte("import", "complaints", str(good), "--strict", "--json")
+    assert result.exit_code == 0 and counts(result.stdout)["written"] is True
+    assert not (tmp_path / "good.rejects.csv").exists()
+
+
+def test_new_stages_are_appended_and_changes_updated(
+    latte: Latte, db_url: str, tmp_path: Path
+) -> None:
+    head = "external_id,channel,category,listen,opened_at,acknowledged_at,take_action_at,"
+    head += "action_kind,resolved_at,location\n"
+    first = "A,phone,delivery,Late,2026-11-01T10:00Z,2026-11-01T10:10Z,,,,Paris\n"
+    later = "A,phone,delivery,Late,2026-11-01T10:00Z,2026-11-01T10:10Z,2026-11-01T12:00Z,"
+    later += "repair,2026-11-02T09:00Z,Lyon\n"
+    clash = "A,phone,delivery,Late,2026-11-01T10:00Z,2026-11-01T10:20Z,,,,Lyon\n"
+    latte.ok("import", "complaints", str(write(tmp_path / "a.csv", head + first)))
+    result = latte("import", "complaints", str(write(tmp_path / "b.csv", head + later)), "--json")
+    assert counts(result.stdout)["updated"] == 1, result.output
+    with db.open_session(db_url) as session:
+        a = session.exec(select(Complaint)).one()[0]
+        assert (a.stage_due, a.location, a.action_kind) == (None, "Lyon", "repair")
+        assert a.resolved_at == datetime(2026, 11, 2, 9, tzinfo=UTC)
+    consistent(db_url)
+    result = latte("import", "complaints", str(write(tmp_path / "c.csv", head + clash)), "--json")
+    assert result.exit_code == 3
+    assert counts(result.stdout)["rejects"][0]["column"] == "acknowledge fields"  # type: ignore[index]
+
+
+def test_map_date_format_tz_and_stdin(latte: Latte, db_url: str, tmp_path: Path) -> None:
+    text = "\ufeffCase;Kanal;Kategorie;Text;Datum\nK1;phone;billing;Zu viel;03/11/2026 14:30\n"
+    result = latte(
+        "import", "complaints", "-", "--map", "Case=external_id", "--map", "Kanal=channel",
+        "--map", "Kategorie=category", "--map", "Text=listen", "--map", "Datum=opened_at",
+        "--date-format", "%d/%m/%Y %H:%M", "--tz", "Europe/Berlin", "--json",
+        input=text,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with db.open_session(db_url) as session:
+        k1 = session.exec(select(Complaint)).one()[0]
+        assert k1.opened_at == datetime(2026, 11, 3, 13, 30, tzinfo=UTC)
+    missing = latte("import", "complaints", "-", input="Case,Text\nK1,x\n")
+    assert missing.exit_code == 1 and "external_id" in missing.output
+
+
+def test_purchases_lines_add_up_and_followups(latte: Latte, db_url: str, tmp_path: Path) -> None:
+    orders = (
+        "order,customer,date,total\nO1,C-1,2026-11-05T10:00Z,10.00\nO2,C-2,2026-11-05T11:00Z,5\n"
+    )
+    orders += "O1,C-1,2026-11-05T10:00Z,2.50\nO3,C-1,2026-11-06,1\nO3,C-9,2026-11-06,1\n"
+    result = latte("import", "purchases", str(write(tmp_path / "o.csv", orders)), "--json")
+    report = counts(result.stdout)
+    assert result.exit_code == 3
+    assert (report["inserted"], report["rejected"], report["lines_accepted"]) == (2, 2, 3)
+    with db.open_session(db_url) as session:
+        o1 = session.exec(select(Purchase).where(Purchase.order_ref == "O1")).one()[0]
+        assert (o1.amount_cents, o1.lines) == (1250, 2)
+        assert session.exec(select(func.count()).select_from(Customer)).one()[0] == 2
+    again = counts(latte("import", "purchases", str(tmp_path / "o.csv"), "--json").stdout)
+    assert (again["inserted"], again["unchanged"]) == (0, 2)
+    complaints = "external_id,channel,category,listen,opened_at,resolved_at\n"
+    complaints += "X1,phone,delivery,Late,2026-11-01T10:00Z,2026-11-01T12:00Z\n"
+    complaints += "X2,phone,delivery,Late,2026-11-01T10:00Z,\n"
+    latte.ok("import", "complaints", str(write(tmp_path / "c.csv", complaints)))
+    calls = (
+        '{"external_id": "X1", "recorded_at": "2026-11-04T10:00Z", "nps": 9, "satisfied": true}\n'
+    )
+    calls += '{"external_id": "X2", "recorded_at": "2026-11-04T10:00Z", "reached": false}\n'
+    calls += '{"external_id": "X9", "recorded_at": "2026-11-04T10:00Z", "reached": false}\n'
+    calls += '{"external_id": "X1", "recorded_at": "2026-11-05T10:00Z", "nps": 11}\n'
+    result = latte("import", "followups", str(write(tmp_path / "f.jsonl", calls)), "--json")
+    report = counts(result.stdout)
+    assert (report["inserted"], report["rejected"]) == (1, 3), result.output
+    rejects = [json.loads(line) for line in (tmp_path / "f.rejects.jsonl").open()]
+    assert sorted(r["reject_line"] for r in rejects) == [2, 3, 4]
+    with db.open_session(db_url) as session:
+        followup = session.exec(select(FollowUp)).one()[0]
+        assert (followup.nps, followup.satisfied, followup.reached) == (9, True, True)
+    consistent(db_url)
