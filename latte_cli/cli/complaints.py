@@ -13,7 +13,18 @@ from latte_cli.timeutil import parse_when, utcnow
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+    from latte_cli.cli.guided import Conversation
+
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+FollowupDaysOption = Annotated[
+    int | None,
+    typer.Option(
+        "--followup-days",
+        help="explain: schedule the follow-up this many days later. "
+        "Default: $LATTE_FOLLOWUP_DAYS, else 3.",
+        show_default=False,
+    ),
+]
 AtOption = Annotated[
     str | None,
     typer.Option(
@@ -39,7 +50,9 @@ def new(
         typer.Option(help="What the complaint is about, e.g. delivery, billing, product."),
     ] = None,
     location: Annotated[str | None, typer.Option(help="Branch or department.")] = None,
-    severity: Annotated[str, typer.Option(help="low, medium, high or critical.")] = "medium",
+    severity: Annotated[
+        str | None, typer.Option(help="low, medium, high or critical.  [default: medium]")
+    ] = None,
     summary: Annotated[
         str | None, typer.Option(help="One line for lists. Default: the first line of --listen.")
     ] = None,
@@ -49,26 +62,62 @@ def new(
     name: Annotated[str | None, typer.Option(help="Customer name.")] = None,
     email: Annotated[str | None, typer.Option(help="Customer email (matched if no ref).")] = None,
     phone: Annotated[str | None, typer.Option(help="Customer phone.")] = None,
+    queue: Annotated[
+        bool, typer.Option("--queue", help="Leave it unassigned, for `latte next`.")
+    ] = False,
+    guided: Annotated[
+        bool,
+        typer.Option(
+            "--guided",
+            help="Ask for the remaining LATTE stages too (default on a terminal when a value "
+            "is missing).",
+        ),
+    ] = False,
+    followup_days: FollowupDaysOption = None,
     at: AtOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Open a complaint and record what the customer said.
+    """Open a complaint and record what the customer said; on a terminal, guide through LATTE.
 
     Example: latte new --customer C-104 --name "Ana Diaz" --channel phone --category delivery
     --listen "My parcel arrived broken."
     """
+    from latte_cli.cli.app import stdin_is_terminal
     from latte_cli.services.complaints import NewComplaint, open_complaint
     from latte_cli.services.customers import CustomerDetails
 
     g = globals_of(ctx)
+    details = CustomerDetails(ref=customer, name=name, email=email, phone=phone)
     missing = [
         flag
         for flag, value in (("--channel", channel), ("--category", category), ("--listen", listen))
         if not value
     ]
-    if missing:
+    if (missing or guided) and not as_json and not queue and stdin_is_terminal():
+        from latte_cli.cli import guided as guide
+
+        conversation = guide.Conversation(g, guide.make_prompter(), days=followup_days)
+        conversation.start(
+            guide.Given(
+                listen=listen,
+                channel=channel,
+                category=category,
+                location=location,
+                severity=severity,
+                summary=summary,
+                customer=details,
+                opened_at=parse_when(at, what="--at", assume=g.tz) if at else None,
+            )
+        )
+        return
+    if missing or guided:
         from latte_cli.errors import InvalidValue
 
+        if not missing:
+            raise InvalidValue(
+                "--guided asks questions and needs a terminal. Record the stages with "
+                "`latte step ID STAGE` instead."
+            )
         raise InvalidValue(
             f"Missing {', '.join(missing)}. Pass them as options (see `latte new --help`)."
         )
@@ -78,8 +127,9 @@ def new(
         listen=listen or "",
         summary=summary or "",
         location=location,
-        severity=severity,
-        customer=CustomerDetails(ref=customer, name=name, email=email, phone=phone),
+        severity=severity or "medium",
+        customer=details,
+        assign=not queue,
     )
     when = parse_when(at, what="--at", assume=g.tz) if at else None
     with g.session() as session:
@@ -134,6 +184,7 @@ def step(
     change: Annotated[
         str | None, typer.Option(help="explain: what will change so that it does not happen again.")
     ] = None,
+    followup_days: FollowupDaysOption = None,
     at: AtOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -156,13 +207,21 @@ def step(
     when = parse_when(at, what="--at", assume=g.tz) if at else None
     with g.session() as session:
         complaint = record_stage(
-            session, complaint_id=complaint_id, stage=stage, given=given, agent=g.agent, at=when
+            session,
+            complaint_id=complaint_id,
+            stage=stage,
+            given=given,
+            agent=g.agent,
+            at=when,
+            followup_days=followup_days,
         )
         if as_json:
             render.print_json(_timeline_json(session, complaint_id))
             return
     due = complaint.stage_due or "none: resolved"
     typer.echo(f"Recorded {stage} on complaint {complaint_id}. Stage due: {due}.")
+    if complaint.stage_due is None:
+        typer.echo(f"Follow-up scheduled: record it with `latte followup record {complaint_id}`.")
 
 
 def _timeline_json(session: Session, complaint_id: int) -> dict[str, Any]:
@@ -181,15 +240,28 @@ def show(
 
     Example: latte show 12
     """
+    from latte_cli.services.team import unread_transfer
     from latte_cli.services.views import timeline
 
     g = globals_of(ctx)
     with g.session(readonly=True) as session:
         view = timeline(session, complaint_id)
+        note = (
+            None if as_json else unread_transfer(session, complaint_id=complaint_id, agent=g.agent)
+        )
     if as_json:
         render.print_json(render.timeline_json(view))
-    else:
-        render.show_timeline(view, g.tz)
+        return
+    from latte_cli.cli.guided import show_transfer_note, sla_countdown
+    from latte_cli.services.views import DEFAULT_SLA_HOURS
+
+    if note is not None:
+        show_transfer_note(note, g)
+    render.show_timeline(view, g.tz)
+    if view.complaint.stage_due is not None:
+        countdown = sla_countdown(view.complaint.opened_at, utcnow(), DEFAULT_SLA_HOURS)
+        if countdown is not None:
+            render.console.print(countdown)
 
 
 @app.command("list")
@@ -257,18 +329,26 @@ def transfer(
     complaint_id: Annotated[int, typer.Argument(metavar="ID", help="The complaint's id.")],
     to: Annotated[str, typer.Option("--to", help="The agent who takes it over.")],
     note: Annotated[str, typer.Option(help="What the next agent needs to know.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Transfer even if the agent is away.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Hand a complaint to another agent with a note; its history goes with it.
 
     Example: latte transfer 12 --to sam --note "Customer prefers email after 5pm"
     """
-    from latte_cli.services.complaints import transfer as transfer_complaint
+    from latte_cli.services.team import hand_over
 
     g = globals_of(ctx)
     with g.session() as session:
-        complaint = transfer_complaint(
-            session, complaint_id=complaint_id, to_agent=to, note=note, agent=g.agent
+        complaint = hand_over(
+            session,
+            complaint_id=complaint_id,
+            to_agent=to,
+            note=note,
+            agent=g.agent,
+            force=force,
         )
         if as_json:
             render.print_json(_timeline_json(session, complaint_id))
@@ -298,3 +378,59 @@ def reopen(
             render.print_json(_timeline_json(session, complaint_id))
             return
     typer.echo(f"Complaint {complaint_id} reopened. Stage due: take_action.")
+
+
+@app.command()
+def resume(
+    ctx: typer.Context,
+    complaint_id: Annotated[
+        int | None,
+        typer.Argument(metavar="[ID]", help="The complaint's id. Default: pick one of mine."),
+    ] = None,
+    followup_days: FollowupDaysOption = None,
+) -> None:
+    """Continue a complaint at the stage that is due, answering prompts (needs a terminal).
+
+    Example: latte resume 12
+    """
+    from latte_cli.cli.app import stdin_is_terminal
+    from latte_cli.errors import InvalidValue
+
+    if not stdin_is_terminal():
+        target = complaint_id if complaint_id is not None else "ID"
+        raise InvalidValue(
+            "latte resume asks questions and needs a terminal. Record the stage due with "
+            f"`latte step {target} STAGE ...` (see `latte show {target}`)."
+        )
+    from latte_cli.cli import guided as guide
+
+    g = globals_of(ctx)
+    ask = guide.make_prompter()
+    conversation = guide.Conversation(g, ask, days=followup_days)
+    if complaint_id is None:
+        complaint_id = _pick_open_complaint(ctx, conversation)
+        if complaint_id is None:
+            return
+    conversation.resume(complaint_id)
+
+
+def _pick_open_complaint(ctx: typer.Context, conversation: Conversation) -> int | None:
+    from latte_cli.services.views import ListFilter, Status, list_complaints
+
+    g = globals_of(ctx)
+    with g.session(readonly=True) as session:
+        rows = list_complaints(session, ListFilter(status=Status.OPEN, agent=g.agent, limit=30))
+    if not rows:
+        typer.echo("You have no open complaints. Take the next one with `latte next`.")
+        return None
+    choices = [
+        (
+            f"{row.id}: {row.stage_due} due · {row.customer_name or row.customer_ref or '—'}"
+            f" · {row.summary[:35]}",
+            row.id,
+        )
+        for row in rows
+    ]
+    with conversation.guarded():
+        picked: int = conversation.ask.select("Which complaint?", choices)
+    return picked

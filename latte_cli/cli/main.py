@@ -9,8 +9,10 @@ from latte_cli.cli import (  # noqa: F401  (registers commands)
     complaints,
     customers,
     database,
+    followups,
     io,
     reports,
+    team,
 )
 from latte_cli.cli.app import app
 

@@ -7,7 +7,7 @@ updates the complaint, appends to the event log, and commits, or changes nothing
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -17,7 +17,12 @@ from sqlmodel import Session, col, select
 from latte_cli import workflow
 from latte_cli.errors import InvalidValue, NotFound
 from latte_cli.models import Complaint, Customer, Event, StageRecord
-from latte_cli.services.customers import CustomerDetails, match_or_create_customer
+from latte_cli.services import followups
+from latte_cli.services.customers import (
+    CustomerDetails,
+    clean_text,
+    match_or_create_customer,
+)
 from latte_cli.timeutil import epoch, utcnow
 from latte_cli.workflow import ActionKind, Channel, RootCause, Severity, Stage
 
@@ -40,12 +45,12 @@ def parse_amount(text: str | None) -> int | None:
     return int(cents)
 
 
-def _required(value: str | None, what: str, flag: str) -> str:
+def _required(value: str | None, what: str, flag: str, limit: int = MAX_TEXT) -> str:
     value = (value or "").strip()
     if not value:
         raise InvalidValue(f"{what} is empty. Pass {flag} TEXT.")
-    if len(value) > MAX_TEXT:
-        raise InvalidValue(f"{what} is longer than {MAX_TEXT} characters. Shorten it.")
+    if len(value) > limit:
+        raise InvalidValue(f"{what} is longer than {limit} characters. Shorten it.")
     return value
 
 
@@ -128,27 +133,51 @@ class NewComplaint:
     severity: str = Severity.MEDIUM.value
     customer: CustomerDetails = field(default_factory=CustomerDetails)
     external_id: str | None = None
+    # False leaves the complaint in the queue, unassigned, for `latte next`.
+    assign: bool = True
+    # An existing customer picked by id (the guided flow's search); overrides `customer`.
+    customer_id: int | None = None
 
 
 def open_complaint(
-    session: Session, *, new: NewComplaint, agent: str, at: datetime | None = None
+    session: Session,
+    *,
+    new: NewComplaint,
+    agent: str,
+    at: datetime | None = None,
+    listened_at: datetime | None = None,
 ) -> Complaint:
-    """Open a complaint with the customer's own words (the Listen stage) and commit it."""
+    """Open a complaint with the customer's own words (the Listen stage) and commit it.
+
+    `listened_at` is when the agent finished listening (default: the opening time), so that a
+    guided conversation records how long Listen took.
+    """
     now = utcnow()
     opened_at = _at(at, now)
+    heard_at = max(_at(listened_at, now), opened_at) if listened_at else opened_at
     channel = workflow.parse_choice(Channel, new.channel, what="Channel")
     severity = workflow.parse_choice(Severity, new.severity, what="Severity")
-    category = _required(new.category, "The category", "--category").lower()
+    category = _required(new.category, "The category", "--category", limit=100).lower()
     listen = _required(new.listen, "The customer's words (Listen)", "--listen")
     summary = (new.summary or "").strip() or listen.splitlines()[0][:120]
-    customer: Customer | None = match_or_create_customer(session, new.customer)
+    customer: Customer | None
+    if new.customer_id is not None:
+        customer = session.get(Customer, new.customer_id)
+        if customer is None:
+            raise NotFound(
+                f"No customer with id {new.customer_id}. Search with `latte customer search`."
+            )
+    else:
+        customer = match_or_create_customer(session, new.customer)
     state = workflow.apply(None, workflow.Opened(at=opened_at, agent=agent))
+    if not new.assign:
+        state = replace(state, assigned_agent=None)
     complaint = Complaint(
         external_id=new.external_id,
         customer_id=customer.id if customer else None,
         channel=channel.value,
         category=category,
-        location=(new.location or "").strip() or None,
+        location=clean_text(new.location, limit=100, what="The location"),
         severity=severity.value,
         summary=summary[:500],
         opened_by=agent,
@@ -160,14 +189,14 @@ def open_complaint(
     session.add(complaint)
     session.flush()
     assert complaint.id is not None
-    _log(session, complaint.id, opened_at, agent, "opened", assigned_agent=agent)
+    _log(session, complaint.id, opened_at, agent, "opened", assigned_agent=state.assigned_agent)
     _record(
         session,
         complaint,
         state,
         Stage.LISTEN,
         agent=agent,
-        at=opened_at,
+        at=heard_at,
         text=listen,
         previous=opened_at,
     )
@@ -264,24 +293,28 @@ def record_stage(
     given: StageInput,
     agent: str,
     at: datetime | None = None,
+    followup_days: int | None = None,
 ) -> Complaint:
-    """Record the stage that is due, or refuse naming the stage that is due; commits."""
+    """Record the stage that is due, or refuse naming the stage that is due; commits.
+
+    Recording `explain` resolves the complaint and schedules its follow-up `followup_days`
+    later (default: LATTE_FOLLOWUP_DAYS, else 3) in the same transaction.
+    """
     wanted = workflow.parse_choice(Stage, stage, what="Stage")
     complaint = get_complaint(session, complaint_id, for_update=True)
     previous = _last_step_time(session, complaint) or complaint.opened_at
     state = state_of(complaint, previous)
     workflow.check_stage(state, wanted)
     fields = _stage_fields(wanted, given)
-    _record(
-        session,
-        complaint,
-        state,
-        wanted,
-        agent=agent,
-        at=_at(at, utcnow()),
-        previous=previous,
-        **fields,
+    when = _at(at, utcnow())
+    new_state = _record(
+        session, complaint, state, wanted, agent=agent, at=when, previous=previous, **fields
     )
+    if new_state.is_resolved:
+        days = followups.followup_days(followup_days)
+        followups.schedule_followup(
+            session, complaint=complaint, resolved_at=when, days=days, agent=agent
+        )
     session.commit()
     return complaint
 
@@ -290,7 +323,7 @@ def transfer(
     session: Session, *, complaint_id: int, to_agent: str, note: str, agent: str
 ) -> Complaint:
     """Hand the complaint to another agent with a note; commits."""
-    to_agent = _required(to_agent, "The receiving agent", "--to")
+    to_agent = _required(to_agent, "The receiving agent", "--to", limit=100)
     note = _required(note, "The transfer note", "--note")
     complaint = get_complaint(session, complaint_id, for_update=True)
     now = utcnow()

@@ -1,0 +1,614 @@
+"""The guided LATTE conversation: `latte new` and `latte resume` at a terminal.
+
+The agent answers prompts (cli/prompts.py); every stage is saved through the same services as
+`latte step`, each in its own transaction, the moment it is answered. No transaction is held
+open while the agent types, so other agents are never blocked. Ctrl-C or the end of input at
+any prompt keeps what was saved and ends with "continue with `latte resume ID`" (exit 130).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from latte_cli.cli import render
+from latte_cli.cli.prompts import Prompter, Suggestion
+from latte_cli.errors import Interrupted, InvalidValue, LatteError
+from latte_cli.services import team
+from latte_cli.services.complaints import (
+    NewComplaint,
+    StageInput,
+    get_complaint,
+    open_complaint,
+    parse_amount,
+    record_stage,
+)
+from latte_cli.services.customers import (
+    CustomerDetails,
+    customer_history,
+    search_customers,
+)
+from latte_cli.services.followups import Outcome, Repurchased, followup_days, pending_followup
+from latte_cli.services.views import DEFAULT_SLA_HOURS, StageView, timeline
+from latte_cli.timeutil import format_duration, utcnow
+from latte_cli.workflow import STAGES, ActionKind, Channel, RootCause, Severity, Stage
+
+if TYPE_CHECKING:
+    from latte_cli.cli.app import Globals
+    from latte_cli.models import Complaint, Customer
+
+ENV_PHRASES = "LATTE_PHRASES"
+PACKAGED_PHRASES = Path(__file__).resolve().parent.parent / "data" / "phrases.toml"
+TITLES = {
+    Stage.LISTEN: "Listen",
+    Stage.ACKNOWLEDGE: "Acknowledge",
+    Stage.TAKE_ACTION: "Take action",
+    Stage.THANK: "Thank",
+    Stage.EXPLAIN: "Explain",
+}
+COMMON_CATEGORIES = ("delivery", "billing", "product", "service", "staff", "website")
+# Show the SLA countdown once less than this share of the target is left.
+SLA_WARNING_SHARE = 0.25
+# Actions that move money: the guided flow asks for an amount only for these.
+MONEY_ACTIONS = {ActionKind.REFUND, ActionKind.CREDIT, ActionKind.DISCOUNT}
+
+
+def make_prompter() -> Prompter:
+    """The prompter commands use; tests replace it with one on a pipe input."""
+    return Prompter()
+
+
+# Phrase library ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageGuide:
+    guidance: str
+    phrases: tuple[str, ...] = ()
+
+
+def phrases_path() -> Path:
+    value = os.environ.get(ENV_PHRASES, "").strip()
+    return Path(value).expanduser() if value else PACKAGED_PHRASES
+
+
+def load_phrases(path: Path | None = None) -> dict[str, StageGuide]:
+    """The phrase library: guidance and phrases per stage (and for follow-ups)."""
+    path = path or phrases_path()
+    try:
+        with path.open("rb") as file:
+            data = tomllib.load(file)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise InvalidValue(
+            f"The phrase library {path} cannot be read ({error}). Fix the file or unset "
+            f"{ENV_PHRASES}."
+        ) from None
+    guides = {}
+    for name, section in data.items():
+        if not isinstance(section, dict):
+            continue
+        phrases = section.get("phrases", [])
+        guides[name] = StageGuide(
+            guidance=str(section.get("guidance", "")),
+            phrases=tuple(str(p) for p in phrases if isinstance(p, str)),
+        )
+    return guides
+
+
+class _KeepUnknown(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(phrase: str, values: Mapping[str, str]) -> str:
+    """The phrase with {placeholders} filled in; unknown ones stay as typed."""
+    try:
+        text = phrase.format_map(_KeepUnknown(values))
+    except (ValueError, IndexError, AttributeError):
+        return phrase
+    # An empty {name} must not leave "Sorry, ." behind.
+    text = re.sub(r",\s*([.!?])", r"\1", text)
+    return re.sub(r"  +", " ", text).strip()
+
+
+# The conversation ----------------------------------------------------------------------------
+
+
+@dataclass
+class Given:
+    """What `latte new` got as flags: those questions are not asked."""
+
+    listen: str | None = None
+    channel: str | None = None
+    category: str | None = None
+    location: str | None = None
+    severity: str | None = None
+    summary: str | None = None
+    customer: CustomerDetails = field(default_factory=CustomerDetails)
+    opened_at: datetime | None = None
+
+
+def _done(complaint: Complaint) -> str:
+    if complaint.stage_due is None:
+        return "explain"
+    return STAGES[STAGES.index(Stage(complaint.stage_due)) - 1].value
+
+
+class Conversation:
+    def __init__(self, g: Globals, ask: Prompter, *, days: int | None = None) -> None:
+        self.g = g
+        self.ask = ask
+        self.days = followup_days(days)
+        self.guides = load_phrases()
+        self.complaint: Complaint | None = None
+        self.customer_name = ""
+
+    # Plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def guarded(self) -> Iterator[None]:
+        """Ctrl-C or end of input: say what is saved and how to continue, exit 130."""
+        try:
+            yield
+        except (KeyboardInterrupt, EOFError):
+            render.console.print()
+            if self.complaint is None:
+                raise Interrupted(
+                    "Interrupted before the complaint was opened: nothing was saved. "
+                    "Start again with `latte new`."
+                ) from None
+            cid = self.complaint.id
+            raise Interrupted(
+                f"Interrupted. Complaint {cid} is saved up to {_done(self.complaint)}; "
+                f"continue with `latte resume {cid}`."
+            ) from None
+
+    @contextmanager
+    def guarded_followup(self, complaint_id: int) -> Iterator[None]:
+        try:
+            yield
+        except (KeyboardInterrupt, EOFError):
+            render.console.print()
+            raise Interrupted(
+                f"Interrupted: the follow-up of complaint {complaint_id} was not recorded. "
+                f"Record it with `latte followup record {complaint_id}`."
+            ) from None
+
+    def _guide(self, name: str) -> StageGuide:
+        return self.guides.get(name, StageGuide(guidance=""))
+
+    def _values(self) -> dict[str, str]:
+        c = self.complaint
+        return {
+            "name": self.customer_name,
+            "issue": c.summary if c else "",
+            "agent": self.g.agent,
+            "days": str(self.days),
+            "action": "",
+            "change": "",
+        }
+
+    def _header(self, stage: Stage) -> None:
+        number = STAGES.index(stage) + 1
+        render.console.print()
+        render.console.print(Text(f"{number}/5 {TITLES[stage]}", style="bold"))
+        guidance = self._guide(stage.value).guidance
+        if guidance:
+            render.console.print(Text(guidance, style="italic"))
+        self._sla_line()
+
+    def _sla_line(self) -> None:
+        if self.complaint is None:
+            return
+        line = sla_countdown(self.complaint.opened_at, utcnow(), DEFAULT_SLA_HOURS)
+        if line is not None:
+            render.console.print(line)
+
+    def _save(self, stage: Stage, given: StageInput) -> None:
+        assert self.complaint is not None and self.complaint.id is not None
+        with self.g.session() as session:
+            self.complaint = record_stage(
+                session,
+                complaint_id=self.complaint.id,
+                stage=stage.value,
+                given=given,
+                agent=self.g.agent,
+                followup_days=self.days,
+            )
+        render.console.print(Text(f"Saved {TITLES[stage]}.", style="green"))
+
+    # Customer and history ---------------------------------------------------------------
+
+    def _suggest_customers(self, typed: str) -> list[Suggestion]:
+        with self.g.session(readonly=True) as session:
+            found = search_customers(session, typed, limit=8)
+        return [
+            Suggestion(
+                value=c.ref or c.email or c.name or "",
+                label=" · ".join(x for x in (c.name, c.email, c.phone) if x),
+            )
+            for c in found
+            if c.ref or c.email or c.name
+        ]
+
+    def _new_customer(self, typed: str) -> CustomerDetails:
+        guess_email = typed if "@" in typed else ""
+        guess_name = "" if guess_email else typed
+        name = self.ask.text("Customer's name:", default=guess_name)
+        ref = self.ask.text("Customer ref (empty if none):", required=False)
+        email = self.ask.text(
+            "Email (empty if none):",
+            default=guess_email,
+            required=False,
+            validate=lambda v: True if not v.strip() or "@" in v else "An email needs an @.",
+        )
+        phone = self.ask.text("Phone (empty if none):", required=False)
+        return CustomerDetails(ref=ref, name=name, email=email, phone=phone)
+
+    def choose_customer(self) -> tuple[Customer | None, CustomerDetails]:
+        """Find the customer by ref, email or name, or take the details of a new one."""
+        typed = self.ask.search(
+            "Customer (ref, email or name):",
+            self._suggest_customers,
+            instruction="(Tab completes; empty for a new or anonymous customer)",
+        )
+        if not typed:
+            how = self.ask.select(
+                "No customer given.",
+                [("New customer", "new"), ("Anonymous: no customer record", "anonymous")],
+            )
+            if how == "anonymous":
+                return None, CustomerDetails()
+            return None, self._new_customer("")
+        with self.g.session(readonly=True) as session:
+            found = search_customers(session, typed, limit=10)
+        lowered = typed.lower()
+        exact = [c for c in found if lowered in ((c.ref or "").lower(), (c.email or "").lower())]
+        if len(exact) == 1:
+            return exact[0], CustomerDetails()
+        if not found:
+            render.console.print(f"No customer matches {typed!r}: creating one.")
+            return None, self._new_customer(typed)
+        choices: list[tuple[str, Customer | None]] = [
+            (" · ".join(x for x in (c.ref, c.name, c.email) if x), c) for c in found
+        ]
+        choices.append(("New customer", None))
+        picked = self.ask.select("Which customer?", choices)
+        if picked is None:
+            return None, self._new_customer(typed)
+        return picked, CustomerDetails()
+
+    def _known_customer(self, details: CustomerDetails) -> Customer | None:
+        """The stored customer flags name (by ref, else email), to show their history."""
+        from sqlmodel import func, select
+
+        from latte_cli.models import Customer
+
+        with self.g.session(readonly=True) as session:
+            if details.ref:
+                return session.exec(select(Customer).where(Customer.ref == details.ref)).first()
+            if details.email:
+                return session.exec(
+                    select(Customer).where(func.lower(Customer.email) == details.email.lower())
+                ).first()
+        return None
+
+    def show_history(self, customer: Customer) -> int | None:
+        """The customer's history; returns an open complaint's id to continue, if chosen."""
+        with self.g.session(readonly=True) as session:
+            history = customer_history(session, customer)
+        render.console.print()
+        render.show_customer(history, self.g.tz)
+        if not history.open_complaints:
+            return None
+        choices: list[tuple[str, int | None]] = [
+            (f"Continue complaint {p.id} ({p.stage_due} due): {p.summary[:40]}", p.id)
+            for p in history.open_complaints
+        ]
+        choices.append(("Open a new complaint anyway", None))
+        return self.ask.select(
+            "This customer already has an open complaint. Continue it instead of a duplicate?",
+            choices,
+        )
+
+    # Stages -----------------------------------------------------------------------------
+
+    def start(self, given: Given) -> None:
+        """`latte new`: customer, history, Listen, then the remaining stages."""
+        began = given.opened_at or utcnow()
+        with self.guarded():
+            customer: Customer | None
+            details = given.customer
+            if details.is_empty():
+                customer, details = self.choose_customer()
+            else:
+                customer = self._known_customer(details)
+            if customer is not None:
+                continuing = self.show_history(customer)
+                if continuing is not None:
+                    self._continue(continuing)
+                    return
+            self.customer_name = (customer.name if customer else details.name) or ""
+            self._listen(given, customer, details, began)
+            self._remaining()
+
+    def _listen(
+        self, given: Given, customer: Customer | None, details: CustomerDetails, began: datetime
+    ) -> None:
+        self._header(Stage.LISTEN)
+        for phrase in self._guide("listen").phrases:
+            render.console.print(Text(f"  You can say: {fill(phrase, self._values())}"))
+        words = given.listen or self.ask.text("The customer's words:", multiline=True)
+        channel = given.channel or self.ask.select(
+            "Channel:", [(c.value, c.value) for c in Channel], default=Channel.PHONE.value
+        )
+        category = given.category or self.ask.search(
+            "Category:",
+            self._suggest_from(self._known("category")),
+            instruction="(e.g. delivery, billing, product)",
+            required=True,
+        )
+        location = given.location
+        if location is None:
+            location = self.ask.search(
+                "Location (branch or department, empty if none):",
+                self._suggest_from(self._known("location")),
+            )
+        severity = given.severity or self.ask.select(
+            "Severity:", [(s.value, s.value) for s in Severity], default=Severity.MEDIUM.value
+        )
+        new = NewComplaint(
+            channel=channel,
+            category=category,
+            listen=words,
+            summary=given.summary or "",
+            location=location or None,
+            severity=severity,
+            customer=details,
+            customer_id=customer.id if customer else None,
+        )
+        with self.g.session() as session:
+            self.complaint = open_complaint(
+                session, new=new, agent=self.g.agent, at=began, listened_at=utcnow()
+            )
+        render.console.print(
+            Text(f"Saved Listen: complaint {self.complaint.id} is open.", style="green")
+        )
+
+    def _known(self, column: str) -> list[str]:
+        from sqlmodel import col, select
+
+        from latte_cli.models import Complaint
+
+        attribute = col(getattr(Complaint, column))
+        with self.g.session(readonly=True) as session:
+            rows = session.exec(
+                select(attribute).where(attribute.is_not(None)).distinct().limit(200)
+            ).all()
+        values = {str(r) for r in rows if r}
+        if column == "category":
+            values |= set(COMMON_CATEGORIES)
+        return sorted(values)
+
+    @staticmethod
+    def _suggest_from(values: Sequence[str]) -> Callable[[str], list[Suggestion]]:
+        def suggest(typed: str) -> list[Suggestion]:
+            low = typed.strip().lower()
+            return [Suggestion(v, "") for v in values if low in v.lower()][:10]
+
+        return suggest
+
+    def _remaining(self) -> None:
+        steps = {
+            Stage.ACKNOWLEDGE: self._acknowledge,
+            Stage.TAKE_ACTION: self._take_action,
+            Stage.THANK: self._thank,
+            Stage.EXPLAIN: self._explain,
+        }
+        assert self.complaint is not None
+        while self.complaint.stage_due is not None:
+            steps[Stage(self.complaint.stage_due)]()
+        self.summary()
+
+    def _phrase_stage(self, stage: Stage, message: str) -> str:
+        phrases = [fill(p, self._values()) for p in self._guide(stage.value).phrases]
+        return self.ask.phrase(message, phrases)
+
+    def _acknowledge(self) -> None:
+        self._header(Stage.ACKNOWLEDGE)
+        text = self._phrase_stage(Stage.ACKNOWLEDGE, "What you said to acknowledge it:")
+        self._save(Stage.ACKNOWLEDGE, StageInput(text=text))
+
+    def _take_action(self) -> None:
+        self._header(Stage.TAKE_ACTION)
+        kind = self.ask.select("Action:", [(k.value.replace("_", " "), k) for k in ActionKind])
+        detail = self._phrase_stage(Stage.TAKE_ACTION, "What exactly was done:")
+        amount = ""
+        if kind in MONEY_ACTIONS:
+            amount = self.ask.text(
+                "Amount (e.g. 12.50; empty if none):", required=False, validate=_amount_check
+            )
+        options: list[str] = []
+        if not self.ask.confirm("Could the customer have exactly what they asked for?"):
+            options = [
+                line.strip()
+                for line in self.ask.text(
+                    "Options you offered, one per line:", multiline=True
+                ).splitlines()
+                if line.strip()
+            ]
+        given = StageInput(
+            action_kind=kind.value,
+            action_detail=detail,
+            amount=amount or None,
+            options_offered=tuple(options),
+        )
+        self._save(Stage.TAKE_ACTION, given)
+
+    def _thank(self) -> None:
+        self._header(Stage.THANK)
+        text = self._phrase_stage(Stage.THANK, "How you thanked them:")
+        self._save(Stage.THANK, StageInput(text=text))
+
+    def _explain(self) -> None:
+        self._header(Stage.EXPLAIN)
+        cause = self.ask.select(
+            "What went wrong (root cause):", [(r.value.replace("_", " "), r) for r in RootCause]
+        )
+        change = self.ask.text("What will change so it doesn't happen again:")
+        values = self._values() | {"change": change}
+        phrases = [fill(p, values) for p in self._guide("explain").phrases]
+        told = self.ask.phrase("What you explained to the customer:", phrases)
+        given = StageInput(text=told, root_cause=cause.value, what_will_change=change)
+        self._save(Stage.EXPLAIN, given)
+
+    # Resume and summary -----------------------------------------------------------------
+
+    def resume(self, complaint_id: int) -> None:
+        with self.guarded():
+            self._continue(complaint_id)
+
+    def _continue(self, complaint_id: int) -> None:
+        with self.g.session(readonly=True) as session:
+            view = timeline(session, complaint_id)
+            note = team.unread_transfer(session, complaint_id=complaint_id, agent=self.g.agent)
+        if note is not None:
+            show_transfer_note(note, self.g)
+        if view.complaint.stage_due is None:
+            raise InvalidValue(
+                f"Complaint {complaint_id} is resolved: nothing to continue. Reopen it with "
+                f"`latte reopen {complaint_id} --reason TEXT`."
+            )
+        self.complaint = view.complaint
+        self.customer_name = (view.customer.name if view.customer else None) or ""
+        render.show_timeline(view, self.g.tz)
+        owner = view.complaint.assigned_agent
+        if owner and owner != self.g.agent:
+            render.console.print(f"Note: this complaint is assigned to {owner}.")
+        render.console.print(f"Continuing at {TITLES[Stage(view.complaint.stage_due)]}.")
+        self._remaining()
+
+    def summary(self) -> None:
+        assert self.complaint is not None and self.complaint.id is not None
+        with self.g.session(readonly=True) as session:
+            view = timeline(session, self.complaint.id)
+            followup = pending_followup(session, self.complaint.id)
+        show_summary(view.complaint, view.stages, followup.due_at if followup else None, self.g)
+
+
+# Rendering used by the conversation and by `show`/`next`/`followup` -------------------------
+
+
+def sla_countdown(opened_at: datetime, now: datetime, target_hours: float) -> Text | None:
+    """ "SLA: 3h 10m left" when little of the target is left, "overdue by" past it."""
+    target = timedelta(hours=target_hours)
+    left = opened_at + target - now
+    if left <= timedelta(0):
+        return Text(f"SLA: overdue by {format_duration(-left)} (target {target_hours:g}h)", "red")
+    if left <= target * SLA_WARNING_SHARE:
+        return Text(f"SLA: {format_duration(left)} left (target {target_hours:g}h)", "yellow")
+    return None
+
+
+def show_transfer_note(note: team.TransferNote, g: Globals) -> None:
+    body = Text(note.note)
+    title = f"Transferred to you by {note.from_agent}, {render.when(note.at, g.tz)}"
+    render.console.print(Panel(body, title=title, title_align="left", width=80, expand=False))
+
+
+def show_summary(
+    complaint: Complaint, stages: Sequence[StageView], due: datetime | None, g: Globals
+) -> None:
+    table = Table(title=f"Complaint {complaint.id}: LATTE summary", expand=False)
+    table.add_column("Stage", no_wrap=True)
+    table.add_column("Took", justify="right", no_wrap=True)
+    table.add_column("By", max_width=12, overflow="fold")
+    table.add_column("Completed", no_wrap=True)
+    total = 0
+    for stage in stages:
+        total += stage.duration_seconds
+        title = TITLES[Stage(stage.stage)]
+        table.add_row(
+            title if stage.cycle == 0 else f"{title} (#{stage.cycle + 1})",
+            format_duration(stage.duration_seconds),
+            stage.agent,
+            render.when(stage.completed_at, g.tz),
+        )
+    render.console.print()
+    render.console.print(table)
+    if complaint.resolved_at is not None:
+        total = int((complaint.resolved_at - complaint.opened_at).total_seconds())
+    render.console.print(f"Total: {format_duration(total)}")
+    if due is not None:
+        render.console.print(f"Follow-up scheduled for {render.when(due, g.tz)}.")
+        render.console.print(f"Record it with `latte followup record {complaint.id}`.")
+
+
+def _amount_check(value: str) -> bool | str:
+    try:
+        parse_amount(value)
+    except LatteError as error:
+        return error.message
+    return True
+
+
+# Follow-up questions -------------------------------------------------------------------------
+
+
+@dataclass
+class OutcomeGiven:
+    reached: bool | None = None
+    satisfied: bool | None = None
+    nps: int | None = None
+    repurchased: Repurchased | None = None
+    note: str | None = None
+
+
+def ask_outcome(ask: Prompter, given: OutcomeGiven, guide: StageGuide | None) -> Outcome:
+    """The follow-up questions not answered by flags."""
+    if guide and guide.guidance:
+        render.console.print(Text(guide.guidance, style="italic"))
+    reached = given.reached
+    if reached is None:
+        reached = ask.confirm("Did you reach the customer?")
+    if not reached:
+        note = given.note if given.note is not None else ask.text("Note:", required=False)
+        return Outcome(reached=False, note=note)
+    satisfied = given.satisfied
+    if satisfied is None:
+        satisfied = ask.confirm("Is the customer satisfied with how it was resolved?")
+    nps = given.nps
+    if nps is None:
+        nps = ask.optional_int(
+            "How likely are they to recommend us, 0-10 (empty if they didn't say):",
+            low=0,
+            high=10,
+        )
+    repurchased = given.repurchased or ask.select(
+        "Have they bought from us again since?",
+        [("yes", Repurchased.YES), ("no", Repurchased.NO), ("unknown", Repurchased.UNKNOWN)],
+        default=Repurchased.UNKNOWN,
+    )
+    note = given.note if given.note is not None else ask.text("Note:", required=False)
+    return Outcome(reached=True, satisfied=satisfied, nps=nps, repurchased=repurchased, note=note)
+
+
+def complaint_for_followup(g: Globals, complaint_id: int) -> tuple[Complaint, str]:
+    """The complaint and its customer's name, for the follow-up header."""
+    from latte_cli.models import Customer
+
+    with g.session(readonly=True) as session:
+        complaint = get_complaint(session, complaint_id)
+        customer = session.get(Customer, complaint.customer_id) if complaint.customer_id else None
+    return complaint, (customer.name or customer.ref or "") if customer else ""

@@ -1,0 +1,112 @@
+"""Team commands: `latte next` takes a complaint from the queue; `latte agent` sets presence."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from latte_cli.cli import render
+from latte_cli.cli.app import LatteGroup, app, globals_of
+
+agent_app = typer.Typer(
+    cls=LatteGroup, no_args_is_help=True, help="Mark yourself away or available; list agents."
+)
+app.add_typer(agent_app, name="agent")
+
+
+@app.command("next")
+def next_(
+    ctx: typer.Context,
+    handle: Annotated[
+        bool,
+        typer.Option(
+            "--handle/--no-handle",
+            help="On a terminal, continue the complaint right away with prompts.",
+        ),
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Take the oldest unassigned open complaint (the most overdue first) and assign it to me.
+
+    Example: latte next
+    """
+    from latte_cli.cli.app import stdin_is_terminal
+    from latte_cli.models import Customer
+    from latte_cli.services.team import claim_next
+
+    g = globals_of(ctx)
+    with g.session() as session:
+        complaint = claim_next(session, agent=g.agent)
+        owner = None
+        if complaint is not None and complaint.customer_id:
+            owner = session.get(Customer, complaint.customer_id)
+    if complaint is None or complaint.id is None:
+        if as_json:
+            render.print_json(None)
+        render.err_console.print("The queue is empty: no unassigned open complaints.")
+        return
+    if as_json:
+        render.print_json(render.complaint_json(complaint, owner))
+        return
+    who = (owner.name or owner.ref) if owner else "anonymous"
+    typer.echo(f"Complaint {complaint.id} is yours ({who}, {complaint.stage_due} due).")
+    if handle and stdin_is_terminal():
+        from latte_cli.cli import guided as guide
+
+        guide.Conversation(g, guide.make_prompter()).resume(complaint.id)
+    else:
+        typer.echo(f"Continue with `latte resume {complaint.id}`.")
+
+
+def _set(ctx: typer.Context, status: str) -> None:
+    from latte_cli.services.team import Presence, set_presence
+
+    g = globals_of(ctx)
+    with g.session() as session:
+        set_presence(session, agent=g.agent, status=Presence(status))
+    hint = " Transfers to you are refused unless forced." if status == "away" else ""
+    typer.echo(f"{g.agent} is {status}.{hint}")
+
+
+@agent_app.command("away")
+def away(ctx: typer.Context) -> None:
+    """Mark me away: transfers to me are refused unless the sender passes --force.
+
+    Example: latte agent away
+    """
+    _set(ctx, "away")
+
+
+@agent_app.command("available")
+def available(ctx: typer.Context) -> None:
+    """Mark me available again.
+
+    Example: latte agent available
+    """
+    _set(ctx, "available")
+
+
+@agent_app.command("list")
+def list_agents(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """List agents with their presence and how many open complaints each holds.
+
+    Example: latte agent list
+    """
+    from latte_cli.services.team import list_agents as agents
+
+    g = globals_of(ctx)
+    with g.session(readonly=True) as session:
+        rows = agents(session)
+    if as_json:
+        render.print_json(
+            [{"name": r.name, "status": r.status.value, "open": r.open_complaints} for r in rows]
+        )
+        return
+    if not rows:
+        typer.echo("No agents yet.")
+    for row in rows:
+        typer.echo(f"{row.name}\t{row.status.value}\t{row.open_complaints} open")

@@ -1,0 +1,208 @@
+"""Follow-ups: the call after the fix, scheduled when a complaint is resolved.
+
+A follow-up is *pending* until it is recorded. Resolving a complaint (recording `explain`)
+schedules one `followup_days` later in the same transaction as the stage, so a complaint is
+never resolved without its follow-up; resolving it again after a reopening moves the pending
+follow-up instead of adding a second one. Recording it keeps whether the customer was reached,
+satisfied, their NPS answer and whether they bought again (DESIGN §1, §5).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlmodel import Session, col, select
+
+from latte_cli.errors import InvalidValue, NotFound
+from latte_cli.models import Complaint, Customer, Event, FollowUp
+from latte_cli.timeutil import epoch, utcnow
+
+ENV_FOLLOWUP_DAYS = "LATTE_FOLLOWUP_DAYS"
+DEFAULT_FOLLOWUP_DAYS = 3
+MAX_FOLLOWUP_DAYS = 365
+# A pending follow-up is overdue once it is this far past its due time.
+OVERDUE_AFTER = timedelta(days=1)
+
+
+def followup_days(option: int | None = None) -> int:
+    """Days from resolution to follow-up: the flag, else LATTE_FOLLOWUP_DAYS, else 3."""
+    if option is not None:
+        value, source = str(option), "--followup-days"
+    else:
+        value, source = os.environ.get(ENV_FOLLOWUP_DAYS, ""), ENV_FOLLOWUP_DAYS
+        if not value.strip():
+            return DEFAULT_FOLLOWUP_DAYS
+    try:
+        days = int(value.strip())
+    except ValueError:
+        days = -1
+    if not 0 <= days <= MAX_FOLLOWUP_DAYS:
+        raise InvalidValue(
+            f"{source} is {value!r}: give a whole number of days from 0 to {MAX_FOLLOWUP_DAYS}."
+        )
+    return days
+
+
+def pending_followup(session: Session, complaint_id: int) -> FollowUp | None:
+    return session.exec(
+        select(FollowUp)
+        .where(FollowUp.complaint_id == complaint_id, col(FollowUp.recorded_at).is_(None))
+        .order_by(col(FollowUp.id).desc())
+    ).first()
+
+
+def schedule_followup(
+    session: Session, *, complaint: Complaint, resolved_at: datetime, days: int, agent: str
+) -> FollowUp:
+    """Schedule (or move) the complaint's follow-up. Does not commit: the caller's stage does."""
+    assert complaint.id is not None
+    followup = pending_followup(session, complaint.id) or FollowUp(complaint_id=complaint.id)
+    followup.due_at = resolved_at + timedelta(days=days)
+    followup.agent = agent
+    session.add(followup)
+    return followup
+
+
+class Repurchased(StrEnum):
+    YES = "yes"
+    NO = "no"
+    UNKNOWN = "unknown"
+
+    def as_bool(self) -> bool | None:
+        return {"yes": True, "no": False}.get(self.value)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the follow-up call found out; only `reached` is needed when nobody answered."""
+
+    reached: bool
+    satisfied: bool | None = None
+    nps: int | None = None
+    repurchased: Repurchased = Repurchased.UNKNOWN
+    note: str | None = None
+
+
+def check_nps(nps: int | None) -> int | None:
+    if nps is not None and not 0 <= nps <= 10:
+        raise InvalidValue(f"NPS {nps} is out of range: give a whole number from 0 to 10.")
+    return nps
+
+
+def record_followup(
+    session: Session, *, complaint_id: int, outcome: Outcome, agent: str
+) -> FollowUp:
+    """Record the follow-up call of a resolved complaint; commits.
+
+    Fills in the pending follow-up, or adds one when there is none (a second call).
+    """
+    complaint = session.exec(
+        select(Complaint).where(Complaint.id == complaint_id).with_for_update()
+    ).first()
+    if complaint is None:
+        raise NotFound(
+            f"No complaint with id {complaint_id}. List follow-ups with `latte followup list`."
+        )
+    if complaint.stage_due is not None:
+        raise InvalidValue(
+            f"Complaint {complaint_id} is still open (stage due: {complaint.stage_due}); follow "
+            f"up once it is resolved. Continue it with `latte resume {complaint_id}`."
+        )
+    if outcome.reached and outcome.satisfied is None:
+        raise InvalidValue(
+            "Say whether the customer was satisfied: pass --satisfied or --not-satisfied."
+        )
+    note = (outcome.note or "").strip() or None
+    now = utcnow()
+    followup = pending_followup(session, complaint_id) or FollowUp(complaint_id=complaint_id)
+    followup.recorded_at = now
+    followup.recorded_epoch = epoch(now)
+    followup.agent = agent
+    followup.reached = outcome.reached
+    followup.satisfied = outcome.satisfied if outcome.reached else None
+    followup.nps = check_nps(outcome.nps) if outcome.reached else None
+    followup.repurchased = outcome.repurchased.as_bool() if outcome.reached else None
+    followup.note = note
+    session.add(followup)
+    session.add(
+        Event(
+            complaint_id=complaint_id,
+            at=now,
+            agent=agent,
+            kind="followup",
+            data=json.dumps(
+                {
+                    "reached": followup.reached,
+                    "satisfied": followup.satisfied,
+                    "nps": followup.nps,
+                    "repurchased": followup.repurchased,
+                },
+                sort_keys=True,
+            ),
+        )
+    )
+    session.commit()
+    return followup
+
+
+class Due(StrEnum):
+    ALL = "all"  # every pending follow-up
+    DUE = "due"  # pending and due now (overdue ones included)
+    OVERDUE = "overdue"  # pending and more than OVERDUE_AFTER past due
+
+
+@dataclass(frozen=True)
+class FollowUpRow:
+    complaint_id: int
+    due_at: datetime | None
+    assigned_agent: str | None
+    customer_ref: str | None
+    customer_name: str | None
+    customer_phone: str | None
+    summary: str
+
+    def late_by(self, now: datetime) -> timedelta | None:
+        if self.due_at is None or self.due_at > now:
+            return None
+        return now - self.due_at
+
+
+def list_followups(
+    session: Session,
+    *,
+    due: Due = Due.ALL,
+    agent: str | None = None,
+    now: datetime | None = None,
+    limit: int = 100,
+) -> list[FollowUpRow]:
+    """Pending follow-ups, soonest due first; `agent` keeps those of complaints assigned to them."""
+    now = now or utcnow()
+    statement = (
+        select(FollowUp, Complaint, Customer)
+        .join(Complaint, col(Complaint.id) == FollowUp.complaint_id)
+        .outerjoin(Customer, col(Customer.id) == Complaint.customer_id)
+        .where(col(FollowUp.recorded_at).is_(None))
+    )
+    if due is Due.DUE:
+        statement = statement.where(col(FollowUp.due_at) <= now)
+    elif due is Due.OVERDUE:
+        statement = statement.where(col(FollowUp.due_at) <= now - OVERDUE_AFTER)
+    if agent:
+        statement = statement.where(Complaint.assigned_agent == agent)
+    statement = statement.order_by(col(FollowUp.due_at), col(FollowUp.id)).limit(limit)
+    return [
+        FollowUpRow(
+            complaint_id=complaint.id or 0,
+            due_at=followup.due_at,
+            assigned_agent=complaint.assigned_agent,
+            customer_ref=customer.ref if customer else None,
+            customer_name=customer.name if customer else None,
+            customer_phone=customer.phone if customer else None,
+            summary=complaint.summary,
+        )
+        for followup, complaint, customer in session.exec(statement).all()
+    ]

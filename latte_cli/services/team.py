@@ -1,0 +1,178 @@
+"""Working as a team: presence, taking the next complaint from the queue, hand-overs.
+
+`claim_next` is safe when two agents ask at once, on SQLite and PostgreSQL alike: it assigns
+with a conditional UPDATE (`... WHERE assigned_agent IS NULL`) and only counts the claim when
+exactly one row changed; otherwise another agent was faster and the next candidate is tried.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from latte_cli.errors import InvalidValue
+from latte_cli.models import Agent, Complaint, Event
+from latte_cli.services.complaints import get_complaint, transfer
+from latte_cli.timeutil import utcnow
+
+CLAIM_CANDIDATES = 20
+
+
+class Presence(StrEnum):
+    AVAILABLE = "available"
+    AWAY = "away"
+
+
+def set_presence(session: Session, *, agent: str, status: Presence) -> Agent:
+    """Mark an agent available or away; commits."""
+    row = session.get(Agent, agent)
+    now = utcnow()
+    if row is None:
+        try:
+            with session.begin_nested():
+                row = Agent(name=agent, status=status.value, updated_at=now)
+                session.add(row)
+        except IntegrityError:
+            # Another terminal marked the same new agent a moment ago: update their row.
+            row = session.get(Agent, agent)
+            if row is None:
+                raise
+    row.status = status.value
+    row.updated_at = now
+    session.add(row)
+    session.commit()
+    return row
+
+
+def presence_of(session: Session, agent: str) -> Presence:
+    """An agent never marked is available."""
+    row = session.get(Agent, agent)
+    return Presence(row.status) if row else Presence.AVAILABLE
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    name: str
+    status: Presence
+    open_complaints: int
+
+
+def list_agents(session: Session) -> list[AgentRow]:
+    """Every agent who has set a presence or holds an open complaint."""
+    counts = dict(
+        session.exec(
+            select(Complaint.assigned_agent, func.count())
+            .where(
+                col(Complaint.stage_due).is_not(None), col(Complaint.assigned_agent).is_not(None)
+            )
+            .group_by(col(Complaint.assigned_agent))
+        ).all()
+    )
+    statuses = {a.name: Presence(a.status) for a in session.exec(select(Agent)).all()}
+    names = sorted(set(statuses) | {name for name in counts if name})
+    return [
+        AgentRow(name, statuses.get(name, Presence.AVAILABLE), int(counts.get(name, 0)))
+        for name in names
+    ]
+
+
+def hand_over(
+    session: Session,
+    *,
+    complaint_id: int,
+    to_agent: str,
+    note: str,
+    agent: str,
+    force: bool = False,
+) -> Complaint:
+    """Transfer to another agent, refused when they are away unless `force`; commits."""
+    name = to_agent.strip()
+    if name and not force and presence_of(session, name) is Presence.AWAY:
+        raise InvalidValue(
+            f"{name} is away. Transfer to an available agent (see `latte agent list`), "
+            "or pass --force to transfer anyway."
+        )
+    return transfer(session, complaint_id=complaint_id, to_agent=name, note=note, agent=agent)
+
+
+def claim_next(session: Session, *, agent: str) -> Complaint | None:
+    """Assign the oldest unassigned open complaint to `agent` (the most overdue first); commits.
+
+    Returns None when the queue is empty.
+    """
+    while True:
+        candidates = session.exec(
+            select(Complaint.id)
+            .where(col(Complaint.stage_due).is_not(None), col(Complaint.assigned_agent).is_(None))
+            .order_by(col(Complaint.opened_epoch), col(Complaint.id))
+            .limit(CLAIM_CANDIDATES)
+        ).all()
+        if not candidates:
+            session.rollback()
+            return None
+        for complaint_id in candidates:
+            now = utcnow()
+            claimed = session.exec(
+                update(Complaint)
+                .where(
+                    col(Complaint.id) == complaint_id,
+                    col(Complaint.assigned_agent).is_(None),
+                    col(Complaint.stage_due).is_not(None),
+                )
+                .values(assigned_agent=agent, updated_at=now)
+            )
+            if claimed.rowcount != 1:
+                continue  # another agent took it between our SELECT and UPDATE
+            assert complaint_id is not None
+            session.add(
+                Event(
+                    complaint_id=complaint_id,
+                    at=now,
+                    agent=agent,
+                    kind="transfer",
+                    data=json.dumps(
+                        {"from_agent": None, "to_agent": agent, "note": "Taken from the queue."},
+                        sort_keys=True,
+                    ),
+                )
+            )
+            session.commit()
+            complaint = get_complaint(session, complaint_id)
+            session.refresh(complaint)
+            return complaint
+        # Every candidate was taken by others meanwhile: look again.
+        session.commit()
+
+
+@dataclass(frozen=True)
+class TransferNote:
+    from_agent: str
+    at: datetime
+    note: str
+
+
+def unread_transfer(session: Session, *, complaint_id: int, agent: str) -> TransferNote | None:
+    """The transfer note `agent` received on this complaint and has not acted on yet.
+
+    A note counts as read once the receiver has recorded a stage after it.
+    """
+    events = session.exec(
+        select(Event)
+        .where(Event.complaint_id == complaint_id, col(Event.kind).in_(("transfer", "stage")))
+        .order_by(col(Event.id).desc())
+    ).all()
+    for event in events:
+        if event.agent == agent and event.kind == "stage":
+            return None
+        if event.kind == "transfer":
+            data = json.loads(event.data)
+            if data.get("to_agent") != agent or event.agent == agent:
+                return None
+            return TransferNote(from_agent=event.agent, at=event.at, note=data.get("note", ""))
+    return None
