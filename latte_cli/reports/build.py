@@ -4,11 +4,13 @@ merge per-group material into totals, and freeze everything into result dataclas
 
 from __future__ import annotations
 
+import gc
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -24,6 +26,8 @@ ACTION_KINDS = tuple(k.value for k in ActionKind)
 NO_VALUE = "(none)"
 # (speed bucket, fast, action kind, satisfied, outcome) of a repurchase outcome
 OutcomeKey = tuple[int, int, str, int, str]
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -207,22 +211,33 @@ class _Collector:
             found = self.material[(key, group)] = _Material()
         return found
 
-    def speed(self, b: q.Buckets) -> None:
+    def speed(self, b: q.Buckets, *, acknowledge: bool = True) -> None:
         o = self.options
         for key, group, n in q.opened_counts(self.conn, b, o.by, o.as_of):
             self.at(key, group).opened += n
-        rows = q.resolved_rows(self.conn, b, o.by, o.as_of, raw=self.clock is not None)
-        for row in rows:
-            m = self.at(row[0], row[1])
-            if self.clock is not None:
-                opened, acknowledged, resolved = row[2], row[3], row[4]
-                m.resolution.append(self.clock.seconds(opened, resolved))
+        clock = self.clock
+        rows = q.resolved_rows(self.conn, b, o.by, o.as_of, raw=clock is not None, ack=acknowledge)
+        if clock is not None:
+            for key, group, opened, acknowledged, resolved in rows:
+                m = self.at(key, group)
+                m.resolution.append(clock.seconds(opened, resolved))
+                if acknowledged is not None and acknowledge:
+                    m.acknowledge.append(clock.seconds(opened, acknowledged))
+            return
+        # The hot loop of a long trend: one dict lookup and one append per resolved complaint.
+        lists: dict[tuple[int, Any], list[int]] = {}
+        if acknowledge:
+            for key, group, seconds, acknowledged in rows:
+                m = self.at(key, group)
+                m.resolution.append(seconds)
                 if acknowledged is not None:
-                    m.acknowledge.append(self.clock.seconds(opened, acknowledged))
-            else:
-                m.resolution.append(row[2])
-                if row[3] is not None:
-                    m.acknowledge.append(row[3])
+                    m.acknowledge.append(acknowledged)
+            return
+        for key, group, seconds in rows:
+            found = lists.get((key, group))
+            if found is None:
+                found = lists[(key, group)] = self.at(key, group).resolution
+            found.append(seconds)
 
     def everything_else(self, b: q.Buckets) -> None:
         o = self.options
@@ -275,6 +290,24 @@ class _Collector:
         return sorted({g for _, g in self.material}, key=lambda g: (g is None, str(g)))
 
 
+def _without_gc(function: Callable[P, T]) -> Callable[P, T]:
+    """Run with the cyclic garbage collector paused: a report allocates many small lists and
+    rows, none cyclic, and collections triggered by them would scan them all again and again."""
+
+    @wraps(function)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return run
+
+
+@_without_gc
 def build_report(conn: Connection, span: Span, options: Options, *, kind: str) -> Report:
     """The report on `span`: the period's figures beside the previous period's, per group when
     `options.by` is set, and the weekly trend over `span.trend_weeks` (weekly report only)."""
@@ -311,6 +344,7 @@ def build_report(conn: Connection, span: Span, options: Options, *, kind: str) -
     )
 
 
+@_without_gc
 def weekly_trend(
     conn: Connection, weeks: tuple[int, ...], options: Options
 ) -> tuple[tuple[TrendRow, ...], tuple[TrendRow, ...]]:
@@ -319,25 +353,32 @@ def weekly_trend(
     periods = {w: week_period(w, options.zone) for w in weeks}
     b = q.Buckets(periods, options.zone, weekly=True)
     collector = _Collector(conn, options)
-    collector.speed(b)
-    start = min(b.lo, options.as_of + 1)
-    base = q.counts_before(conn, start, options.by)
+    collector.speed(b, acknowledge=False)
+    # The backlog at the trend's start, then week by week: + opened - first resolved.
+    running: dict[Any, int] = {}
+    for group, _ in q.open_at(conn, min(b.lo - 1, options.as_of), options.by):
+        running[group] = running.get(group, 0) + 1
     target = options.target_seconds
+    totals: dict[int, _Material] = {w: _Material() for w in weeks}
+    for (week, _), m in collector.material.items():
+        if week in totals:
+            totals[week].opened += m.opened
+            totals[week].resolution += m.resolution
     groups: list[Any] = []
     if options.by is not None:
-        present = set(collector.groups()) | {g for g, n in base.items() if n}
+        present = set(collector.groups()) | {g for g, n in running.items() if n}
         groups = sorted(present, key=lambda g: (g is None, str(g)))
-    running = dict(base)
-    overall = sum(base.values())
+    overall = sum(running.values())
     trend: list[TrendRow] = []
     group_trend: list[TrendRow] = []
+    empty = _Material()
     for week in weeks:
-        total = collector.merged(week)
+        total = totals[week]
         total.resolution.sort()
         overall += total.opened - len(total.resolution)
         trend.append(_trend_row(periods[week], None, total, overall, target))
         for g in groups:
-            m = collector.material.get((week, g)) or _Material()
+            m = collector.material.get((week, g), empty)
             m.resolution.sort()
             running[g] = running.get(g, 0) + m.opened - len(m.resolution)
             group_trend.append(_trend_row(periods[week], _label(g), m, running[g], target))

@@ -8,7 +8,7 @@ expression (bound parameters in a repeated CASE would not match).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +27,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    union_all,
 )
 from sqlmodel import SQLModel
 
@@ -91,49 +92,46 @@ def opened_counts(
     )
     sub = inner.subquery()
     query = select(sub.c.k, sub.c.g, func.count()).group_by(sub.c.k, sub.c.g)
-    for k, g, n in conn.execute(query):
+    for k, g, n in conn.execute(query).fetchall():
         yield int(k), g, int(n)
 
 
 def resolved_rows(
-    conn: Connection, b: Buckets, by: str | None, as_of: int, *, raw: bool
-) -> list[tuple[Any, ...]]:
-    """Complaints first resolved in the buckets by as-of: (key, group, resolution, acknowledge)
-    seconds, or with `raw` (key, group, opened, acknowledged, first resolved) epochs."""
+    conn: Connection, b: Buckets, by: str | None, as_of: int, *, raw: bool, ack: bool = True
+) -> Sequence[Any]:
+    """Complaints first resolved in the buckets by as-of: (key, group, resolution[,
+    acknowledge]) seconds, or with `raw` (key, group, opened, acknowledged, first resolved)
+    epochs. Rows come in first-resolution order."""
     c = table("complaint").c
     first = c.first_resolved_epoch
     times: list[ColumnElement[Any]]
     if raw:
         times = [c.opened_epoch, c.acknowledged_epoch, first]
     else:
-        times = [first - c.opened_epoch, c.acknowledged_epoch - c.opened_epoch]
-    inner = select(b.key(first).label("k"), group_column(by).label("g"), *times).where(
-        b.within(first, as_of)
+        times = [first - c.opened_epoch]
+        if ack:
+            times.append(c.acknowledged_epoch - c.opened_epoch)
+    inner = (
+        select(b.key(first).label("k"), group_column(by).label("g"), *times)
+        .where(b.within(first, as_of))
+        .order_by(first)
     )
-    return [tuple(row) for row in conn.execute(inner)]
+    return conn.execute(inner).fetchall()
 
 
 def open_at(conn: Connection, moment: int, by: str | None) -> list[tuple[Any, int]]:
-    """(group, opened epoch) of complaints open at `moment` (opened, not first-resolved yet)."""
+    """(group, opened epoch) of complaints open at `moment` (opened, not first-resolved yet).
+
+    Two selects on the first-resolution index (still open; resolved later), because a range on
+    `opened_epoch` would cover nearly the whole table; `+ 0` keeps planners off that index.
+    """
     c = table("complaint").c
-    query = select(group_column(by), c.opened_epoch).where(
-        c.opened_epoch <= moment,
-        or_(c.first_resolved_epoch.is_(None), c.first_resolved_epoch > moment),
+    opened = (c.opened_epoch + 0) <= moment
+    query = union_all(
+        select(group_column(by), c.opened_epoch).where(c.first_resolved_epoch.is_(None), opened),
+        select(group_column(by), c.opened_epoch).where(c.first_resolved_epoch > moment, opened),
     )
-    return [(g, int(e)) for g, e in conn.execute(query)]
-
-
-def counts_before(conn: Connection, moment: int, by: str | None) -> dict[Any, int]:
-    """Per group: complaints opened before `moment` minus those first-resolved before it."""
-    c = table("complaint").c
-    result: dict[Any, int] = {}
-    for column, sign in ((c.opened_epoch, 1), (c.first_resolved_epoch, -1)):
-        g = group_column(by)
-        sub = select(g.label("g")).where(column < moment).subquery()
-        query = select(sub.c.g, func.count()).group_by(sub.c.g)
-        for group, n in conn.execute(query):
-            result[group] = result.get(group, 0) + sign * int(n)
-    return result
+    return [(g, int(e)) for g, e in conn.execute(query).fetchall()]
 
 
 def _as_of_datetime(as_of: int) -> datetime:
@@ -165,7 +163,7 @@ def cohort_counts(
     query = select(sub.c.k, sub.c.g, func.sum(sub.c.reopened), func.sum(sub.c.followed)).group_by(
         sub.c.k, sub.c.g
     )
-    for k, g, r, f in conn.execute(query):
+    for k, g, r, f in conn.execute(query).fetchall():
         yield int(k), g, int(r or 0), int(f or 0)
 
 
@@ -193,7 +191,7 @@ def nps_counts(
     query = select(sub.c.k, sub.c.g, func.sum(sub.c.p), func.sum(sub.c.d), func.count()).group_by(
         sub.c.k, sub.c.g
     )
-    for k, g, p, d, n in conn.execute(query):
+    for k, g, p, d, n in conn.execute(query).fetchall():
         yield int(k), g, int(p), int(n) - int(p) - int(d), int(d)
 
 
@@ -207,7 +205,7 @@ def stage_rows(
         .select_from(s.join(c, s.c.complaint_id == c.c.id))
         .where(b.within(c.c.first_resolved_epoch, as_of), s.c.cycle == 0)
     )
-    return [(int(k), g, st, int(d)) for k, g, st, d in conn.execute(query)]
+    return [(int(k), g, st, int(d)) for k, g, st, d in conn.execute(query).fetchall()]
 
 
 def speed_bucket(seconds: ColumnElement[Any]) -> ColumnElement[int]:
@@ -261,7 +259,7 @@ def repurchase_rows(
         outcome.label("outcome"),
     ).where(b.within(resolved, as_of), c.c.customer_id.is_not(None))
     if target is None:
-        return [tuple(row) for row in conn.execute(inner)]
+        return [tuple(row) for row in conn.execute(inner).fetchall()]
     sub = inner.subquery()
     seconds = sub.c.r - sub.c.o
     grouped = select(
@@ -275,7 +273,7 @@ def repurchase_rows(
     ).subquery()
     keys = list(grouped.c)
     query = select(*keys, func.count().cast(Integer)).group_by(*keys)
-    return [tuple(row) for row in conn.execute(query)]
+    return [tuple(row) for row in conn.execute(query).fetchall()]
 
 
 def first_opened(conn: Connection) -> int | None:

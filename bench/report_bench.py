@@ -1,0 +1,323 @@
+"""Benchmark latte's reports on 1,000,000 complaints and 2,000,000 purchase lines.
+
+    pip install duckdb            # the anchor; not a latte dependency
+    python bench/report_bench.py --db /tmp/latte-bench.db          # generates it if missing
+    python bench/report_bench.py --db /tmp/latte-bench.db --complaints 100000   # a quick run
+
+In one run it measures:
+1. `latte report weekly` for one week with a 12-week trend, as a whole process (median of 3),
+   and the same report built in-process;
+2. the full-history weekly x agent trend (opened, resolved, backlog at the week's end,
+   resolution median/p90/mean and share within 24 h, per ISO week and agent) in latte against
+   DuckDB computing the same figures over the same rows in its own file, and checks that the
+   figures agree.
+
+The generator writes consistent rows with sqlite3 `executemany` in one transaction per table:
+complaints over three years (only the last three weeks' partly open, 8% reopened), the first
+cycle's stage records, follow-ups, purchases, and the `reopen` events (the only events the
+reports read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+DAY, HOUR = 86_400, 3_600
+START = int(datetime(2023, 11, 27, tzinfo=UTC).timestamp())  # a Monday
+SPAN = 3 * 364 * DAY
+AGENTS = [f"agent{i:02d}" for i in range(20)]
+CHANNELS = ["phone", "email", "chat", "web"]
+CATEGORIES = ["delivery", "billing", "product", "service"]
+LOCATIONS = ["north", "south", "east", "west", None]
+KINDS = ["refund", "replacement", "repair", "credit", "discount", "explanation_only"]
+STAGES = ["listen", "acknowledge", "take_action", "thank", "explain"]
+GAPS = [0, 300, 900, HOUR, 2 * HOUR, 5 * HOUR, 12 * HOUR, 30 * HOUR, 60 * HOUR, 100 * HOUR]
+
+
+def stamp(epoch: int) -> str:
+    """The text SQLAlchemy stores for a DateTime on SQLite."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S.000000")
+
+
+def generate(path: Path, complaints: int, purchases: int) -> None:
+    from latte_cli.db import dispose_engines, ensure_schema
+
+    ensure_schema(f"sqlite:///{path}")
+    dispose_engines()
+    rnd = random.Random(42)
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute("PRAGMA cache_size=-262144")
+    customers = complaints // 4
+    created = stamp(START)
+    db.execute("BEGIN")
+    db.executemany(
+        "INSERT INTO customer (id, ref, created_at) VALUES (?, ?, ?)",
+        ((i, f"C-{i}", created) for i in range(1, customers + 1)),
+    )
+    db.commit()
+    end = START + SPAN
+    batch_c, batch_s, batch_f, batch_e = [], [], [], []
+
+    def flush() -> None:
+        db.execute("BEGIN")
+        db.executemany(
+            "INSERT INTO complaint (id, customer_id, channel, category, location, severity, "
+            "summary, opened_by, assigned_agent, stage_due, cycle, reopen_count, opened_at, "
+            "opened_epoch, acknowledged_at, acknowledged_epoch, first_resolved_at, "
+            "first_resolved_epoch, resolved_at, resolved_epoch, action_kind, root_cause, "
+            "updated_at) VALUES (?,?,?,?,?,'medium','s',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            batch_c,
+        )
+        db.executemany(
+            "INSERT INTO stage_record (complaint_id, cycle, stage, text, agent, completed_at, "
+            "duration_seconds, action_kind) VALUES (?, 0, ?, '', ?, ?, ?, ?)",
+            batch_s,
+        )
+        db.executemany(
+            "INSERT INTO followup (complaint_id, due_at, recorded_at, recorded_epoch, agent, "
+            "reached, satisfied, nps, repurchased) VALUES (?,?,?,?,?,?,?,?,?)",
+            batch_f,
+        )
+        db.executemany(
+            "INSERT INTO event (complaint_id, at, agent, kind, data) VALUES (?,?,?,'reopen','{}')",
+            batch_e,
+        )
+        db.commit()
+        for batch in (batch_c, batch_s, batch_f, batch_e):
+            batch.clear()
+
+    # Opened in time order, as a live database is.
+    opened_times = sorted(rnd.randrange(START, end) for _ in range(complaints))
+    for cid, opened in enumerate(opened_times, start=1):
+        agent = rnd.choice(AGENTS)
+        # Open complaints are the recent ones, as in a team that keeps up.
+        recent = opened > end - 21 * DAY
+        reached = rnd.randint(1, 4) if recent and rnd.random() < 0.3 else 5
+        times = [opened]
+        for _ in range(reached - 1):
+            times.append(times[-1] + rnd.choice(GAPS))
+        while times[-1] > end:
+            times.pop()
+        kind = rnd.choice(KINDS) if len(times) >= 3 else None
+        ack = times[1] if len(times) > 1 else None
+        first = times[4] if len(times) == 5 else None
+        reopened = first is not None and rnd.random() < 0.08
+        due = None if first else STAGES[len(times)]
+        if reopened:
+            due = "take_action"
+            batch_e.append((cid, stamp(first + 2 * DAY), agent))  # type: ignore[operator]
+        customer = rnd.randint(1, customers) if rnd.random() < 0.85 else None
+        batch_c.append(
+            (cid, customer, rnd.choice(CHANNELS), rnd.choice(CATEGORIES), rnd.choice(LOCATIONS),
+             agent, agent, due, int(reopened), int(reopened), stamp(opened), opened,
+             stamp(ack) if ack else None, ack, stamp(first) if first else None, first,
+             stamp(first) if first else None, first, kind, "delivery" if first else None,
+             stamp(times[-1]))
+        )  # fmt: skip
+        previous = opened
+        for stage, at in zip(STAGES, times, strict=False):
+            batch_s.append(
+                (
+                    cid,
+                    stage,
+                    agent,
+                    stamp(at),
+                    at - previous,
+                    kind if stage == "take_action" else None,
+                )
+            )
+            previous = at
+        if first is not None:
+            recorded = first + 3 * DAY if rnd.random() < 0.6 else None
+            batch_f.append(
+                (cid, stamp(first + 3 * DAY), stamp(recorded) if recorded else None, recorded,
+                 agent, recorded is not None, rnd.random() < 0.7 if recorded else None,
+                 rnd.randint(0, 10) if recorded else None,
+                 rnd.choice([True, False, None]) if recorded else None)
+            )  # fmt: skip
+        if len(batch_c) >= 50_000:
+            flush()
+    flush()
+    db.execute("BEGIN")
+    db.executemany(
+        "INSERT INTO purchase (order_ref, customer_id, purchased_at, purchased_epoch, "
+        "amount_cents, lines) VALUES (?, ?, ?, ?, ?, 1)",
+        (
+            (f"O-{i}", rnd.randint(1, customers), stamp(e), e, rnd.randint(100, 20_000))
+            for i, e in ((i, rnd.randrange(START, end + 90 * DAY)) for i in range(purchases))
+        ),
+    )
+    db.commit()
+    db.execute("ANALYZE")
+    db.close()
+
+
+def to_duckdb(sqlite_path: Path, duck_path: Path) -> None:
+    import duckdb
+
+    if duck_path.exists():
+        duck_path.unlink()
+    source = sqlite3.connect(sqlite_path)
+    rows = source.execute(
+        "SELECT assigned_agent, opened_epoch, first_resolved_epoch FROM complaint"
+    ).fetchall()
+    source.close()
+    duck = duckdb.connect(str(duck_path))
+    duck.execute(
+        "CREATE TABLE complaint (assigned_agent VARCHAR, opened_epoch BIGINT, "
+        "first_resolved_epoch BIGINT)"
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", newline="", delete=False) as handle:
+        csv.writer(handle).writerows(rows)
+    duck.execute(f"COPY complaint FROM '{handle.name}' (HEADER false, NULLSTR '')")
+    os.unlink(handle.name)
+    duck.close()
+
+
+DUCK_TREND = """
+WITH o AS (
+  SELECT (opened_epoch - 345600) // 604800 AS w, assigned_agent AS a, count(*) AS opened
+  FROM complaint GROUP BY ALL),
+r AS (
+  SELECT (first_resolved_epoch - 345600) // 604800 AS w, assigned_agent AS a,
+         count(*) AS resolved,
+         quantile_cont(first_resolved_epoch - opened_epoch, 0.5) AS median,
+         quantile_cont(first_resolved_epoch - opened_epoch, 0.9) AS p90,
+         avg(first_resolved_epoch - opened_epoch) AS mean,
+         count(*) FILTER (WHERE first_resolved_epoch - opened_epoch <= 86400) AS within
+  FROM complaint WHERE first_resolved_epoch IS NOT NULL GROUP BY ALL),
+j AS (
+  SELECT coalesce(o.w, r.w) AS w, coalesce(o.a, r.a) AS a, coalesce(opened, 0) AS opened,
+         coalesce(resolved, 0) AS resolved, median, p90, mean, coalesce(within, 0) AS within
+  FROM o FULL OUTER JOIN r ON o.w = r.w AND o.a = r.a)
+SELECT w, a, opened, resolved,
+       sum(opened - resolved) OVER (PARTITION BY a ORDER BY w) AS backlog,
+       median, p90, mean, within
+FROM j ORDER BY w, a
+"""
+
+
+def duck_trend(duck_path: Path) -> tuple[float, list[tuple[object, ...]]]:
+    import duckdb
+
+    duck = duckdb.connect(str(duck_path), read_only=True)
+    started = time.perf_counter()
+    rows = duck.execute(DUCK_TREND).fetchall()
+    took = time.perf_counter() - started
+    duck.close()
+    return took, rows
+
+
+def latte_trend(db_url: str, zone: str) -> tuple[float, list[tuple[object, ...]]]:
+    from zoneinfo import ZoneInfo
+
+    from latte_cli.db import open_session
+    from latte_cli.reports.build import Options, weekly_trend
+    from latte_cli.reports.periods import week_of
+    from latte_cli.reports.queries import first_opened
+
+    with open_session(db_url, readonly=True) as session:
+        conn = session.connection()
+        started = time.perf_counter()
+        tz = ZoneInfo(zone)
+        now = int(time.time())
+        oldest = first_opened(conn)
+        assert oldest is not None
+        weeks = tuple(range(week_of(oldest, tz), week_of(START + SPAN, tz) + 1))
+        _, rows = weekly_trend(conn, weeks, Options(zone=tz, as_of=now, by="agent"))
+        took = time.perf_counter() - started
+    figures = [
+        (r.week.label, r.group, r.opened, r.resolved, r.backlog, r.resolution.median,
+         r.resolution.p90, r.resolution.mean, r.within_target.count)
+        for r in rows
+        if r.opened or r.resolved
+    ]  # fmt: skip
+    return took, figures
+
+
+def compare(latte_rows: list[tuple[object, ...]], duck_rows: list[tuple[object, ...]]) -> None:
+    from latte_cli.reports.periods import week_period
+
+    zone = __import__("zoneinfo").ZoneInfo("UTC")
+    duck = {
+        (week_period(int(w), zone).label, a): rest  # type: ignore[call-overload]
+        for w, a, *rest in duck_rows
+    }
+    assert len(duck) == len(latte_rows), (len(duck), len(latte_rows))
+    for label, agent, *figures in latte_rows:
+        other = duck[(label, agent)]
+        for mine, theirs in zip(figures, other, strict=True):
+            if mine is None or theirs is None:
+                assert mine is None and theirs is None, (label, agent, figures, other)
+            else:
+                assert abs(float(mine) - float(theirs)) < 1e-6, (label, agent, figures, other)  # type: ignore[arg-type]
+
+
+def timed_process(args: list[str], env: dict[str, str], runs: int = 3) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(args, env=env, check=True, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, default=Path("/tmp/latte-bench.db"))
+    parser.add_argument("--complaints", type=int, default=1_000_000)
+    parser.add_argument("--purchases", type=int, default=2_000_000)
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    if not args.db.exists():
+        started = time.perf_counter()
+        generate(args.db, args.complaints, args.purchases)
+        print(f"generated {args.complaints:,} complaints and {args.purchases:,} purchase lines "
+              f"in {time.perf_counter() - started:.0f} s")  # fmt: skip
+    url = f"sqlite:///{args.db}"
+    duck_path = args.db.with_suffix(".duckdb")
+    to_duckdb(args.db, duck_path)
+
+    latte = str(Path(sys.executable).parent / "latte")
+    env = {**os.environ, "LATTE_DB": url, "LATTE_TZ": "UTC", "NO_COLOR": "1"}
+    last_week = datetime.fromtimestamp(START + SPAN - DAY, UTC).isocalendar()
+    week = f"{last_week[0]}-W{last_week[1]:02d}"
+    weekly = [latte, "report", "weekly", "--week", week, "--weeks", "12"]
+    subprocess.run(weekly, env=env, check=True, stdout=subprocess.DEVNULL)  # warm the cache
+    process = timed_process(weekly, env)
+    paris = timed_process([*weekly, "--tz", "Europe/Paris"], env)
+    html = timed_process([*weekly, "--format", "html"], env, runs=1)
+    help_time = timed_process([latte, "--help"], env)
+    print(f"latte report weekly --week {week} --weeks 12 (process, median of 3): {process:.2f} s")
+    print(f"  the same with --tz Europe/Paris: {paris:.2f} s; --format html: {html:.2f} s")
+    print(f"  latte --help: {help_time:.2f} s")
+
+    latte_times, duck_times = [], []
+    for _ in range(3):
+        took, duck_rows = duck_trend(duck_path)
+        duck_times.append(took)
+        took, latte_rows = latte_trend(url, "UTC")
+        latte_times.append(took)
+    compare(latte_rows, duck_rows)
+    mine, theirs = statistics.median(latte_times), statistics.median(duck_times)
+    print(f"full-history weekly x agent trend ({len(latte_rows):,} rows, figures agree): "
+          f"latte {mine:.2f} s, DuckDB {theirs:.2f} s, ratio {mine / theirs:.2f}")  # fmt: skip
+    paris_took, _ = latte_trend(url, "Europe/Paris")
+    print(f"  latte with --tz Europe/Paris (DST CASE in SQL): {paris_took:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
