@@ -1,7 +1,7 @@
 """A scripted latte agent for the concurrency and crash tests and the concurrency benchmark.
 
     python -m tests.concurrency_agent --name ana --ops 150 --seed 1 --out ana.json [--wait]
-        [--log ana.log] [--agents ana,ben,...] [--mix writer]
+        [--warm] [--log ana.log] [--agents ana,ben,...] [--mix team|writer]
 
 Works on the database in LATTE_DB. Every operation is one transaction through the same code path
 as the CLI command it stands for: `latte_cli.db.open_session` plus one service call (`latte new`,
@@ -14,7 +14,7 @@ What the agent did successfully is what the tests compare the database with:
 - `--log`: one JSON line per operation, written right after its commit, for the crash test:
   whatever this file lists was committed before the process was killed.
 - `--wait`: print `ready` on stdout once imported, then start on a line from stdin (a barrier,
-  so that all agents start together).
+  so that all agents start together); `--warm`: connect and check the schema before that.
 
 A refusal (StageOutOfOrder, "already assigned", ...) is the normal result of two agents acting
 on the same complaint at once; an error is anything else and is a bug.
@@ -202,16 +202,13 @@ class Agent:
             with open_session(self.url) as session:
                 record = operation(session)
         except LatteError as error:
-            kind_ = error_kind(error) if isinstance(error, DatabaseError) else None
-            if kind_ is None:
+            if not isinstance(error, DatabaseError):
                 self.refused[f"{type(error).__name__}: {_shape(error.message)}"] += 1
-            else:
-                self.errors[kind_] += 1
-                self.tracebacks.append(f"{kind}: {error.message}")
+                return
+            self._error(kind, error_kind(error), error.message)
             return
         except Exception as error:
-            self.errors[error_kind(error)] += 1
-            self.tracebacks.append(f"{kind}: {traceback.format_exc()}")
+            self._error(kind, error_kind(error), traceback.format_exc())
             return
         finally:
             self.latencies_ms.append((time.perf_counter() - started) * 1000)
@@ -219,8 +216,16 @@ class Agent:
             return
         record["agent"] = self.name
         self.done.append(record)
+        self._write(record)
+
+    def _error(self, op: str, kind: str, message: str) -> None:
+        self.errors[kind] += 1
+        self.tracebacks.append(f"{op}: {message}")
+        self._write({"op": "error", "kind": kind, "during": op, "message": message[-500:]})
+
+    def _write(self, line: dict[str, Any]) -> None:
         if self.log is not None:
-            self.log.write(json.dumps(record) + "\n")
+            self.log.write(json.dumps(line) + "\n")
             self.log.flush()
 
     def summary(self) -> dict[str, Any]:
@@ -270,6 +275,91 @@ def _await_ready(processes: list[subprocess.Popen[str]], deadline: float) -> Non
                 raise RuntimeError(f"an agent exited with {code} before it was ready")
 
 
+class Team:
+    """Agent processes, started at once; `ready()` waits for them at the barrier and `go()`
+    releases them together. Use as a context manager: on leaving, any agent still running is
+    killed. With `warm`, agents connect and check the schema before they say they are ready.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        names: list[str],
+        ops: int,
+        seed: int,
+        mix: str = "team",
+        log: bool = False,
+        env: dict[str, str] | None = None,
+        warm: bool = False,
+    ) -> None:
+        self.folder = folder
+        self.names = names
+        self.processes: list[subprocess.Popen[str]] = []
+        for index, name in enumerate(names):
+            options = ["--ops", str(ops), "--seed", str(seed * 1000 + index), "--wait"]
+            options += ["--out", str(folder / f"{name}.json"), "--agents", ",".join(names)]
+            options += ["--mix", mix, *(["--log", str(self.log_of(name))] if log else [])]
+            options += ["--warm"] if warm else []
+            with open(folder / f"{name}.err", "w", encoding="utf-8") as errors:
+                self.processes.append(
+                    subprocess.Popen(
+                        agent_command(name, *options),
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        stderr=errors,
+                        text=True,
+                        cwd=ROOT,
+                        env=env,
+                    )
+                )
+
+    def ready(self, timeout: float = 60.0) -> None:
+        """Block until every agent is at the barrier; kills them all if one is not in time."""
+        try:
+            _await_ready(self.processes, time.monotonic() + timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def log_of(self, name: str) -> Path:
+        return self.folder / f"{name}.log"
+
+    def go(self) -> None:
+        for process in self.processes:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+
+    def wait(self, timeout: float) -> list[dict[str, Any]]:
+        """Wait for every agent to finish; their summaries. Raises if one failed."""
+        deadline = time.monotonic() + timeout
+        for name, process in zip(self.names, self.processes, strict=True):
+            code = process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            if code != 0:
+                stderr = (self.folder / f"{name}.err").read_text(encoding="utf-8")
+                raise RuntimeError(f"agent {name} exited with {code}:\n{stderr[-3000:]}")
+        return [
+            json.loads((self.folder / f"{name}.json").read_text(encoding="utf-8"))
+            for name in self.names
+        ]
+
+    def close(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+            for pipe in (process.stdin, process.stdout):
+                if pipe is not None:
+                    pipe.close()
+
+    def __enter__(self) -> Team:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
 def run_agents(
     folder: Path,
     *,
@@ -286,53 +376,10 @@ def run_agents(
     Raises if an agent fails or the whole run takes longer than `timeout` seconds.
     """
     deadline = time.monotonic() + timeout
-    processes: list[subprocess.Popen[str]] = []
-    try:
-        for index, name in enumerate(names):
-            options = [
-                "--ops",
-                str(ops),
-                "--seed",
-                str(seed * 1000 + index),
-                "--wait",
-                "--out",
-                str(folder / f"{name}.json"),
-                "--agents",
-                ",".join(names),
-                "--mix",
-                mix,
-            ]
-            with open(folder / f"{name}.err", "w", encoding="utf-8") as errors:
-                processes.append(
-                    subprocess.Popen(
-                        agent_command(name, *options),
-                        stdin=subprocess.PIPE,
-                        stdout=subprocess.PIPE,
-                        stderr=errors,
-                        text=True,
-                        cwd=ROOT,
-                        env=env,
-                    )
-                )
-        _await_ready(processes, deadline)
-        for process in processes:
-            assert process.stdin is not None
-            process.stdin.write("go\n")
-            process.stdin.flush()
-        for name, process in zip(names, processes, strict=True):
-            code = process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            if code != 0:
-                stderr = (folder / f"{name}.err").read_text(encoding="utf-8")
-                raise RuntimeError(f"agent {name} exited with {code}:\n{stderr[-3000:]}")
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
-            for pipe in (process.stdin, process.stdout):
-                if pipe is not None:
-                    pipe.close()
-    return [json.loads((folder / f"{name}.json").read_text(encoding="utf-8")) for name in names]
+    with Team(folder, names=names, ops=ops, seed=seed, mix=mix, env=env) as team_:
+        team_.ready(timeout)
+        team_.go()
+        return team_.wait(max(0.1, deadline - time.monotonic()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -343,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out")
     parser.add_argument("--log")
     parser.add_argument("--wait", action="store_true")
+    parser.add_argument("--warm", action="store_true")
     parser.add_argument("--agents", default="")
     parser.add_argument("--mix", choices=sorted(MIXES), default="team")
     args = parser.parse_args(argv)
@@ -354,6 +402,9 @@ def main(argv: list[str] | None = None) -> int:
     agent = Agent(url, args.name, agents, random.Random(args.seed), log)
     mix = MIXES[args.mix]
     kinds = agent.rng.choices(list(mix), weights=list(mix.values()), k=args.ops)
+    if args.warm:
+        with open_session(url, readonly=True) as session:
+            session.exec(select(Complaint.id).limit(1)).all()
     if args.wait:
         print("ready", flush=True)
         if not sys.stdin.readline():
