@@ -116,11 +116,10 @@ class Store:
     def ts(self, moment: datetime | None) -> Any:
         if moment is None or not self.sqlite:
             return moment
-        m = moment.astimezone(UTC)
-        return (
-            f"{m.year:04d}-{m.month:02d}-{m.day:02d} {m.hour:02d}:{m.minute:02d}:"
-            f"{m.second:02d}.{m.microsecond:06d}"
-        )
+        if moment.tzinfo is not UTC:
+            moment = moment.astimezone(UTC)
+        # SQLAlchemy's SQLite layout, "2026-11-23 10:00:00.000000" (a test pins the equality).
+        return moment.isoformat(" ", "microseconds")[:26]
 
     def insert_sql(self, table: str, columns: Sequence[str]) -> str:
         quote = self.dialect.identifier_preparer.quote

@@ -14,10 +14,9 @@ contradicts it is rejected with the reason.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, select, update
 
@@ -29,11 +28,12 @@ from latte_cli.timeutil import epoch
 from latte_cli.workflow import ActionKind, Channel, RootCause, Severity, Stage
 
 MAX_TEXT = 10_000
+LISTEN, ACKNOWLEDGE, TAKE_ACTION, THANK, EXPLAIN = (s.value for s in Stage)
 STAGE_FIELDS = (
-    ("acknowledged_at", Stage.ACKNOWLEDGE),
-    ("take_action_at", Stage.TAKE_ACTION),
-    ("thank_at", Stage.THANK),
-    ("explain_at", Stage.EXPLAIN),
+    ("acknowledged_at", ACKNOWLEDGE),
+    ("take_action_at", TAKE_ACTION),
+    ("thank_at", THANK),
+    ("explain_at", EXPLAIN),
 )
 CHANNELS = frozenset(c.value for c in Channel)
 SEVERITIES = frozenset(s.value for s in Severity)
@@ -126,9 +126,10 @@ EXPORT_ONLY = (
 )
 
 
-@dataclass(frozen=True)
-class StageIn:
-    stage: Stage
+class StageIn(NamedTuple):
+    """One recorded stage; tuples rather than dataclasses: a million rows make several each."""
+
+    stage: str
     at: datetime
     text: str
     action_kind: str | None = None
@@ -137,21 +138,8 @@ class StageIn:
     root_cause: str | None = None
     what_will_change: str | None = None
 
-    def content(self) -> tuple[Any, ...]:
-        return (
-            self.stage.value,
-            self.at,
-            self.text,
-            self.action_kind,
-            self.action_detail,
-            self.amount_cents,
-            self.root_cause,
-            self.what_will_change,
-        )
 
-
-@dataclass(frozen=True)
-class ComplaintIn:
+class ComplaintIn(NamedTuple):
     external_id: str
     customer: customers.CustomerIn | None
     channel: str
@@ -202,7 +190,7 @@ class ComplaintKind:
         listen_at = times(get("listen_at", ""), "listen_at") or opened_at
         if listen_at < opened_at:
             raise Bad("listen_at", f"({listen_at.isoformat()}) is before opened_at")
-        stages = [StageIn(Stage.LISTEN, listen_at, listen)]
+        stages = [StageIn(LISTEN, listen_at, listen)]
         previous, previous_name = listen_at, "listen_at" if get("listen_at") else "opened_at"
         gap: str | None = None
         for name, stage in STAGE_FIELDS:
@@ -226,7 +214,7 @@ class ComplaintKind:
         resolved_at = times(get("resolved_at", ""), "resolved_at")
         resolved_only = None
         if resolved_at is not None:
-            if stages[-1].stage is Stage.EXPLAIN:
+            if stages[-1].stage == EXPLAIN:
                 if resolved_at != stages[-1].at:
                     raise Bad("resolved_at", "differs from explain_at: give one or make them equal")
             elif resolved_at < previous:
@@ -269,9 +257,9 @@ class ComplaintKind:
         return None
 
 
-def _stage(stage: Stage, at: datetime, c: dict[str, str]) -> StageIn:
+def _stage(stage: str, at: datetime, c: dict[str, str]) -> StageIn:
     get = c.get
-    if stage is Stage.TAKE_ACTION:
+    if stage == TAKE_ACTION:
         kind_text = get("action_kind", "")
         if not kind_text.strip():
             raise Bad(
@@ -283,7 +271,7 @@ def _stage(stage: Stage, at: datetime, c: dict[str, str]) -> StageIn:
         kind = choice(kind_text, "action_kind", ACTIONS)
         detail = text(get("action_detail", ""), "action_detail", limit=MAX_TEXT)
         return StageIn(stage, at, detail or kind, kind, detail, cents(get("amount", ""), "amount"))
-    if stage is Stage.EXPLAIN:
+    if stage == EXPLAIN:
         cause_text = get("root_cause", "")
         cause = choice(cause_text, "root_cause", CAUSES) if cause_text.strip() else None
         change = text(get("what_will_change", ""), "what_will_change", limit=MAX_TEXT)
@@ -300,6 +288,15 @@ def _existing(conn: Connection, keys: list[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
+def _ids(conn: Connection, keys: list[str]) -> dict[str, int]:
+    table = Complaint.__table__  # type: ignore[attr-defined]
+    found: dict[str, int] = {}
+    for part in chunks(keys):
+        statement = select(table.c.external_id, table.c.id).where(table.c.external_id.in_(part))
+        found.update({key: cid for key, cid in conn.execute(statement)})
+    return found
+
+
 def _stage_records(conn: Connection, ids: list[int]) -> dict[int, list[StageIn]]:
     table = StageRecord.__table__  # type: ignore[attr-defined]
     records: dict[int, list[StageIn]] = {}
@@ -308,7 +305,7 @@ def _stage_records(conn: Connection, ids: list[int]) -> dict[int, list[StageIn]]
         for r in conn.execute(statement.order_by(table.c.complaint_id, table.c.id)).mappings():
             records.setdefault(r["complaint_id"], []).append(
                 StageIn(
-                    Stage(r["stage"]),
+                    r["stage"],
                     r["completed_at"],
                     r["text"],
                     r["action_kind"],
@@ -328,18 +325,20 @@ def _opened_data(agent: str | None) -> str:
 
 def _state(stages: tuple[StageIn, ...], resolved_only: datetime | None) -> dict[str, Any]:
     last = stages[-1].stage
-    due = None if last is Stage.EXPLAIN or resolved_only else _next(last)
-    resolved = resolved_only or (stages[-1].at if last is Stage.EXPLAIN else None)
+    due = None if last == EXPLAIN or resolved_only else _next(last)
+    resolved = resolved_only or (stages[-1].at if last == EXPLAIN else None)
     ack = stages[1].at if len(stages) > 1 else None
     action = stages[2].action_kind if len(stages) > 2 else None
     cause = stages[4].root_cause if len(stages) > 4 else None
     return {"stage_due": due, "resolved": resolved, "ack": ack, "action": action, "cause": cause}
 
 
-def _next(stage: Stage) -> str | None:
-    order = list(Stage)
-    index = order.index(stage) + 1
-    return order[index].value if index < len(order) else None
+ORDER = [s.value for s in Stage]
+
+
+def _next(stage: str) -> str | None:
+    index = ORDER.index(stage) + 1
+    return ORDER[index] if index < len(ORDER) else None
 
 
 COMPLAINT_COLUMNS = (
@@ -424,7 +423,7 @@ def _insert(
             )
         )
     store.insert(conn, "complaint", COMPLAINT_COLUMNS, rows)
-    ids = {k: v["id"] for k, v in _existing(conn, [p.row.external_id for p in fresh]).items()}
+    ids = _ids(conn, [p.row.external_id for p in fresh])
     events: list[tuple[Any, ...]] = []
     records: list[tuple[Any, ...]] = []
     for p in fresh:
@@ -449,12 +448,12 @@ def _append_stages(
 ) -> None:
     for st in stages:
         at = ts(st.at)
-        events.append((cid, at, who, "stage", STAGE_EVENT[st.stage.value]))
+        events.append((cid, at, who, "stage", STAGE_EVENT[st.stage]))
         records.append(
             (
                 cid,
                 0,
-                st.stage.value,
+                st.stage,
                 st.text,
                 who,
                 at,
@@ -494,19 +493,19 @@ def _reconcile(
         )
         return
     for mine, theirs in zip(r.stages, records, strict=False):
-        if mine.content() != theirs.content():
-            field = "listen" if mine.stage is Stage.LISTEN else f"{mine.stage.value} fields"
+        if mine != theirs:
+            field = "listen" if mine.stage == LISTEN else f"{mine.stage} fields"
             run.reject(
                 pending.record,
                 field,
-                f"differs from the {mine.stage.value} stage latte recorded "
+                f"differs from the {mine.stage} stage latte recorded "
                 f"({theirs.at.isoformat()}); recorded history is never rewritten",
             )
             return
     stored_resolved_only = (
         stored["stage_due"] is None
         and stored["cycle"] == 0
-        and (not records or records[-1].stage is not Stage.EXPLAIN)
+        and (not records or records[-1].stage != EXPLAIN)
     )
     new_stages = r.stages[len(records) :]
     resolve = r.resolved_only
@@ -532,9 +531,9 @@ def _reconcile(
     if (new_stages or resolve is not None) and (
         stored["stage_due"] is None
         or stored["cycle"] != 0
-        or (new_stages and stored["stage_due"] != new_stages[0].stage.value)
+        or (new_stages and stored["stage_due"] != new_stages[0].stage)
     ):
-        field = f"{new_stages[0].stage.value}_at" if new_stages else "resolved_at"
+        field = f"{new_stages[0].stage}_at" if new_stages else "resolved_at"
         run.reject(
             pending.record,
             field,
@@ -582,7 +581,7 @@ def _apply_update(
         events.append((cid, ts(run.now), run.options.agent, "updated", data))
     if new_stages or resolve is not None:
         previous = records[-1].at if records else r.opened_at
-        shadow = ComplaintIn(**{**r.__dict__, "resolved_only": resolve})
+        shadow = r._replace(resolved_only=resolve)
         _append_stages(cid, shadow, new_stages, previous, who, events, stage_rows, ts)
         s = _state((*records, *new_stages), resolve)
         values["stage_due"] = s["stage_due"]

@@ -1,0 +1,230 @@
+# ruff: noqa: E501  (the floor is SQL text, kept on one line per statement)
+"""Import benchmark: `latte import` against the practical floor, in the same run.
+
+    python bench/import_bench.py                      # 1,000,000 complaints, ~2,000,000 lines
+    python bench/import_bench.py --complaints 100000  # quicker
+
+The floor is plain stdlib `sqlite3`: read the same CSV with `csv`, convert only what the
+schema needs (timestamps to SQLAlchemy's text layout and epoch seconds), and `executemany` the
+same database rows latte writes (customer, complaint, its `opened` and `stage` events and stage
+records; purchases summed per order) into the same schema (created by latte's migrations), in
+one transaction, WAL, default page cache. No validation, no upsert, no rejects: what latte
+cannot beat. Each import runs in its own process; peak RSS is that process's ru_maxrss.
+
+Prints rows/s for both, the ratio, and peak RSS of latte at 100k and at the full size.
+Targets: complaints at least 0.5 times the floor; peak RSS ≤ 250 MB and within 10% between 100k and 1M.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+LATTE_CHILD = """
+import resource, sys, time
+from latte_cli.cli.main import app
+start = time.perf_counter()
+try:
+    app(args=sys.argv[1:], prog_name="latte")
+except SystemExit:
+    pass
+elapsed = time.perf_counter() - start
+print(f"BENCH {elapsed} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+"""
+
+FLOOR_CHILD = r"""
+import csv, json, resource, sqlite3, sys, time
+from datetime import datetime
+kind, source, database = sys.argv[1:4]
+start = time.perf_counter()
+conn = sqlite3.connect(database, isolation_level=None)
+conn.execute("PRAGMA journal_mode=WAL")
+conn.execute("PRAGMA synchronous=NORMAL")
+conn.execute("PRAGMA foreign_keys=ON")
+conn.execute("BEGIN")
+
+def ts(text):  # "2026-09-07T00:18:10Z" -> SQLAlchemy's layout and the epoch
+    moment = datetime.fromisoformat(text)
+    return text[:10] + " " + text[11:19] + ".000000", int(moment.timestamp())
+
+customers = {}
+def customer(ref, name, email, now):
+    if not ref:
+        return None
+    if ref not in customers:
+        cur = conn.execute("INSERT INTO customer (ref, name, email, created_at) VALUES (?,?,?,?)",
+                           (ref, name or None, email or None, now))
+        customers[ref] = cur.lastrowid
+    return customers[ref]
+
+now = "2026-11-23 00:00:00.000000"
+rows = 0
+with open(source, encoding="utf-8", newline="") as f:
+    reader = csv.reader(f)
+    next(reader)
+    if kind == "complaints":
+        cid = 0
+        batch_c, batch_e, batch_s = [], [], []
+        stage_names = ["acknowledge", "take_action", "thank", "explain"]
+        def flush():
+            conn.executemany("INSERT INTO complaint (id, external_id, customer_id, channel, category, location, severity, summary, opened_by, assigned_agent, stage_due, cycle, reopen_count, opened_at, opened_epoch, acknowledged_at, acknowledged_epoch, first_resolved_at, first_resolved_epoch, resolved_at, resolved_epoch, action_kind, root_cause, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", batch_c)
+            conn.executemany("INSERT INTO event (complaint_id, at, agent, kind, data) VALUES (?,?,?,?,?)", batch_e)
+            conn.executemany("INSERT INTO stage_record (complaint_id, cycle, stage, text, agent, completed_at, duration_seconds, action_kind, action_detail, amount_cents, root_cause, what_will_change) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", batch_s)
+            batch_c.clear(); batch_e.clear(); batch_s.clear()
+        for r in reader:
+            rows += 1
+            cid += 1
+            (ext, ref, name, email, channel, category, location, severity, summary, listen, agent,
+             opened, ack, act, thank, explain, resolved, kind_, detail, amount, cause, change) = r
+            o, oe = ts(opened)
+            stages = [t for t in (ack, act, thank, explain) if t]
+            times = [ts(t) for t in stages]
+            res = ts(explain) if explain else (ts(resolved) if resolved else (None, None))
+            a = ts(ack) if ack else (None, None)
+            due = None if res[0] else ["acknowledge", "take_action", "thank", "explain"][len(stages)]
+            who = agent or "bench"
+            batch_c.append((cid, ext, customer(ref, name, email, now), channel, category, location,
+                            severity, summary, who, agent or None, due, 0, 0, o, oe, a[0], a[1],
+                            res[0], res[1], res[0], res[1], kind_ or None, cause or None, now))
+            batch_e.append((cid, o, who, "opened", json.dumps({"assigned_agent": agent or None})))
+            batch_e.append((cid, o, who, "stage", '{"cycle": 0, "stage": "listen"}'))
+            batch_s.append((cid, 0, "listen", listen, who, o, 0, None, None, None, None, None))
+            previous = oe
+            for name_, (t, te) in zip(stage_names, times):
+                batch_e.append((cid, t, who, "stage", '{"cycle": 0, "stage": "%s"}' % name_))
+                batch_s.append((cid, 0, name_, "", who, t, te - previous, None, None, None, None, None))
+                previous = te
+            if resolved and not explain:
+                batch_e.append((cid, res[0], who, "resolved", "{}"))
+            if len(batch_c) >= 5000:
+                flush()
+        flush()
+    else:
+        batch = []
+        current = None
+        for order, ref, when, amount in reader:
+            rows += 1
+            cents = int(round(float(amount) * 100))
+            if current and current[0] == order:
+                current[4] += cents
+                current[5] += 1
+                continue
+            if current:
+                batch.append(tuple(current))
+            t, te = ts(when)
+            current = [order, customer(ref, None, None, now), t, te, cents, 1]
+            if len(batch) >= 5000:
+                conn.executemany("INSERT INTO purchase (order_ref, customer_id, purchased_at, purchased_epoch, amount_cents, lines) VALUES (?,?,?,?,?,?)", batch)
+                batch.clear()
+        if current:
+            batch.append(tuple(current))
+        conn.executemany("INSERT INTO purchase (order_ref, customer_id, purchased_at, purchased_epoch, amount_cents, lines) VALUES (?,?,?,?,?,?)", batch)
+conn.execute("COMMIT")
+elapsed = time.perf_counter() - start
+print(f"BENCH {elapsed} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+"""
+
+
+def _measure(code: str, args: list[str]) -> tuple[float, float]:
+    """(seconds, peak RSS in MiB) of one child process."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
+    )
+    line = next((x for x in done.stderr.splitlines() if x.startswith("BENCH ")), None)
+    if line is None:
+        raise SystemExit(f"benchmark child failed:\n{done.stdout}\n{done.stderr}")
+    _, seconds, rss_kib = line.split()
+    return float(seconds), int(rss_kib) / 1024
+
+
+def _fresh_db(path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "latte_cli", "--db", str(path), "db", "upgrade"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def _rows(path: Path) -> int:
+    import csv
+
+    with path.open(encoding="utf-8", newline="") as f:
+        return sum(1 for _ in csv.reader(f)) - 1
+
+
+def run(complaints: int, folder: Path, small: int) -> dict[str, object]:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from generate_sample import generate
+
+    results: dict[str, object] = {}
+    sizes = sorted({small, complaints})
+    for size in sizes:
+        data = folder / f"data-{size}"
+        if not (data / "complaints.csv").exists():
+            generate(data, size, seed=11, lines_per_purchase=2.9)
+        kinds = ["complaints", "purchases"] if size == complaints else ["complaints"]
+        for kind in kinds:
+            source = data / f"{kind}.csv"
+            lines = _rows(source)
+            for who in ("floor", "latte"):
+                database = folder / f"{who}-{kind}-{size}.db"
+                for leftover in folder.glob(f"{database.name}*"):
+                    leftover.unlink()
+                _fresh_db(database)
+                if who == "floor":
+                    seconds, rss = _measure(FLOOR_CHILD, [kind, str(source), str(database)])
+                else:
+                    seconds, rss = _measure(
+                        LATTE_CHILD,
+                        ["--db", str(database), "import", kind, str(source), "--json"],
+                    )
+                key = f"{kind}-{size}-{who}"
+                results[key] = {
+                    "rows": lines,
+                    "seconds": round(seconds, 2),
+                    "rows_per_s": round(lines / seconds),
+                    "peak_rss_mib": round(rss),
+                }
+                print(key, results[key], flush=True)
+    for kind in ("complaints", "purchases"):
+        floor = results.get(f"{kind}-{complaints}-floor")
+        latte = results.get(f"{kind}-{complaints}-latte")
+        if isinstance(floor, dict) and isinstance(latte, dict):
+            ratio = latte["rows_per_s"] / floor["rows_per_s"]
+            results[f"{kind}-ratio"] = round(ratio, 2)
+            print(f"{kind}: latte {latte['rows_per_s']:,} rows/s = {ratio:.2f}x the floor")
+    big = results.get(f"complaints-{complaints}-latte")
+    little = results.get(f"complaints-{small}-latte")
+    if isinstance(big, dict) and isinstance(little, dict) and small != complaints:
+        growth = big["peak_rss_mib"] / little["peak_rss_mib"] - 1
+        results["rss-growth"] = round(growth, 3)
+        print(f"peak RSS {little['peak_rss_mib']} MiB at {small:,} rows, "
+              f"{big['peak_rss_mib']} MiB at {complaints:,} ({growth:+.1%})")  # fmt: skip
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--complaints", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=100_000)
+    parser.add_argument("--keep", type=Path, help="Keep the generated files in this folder.")
+    args = parser.parse_args()
+    os.environ.setdefault("LATTE_AGENT", "bench")
+    os.environ.setdefault("LATTE_TZ", "UTC")
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        results = run(args.complaints, args.keep, args.small)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            results = run(args.complaints, Path(folder), args.small)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
