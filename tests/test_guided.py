@@ -370,3 +370,17 @@ def test_sla_countdown_near_and_past_target() -> None:
     assert near is not None and near.plain == "SLA: 4h 00m left (target 24h)"
     late = guided.sla_countdown(opened, opened + timedelta(hours=30), 24)
     assert late is not None and late.plain == "SLA: overdue by 6h 00m (target 24h)"
+
+
+def test_resume_shows_the_transfer_note_before_anything_else(
+    latte: Latte, pipe: PipeInput, session: Session
+) -> None:
+    latte.ok("--agent", "sam", "new", "--channel", "phone", "--category", "x", "--listen", "Hi")
+    latte.ok("--agent", "sam", "transfer", "1", "--to", "ana", "--note", "Call after 5pm")
+    feed(pipe, ACKNOWLEDGE)
+
+    result = latte("resume", "1")
+
+    assert result.output.lstrip().startswith("╭─ Transferred to you by sam")
+    assert result.output.index("Call after 5pm") < result.output.index("Complaint 1")
+    assert list(stages_of(session, 1)) == ["listen", "acknowledge"]
