@@ -24,6 +24,8 @@ from latte_cli.workflow import ActionKind, Stage
 STAGES = tuple(s.value for s in Stage)
 ACTION_KINDS = tuple(k.value for k in ActionKind)
 NO_VALUE = "(none)"
+# A trend longer than this reads the whole table rather than an index range.
+FULL_SCAN_WEEKS = 52
 # (speed bucket, fast, action kind, satisfied, outcome) of a repurchase outcome
 OutcomeKey = tuple[int, int, str, int, str]
 P = ParamSpec("P")
@@ -351,7 +353,7 @@ def weekly_trend(
     """Per week (and per week and group when `options.by` is set): volume, backlog at the
     week's end, resolution time and share within target."""
     periods = {w: week_period(w, options.zone) for w in weeks}
-    b = q.Buckets(periods, options.zone, weekly=True)
+    b = q.Buckets(periods, options.zone, weekly=True, full_scan=len(weeks) > FULL_SCAN_WEEKS)
     collector = _Collector(conn, options)
     collector.speed(b, acknowledge=False)
     # The backlog at the trend's start, then week by week: + opened - first resolved.
