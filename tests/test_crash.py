@@ -1,28 +1,37 @@
 """Killing latte mid-write (SIGKILL, no chance to clean up) never damages the database.
 
-Each trial starts two writer processes (tests/concurrency_agent.py, opening complaints and
-recording stages on the same newest complaints), releases them together and kills each at its
-own random moment. After every kill `latte db check` must be clean, and the database must hold
-every operation a writer logged as committed, plus at most the one operation it committed but
-had no time to log. The trials run on one database, so each one also starts on what the
+Writers: each trial starts two writer processes (tests/concurrency_agent.py, opening complaints
+and recording stages on the same newest complaints), releases them together and kills each at
+its own random moment. After every kill `latte db check` must be clean, and the database must
+hold every operation a writer logged as committed, plus at most the one operation it committed
+but had no time to log. The trials run on one database, so each one also starts on what the
 previous kills left behind; a last writer then runs to the end and must be counted exactly.
-Deterministic: the kill moments come from a fixed seed.
+
+Imports: `latte import complaints -` is killed after being fed a chosen number of rows (before,
+around and after its first batch of 5000); the database must be clean and hold whole batches,
+and importing the same file again must end with the exact totals.
+
+Deterministic: the kill moments and row counts come from fixed seeds.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
+import subprocess
+import sys
 import time
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import create_engine, text
 
-from .concurrency_agent import Team, run_agents
-from .conftest import Latte
+from .concurrency_agent import ROOT, Team, run_agents
+from .conftest import Latte, PostgresServer
 
 TRIALS = 20
 SEED = 20261123
@@ -148,3 +157,92 @@ def test_killed_writers_leave_a_consistent_database(
         assert complaints == complaints_before + ops["open"]
         assert records == records_before + ops["open"] + ops["step"]
         assert latte.ok("db", "check").exit_code == 0
+
+
+IMPORT_ROWS = 7000  # the importer commits every 5000 rows: one whole batch and a part
+IMPORT_BATCH = 5000
+# How many rows the killed import has been fed, per trial: before its first batch is full,
+# around the first batch's write, and well after it (the pipe and the importer's read buffer
+# hold well under 2000 rows, so by then the first batch has been committed).
+KILL_AFTER_ROWS = ((500, 4900), (5000, 5800), (IMPORT_ROWS, IMPORT_ROWS))
+
+
+def complaints_file(path: Path, prefix: str) -> int:
+    """A complaints CSV with some history; returns the stage records it should give."""
+    stages = 0
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("external_id,channel,category,listen,opened_at,acknowledged_at,"
+                  "take_action_at,action_kind,amount,customer_ref\n")  # fmt: skip
+        for i in range(IMPORT_ROWS):
+            done = i % 3  # stages after listen
+            stages += 1 + done
+            ack = "2026-10-01T10:00:00Z" if done >= 1 else ""
+            action = ("2026-10-01T11:00:00Z", "refund", "12.50") if done >= 2 else ("", "", "")
+            out.write(f"{prefix}-{i},phone,delivery,It broke {i},2026-10-01T09:00:00Z,{ack},"
+                      f"{','.join(action)},C-{i % 300}\n")  # fmt: skip
+    return stages
+
+
+def killed_import(path: Path, rows_fed: int) -> None:
+    """`latte import complaints -` fed the file's first `rows_fed` rows, then killed."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "latte_cli", "import", "complaints", "-", "--json"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+    assert process.stdin is not None
+    try:
+        with path.open("rb") as source:
+            for line in itertools.islice(source, rows_fed + 1):  # the header and rows_fed rows
+                process.stdin.write(line)
+            process.stdin.flush()
+        assert process.poll() is None, "the import ended before its kill"
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        process.stdin.close()
+
+
+def fresh_store(request: pytest.FixtureRequest, db_url: str, folder: Path) -> str:
+    if db_url.startswith("sqlite"):
+        return f"sqlite:///{folder / 'import.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database()
+
+
+def test_killed_imports_leave_a_consistent_database_and_a_rerun_completes_them(
+    db_url: str, tmp_path: Path, latte: Latte, request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    rng = random.Random(SEED + 1)
+    committed_batches = []
+    for trial, (low, high) in enumerate(KILL_AFTER_ROWS):
+        folder = tmp_path / f"import{trial}"
+        folder.mkdir()
+        url = fresh_store(request, db_url, folder)
+        monkeypatch.setenv("LATTE_DB", url)
+        path = folder / "complaints.csv"
+        stages = complaints_file(path, f"T{trial}")
+        killed_import(path, rng.randint(low, high))
+        store = Store(url)
+        try:
+            report = json.loads(latte.ok("db", "check", "--json").stdout)
+            assert report["clean"], (trial, report["problems"])
+            (done,) = store.rows("SELECT COUNT(*) FROM complaint")[0]
+            assert done in (0, IMPORT_BATCH), f"a killed import left {done} rows: not whole batches"
+            committed_batches.append(done // IMPORT_BATCH)
+
+            rerun = json.loads(latte.ok("import", "complaints", str(path), "--json").stdout)
+            counts = {k: rerun[k] for k in ("inserted", "updated", "unchanged", "rejected")}
+            assert counts == {
+                "inserted": IMPORT_ROWS - done, "updated": 0, "unchanged": done, "rejected": 0
+            }  # fmt: skip
+            assert store.rows("SELECT COUNT(*) FROM complaint")[0][0] == IMPORT_ROWS
+            assert store.rows("SELECT COUNT(*) FROM stage_record")[0][0] == stages
+            assert store.rows("SELECT COUNT(*) FROM customer")[0][0] == 300
+        finally:
+            store.engine.dispose()
+    assert committed_batches[0] == 0 and committed_batches[-1] == 1, committed_batches
+    assert latte.ok("db", "check").exit_code == 0
