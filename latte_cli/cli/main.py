@@ -16,6 +16,8 @@ from latte_cli.cli import (  # noqa: F401  (registers commands)
 )
 from latte_cli.cli.app import app
 
+__all__ = ["app", "main"]
+
 
 def main() -> None:
     try:
