@@ -36,7 +36,8 @@ try:
 except SystemExit:
     pass
 elapsed = time.perf_counter() - start
-print(f"BENCH {elapsed} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(f"BENCH {elapsed} {usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}", file=sys.stderr)
 """
 
 FLOOR_CHILD = r"""
@@ -128,20 +129,21 @@ with open(source, encoding="utf-8", newline="") as f:
         conn.executemany("INSERT INTO purchase (order_ref, customer_id, purchased_at, purchased_epoch, amount_cents, lines) VALUES (?,?,?,?,?,?)", batch)
 conn.execute("COMMIT")
 elapsed = time.perf_counter() - start
-print(f"BENCH {elapsed} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(f"BENCH {elapsed} {usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}", file=sys.stderr)
 """
 
 
-def _measure(code: str, args: list[str]) -> tuple[float, float]:
-    """(seconds, peak RSS in MiB) of one child process."""
+def _measure(code: str, args: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS in MiB, CPU seconds) of one child process."""
     done = subprocess.run(
         [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
     )
     line = next((x for x in done.stderr.splitlines() if x.startswith("BENCH ")), None)
     if line is None:
         raise SystemExit(f"benchmark child failed:\n{done.stdout}\n{done.stderr}")
-    _, seconds, rss_kib = line.split()
-    return float(seconds), int(rss_kib) / 1024
+    _, seconds, rss_kib, cpu = line.split()
+    return float(seconds), int(rss_kib) / 1024, float(cpu)
 
 
 def _fresh_db(path: Path) -> None:
@@ -178,9 +180,9 @@ def run(complaints: int, folder: Path, small: int) -> dict[str, object]:
                     leftover.unlink()
                 _fresh_db(database)
                 if who == "floor":
-                    seconds, rss = _measure(FLOOR_CHILD, [kind, str(source), str(database)])
+                    seconds, rss, cpu = _measure(FLOOR_CHILD, [kind, str(source), str(database)])
                 else:
-                    seconds, rss = _measure(
+                    seconds, rss, cpu = _measure(
                         LATTE_CHILD,
                         ["--db", str(database), "import", kind, str(source), "--json"],
                     )
@@ -189,6 +191,8 @@ def run(complaints: int, folder: Path, small: int) -> dict[str, object]:
                     "rows": lines,
                     "seconds": round(seconds, 2),
                     "rows_per_s": round(lines / seconds),
+                    "cpu_seconds": round(cpu, 2),
+                    "rows_per_cpu_s": round(lines / cpu),
                     "peak_rss_mib": round(rss),
                 }
                 print(key, results[key], flush=True)
@@ -197,8 +201,13 @@ def run(complaints: int, folder: Path, small: int) -> dict[str, object]:
         latte = results.get(f"{kind}-{complaints}-latte")
         if isinstance(floor, dict) and isinstance(latte, dict):
             ratio = latte["rows_per_s"] / floor["rows_per_s"]
+            cpu_ratio = latte["rows_per_cpu_s"] / floor["rows_per_cpu_s"]
             results[f"{kind}-ratio"] = round(ratio, 2)
-            print(f"{kind}: latte {latte['rows_per_s']:,} rows/s = {ratio:.2f}x the floor")
+            results[f"{kind}-cpu-ratio"] = round(cpu_ratio, 2)
+            print(
+                f"{kind}: latte {latte['rows_per_s']:,} rows/s = {ratio:.2f}x the floor "
+                f"(per CPU second: {cpu_ratio:.2f}x)"
+            )
     big = results.get(f"complaints-{complaints}-latte")
     little = results.get(f"complaints-{small}-latte")
     if isinstance(big, dict) and isinstance(little, dict) and small != complaints:

@@ -203,3 +203,23 @@ def test_purchases_lines_add_up_and_followups(latte: Latte, db_url: str, tmp_pat
         followup = session.exec(select(FollowUp)).one()[0]
         assert (followup.nps, followup.satisfied, followup.reached) == (9, True, True)
     consistent(db_url)
+
+
+def test_sqlite_timestamps_match_sqlalchemys_layout() -> None:
+    from sqlalchemy.dialects import sqlite
+
+    from latte_cli.importer.base import Store
+
+    class FakeConnection:
+        dialect = sqlite.dialect()
+
+    store = Store(FakeConnection())  # type: ignore[arg-type]
+    process = Complaint.__table__.c.opened_at.type._cached_bind_processor(  # type: ignore[attr-defined]
+        FakeConnection.dialect
+    )
+    for moment in (
+        datetime(2026, 11, 23, 10, 0, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, 7, tzinfo=UTC),
+        datetime.fromisoformat("2026-03-29T01:30:00.123456+02:00"),
+    ):
+        assert store.ts(moment) == process(moment)

@@ -391,10 +391,14 @@ def _insert(
     now = ts(run.now)
     importer = run.options.agent
     rows = []
+    opened_texts = []
     for p in fresh:
         r: ComplaintIn = p.row
         s = _state(r.stages, r.resolved_only)
         resolved, ack = s["resolved"], s["ack"]
+        opened = ts(r.opened_at)
+        opened_texts.append(opened)
+        resolved_text = ts(resolved)
         rows.append(
             (
                 r.external_id,
@@ -409,13 +413,13 @@ def _insert(
                 s["stage_due"],
                 0,
                 0,
-                ts(r.opened_at),
+                opened,
                 epoch(r.opened_at),
                 ts(ack),
                 epoch(ack) if ack else None,
-                ts(resolved),
+                resolved_text,
                 epoch(resolved) if resolved else None,
-                ts(resolved),
+                resolved_text,
                 epoch(resolved) if resolved else None,
                 s["action"],
                 s["cause"],
@@ -426,12 +430,12 @@ def _insert(
     ids = _ids(conn, [p.row.external_id for p in fresh])
     events: list[tuple[Any, ...]] = []
     records: list[tuple[Any, ...]] = []
-    for p in fresh:
+    for p, opened in zip(fresh, opened_texts, strict=True):
         r = p.row
         cid = ids[r.external_id]
         who = r.agent or importer
-        events.append((cid, ts(r.opened_at), who, "opened", _opened_data(r.agent)))
-        _append_stages(cid, r, r.stages, r.opened_at, who, events, records, ts)
+        events.append((cid, opened, who, "opened", _opened_data(r.agent)))
+        _append_stages(cid, r, r.stages, r.opened_at, who, events, records, ts, opened)
     store.insert(conn, "event", EVENT_COLUMNS, events)
     store.insert(conn, "stage_record", RECORD_COLUMNS, records)
 
@@ -445,9 +449,10 @@ def _append_stages(
     events: list[tuple[Any, ...]],
     records: list[tuple[Any, ...]],
     ts: Any,
+    opened_text: str | None = None,
 ) -> None:
     for st in stages:
-        at = ts(st.at)
+        at = opened_text if opened_text and st.at is r.opened_at else ts(st.at)
         events.append((cid, at, who, "stage", STAGE_EVENT[st.stage]))
         records.append(
             (
