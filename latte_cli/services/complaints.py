@@ -62,9 +62,10 @@ def _at(at: datetime | None, now: datetime) -> datetime:
     return at
 
 
-def _log(
+def log_event(
     session: Session, complaint_id: int, at: datetime, agent: str, kind: str, **data: Any
 ) -> None:
+    """Append one event to the complaint's log (never updated or deleted afterwards)."""
     session.add(
         Event(
             complaint_id=complaint_id,
@@ -189,7 +190,9 @@ def open_complaint(
     session.add(complaint)
     session.flush()
     assert complaint.id is not None
-    _log(session, complaint.id, opened_at, agent, "opened", assigned_agent=state.assigned_agent)
+    log_event(
+        session, complaint.id, opened_at, agent, "opened", assigned_agent=state.assigned_agent
+    )
     _record(
         session,
         complaint,
@@ -281,7 +284,7 @@ def _record(
     _store_state(complaint, new_state)
     complaint.updated_at = utcnow()
     session.add(complaint)
-    _log(session, complaint.id, at, agent, "stage", stage=stage.value, cycle=state.cycle)
+    log_event(session, complaint.id, at, agent, "stage", stage=stage.value, cycle=state.cycle)
     return new_state
 
 
@@ -330,7 +333,7 @@ def transfer(
     state = workflow.apply(
         state_of(complaint), workflow.Transferred(to_agent=to_agent, at=now, agent=agent)
     )
-    _log(
+    log_event(
         session,
         complaint_id,
         now,
@@ -356,7 +359,7 @@ def reopen(
     when = _at(at, utcnow())
     previous = _last_step_time(session, complaint) or complaint.opened_at
     state = workflow.apply(state_of(complaint, previous), workflow.Reopened(at=when, agent=agent))
-    _log(session, complaint_id, when, agent, "reopen", reason=reason, cycle=state.cycle)
+    log_event(session, complaint_id, when, agent, "reopen", reason=reason, cycle=state.cycle)
     _store_state(complaint, state)
     complaint.updated_at = utcnow()
     session.add(complaint)
