@@ -8,7 +8,6 @@ from __future__ import annotations
 import getpass
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,6 +30,8 @@ def database_url(option: str | None = None) -> str:
 
     A value without a scheme (`name://`) is a path to a SQLite file.
     """
+    if option is not None and not option.strip():
+        raise InvalidValue("--db is empty. Give a SQLite file path or a database URL.")
     value = option or os.environ.get(ENV_DB) or str(default_db_path())
     if "://" in value:
         return value
@@ -70,12 +71,3 @@ def time_zone(option: str | None = None) -> ZoneInfo | None:
         raise InvalidValue(
             f"Unknown time zone {name!r}. Use an IANA name such as Europe/Paris or UTC."
         ) from None
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The global options every command sees."""
-
-    db_url: str
-    agent: str
-    tz: ZoneInfo | None

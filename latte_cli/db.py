@@ -146,6 +146,8 @@ def translate(error: Exception, url: str) -> DatabaseError:
     message = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
     where = redact_url(url)
     lowered = message.lower()
+    if "out of range" in lowered:
+        return DatabaseError("A number given is too large for the database. Give a smaller value.")
     if "locked" in lowered or "busy" in lowered:
         return DatabaseError(
             f"The database {where} is busy: another program kept it locked for more than "
@@ -174,9 +176,10 @@ def translate(error: Exception, url: str) -> DatabaseError:
 def current_revision(engine: Engine) -> str | None:
     """The schema revision stored in the database, None for a database without latte's schema.
 
-    Raises DatabaseError for a database that has other tables but not latte's.
+    Raises DatabaseError for a database that has other tables but not latte's. Reads only, so
+    it never waits for another process's write lock.
     """
-    with engine.connect() as connection:
+    with engine.execution_options(latte_readonly=True).connect() as connection:
         tables = set(inspect(connection).get_table_names())
         if "alembic_version" not in tables:
             if tables:
@@ -244,6 +247,11 @@ def open_session(url: str, *, readonly: bool = False) -> Iterator[Session]:
             yield session
     except (DBAPIError, OperationalError) as error:
         raise translate(error, url) from None
+    except OverflowError:
+        # SQLite refuses integers beyond 64 bits before the statement runs.
+        raise DatabaseError(
+            "A number given is too large for the database. Give a smaller value."
+        ) from None
 
 
 def backup(url: str, destination: Path) -> int:
@@ -293,7 +301,7 @@ def status(url: str) -> Status:
     engine = ensure_schema(url)
     try:
         revision = current_revision(engine)
-        with engine.connect() as connection:
+        with engine.execution_options(latte_readonly=True).connect() as connection:
             counts = {
                 table: int(connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
                 for table in COUNTED_TABLES

@@ -8,7 +8,7 @@ state; `replay` rebuilds the state from a stored event log, which is how tests a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -221,40 +221,17 @@ def apply(state: State | None, event: Event) -> State:
     raise TypeError(f"unknown event {event!r}")
 
 
+def stage_duration(state: State, completed_at: datetime) -> timedelta:
+    """Time spent in the stage completed at `completed_at` (DESIGN §4).
+
+    `listen` runs from the opening; every later stage from the previous stage's completion
+    (after a reopening, from the reopening).
+    """
+    return completed_at - (state.last_completed_at or state.opened_at)
+
+
 def replay(events: Iterable[Event]) -> State | None:
     state: State | None = None
     for event in events:
         state = apply(state, event)
     return state
-
-
-@dataclass(frozen=True)
-class StageTime:
-    stage: Stage
-    cycle: int
-    completed_at: datetime
-    duration: timedelta
-
-
-def stage_durations(
-    opened_at: datetime,
-    completions: Sequence[tuple[Stage, int, datetime]],
-    reopened: Sequence[tuple[int, datetime]] = (),
-) -> list[StageTime]:
-    """How long each recorded stage took.
-
-    `listen` runs from `opened_at` to its completion; every later stage from the previous
-    stage's completion to its own. After a reopening, `take_action` runs from the reopening.
-    `completions` are (stage, cycle, completed_at) in the order they happened.
-    """
-    starts = {cycle: at for cycle, at in reopened}
-    previous = opened_at
-    last_cycle = 0
-    times = []
-    for stage, cycle, completed_at in completions:
-        if cycle != last_cycle:
-            previous = starts.get(cycle, previous)
-            last_cycle = cycle
-        times.append(StageTime(stage, cycle, completed_at, completed_at - previous))
-        previous = completed_at
-    return times

@@ -17,7 +17,8 @@ def assert_refused(result: object, code: int, *needles: str) -> str:
     exit_code = result.exit_code  # type: ignore[attr-defined]
     stderr: str = result.stderr  # type: ignore[attr-defined]
     assert exit_code == code, (exit_code, stderr)
-    assert "Traceback" not in stderr
+    # An exception other than SystemExit is what a user would have seen as a traceback.
+    assert isinstance(result.exception, SystemExit), result.exception  # type: ignore[attr-defined]
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1, stderr
     for needle in needles:
@@ -211,3 +212,69 @@ def test_unexpected_errors_never_show_a_traceback(
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert "disk on fire" in err and "LATTE_DEBUG=1" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (
+            ("step", "1", "take_action", "--kind", "refund", "--detail", "x", "--amount", "1e20"),
+            "more than 10,000,000",
+        ),
+        (
+            ("step", "1", "take_action", "--kind", "refund", "--detail", "x", "--amount", "NaN"),
+            "is not a number",
+        ),
+        (("show", "99999999999999999999"), "too large"),
+        (("list", "--limit", "99999999999999999999"), "too large"),
+        (("list", "--target", "nan"), "--target must be more than 0"),
+        (("list", "--target", "inf", "--overdue"), "--target must be more than 0"),
+        (("list", "--channel", "pigeon"), "Channel 'pigeon'"),
+        (("--db", "", "list"), "--db is empty"),
+    ],
+)
+def test_out_of_range_values_are_refused_plainly(
+    latte: Latte, args: tuple[str, ...], needle: str
+) -> None:
+    latte.ok(*NEW)
+    latte.ok("step", "1", "acknowledge", "--text", "sorry")
+    assert_refused(latte(*args), 1, needle)
+
+
+def test_guided_new_refuses_a_bad_flag_before_asking_anything(
+    latte: Latte, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    latte.ok("db", "upgrade")
+    monkeypatch.setattr("latte_cli.cli.app.stdin_is_terminal", lambda: True)
+    for args, needle in (
+        (("--channel", "bogus", "--category", "billing"), "Channel 'bogus'"),
+        (("--severity", "huge"), "Severity 'huge'"),
+        (("--email", "nope", "--channel", "web"), "has no @"),
+        (("--category", "x" * 101), "longer than 100"),
+    ):
+        assert_refused(latte("new", *args, input=""), 1, needle)
+    assert counts(db_url) == (0, 0, 0, 0)
+
+
+@pytest.mark.sqlite_only
+def test_readers_do_not_wait_for_a_writer(
+    latte: Latte, sqlite_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    latte.ok(*NEW)
+    from latte_cli import db
+
+    db.dispose_engines()
+    db._ready.clear()
+    monkeypatch.setenv("LATTE_BUSY_TIMEOUT", "0.2")
+    writer = sqlite3.connect(sqlite_path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("UPDATE complaint SET summary = 'being changed'")
+    try:
+        assert latte.ok("list", "--json").stdout.count('"id": 1') == 1
+        assert latte.ok("show", "1").exit_code == 0
+        assert latte.ok("db", "status").exit_code == 0
+        refused = latte("step", "1", "acknowledge", "--text", "sorry")
+        assert refused.exit_code == 1 and "is busy" in refused.stderr
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

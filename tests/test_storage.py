@@ -12,7 +12,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import create_engine, inspect, text
 from sqlmodel import SQLModel
 
 from latte_cli import config, db
@@ -97,6 +97,17 @@ def test_a_database_is_brought_to_head_on_first_use_and_by_db_upgrade(
     assert f"upgraded from revision none to {HEAD}" in result.stdout
     result = latte.ok("db", "upgrade")
     assert f"already at revision {HEAD}" in result.stdout
+
+
+def test_first_use_creates_the_schema(latte: Latte, db_url: str) -> None:
+    latte.ok("list")
+    engine = create_engine(db_url)
+    with engine.connect() as connection:
+        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        tables = set(inspect(connection).get_table_names())
+    engine.dispose()
+    assert version == HEAD
+    assert {"complaint", "customer", "stage_record", "event", "followup", "purchase"} <= tables
 
 
 def test_db_status_reports_revision_location_and_counts(

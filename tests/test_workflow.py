@@ -75,20 +75,12 @@ def test_only_a_resolved_complaint_can_be_reopened() -> None:
         workflow.apply(opened(), workflow.Reopened(at=T0, agent="ana"))
 
 
-def test_stage_durations_follow_design() -> None:
-    completions = [
-        (Stage.LISTEN, 0, T0 + timedelta(minutes=2)),
-        (Stage.ACKNOWLEDGE, 0, T0 + timedelta(minutes=5)),
-        (Stage.TAKE_ACTION, 0, T0 + timedelta(hours=1)),
-        (Stage.TAKE_ACTION, 1, T0 + timedelta(days=2, hours=1)),
-    ]
-    times = workflow.stage_durations(T0, completions, reopened=[(1, T0 + timedelta(days=2))])
-    assert [t.duration for t in times] == [
-        timedelta(minutes=2),
-        timedelta(minutes=3),
-        timedelta(minutes=55),
-        timedelta(hours=1),
-    ]
+def test_stage_duration_runs_from_the_previous_step() -> None:
+    state = opened()
+    assert workflow.stage_duration(state, T0 + timedelta(minutes=2)) == timedelta(minutes=2)
+    state = workflow.apply(state, workflow.StageRecorded(Stage.LISTEN, T0, "ana"))
+    later = T0 + timedelta(hours=3)
+    assert workflow.stage_duration(state, later) == timedelta(hours=3)
 
 
 def test_parse_choice_lists_accepted_values() -> None:

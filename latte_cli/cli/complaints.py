@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
     from latte_cli.cli.guided import Conversation
 
+MAX_TARGET_HOURS = 24 * 366
+
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 FollowupDaysOption = Annotated[
     int | None,
@@ -95,6 +97,15 @@ def new(
     ]
     if (missing or guided) and not as_json and not queue and stdin_is_terminal():
         from latte_cli.cli import guided as guide
+        from latte_cli.services.complaints import check_given
+
+        check_given(
+            channel=channel,
+            severity=severity,
+            category=category,
+            location=location,
+            customer=details,
+        )
 
         conversation = guide.Conversation(g, guide.make_prompter(), days=followup_days)
         conversation.start(
@@ -295,10 +306,12 @@ def list_(
     from latte_cli.workflow import parse_choice
 
     g = globals_of(ctx)
-    if target <= 0:
+    if not 0 < target <= MAX_TARGET_HOURS:  # also refuses nan
         from latte_cli.errors import InvalidValue
 
-        raise InvalidValue(f"--target must be more than 0 hours, not {target}.")
+        raise InvalidValue(
+            f"--target must be more than 0 and at most {MAX_TARGET_HOURS} hours, not {target}."
+        )
     filters = ListFilter(
         status=parse_choice(Status, status, what="--status"),
         stage_due=stage,

@@ -20,6 +20,7 @@ from latte_cli.models import Complaint, Customer, Event, StageRecord
 from latte_cli.services import followups
 from latte_cli.services.customers import (
     CustomerDetails,
+    check_details,
     clean_text,
     match_or_create_customer,
 )
@@ -27,6 +28,8 @@ from latte_cli.timeutil import epoch, utcnow
 from latte_cli.workflow import ActionKind, Channel, RootCause, Severity, Stage
 
 MAX_TEXT = 10_000
+# Stored as cents in a 32-bit integer column on PostgreSQL.
+MAX_AMOUNT = Decimal(10_000_000)
 
 
 def parse_amount(text: str | None) -> int | None:
@@ -37,8 +40,14 @@ def parse_amount(text: str | None) -> int | None:
         value = Decimal(str(text).strip())
     except InvalidOperation:
         raise InvalidValue(f"The amount {text!r} is not a number. Give it like 12.50.") from None
-    if not value.is_finite() or value < 0:
+    if not value.is_finite():
+        raise InvalidValue(f"The amount {text!r} is not a number. Give it like 12.50.")
+    if value < 0:
         raise InvalidValue(f"The amount {text!r} must be zero or more. Give it like 12.50.")
+    if value > MAX_AMOUNT:
+        raise InvalidValue(
+            f"The amount {text!r} is more than {MAX_AMOUNT:,}. Check it; give it like 12.50."
+        )
     cents = value * 100
     if cents != cents.to_integral_value():
         raise InvalidValue(f"The amount {text!r} has more than two decimals. Give it like 12.50.")
@@ -115,10 +124,13 @@ def get_complaint(session: Session, complaint_id: int, *, for_update: bool = Fal
 
 
 def _last_step_time(session: Session, complaint: Complaint) -> datetime | None:
-    """The completion of the latest stage or reopening: the next stage may not be earlier."""
+    """The latest stage, resolution or reopening: the next step may not be earlier."""
     return session.exec(
         select(Event.at)
-        .where(Event.complaint_id == complaint.id, col(Event.kind).in_(("stage", "reopen")))
+        .where(
+            Event.complaint_id == complaint.id,
+            col(Event.kind).in_(("stage", "resolved", "reopen")),
+        )
         .order_by(col(Event.id).desc())
         .limit(1)
     ).first()
@@ -138,6 +150,26 @@ class NewComplaint:
     assign: bool = True
     # An existing customer picked by id (the guided flow's search); overrides `customer`.
     customer_id: int | None = None
+
+
+def check_given(
+    *,
+    channel: str | None = None,
+    severity: str | None = None,
+    category: str | None = None,
+    location: str | None = None,
+    customer: CustomerDetails | None = None,
+) -> None:
+    """Refuse bad values given up front, before an agent spends time answering prompts."""
+    if channel:
+        workflow.parse_choice(Channel, channel, what="Channel")
+    if severity:
+        workflow.parse_choice(Severity, severity, what="Severity")
+    if category:
+        _required(category, "The category", "--category", limit=100)
+    clean_text(location, limit=100, what="The location")
+    if customer is not None:
+        check_details(customer)
 
 
 def open_complaint(
@@ -201,7 +233,6 @@ def open_complaint(
         agent=agent,
         at=heard_at,
         text=listen,
-        previous=opened_at,
     )
     session.commit()
     return complaint
@@ -259,7 +290,6 @@ def _record(
     *,
     agent: str,
     at: datetime,
-    previous: datetime,
     **fields: Any,
 ) -> workflow.State:
     new_state = workflow.apply(state, workflow.StageRecorded(stage=stage, at=at, agent=agent))
@@ -270,7 +300,7 @@ def _record(
         stage=stage.value,
         agent=agent,
         completed_at=at,
-        duration_seconds=int((at - previous).total_seconds()),
+        duration_seconds=int(workflow.stage_duration(state, at).total_seconds()),
         **fields,
     )
     session.add(record)
@@ -310,9 +340,7 @@ def record_stage(
     workflow.check_stage(state, wanted)
     fields = _stage_fields(wanted, given)
     when = _at(at, utcnow())
-    new_state = _record(
-        session, complaint, state, wanted, agent=agent, at=when, previous=previous, **fields
-    )
+    new_state = _record(session, complaint, state, wanted, agent=agent, at=when, **fields)
     if new_state.is_resolved:
         days = followups.followup_days(followup_days)
         followups.schedule_followup(

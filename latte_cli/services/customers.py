@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +32,19 @@ def clean_text(value: str | None, *, limit: int, what: str) -> str | None:
     return value or None
 
 
+def check_details(details: CustomerDetails) -> CustomerDetails:
+    """The details stripped (blank ones None), or InvalidValue naming the one that is wrong."""
+    email = clean_text(details.email, limit=200, what="The customer email")
+    if email and "@" not in email:
+        raise InvalidValue(f"The email {email!r} has no @. Give an address like ana@example.com.")
+    return CustomerDetails(
+        ref=clean_text(details.ref, limit=100, what="The customer ref"),
+        name=clean_text(details.name, limit=200, what="The customer name"),
+        email=email,
+        phone=clean_text(details.phone, limit=50, what="The customer phone"),
+    )
+
+
 def match_or_create_customer(session: Session, details: CustomerDetails) -> Customer | None:
     """The customer these details name (by ref, else email), created if new.
 
@@ -39,12 +52,7 @@ def match_or_create_customer(session: Session, details: CustomerDetails) -> Cust
     fill in fields the stored record lacks; they never overwrite what is already there.
     Does not commit: the caller's transaction owns the change.
     """
-    ref = clean_text(details.ref, limit=100, what="The customer ref")
-    name = clean_text(details.name, limit=200, what="The customer name")
-    email = clean_text(details.email, limit=200, what="The customer email")
-    phone = clean_text(details.phone, limit=50, what="The customer phone")
-    if email and "@" not in email:
-        raise InvalidValue(f"The email {email!r} has no @. Give an address like ana@example.com.")
+    ref, name, email, phone = astuple(check_details(details))
     if not any((ref, name, email, phone)):
         return None
     customer = None

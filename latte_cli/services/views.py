@@ -8,14 +8,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from latte_cli import workflow
 from latte_cli.errors import InvalidValue
 from latte_cli.models import Complaint, Customer, Event, StageRecord
 from latte_cli.services.complaints import events_of, get_complaint, workflow_events
 from latte_cli.timeutil import epoch, utcnow
-from latte_cli.workflow import Stage
+from latte_cli.workflow import Channel, Stage
 
 DEFAULT_SLA_HOURS = 24.0
 
@@ -173,11 +173,14 @@ def list_complaints(
     if filters.customer_ref:
         statement = statement.where(Customer.ref == filters.customer_ref)
     if filters.channel:
-        statement = statement.where(Complaint.channel == filters.channel.lower())
+        channel = workflow.parse_choice(Channel, filters.channel, what="Channel")
+        statement = statement.where(Complaint.channel == channel.value)
     if filters.category:
         statement = statement.where(Complaint.category == filters.category.lower())
     if filters.location:
-        statement = statement.where(Complaint.location == filters.location)
+        statement = statement.where(
+            func.lower(Complaint.location) == filters.location.strip().lower()
+        )
     if filters.since:
         statement = statement.where(Complaint.opened_epoch >= epoch(filters.since))
     if filters.until:
@@ -188,7 +191,7 @@ def list_complaints(
     order = {
         SortKey.OPENED: (col(Complaint.opened_epoch), col(Complaint.id)),
         SortKey.NEWEST: (col(Complaint.opened_epoch).desc(), col(Complaint.id).desc()),
-        SortKey.RESOLVED: (col(Complaint.resolved_epoch).desc(), col(Complaint.id)),
+        SortKey.RESOLVED: (col(Complaint.resolved_epoch).desc().nulls_last(), col(Complaint.id)),
         SortKey.ID: (col(Complaint.id),),
     }[filters.sort]
     statement = statement.order_by(*order).limit(filters.limit)
