@@ -121,8 +121,8 @@ def get_engine(url: str) -> Engine:
         except ImportError as error:
             if "psycopg" in str(error):
                 raise DatabaseError(
-                    "PostgreSQL support is not installed. Install it with "
-                    "pip install 'latte-cli[postgresql]'."
+                    "PostgreSQL support is not installed. Install it with pip install "
+                    "'latte-cli[postgresql]' (from a clone: pip install '.[postgresql]')."
                 ) from None
             raise DatabaseError(
                 f"Cannot use the database URL {redact_url(url)}: {error}. Check --db or LATTE_DB."

@@ -95,7 +95,7 @@ def check(
     if not report.clean:
         raise DatabaseError(
             f"The database has {report.problem_count} problems (listed on stdout). "
-            "Restore it from a backup (`latte db backup`) or report the problem."
+            "Restore a backup copy (see the README) or report the problem."
         )
 
 
