@@ -53,15 +53,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "reference",
         "external_ref",
     ),
-    "customer_ref": (
-        "customer",
-        "customer_id",
-        "customer_number",
-        "client_id",
-        "account",
-        "account_id",
-        "requester_id",
-    ),
+    "customer_ref": customers.REF_ALIASES,
     "customer_name": (
         "name",
         "requester",

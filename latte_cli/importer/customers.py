@@ -16,6 +16,17 @@ from latte_cli.importer.base import chunks
 from latte_cli.importer.fields import Bad, text
 from latte_cli.models import Customer
 
+# Column names other systems use for the customer reference, in complaint and purchase files.
+REF_ALIASES = (
+    "customer",
+    "customer_id",
+    "customer_number",
+    "client_id",
+    "account",
+    "account_id",
+    "requester_id",
+)
+
 if TYPE_CHECKING:
     from latte_cli.importer.base import Run
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import ColumnElement, case, literal
 
+from latte_cli.config import time_zone
 from latte_cli.errors import InvalidValue
 
 DAY = 86_400
@@ -42,12 +43,9 @@ class Period:
 def zone_named(name: str | None) -> ZoneInfo:
     """The report zone: the name given, else the system's zone, else UTC."""
     if name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidValue(
-                f"Unknown time zone {name!r}. Use an IANA name such as Europe/Paris or UTC."
-            ) from None
+        zone = time_zone(name)
+        assert zone is not None
+        return zone
     env = os.environ.get("TZ", "").lstrip(":")
     candidates = [env] if env else []
     try:
