@@ -32,7 +32,6 @@ def list_followups(
 
     Example: latte followup list --due --mine
     """
-    from rich.table import Table
     from rich.text import Text
 
     from latte_cli.services.followups import Due
@@ -63,25 +62,27 @@ def list_followups(
     if not rows:
         render.console.print("No follow-ups match.")
         return
-    table = Table(expand=False)
-    table.add_column("ID", justify="right", no_wrap=True, min_width=2)
-    table.add_column("Due", no_wrap=True, min_width=16)
-    table.add_column("Customer", max_width=18, overflow="fold")
-    table.add_column("Phone", max_width=14, overflow="fold")
-    table.add_column("Agent", max_width=8, overflow="fold")
+    # Borderless with fixed columns, like `latte list`, so that it fits 80 columns; "late ..."
+    # goes under the due time.
+    table = render.narrow_table()
+    table.add_column("ID", justify="right", no_wrap=True, width=4)
+    table.add_column("Due", width=11, overflow="fold")
+    table.add_column("Customer", width=14, overflow="fold")
+    table.add_column("Phone", width=13, overflow="fold")
+    table.add_column("Agent", width=10, overflow="fold")
     table.add_column("Summary", overflow="fold", ratio=1)
     for row in rows:
-        due_text = Text(render.when(row.due_at, g.tz))
+        due_text = Text(render.short_when(row.due_at, g.tz))
         late = row.late_by(now)
         if late is not None and late.total_seconds() >= 60:
             due_text.append(f" late {format_duration(late)}", style="red")
         table.add_row(
             str(row.complaint_id),
             due_text,
-            Text(row.customer_name or row.customer_ref or "—"),
-            Text(row.customer_phone or "—"),
-            Text(row.assigned_agent or "—"),
-            Text(row.summary),
+            render.plain(row.customer_name or row.customer_ref or "—"),
+            render.plain(row.customer_phone or "—"),
+            render.plain(row.assigned_agent or "—"),
+            render.plain(row.summary),
         )
     render.console.print(table)
 
@@ -131,9 +132,11 @@ def record(
 
         complaint, customer = guide.complaint_for_followup(g, complaint_id)
         render.console.print(
-            f"Follow-up of complaint {complaint_id}"
-            + (f" ({customer})" if customer else "")
-            + f": {complaint.summary}"
+            render.plain(
+                f"Follow-up of complaint {complaint_id}"
+                + (f" ({customer})" if customer else "")
+                + f": {complaint.summary}"
+            )
         )
         conversation = guide.Conversation(g, guide.make_prompter())
         given = guide.OutcomeGiven(reached, satisfied, nps, bought, note)

@@ -278,7 +278,7 @@ class Conversation:
         if len(exact) == 1:
             return exact[0], CustomerDetails()
         if not found:
-            render.console.print(f"No customer matches {typed!r}: creating one.")
+            render.console.print(Text(f"No customer matches {typed!r}: creating one."))
             return None, self._new_customer(typed)
         choices: list[tuple[str, Customer | None]] = [
             (" · ".join(x for x in (c.ref, c.name, c.email) if x), c) for c in found
@@ -495,7 +495,7 @@ class Conversation:
         render.show_timeline(view, self.g.tz)
         owner = view.complaint.assigned_agent
         if owner and owner != self.g.agent:
-            render.console.print(f"Note: this complaint is assigned to {owner}.")
+            render.console.print(Text(f"Note: this complaint is assigned to {owner}."))
         render.console.print(f"Continuing at {TITLES[Stage(view.complaint.stage_due)]}.")
         self._remaining()
 
@@ -521,10 +521,20 @@ def sla_countdown(opened_at: datetime, now: datetime, target_hours: float) -> Te
     return None
 
 
+NOTE_WIDTH = 80
+
+
 def show_transfer_note(note: team.TransferNote, g: Globals) -> None:
+    sender = f"{note.from_agent}, {render.when(note.at, g.tz)}"
+    title = Text(f"Transferred to you by {sender}")
     body = Text(note.note)
-    title = f"Transferred to you by {note.from_agent}, {render.when(note.at, g.tz)}"
-    render.console.print(Panel(body, title=title, title_align="left", width=80, expand=False))
+    if title.cell_len > NOTE_WIDTH - 6:
+        # rich would cut a long title short with "…": keep the sender whole in the body.
+        title = Text("Transferred to you")
+        body = Text.assemble(f"From {sender}:\n", body)
+    render.console.print(
+        Panel(body, title=title, title_align="left", width=NOTE_WIDTH, expand=False)
+    )
 
 
 def show_summary(
@@ -542,7 +552,7 @@ def show_summary(
         table.add_row(
             title if stage.cycle == 0 else f"{title} (#{stage.cycle + 1})",
             format_duration(stage.duration_seconds),
-            stage.agent,
+            render.plain(stage.agent),
             render.when(stage.completed_at, g.tz),
         )
     render.console.print()

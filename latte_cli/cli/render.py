@@ -1,6 +1,11 @@
 """Everything latte prints: rich tables and panels for people, JSON for scripts.
 
 JSON keys are part of latte's interface (documented in the README): add keys, never rename.
+
+Customer names, refs, summaries and agent names are typed by people and may contain square
+brackets ("[vip]", "[/]"), which rich would read as markup: crashing on "[/]" or silently
+dropping "[vip]". So latte's consoles never parse markup, and user text goes into tables and
+panels as `Text` (whose content is never parsed); styles are set on `Text`, never in strings.
 """
 
 from __future__ import annotations
@@ -21,8 +26,15 @@ if TYPE_CHECKING:
     from latte_cli.services.customers import CustomerHistory
     from latte_cli.services.views import ComplaintRow, Timeline
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, markup=False)
+err_console = Console(stderr=True, highlight=False, markup=False)
+
+
+# Timeline columns (see show_timeline). In 80 columns, borders and padding take 16, Step
+# up to 17 ("take_action (#10)"), When 16 and Took 7: Who and What share the other 24.
+STEP_WIDTH = 17
+WHO_WIDTH = 12
+WHAT_MIN_WIDTH = 12
 
 
 def when(moment: datetime | None, zone: tzinfo | None) -> str:
@@ -123,6 +135,11 @@ def timeline_json(view: Timeline) -> dict[str, Any]:
     return data
 
 
+def plain(value: object) -> Text:
+    """User text for a table cell or a title: shown as typed, never read as markup."""
+    return Text("" if value is None else str(value))
+
+
 def status_label(stage_due: str | None) -> Text:
     if stage_due is None:
         return Text("resolved", style="green")
@@ -156,13 +173,15 @@ def show_timeline(view: Timeline, zone: tzinfo | None) -> None:
     )
     if c.summary:
         console.print(f"Summary: {c.summary}", markup=False)
+    # Fits 80 columns with the longest agent names: Step and Who fold (a long email agent
+    # becomes several lines) so that What always keeps room for the text.
     table = Table(show_lines=False, expand=False)
-    table.add_column("Step", no_wrap=True)
-    table.add_column("Who", no_wrap=True)
+    table.add_column("Step", max_width=STEP_WIDTH, no_wrap=True)
+    table.add_column("Who", max_width=WHO_WIDTH, overflow="fold")
     table.add_column("When", no_wrap=True)
     table.add_column("Took", justify="right", no_wrap=True)
-    table.add_column("What", overflow="fold")
-    entries: list[tuple[datetime, int, tuple[str, str, str, str, Text]]] = []
+    table.add_column("What", min_width=WHAT_MIN_WIDTH, overflow="fold")
+    entries: list[tuple[datetime, int, tuple[Text, Text, str, str, Text]]] = []
     for s in view.stages:
         label = s.stage if s.cycle == 0 else f"{s.stage} (#{s.cycle + 1})"
         detail = s.text
@@ -179,8 +198,8 @@ def show_timeline(view: Timeline, zone: tzinfo | None) -> None:
                 s.completed_at,
                 1,
                 (
-                    label,
-                    s.agent,
+                    Text(label),
+                    plain(s.agent),
                     when(s.completed_at, zone),
                     format_duration(s.duration_seconds),
                     Text(detail),
@@ -192,7 +211,7 @@ def show_timeline(view: Timeline, zone: tzinfo | None) -> None:
             label, what = "transfer", f"to {h.detail.get('to_agent')}: {h.detail.get('note', '')}"
         else:
             label, what = "reopen", str(h.detail.get("reason", ""))
-        entries.append((h.at, 0, (label, h.agent, when(h.at, zone), "", Text(what))))
+        entries.append((h.at, 0, (Text(label), plain(h.agent), when(h.at, zone), "", Text(what))))
     for _, _, row in sorted(entries, key=lambda e: (e[0], e[1])):
         table.add_row(*row)
     console.print(table)
@@ -260,7 +279,7 @@ def show_customer(history: CustomerHistory, zone: tzinfo | None) -> None:
     c = history.customer
     console.print(
         Text(c.name or c.ref or "Customer", style="bold"),
-        f"ref {c.ref or '—'} · {c.email or '—'} · {c.phone or '—'}",
+        Text(f"ref {c.ref or '—'} · {c.email or '—'} · {c.phone or '—'}"),
     )
     if history.last_nps is not None:
         console.print(f"Last NPS: {history.last_nps}")
@@ -289,7 +308,7 @@ def show_customer(history: CustomerHistory, zone: tzinfo | None) -> None:
         console.print(table)
     if history.purchases:
         table = Table(title="Last purchases", expand=False)
-        table.add_column("Order", no_wrap=True)
+        table.add_column("Order", max_width=40, overflow="fold")
         table.add_column("When", no_wrap=True)
         table.add_column("Amount", justify="right", no_wrap=True)
         for purchase in history.purchases:
@@ -341,12 +360,12 @@ def status_json(status: Status) -> dict[str, Any]:
 
 
 def show_status(status: Status) -> None:
-    console.print(f"Database: {status.location}")
+    console.print(Text(f"Database: {status.location}"))
     state = "up to date" if status.revision == status.head else f"head is {status.head}"
     console.print(f"Schema revision: {status.revision or 'none'} ({state})")
     table = Table(expand=False)
     table.add_column("Table")
     table.add_column("Rows", justify="right")
     for name, count in status.counts.items():
-        table.add_row(name, str(count))
+        table.add_row(plain(name), str(count))
     console.print(table)

@@ -108,5 +108,12 @@ def list_agents(
         return
     if not rows:
         typer.echo("No agents yet.")
+        return
+    table = render.narrow_table()
+    table.expand = False
+    table.add_column("Agent", max_width=56, overflow="fold")
+    table.add_column("Status", no_wrap=True, width=9)
+    table.add_column("Open", justify="right", no_wrap=True, width=6)
     for row in rows:
-        typer.echo(f"{row.name}\t{row.status.value}\t{row.open_complaints} open")
+        table.add_row(render.plain(row.name), row.status.value, str(row.open_complaints))
+    render.console.print(table)
