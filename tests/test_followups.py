@@ -153,9 +153,66 @@ def test_record_with_flags(latte: Latte, session: Session) -> None:
 
 def test_not_reached_keeps_only_the_attempt(latte: Latte, session: Session) -> None:
     cid = resolved(latte)
-    latte.ok("followup", "record", cid, "--not-reached", "--nps", "3", "--note", "Voicemail")
+    latte.ok("followup", "record", cid, "--not-reached", "--note", "Voicemail")
     (row,) = followups(session)
     assert (row.reached, row.satisfied, row.nps, row.repurchased) == (False, None, None, None)
+    assert row.note == "Voicemail" and row.recorded_at is not None
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--nps", "3"], "drop --nps or pass --reached"),
+        (["--satisfied"], "drop --satisfied or pass --reached"),
+        (["--not-satisfied", "--repurchased", "yes"], "drop --not-satisfied and --repurchased"),
+    ],
+)
+def test_answers_of_a_customer_not_reached_are_refused_not_dropped(
+    latte: Latte, session: Session, flags: list[str], named: str
+) -> None:
+    cid = resolved(latte)
+    result = latte("followup", "record", cid, "--not-reached", *flags)
+    assert result.exit_code == 1
+    assert "NPS, satisfied and repurchased need a reached customer" in result.stderr
+    assert named in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    (row,) = followups(session)
+    assert row.recorded_at is None
+
+
+def test_service_refuses_an_nps_without_a_reached_customer(latte: Latte, session: Session) -> None:
+    from latte_cli.errors import InvalidValue
+    from latte_cli.services.followups import Outcome, record_followup
+
+    cid = int(resolved(latte))
+    with pytest.raises(InvalidValue, match="drop --nps"):
+        record_followup(
+            session, complaint_id=cid, outcome=Outcome(reached=False, nps=3), agent="ana"
+        )
+    session.rollback()
+    assert followups(session)[0].recorded_at is None
+
+
+def test_a_reopened_complaint_leaves_the_followup_list_until_resolved_again(
+    latte: Latte, session: Session
+) -> None:
+    cid = resolved(latte)
+
+    def listed() -> list[int]:
+        rows = json.loads(latte.ok("followup", "list", "--json").stdout)
+        return [row["complaint_id"] for row in rows]
+
+    assert listed() == [int(cid)]
+    latte.ok("reopen", cid, "--reason", "Broke again")
+    assert listed() == []
+    assert "No follow-ups match." in latte.ok("followup", "list").stdout
+    latte.ok("step", cid, "take_action", "--kind", "replacement", "--detail", "New one")
+    latte.ok("step", cid, "thank", "--text", "Thanks")
+    assert listed() == []
+    latte.ok("step", cid, "explain", "--root-cause", "product_defect", "--change", "QA")
+    assert listed() == [int(cid)]
+    latte.ok("followup", "record", cid, "--reached", "--satisfied")
+    assert listed() == []
 
 
 @pytest.mark.parametrize(
@@ -195,7 +252,13 @@ def test_record_by_answering_prompts(latte: Latte, session: Session, pipe: PipeI
     pipe.close()
     result = latte("followup", "record", cid)
     assert result.exit_code == 0, result.output
+    assert "Follow-up of complaint 1 (Ana): Broken" in result.output
     assert "Check the fix held" in result.output  # the follow-up guidance
+    # The [followup] phrases, filled in with the customer, the agent and the issue.
+    assert "You can say: Hello Ana, it's ana. I'm calling to check that everything is fine" in (
+        result.output
+    )
+    assert "how likely are you to recommend us" in result.output
     (row,) = followups(session)
     assert (row.reached, row.satisfied, row.nps, row.repurchased, row.note) == (
         True,
@@ -217,3 +280,54 @@ def test_ctrl_c_while_recording_saves_nothing(
     assert f"latte followup record {cid}" in result.output
     (row,) = followups(session)
     assert row.recorded_at is None
+
+
+class NoQuestions:
+    """A prompter that fails the test if anything is asked."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"asked a question ({name}) before checking the complaint")
+
+
+@pytest.mark.parametrize(("resolve_it", "message"), [(False, "still open"), (None, "No complaint")])
+def test_record_at_a_terminal_checks_the_complaint_before_asking(
+    latte: Latte, monkeypatch: pytest.MonkeyPatch, resolve_it: bool | None, message: str
+) -> None:
+    monkeypatch.setattr("latte_cli.cli.app.stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(guided, "make_prompter", NoQuestions)
+    latte.ok("new", "--channel", "phone", "--category", "x", "--listen", "y")
+    cid = "1" if resolve_it is False else "99"
+
+    result = latte("followup", "record", cid)
+
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_answering_not_reached_with_an_nps_flag_is_refused_at_once(
+    latte: Latte, session: Session, pipe: PipeInput
+) -> None:
+    cid = resolved(latte)
+    pipe.send_text("n")  # not reached; the note is never asked (the input ends here)
+    pipe.close()
+    result = latte("followup", "record", cid, "--nps", "3")
+    assert result.exit_code == 1, result.output
+    assert "drop --nps or pass --reached" in result.stderr
+    assert followups(session)[0].recorded_at is None
+
+
+def test_followup_phrases_greet_an_anonymous_customer(latte: Latte, pipe: PipeInput) -> None:
+    latte.ok("new", "--channel", "phone", "--category", "x", "--listen", "Late")
+    for stage, flags in (
+        ("acknowledge", ["--text", "a"]),
+        ("take_action", ["--kind", "refund", "--detail", "d"]),
+        ("thank", ["--text", "t"]),
+        ("explain", ["--root-cause", "delivery", "--change", "c"]),
+    ):
+        latte.ok("step", "1", stage, *flags)
+    pipe.send_text("n" + "Voicemail\r")
+    pipe.close()
+    result = latte.ok("followup", "record", "1")
+    assert "You can say: Hello there, it's ana. I'm calling" in result.output
+    assert "Hello ," not in result.output

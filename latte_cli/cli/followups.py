@@ -119,6 +119,7 @@ def record(
         Outcome,
         Repurchased,
         check_nps,
+        check_reached,
         record_followup,
     )
     from latte_cli.workflow import parse_choice
@@ -126,24 +127,14 @@ def record(
     g = globals_of(ctx)
     bought = parse_choice(Repurchased, repurchased, what="--repurchased") if repurchased else None
     check_nps(nps)
+    check_reached(reached=reached, satisfied=satisfied, nps=nps, repurchased=bought)
     needed = reached is None or (reached and satisfied is None)
     if needed and stdin_is_terminal() and not as_json:
         from latte_cli.cli import guided as guide
 
-        complaint, customer = guide.complaint_for_followup(g, complaint_id)
-        render.console.print(
-            render.plain(
-                f"Follow-up of complaint {complaint_id}"
-                + (f" ({customer})" if customer else "")
-                + f": {complaint.summary}"
-            )
-        )
         conversation = guide.Conversation(g, guide.make_prompter())
         given = guide.OutcomeGiven(reached, satisfied, nps, bought, note)
-        with conversation.guarded_followup(complaint_id):
-            outcome = guide.ask_outcome(
-                conversation.ask, given, conversation.guides.get("followup")
-            )
+        outcome = conversation.followup(complaint_id, given)
     elif reached is None:
         raise InvalidValue(
             "Missing --reached or --not-reached. Pass it (and --satisfied/--not-satisfied, "

@@ -29,7 +29,6 @@ from latte_cli.services import team
 from latte_cli.services.complaints import (
     NewComplaint,
     StageInput,
-    get_complaint,
     open_complaint,
     parse_amount,
     record_stage,
@@ -39,7 +38,14 @@ from latte_cli.services.customers import (
     customer_history,
     search_customers,
 )
-from latte_cli.services.followups import Outcome, Repurchased, followup_days, pending_followup
+from latte_cli.services.followups import (
+    Outcome,
+    Repurchased,
+    check_reached,
+    followup_days,
+    pending_followup,
+    resolved_complaint,
+)
 from latte_cli.services.views import DEFAULT_SLA_HOURS, StageView, timeline
 from latte_cli.timeutil import format_duration, utcnow
 from latte_cli.workflow import STAGES, ActionKind, Channel, RootCause, Severity, Stage
@@ -111,15 +117,37 @@ class _KeepUnknown(dict[str, str]):
         return "{" + key + "}"
 
 
+# Without a name, a greeting says "Hello there"; anywhere else the name is left out.
+_GREETING_NAME = re.compile(
+    r"\b(hello|hi|hey|dear|good (?:morning|afternoon|evening))[ \t]*,?[ \t]*\{name\}",
+    re.IGNORECASE,
+)
+
+
 def fill(phrase: str, values: Mapping[str, str]) -> str:
     """The phrase with {placeholders} filled in; unknown ones stay as typed."""
+    if not values.get("name", "").strip():
+        phrase = _GREETING_NAME.sub(r"\1 there", phrase)
     try:
         text = phrase.format_map(_KeepUnknown(values))
     except (ValueError, IndexError, AttributeError):
         return phrase
-    # An empty {name} must not leave "Sorry, ." behind.
-    text = re.sub(r",\s*([.!?])", r"\1", text)
+    # An empty {name} must not leave "Sorry, ." or "Thank you, , for" behind.
+    text = re.sub(r",\s*([.!?,])", r"\1", text)
     return re.sub(r"  +", " ", text).strip()
+
+
+def action_of(stages: Sequence[StageView]) -> str:
+    """What was done at the latest Take action, for {action}: its detail, else its kind."""
+    for stage in reversed(stages):
+        if stage.stage == Stage.TAKE_ACTION.value:
+            return _action_text(stage.action_detail, stage.action_kind)
+    return ""
+
+
+def _action_text(detail: str | None, kind: str | None) -> str:
+    # Phrases put their own full stop after {action}.
+    return (detail or "").strip().rstrip(".") or (kind or "").replace("_", " ")
 
 
 # The conversation ----------------------------------------------------------------------------
@@ -153,6 +181,7 @@ class Conversation:
         self.guides = load_phrases()
         self.complaint: Complaint | None = None
         self.customer_name = ""
+        self.action = ""
 
     # Plumbing ---------------------------------------------------------------------------
 
@@ -195,7 +224,7 @@ class Conversation:
             "issue": c.summary if c else "",
             "agent": self.g.agent,
             "days": str(self.days),
-            "action": "",
+            "action": self.action,
             "change": "",
         }
 
@@ -455,6 +484,7 @@ class Conversation:
             options_offered=tuple(options),
         )
         self._save(Stage.TAKE_ACTION, given)
+        self.action = _action_text(detail, kind.value)
 
     def _thank(self) -> None:
         self._header(Stage.THANK)
@@ -492,12 +522,44 @@ class Conversation:
             )
         self.complaint = view.complaint
         self.customer_name = (view.customer.name if view.customer else None) or ""
+        self.action = action_of(view.stages)
         render.show_timeline(view, self.g.tz)
         owner = view.complaint.assigned_agent
         if owner and owner != self.g.agent:
             render.console.print(Text(f"Note: this complaint is assigned to {owner}."))
         render.console.print(f"Continuing at {TITLES[Stage(view.complaint.stage_due)]}.")
         self._remaining()
+
+    # Follow-up call ---------------------------------------------------------------------
+
+    def followup(self, complaint_id: int, given: OutcomeGiven) -> Outcome:
+        """`latte followup record` at a terminal: asks what the flags did not say.
+
+        The complaint is checked before the first question, so that no answers are typed for
+        a complaint that cannot be followed up yet.
+        """
+        with self.g.session(readonly=True) as session:
+            resolved_complaint(session, complaint_id)
+            view = timeline(session, complaint_id)
+        self.complaint = view.complaint
+        customer = view.customer
+        self.customer_name = (customer.name if customer else None) or ""
+        self.action = action_of(view.stages)
+        who = (customer.name or customer.ref) if customer else None
+        render.console.print(
+            Text(
+                f"Follow-up of complaint {complaint_id}"
+                + (f" ({who})" if who else "")
+                + f": {view.complaint.summary}"
+            )
+        )
+        guide = self._guide("followup")
+        if guide.guidance:
+            render.console.print(Text(guide.guidance, style="italic"))
+        for phrase in guide.phrases:
+            render.console.print(Text(f"  You can say: {fill(phrase, self._values())}"))
+        with self.guarded_followup(complaint_id):
+            return ask_outcome(self.ask, given)
 
     def summary(self) -> None:
         assert self.complaint is not None and self.complaint.id is not None
@@ -585,13 +647,17 @@ class OutcomeGiven:
     note: str | None = None
 
 
-def ask_outcome(ask: Prompter, given: OutcomeGiven, guide: StageGuide | None) -> Outcome:
+def ask_outcome(ask: Prompter, given: OutcomeGiven) -> Outcome:
     """The follow-up questions not answered by flags."""
-    if guide and guide.guidance:
-        render.console.print(Text(guide.guidance, style="italic"))
     reached = given.reached
     if reached is None:
         reached = ask.confirm("Did you reach the customer?")
+        check_reached(
+            reached=reached,
+            satisfied=given.satisfied,
+            nps=given.nps,
+            repurchased=given.repurchased,
+        )
     if not reached:
         note = given.note if given.note is not None else ask.text("Note:", required=False)
         return Outcome(reached=False, note=note)
@@ -612,13 +678,3 @@ def ask_outcome(ask: Prompter, given: OutcomeGiven, guide: StageGuide | None) ->
     )
     note = given.note if given.note is not None else ask.text("Note:", required=False)
     return Outcome(reached=True, satisfied=satisfied, nps=nps, repurchased=repurchased, note=note)
-
-
-def complaint_for_followup(g: Globals, complaint_id: int) -> tuple[Complaint, str]:
-    """The complaint and its customer's name, for the follow-up header."""
-    from latte_cli.models import Customer
-
-    with g.session(readonly=True) as session:
-        complaint = get_complaint(session, complaint_id)
-        customer = session.get(Customer, complaint.customer_id) if complaint.customer_id else None
-    return complaint, (customer.name or customer.ref or "") if customer else ""

@@ -9,7 +9,6 @@ satisfied, their NPS answer and whether they bought again (DESIGN §1, §5).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +17,8 @@ from enum import StrEnum
 from sqlmodel import Session, col, select
 
 from latte_cli.errors import InvalidValue, NotFound
-from latte_cli.models import Complaint, Customer, Event, FollowUp
+from latte_cli.models import Complaint, Customer, FollowUp
+from latte_cli.services import complaints
 from latte_cli.timeutil import epoch, utcnow
 
 ENV_FOLLOWUP_DAYS = "LATTE_FOLLOWUP_DAYS"
@@ -93,16 +93,38 @@ def check_nps(nps: int | None) -> int | None:
     return nps
 
 
-def record_followup(
-    session: Session, *, complaint_id: int, outcome: Outcome, agent: str
-) -> FollowUp:
-    """Record the follow-up call of a resolved complaint; commits.
+def check_reached(
+    *,
+    reached: bool | None,
+    satisfied: bool | None = None,
+    nps: int | None = None,
+    repurchased: Repurchased | None = None,
+) -> None:
+    """Refuse answers only a reached customer can give when they were not reached."""
+    if reached is not False:
+        return
+    given = [
+        flag
+        for flag, present in (
+            ("--satisfied" if satisfied else "--not-satisfied", satisfied is not None),
+            ("--nps", nps is not None),
+            ("--repurchased", repurchased not in (None, Repurchased.UNKNOWN)),
+        )
+        if present
+    ]
+    if given:
+        raise InvalidValue(
+            "NPS, satisfied and repurchased need a reached customer; drop "
+            f"{' and '.join(given)} or pass --reached."
+        )
 
-    Fills in the pending follow-up, or adds one when there is none (a second call).
-    """
-    complaint = session.exec(
-        select(Complaint).where(Complaint.id == complaint_id).with_for_update()
-    ).first()
+
+def resolved_complaint(
+    session: Session, complaint_id: int, *, for_update: bool = False
+) -> Complaint:
+    """The complaint to follow up: it must exist and be resolved."""
+    statement = select(Complaint).where(Complaint.id == complaint_id)
+    complaint = session.exec(statement.with_for_update() if for_update else statement).first()
     if complaint is None:
         raise NotFound(
             f"No complaint with id {complaint_id}. List follow-ups with `latte followup list`."
@@ -112,6 +134,23 @@ def record_followup(
             f"Complaint {complaint_id} is still open (stage due: {complaint.stage_due}); follow "
             f"up once it is resolved. Continue it with `latte resume {complaint_id}`."
         )
+    return complaint
+
+
+def record_followup(
+    session: Session, *, complaint_id: int, outcome: Outcome, agent: str
+) -> FollowUp:
+    """Record the follow-up call of a resolved complaint; commits.
+
+    Fills in the pending follow-up, or adds one when there is none (a second call).
+    """
+    resolved_complaint(session, complaint_id, for_update=True)
+    check_reached(
+        reached=outcome.reached,
+        satisfied=outcome.satisfied,
+        nps=outcome.nps,
+        repurchased=outcome.repurchased,
+    )
     if outcome.reached and outcome.satisfied is None:
         raise InvalidValue(
             "Say whether the customer was satisfied: pass --satisfied or --not-satisfied."
@@ -128,22 +167,16 @@ def record_followup(
     followup.repurchased = outcome.repurchased.as_bool() if outcome.reached else None
     followup.note = note
     session.add(followup)
-    session.add(
-        Event(
-            complaint_id=complaint_id,
-            at=now,
-            agent=agent,
-            kind="followup",
-            data=json.dumps(
-                {
-                    "reached": followup.reached,
-                    "satisfied": followup.satisfied,
-                    "nps": followup.nps,
-                    "repurchased": followup.repurchased,
-                },
-                sort_keys=True,
-            ),
-        )
+    complaints.log_event(
+        session,
+        complaint_id,
+        now,
+        agent,
+        "followup",
+        reached=followup.reached,
+        satisfied=followup.satisfied,
+        nps=followup.nps,
+        repurchased=followup.repurchased,
     )
     session.commit()
     return followup
@@ -179,13 +212,17 @@ def list_followups(
     now: datetime | None = None,
     limit: int = 100,
 ) -> list[FollowUpRow]:
-    """Pending follow-ups, soonest due first; `agent` keeps those of complaints assigned to them."""
+    """Pending follow-ups, soonest due first; `agent` keeps those of complaints assigned to them.
+
+    Only resolved complaints: a reopened complaint keeps its pending follow-up (moved when it
+    is resolved again), but it cannot be recorded until then, so it is not listed.
+    """
     now = now or utcnow()
     statement = (
         select(FollowUp, Complaint, Customer)
         .join(Complaint, col(Complaint.id) == FollowUp.complaint_id)
         .outerjoin(Customer, col(Customer.id) == Complaint.customer_id)
-        .where(col(FollowUp.recorded_at).is_(None))
+        .where(col(FollowUp.recorded_at).is_(None), col(Complaint.stage_due).is_(None))
     )
     if due is Due.DUE:
         statement = statement.where(col(FollowUp.due_at) <= now)
