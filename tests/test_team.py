@@ -125,3 +125,48 @@ def test_show_counts_down_the_sla_near_and_past_target(latte: Latte) -> None:
     assert "SLA: overdue by 6h" in latte.ok("show", "1").stdout
     latte.ok("new", "--channel", "phone", "--category", "x", "--listen", "New")
     assert "SLA" not in latte.ok("show", "2").stdout
+
+
+def test_presence_matches_agent_names_whatever_their_case(latte: Latte) -> None:
+    latte.ok("--agent", "bob", "agent", "away")
+    latte.ok("new", "--channel", "phone", "--category", "x", "--listen", "y")
+
+    for name in ("BOB", "Bob", " bob "):
+        refused = latte("transfer", "1", "--to", name, "--note", "VIP customer")
+        assert refused.exit_code == 1, refused.output
+        assert "is away" in refused.stderr and "--force" in refused.stderr
+    assert json.loads(latte.ok("show", "1", "--json").stdout)["assigned_agent"] == "ana"
+
+
+def test_transfer_to_the_owner_says_already_assigned_even_when_they_are_away(
+    latte: Latte,
+) -> None:
+    latte.ok("new", "--channel", "phone", "--category", "x", "--listen", "y")
+    latte.ok("agent", "away")  # ana, who holds the complaint
+
+    for name, force in (("ana", []), ("ANA", []), ("ana", ["--force"])):
+        result = latte("transfer", "1", "--to", name, "--note", "Mine", *force)
+        assert result.exit_code == 1, result.output
+        assert "already assigned to ana" in result.stderr
+        assert "away" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert json.loads(latte.ok("show", "1", "--json").stdout)["assigned_agent"] == "ana"
+
+
+def test_claiming_from_the_queue_logs_the_same_event_as_a_transfer(
+    latte: Latte, session: Session
+) -> None:
+    from latte_cli.models import Event
+
+    cid = queued(latte, "waiting", hours_ago=1)
+    latte.ok("next")
+    event = session.exec(
+        select(Event).where(Event.complaint_id == cid, Event.kind == "transfer")
+    ).one()
+    session.commit()
+    assert event.agent == "ana"
+    assert json.loads(event.data) == {
+        "from_agent": None,
+        "note": "Taken from the queue.",
+        "to_agent": "ana",
+    }

@@ -148,9 +148,12 @@ def customer_history(
     session: Session, customer: Customer, *, purchases: int = 5
 ) -> CustomerHistory:
     """Everything an agent should see before the customer speaks, newest first."""
+    # Only this customer's follow-ups: grouping the whole table would cost a scan of every
+    # follow-up ever recorded each time a customer is looked up.
     latest_followup = (
         select(FollowUp.complaint_id, func.max(FollowUp.id).label("followup_id"))
-        .where(col(FollowUp.recorded_at).is_not(None))
+        .join(Complaint, col(Complaint.id) == FollowUp.complaint_id)
+        .where(Complaint.customer_id == customer.id, col(FollowUp.recorded_at).is_not(None))
         .group_by(col(FollowUp.complaint_id))
         .subquery()
     )

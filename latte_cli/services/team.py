@@ -18,7 +18,7 @@ from sqlmodel import Session, col, func, select
 
 from latte_cli.errors import InvalidValue
 from latte_cli.models import Agent, Complaint, Event
-from latte_cli.services.complaints import get_complaint, transfer
+from latte_cli.services.complaints import get_complaint, log_event, transfer
 from latte_cli.timeutil import utcnow
 
 CLAIM_CANDIDATES = 20
@@ -51,9 +51,11 @@ def set_presence(session: Session, *, agent: str, status: Presence) -> Agent:
 
 
 def presence_of(session: Session, agent: str) -> Presence:
-    """An agent never marked is available."""
-    row = session.get(Agent, agent)
-    return Presence(row.status) if row else Presence.AVAILABLE
+    """An agent never marked is available. Names match whatever their case: BOB is bob."""
+    statuses = session.exec(
+        select(Agent.status).where(func.lower(Agent.name) == agent.strip().lower())
+    ).all()
+    return Presence.AWAY if Presence.AWAY.value in statuses else Presence.AVAILABLE
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,13 @@ def hand_over(
 ) -> Complaint:
     """Transfer to another agent, refused when they are away unless `force`; commits."""
     name = to_agent.strip()
+    owner = get_complaint(session, complaint_id).assigned_agent
+    if name and owner and name.lower() == owner.lower():
+        # Before presence: the owner being away is not the reason nothing happens.
+        raise InvalidValue(
+            f"Complaint {complaint_id} is already assigned to {owner}. Transfer it to another "
+            "agent (see `latte agent list`)."
+        )
     if name and not force and presence_of(session, name) is Presence.AWAY:
         raise InvalidValue(
             f"{name} is away. Transfer to an available agent (see `latte agent list`), "
@@ -130,17 +139,15 @@ def claim_next(session: Session, *, agent: str) -> Complaint | None:
             if claimed.rowcount != 1:
                 continue  # another agent took it between our SELECT and UPDATE
             assert complaint_id is not None
-            session.add(
-                Event(
-                    complaint_id=complaint_id,
-                    at=now,
-                    agent=agent,
-                    kind="transfer",
-                    data=json.dumps(
-                        {"from_agent": None, "to_agent": agent, "note": "Taken from the queue."},
-                        sort_keys=True,
-                    ),
-                )
+            log_event(
+                session,
+                complaint_id,
+                now,
+                agent,
+                "transfer",
+                from_agent=None,
+                to_agent=agent,
+                note="Taken from the queue.",
             )
             session.commit()
             complaint = get_complaint(session, complaint_id)
