@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 import pexpect
@@ -12,10 +13,12 @@ import pytest
 from sqlmodel import Session, col, select
 
 from latte_cli.models import Complaint, Customer, FollowUp, StageRecord
+from tests.conftest import Latte
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 30
 ESC_ENTER = "\x1b\r"
+SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def spawn(db_url: str, *args: str) -> pexpect.spawn:
@@ -137,3 +140,33 @@ def test_ctrl_c_in_a_terminal_exits_130_with_how_to_continue(db_url: str) -> Non
     child.close()
     assert child.exitstatus == 130
     assert "Traceback" not in (child.before or "")
+
+
+@pytest.mark.parametrize("no_color", [True, False])
+def test_no_color_in_a_terminal_means_no_escape_sequences(
+    latte: Latte, db_url: str, no_color: bool
+) -> None:
+    latte.ok("new", "--channel", "phone", "--category", "delivery", "--listen", "Late")
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "COLORTERM")}
+    env.update(LATTE_DB=db_url, TERM="xterm-256color", COLUMNS="80", LINES="40")
+    if no_color:
+        env["NO_COLOR"] = "1"
+
+    output, status = pexpect.run(
+        f"{sys.executable} -m latte_cli list",
+        env=env,
+        encoding="utf-8",
+        timeout=TIMEOUT,
+        withexitstatus=True,
+        dimensions=(40, 80),
+    )
+
+    assert status == 0, output
+    plain = SGR.sub("", output)
+    assert "acknowledge" in plain and "delivery" in plain and "Late" in plain
+    if no_color:
+        assert not SGR.search(output), repr(output)
+    else:
+        # A terminal without NO_COLOR does get styles: the stage due is yellow.
+        assert SGR.search(output), repr(output)
+        assert re.search(r"\x1b\[[0-9;]*33m\s*acknowledge", output), repr(output)

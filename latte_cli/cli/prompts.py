@@ -165,8 +165,3 @@ class Prompter:
 
         answer = self.text(message, required=False, validate=check)
         return int(answer) if answer else None
-
-    def lines(self, message: str) -> list[str]:
-        """Several short answers, one per line (empty for none)."""
-        answer = self.text(message, required=False, multiline=True)
-        return [line.strip() for line in answer.splitlines() if line.strip()]

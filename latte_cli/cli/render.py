@@ -6,11 +6,15 @@ Customer names, refs, summaries and agent names are typed by people and may cont
 brackets ("[vip]", "[/]"), which rich would read as markup: crashing on "[/]" or silently
 dropping "[vip]". So latte's consoles never parse markup, and user text goes into tables and
 panels as `Text` (whose content is never parsed); styles are set on `Text`, never in strings.
+
+NO_COLOR (https://no-color.org) turns every escape sequence off, bold and underline included:
+people who set it read latte through screen readers, logs and pagers.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +30,11 @@ if TYPE_CHECKING:
     from latte_cli.services.customers import CustomerHistory
     from latte_cli.services.views import ComplaintRow, Timeline
 
-console = Console(highlight=False, markup=False)
-err_console = Console(stderr=True, highlight=False, markup=False)
+_PLAIN = os.environ.get("NO_COLOR", "") != ""
+console = Console(highlight=False, markup=False, color_system=None if _PLAIN else "auto")
+err_console = Console(
+    stderr=True, highlight=False, markup=False, color_system=None if _PLAIN else "auto"
+)
 
 
 # Timeline columns (see show_timeline). In 80 columns, borders and padding take 16, Step
