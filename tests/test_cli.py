@@ -123,6 +123,8 @@ def test_transfer_and_reopen_appear_in_the_timeline(latte: Latte) -> None:
     latte.ok("reopen", "1", "--reason", "Second parcel also wet")
     data = json.loads(latte.ok("show", "1", "--json").stdout)
     assert data["stage_due"] == "take_action" and data["reopen_count"] == 1
+    assert data["total_seconds"] is None
+    assert "First resolved in 3h 05m; reopened once, open again" in latte.ok("show", "1").stdout
     assert data["assigned_agent"] == "sam"
     kinds = [(h["kind"], h.get("to_agent"), h.get("reason")) for h in data["handoffs"]]
     assert kinds == [("transfer", "sam", None), ("reopen", None, "Second parcel also wet")]
@@ -139,6 +141,8 @@ def test_transfer_and_reopen_appear_in_the_timeline(latte: Latte) -> None:
     assert data["action_kind"] == "refund"
     text = latte.ok("show", "1").stdout
     assert "take_action (#2)" in text and "to sam: Prefers email" in text
+    assert "first resolved in 3h 05m, then reopened once" in text
+    assert data["first_resolution_seconds"] == (10 + 50 + 5 + 120) * 60
 
 
 def test_new_json_and_customer_matching(latte: Latte) -> None:

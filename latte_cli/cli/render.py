@@ -139,6 +139,7 @@ def timeline_json(view: Timeline) -> dict[str, Any]:
         {"kind": h.kind, "at": iso(h.at), "agent": h.agent, **h.detail} for h in view.handoffs
     ]
     data["total_seconds"] = view.total_seconds
+    data["first_resolution_seconds"] = view.first_resolution_seconds
     return data
 
 
@@ -222,12 +223,17 @@ def show_timeline(view: Timeline, zone: tzinfo | None) -> None:
     for _, _, row in sorted(entries, key=lambda e: (e[0], e[1])):
         table.add_row(*row)
     console.print(table)
-    total = view.total_seconds
-    if total is not None:
+    total, first = view.total_seconds, view.first_resolution_seconds
+    times = "once" if c.reopen_count == 1 else f"{c.reopen_count} times"
+    if total is not None and not c.reopen_count:
+        console.print(f"Resolved in {format_duration(total)}")
+    elif total is not None and first is not None:
         console.print(
-            f"Resolved in {format_duration(total)}"
-            + (f" (reopened {c.reopen_count} times)" if c.reopen_count else "")
+            f"Resolved in {format_duration(total)}; first resolved in "
+            f"{format_duration(first)}, then reopened {times}"
         )
+    elif first is not None:
+        console.print(f"First resolved in {format_duration(first)}; reopened {times}, open again")
 
 
 def row_json(row: ComplaintRow) -> dict[str, Any]:

@@ -55,9 +55,17 @@ class Timeline:
 
     @property
     def total_seconds(self) -> int | None:
-        if self.complaint.resolved_at is None:
+        """Opening to the latest resolution; None while the complaint is open (or reopened)."""
+        if self.complaint.stage_due is not None or self.complaint.resolved_at is None:
             return None
         return int((self.complaint.resolved_at - self.complaint.opened_at).total_seconds())
+
+    @property
+    def first_resolution_seconds(self) -> int | None:
+        """Opening to the first resolution (DESIGN §5's resolution time), kept after reopening."""
+        if self.complaint.first_resolved_at is None:
+            return None
+        return int((self.complaint.first_resolved_at - self.complaint.opened_at).total_seconds())
 
 
 def timeline(session: Session, complaint_id: int) -> Timeline:
