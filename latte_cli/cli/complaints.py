@@ -146,9 +146,9 @@ def new(
     with g.session() as session:
         complaint = open_complaint(session, new=request, agent=g.agent, at=when)
         if as_json:
-            from latte_cli.models import Customer
+            from latte_cli.services.customers import customer_of
 
-            owner = session.get(Customer, complaint.customer_id) if complaint.customer_id else None
+            owner = customer_of(session, complaint)
             render.print_json(render.complaint_json(complaint, owner))
             return
     typer.echo(complaint.id)

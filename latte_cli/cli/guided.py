@@ -320,18 +320,10 @@ class Conversation:
 
     def _known_customer(self, details: CustomerDetails) -> Customer | None:
         """The stored customer flags name (by ref, else email), to show their history."""
-        from sqlmodel import func, select
-
-        from latte_cli.models import Customer
+        from latte_cli.services.customers import find_customer
 
         with self.g.session(readonly=True) as session:
-            if details.ref:
-                return session.exec(select(Customer).where(Customer.ref == details.ref)).first()
-            if details.email:
-                return session.exec(
-                    select(Customer).where(func.lower(Customer.email) == details.email.lower())
-                ).first()
-        return None
+            return find_customer(session, details)
 
     def show_history(self, customer: Customer) -> int | None:
         """The customer's history; returns an open complaint's id to continue, if chosen."""
@@ -416,16 +408,10 @@ class Conversation:
         )
 
     def _known(self, column: str) -> list[str]:
-        from sqlmodel import col, select
+        from latte_cli.services.views import known_values
 
-        from latte_cli.models import Complaint
-
-        attribute = col(getattr(Complaint, column))
         with self.g.session(readonly=True) as session:
-            rows = session.exec(
-                select(attribute).where(attribute.is_not(None)).distinct().limit(200)
-            ).all()
-        values = {str(r) for r in rows if r}
+            values = set(known_values(session, column))
         if column == "category":
             values |= set(COMMON_CATEGORIES)
         return sorted(values)

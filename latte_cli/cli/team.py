@@ -32,15 +32,13 @@ def next_(
     Example: latte next
     """
     from latte_cli.cli.app import stdin_is_terminal
-    from latte_cli.models import Customer
+    from latte_cli.services.customers import customer_of
     from latte_cli.services.team import claim_next
 
     g = globals_of(ctx)
     with g.session() as session:
         complaint = claim_next(session, agent=g.agent)
-        owner = None
-        if complaint is not None and complaint.customer_id:
-            owner = session.get(Customer, complaint.customer_id)
+        owner = customer_of(session, complaint) if complaint is not None else None
     if complaint is None or complaint.id is None:
         if as_json:
             render.print_json(None)

@@ -45,6 +45,22 @@ def check_details(details: CustomerDetails) -> CustomerDetails:
     )
 
 
+def find_customer(session: Session, details: CustomerDetails) -> Customer | None:
+    """The stored customer the details name: by ref if given, else by email (any case)."""
+    if details.ref:
+        return session.exec(select(Customer).where(Customer.ref == details.ref.strip())).first()
+    if details.email:
+        return session.exec(
+            select(Customer).where(func.lower(Customer.email) == details.email.strip().lower())
+        ).first()
+    return None
+
+
+def customer_of(session: Session, complaint: Complaint) -> Customer | None:
+    """The complaint's customer, None for an anonymous complaint."""
+    return session.get(Customer, complaint.customer_id) if complaint.customer_id else None
+
+
 def match_or_create_customer(session: Session, details: CustomerDetails) -> Customer | None:
     """The customer these details name (by ref, else email), created if new.
 
@@ -55,13 +71,7 @@ def match_or_create_customer(session: Session, details: CustomerDetails) -> Cust
     ref, name, email, phone = astuple(check_details(details))
     if not any((ref, name, email, phone)):
         return None
-    customer = None
-    if ref:
-        customer = session.exec(select(Customer).where(Customer.ref == ref)).first()
-    elif email:
-        customer = session.exec(
-            select(Customer).where(func.lower(Customer.email) == email.lower())
-        ).first()
+    customer = find_customer(session, CustomerDetails(ref=ref, email=email))
     if customer is None:
         customer = _create(
             session, Customer(ref=ref, name=name, email=email, phone=phone, created_at=utcnow())

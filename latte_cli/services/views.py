@@ -229,3 +229,12 @@ def replayed_state(session: Session, complaint_id: int) -> workflow.State | None
     """The state obtained by replaying the complaint's event log."""
     events: list[Event] = events_of(session, complaint_id)
     return workflow.replay(workflow_events(events))
+
+
+def known_values(session: Session, column: str, *, limit: int = 200) -> list[str]:
+    """Distinct values of a complaint's `category` or `location`, for autocompletion."""
+    if column not in ("category", "location"):
+        raise ValueError(column)
+    attribute = col(getattr(Complaint, column))
+    rows = session.exec(select(attribute).where(attribute.is_not(None)).distinct().limit(limit))
+    return sorted(str(value) for value in rows if value)
