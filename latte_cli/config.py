@@ -16,6 +16,9 @@ from latte_cli.errors import InvalidValue
 ENV_DB = "LATTE_DB"
 ENV_AGENT = "LATTE_AGENT"
 ENV_TZ = "LATTE_TZ"
+ENV_SLA = "LATTE_SLA_HOURS"
+DEFAULT_SLA_HOURS = 24.0
+MAX_SLA_HOURS = 24.0 * 366
 
 
 def default_db_path() -> Path:
@@ -71,3 +74,20 @@ def time_zone(option: str | None = None) -> ZoneInfo | None:
         raise InvalidValue(
             f"Unknown time zone {name!r}. Use an IANA name such as Europe/Paris or UTC."
         ) from None
+
+
+def sla_hours(option: float | None = None) -> float:
+    """The SLA resolution target in hours: `--target`, else `LATTE_SLA_HOURS`, else 24."""
+    value: float | str | None = option
+    if value is None:
+        value = os.environ.get(ENV_SLA) or DEFAULT_SLA_HOURS
+    try:
+        hours = float(value)
+    except ValueError:
+        hours = float("nan")
+    if not 0 < hours <= MAX_SLA_HOURS:  # also refuses nan
+        raise InvalidValue(
+            f"The SLA target {value!r} must be more than 0 and at most {MAX_SLA_HOURS:g} hours. "
+            f"Fix --target or {ENV_SLA}."
+        )
+    return hours

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -227,10 +229,11 @@ def test_unexpected_errors_never_show_a_traceback(
         ),
         (("show", "99999999999999999999"), "too large"),
         (("list", "--limit", "99999999999999999999"), "too large"),
-        (("list", "--target", "nan"), "--target must be more than 0"),
-        (("list", "--target", "inf", "--overdue"), "--target must be more than 0"),
+        (("list", "--target", "nan"), "must be more than 0 and at most"),
+        (("list", "--target", "inf", "--overdue"), "must be more than 0 and at most"),
         (("list", "--channel", "pigeon"), "Channel 'pigeon'"),
         (("--db", "", "list"), "--db is empty"),
+        (("report", "weekly", "--target", "nan"), "must be more than 0 and at most"),
     ],
 )
 def test_out_of_range_values_are_refused_plainly(
@@ -278,3 +281,15 @@ def test_readers_do_not_wait_for_a_writer(
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_the_sla_target_comes_from_the_environment(
+    latte: Latte, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    latte.ok(*NEW, "--at", (datetime.now(UTC) - timedelta(hours=30)).isoformat())
+    assert json.loads(latte.ok("list", "--overdue", "--json").stdout) != []
+    monkeypatch.setenv("LATTE_SLA_HOURS", "48")
+    assert json.loads(latte.ok("list", "--overdue", "--json").stdout) == []
+    assert json.loads(latte.ok("list", "--overdue", "--target", "12", "--json").stdout) != []
+    monkeypatch.setenv("LATTE_SLA_HOURS", "soon")
+    assert_refused(latte("list"), 1, "LATTE_SLA_HOURS")

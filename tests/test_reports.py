@@ -610,7 +610,7 @@ def test_formats_carry_the_same_figures(latte: Any, data: Any, tmp_path: Any) ->
         (["--since", "2026-11-10", "--until", "2026-11-01"], "--until must be after --since"),
         (["--week", "2026-W47", "--since", "2026-11-01"], "either --week or --since"),
         (["--as-of", "yesterday"], "--as-of 'yesterday' is not a date"),
-        (["--target", "0"], "--target must be more than 0"),
+        (["--target", "0"], "must be more than 0 and at most"),
     ],
 )
 def test_bad_options_are_one_line_errors(latte: Any, args: list[str], message: str) -> None:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from latte_cli import config
 from latte_cli.cli import render
 from latte_cli.cli.app import app, globals_of
 from latte_cli.timeutil import parse_when, utcnow
@@ -14,8 +15,6 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from latte_cli.cli.guided import Conversation
-
-MAX_TARGET_HOURS = 24 * 366
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 FollowupDaysOption = Annotated[
@@ -264,13 +263,12 @@ def show(
         render.print_json(render.timeline_json(view))
         return
     from latte_cli.cli.guided import show_transfer_note, sla_countdown
-    from latte_cli.services.views import DEFAULT_SLA_HOURS
 
     if note is not None:
         show_transfer_note(note, g)
     render.show_timeline(view, g.tz)
     if view.complaint.stage_due is not None:
-        countdown = sla_countdown(view.complaint.opened_at, utcnow(), DEFAULT_SLA_HOURS)
+        countdown = sla_countdown(view.complaint.opened_at, utcnow(), config.sla_hours())
         if countdown is not None:
             render.console.print(countdown)
 
@@ -291,7 +289,13 @@ def list_(
     since: Annotated[str | None, typer.Option(help="Opened at or after (ISO date).")] = None,
     until: Annotated[str | None, typer.Option(help="Opened before (ISO date).")] = None,
     overdue: Annotated[bool, typer.Option(help="Only open complaints past the SLA.")] = False,
-    target: Annotated[float, typer.Option(help="SLA resolution target in hours.")] = 24.0,
+    target: Annotated[
+        float | None,
+        typer.Option(
+            help="SLA resolution target in hours. Default: $LATTE_SLA_HOURS, else 24.",
+            show_default=False,
+        ),
+    ] = None,
     sort: Annotated[
         str, typer.Option(help="opened (oldest first), newest, resolved or id.")
     ] = "opened",
@@ -306,12 +310,7 @@ def list_(
     from latte_cli.workflow import parse_choice
 
     g = globals_of(ctx)
-    if not 0 < target <= MAX_TARGET_HOURS:  # also refuses nan
-        from latte_cli.errors import InvalidValue
-
-        raise InvalidValue(
-            f"--target must be more than 0 and at most {MAX_TARGET_HOURS} hours, not {target}."
-        )
+    target = config.sla_hours(target)
     filters = ListFilter(
         status=parse_choice(Status, status, what="--status"),
         stage_due=stage,

@@ -22,6 +22,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from latte_cli import config
 from latte_cli.cli import render
 from latte_cli.cli.prompts import Prompter, Suggestion
 from latte_cli.errors import Interrupted, InvalidValue, LatteError
@@ -46,7 +47,7 @@ from latte_cli.services.followups import (
     pending_followup,
     resolved_complaint,
 )
-from latte_cli.services.views import DEFAULT_SLA_HOURS, StageView, timeline
+from latte_cli.services.views import StageView, timeline
 from latte_cli.timeutil import format_duration, utcnow
 from latte_cli.workflow import STAGES, ActionKind, Channel, RootCause, Severity, Stage
 
@@ -240,7 +241,7 @@ class Conversation:
     def _sla_line(self) -> None:
         if self.complaint is None:
             return
-        line = sla_countdown(self.complaint.opened_at, utcnow(), DEFAULT_SLA_HOURS)
+        line = sla_countdown(self.complaint.opened_at, utcnow(), config.sla_hours())
         if line is not None:
             render.console.print(line)
 

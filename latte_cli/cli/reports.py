@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from latte_cli import config
 from latte_cli.cli.app import LatteGroup, app, globals_of
 from latte_cli.errors import InvalidValue
 
@@ -50,7 +51,13 @@ AsOf = Annotated[
     str | None,
     typer.Option(help="Report as the database stood at this time. Default: now."),
 ]
-Target = Annotated[float, typer.Option(help="SLA resolution target in hours.")]
+Target = Annotated[
+    float | None,
+    typer.Option(
+        help="SLA resolution target in hours. Default: $LATTE_SLA_HOURS, else 24.",
+        show_default=False,
+    ),
+]
 Window = Annotated[int, typer.Option(help="Repurchase window in days.")]
 Hours = Annotated[
     str | None,
@@ -79,7 +86,7 @@ class Request:
     by: str | None
     tz: str | None
     as_of: str | None
-    target: float
+    target: float | None
     window: int
     hours: str | None
     format: str
@@ -113,8 +120,6 @@ def _run(ctx: typer.Context, r: Request) -> None:
     by = r.by.strip().lower() if r.by else None
     if by is not None and by not in DIMENSIONS:
         raise InvalidValue(f"--by {r.by!r} is not one of: {', '.join(DIMENSIONS)}.")
-    if r.target <= 0:
-        raise InvalidValue(f"--target must be more than 0 hours, not {r.target:g}.")
     if r.window < 1:
         raise InvalidValue(f"--window must be at least 1 day, not {r.window}.")
     weeks = _weeks(r.weeks)
@@ -124,7 +129,7 @@ def _run(ctx: typer.Context, r: Request) -> None:
     options = Options(
         zone=zone,
         as_of=as_of,
-        target_hours=r.target,
+        target_hours=config.sla_hours(r.target),
         window_days=r.window,
         schedule=schedule,
         by=by,
@@ -210,7 +215,7 @@ def weekly(
     by: By = None,
     tz: Tz = None,
     as_of: AsOf = None,
-    target: Target = 24.0,
+    target: Target = None,
     window: Window = 90,
     hours: Hours = None,
     fmt: Format = "table",
@@ -233,7 +238,7 @@ def agents(
     until: Until = None,
     tz: Tz = None,
     as_of: AsOf = None,
-    target: Target = 24.0,
+    target: Target = None,
     window: Window = 90,
     hours: Hours = None,
     fmt: Format = "table",
@@ -257,7 +262,7 @@ def repurchase(
     by: By = None,
     tz: Tz = None,
     as_of: AsOf = None,
-    target: Target = 24.0,
+    target: Target = None,
     window: Window = 90,
     hours: Hours = None,
     fmt: Format = "table",

@@ -10,14 +10,12 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from latte_cli import workflow
+from latte_cli import config, workflow
 from latte_cli.errors import InvalidValue
 from latte_cli.models import Complaint, Customer, Event, StageRecord
 from latte_cli.services.complaints import events_of, get_complaint, workflow_events
 from latte_cli.timeutil import epoch, utcnow
 from latte_cli.workflow import Channel, Stage
-
-DEFAULT_SLA_HOURS = 24.0
 
 
 @dataclass(frozen=True)
@@ -126,7 +124,7 @@ class ListFilter:
     since: datetime | None = None
     until: datetime | None = None
     overdue: bool = False
-    sla_hours: float = DEFAULT_SLA_HOURS
+    sla_hours: float = config.DEFAULT_SLA_HOURS
     sort: SortKey = SortKey.OPENED
     limit: int = 50
 
