@@ -218,28 +218,25 @@ class _Collector:
         for key, group, n in q.opened_counts(self.conn, b, o.by, o.as_of):
             self.at(key, group).opened += n
         clock = self.clock
-        rows = q.resolved_rows(self.conn, b, o.by, o.as_of, raw=clock is not None, ack=acknowledge)
         if clock is not None:
+            rows = q.resolved_rows(self.conn, b, o.by, o.as_of, raw=True)
             for key, group, opened, acknowledged, resolved in rows:
                 m = self.at(key, group)
                 m.resolution.append(clock.seconds(opened, resolved))
                 if acknowledged is not None and acknowledge:
                     m.acknowledge.append(clock.seconds(opened, acknowledged))
             return
-        # The hot loop of a long trend: one dict lookup and one append per resolved complaint.
-        lists: dict[tuple[int, Any], list[int]] = {}
         if acknowledge:
+            rows = q.resolved_rows(self.conn, b, o.by, o.as_of, raw=False)
             for key, group, seconds, acknowledged in rows:
                 m = self.at(key, group)
                 m.resolution.append(seconds)
                 if acknowledged is not None:
                     m.acknowledge.append(acknowledged)
             return
-        for key, group, seconds in rows:
-            found = lists.get((key, group))
-            if found is None:
-                found = lists[(key, group)] = self.at(key, group).resolution
-            found.append(seconds)
+        # A long trend: one row per (week, group) with its durations joined in one string.
+        for key, group, joined in q.resolved_lists(self.conn, b, o.by, o.as_of):
+            self.at(key, group).resolution.extend(map(int, joined.split(",")))
 
     def everything_else(self, b: q.Buckets) -> None:
         o = self.options
