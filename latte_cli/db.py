@@ -222,15 +222,32 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
 _ready: set[str] = set()
 
 
+@contextmanager
+def translated_errors(url: str) -> Iterator[None]:
+    """Turn the database's own failures into a DatabaseError the user can act on."""
+    try:
+        yield
+    except (DBAPIError, OperationalError) as error:
+        raise translate(error, url) from None
+    except OverflowError:
+        # SQLite refuses integers beyond 64 bits before the statement runs.
+        raise DatabaseError(
+            "A number given is too large for the database. Give a smaller value."
+        ) from None
+
+
+def upgrade_database(url: str) -> tuple[str | None, str]:
+    """`upgrade` for the database at `url`; returns (revision before, revision after)."""
+    with translated_errors(url):
+        revisions = upgrade(get_engine(url))
+    _ready.add(url)
+    return revisions
+
+
 def ensure_schema(url: str) -> Engine:
-    engine = get_engine(url)
     if url not in _ready:
-        try:
-            upgrade(engine)
-        except (DBAPIError, OperationalError) as error:
-            raise translate(error, url) from None
-        _ready.add(url)
-    return engine
+        upgrade_database(url)
+    return get_engine(url)
 
 
 @contextmanager
@@ -239,19 +256,12 @@ def open_session(url: str, *, readonly: bool = False) -> Iterator[Session]:
 
     Database failures leave as DatabaseError with a message for the user.
     """
-    try:
+    with translated_errors(url):
         engine = ensure_schema(url)
         if readonly:
             engine = engine.execution_options(latte_readonly=True)
         with Session(engine, expire_on_commit=False) as session:
             yield session
-    except (DBAPIError, OperationalError) as error:
-        raise translate(error, url) from None
-    except OverflowError:
-        # SQLite refuses integers beyond 64 bits before the statement runs.
-        raise DatabaseError(
-            "A number given is too large for the database. Give a smaller value."
-        ) from None
 
 
 def backup(url: str, destination: Path) -> int:
@@ -299,15 +309,13 @@ COUNTED_TABLES = ("customer", "complaint", "stage_record", "event", "followup", 
 
 def status(url: str) -> Status:
     engine = ensure_schema(url)
-    try:
+    with translated_errors(url):
         revision = current_revision(engine)
         with engine.execution_options(latte_readonly=True).connect() as connection:
             counts = {
                 table: int(connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
                 for table in COUNTED_TABLES
             }
-    except (DBAPIError, OperationalError) as error:
-        raise translate(error, url) from None
     path = _sqlite_path(url)
     location = str(path) if path else redact_url(url)
     return Status(location=location, revision=revision, head=HEAD, counts=counts)

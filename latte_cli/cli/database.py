@@ -23,19 +23,10 @@ def upgrade(ctx: typer.Context) -> None:
     Example: latte db upgrade
     """
     from latte_cli.config import redact_url
-    from latte_cli.db import get_engine, translate
-    from latte_cli.db import upgrade as upgrade_schema
+    from latte_cli.db import upgrade_database
 
-    g = globals_of(ctx)
-    url = g.db_url
-    try:
-        before, after = upgrade_schema(get_engine(url))
-    except Exception as error:
-        from sqlalchemy.exc import DBAPIError
-
-        if isinstance(error, DBAPIError):
-            raise translate(error, url) from None
-        raise
+    url = globals_of(ctx).db_url
+    before, after = upgrade_database(url)
     where = redact_url(url)
     if before == after:
         typer.echo(f"{where} is already at revision {after}.")

@@ -271,21 +271,15 @@ def _export(
     until: str | None,
     output: str | None,
 ) -> None:
-    from latte_cli.db import ensure_schema
+    from latte_cli.db import ensure_schema, translated_errors
     from latte_cli.timeutil import parse_when
 
     g = globals_of(ctx)
     start = parse_when(since, what="--since", assume=g.tz) if since else None
     end = parse_when(until, what="--until", assume=g.tz) if until else None
-    from sqlalchemy.exc import DBAPIError
-
-    from latte_cli.db import translate
-
     engine = ensure_schema(g.db_url)
-    try:
+    with translated_errors(g.db_url):
         _write(engine, kind, file_format, start, end, output)
-    except DBAPIError as error:
-        raise translate(error, g.db_url) from None
 
 
 def _write(
