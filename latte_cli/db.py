@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
+from latte_cli import summary
 from latte_cli.config import redact_url
 from latte_cli.errors import DatabaseError
 from latte_cli.migrations import HEAD, REVISIONS
@@ -248,6 +249,16 @@ def ensure_schema(url: str) -> Engine:
     if url not in _ready:
         upgrade_database(url)
     return get_engine(url)
+
+
+def _fold_summary(session: Session) -> None:
+    """Before a session commits, fold its complaint changes into the report summary."""
+    connection = session.connection()
+    if not connection.get_execution_options().get("latte_readonly"):
+        summary.fold(connection)
+
+
+event.listen(Session, "before_commit", _fold_summary)
 
 
 @contextmanager

@@ -140,3 +140,42 @@ class Purchase(SQLModel, table=True):
     purchased_epoch: int
     amount_cents: int = 0
     lines: int = 1
+
+
+class ReportDay(SQLModel, table=True):
+    """The report summary (see `latte_cli.summary`): per dimension, value and UTC day, the
+    opening seconds and the sorted resolution times, kept at write time."""
+
+    __tablename__ = "report_day"
+    __table_args__ = (
+        # What a trend's starting backlog sums, without reading the values themselves.
+        Index("ix_report_day_counts", "dimension", "day", "opened_n", "resolved_n"),
+        # Clustered on the key in SQLite: a trend reads its days in order from few pages.
+        {"sqlite_with_rowid": False},
+    )
+
+    dimension: str = Field(primary_key=True, max_length=20)
+    day: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    # "" stands for no value (no agent, no location).
+    value: str = Field(primary_key=True, max_length=100)
+    opened_n: int = 0
+    opened: bytes = b""
+    resolved_n: int = 0
+    durations: bytes = b""
+    resolved_at: bytes = b""
+
+
+class ReportChange(SQLModel, table=True):
+    """Changes to the complaints' reported columns (-old, +new), written by triggers and
+    folded into `report_day` before latte commits."""
+
+    __tablename__ = "report_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sign: int
+    opened_epoch: int
+    first_resolved_epoch: int | None = None
+    agent: str | None = Field(default=None, max_length=100)
+    channel: str | None = Field(default=None, max_length=20)
+    category: str | None = Field(default=None, max_length=100)
+    location: str | None = Field(default=None, max_length=100)

@@ -21,6 +21,7 @@ from typing import IO, Any, Protocol
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from latte_cli import summary
 from latte_cli.db import translate
 from latte_cli.importer.fields import Bad, Columns, TimeParser, match_columns
 from latte_cli.importer.source import Record, Source, open_source
@@ -290,6 +291,7 @@ def _run(
                     return
                 with run.transaction(conn):
                     kind.write(conn, batch, run)
+                    summary.fold(conn)
                 batch.clear()
                 keys.clear()
 

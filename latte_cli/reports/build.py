@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from latte_cli.reports import queries as q
 from latte_cli.reports.hours import BusinessClock, Schedule
 from latte_cli.reports.periods import Period, Span, week_period
-from latte_cli.reports.stats import Dist, Nps, Outcomes, Share
+from latte_cli.reports.stats import Cell, Dist, Nps, Outcomes, Share
 from latte_cli.workflow import ActionKind, Stage
 
 STAGES = tuple(s.value for s in Stage)
@@ -226,17 +226,12 @@ class _Collector:
                 if acknowledged is not None and acknowledge:
                     m.acknowledge.append(clock.seconds(opened, acknowledged))
             return
-        if acknowledge:
-            rows = q.resolved_rows(self.conn, b, o.by, o.as_of, raw=False)
-            for key, group, seconds, acknowledged in rows:
-                m = self.at(key, group)
-                m.resolution.append(seconds)
-                if acknowledged is not None:
-                    m.acknowledge.append(acknowledged)
-            return
-        # A long trend: one row per (week, group) with its durations joined in one string.
-        for key, group, joined in q.resolved_lists(self.conn, b, o.by, o.as_of):
-            self.at(key, group).resolution.extend(map(int, joined.split(",")))
+        rows = q.resolved_rows(self.conn, b, o.by, o.as_of, raw=False)
+        for key, group, seconds, acknowledged in rows:
+            m = self.at(key, group)
+            m.resolution.append(seconds)
+            if acknowledged is not None and acknowledge:
+                m.acknowledge.append(acknowledged)
 
     def everything_else(self, b: q.Buckets) -> None:
         o = self.options
@@ -350,6 +345,43 @@ def weekly_trend(
     """Per week (and per week and group when `options.by` is set): volume, backlog at the
     week's end, resolution time and share within target."""
     periods = {w: week_period(w, options.zone) for w in weeks}
+    target = options.target_seconds
+    if options.schedule is None:
+        # Calendar clock: from the report summary kept at write time.
+        from latte_cli.reports.trend import calendar_trend
+
+        found = calendar_trend(conn, weeks, periods, options.by, options.as_of, target)
+        by_week, running = found.by_week, found.running
+        cells = {
+            (week, g): cell
+            for week, row in zip(weeks, found.by_group, strict=True)
+            for g, cell in zip(found.groups, row, strict=True)
+        }
+    else:
+        by_week, cells, running = _business_trend(conn, periods, options)
+    groups: list[Any] = []
+    if options.by is not None:
+        present = {g for _, g in cells} | {g for g, n in running.items() if n}
+        groups = sorted(present, key=lambda g: (g is None, str(g)))
+    overall = sum(running.values())
+    trend: list[TrendRow] = []
+    group_trend: list[TrendRow] = []
+    empty = Cell(0, Dist(0), 0)
+    for week, total in zip(weeks, by_week, strict=True):
+        overall += total.opened - total.resolution.n
+        trend.append(_trend_row(periods[week], None, total, overall))
+        for g in groups:
+            cell = cells.get((week, g), empty)
+            running[g] = running.get(g, 0) + cell.opened - cell.resolution.n
+            group_trend.append(_trend_row(periods[week], _label(g), cell, running[g]))
+    return tuple(trend), tuple(group_trend)
+
+
+def _business_trend(
+    conn: Connection, periods: dict[int, Period], options: Options
+) -> tuple[list[Cell], dict[tuple[int, Any], Cell], dict[Any, int]]:
+    """The trend's cells on a business-hours clock, from the complaint rows."""
+    weeks = tuple(periods)
     b = q.Buckets(periods, options.zone, weekly=True, full_scan=len(weeks) > FULL_SCAN_WEEKS)
     collector = _Collector(conn, options)
     collector.speed(b, acknowledge=False)
@@ -359,40 +391,27 @@ def weekly_trend(
         running[group] = running.get(group, 0) + 1
     target = options.target_seconds
     totals: dict[int, _Material] = {w: _Material() for w in weeks}
-    for (week, _), m in collector.material.items():
+    cells: dict[tuple[int, Any], Cell] = {}
+    for (week, group), m in collector.material.items():
         if week in totals:
             totals[week].opened += m.opened
             totals[week].resolution += m.resolution
-    groups: list[Any] = []
-    if options.by is not None:
-        present = set(collector.groups()) | {g for g, n in running.items() if n}
-        groups = sorted(present, key=lambda g: (g is None, str(g)))
-    overall = sum(running.values())
-    trend: list[TrendRow] = []
-    group_trend: list[TrendRow] = []
-    empty = _Material()
-    for week in weeks:
-        total = totals[week]
-        total.resolution.sort()
-        overall += total.opened - len(total.resolution)
-        trend.append(_trend_row(periods[week], None, total, overall, target))
-        for g in groups:
-            m = collector.material.get((week, g), empty)
-            m.resolution.sort()
-            running[g] = running.get(g, 0) + m.opened - len(m.resolution)
-            group_trend.append(_trend_row(periods[week], _label(g), m, running[g], target))
-    return tuple(trend), tuple(group_trend)
+            cells[(week, group)] = _cell(m, target)
+    return [_cell(totals[w], target) for w in weeks], cells, running
 
 
-def _trend_row(
-    week: Period, group: str | None, m: _Material, backlog: int, target: float
-) -> TrendRow:
+def _cell(m: _Material, target: float) -> Cell:
+    m.resolution.sort()
+    return Cell(m.opened, Dist.of(m.resolution), Share.at_most(m.resolution, target).count)
+
+
+def _trend_row(week: Period, group: str | None, cell: Cell, backlog: int) -> TrendRow:
     return TrendRow(
         week=week,
         group=group,
-        opened=m.opened,
-        resolved=len(m.resolution),
+        opened=cell.opened,
+        resolved=cell.resolution.n,
         backlog=backlog,
-        resolution=Dist.of(m.resolution),
-        within_target=Share.at_most(m.resolution, target),
+        resolution=cell.resolution,
+        within_target=Share(cell.within, cell.resolution.n),
     )

@@ -18,7 +18,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Integer,
-    String,
     Table,
     and_,
     case,
@@ -120,30 +119,6 @@ def resolved_rows(
     if not b.full_scan:
         inner = inner.order_by(first)
     return conn.execute(inner).fetchall()
-
-
-def resolved_lists(
-    conn: Connection, b: Buckets, by: str | None, as_of: int
-) -> Iterator[tuple[int, Any, str]]:
-    """(key, group, resolution seconds of the complaints first resolved there, comma-separated).
-
-    The durations are joined in the database, one string per group, so that a long trend hands
-    Python a few thousand rows instead of one per complaint; the caller sorts each group's
-    values for the percentiles (nothing relies on the order the database joins them in).
-    """
-    c = table("complaint").c
-    first = c.first_resolved_epoch
-    inner = select(
-        b.key(first).label("k"),
-        group_column(by).label("g"),
-        (first - c.opened_epoch).cast(String).label("d"),
-    ).where(b.within(first, as_of))
-    sub = inner.subquery()
-    query = select(sub.c.k, sub.c.g, func.aggregate_strings(sub.c.d, ",")).group_by(
-        sub.c.k, sub.c.g
-    )
-    for k, g, joined in conn.execute(query).fetchall():
-        yield int(k), g, joined
 
 
 def open_at(conn: Connection, moment: int, by: str | None) -> list[tuple[Any, int]]:

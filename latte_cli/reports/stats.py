@@ -107,3 +107,13 @@ class Nps:
         if not self.n:
             return None
         return 100 * (self.promoters - self.detractors) / self.n
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One week of a trend (for one group or all): opened, resolution times, how many of
+    them within the target."""
+
+    opened: int
+    resolution: Dist
+    within: int

@@ -1,0 +1,264 @@
+"""The weekly trend on the calendar clock, from the report summary (`latte_cli.summary`):
+per (week, group) and per week the complaints opened, the resolution times of those first
+resolved (n, median, p90, mean, within target), and per group the backlog open when the trend
+starts.
+
+A UTC day that lies inside one week and before the as-of time counts whole: its number of
+openings and its sorted durations are taken as stored. A day cut by a local week's edge or by
+the as-of time is split entry by entry on the seconds stored with each value, so the figures
+are exact in every zone and at every as-of time.
+
+The statistics are computed with numpy over all durations at once (one sort by (cell,
+duration)), with the same arithmetic as `stats.percentile`, so they equal what the plain
+computation gives, to the last bit.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import compress
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection
+
+from latte_cli import summary
+from latte_cli.reports.periods import Period
+from latte_cli.reports.stats import Cell, Dist
+from latte_cli.summary import DAY
+
+# key = cell << SHIFT | duration: durations stay below 2**40 s (34,000 years).
+SHIFT = 40
+MASK = (1 << SHIFT) - 1
+Ints = npt.NDArray[np.int64]
+
+
+class _Weeks:
+    """Which trend week an epoch falls in, for contiguous weeks."""
+
+    def __init__(self, weeks: tuple[int, ...], periods: dict[int, Period], as_of: int) -> None:
+        self.weeks = weeks
+        self.starts = [periods[w].start for w in weeks]
+        self.lo = self.starts[0]
+        self.hi = periods[weeks[-1]].end
+        # The last moment counted: the trend's end or the as-of time.
+        self.last = min(self.hi - 1, as_of)
+
+    def of(self, moment: int) -> int | None:
+        """The index of the week `moment` counts in, None outside the trend."""
+        if moment < self.lo or moment > self.last:
+            return None
+        return bisect_right(self.starts, moment) - 1
+
+    def whole(self, day: int) -> int | None:
+        """The week index a whole UTC day counts in, or None when the day must be split."""
+        start, end = day * DAY, day * DAY + DAY - 1
+        week = self.of(start)
+        if week is None or end > self.last or self.of(end) != week:
+            return None
+        return week
+
+
+class _Entries:
+    """Openings and durations per cell (week index * groups + group index)."""
+
+    def __init__(self) -> None:
+        # Whole days: one cell per stored row.
+        self.row_cells: Ints = np.zeros(0, np.int64)
+        self.row_opened: Ints = np.zeros(0, np.int64)
+        self.row_resolved: Ints = np.zeros(0, np.int64)
+        self.blobs: list[bytes] = []
+        # Split days and pending changes: one cell per entry.
+        self.opened_cells: list[Ints] = []
+        self.opened_signs: list[Ints] = []
+        self.resolved_cells: list[Ints] = []
+        self.durations: list[Ints] = []
+        self.removed: list[int] = []  # keys (cell << SHIFT | duration) to take away
+
+    def add_opened(self, cells: Ints, signs: Ints | None = None) -> None:
+        self.opened_cells.append(cells)
+        self.opened_signs.append(np.ones(len(cells), np.int64) if signs is None else signs)
+
+    def add_resolved(self, cells: Ints, durations: Ints) -> None:
+        self.resolved_cells.append(cells)
+        self.durations.append(durations)
+
+    def keys(self) -> Ints:
+        """cell << SHIFT | duration for every resolution, sorted."""
+        durations = np.frombuffer(b"".join(self.blobs), dtype="<i8").astype(np.int64)
+        cells = np.repeat(self.row_cells, self.row_resolved)
+        keys = np.concatenate(
+            [(cells << SHIFT) | durations]
+            + [(c << SHIFT) | d for c, d in zip(self.resolved_cells, self.durations, strict=True)]
+        )
+        keys.sort()
+        if self.removed:
+            gone = np.array(sorted(self.removed), dtype=np.int64)
+            # Equal keys taken away one by one: the n-th copy removes the n-th occurrence.
+            at = np.searchsorted(keys, gone) + np.arange(len(gone)) - np.searchsorted(gone, gone)
+            found = (at < len(keys)) & (keys[np.minimum(at, len(keys) - 1)] == gone)
+            keys = np.delete(keys, at[found])
+        return keys
+
+    def opened_counts(self, cells: int) -> Ints:
+        counts = np.zeros(cells, dtype=np.int64)
+        np.add.at(counts, self.row_cells, self.row_opened)
+        for where, signs in zip(self.opened_cells, self.opened_signs, strict=True):
+            np.add.at(counts, where, signs)
+        return counts
+
+
+def _percentile(
+    values: Ints, starts: Ints, n: Ints, numerator: int, denominator: int
+) -> list[float]:
+    """stats.percentile for each segment (all non-empty), with the same float operations."""
+    position = (n - 1) * numerator
+    low, remainder = np.divmod(position, denominator)
+    at_low = values[starts + low]
+    at_high = values[starts + np.minimum(low + 1, n - 1)]
+    between = at_low + (at_high - at_low) * (remainder / denominator)
+    return np.where(remainder == 0, at_low.astype(np.float64), between).tolist()  # type: ignore[no-any-return]
+
+
+def _cells(keys: Ints, cells: int, opened: Ints, target: float) -> list[Cell]:
+    """Figures per cell from sorted keys (cell << SHIFT | duration)."""
+    values = keys & MASK
+    counts = np.bincount(keys >> SHIFT, minlength=cells)
+    present = np.flatnonzero(counts)
+    n = counts[present]
+    starts = np.cumsum(counts)[present] - n
+    sums = np.add.reduceat(values, starts) if len(starts) else np.zeros(0, np.int64)
+    within = np.add.reduceat((values <= target).astype(np.int64), starts) if len(starts) else sums
+    medians = _percentile(values, starts, n, 1, 2)
+    p90s = _percentile(values, starts, n, 9, 10)
+    means = (sums / n).tolist()
+    opened_list = opened.tolist()
+    result = [Cell(count, Dist(0), 0) for count in opened_list]
+    rows = zip(present.tolist(), n.tolist(), within.tolist(), strict=True)
+    for i, (cell, count, total) in enumerate(rows):
+        dist = Dist(count, medians[i], p90s[i], means[i])
+        result[cell] = Cell(opened_list[cell], dist, total)
+    return result
+
+
+@dataclass(frozen=True)
+class Trend:
+    groups: list[Any]  # the groups present, in the order of `by_group`'s inner lists
+    by_week: list[Cell]  # per week index
+    by_group: list[list[Cell]]  # [week index][group index]
+    running: dict[Any, int]  # backlog per group when the trend starts
+
+
+def calendar_trend(
+    conn: Connection,
+    weeks: tuple[int, ...],
+    periods: dict[int, Period],
+    by: str | None,
+    as_of: int,
+    target: float,
+) -> Trend:
+    span = _Weeks(weeks, periods, as_of)
+    dimension = by or "agent"
+    group_of: Callable[[str | None], Any] = (lambda v: v) if by else (lambda _v: None)
+    running: dict[Any, int] = defaultdict(int)
+
+    # Backlog at `moment`: opened by then minus first resolved by then (never before opening).
+    moment = min(span.lo - 1, as_of)
+    moment_day = moment // DAY
+    for value, count in summary.counts_before(conn, dimension, moment_day).items():
+        running[group_of(value)] += count
+    first_day, last_day = moment_day, span.last // DAY
+    whole = {day: span.whole(day) for day in range(first_day, last_day + 1)}
+    split = [day for day, week in whole.items() if week is None or day == moment_day]
+    rows = summary.day_rows(conn, dimension, first_day, last_day)
+    full = summary.day_rows_in_full(conn, dimension, split)
+    changes = summary.pending(conn)
+    column = summary.CHANGE_COLUMNS.index(dimension)
+
+    present = {group_of(r[0]) for r in rows} | {group_of(r.value) for r in full}
+    present |= {group_of(c.values[column]) for c in changes}
+    groups = sorted(present, key=lambda g: (g is None, str(g)))
+    index = {g: i for i, g in enumerate(groups)}
+    width = len(groups)
+    entries = _Entries()
+
+    # Whole days: one cell per row.
+    if rows:
+        week_of_day = np.full(last_day - first_day + 1, -1, dtype=np.int64)
+        for day, week in whole.items():
+            if week is not None and day != moment_day:
+                week_of_day[day - first_day] = week
+        values, days, opened_n, resolved_n, blobs = zip(*rows, strict=True)
+        row_weeks = week_of_day[np.array(days, dtype=np.int64) - first_day]
+        kept = row_weeks >= 0
+        group_ix = np.array([index[group_of(v)] for v in values], dtype=np.int64)
+        entries.row_cells = (row_weeks * width + group_ix)[kept]
+        entries.row_opened = np.array(opened_n, dtype=np.int64)[kept]
+        entries.row_resolved = np.array(resolved_n, dtype=np.int64)[kept]
+        entries.blobs = list(compress(blobs, kept.tolist()))
+
+    # Split days: one cell per entry, from the seconds stored with it.
+    if full:
+        starts = np.array(span.starts, dtype=np.int64)
+        of_row = np.array([index[group_of(r.value)] for r in full], dtype=np.int64)
+        bases = np.array([r.day * DAY for r in full], dtype=np.int64)
+
+        def place(counts: list[int], seconds: bytes, sign: int) -> Ints:
+            """The cell of each entry, -1 outside the trend; entries at or before the backlog
+            moment count `sign` in its group's backlog."""
+            moments = np.repeat(bases, counts) + np.frombuffer(seconds, "<i4").astype(np.int64)
+            group_ix = np.repeat(of_row, counts)
+            # Only the entries of the backlog moment's own day can be at or before it.
+            early = np.bincount(group_ix[moments <= moment], minlength=width).tolist()
+            for g, n in zip(groups, early, strict=True):
+                running[g] += sign * n
+            inside = (moments >= span.lo) & (moments <= span.last)
+            cells = (np.searchsorted(starts, moments, "right") - 1) * width + group_ix
+            return np.where(inside, cells, -1)
+
+        cells = place([r.opened_n for r in full], b"".join(r.opened for r in full), 1)
+        entries.add_opened(cells[cells >= 0])
+        cells = place([r.resolved_n for r in full], b"".join(r.resolved_at for r in full), -1)
+        split_durations = np.frombuffer(b"".join(r.durations for r in full), "<i8")
+        kept = cells >= 0
+        entries.add_resolved(cells[kept], split_durations.astype(np.int64)[kept])
+
+    # Changes another program wrote since latte last folded them in.
+    for change in changes:
+        group = group_of(change.values[column])
+        if change.opened <= moment:
+            running[group] += change.sign
+        week = span.of(change.opened)
+        if week is not None:
+            cell = np.array([week * width + index[group]], dtype=np.int64)
+            entries.add_opened(cell, np.array([change.sign], dtype=np.int64))
+        first = change.first_resolved
+        if first is None:
+            continue
+        if first <= moment:
+            running[group] -= change.sign
+        week = span.of(first)
+        if week is not None:
+            cell_no, duration = week * width + index[group], first - change.opened
+            if change.sign > 0:
+                entries.add_resolved(
+                    np.array([cell_no], dtype=np.int64), np.array([duration], dtype=np.int64)
+                )
+            else:
+                entries.removed.append(cell_no << SHIFT | duration)
+
+    cells_n = len(weeks) * width
+    keys = entries.keys()
+    opened = entries.opened_counts(cells_n)
+    per_cell = _cells(keys, cells_n, opened, target)
+    by_group = [per_cell[w * width : (w + 1) * width] for w in range(len(weeks))]
+    # Per week: the same keys with the group taken out of the cell, sorted again.
+    week_keys = ((keys >> SHIFT) // max(width, 1) << SHIFT) | (keys & MASK)
+    week_keys.sort()
+    week_opened = opened.reshape(len(weeks), width).sum(axis=1)
+    by_week = _cells(week_keys, len(weeks), week_opened, target)
+    return Trend(groups, by_week, by_group, dict(running))
