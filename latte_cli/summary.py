@@ -27,6 +27,7 @@ from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, func, select, tuple_
@@ -43,6 +44,7 @@ DIMENSIONS = {
     "location": "location",
 }
 CHANGE_COLUMNS = ("agent", "channel", "category", "location")
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # A complaint without a value (no agent, no location) is stored under "", which no value can be.
 NONE = ""
 KEYS_PER_STATEMENT = 300
@@ -275,11 +277,16 @@ def differences(conn: Connection, limit: int = 5) -> tuple[int, list[str]]:
         if mine is None or +mine.opened != bucket.opened or +mine.resolved != bucket.resolved:
             count += 1
             if len(shown) < limit:
-                shown.append(f"{key[0]} {key[1] or '(none)'} day {key[2]}")
+                shown.append(_where(key))
     extra = [key for key in have if key not in seen]
     count += len(extra)
-    shown.extend(f"{d} {v or '(none)'} day {day} (no such complaints)" for d, v, day in extra)
+    shown.extend(f"{_where(key)} (no such complaints)" for key in extra)
     return count, shown[:limit]
+
+
+def _where(key: Key) -> str:
+    dimension, value, day = key
+    return f"{dimension} {value or '(none)'} on {date.fromordinal(EPOCH_ORDINAL + day)} (UTC)"
 
 
 def rebuild(conn: Connection) -> int:

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
-from latte_cli import workflow
+from latte_cli import summary, workflow
 from latte_cli.errors import InvalidValue, LatteError, StageOutOfOrder
 from latte_cli.models import Complaint, Event, StageRecord
 from latte_cli.services import complaints as svc
@@ -167,3 +167,5 @@ def test_any_sequence_of_operations_leaves_a_valid_replayable_complaint(
     )
     events = session.exec(select(Event).where(Event.complaint_id == cid)).all()
     assert sum(e.kind == "stage" for e in events) == len(records)
+    # The report summary followed every change the operations made.
+    assert summary.differences(session.connection()) == (0, [])

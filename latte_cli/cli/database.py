@@ -83,11 +83,32 @@ def check(
             typer.echo(
                 f"OK: {report.complaints} complaints checked on {report.store}; no problems found."
             )
+    if report.only_summary:
+        raise DatabaseError(
+            f"The report summary is out of date ({report.problem_count} rows differ; listed "
+            "on stdout). Run `latte db rebuild-summary`."
+        )
     if not report.clean:
         raise DatabaseError(
             f"The database has {report.problem_count} problems (listed on stdout). "
             "Restore a backup copy (see the README) or report the problem."
         )
+
+
+@db_app.command("rebuild-summary")
+def rebuild_summary(ctx: typer.Context) -> None:
+    """Recompute the report summary (what weekly trends read) from the complaints.
+
+    Only needed when `latte db check` says the summary is out of date, for example after
+    complaint rows were changed by hand with triggers disabled.
+
+    Example: latte db rebuild-summary
+    """
+    from latte_cli.services.integrity import rebuild_summary as rebuild
+
+    with globals_of(ctx).session() as session:
+        written = rebuild(session)
+    typer.echo(f"Report summary rebuilt: {written:,} rows.")
 
 
 @db_app.command("backup")

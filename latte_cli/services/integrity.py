@@ -2,7 +2,8 @@
 
 Invariants: every complaint's event log replays to its stored state; stage records match the
 stage events one for one and follow the LATTE order within each cycle; the epoch columns equal
-their timestamps. Complaints are read in batches, so memory stays flat on large databases.
+their timestamps; the report summary equals a recomputation from the complaints. Complaints
+are read in batches, so memory stays flat on large databases.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from latte_cli import workflow
+from latte_cli import summary, workflow
 from latte_cli.errors import LatteError
 from latte_cli.models import Complaint, Event, FollowUp, Purchase, StageRecord
 from latte_cli.services.complaints import workflow_events
@@ -32,6 +33,8 @@ class CheckReport:
     complaints: int = 0
     problems: list[str] = field(default_factory=list)
     problem_count: int = 0
+    # Of problem_count, how many are report summary rows (`rebuild_summary` repairs them).
+    summary_problems: int = 0
 
     def add(self, message: str) -> None:
         self.problem_count += 1
@@ -41,6 +44,10 @@ class CheckReport:
     @property
     def clean(self) -> bool:
         return self.problem_count == 0
+
+    @property
+    def only_summary(self) -> bool:
+        return 0 < self.problem_count == self.summary_problems
 
 
 def _store_check(session: Session, report: CheckReport) -> None:
@@ -151,4 +158,16 @@ def check_database(session: Session) -> CheckReport:
     for followup in session.exec(select(FollowUp).where(col(FollowUp.recorded_at).is_not(None))):
         if not _epoch_matches(followup.recorded_at, followup.recorded_epoch):
             report.add(f"follow-up {followup.id}: recorded_epoch does not match recorded_at")
+    count, shown = summary.differences(session.connection())
+    for where in shown:
+        report.add(f"report summary: {where} differs from the complaints")
+    report.problem_count += count - len(shown)
+    report.summary_problems = count
     return report
+
+
+def rebuild_summary(session: Session) -> int:
+    """Recompute the report summary from the complaints and commit; returns the rows written."""
+    written = summary.rebuild(session.connection())
+    session.commit()
+    return written
