@@ -255,6 +255,9 @@ def _fold_summary(session: Session) -> None:
     """Before a session commits, fold its complaint changes into the report summary."""
     connection = session.connection()
     if not connection.get_execution_options().get("latte_readonly"):
+        # The hook runs before commit's own flush: flush first, so that this commit's
+        # complaint changes are in the queue when it is folded.
+        session.flush()
         summary.fold(connection)
 
 

@@ -106,12 +106,6 @@ class Bucket:
         self.opened.update(other.opened)
         self.resolved.update(other.resolved)
 
-    @property
-    def negative(self) -> bool:
-        return any(n < 0 for n in self.opened.values()) or any(
-            n < 0 for n in self.resolved.values()
-        )
-
     def row(self) -> dict[str, Any]:
         opened = sorted(self.opened.elements())
         resolved = sorted(self.resolved.elements())
@@ -132,7 +126,13 @@ class Bucket:
 
     @property
     def empty(self) -> bool:
+        """Nothing counted (zero or, for a summary that missed a change, less)."""
         return not +self.opened and not +self.resolved
+
+    @property
+    def unchanged(self) -> bool:
+        """As a change: adds and takes away nothing."""
+        return not any(self.opened.values()) and not any(self.resolved.values())
 
 
 Key = tuple[str, str, int]  # (dimension, value, day)
@@ -180,7 +180,7 @@ def fold(conn: Connection) -> int:
     if conn.execute(select(change.c.id).limit(1)).first() is None:
         return 0
     rows = conn.execute(delete(change).returning(*_change_columns())).all()
-    deltas = {k: b for k, b in buckets_of(_change_of(r) for r in rows).items() if not b.empty}
+    deltas = {k: b for k, b in buckets_of(_change_of(r) for r in rows).items() if not b.unchanged}
     keys = sorted(deltas)
     for start in range(0, len(keys), KEYS_PER_STATEMENT):
         part = keys[start : start + KEYS_PER_STATEMENT]
