@@ -273,7 +273,12 @@ def open_session(url: str, *, readonly: bool = False) -> Iterator[Session]:
     with translated_errors(url):
         engine = ensure_schema(url)
         if readonly:
-            engine = engine.execution_options(latte_readonly=True)
+            options: dict[str, Any] = {"latte_readonly": True}
+            if engine.dialect.name == "postgresql":
+                # One snapshot for all of a report's statements (the summary and the changes
+                # not folded into it yet must be read as of the same moment).
+                options["isolation_level"] = "REPEATABLE READ"
+            engine = engine.execution_options(**options)
         with Session(engine, expire_on_commit=False) as session:
             yield session
 
