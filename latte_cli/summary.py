@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, bindparam, delete, func, select, tuple_
 from sqlmodel import SQLModel
@@ -87,71 +87,95 @@ class Change:
     values: tuple[str | None, ...]  # in CHANGE_COLUMNS order
 
 
+T = TypeVar("T")
+Entries = tuple[list[int], list[tuple[int, int]]]  # opened seconds, (duration, second) pairs
+
+
 @dataclass
-class Bucket:
-    """One (dimension, value, day): opened seconds, and (duration, resolved second) pairs."""
+class Delta:
+    """What changes add to and take away from one (dimension, value, day)."""
 
-    opened: Counter[int] = field(default_factory=Counter)
-    resolved: Counter[tuple[int, int]] = field(default_factory=Counter)
-
-    def add(self, change: Change, day: int, resolved_day: bool) -> None:
-        if resolved_day:
-            assert change.first_resolved is not None
-            entry = (change.first_resolved - change.opened, change.first_resolved - day * DAY)
-            self.resolved[entry] += change.sign
-        else:
-            self.opened[change.opened - day * DAY] += change.sign
-
-    def merge(self, other: Bucket) -> None:
-        self.opened.update(other.opened)
-        self.resolved.update(other.resolved)
-
-    def row(self) -> dict[str, Any]:
-        opened = sorted(self.opened.elements())
-        resolved = sorted(self.resolved.elements())
-        return {
-            "opened_n": len(opened),
-            "opened": pack("i", opened),
-            "resolved_n": len(resolved),
-            "durations": pack("q", (d for d, _ in resolved)),
-            "resolved_at": pack("i", (at for _, at in resolved)),
-        }
-
-    @classmethod
-    def of_row(cls, opened: bytes | None, durations: bytes | None, at: bytes | None) -> Bucket:
-        return cls(
-            Counter(unpack("i", opened)),
-            Counter(zip(unpack("q", durations), unpack("i", at), strict=True)),
-        )
-
-    @property
-    def empty(self) -> bool:
-        """Nothing counted (zero or, for a summary that missed a change, less)."""
-        return not +self.opened and not +self.resolved
+    opened: list[int] = field(default_factory=list)
+    resolved: list[tuple[int, int]] = field(default_factory=list)
+    opened_gone: list[int] = field(default_factory=list)
+    resolved_gone: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def unchanged(self) -> bool:
-        """As a change: adds and takes away nothing."""
-        return not any(self.opened.values()) and not any(self.resolved.values())
+        """Adds exactly what it takes away (a transfer seen from the channel's side)."""
+        return Counter(self.opened) == Counter(self.opened_gone) and Counter(
+            self.resolved
+        ) == Counter(self.resolved_gone)
+
+    def applied_to(self, opened: list[int], resolved: list[tuple[int, int]]) -> Entries:
+        """The entries after this change, sorted. Taking away what is not there is ignored:
+        only a summary that missed a change gets there (`latte db check` finds it)."""
+        opened, resolved = opened + self.opened, resolved + self.resolved
+        if self.opened_gone:
+            opened = _without(opened, self.opened_gone)
+        if self.resolved_gone:
+            resolved = _without(resolved, self.resolved_gone)
+        opened.sort()
+        resolved.sort()
+        return opened, resolved
+
+
+def _without(values: list[T], gone: list[T]) -> list[T]:
+    left = Counter(gone)
+    kept = []
+    for value in values:
+        if left[value] > 0:
+            left[value] -= 1
+        else:
+            kept.append(value)
+    return kept
+
+
+def row_values(opened: list[int], resolved: list[tuple[int, int]]) -> dict[str, Any]:
+    """The report_day columns of sorted entries."""
+    return {
+        "opened_n": len(opened),
+        "opened": pack("i", opened),
+        "resolved_n": len(resolved),
+        "durations": pack("q", [d for d, _ in resolved]),
+        "resolved_at": pack("i", [at for _, at in resolved]),
+    }
+
+
+def entries_of(opened: bytes | None, durations: bytes | None, at: bytes | None) -> Entries:
+    """The entries of a stored row."""
+    pairs = zip(unpack("q", durations).tolist(), unpack("i", at).tolist(), strict=True)
+    return unpack("i", opened).tolist(), list(pairs)
 
 
 Key = tuple[str, str, int]  # (dimension, value, day)
+ChangeRow = tuple[int, int, int | None, str | None, str | None, str | None, str | None]
 
 
-def buckets_of(changes: Iterable[Change], only: str | None = None) -> dict[Key, Bucket]:
-    """What the changes add to (or take from) each (dimension, value, day); `only` one
-    dimension."""
-    found: dict[Key, Bucket] = defaultdict(Bucket)
-    for change in changes:
-        opened_day = change.opened // DAY
-        resolved_day = None if change.first_resolved is None else change.first_resolved // DAY
-        for dimension, value in zip(DIMENSIONS, change.values, strict=True):
-            if only is not None and dimension != only:
-                continue
+def deltas_of(changes: Iterable[Sequence[Any]], only: str | None = None) -> dict[Key, Delta]:
+    """What change rows (sign, opened, first resolved, agent, channel, category, location) add
+    to or take from each (dimension, value, day); `only` one dimension."""
+    found: dict[Key, Delta] = {}
+    dimensions = [(i, d) for i, d in enumerate(DIMENSIONS) if only is None or d == only]
+    for sign, opened, first, *values in changes:
+        opened_day, opened_second = divmod(opened, DAY)
+        if first is not None:
+            resolved_day, resolved_second = divmod(first, DAY)
+            entry = (first - opened, resolved_second)
+        for i, dimension in dimensions:
+            value = values[i]
             name = NONE if value is None else value
-            found[(dimension, name, opened_day)].add(change, opened_day, False)
-            if resolved_day is not None:
-                found[(dimension, name, resolved_day)].add(change, resolved_day, True)
+            key = (dimension, name, opened_day)
+            delta = found.get(key)
+            if delta is None:
+                delta = found[key] = Delta()
+            (delta.opened if sign > 0 else delta.opened_gone).append(opened_second)
+            if first is not None:
+                key = (dimension, name, resolved_day)
+                delta = found.get(key)
+                if delta is None:
+                    delta = found[key] = Delta()
+                (delta.resolved if sign > 0 else delta.resolved_gone).append(entry)
     return found
 
 
@@ -180,7 +204,7 @@ def fold(conn: Connection) -> int:
     if conn.execute(select(change.c.id).limit(1)).first() is None:
         return 0
     rows = conn.execute(delete(change).returning(*_change_columns())).all()
-    deltas = {k: b for k, b in buckets_of(_change_of(r) for r in rows).items() if not b.unchanged}
+    deltas = {k: d for k, d in deltas_of(rows).items() if not d.unchanged}
     keys = sorted(deltas)
     for start in range(0, len(keys), KEYS_PER_STATEMENT):
         part = keys[start : start + KEYS_PER_STATEMENT]
@@ -188,14 +212,14 @@ def fold(conn: Connection) -> int:
     return len(rows)
 
 
-def _apply(conn: Connection, deltas: dict[Key, Bucket]) -> None:
+def _apply(conn: Connection, deltas: dict[Key, Delta]) -> None:
     day_table = table("report_day")
     c = day_table.c
     postgres = conn.dialect.name == "postgresql"
     if postgres:
         from sqlalchemy.dialects.postgresql import insert
 
-        empty = Bucket().row()
+        empty = row_values([], [])
         conn.execute(
             insert(day_table)
             .values([{"dimension": d, "value": v, "day": day, **empty} for d, v, day in deltas])
@@ -206,27 +230,22 @@ def _apply(conn: Connection, deltas: dict[Key, Bucket]) -> None:
     )
     if postgres:
         query = query.order_by(c.dimension, c.value, c.day).with_for_update()
-    current = {
-        (d, v, int(day)): Bucket.of_row(o, du, at) for d, v, day, o, du, at in conn.execute(query)
-    }
+    current = {(d, v, int(day)): (o, du, at) for d, v, day, o, du, at in conn.execute(query)}
     inserts, updates, gone = [], [], []
     for key, delta in deltas.items():
-        bucket = current.get(key)
-        if bucket is None:
-            bucket = Bucket()
-        bucket.merge(delta)
-        # Less than nothing means the summary missed a change (`latte db check` says so and
-        # `latte db rebuild-summary` repairs it); counts never go below zero.
-        bucket.opened, bucket.resolved = +bucket.opened, +bucket.resolved
+        stored = current.get(key)
+        opened, resolved = delta.applied_to(*(entries_of(*stored) if stored else ([], [])))
         dimension, value, day = key
         ident = {"k_dimension": dimension, "k_value": value, "k_day": day}
-        if bucket.empty:
-            if key in current:
+        if not opened and not resolved:
+            if stored is not None:
                 gone.append(ident)
-        elif key in current:
-            updates.append({**ident, **bucket.row()})
+        elif stored is not None:
+            updates.append({**ident, **row_values(opened, resolved)})
         else:
-            inserts.append({"dimension": dimension, "value": value, "day": day, **bucket.row()})
+            inserts.append(
+                {"dimension": dimension, "value": value, "day": day} | row_values(opened, resolved)
+            )
     match = (
         (c.dimension == bindparam("k_dimension"))
         & (c.value == bindparam("k_value"))
@@ -242,28 +261,27 @@ def _apply(conn: Connection, deltas: dict[Key, Bucket]) -> None:
         conn.execute(day_table.insert(), inserts)
 
 
-def expected(conn: Connection) -> Iterator[tuple[Key, Bucket]]:
+def expected(conn: Connection) -> Iterator[tuple[Key, Entries]]:
     """The summary computed afresh from the complaint rows, one dimension at a time."""
     c = table("complaint").c
     for dimension, column in DIMENSIONS.items():
         query = select(c.opened_epoch, c.first_resolved_epoch, c[column])
-        changes = (
-            Change(1, int(o), None if r is None else int(r), (v, v, v, v))
-            for o, r, v in conn.execute(query)
-        )
-        yield from buckets_of(changes, only=dimension).items()
+        changes = ((1, o, r, v, v, v, v) for o, r, v in conn.execute(query))
+        for key, delta in deltas_of(changes, only=dimension).items():
+            yield key, delta.applied_to([], [])
 
 
-def stored(conn: Connection) -> dict[Key, Bucket]:
-    """The summary as stored, with the pending changes added."""
+def stored(conn: Connection) -> dict[Key, Entries]:
+    """The summary as stored, with the pending changes applied."""
     c = table("report_day").c
     query = select(c.dimension, c.value, c.day, c.opened, c.durations, c.resolved_at)
-    found: dict[Key, Bucket] = {
-        (d, v, int(day)): Bucket.of_row(o, du, at) for d, v, day, o, du, at in conn.execute(query)
+    found: dict[Key, Entries] = {
+        (d, v, int(day)): entries_of(o, du, at) for d, v, day, o, du, at in conn.execute(query)
     }
-    for key, delta in buckets_of(pending(conn)).items():
-        found.setdefault(key, Bucket()).merge(delta)
-    return {k: b for k, b in found.items() if not b.empty}
+    rows = conn.execute(select(*_change_columns()).order_by(table("report_change").c.id))
+    for key, delta in deltas_of(rows.all()).items():
+        found[key] = delta.applied_to(*found.get(key, ([], [])))
+    return {k: e for k, e in found.items() if e[0] or e[1]}
 
 
 def differences(conn: Connection, limit: int = 5) -> tuple[int, list[str]]:
@@ -271,10 +289,9 @@ def differences(conn: Connection, limit: int = 5) -> tuple[int, list[str]]:
     have = stored(conn)
     count, shown = 0, list[str]()
     seen: set[Key] = set()
-    for key, bucket in expected(conn):
+    for key, entries in expected(conn):
         seen.add(key)
-        mine = have.get(key)
-        if mine is None or +mine.opened != bucket.opened or +mine.resolved != bucket.resolved:
+        if have.get(key) != entries:
             count += 1
             if len(shown) < limit:
                 shown.append(_where(key))
@@ -295,8 +312,10 @@ def rebuild(conn: Connection) -> int:
     conn.execute(delete(table("report_day")))
     written = 0
     batch: list[dict[str, Any]] = []
-    for (dimension, value, day), bucket in expected(conn):
-        batch.append({"dimension": dimension, "value": value, "day": day, **bucket.row()})
+    for (dimension, value, day), (opened, resolved) in expected(conn):
+        batch.append(
+            {"dimension": dimension, "value": value, "day": day} | row_values(opened, resolved)
+        )
         if len(batch) >= 5_000:
             conn.execute(table("report_day").insert(), batch)
             written += len(batch)
