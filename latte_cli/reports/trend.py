@@ -31,9 +31,12 @@ from latte_cli.reports.periods import Period
 from latte_cli.reports.stats import Cell, Dist
 from latte_cli.summary import DAY
 
-# key = cell << SHIFT | duration: durations stay below 2**40 s (34,000 years).
+# key = cell << SHIFT | (duration + BIAS): sorting keys sorts by cell, then duration. The bias
+# keeps a duration that another program made negative (resolved before opened) in its cell;
+# durations stay within +-2**39 s (17,000 years).
 SHIFT = 40
 MASK = (1 << SHIFT) - 1
+BIAS = 1 << (SHIFT - 1)
 Ints = npt.NDArray[np.int64]
 
 
@@ -77,7 +80,7 @@ class _Entries:
         self.opened_signs: list[Ints] = []
         self.resolved_cells: list[Ints] = []
         self.durations: list[Ints] = []
-        self.removed: list[int] = []  # keys (cell << SHIFT | duration) to take away
+        self.removed: list[int] = []  # keys of resolutions to take away
 
     def add_opened(self, cells: Ints, signs: Ints | None = None) -> None:
         self.opened_cells.append(cells)
@@ -88,12 +91,15 @@ class _Entries:
         self.durations.append(durations)
 
     def keys(self) -> Ints:
-        """cell << SHIFT | duration for every resolution, sorted."""
+        """The key of every resolution, sorted."""
         durations = np.frombuffer(b"".join(self.blobs), dtype="<i8").astype(np.int64)
         cells = np.repeat(self.row_cells, self.row_resolved)
         keys = np.concatenate(
-            [(cells << SHIFT) | durations]
-            + [(c << SHIFT) | d for c, d in zip(self.resolved_cells, self.durations, strict=True)]
+            [(cells << SHIFT) | (durations + BIAS)]
+            + [
+                (c << SHIFT) | (d + BIAS)
+                for c, d in zip(self.resolved_cells, self.durations, strict=True)
+            ]
         )
         keys.sort()
         if self.removed:
@@ -125,8 +131,8 @@ def _percentile(
 
 
 def _cells(keys: Ints, cells: int, opened: Ints, target: float) -> list[Cell]:
-    """Figures per cell from sorted keys (cell << SHIFT | duration)."""
-    values = keys & MASK
+    """Figures per cell from sorted keys."""
+    values = (keys & MASK) - BIAS
     counts = np.bincount(keys >> SHIFT, minlength=cells)
     present = np.flatnonzero(counts)
     n = counts[present]
@@ -249,7 +255,7 @@ def calendar_trend(
                     np.array([cell_no], dtype=np.int64), np.array([duration], dtype=np.int64)
                 )
             else:
-                entries.removed.append(cell_no << SHIFT | duration)
+                entries.removed.append(cell_no << SHIFT | (duration + BIAS))
 
     cells_n = len(weeks) * width
     keys = entries.keys()

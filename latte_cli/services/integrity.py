@@ -122,6 +122,9 @@ def _check_complaint(
         expected = ORDER if cycle == 0 else ORDER[2:]
         if stages != expected[: len(stages)]:
             report.add(f"complaint {cid}: cycle {cycle} stages out of order: {stages}")
+    first = complaint.first_resolved_epoch
+    if first is not None and first < complaint.opened_epoch:
+        report.add(f"complaint {cid}: first resolved before it was opened")
     for name in ("opened", "acknowledged", "first_resolved", "resolved"):
         if not _epoch_matches(
             getattr(complaint, f"{name}_at"), getattr(complaint, f"{name}_epoch")
