@@ -9,8 +9,8 @@ location), each of its values and each UTC day:
   sorted ascending, and the second of the day it was resolved at, in the same order.
 
 Seconds within the day keep every figure exact for any time zone (a local week's edge can fall
-inside a UTC day, and an as-of time inside any day); the durations are stored sorted so that
-the percentiles of a week are one merge of a few sorted runs away.
+inside a UTC day, and an as-of time inside any day); the durations are stored sorted, so a
+week's values arrive as a few sorted runs.
 
 It is kept at write time without any write path having to know: triggers on `complaint`
 (revision 0003) append each change that matters as -old / +new rows to `report_change`, and

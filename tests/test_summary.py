@@ -30,6 +30,7 @@ from latte_cli.services import complaints as svc
 from latte_cli.services import team
 
 from .conftest import Latte
+from .test_workflow import FIELDS
 
 DAY = 86_400
 TARGET = 24 * 3600  # the default SLA target, in seconds
@@ -333,15 +334,6 @@ def generated(session: Session) -> list[Case]:
 
 
 # 1. Every kind of write keeps the summary equal to the complaints ---------------------------
-
-FIELDS = svc.StageInput(
-    text="words",
-    action_kind="refund",
-    action_detail="refunded",
-    amount="5",
-    root_cause="delivery",
-    what_will_change="better boxes",
-)
 
 
 def import_file(latte: Latte, path: Path, rows: list[dict[str, str]]) -> dict[str, Any]:

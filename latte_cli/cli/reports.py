@@ -110,7 +110,8 @@ def _run(ctx: typer.Context, r: Request) -> None:
     from latte_cli.reports.build import Options, build_report
     from latte_cli.reports.hours import schedule_from
     from latte_cli.reports.periods import choose_span, parse_as_of, zone_named
-    from latte_cli.reports.queries import DIMENSIONS, first_opened
+    from latte_cli.reports.queries import first_opened
+    from latte_cli.summary import DIMENSIONS
     from latte_cli.timeutil import epoch, utcnow
 
     g = globals_of(ctx)

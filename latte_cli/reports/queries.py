@@ -33,13 +33,8 @@ from sqlmodel import SQLModel
 
 from latte_cli import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from latte_cli.reports.periods import MONDAY, WEEK, Period, local_epoch, period_index
+from latte_cli.summary import DIMENSIONS
 
-DIMENSIONS = {
-    "agent": "assigned_agent",
-    "channel": "channel",
-    "category": "category",
-    "location": "location",
-}
 SPEED_BUCKETS = ("< 4 h", "4-24 h", "1-3 d", "> 3 d")
 SPEED_LIMITS = (4 * 3600, 24 * 3600, 72 * 3600)
 REPURCHASED, LOST, PENDING = "repurchased", "lost", "pending"
