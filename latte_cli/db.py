@@ -27,15 +27,14 @@ from latte_cli.config import redact_url
 from latte_cli.errors import DatabaseError
 from latte_cli.migrations import HEAD, REVISIONS
 
-BUSY_TIMEOUT_MS = 5000
-# A writer that still finds the database locked after the busy timeout tries again this many
-# times, after a growing pause, before the user is told the database is busy.
-BEGIN_ATTEMPTS = 3
+BUSY_TIMEOUT_MS = 15_000
 ENV_BUSY_TIMEOUT = "LATTE_BUSY_TIMEOUT"
+# A SQLite writer waiting for the write lock tries again after a random pause in this range (s).
+WRITE_LOCK_POLL = (0.002, 0.010)
 
 
 def busy_timeout_ms() -> int:
-    """SQLite's busy timeout: LATTE_BUSY_TIMEOUT seconds, default 5."""
+    """How long a SQLite writer waits for the write lock: LATTE_BUSY_TIMEOUT seconds, default 15."""
     value = os.environ.get(ENV_BUSY_TIMEOUT)
     if not value:
         return BUSY_TIMEOUT_MS
@@ -45,7 +44,7 @@ def busy_timeout_ms() -> int:
         seconds = -1
     if seconds < 0:
         raise DatabaseError(
-            f"{ENV_BUSY_TIMEOUT}={value!r} is not a number of seconds. Set it like 5 or 0.5."
+            f"{ENV_BUSY_TIMEOUT}={value!r} is not a number of seconds. Set it like 15 or 0.5."
         )
     return int(seconds * 1000)
 
@@ -95,15 +94,38 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
 
 
 def _on_sqlite_begin(connection: Any) -> None:
-    mode = "DEFERRED" if connection.get_execution_options().get("latte_readonly") else "IMMEDIATE"
-    for attempt in range(BEGIN_ATTEMPTS):
-        try:
-            connection.exec_driver_sql(f"BEGIN {mode}")
-            return
-        except OperationalError as error:
-            if "locked" not in str(error).lower() or attempt == BEGIN_ATTEMPTS - 1:
-                raise
-            time.sleep(0.05 * 4**attempt + random.uniform(0, 0.05))
+    if connection.get_execution_options().get("latte_readonly"):
+        connection.exec_driver_sql("BEGIN DEFERRED")
+    else:
+        _begin_immediate(connection)
+
+
+def _begin_immediate(connection: Any) -> None:
+    """Take SQLite's write lock, waiting for it up to the busy timeout.
+
+    SQLite's own busy handler sleeps longer the longer a connection has waited (up to 100 ms a
+    try), so under steady contention a writer that has waited a while loses almost every race to
+    writers that just started waiting, and can starve. Here every waiter tries again after a
+    short random pause whatever its waiting time, so each has the same chance at each release.
+    """
+    timeout_ms = busy_timeout_ms()
+    deadline = time.monotonic() + timeout_ms / 1000
+    driver = connection.connection.driver_connection
+    driver.execute("PRAGMA busy_timeout = 0")
+    try:
+        while time.monotonic() < deadline:
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error).lower():
+                    break
+            time.sleep(random.uniform(*WRITE_LOCK_POLL))
+        # Out of time (or another failure): one last try, whose error SQLAlchemy reports.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    finally:
+        # Statements inside the transaction (and readers) keep the busy timeout.
+        driver.execute(f"PRAGMA busy_timeout = {timeout_ms}")
 
 
 def get_engine(url: str) -> Engine:
@@ -152,7 +174,8 @@ def translate(error: Exception, url: str) -> DatabaseError:
     if "locked" in lowered or "busy" in lowered:
         return DatabaseError(
             f"The database {where} is busy: another program kept it locked for more than "
-            f"{busy_timeout_ms() * BEGIN_ATTEMPTS / 1000:g} s. Try again in a moment."
+            f"{busy_timeout_ms() / 1000:g} s. Try again in a moment (or raise "
+            f"{ENV_BUSY_TIMEOUT})."
         )
     if "not a database" in lowered or "malformed" in lowered:
         return DatabaseError(

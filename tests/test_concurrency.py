@@ -27,7 +27,7 @@ QUEUE_NOTE = "Taken from the queue."
 # What two agents acting on one complaint at once may legitimately be told.
 EXPECTED_REFUSALS = re.compile(
     r"^(StageOutOfOrder: .*"
-    r"|InvalidValue: The complaint is already assigned to .*"
+    r"|InvalidValue: (The complaint|Complaint) is already assigned to .*"
     r"|InvalidValue: \w+ is away\. .*"
     r"|InvalidValue: Complaint is still open .*)$"
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import stat
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -85,9 +86,33 @@ def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(db_url: str)
     assert pragma == {
         "journal_mode": "wal",
         "foreign_keys": 1,
-        "busy_timeout": 5000,
+        "busy_timeout": 15000,
         "synchronous": 1,
     }
+    # Waiting for the write lock sets the timeout to 0 for a moment; it is back inside.
+    with engine.begin() as connection:
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 15000
+
+
+@pytest.mark.sqlite_only
+def test_a_writer_waits_for_the_write_lock_and_then_writes(db_url: str, sqlite_path: Path) -> None:
+    engine = db.ensure_schema(db_url)
+    holder = sqlite3.connect(sqlite_path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, holder.execute, args=("COMMIT",))
+    release.start()
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO agent (name, status, updated_at) VALUES ('ana', 'away', :at)"),
+                {"at": "2026-11-23"},
+            )
+        assert not release.is_alive(), "the writer did not wait for the holder"
+    finally:
+        release.join()
+        holder.close()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT COUNT(*) FROM agent")).scalar() == 1
 
 
 def test_a_database_is_brought_to_head_on_first_use_and_by_db_upgrade(
