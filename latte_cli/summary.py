@@ -181,7 +181,9 @@ def deltas_of(changes: Iterable[Sequence[Any]], only: str | None = None) -> dict
 
 def _change_of(row: Sequence[Any]) -> Change:
     sign, opened, first, *values = row
-    return Change(int(sign), int(opened), None if first is None else int(first), tuple(values))
+    first_resolved = None if first is None else int(first)
+    # An empty value (another program may write '') is no value, as stored in report_day.
+    return Change(int(sign), int(opened), first_resolved, tuple(v or None for v in values))
 
 
 def _change_columns() -> list[Any]:

@@ -621,6 +621,35 @@ def test_a_resolution_before_the_opening_does_not_break_the_trend(
         assert_trend(latte, cases, "UTC", AFTER, by)
 
 
+def test_an_empty_value_from_another_program_is_no_value_everywhere(
+    latte: Latte, session: Session, db_url: str
+) -> None:
+    """Another system writes '' for a location: the period's groups and the trend both count
+    it under "(none)", with the complaints that have no location."""
+    opened = epoch_of("2026-11-10T09:00:00")
+    cases = [
+        Case(1, opened, opened + 3600, "ana", "phone", "delivery", "north"),
+        Case(2, opened + 5, opened + 7200, "ana", "phone", "delivery", None),
+        Case(3, opened + 9, None, "ana", "phone", "delivery", "north"),
+    ]
+    write(session, cases)
+    with other_program(db_url) as connection:
+        table = complaint_table()
+        connection.execute(table.update().where(table.c.id == 1).values(location=""))
+    args = ["--week", "2026-W46", "--weeks", "2", "--by", "location", "--as-of", AFTER]
+    report = json.loads(latte.ok("report", "weekly", *args, "--format", "json").stdout)
+    (groups_defined,) = [d for d in report["definitions"] if d["figure"] == "groups"]
+    assert "or an empty one" in groups_defined["exclusions"]
+    groups = {g["group"]: g["figures"] for g in report["groups"]}
+    assert set(groups) == {"(none)", "north"}
+    assert (groups["(none)"]["opened"], groups["(none)"]["resolved"]) == (2, 2)
+    assert (groups["north"]["opened"], groups["north"]["resolved"]) == (1, 0)
+    week = {r["group"]: r for r in report["trend"] if r["week"] == "2026-W46"}
+    assert set(week) == {None, "(none)", "north"}
+    assert (week["(none)"]["opened"], week["(none)"]["resolved"]) == (2, 2)
+    assert (week["north"]["opened"], week["north"]["resolved"]) == (1, 0)
+
+
 # 4. `latte db check` finds a summary that differs; `latte db rebuild-summary` repairs it -----
 
 

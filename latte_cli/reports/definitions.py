@@ -27,7 +27,19 @@ def explain(report: Report) -> tuple[Definition, ...]:
         "complaints first resolved in the period (first_resolved_at in the period and at or "
         "before the as-of time)"
     )
+    groups: tuple[Definition, ...] = ()
+    if o.by is not None:
+        owner = "assigned agent" if o.by == "agent" else o.by
+        groups = (
+            Definition(
+                "groups",
+                f"Every figure per {o.by}: each complaint counts under its current {owner}.",
+                "as each figure",
+                f"Complaints with no {o.by} (or an empty one) are under '(none)'.",
+            ),
+        )
     return (
+        *groups,
         Definition(
             "opened",
             "Complaints opened in the period.",

@@ -76,9 +76,11 @@ class Buckets:
 
 
 def group_column(by: str | None) -> ColumnElement[Any]:
+    """The value a complaint is grouped by; an empty one (another program may write '') is no
+    value, as in the report summary."""
     if by is None:
         return null()
-    return table("complaint").c[DIMENSIONS[by]]
+    return func.nullif(table("complaint").c[DIMENSIONS[by]], "")
 
 
 def opened_counts(
