@@ -11,7 +11,7 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,14 +83,42 @@ def _create_sqlite_file(path: Path) -> None:
 
 def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     # Transactions are begun explicitly (see _on_sqlite_begin), so that writers take the
-    # write lock up front and wait for it (busy_timeout) instead of failing half-way.
+    # write lock up front and wait for it instead of failing half-way.
     dbapi_connection.isolation_level = None
+    timeout_ms = busy_timeout_ms()
     cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
-    cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.execute("PRAGMA synchronous = NORMAL")
-    cursor.close()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+        # Switching to WAL needs a moment's lock, and SQLite may refuse the pragma at once
+        # ("database is locked", no busy wait) while other processes write: set it only when
+        # the file is not in WAL mode yet, and try again for as long as a writer would wait.
+        if not _until_unlocked(lambda: _use_wal(cursor), timeout_ms):
+            _use_wal(cursor)  # out of time: this try's error is the one reported
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cursor.close()
+
+
+def _use_wal(cursor: sqlite3.Cursor) -> None:
+    (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
+    if str(mode).lower() != "wal":
+        cursor.execute("PRAGMA journal_mode = WAL")
+
+
+def _until_unlocked(attempt: Callable[[], object], timeout_ms: int) -> bool:
+    """Call `attempt` until it does not fail with "database is locked", after a short random
+    pause each time, for up to `timeout_ms`. False when time ran out or it failed otherwise."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        try:
+            attempt()
+            return True
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error).lower():
+                return False
+        time.sleep(random.uniform(*WRITE_LOCK_POLL))
+    return False
 
 
 def _on_sqlite_begin(connection: Any) -> None:
@@ -109,20 +137,12 @@ def _begin_immediate(connection: Any) -> None:
     short random pause whatever its waiting time, so each has the same chance at each release.
     """
     timeout_ms = busy_timeout_ms()
-    deadline = time.monotonic() + timeout_ms / 1000
     driver = connection.connection.driver_connection
     driver.execute("PRAGMA busy_timeout = 0")
     try:
-        while time.monotonic() < deadline:
-            try:
-                driver.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error).lower():
-                    break
-            time.sleep(random.uniform(*WRITE_LOCK_POLL))
-        # Out of time (or another failure): one last try, whose error SQLAlchemy reports.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if not _until_unlocked(lambda: driver.execute("BEGIN IMMEDIATE"), timeout_ms):
+            # Out of time (or another failure): one last try, whose error SQLAlchemy reports.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
     finally:
         # Statements inside the transaction (and readers) keep the busy timeout.
         driver.execute(f"PRAGMA busy_timeout = {timeout_ms}")

@@ -6,6 +6,7 @@ import json
 import sqlite3
 import stat
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -113,6 +114,56 @@ def test_a_writer_waits_for_the_write_lock_and_then_writes(db_url: str, sqlite_p
         holder.close()
     with engine.connect() as connection:
         assert connection.execute(text("SELECT COUNT(*) FROM agent")).scalar() == 1
+
+
+def test_locked_attempts_are_tried_again_until_they_pass_or_time_runs_out() -> None:
+    failures = ["database is locked", "database is locked"]
+    calls: list[int] = []
+
+    def attempt() -> None:
+        calls.append(1)
+        if failures:
+            raise sqlite3.OperationalError(failures.pop())
+
+    assert db._until_unlocked(attempt, 5000) is True
+    assert len(calls) == 3
+
+    def broken() -> None:
+        calls.append(1)
+        raise sqlite3.OperationalError("disk I/O error")
+
+    calls.clear()
+    assert db._until_unlocked(broken, 5000) is False
+    assert len(calls) == 1  # only "locked" is worth waiting for
+
+    def locked() -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    started = time.monotonic()
+    assert db._until_unlocked(locked, 50) is False
+    assert time.monotonic() - started >= 0.05
+
+
+@pytest.mark.sqlite_only
+def test_a_new_connection_opens_while_another_process_writes(
+    db_url: str, sqlite_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connecting only reads the journal mode of a WAL file, so it never needs the write
+    lock another process holds."""
+    db.ensure_schema(db_url)
+    db.dispose_engines()
+    monkeypatch.setenv("LATTE_BUSY_TIMEOUT", "0.2")
+    writer = sqlite3.connect(sqlite_path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO agent (name, status, updated_at) VALUES ('sam', 'away', 'x')")
+    try:
+        reader = db.get_engine(db_url).execution_options(latte_readonly=True)
+        with reader.connect() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert connection.execute(text("SELECT COUNT(*) FROM agent")).scalar() == 0
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
 
 
 def test_a_database_is_brought_to_head_on_first_use_and_by_db_upgrade(
