@@ -637,17 +637,21 @@ def test_an_empty_value_from_another_program_is_no_value_everywhere(
         table = complaint_table()
         connection.execute(table.update().where(table.c.id == 1).values(location=""))
     args = ["--week", "2026-W46", "--weeks", "2", "--by", "location", "--as-of", AFTER]
-    report = json.loads(latte.ok("report", "weekly", *args, "--format", "json").stdout)
-    (groups_defined,) = [d for d in report["definitions"] if d["figure"] == "groups"]
-    assert "or an empty one" in groups_defined["exclusions"]
-    groups = {g["group"]: g["figures"] for g in report["groups"]}
-    assert set(groups) == {"(none)", "north"}
-    assert (groups["(none)"]["opened"], groups["(none)"]["resolved"]) == (2, 2)
-    assert (groups["north"]["opened"], groups["north"]["resolved"]) == (1, 0)
-    week = {r["group"]: r for r in report["trend"] if r["week"] == "2026-W46"}
-    assert set(week) == {None, "(none)", "north"}
-    assert (week["(none)"]["opened"], week["(none)"]["resolved"]) == (2, 2)
-    assert (week["north"]["opened"], week["north"]["resolved"]) == (1, 0)
+    for folded in (False, True):  # the change pending, then folded by latte's next write
+        if folded:
+            team.set_presence(session, agent="ana", status=team.Presence.AWAY)
+        assert_summary_exact(db_url, pending=not folded)
+        report = json.loads(latte.ok("report", "weekly", *args, "--format", "json").stdout)
+        (groups_defined,) = [d for d in report["definitions"] if d["figure"] == "groups"]
+        assert "or an empty one" in groups_defined["exclusions"]
+        groups = {g["group"]: g["figures"] for g in report["groups"]}
+        assert set(groups) == {"(none)", "north"}
+        assert (groups["(none)"]["opened"], groups["(none)"]["resolved"]) == (2, 2)
+        assert (groups["north"]["opened"], groups["north"]["resolved"]) == (1, 0)
+        week = {r["group"]: r for r in report["trend"] if r["week"] == "2026-W46"}
+        assert set(week) == {None, "(none)", "north"}
+        assert (week["(none)"]["opened"], week["(none)"]["resolved"]) == (2, 2)
+        assert (week["north"]["opened"], week["north"]["resolved"]) == (1, 0)
 
 
 # 4. `latte db check` finds a summary that differs; `latte db rebuild-summary` repairs it -----
