@@ -29,7 +29,8 @@ from latte_cli.migrations import HEAD, REVISIONS
 
 BUSY_TIMEOUT_MS = 15_000
 ENV_BUSY_TIMEOUT = "LATTE_BUSY_TIMEOUT"
-# A SQLite writer waiting for the write lock tries again after a random pause in this range (s).
+# Waiting on a locked SQLite database (write lock, WAL switch): try again after a random pause
+# in this range (s).
 WRITE_LOCK_POLL = (0.002, 0.010)
 
 

@@ -149,7 +149,6 @@ def entries_of(opened: bytes | None, durations: bytes | None, at: bytes | None) 
 
 
 Key = tuple[str, str, int]  # (dimension, value, day)
-ChangeRow = tuple[int, int, int | None, str | None, str | None, str | None, str | None]
 
 
 def deltas_of(changes: Iterable[Sequence[Any]], only: str | None = None) -> dict[Key, Delta]:
@@ -191,11 +190,14 @@ def _change_columns() -> list[Any]:
     return [c.sign, c.opened_epoch, c.first_resolved_epoch, *(c[n] for n in CHANGE_COLUMNS)]
 
 
+def _pending_rows(conn: Connection) -> Sequence[Any]:
+    query = select(*_change_columns()).order_by(table("report_change").c.id)
+    return conn.execute(query).all()
+
+
 def pending(conn: Connection) -> list[Change]:
     """Changes not folded yet (written by another program since latte's last write)."""
-    c = table("report_change").c
-    query = select(*_change_columns()).order_by(c.id)
-    return [_change_of(row) for row in conn.execute(query)]
+    return [_change_of(row) for row in _pending_rows(conn)]
 
 
 def fold(conn: Connection) -> int:
@@ -280,8 +282,7 @@ def stored(conn: Connection) -> dict[Key, Entries]:
     found: dict[Key, Entries] = {
         (d, v, int(day)): entries_of(o, du, at) for d, v, day, o, du, at in conn.execute(query)
     }
-    rows = conn.execute(select(*_change_columns()).order_by(table("report_change").c.id))
-    for key, delta in deltas_of(rows.all()).items():
+    for key, delta in deltas_of(_pending_rows(conn)).items():
         found[key] = delta.applied_to(*found.get(key, ([], [])))
     return {k: e for k, e in found.items() if e[0] or e[1]}
 
