@@ -203,7 +203,8 @@ def pending(conn: Connection) -> list[Change]:
 def fold(conn: Connection) -> int:
     """Move the pending changes into `report_day`, in the caller's transaction; returns how
     many there were. On PostgreSQL the changes are claimed with DELETE ... RETURNING and the
-    day rows locked in key order, so concurrent writers neither double-count nor deadlock."""
+    day rows locked in key order, so concurrent writers neither double-count nor deadlock
+    (see `_apply` for why a fold never deletes a day row there)."""
     change = table("report_change")
     if conn.execute(select(change.c.id).limit(1)).first() is None:
         return 0
@@ -217,6 +218,23 @@ def fold(conn: Connection) -> int:
 
 
 def _apply(conn: Connection, deltas: dict[Key, Delta]) -> None:
+    """Apply the deltas of keys in sorted order (one part of a fold).
+
+    On PostgreSQL concurrent folds must take their day-row locks in one order, key order:
+    the INSERT ... ON CONFLICT DO NOTHING makes sure every key has a row (waiting, key by key,
+    for another fold's uncommitted row of a key), then SELECT ... FOR UPDATE locks the rows in
+    key order, and the writes that follow touch only rows locked already.
+
+    That holds only while no fold deletes a row. When a fold emptied a row and deleted it, a
+    fold waiting for that row's lock found it gone once the lock was free, went on to lock the
+    following keys, and had to INSERT the key it skipped last, out of order; meanwhile a third
+    fold had inserted that key afresh and was waiting for one of the following keys: each
+    waited for the other's transaction, and PostgreSQL ended one with "deadlock detected"
+    (its log: one process in this SELECT ... FOR UPDATE, the other in the INSERT of the skipped
+    key). So on PostgreSQL an emptied row stays, with no entries (readers skip such rows), and
+    every key locked here exists from the INSERT until the commit. SQLite runs one writer at a
+    time, so it deletes them.
+    """
     day_table = table("report_day")
     c = day_table.c
     postgres = conn.dialect.name == "postgresql"
@@ -241,7 +259,7 @@ def _apply(conn: Connection, deltas: dict[Key, Delta]) -> None:
         opened, resolved = delta.applied_to(*(entries_of(*stored) if stored else ([], [])))
         dimension, value, day = key
         ident = {"k_dimension": dimension, "k_value": value, "k_day": day}
-        if not opened and not resolved:
+        if not opened and not resolved and not postgres:
             if stored is not None:
                 gone.append(ident)
         elif stored is not None:
@@ -311,6 +329,10 @@ def _where(key: Key) -> str:
 
 def rebuild(conn: Connection) -> int:
     """Recompute the whole summary from the complaint rows; returns the rows written."""
+    if conn.dialect.name == "postgresql":
+        # Wait for the writers with changes to fold, and keep others out until the commit:
+        # a fold must not find its day rows deleted under it (see `_apply`).
+        conn.exec_driver_sql("LOCK TABLE report_change, report_day IN EXCLUSIVE MODE")
     conn.execute(delete(table("report_change")))
     conn.execute(delete(table("report_day")))
     written = 0
@@ -344,9 +366,11 @@ class DayRow:
 
 def _rows(conn: Connection, columns: str, where: str, params: Sequence[Any]) -> list[Any]:
     """Rows of report_day straight from the driver: a long trend reads tens of thousands of
-    them, and typed result processing would cost more than the rest of the report."""
+    them, and typed result processing would cost more than the rest of the report. Rows
+    without entries (kept on PostgreSQL, see `_apply`) are left out."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"SELECT {columns} FROM report_day WHERE {where.replace('?', mark)}"
+    where = f"{where.replace('?', mark)} AND (opened_n > 0 OR resolved_n > 0)"
+    sql = f"SELECT {columns} FROM report_day WHERE {where}"
     return list(conn.exec_driver_sql(sql, tuple(params)).fetchall())
 
 

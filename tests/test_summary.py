@@ -12,12 +12,14 @@ import csv
 import json
 import random
 import statistics
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
+from time import monotonic, sleep
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -697,3 +699,100 @@ def test_db_check_finds_a_stale_summary_and_rebuild_repairs_it(
     latte.ok("db", "rebuild-summary")
     assert_summary_exact(db_url)
     latte.ok("db", "check")
+
+
+# 5. Concurrent folds on PostgreSQL take the day rows' locks in one order --------------------
+
+
+def _blockers(watch: Connection, pid: int) -> list[int]:
+    return list(watch.exec_driver_sql(f"SELECT unnest(pg_blocking_pids({pid}))").scalars())
+
+
+def _until_blocked(watch: Connection, pid: int, by: int | None = None) -> None:
+    deadline = monotonic() + 10
+    while monotonic() < deadline:
+        blockers = _blockers(watch, pid)
+        if blockers and (by is None or blockers == [by]):
+            return
+        sleep(0.01)
+    raise AssertionError(f"backend {pid} never waited (for {by})")
+
+
+def test_folds_that_empty_and_refill_a_day_row_do_not_deadlock(
+    latte: Latte, session: Session, db_url: str
+) -> None:
+    """A fold waits for the lock on a day row that another fold then empties; a third fold
+    writes that row again. None of them may end in "deadlock detected": the first fold must
+    not come back to a row it skipped after it locked the rows that follow it."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("row locks between concurrent writers: PostgreSQL only (SQLite has one)")
+    opened = epoch_of("2026-11-10T09:00:00")
+    # The queue (agent "") holds complaint 1 only; ana has 2 and 3.
+    cases = [
+        Case(1, opened, None, None, "phone", "delivery", None),
+        Case(2, opened + 1, None, "ana", "phone", "delivery", None),
+        Case(3, opened + 2, None, "ana", "phone", "delivery", None),
+    ]
+    write(session, cases)
+    table, days = complaint_table(), SQLModel.metadata.tables["report_day"]
+    engine = db.get_engine(db_url)
+
+    def lock_row(connection: Connection, value: str) -> None:
+        row = (days.c.dimension == "agent") & (days.c.value == value)
+        connection.execute(select(days.c.day).where(row).with_for_update()).all()
+
+    def to_queue(connection: Connection, complaint_id: int) -> None:
+        with connection.begin():
+            statement = table.update().where(table.c.id == complaint_id)
+            connection.execute(statement.values(assigned_agent=None))
+            summary.fold(connection)
+
+    failures: list[BaseException] = []
+
+    def in_thread(connection: Connection, complaint_id: int) -> threading.Thread:
+        def run() -> None:
+            try:
+                to_queue(connection, complaint_id)
+            except BaseException as error:  # reported by the test below
+                failures.append(error)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    with ExitStack() as stack:
+        watch, claimer, holder, first, third = (
+            stack.enter_context(engine.connect()) for _ in range(5)
+        )
+        watch.execution_options(isolation_level="AUTOCOMMIT")
+        first_pid, third_pid, holder_pid = (
+            c.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            for c in (first, third, holder)
+        )
+        for c in (first, third, holder):
+            c.rollback()
+        # The claimer (taking complaint 1 from the queue) holds the queue's row in its fold;
+        # another transaction holds ana's row.
+        claimer.begin()
+        lock_row(claimer, "")
+        holder.begin()
+        lock_row(holder, "ana")
+        # Complaint 2 back to the queue: its fold waits for the queue's row.
+        threads = [in_thread(first, 2)]
+        _until_blocked(watch, first_pid)
+        # The claim empties the queue's row and commits; the first fold then waits for ana's.
+        claimer.execute(table.update().where(table.c.id == 1).values(assigned_agent="ben"))
+        summary.fold(claimer)
+        claimer.commit()
+        _until_blocked(watch, first_pid, by=holder_pid)
+        # Complaint 3 back to the queue: its fold writes the queue's row again, then waits.
+        threads.append(in_thread(third, 3))
+        _until_blocked(watch, third_pid)
+        holder.rollback()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert not failures, failures
+    assert_summary_exact(db_url)
+    # ana's row is left without entries: no report shows ana.
+    cases = [replace(cases[0], agent="ben"), *(replace(c, agent=None) for c in cases[1:])]
+    assert_trend(latte, cases, "UTC", AFTER, "agent")
