@@ -67,6 +67,15 @@ def make_prompter() -> Prompter:
     return Prompter()
 
 
+def _amount_check(value: str) -> bool | str:
+    """Take action's amount: empty, or a valid amount; else the reason, shown as typed."""
+    try:
+        parse_amount(value)
+    except LatteError as error:
+        return error.message
+    return True
+
+
 # Which phrase library ------------------------------------------------------------------------
 
 
@@ -485,11 +494,3 @@ class Conversation:
             followup = pending_followup(session, self.complaint.id)
         due = followup.due_at if followup else None
         render.show_summary(view.complaint, view.stages, due, self.g.tz)
-
-
-def _amount_check(value: str) -> bool | str:
-    try:
-        parse_amount(value)
-    except LatteError as error:
-        return error.message
-    return True
