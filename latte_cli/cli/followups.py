@@ -139,7 +139,9 @@ def record(
 
         conversation = guide.Conversation(g, guide.make_prompter())
         conversation.introduce_followup(complaint_id)
-        given = OutcomeGiven(reached, satisfied, nps, bought, note)
+        given = OutcomeGiven(
+            reached=reached, satisfied=satisfied, nps=nps, repurchased=bought, note=note
+        )
         with conversation.guarded_followup(complaint_id):
             outcome = ask_outcome(conversation.ask, given)
     elif reached is None:
