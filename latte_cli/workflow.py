@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
@@ -235,3 +235,34 @@ def replay(events: Iterable[Event]) -> State | None:
     for event in events:
         state = apply(state, event)
     return state
+
+
+# The SLA target ------------------------------------------------------------------------------
+# Counted in calendar hours from the opening: nights, weekends and holidays count like any hour.
+
+
+def sla_due(opened_at: datetime, target_hours: float) -> datetime:
+    """When a complaint opened at `opened_at` reaches the SLA target (in UTC)."""
+    return _utc(opened_at) + timedelta(hours=target_hours)
+
+
+def sla_left(opened_at: datetime, now: datetime, target_hours: float) -> timedelta:
+    """Time left until the SLA target: zero at the target, negative past it."""
+    return sla_due(opened_at, target_hours) - _utc(now)
+
+
+def overdue_by(opened_at: datetime, now: datetime, target_hours: float) -> timedelta | None:
+    """How far past the SLA target an open complaint is at `now`; None until it is past."""
+    left = sla_left(opened_at, now, target_hours)
+    return -left if left < timedelta(0) else None
+
+
+def overdue_cutoff(now: datetime, target_hours: float) -> datetime:
+    """Open complaints opened before this moment are past the SLA target at `now`."""
+    return _utc(now) - timedelta(hours=target_hours)
+
+
+def _utc(moment: datetime) -> datetime:
+    # Aware times in one zone subtract as wall-clock times; in UTC every hour is an hour, also
+    # across a daylight-saving change.
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment

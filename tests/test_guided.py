@@ -19,8 +19,10 @@ from latte_cli import db
 from latte_cli.cli import guided
 from latte_cli.cli.prompts import Prompter
 from latte_cli.models import Complaint, Customer, FollowUp, StageRecord
+from latte_cli.phrases import TITLES
 from latte_cli.services.complaints import NewComplaint, open_complaint
 from latte_cli.services.customers import CustomerDetails
+from latte_cli.workflow import Stage
 from tests.conftest import Latte
 
 ENTER = "\r"
@@ -183,7 +185,7 @@ def test_interrupt_at_each_stage_keeps_completed_stages_and_resume_finishes(
         resumed = latte("resume", str(complaint.id))
 
     assert resumed.exit_code == 0, resumed.output
-    assert f"Continuing at {guided.TITLES[guided.Stage(stage)]}" in resumed.output
+    assert f"Continuing at {TITLES[Stage(stage)]}" in resumed.output
     assert list(stages_of(session, complaint.id)) == order
     assert len(session.exec(select(FollowUp)).all()) == 1
 
@@ -321,14 +323,6 @@ def test_no_terminal_names_the_flag_instead_of_prompting(
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_phrases_shipped_in_the_package_are_the_editable_template() -> None:
-    template = Path(__file__).resolve().parent.parent / "data" / "phrases.toml"
-    assert template.read_bytes() == guided.PACKAGED_PHRASES.read_bytes()
-    guides = guided.load_phrases()
-    for stage in ("listen", "acknowledge", "take_action", "thank", "explain", "followup"):
-        assert guides[stage].guidance and guides[stage].phrases
-
-
 def test_edited_phrase_library_is_used(
     latte: Latte, pipe: PipeInput, session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -356,32 +350,6 @@ def test_broken_phrase_library_is_a_clear_error(
     result = latte("new")
     assert result.exit_code == 1
     assert "phrase library" in result.output and "LATTE_PHRASES" in result.output
-
-
-def test_fill_keeps_unknown_placeholders_and_tidies_an_empty_name() -> None:
-    assert guided.fill("Sorry, {name}. {other}", {"name": ""}) == "Sorry. {other}"
-    assert guided.fill("Odd { brace", {"name": "x"}) == "Odd { brace"
-
-
-@pytest.mark.parametrize(
-    ("phrase", "name", "filled"),
-    [
-        ("Hello {name}, it's {agent}.", "", "Hello there, it's ana."),
-        ("Hi, {name}! It's {agent}.", "", "Hi there! It's ana."),
-        ("Good morning {name}.", "", "Good morning there."),
-        ("Hello {name}, it's {agent}.", "Rui", "Hello Rui, it's ana."),
-        ("I'm sorry, {name}. That's on us.", "", "I'm sorry. That's on us."),
-        ("Thank you, {name}, for waiting.", "", "Thank you, for waiting."),
-    ],
-)
-def test_an_anonymous_customer_is_greeted_as_there(phrase: str, name: str, filled: str) -> None:
-    assert guided.fill(phrase, {"name": name, "agent": "ana"}) == filled
-
-
-def test_shipped_followup_phrase_never_says_hello_comma() -> None:
-    (hello, *_) = guided.load_phrases()["followup"].phrases
-    text = guided.fill(hello, {"name": "", "agent": "ana", "issue": "Late"})
-    assert text.startswith("Hello there, it's ana.")
 
 
 ACTION_LIBRARY = """
@@ -424,24 +392,6 @@ def test_action_placeholder_when_resuming_after_take_action(
     assert stages_of(session, 1)["thank"].text == "We did this: Sent a new lamp. Thanks."
 
 
-def test_action_is_the_latest_take_action_detail_else_its_kind() -> None:
-    from types import SimpleNamespace
-    from typing import cast
-
-    from latte_cli.services.views import StageView
-
-    def stage(name: str, detail: str | None, kind: str | None) -> StageView:
-        return cast(
-            "StageView", SimpleNamespace(stage=name, action_detail=detail, action_kind=kind)
-        )
-
-    first = stage("take_action", "Refunded.", "refund")
-    again = stage("take_action", None, "explanation_only")
-    assert guided.action_of([stage("listen", None, None)]) == ""
-    assert guided.action_of([first, stage("thank", None, None)]) == "Refunded"
-    assert guided.action_of([first, again]) == "explanation only"
-
-
 def test_an_owner_with_brackets_is_shown_as_typed(latte: Latte, pipe: PipeInput) -> None:
     latte.ok("--agent", "[/]", "new", "--channel", "phone", "--category", "x", "--listen", "y")
     pipe.close()
@@ -455,17 +405,6 @@ def test_a_typed_customer_with_brackets_is_shown_as_typed(latte: Latte, pipe: Pi
     result = latte("new")
     assert result.exit_code == 130, (result.output, result.exception)
     assert "No customer matches '[bold]x[/]': creating one." in result.output
-
-
-def test_sla_countdown_near_and_past_target() -> None:
-    from datetime import UTC, datetime, timedelta
-
-    opened = datetime(2026, 1, 5, 9, tzinfo=UTC)
-    assert guided.sla_countdown(opened, opened + timedelta(hours=2), 24) is None
-    near = guided.sla_countdown(opened, opened + timedelta(hours=20), 24)
-    assert near is not None and near.plain == "SLA: 4h 00m left (target 24h)"
-    late = guided.sla_countdown(opened, opened + timedelta(hours=30), 24)
-    assert late is not None and late.plain == "SLA: overdue by 6h 00m (target 24h)"
 
 
 def test_resume_shows_the_transfer_note_before_anything_else(

@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, cast
 
 import pytest
 from sqlmodel import Session
 
-from latte_cli.cli import guided
+from latte_cli.cli import render
 from latte_cli.services.views import timeline
 from tests.conftest import Latte
-
-if TYPE_CHECKING:
-    from latte_cli.cli.app import Globals
 
 BORDERS = "│┃┏┡┗└╭╰┌┢┣├"
 LONG_AGENT = "christopher.montgomery@example.com"
@@ -272,9 +267,8 @@ def test_guided_summary_fits_80_columns(
 ) -> None:
     view = timeline(session, int(long_names))
     session.commit()
-    g = cast("Globals", SimpleNamespace(tz=None))
     capsys.readouterr()
-    guided.show_summary(view.complaint, view.stages, None, g)
+    render.show_summary(view.complaint, view.stages, None, None)
     out = capsys.readouterr().out
     check_fits(out)
     assert_in_column(LONG_AGENT, out, "By", "Completed")
@@ -290,3 +284,17 @@ def test_a_long_transfer_sender_stays_whole(latte: Latte) -> None:
     assert panel.lstrip().startswith("╭─ Transferred to you")
     assert "…" not in panel
     assert squash(f"From {sender}") in squash(panel)
+
+
+def test_sla_countdown_near_and_past_target() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    opened = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    assert render.sla_countdown(opened, opened + timedelta(hours=2), 24) is None
+    assert render.sla_countdown(opened, opened + timedelta(hours=17, minutes=59), 24) is None
+    near = render.sla_countdown(opened, opened + timedelta(hours=20), 24)
+    assert near is not None and near.plain == "SLA: 4h 00m left (target 24h)"
+    at = render.sla_countdown(opened, opened + timedelta(hours=24), 24)
+    assert at is not None and at.plain == "SLA: overdue by 0s (target 24h)"
+    late = render.sla_countdown(opened, opened + timedelta(hours=30), 24)
+    assert late is not None and late.plain == "SLA: overdue by 6h 00m (target 24h)"

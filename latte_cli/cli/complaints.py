@@ -262,10 +262,10 @@ def show(
     if as_json:
         render.print_json(render.timeline_json(view))
         return
-    from latte_cli.cli.guided import show_transfer_note, sla_countdown
+    from latte_cli.cli.render import show_transfer_note, sla_countdown
 
     if note is not None:
-        show_transfer_note(note, g)
+        show_transfer_note(note, g.tz)
     render.show_timeline(view, g.tz)
     if view.complaint.stage_due is not None:
         countdown = sla_countdown(view.complaint.opened_at, utcnow(), config.sla_hours())

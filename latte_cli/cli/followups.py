@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from latte_cli.cli import render
 from latte_cli.cli.app import LatteGroup, app, globals_of
 from latte_cli.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from latte_cli.cli.prompts import Prompter
+    from latte_cli.services.followups import Outcome, Repurchased
 
 followup_app = typer.Typer(
     cls=LatteGroup, no_args_is_help=True, help="List and record follow-up calls."
@@ -133,8 +138,12 @@ def record(
         from latte_cli.cli import guided as guide
 
         conversation = guide.Conversation(g, guide.make_prompter())
-        given = guide.OutcomeGiven(reached, satisfied, nps, bought, note)
-        outcome = conversation.followup(complaint_id, given)
+        conversation.introduce_followup(complaint_id)
+        given = OutcomeGiven(
+            reached=reached, satisfied=satisfied, nps=nps, repurchased=bought, note=note
+        )
+        with conversation.guarded_followup(complaint_id):
+            outcome = ask_outcome(conversation.ask, given)
     elif reached is None:
         raise InvalidValue(
             "Missing --reached or --not-reached. Pass it (and --satisfied/--not-satisfied, "
@@ -167,3 +176,52 @@ def record(
         )
         return
     typer.echo(f"Follow-up of complaint {complaint_id} recorded.")
+
+
+# The follow-up questions, asked at a terminal -------------------------------------------------
+
+
+@dataclass
+class OutcomeGiven:
+    """What `latte followup record` got as flags: those questions are not asked."""
+
+    reached: bool | None = None
+    satisfied: bool | None = None
+    nps: int | None = None
+    repurchased: Repurchased | None = None
+    note: str | None = None
+
+
+def ask_outcome(ask: Prompter, given: OutcomeGiven) -> Outcome:
+    """The follow-up questions not answered by flags."""
+    from latte_cli.services.followups import Outcome, Repurchased, check_reached
+
+    reached = given.reached
+    if reached is None:
+        reached = ask.confirm("Did you reach the customer?")
+        check_reached(
+            reached=reached,
+            satisfied=given.satisfied,
+            nps=given.nps,
+            repurchased=given.repurchased,
+        )
+    if not reached:
+        note = given.note if given.note is not None else ask.text("Note:", required=False)
+        return Outcome(reached=False, note=note)
+    satisfied = given.satisfied
+    if satisfied is None:
+        satisfied = ask.confirm("Is the customer satisfied with how it was resolved?")
+    nps = given.nps
+    if nps is None:
+        nps = ask.optional_int(
+            "How likely are they to recommend us, 0-10 (empty if they didn't say):",
+            low=0,
+            high=10,
+        )
+    repurchased = given.repurchased or ask.select(
+        "Have they bought from us again since?",
+        [("yes", Repurchased.YES), ("no", Repurchased.NO), ("unknown", Repurchased.UNKNOWN)],
+        default=Repurchased.UNKNOWN,
+    )
+    note = given.note if given.note is not None else ask.text("Note:", required=False)
+    return Outcome(reached=True, satisfied=satisfied, nps=nps, repurchased=repurchased, note=note)

@@ -1,5 +1,8 @@
 """The guided LATTE conversation: `latte new` and `latte resume` at a terminal.
 
+What to say comes from the phrase library (`latte_cli.phrases`); what is shown, from
+cli/render.py; the follow-up call's questions, from cli/followups.py.
+
 The agent answers prompts (cli/prompts.py); every stage is saved through the same services as
 `latte step`, each in its own transaction, the moment it is answered. No transaction is held
 open while the agent types, so other agents are never blocked. Ctrl-C or the end of input at
@@ -9,23 +12,28 @@ any prompt keeps what was saved and ends with "continue with `latte resume ID`" 
 from __future__ import annotations
 
 import os
-import re
-import tomllib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from latte_cli import config
 from latte_cli.cli import render
 from latte_cli.cli.prompts import Prompter, Suggestion
 from latte_cli.errors import Interrupted, InvalidValue, LatteError
+from latte_cli.phrases import (
+    PACKAGED_PHRASES,
+    TITLES,
+    StageGuide,
+    action_of,
+    action_text,
+    fill,
+    load_phrases,
+)
 from latte_cli.services import team
 from latte_cli.services.complaints import (
     NewComplaint,
@@ -39,16 +47,9 @@ from latte_cli.services.customers import (
     customer_history,
     search_customers,
 )
-from latte_cli.services.followups import (
-    Outcome,
-    Repurchased,
-    check_reached,
-    followup_days,
-    pending_followup,
-    resolved_complaint,
-)
-from latte_cli.services.views import StageView, timeline
-from latte_cli.timeutil import format_duration, utcnow
+from latte_cli.services.followups import followup_days, pending_followup, resolved_complaint
+from latte_cli.services.views import timeline
+from latte_cli.timeutil import utcnow
 from latte_cli.workflow import STAGES, ActionKind, Channel, RootCause, Severity, Stage
 
 if TYPE_CHECKING:
@@ -56,17 +57,7 @@ if TYPE_CHECKING:
     from latte_cli.models import Complaint, Customer
 
 ENV_PHRASES = "LATTE_PHRASES"
-PACKAGED_PHRASES = Path(__file__).resolve().parent.parent / "data" / "phrases.toml"
-TITLES = {
-    Stage.LISTEN: "Listen",
-    Stage.ACKNOWLEDGE: "Acknowledge",
-    Stage.TAKE_ACTION: "Take action",
-    Stage.THANK: "Thank",
-    Stage.EXPLAIN: "Explain",
-}
 COMMON_CATEGORIES = ("delivery", "billing", "product", "service", "staff", "website")
-# Show the SLA countdown once less than this share of the target is left.
-SLA_WARNING_SHARE = 0.25
 # Actions that move money: the guided flow asks for an amount only for these.
 MONEY_ACTIONS = {ActionKind.REFUND, ActionKind.CREDIT, ActionKind.DISCOUNT}
 
@@ -76,13 +67,16 @@ def make_prompter() -> Prompter:
     return Prompter()
 
 
-# Phrase library ------------------------------------------------------------------------------
+def _amount_check(value: str) -> bool | str:
+    """Take action's amount: empty, or a valid amount; else the reason, shown as typed."""
+    try:
+        parse_amount(value)
+    except LatteError as error:
+        return error.message
+    return True
 
 
-@dataclass(frozen=True)
-class StageGuide:
-    guidance: str
-    phrases: tuple[str, ...] = ()
+# Which phrase library ------------------------------------------------------------------------
 
 
 def phrases_path() -> Path:
@@ -90,65 +84,12 @@ def phrases_path() -> Path:
     return Path(value).expanduser() if value else PACKAGED_PHRASES
 
 
-def load_phrases(path: Path | None = None) -> dict[str, StageGuide]:
-    """The phrase library: guidance and phrases per stage (and for follow-ups)."""
-    path = path or phrases_path()
+def load_guides() -> dict[str, StageGuide]:
+    """The phrase library in use: the file LATTE_PHRASES names, else the one shipped."""
     try:
-        with path.open("rb") as file:
-            data = tomllib.load(file)
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise InvalidValue(
-            f"The phrase library {path} cannot be read ({error}). Fix the file or unset "
-            f"{ENV_PHRASES}."
-        ) from None
-    guides = {}
-    for name, section in data.items():
-        if not isinstance(section, dict):
-            continue
-        phrases = section.get("phrases", [])
-        guides[name] = StageGuide(
-            guidance=str(section.get("guidance", "")),
-            phrases=tuple(str(p) for p in phrases if isinstance(p, str)),
-        )
-    return guides
-
-
-class _KeepUnknown(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-# Without a name, a greeting says "Hello there"; anywhere else the name is left out.
-_GREETING_NAME = re.compile(
-    r"\b(hello|hi|hey|dear|good (?:morning|afternoon|evening))[ \t]*,?[ \t]*\{name\}",
-    re.IGNORECASE,
-)
-
-
-def fill(phrase: str, values: Mapping[str, str]) -> str:
-    """The phrase with {placeholders} filled in; unknown ones stay as typed."""
-    if not values.get("name", "").strip():
-        phrase = _GREETING_NAME.sub(r"\1 there", phrase)
-    try:
-        text = phrase.format_map(_KeepUnknown(values))
-    except (ValueError, IndexError, AttributeError):
-        return phrase
-    # An empty {name} must not leave "Sorry, ." or "Thank you, , for" behind.
-    text = re.sub(r",\s*([.!?,])", r"\1", text)
-    return re.sub(r"  +", " ", text).strip()
-
-
-def action_of(stages: Sequence[StageView]) -> str:
-    """What was done at the latest Take action, for {action}: its detail, else its kind."""
-    for stage in reversed(stages):
-        if stage.stage == Stage.TAKE_ACTION.value:
-            return _action_text(stage.action_detail, stage.action_kind)
-    return ""
-
-
-def _action_text(detail: str | None, kind: str | None) -> str:
-    # Phrases put their own full stop after {action}.
-    return (detail or "").strip().rstrip(".") or (kind or "").replace("_", " ")
+        return load_phrases(phrases_path())
+    except InvalidValue as error:
+        raise InvalidValue(f"{error.message} Or unset {ENV_PHRASES}.") from None
 
 
 # The conversation ----------------------------------------------------------------------------
@@ -179,7 +120,7 @@ class Conversation:
         self.g = g
         self.ask = ask
         self.days = followup_days(days)
-        self.guides = load_phrases()
+        self.guides = load_guides()
         self.complaint: Complaint | None = None
         self.customer_name = ""
         self.action = ""
@@ -241,7 +182,7 @@ class Conversation:
     def _sla_line(self) -> None:
         if self.complaint is None:
             return
-        line = sla_countdown(self.complaint.opened_at, utcnow(), config.sla_hours())
+        line = render.sla_countdown(self.complaint.opened_at, utcnow(), config.sla_hours())
         if line is not None:
             render.console.print(line)
 
@@ -471,7 +412,7 @@ class Conversation:
             options_offered=tuple(options),
         )
         self._save(Stage.TAKE_ACTION, given)
-        self.action = _action_text(detail, kind.value)
+        self.action = action_text(detail, kind.value)
 
     def _thank(self) -> None:
         self._header(Stage.THANK)
@@ -501,7 +442,7 @@ class Conversation:
             view = timeline(session, complaint_id)
             note = team.unread_transfer(session, complaint_id=complaint_id, agent=self.g.agent)
         if note is not None:
-            show_transfer_note(note, self.g)
+            render.show_transfer_note(note, self.g.tz)
         if view.complaint.stage_due is None:
             raise InvalidValue(
                 f"Complaint {complaint_id} is resolved: nothing to continue. Reopen it with "
@@ -519,11 +460,11 @@ class Conversation:
 
     # Follow-up call ---------------------------------------------------------------------
 
-    def followup(self, complaint_id: int, given: OutcomeGiven) -> Outcome:
-        """`latte followup record` at a terminal: asks what the flags did not say.
+    def introduce_followup(self, complaint_id: int) -> None:
+        """Before `latte followup record`'s questions: who to call, about what, and what to say.
 
-        The complaint is checked before the first question, so that no answers are typed for
-        a complaint that cannot be followed up yet.
+        The complaint is checked first, so that no answers are typed for a complaint that
+        cannot be followed up yet.
         """
         with self.g.session(readonly=True) as session:
             resolved_complaint(session, complaint_id)
@@ -545,123 +486,11 @@ class Conversation:
             render.console.print(Text(guide.guidance, style="italic"))
         for phrase in guide.phrases:
             render.console.print(Text(f"  You can say: {fill(phrase, self._values())}"))
-        with self.guarded_followup(complaint_id):
-            return ask_outcome(self.ask, given)
 
     def summary(self) -> None:
         assert self.complaint is not None and self.complaint.id is not None
         with self.g.session(readonly=True) as session:
             view = timeline(session, self.complaint.id)
             followup = pending_followup(session, self.complaint.id)
-        show_summary(view.complaint, view.stages, followup.due_at if followup else None, self.g)
-
-
-# Rendering used by the conversation and by `show`/`next`/`followup` -------------------------
-
-
-def sla_countdown(opened_at: datetime, now: datetime, target_hours: float) -> Text | None:
-    """ "SLA: 3h 10m left" when little of the target is left, "overdue by" past it."""
-    target = timedelta(hours=target_hours)
-    left = opened_at + target - now
-    if left <= timedelta(0):
-        return Text(f"SLA: overdue by {format_duration(-left)} (target {target_hours:g}h)", "red")
-    if left <= target * SLA_WARNING_SHARE:
-        return Text(f"SLA: {format_duration(left)} left (target {target_hours:g}h)", "yellow")
-    return None
-
-
-NOTE_WIDTH = 80
-
-
-def show_transfer_note(note: team.TransferNote, g: Globals) -> None:
-    sender = f"{note.from_agent}, {render.when(note.at, g.tz)}"
-    title = Text(f"Transferred to you by {sender}")
-    body = Text(note.note)
-    if title.cell_len > NOTE_WIDTH - 6:
-        # rich would cut a long title short with "…": keep the sender whole in the body.
-        title = Text("Transferred to you")
-        body = Text.assemble(f"From {sender}:\n", body)
-    render.console.print(
-        Panel(body, title=title, title_align="left", width=NOTE_WIDTH, expand=False)
-    )
-
-
-def show_summary(
-    complaint: Complaint, stages: Sequence[StageView], due: datetime | None, g: Globals
-) -> None:
-    table = Table(title=f"Complaint {complaint.id}: LATTE summary", expand=False)
-    table.add_column("Stage", no_wrap=True)
-    table.add_column("Took", justify="right", no_wrap=True)
-    table.add_column("By", max_width=12, overflow="fold")
-    table.add_column("Completed", no_wrap=True)
-    total = 0
-    for stage in stages:
-        total += stage.duration_seconds
-        title = TITLES[Stage(stage.stage)]
-        table.add_row(
-            title if stage.cycle == 0 else f"{title} (#{stage.cycle + 1})",
-            format_duration(stage.duration_seconds),
-            render.plain(stage.agent),
-            render.when(stage.completed_at, g.tz),
-        )
-    render.console.print()
-    render.console.print(table)
-    if complaint.resolved_at is not None:
-        total = int((complaint.resolved_at - complaint.opened_at).total_seconds())
-    render.console.print(f"Total: {format_duration(total)}")
-    if due is not None:
-        render.console.print(f"Follow-up scheduled for {render.when(due, g.tz)}.")
-        render.console.print(f"Record it with `latte followup record {complaint.id}`.")
-
-
-def _amount_check(value: str) -> bool | str:
-    try:
-        parse_amount(value)
-    except LatteError as error:
-        return error.message
-    return True
-
-
-# Follow-up questions -------------------------------------------------------------------------
-
-
-@dataclass
-class OutcomeGiven:
-    reached: bool | None = None
-    satisfied: bool | None = None
-    nps: int | None = None
-    repurchased: Repurchased | None = None
-    note: str | None = None
-
-
-def ask_outcome(ask: Prompter, given: OutcomeGiven) -> Outcome:
-    """The follow-up questions not answered by flags."""
-    reached = given.reached
-    if reached is None:
-        reached = ask.confirm("Did you reach the customer?")
-        check_reached(
-            reached=reached,
-            satisfied=given.satisfied,
-            nps=given.nps,
-            repurchased=given.repurchased,
-        )
-    if not reached:
-        note = given.note if given.note is not None else ask.text("Note:", required=False)
-        return Outcome(reached=False, note=note)
-    satisfied = given.satisfied
-    if satisfied is None:
-        satisfied = ask.confirm("Is the customer satisfied with how it was resolved?")
-    nps = given.nps
-    if nps is None:
-        nps = ask.optional_int(
-            "How likely are they to recommend us, 0-10 (empty if they didn't say):",
-            low=0,
-            high=10,
-        )
-    repurchased = given.repurchased or ask.select(
-        "Have they bought from us again since?",
-        [("yes", Repurchased.YES), ("no", Repurchased.NO), ("unknown", Repurchased.UNKNOWN)],
-        default=Repurchased.UNKNOWN,
-    )
-    note = given.note if given.note is not None else ask.text("Note:", required=False)
-    return Outcome(reached=True, satisfied=satisfied, nps=nps, repurchased=repurchased, note=note)
+        due = followup.due_at if followup else None
+        render.show_summary(view.complaint, view.stages, due, self.g.tz)

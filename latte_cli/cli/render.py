@@ -15,20 +15,25 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, tzinfo
+from collections.abc import Sequence
+from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from latte_cli import workflow
+from latte_cli.phrases import TITLES
 from latte_cli.timeutil import format_duration, local
 
 if TYPE_CHECKING:
     from latte_cli.db import Status
     from latte_cli.models import Complaint, Customer
     from latte_cli.services.customers import CustomerHistory
-    from latte_cli.services.views import ComplaintRow, Timeline
+    from latte_cli.services.team import TransferNote
+    from latte_cli.services.views import ComplaintRow, StageView, Timeline
 
 _PLAIN = os.environ.get("NO_COLOR", "") != ""
 console = Console(highlight=False, markup=False, color_system=None if _PLAIN else "auto")
@@ -42,6 +47,9 @@ err_console = Console(
 STEP_WIDTH = 17
 WHO_WIDTH = 12
 WHAT_MIN_WIDTH = 12
+# Show the SLA countdown once less than this share of the target is left.
+SLA_WARNING_SHARE = 0.25
+NOTE_WIDTH = 80
 
 
 def when(moment: datetime | None, zone: tzinfo | None) -> str:
@@ -286,6 +294,57 @@ def show_list(
             Text(row.summary),
         )
     console.print(table)
+
+
+def sla_countdown(opened_at: datetime, now: datetime, target_hours: float) -> Text | None:
+    """ "SLA: 3h 10m left" when little of the target is left, "overdue by" past it."""
+    left = workflow.sla_left(opened_at, now, target_hours)
+    if left <= timedelta(0):
+        return Text(f"SLA: overdue by {format_duration(-left)} (target {target_hours:g}h)", "red")
+    if left <= timedelta(hours=target_hours) * SLA_WARNING_SHARE:
+        return Text(f"SLA: {format_duration(left)} left (target {target_hours:g}h)", "yellow")
+    return None
+
+
+def show_transfer_note(note: TransferNote, zone: tzinfo | None) -> None:
+    """The note of a transfer, shown to its new owner before anything else."""
+    sender = f"{note.from_agent}, {when(note.at, zone)}"
+    title = Text(f"Transferred to you by {sender}")
+    body = Text(note.note)
+    if title.cell_len > NOTE_WIDTH - 6:
+        # rich would cut a long title short with "…": keep the sender whole in the body.
+        title = Text("Transferred to you")
+        body = Text.assemble(f"From {sender}:\n", body)
+    console.print(Panel(body, title=title, title_align="left", width=NOTE_WIDTH, expand=False))
+
+
+def show_summary(
+    complaint: Complaint, stages: Sequence[StageView], due: datetime | None, zone: tzinfo | None
+) -> None:
+    """The end of a guided conversation: each stage's time, the total and the follow-up."""
+    table = Table(title=f"Complaint {complaint.id}: LATTE summary", expand=False)
+    table.add_column("Stage", no_wrap=True)
+    table.add_column("Took", justify="right", no_wrap=True)
+    table.add_column("By", max_width=12, overflow="fold")
+    table.add_column("Completed", no_wrap=True)
+    total = 0
+    for stage in stages:
+        total += stage.duration_seconds
+        title = TITLES[workflow.Stage(stage.stage)]
+        table.add_row(
+            title if stage.cycle == 0 else f"{title} (#{stage.cycle + 1})",
+            format_duration(stage.duration_seconds),
+            plain(stage.agent),
+            when(stage.completed_at, zone),
+        )
+    console.print()
+    console.print(table)
+    if complaint.resolved_at is not None:
+        total = int((complaint.resolved_at - complaint.opened_at).total_seconds())
+    console.print(f"Total: {format_duration(total)}")
+    if due is not None:
+        console.print(f"Follow-up scheduled for {when(due, zone)}.")
+        console.print(f"Record it with `latte followup record {complaint.id}`.")
 
 
 def show_customer(history: CustomerHistory, zone: tzinfo | None) -> None:

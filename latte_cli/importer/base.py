@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -258,6 +258,8 @@ def _run(
     progress: Progress | None,
     now: datetime,
 ) -> ImportReport:
+    """Import the open source: every record is rejected with its reason or written in a
+    batch; see the module docstring for the transactions."""
     columns = _columns_of(source, kind, options)
     report = ImportReport(
         kind=kind.name,
@@ -271,78 +273,121 @@ def _run(
         Path(options.rejects) if options.rejects else default_rejects(options.path, source.format)
     )
     times = TimeParser(options.date_formats, options.zone, now=now)
-    one_transaction = options.strict or options.dry_run
-    fields = list(columns.by_field.items())
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            # A bigger page cache while importing: the UNIQUE indexes outgrow the default
-            # 2 MiB after a few hundred thousand rows. Reset when the connection goes back.
-            conn.exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
-            conn.commit()
+    with engine.connect() as conn, _import_cache(conn):
         run = Run(options, report, columns, Store(conn), times, now, Rejects(rejects_path, source))
         try:
-            batch: list[Pending] = []
-            keys: set[str] = set()
-            if one_transaction:
+            if options.strict or options.dry_run:
                 conn.begin()
-
-            def flush() -> None:
-                if not batch:
-                    return
-                with run.transaction(conn):
-                    kind.write(conn, batch, run)
-                    summary.fold(conn)
-                batch.clear()
-                keys.clear()
-
-            for record in source.records():
-                report.rows += 1
-                if record.problem:
-                    run.reject(record, None, record.problem)
-                else:
-                    if source.format == "jsonl":
-                        cells = _json_cells(record, columns, kind, options, report)
-                    else:
-                        values = record.values
-                        cells = {f: values.get(c, "") for f, c in fields}
-                    try:
-                        row = kind.parse(cells, run)
-                    except Bad as bad:
-                        run.reject(record, bad.field, bad.reason)
-                    else:
-                        key = kind.key(row)
-                        if key in keys:
-                            flush()
-                        keys.add(key)
-                        batch.append(Pending(row, record))
-                        if len(batch) >= options.batch_rows:
-                            flush()
-                if progress is not None and report.rows % 1000 == 0:
-                    progress(report.rows, source.bytes_read)
-            flush()
+            _import_records(conn, run, kind=kind, source=source, progress=progress)
             kind.finish(conn, run)
-            if not one_transaction:
-                report.written = True
-            elif options.dry_run or report.rejected:
-                conn.rollback()
-            else:
-                conn.commit()
-                report.written = True
+            _end_transaction(conn, run)
         finally:
             run.rejects.close()
-            if conn.dialect.name == "sqlite":
-                if conn.in_transaction():
-                    conn.rollback()
-                conn.exec_driver_sql("PRAGMA cache_size = -2000")
-                conn.commit()
             if progress is not None:
                 progress(report.rows, source.bytes_read)
-    if report.rejected:
-        report.rejects_file = str(rejects_path)
-    elif rejects_path.exists() and options.rejects is None:
-        # A stale rejects file from an earlier run would tell a script rows are still bad.
-        rejects_path.unlink()
+    _settle_rejects_file(report, rejects_path, options)
     return report
+
+
+@contextmanager
+def _import_cache(conn: Connection) -> Iterator[None]:
+    """A bigger SQLite page cache while importing: the UNIQUE indexes outgrow the default
+    2 MiB after a few hundred thousand rows. Reset before the connection goes back to the
+    pool, after rolling back whatever an interrupted import left open."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+    conn.commit()
+    try:
+        yield
+    finally:
+        if conn.in_transaction():
+            conn.rollback()
+        conn.exec_driver_sql("PRAGMA cache_size = -2000")
+        conn.commit()
+
+
+class _Batch:
+    """Valid rows waiting to be written. A row whose key is already waiting writes the batch
+    first, so that one batch never holds two rows for the same key."""
+
+    def __init__(self, conn: Connection, run: Run, kind: Kind) -> None:
+        self.conn = conn
+        self.run = run
+        self.kind = kind
+        self.size = run.options.batch_rows
+        self.rows: list[Pending] = []
+        self.keys: set[str] = set()
+
+    def add(self, pending: Pending, key: str) -> None:
+        if key in self.keys:
+            self.flush()
+        self.keys.add(key)
+        self.rows.append(pending)
+        if len(self.rows) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the waiting rows and fold them into the report summary, in the batch's own
+        transaction (or the import's one transaction)."""
+        if not self.rows:
+            return
+        with self.run.transaction(self.conn):
+            self.kind.write(self.conn, self.rows, self.run)
+            summary.fold(self.conn)
+        self.rows.clear()
+        self.keys.clear()
+
+
+def _import_records(
+    conn: Connection, run: Run, *, kind: Kind, source: Source, progress: Progress | None
+) -> None:
+    """Every record of the source: rejected with its reason, or parsed and batched."""
+    report, columns = run.report, run.columns
+    fields = list(columns.by_field.items())
+    batch = _Batch(conn, run, kind)
+    for record in source.records():
+        report.rows += 1
+        if record.problem:
+            run.reject(record, None, record.problem)
+        else:
+            if source.format == "jsonl":
+                cells = _json_cells(record, columns, kind, run.options, report)
+            else:
+                values = record.values
+                cells = {f: values.get(c, "") for f, c in fields}
+            try:
+                row = kind.parse(cells, run)
+            except Bad as bad:
+                run.reject(record, bad.field, bad.reason)
+            else:
+                batch.add(Pending(row, record), kind.key(row))
+        if progress is not None and report.rows % 1000 == 0:
+            progress(report.rows, source.bytes_read)
+    batch.flush()
+
+
+def _end_transaction(conn: Connection, run: Run) -> None:
+    """Batches were committed as they were written. A strict run's one transaction is
+    committed only if nothing was rejected; a dry run's, never."""
+    options, report = run.options, run.report
+    if not (options.strict or options.dry_run):
+        report.written = True
+    elif options.dry_run or report.rejected:
+        conn.rollback()
+    else:
+        conn.commit()
+        report.written = True
+
+
+def _settle_rejects_file(report: ImportReport, path: Path, options: ImportOptions) -> None:
+    """Name the rejects file in the report, or remove a stale one from an earlier run: it
+    would tell a script that rows are still bad. A file named with --rejects is kept."""
+    if report.rejected:
+        report.rejects_file = str(path)
+    elif path.exists() and options.rejects is None:
+        path.unlink()
 
 
 def _json_cells(

@@ -167,80 +167,153 @@ def calendar_trend(
     as_of: int,
     target: float,
 ) -> Trend:
+    """The trend's figures per week and per (week, group), and each group's backlog when the
+    trend starts; see the module docstring for how days are counted."""
     span = _Weeks(weeks, periods, as_of)
     dimension = by or "agent"
     group_of: Callable[[str | None], Any] = (lambda v: v) if by else (lambda _v: None)
-    running: dict[Any, int] = defaultdict(int)
-
-    # Backlog at `moment`: opened by then minus first resolved by then (never before opening).
+    # The backlog is counted at `moment`: just before the trend starts (or at the as-of time).
     moment = min(span.lo - 1, as_of)
     moment_day = moment // DAY
-    for value, count in summary.counts_before(conn, dimension, moment_day).items():
-        running[group_of(value)] += count
-    first_day, last_day = moment_day, span.last // DAY
-    whole = {day: span.whole(day) for day in range(first_day, last_day + 1)}
+    running = _backlog_before(conn, dimension, moment_day, group_of)
+
+    last_day = span.last // DAY
+    whole = {day: span.whole(day) for day in range(moment_day, last_day + 1)}
     split = [day for day, week in whole.items() if week is None or day == moment_day]
-    rows = summary.day_rows(conn, dimension, first_day, last_day)
+    rows = summary.day_rows(conn, dimension, moment_day, last_day)
     full = summary.day_rows_in_full(conn, dimension, split)
     changes = summary.pending(conn)
     column = summary.CHANGE_COLUMNS.index(dimension)
-
     present = {group_of(r[0]) for r in rows} | {group_of(r.value) for r in full}
     present |= {group_of(c.values[column]) for c in changes}
-    groups = sorted(present, key=lambda g: (g is None, str(g)))
-    index = {g: i for i, g in enumerate(groups)}
-    width = len(groups)
+    groups = _Groups(group_of, sorted(present, key=lambda g: (g is None, str(g))))
+
     entries = _Entries()
-
-    # Whole days: one cell per row.
     if rows:
-        week_of_day = np.full(last_day - first_day + 1, -1, dtype=np.int64)
-        for day, week in whole.items():
-            if week is not None and day != moment_day:
-                week_of_day[day - first_day] = week
-        values, days, opened_n, resolved_n, blobs = zip(*rows, strict=True)
-        row_weeks = week_of_day[np.array(days, dtype=np.int64) - first_day]
-        kept = row_weeks >= 0
-        group_ix = np.array([index[group_of(v)] for v in values], dtype=np.int64)
-        entries.row_cells = (row_weeks * width + group_ix)[kept]
-        entries.row_opened = np.array(opened_n, dtype=np.int64)[kept]
-        entries.row_resolved = np.array(resolved_n, dtype=np.int64)[kept]
-        entries.blobs = list(compress(blobs, kept.tolist()))
-
-    # Split days: one cell per entry, from the seconds stored with it.
+        _add_whole_days(entries, rows=rows, whole=whole, moment_day=moment_day, groups=groups)
     if full:
-        starts = np.array(span.starts, dtype=np.int64)
-        of_row = np.array([index[group_of(r.value)] for r in full], dtype=np.int64)
-        bases = np.array([r.day * DAY for r in full], dtype=np.int64)
+        _add_split_days(
+            entries, full=full, span=span, moment=moment, groups=groups, running=running
+        )
+    _add_changes(
+        entries,
+        changes=changes,
+        column=column,
+        span=span,
+        moment=moment,
+        groups=groups,
+        running=running,
+    )
+    by_week, by_group = _figures(entries, weeks=len(weeks), width=groups.width, target=target)
+    return Trend(groups.names, by_week, by_group, dict(running))
 
-        def place(counts: list[int], seconds: bytes, sign: int) -> Ints:
-            """The cell of each entry, -1 outside the trend; entries at or before the backlog
-            moment count `sign` in its group's backlog."""
-            moments = np.repeat(bases, counts) + np.frombuffer(seconds, "<i4").astype(np.int64)
-            group_ix = np.repeat(of_row, counts)
-            # Only the entries of the backlog moment's own day can be at or before it.
-            early = np.bincount(group_ix[moments <= moment], minlength=width).tolist()
-            for g, n in zip(groups, early, strict=True):
-                running[g] += sign * n
-            inside = (moments >= span.lo) & (moments <= span.last)
-            cells = (np.searchsorted(starts, moments, "right") - 1) * width + group_ix
-            return np.where(inside, cells, -1)
 
-        cells = place([r.opened_n for r in full], b"".join(r.opened for r in full), 1)
-        entries.add_opened(cells[cells >= 0])
-        cells = place([r.resolved_n for r in full], b"".join(r.resolved_at for r in full), -1)
-        split_durations = np.frombuffer(b"".join(r.durations for r in full), "<i8")
-        kept = cells >= 0
-        entries.add_resolved(cells[kept], split_durations.astype(np.int64)[kept])
+class _Groups:
+    """The groups present in the trend, in display order: which group a stored value counts
+    in, and each group's index within a week's cells."""
 
-    # Changes another program wrote since latte last folded them in.
+    def __init__(self, of: Callable[[str | None], Any], names: list[Any]) -> None:
+        self.of = of
+        self.names = names
+        self.index = {g: i for i, g in enumerate(names)}
+        self.width = len(names)
+
+
+def _backlog_before(
+    conn: Connection, dimension: str, day: int, group_of: Callable[[str | None], Any]
+) -> defaultdict[Any, int]:
+    """Per group, the backlog (opened minus first resolved, never before opening) at the end
+    of the day before `day`; the entries of `day` itself up to the backlog moment are added
+    from the split days and the pending changes."""
+    running: defaultdict[Any, int] = defaultdict(int)
+    for value, count in summary.counts_before(conn, dimension, day).items():
+        running[group_of(value)] += count
+    return running
+
+
+def _add_whole_days(
+    entries: _Entries,
+    *,
+    rows: list[tuple[str | None, int, int, int, bytes]],
+    whole: dict[int, int | None],
+    moment_day: int,
+    groups: _Groups,
+) -> None:
+    """Days that lie inside one week: one cell per stored row, its openings and its sorted
+    durations taken as stored. Days to split (and the backlog moment's day) are left out."""
+    first_day = moment_day
+    week_of_day = np.full(len(whole), -1, dtype=np.int64)
+    for day, week in whole.items():
+        if week is not None and day != moment_day:
+            week_of_day[day - first_day] = week
+    values, days, opened_n, resolved_n, blobs = zip(*rows, strict=True)
+    row_weeks = week_of_day[np.array(days, dtype=np.int64) - first_day]
+    kept = row_weeks >= 0
+    index, group_of = groups.index, groups.of
+    group_ix = np.array([index[group_of(v)] for v in values], dtype=np.int64)
+    entries.row_cells = (row_weeks * groups.width + group_ix)[kept]
+    entries.row_opened = np.array(opened_n, dtype=np.int64)[kept]
+    entries.row_resolved = np.array(resolved_n, dtype=np.int64)[kept]
+    entries.blobs = list(compress(blobs, kept.tolist()))
+
+
+def _add_split_days(
+    entries: _Entries,
+    *,
+    full: list[summary.DayRow],
+    span: _Weeks,
+    moment: int,
+    groups: _Groups,
+    running: defaultdict[Any, int],
+) -> None:
+    """Days cut by a week's edge, the as-of time or the backlog moment: one cell per entry,
+    from the seconds stored with it."""
+    width = groups.width
+    starts = np.array(span.starts, dtype=np.int64)
+    of_row = np.array([groups.index[groups.of(r.value)] for r in full], dtype=np.int64)
+    bases = np.array([r.day * DAY for r in full], dtype=np.int64)
+
+    def place(counts: list[int], seconds: bytes, sign: int) -> Ints:
+        """The cell of each entry, -1 outside the trend; entries at or before the backlog
+        moment count `sign` in its group's backlog."""
+        moments = np.repeat(bases, counts) + np.frombuffer(seconds, "<i4").astype(np.int64)
+        group_ix = np.repeat(of_row, counts)
+        # Only the entries of the backlog moment's own day can be at or before it.
+        early = np.bincount(group_ix[moments <= moment], minlength=width).tolist()
+        for g, n in zip(groups.names, early, strict=True):
+            running[g] += sign * n
+        inside = (moments >= span.lo) & (moments <= span.last)
+        cells = (np.searchsorted(starts, moments, "right") - 1) * width + group_ix
+        return np.where(inside, cells, -1)
+
+    cells = place([r.opened_n for r in full], b"".join(r.opened for r in full), 1)
+    entries.add_opened(cells[cells >= 0])
+    cells = place([r.resolved_n for r in full], b"".join(r.resolved_at for r in full), -1)
+    split_durations = np.frombuffer(b"".join(r.durations for r in full), "<i8")
+    kept = cells >= 0
+    entries.add_resolved(cells[kept], split_durations.astype(np.int64)[kept])
+
+
+def _add_changes(
+    entries: _Entries,
+    *,
+    changes: list[summary.Change],
+    column: int,
+    span: _Weeks,
+    moment: int,
+    groups: _Groups,
+    running: defaultdict[Any, int],
+) -> None:
+    """Changes another program wrote since latte last folded them in: added (or, for a
+    change that takes a complaint away, removed) entry by entry."""
+    width = groups.width
     for change in changes:
-        group = group_of(change.values[column])
+        group = groups.of(change.values[column])
         if change.opened <= moment:
             running[group] += change.sign
         week = span.of(change.opened)
         if week is not None:
-            cell = np.array([week * width + index[group]], dtype=np.int64)
+            cell = np.array([week * width + groups.index[group]], dtype=np.int64)
             entries.add_opened(cell, np.array([change.sign], dtype=np.int64))
         first = change.first_resolved
         if first is None:
@@ -249,7 +322,7 @@ def calendar_trend(
             running[group] -= change.sign
         week = span.of(first)
         if week is not None:
-            cell_no, duration = week * width + index[group], first - change.opened
+            cell_no, duration = week * width + groups.index[group], first - change.opened
             if change.sign > 0:
                 entries.add_resolved(
                     np.array([cell_no], dtype=np.int64), np.array([duration], dtype=np.int64)
@@ -257,14 +330,19 @@ def calendar_trend(
             else:
                 entries.removed.append(cell_no << SHIFT | (duration + BIAS))
 
-    cells_n = len(weeks) * width
+
+def _figures(
+    entries: _Entries, *, weeks: int, width: int, target: float
+) -> tuple[list[Cell], list[list[Cell]]]:
+    """The figures per week and per (week, group) from all entries: the resolution keys are
+    built and sorted once; the per-week figures re-sort them with the group taken out."""
+    cells_n = weeks * width
     keys = entries.keys()
     opened = entries.opened_counts(cells_n)
     per_cell = _cells(keys, cells_n, opened, target)
-    by_group = [per_cell[w * width : (w + 1) * width] for w in range(len(weeks))]
-    # Per week: the same keys with the group taken out of the cell, sorted again.
+    by_group = [per_cell[w * width : (w + 1) * width] for w in range(weeks)]
     week_keys = ((keys >> SHIFT) // max(width, 1) << SHIFT) | (keys & MASK)
     week_keys.sort()
-    week_opened = opened.reshape(len(weeks), width).sum(axis=1)
-    by_week = _cells(week_keys, len(weeks), week_opened, target)
-    return Trend(groups, by_week, by_group, dict(running))
+    week_opened = opened.reshape(weeks, width).sum(axis=1)
+    by_week = _cells(week_keys, weeks, week_opened, target)
+    return by_week, by_group

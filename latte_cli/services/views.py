@@ -154,8 +154,7 @@ class ComplaintRow:
     def overdue_by(self, sla_hours: float, now: datetime) -> timedelta | None:
         if self.stage_due is None:
             return None
-        late = now - self.opened_at - timedelta(hours=sla_hours)
-        return late if late > timedelta(0) else None
+        return workflow.overdue_by(self.opened_at, now, sla_hours)
 
 
 def list_complaints(
@@ -192,7 +191,7 @@ def list_complaints(
     if filters.until:
         statement = statement.where(Complaint.opened_epoch < epoch(filters.until))
     if filters.overdue:
-        cutoff = epoch(now - timedelta(hours=filters.sla_hours))
+        cutoff = epoch(workflow.overdue_cutoff(now, filters.sla_hours))
         statement = statement.where(Complaint.opened_epoch < cutoff)
     order = {
         SortKey.OPENED: (col(Complaint.opened_epoch), col(Complaint.id)),
