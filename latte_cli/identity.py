@@ -44,7 +44,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 ZERO_WIDTH = (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF)
 BIDI_CONTROLS = (0x200E, 0x200F, 0x061C, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
@@ -96,20 +96,14 @@ class Keys:
     phone: str | None = None
     name: str | None = None
 
+    @property
+    def by_name_and_phone(self) -> bool:
+        """Whether name and phone can name the customer (rules 3 and 4)."""
+        return bool(self.name and self.phone) or not (self.ref or self.email)
+
 
 def keys_of(*, ref: str | None, email: str | None, phone: str | None, name: str | None) -> Keys:
     return Keys(ref=clean(ref), email=email_key(email), phone=phone_key(phone), name=fold(name))
-
-
-def merged(stored: Keys, given: Keys) -> Keys:
-    """The keys after `given` fills in what `stored` lacks (it never overwrites)."""
-    return replace(
-        stored,
-        ref=stored.ref or given.ref,
-        email=stored.email or given.email,
-        phone=stored.phone or given.phone,
-        name=stored.name or given.name,
-    )
 
 
 @dataclass(frozen=True)
@@ -169,22 +163,25 @@ class CustomerIndex:
 
     def match(self, given: Keys) -> int | None:
         """The id of the customer `given` names, None if it names no stored customer."""
-        if given.ref:
-            for customer_id in self._by.get(("ref", given.ref), []):
-                return customer_id
+        same_ref = self._by.get(("ref", given.ref)) if given.ref else None
+        if same_ref:
+            return same_ref[0]
         if given.email:
             for customer_id in self._by.get(("email", given.email), []):
                 if not (given.ref and self.keys[customer_id].ref):
                     return customer_id
-        both = bool(given.name and given.phone)
+        if not given.by_name_and_phone:
+            return None
         bare = not (given.ref or given.email)
         for customer_id in self._by.get(("name_phone", (given.name, given.phone)), []):
             stored = self.keys[customer_id]
-            if both and not (
-                _disagree(stored.ref, given.ref) or _disagree(stored.email, given.email)
-            ):
-                return customer_id
             if bare and not (stored.ref or stored.email):
+                return customer_id
+            if (
+                given.name
+                and given.phone
+                and not (_disagree(stored.ref, given.ref) or _disagree(stored.email, given.email))
+            ):
                 return customer_id
         return None
 

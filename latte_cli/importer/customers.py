@@ -80,7 +80,8 @@ def _candidates(conn: Connection, wanted: Iterable[identity.Keys]) -> list[Any]:
     table = Customer.__table__  # type: ignore[attr-defined]
     by_column: dict[str, set[str]] = defaultdict(set)
     for keys in wanted:
-        for name in COLUMNS:
+        names = COLUMNS if keys.by_name_and_phone else ("ref", "email")
+        for name in names:
             value = getattr(keys, name)
             if value:
                 by_column[KEY_OF[name]].add(value)

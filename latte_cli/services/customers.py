@@ -78,7 +78,7 @@ def candidates_clause(keys: identity.Keys) -> ColumnElement[bool]:
         clauses.append(col(Customer.ref_key) == keys.ref)
     if keys.email:
         clauses.append(col(Customer.email_key) == keys.email)
-    if keys.name or keys.phone:
+    if keys.by_name_and_phone:
         clauses.append(
             and_(
                 _equal_or_null(Customer.name_key, keys.name),
@@ -94,7 +94,7 @@ def _equal_or_null(column: str | None, value: str | None) -> ColumnElement[bool]
 
 def find_customer(session: Session, details: CustomerDetails) -> Customer | None:
     """The stored customer the details name, by the one matching rule (`latte_cli.identity`)."""
-    keys = details_keys(check_details(details))
+    keys = details_keys(details)
     found = session.exec(
         select(Customer).where(candidates_clause(keys)).order_by(col(Customer.id))
     ).all()
