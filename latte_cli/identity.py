@@ -20,7 +20,8 @@ Keys:
   `+33 1` stay different: telling a trunk prefix from a number needs the country.
 - name: case-folded and with diacritics folded (`Zoë` and `zoe`, `Łuk` and `luk`, `ß` and `SS`
   give the same key), inner whitespace collapsed. Search uses the same fold, so a search for
-  "łuk", "ŁUK", "luk" or "zoe" finds "Zoë O'Brien-Łukasiewicz".
+  "łuk", "ŁUK", "luk" or "zoe" finds "Zoë O'Brien-Łukasiewicz". The fold is lenient on purpose
+  (in Cyrillic it also takes й to и): a name never matches on its own.
 
 Matching (`CustomerIndex.match`), first rule that finds someone wins, lowest id first:
 1. the same ref;
@@ -32,11 +33,11 @@ Matching (`CustomerIndex.match`), first rule that finds someone wins, lowest id 
    phone keys are exactly equal (a missing phone equals only a missing phone).
 
 A name alone never matches a customer known by more: two people called Ana are different
-people, and merging them would show one the other's history. Rule 4 remains because such a
-record carries nothing that could tell two people apart, and without it re-importing the same
-file would create a new customer per row each time. A phone alone matches the same way (a
-shared line is no identity either). Existing customers that collide under these keys are never
-merged automatically: `latte db check` lists them.
+people, and merging them would show one the other's history (the importer used to do it).
+Rule 4 keeps a narrow form of it: such records carry nothing that could tell two people apart,
+and without it re-importing the same file would add a customer per row each time. A phone
+alone is treated the same way (a shared line is no identity either). Existing customers that
+collide under these keys are never merged automatically: `latte db check` lists them.
 """
 
 from __future__ import annotations

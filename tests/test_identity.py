@@ -238,6 +238,28 @@ def test_the_importer_and_the_agent_match_alike(
     assert stored[cust1][1:5] == ("CUST-1", "Ana", None, "0600")
 
 
+def test_reimporting_rows_with_only_a_name_adds_no_customer(
+    db_url: str, latte: Latte, tmp_path: Path
+) -> None:
+    seeded = seed(db_url)
+    source = tmp_path / "names.csv"
+    source.write_text(
+        "external_id,customer_name,channel,category,summary,opened_at\n"
+        "N1,Ana Diaz,web,billing,Late,2026-11-01T10:00:00Z\n"
+        "N2,ANA DÍAZ,web,billing,Late,2026-11-02T10:00:00Z\n",
+        encoding="utf-8",
+    )
+    latte.ok("import", "complaints", str(source))
+    again = json.loads(latte.ok("import", "complaints", str(source), "--json").stdout)
+    assert again["unchanged"] == 2
+    with db.open_session(db_url) as session:
+        rows = dict(session.exec(select(Complaint.external_id, Complaint.customer_id)).all())
+        count = len(session.exec(select(Customer.id)).all())
+    # Not the seeded Ana Diaz (she has a ref and an email): one new customer for both rows.
+    assert rows["N1"] == rows["N2"] not in seeded
+    assert count == len(SEED) + 1
+
+
 def test_a_ref_with_a_trailing_zero_width_space_is_the_same_customer(db_url: str) -> None:
     with db.open_session(db_url) as session:
         first = match_or_create_customer(session, CustomerDetails(ref="C-ZW1", name="Zoë"))
