@@ -53,15 +53,12 @@ class CustomerIn:
 
 def parse(c: dict[str, str], prefix: str = "customer_") -> CustomerIn | None:
     def cell(name: str, limit: int) -> str | None:
+        """The cell cleaned by the matching rule, so the limit applies to what is stored."""
         field = f"{prefix}{name}"
         return text(identity.clean(c.get(field, "")) or "", field, limit=limit)
 
-    ref, name, email, phone = (
-        cell("ref", 100),
-        cell("name", 200),
-        cell("email", 200),
-        cell("phone", 50),
-    )
+    ref, name = cell("ref", 100), cell("name", 200)
+    email, phone = cell("email", 200), cell("phone", 50)
     if email and "@" not in email:
         raise Bad(f"{prefix}email", f"{email!r} has no @")
     if not (ref or name or email or phone):
