@@ -33,6 +33,12 @@ class Customer(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=200, index=True)
     phone: str | None = Field(default=None, max_length=50)
     created_at: datetime
+    # Matching and search keys, written by `latte_cli.identity.keys_of` (revision 0004). Not
+    # unique: customers stored before that rule may collide; `latte db check` lists them.
+    ref_key: str | None = Field(default=None, index=True)
+    email_key: str | None = Field(default=None, index=True)
+    phone_key: str | None = Field(default=None, index=True)
+    name_key: str | None = Field(default=None, index=True)
 
 
 class Agent(SQLModel, table=True):

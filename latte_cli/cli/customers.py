@@ -39,11 +39,11 @@ def show_customer(
 @customer_app.command("search")
 def search_customer(
     ctx: typer.Context,
-    text: Annotated[str, typer.Argument(help="Part of a ref, email or name.")],
+    text: Annotated[str, typer.Argument(help="Part of a ref, email, name or phone.")],
     limit: Annotated[int, typer.Option(help="At most this many customers.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Find customers by ref, email or name.
+    """Find customers by ref, email, name or phone, whatever the case and accents.
 
     Example: latte customer search diaz
     """

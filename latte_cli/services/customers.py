@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, and_, false
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
+from latte_cli import identity
 from latte_cli.errors import InvalidValue, NotFound
 from latte_cli.models import Complaint, Customer, FollowUp, Purchase
 from latte_cli.timeutil import utcnow
@@ -25,15 +27,15 @@ class CustomerDetails:
 
 
 def clean_text(value: str | None, *, limit: int, what: str) -> str | None:
-    """`value` stripped, None if blank; InvalidValue if longer than the column allows."""
-    value = value.strip() if value else None
+    """`value` cleaned (`identity.clean`), None if blank; InvalidValue if longer than allowed."""
+    value = identity.clean(value)
     if value and len(value) > limit:
         raise InvalidValue(f"{what} is longer than {limit} characters. Shorten it.")
-    return value or None
+    return value
 
 
 def check_details(details: CustomerDetails) -> CustomerDetails:
-    """The details stripped (blank ones None), or InvalidValue naming the one that is wrong."""
+    """The details cleaned (blank ones None), or InvalidValue naming the one that is wrong."""
     email = clean_text(details.email, limit=200, what="The customer email")
     if email and "@" not in email:
         raise InvalidValue(f"The email {email!r} has no @. Give an address like ana@example.com.")
@@ -45,15 +47,60 @@ def check_details(details: CustomerDetails) -> CustomerDetails:
     )
 
 
+def details_keys(details: CustomerDetails) -> identity.Keys:
+    return identity.keys_of(
+        ref=details.ref, email=details.email, phone=details.phone, name=details.name
+    )
+
+
+def stored_keys(customer: Customer) -> identity.Keys:
+    return identity.Keys(
+        ref=customer.ref_key,
+        email=customer.email_key,
+        phone=customer.phone_key,
+        name=customer.name_key,
+    )
+
+
+def write_keys(customer: Customer) -> None:
+    """Set the customer's matching keys from its details: call after every change to them."""
+    keys = identity.keys_of(
+        ref=customer.ref, email=customer.email, phone=customer.phone, name=customer.name
+    )
+    customer.ref_key, customer.email_key = keys.ref, keys.email
+    customer.phone_key, customer.name_key = keys.phone, keys.name
+
+
+def candidates_clause(keys: identity.Keys) -> ColumnElement[bool]:
+    """Stored customers the matching rule could pick for `keys` (it then decides among them)."""
+    clauses: list[ColumnElement[bool]] = []
+    if keys.ref:
+        clauses.append(col(Customer.ref_key) == keys.ref)
+    if keys.email:
+        clauses.append(col(Customer.email_key) == keys.email)
+    if keys.by_name_and_phone:
+        clauses.append(
+            and_(
+                _equal_or_null(Customer.name_key, keys.name),
+                _equal_or_null(Customer.phone_key, keys.phone),
+            )
+        )
+    return or_(false(), *clauses)
+
+
+def _equal_or_null(column: str | None, value: str | None) -> ColumnElement[bool]:
+    return col(column) == value if value is not None else col(column).is_(None)
+
+
 def find_customer(session: Session, details: CustomerDetails) -> Customer | None:
-    """The stored customer the details name: by ref if given, else by email (any case)."""
-    if details.ref:
-        return session.exec(select(Customer).where(Customer.ref == details.ref.strip())).first()
-    if details.email:
-        return session.exec(
-            select(Customer).where(func.lower(Customer.email) == details.email.strip().lower())
-        ).first()
-    return None
+    """The stored customer the details name, by the one matching rule (`latte_cli.identity`)."""
+    keys = details_keys(details)
+    found = session.exec(
+        select(Customer).where(candidates_clause(keys)).order_by(col(Customer.id))
+    ).all()
+    index = identity.CustomerIndex((c.id or 0, stored_keys(c)) for c in found)
+    chosen = index.match(keys)
+    return next((c for c in found if c.id == chosen), None) if chosen is not None else None
 
 
 def customer_of(session: Session, complaint: Complaint) -> Customer | None:
@@ -62,23 +109,23 @@ def customer_of(session: Session, complaint: Complaint) -> Customer | None:
 
 
 def match_or_create_customer(session: Session, details: CustomerDetails) -> Customer | None:
-    """The customer these details name (by ref, else email), created if new.
+    """The customer these details name (`latte_cli.identity`'s rule), created if new.
 
     Returns None when no details are given: the complaint is anonymous. Details that are given
     fill in fields the stored record lacks; they never overwrite what is already there.
     Does not commit: the caller's transaction owns the change.
     """
-    ref, name, email, phone = astuple(check_details(details))
-    if not any((ref, name, email, phone)):
+    details = check_details(details)
+    if details.is_empty():
         return None
-    customer = find_customer(session, CustomerDetails(ref=ref, email=email))
+    customer = find_customer(session, details)
     if customer is None:
-        customer = _create(
-            session, Customer(ref=ref, name=name, email=email, phone=phone, created_at=utcnow())
-        )
-    customer.name = customer.name or name
-    customer.email = customer.email or email
-    customer.phone = customer.phone or phone
+        customer = _create(session, Customer(**asdict(details), created_at=utcnow()))
+    customer.ref = customer.ref or details.ref
+    customer.name = customer.name or details.name
+    customer.email = customer.email or details.email
+    customer.phone = customer.phone or details.phone
+    write_keys(customer)
     session.add(customer)
     session.flush()
     return customer
@@ -86,40 +133,95 @@ def match_or_create_customer(session: Session, details: CustomerDetails) -> Cust
 
 def _create(session: Session, customer: Customer) -> Customer:
     """Insert a new customer; if another agent just created the same ref, use theirs."""
+    write_keys(customer)
     try:
         with session.begin_nested():
             session.add(customer)
     except IntegrityError:
-        existing = session.exec(select(Customer).where(Customer.ref == customer.ref)).first()
-        if existing is None:
+        existing = session.exec(
+            select(Customer).where(col(Customer.ref_key) == customer.ref_key)
+        ).first()
+        if existing is None or customer.ref_key is None:
             raise
         return existing
     return customer
 
 
 def get_customer(session: Session, ref: str) -> Customer:
-    customer = session.exec(select(Customer).where(Customer.ref == ref)).first()
+    key = identity.clean(ref)
+    customer = session.exec(
+        select(Customer).where(col(Customer.ref_key) == key).order_by(col(Customer.id))
+    ).first()
     if customer is None:
         raise NotFound(f"No customer with ref {ref!r}. Check it with `latte customer search`.")
     return customer
 
 
 def search_customers(session: Session, text: str, *, limit: int = 20) -> list[Customer]:
-    """Customers whose ref, email or name contains `text` (case-insensitive)."""
-    pattern = f"%{text.strip().lower()}%"
+    """Customers whose ref, email, name or phone contains `text`.
+
+    Case is folded for every script and diacritics are folded in names (`identity.fold`), so
+    "łuk", "ŁUK" and "zoe" all find "Zoë O'Brien-Łukasiewicz"; a text of digits and phone
+    layout (three digits or more) also looks at phone numbers, whatever their spacing.
+    """
+    terms = identity.search_terms(text)
+    if terms is None:
+        return []
+    clauses = [
+        col(Customer.ref_key).ilike(_contains(terms.ref), escape="\\"),
+        col(Customer.email_key).like(_contains(terms.email), escape="\\"),
+        col(Customer.name_key).like(_contains(terms.name), escape="\\"),
+    ]
+    if terms.phone:
+        clauses.append(col(Customer.phone_key).like(_contains(terms.phone), escape="\\"))
     statement = (
         select(Customer)
-        .where(
-            or_(
-                func.lower(Customer.ref).like(pattern),
-                func.lower(Customer.email).like(pattern),
-                func.lower(Customer.name).like(pattern),
-            )
-        )
+        .where(or_(*clauses))
         .order_by(col(Customer.name), col(Customer.id))
         .limit(limit)
     )
     return list(session.exec(statement))
+
+
+def _contains(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+@dataclass(frozen=True)
+class Collision:
+    """Stored customers the matching rule cannot tell apart (never merged automatically)."""
+
+    kind: str
+    key: str
+    ids: tuple[int, ...]
+
+
+def colliding_customers(session: Session) -> list[Collision]:
+    """Customers sharing a ref key, or an email key where one of them has no ref.
+
+    Customers with different refs may share an address (a family, a shop); the ref tells them
+    apart. Rows stored before the keys existed can collide (`C-1` and `C-1` with a zero-width
+    space); merging them is a person's decision, so they are only reported.
+    """
+    found: list[Collision] = []
+    for kind, column, ambiguous in (
+        ("ref", col(Customer.ref_key), func.count() > 1),
+        ("email", col(Customer.email_key), func.count(col(Customer.ref_key)) < func.count()),
+    ):
+        keys = (
+            select(column)
+            .where(column.is_not(None))
+            .group_by(column)
+            .having(func.count() > 1, ambiguous)
+            .order_by(column)
+        )
+        for key in session.exec(keys).all():
+            ids = session.exec(
+                select(Customer.id).where(column == key).order_by(col(Customer.id))
+            ).all()
+            found.append(Collision(kind, key or "", tuple(i for i in ids if i is not None)))
+    return found
 
 
 @dataclass(frozen=True)

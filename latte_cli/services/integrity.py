@@ -20,6 +20,7 @@ from latte_cli import summary, workflow
 from latte_cli.errors import LatteError
 from latte_cli.models import Complaint, Event, FollowUp, Purchase, StageRecord
 from latte_cli.services.complaints import workflow_events
+from latte_cli.services.customers import colliding_customers
 from latte_cli.timeutil import epoch
 
 BATCH = 2000
@@ -161,6 +162,11 @@ def check_database(session: Session) -> CheckReport:
     for followup in session.exec(select(FollowUp).where(col(FollowUp.recorded_at).is_not(None))):
         if not _epoch_matches(followup.recorded_at, followup.recorded_epoch):
             report.add(f"follow-up {followup.id}: recorded_epoch does not match recorded_at")
+    for collision in colliding_customers(session):
+        report.add(
+            f"customers {', '.join(map(str, collision.ids))}: the same {collision.kind} "
+            f"{collision.key!r} once normalised (not merged automatically)"
+        )
     count, shown = summary.differences(session.connection())
     for where in shown:
         report.add(f"report summary: {where} differs from the complaints")
