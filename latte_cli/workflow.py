@@ -8,11 +8,11 @@ state; `replay` rebuilds the state from a stored event log, which is how tests a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from latte_cli.errors import InvalidValue, StageOutOfOrder
 
@@ -85,7 +85,8 @@ def parse_choice(enum: type[E], value: str, *, what: str) -> E:
 @dataclass(frozen=True)
 class Opened:
     at: datetime
-    agent: str
+    # The agent the complaint is assigned to; None leaves it in the queue.
+    agent: str | None
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,16 @@ class State:
 def next_stage(stage: Stage) -> Stage | None:
     index = STAGES.index(stage)
     return STAGES[index + 1] if index + 1 < len(STAGES) else None
+
+
+def stages_from(stage: Stage) -> tuple[Stage, ...]:
+    """`stage` and the stages after it, in order."""
+    return STAGES[STAGES.index(stage) :]
+
+
+def cycle_stages(cycle: int) -> tuple[Stage, ...]:
+    """The stages a cycle records, in order: all of them, or from REOPEN_STAGE after a reopening."""
+    return STAGES if cycle == 0 else stages_from(REOPEN_STAGE)
 
 
 def check_stage(state: State, stage: Stage) -> None:
@@ -219,6 +230,45 @@ def apply(state: State | None, event: Event) -> State:
             first_resolved_at=state.first_resolved_at or event.at,
         )
     raise TypeError(f"unknown event {event!r}")
+
+
+class Step(Protocol):
+    """A recorded stage as the importer holds it: which stage, and when."""
+
+    @property
+    def stage(self) -> Stage: ...
+    @property
+    def at(self) -> datetime: ...
+
+
+def state_after(opened: Opened, stages: Sequence[Step], resolved: Resolved | None = None) -> State:
+    """What `replay` gives for an opening, stages and an optional resolution, in one step.
+
+    For the importer, which derives the state of a million complaints: the result is the same
+    as replaying the events (a test proves it), and events `apply` would refuse are replayed so
+    that the error is the one `apply` gives.
+    """
+    due: Stage | None = Stage.LISTEN
+    last = opened.at
+    for event in stages:
+        if event.stage != due or event.at < last:
+            break
+        due, last = next_stage(event.stage), event.at
+    else:
+        if resolved is None or (due is not None and resolved.at >= last):
+            done = resolved.at if resolved else (last if due is None else None)
+            return State(
+                opened_at=opened.at,
+                assigned_agent=opened.agent,
+                stage_due=None if resolved else due,
+                first_resolved_at=done,
+                resolved_at=done,
+                last_completed_at=resolved.at if resolved else (last if stages else None),
+            )
+    recorded = [StageRecorded(stage=s.stage, at=s.at, agent=opened.agent or "") for s in stages]
+    state = replay([opened, *recorded, *([resolved] if resolved else [])])
+    assert state is not None
+    return state
 
 
 def stage_duration(state: State, completed_at: datetime) -> timedelta:
