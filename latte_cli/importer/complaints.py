@@ -338,6 +338,7 @@ class Derived(NamedTuple):
 
 
 def _derive(
+    *,
     opened_at: datetime,
     agent: str | None,
     stages: tuple[StageIn, ...],
@@ -414,7 +415,9 @@ def _insert(
     opened_texts = []
     for p in fresh:
         r: ComplaintIn = p.row
-        s = _derive(r.opened_at, r.agent, r.stages, r.resolved_only)
+        s = _derive(
+            opened_at=r.opened_at, agent=r.agent, stages=r.stages, resolved_only=r.resolved_only
+        )
         resolved, ack = s.resolved, s.ack
         opened = ts(r.opened_at)
         opened_texts.append(opened)
@@ -628,7 +631,12 @@ def _apply_update(
         previous = records[-1].at if records else r.opened_at
         shadow = r._replace(resolved_only=resolve)
         _append_stages(cid, shadow, new_stages, previous, who, events, stage_rows, ts)
-        s = _derive(r.opened_at, stored["assigned_agent"], (*records, *new_stages), resolve)
+        s = _derive(
+            opened_at=r.opened_at,
+            agent=stored["assigned_agent"],
+            stages=(*records, *new_stages),
+            resolved_only=resolve,
+        )
         values["stage_due"] = s.stage_due
         if s.resolved is not None:
             values.update(
