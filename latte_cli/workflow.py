@@ -8,11 +8,11 @@ state; `replay` rebuilds the state from a stored event log, which is how tests a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from latte_cli.errors import InvalidValue, StageOutOfOrder
 
@@ -230,45 +230,6 @@ def apply(state: State | None, event: Event) -> State:
             first_resolved_at=state.first_resolved_at or event.at,
         )
     raise TypeError(f"unknown event {event!r}")
-
-
-class Step(Protocol):
-    """A recorded stage as the importer holds it: which stage, and when."""
-
-    @property
-    def stage(self) -> Stage: ...
-    @property
-    def at(self) -> datetime: ...
-
-
-def state_after(opened: Opened, stages: Sequence[Step], resolved: Resolved | None = None) -> State:
-    """What `replay` gives for an opening, stages and an optional resolution, in one step.
-
-    For the importer, which derives the state of a million complaints: the result is the same
-    as replaying the events (a test proves it), and events `apply` would refuse are replayed so
-    that the error is the one `apply` gives.
-    """
-    due: Stage | None = Stage.LISTEN
-    last = opened.at
-    for event in stages:
-        if event.stage != due or event.at < last:
-            break
-        due, last = next_stage(event.stage), event.at
-    else:
-        if resolved is None or (due is not None and resolved.at >= last):
-            done = resolved.at if resolved else (last if due is None else None)
-            return State(
-                opened_at=opened.at,
-                assigned_agent=opened.agent,
-                stage_due=None if resolved else due,
-                first_resolved_at=done,
-                resolved_at=done,
-                last_completed_at=resolved.at if resolved else (last if stages else None),
-            )
-    recorded = [StageRecorded(stage=s.stage, at=s.at, agent=opened.agent or "") for s in stages]
-    state = replay([opened, *recorded, *([resolved] if resolved else [])])
-    assert state is not None
-    return state
 
 
 def stage_duration(state: State, completed_at: datetime) -> timedelta:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,13 +13,14 @@ from sqlmodel import Session, col, select
 
 import latte_cli
 from latte_cli import events, workflow
-from latte_cli.errors import InvalidValue, LatteError
+from latte_cli.errors import InvalidValue
 from latte_cli.events import EventKind
 from latte_cli.models import Complaint, Event
 from latte_cli.services import complaints, team
 from latte_cli.services.eventlog import events_of
 from latte_cli.services.integrity import check_database
 from latte_cli.workflow import Stage
+from tests.conftest import Latte
 
 PACKAGE = Path(latte_cli.__file__).parent
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -107,41 +107,6 @@ def test_rows_become_workflow_events_and_others_are_left_out() -> None:
 
 
 # One derivation of state -----------------------------------------------------------------------
-
-
-def _stages(count: int) -> list[workflow.StageRecorded]:
-    return [
-        workflow.StageRecorded(stage=stage, at=T0 + timedelta(hours=i + 1), agent="ana")
-        for i, stage in enumerate(workflow.STAGES[:count])
-    ]
-
-
-@pytest.mark.parametrize("count", range(len(workflow.STAGES) + 1))
-@pytest.mark.parametrize("resolved", [False, True])
-def test_state_after_is_what_replay_gives(count: int, resolved: bool) -> None:
-    opened = workflow.Opened(at=T0, agent="ana")
-    stages = _stages(count)
-    resolution = workflow.Resolved(at=T0 + timedelta(days=1), agent="ana") if resolved else None
-    replayed: workflow.State | LatteError | None
-    try:
-        replayed = workflow.replay([opened, *stages, *([resolution] if resolution else [])])
-    except LatteError as error:
-        replayed = error
-    if isinstance(replayed, LatteError):
-        with pytest.raises(type(replayed), match=re.escape(replayed.message)):
-            workflow.state_after(opened, stages, resolution)
-    else:
-        assert workflow.state_after(opened, stages, resolution) == replayed
-
-
-def test_state_after_refuses_what_apply_refuses() -> None:
-    opened = workflow.Opened(at=T0, agent="ana")
-    skipped = [_stages(1)[0], _stages(3)[2]]
-    with pytest.raises(LatteError, match="take_action cannot be recorded yet"):
-        workflow.state_after(opened, skipped)
-    backwards = [workflow.StageRecorded(stage=Stage.LISTEN, at=T0 - timedelta(hours=1), agent="")]
-    with pytest.raises(InvalidValue, match="before the complaint's previous step"):
-        workflow.state_after(opened, backwards)
 
 
 def test_a_reopened_cycle_records_from_the_reopen_stage() -> None:
@@ -349,3 +314,46 @@ def test_only_events_py_compares_event_kinds_with_strings() -> None:
         for line, literal in bare_kind_comparisons(path.read_text(encoding="utf-8"))
     ]
     assert offending == []
+
+
+def test_imported_complaints_of_every_shape_replay_to_their_stored_state(
+    latte: Latte, session: Session, tmp_path: Path
+) -> None:
+    times = ["acknowledged_at", "take_action_at", "thank_at", "explain_at"]
+    header = "external_id,channel,category,listen,opened_at,action_kind,resolved_at,"
+    lines = [header + ",".join(times)]
+    for count in range(len(times) + 1):
+        for resolved in (False, True):
+            if resolved and count == len(times):
+                continue  # explain_at already resolves it
+            stamps = [f"2026-03-0{2 + i}T09:00:00Z" for i in range(count)]
+            stamps += [""] * (len(times) - count)
+            action = "refund" if count >= 2 else ""
+            resolution = "2026-03-09T09:00:00Z" if resolved else ""
+            lines.append(
+                f"T{count}{'r' if resolved else ''},phone,billing,words,2026-03-01T09:00:00Z,"
+                f"{action},{resolution}," + ",".join(stamps)
+            )
+    source = tmp_path / "shapes.csv"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    latte.ok("import", "complaints", str(source))
+
+    stored_rows = session.exec(select(Complaint)).all()
+    assert len(stored_rows) == 9
+    for complaint in stored_rows:
+        assert complaint.id is not None
+        state = workflow.replay(events.workflow_events(events_of(session, complaint.id)))
+        assert state is not None
+        assert (
+            state.stage_due.value if state.stage_due else None,
+            state.resolved_at,
+            state.first_resolved_at,
+            state.assigned_agent,
+        ) == (
+            complaint.stage_due,
+            complaint.resolved_at,
+            complaint.first_resolved_at,
+            complaint.assigned_agent,
+        ), complaint.external_id
+    assert check_database(session).problems == []

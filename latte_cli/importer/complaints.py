@@ -337,29 +337,35 @@ class Derived(NamedTuple):
     cause: str | None
 
 
-def _derive(
-    *,
-    opened_at: datetime,
-    agent: str | None,
-    stages: tuple[StageIn, ...],
-    resolved_only: datetime | None,
-) -> Derived:
-    """The state the workflow gives for these events, and the fields some stages set."""
-    state = workflow.state_after(
-        workflow.Opened(at=opened_at, agent=agent),
-        stages,
-        workflow.Resolved(at=resolved_only, agent=agent or "") if resolved_only else None,
+# A first cycle records the stages in the workflow's order, so a stage's place in a row's
+# stages is its place in STAGES.
+PLACE = {stage: place for place, stage in enumerate(STAGES)}
+ACK_PLACE, ACTION_PLACE, CAUSE_PLACE = PLACE[Stage.ACKNOWLEDGE], PLACE[TAKE_ACTION], PLACE[EXPLAIN]
+MOMENT = datetime(2000, 1, 1)
+
+
+@lru_cache(maxsize=64)
+def _stage_due(stages: tuple[Stage, ...], resolved_only: bool) -> str | None:
+    """The stage due after these stages (and a resolution without stages): replayed through
+    the workflow once per combination, since it depends on which stages there are alone."""
+    steps = [workflow.StageRecorded(stage=stage, at=MOMENT, agent="") for stage in stages]
+    resolution = [workflow.Resolved(at=MOMENT, agent="")] if resolved_only else []
+    state = workflow.replay([workflow.Opened(at=MOMENT, agent=None), *steps, *resolution])
+    assert state is not None
+    return state.stage_due.value if state.stage_due else None
+
+
+def _derive(stages: tuple[StageIn, ...], resolved_only: datetime | None) -> Derived:
+    """The state the workflow gives for these stages, and the fields some stages set."""
+    due = _stage_due(tuple([st.stage for st in stages]), resolved_only is not None)
+    count = len(stages)
+    return Derived(
+        due,
+        (resolved_only or stages[-1].at) if due is None else None,
+        stages[ACK_PLACE].at if count > ACK_PLACE else None,
+        stages[ACTION_PLACE].action_kind if count > ACTION_PLACE else None,
+        stages[CAUSE_PLACE].root_cause if count > CAUSE_PLACE else None,
     )
-    ack = action = cause = None
-    for st in stages:
-        if st.stage is Stage.ACKNOWLEDGE:
-            ack = st.at
-        elif st.stage is TAKE_ACTION:
-            action = st.action_kind
-        elif st.stage is EXPLAIN:
-            cause = st.root_cause
-    due = state.stage_due
-    return Derived(due.value if due else None, state.resolved_at, ack, action, cause)
 
 
 COMPLAINT_COLUMNS = (
@@ -415,9 +421,7 @@ def _insert(
     opened_texts = []
     for p in fresh:
         r: ComplaintIn = p.row
-        s = _derive(
-            opened_at=r.opened_at, agent=r.agent, stages=r.stages, resolved_only=r.resolved_only
-        )
+        s = _derive(r.stages, r.resolved_only)
         resolved, ack = s.resolved, s.ack
         opened = ts(r.opened_at)
         opened_texts.append(opened)
@@ -631,12 +635,7 @@ def _apply_update(
         previous = records[-1].at if records else r.opened_at
         shadow = r._replace(resolved_only=resolve)
         _append_stages(cid, shadow, new_stages, previous, who, events, stage_rows, ts)
-        s = _derive(
-            opened_at=r.opened_at,
-            agent=stored["assigned_agent"],
-            stages=(*records, *new_stages),
-            resolved_only=resolve,
-        )
+        s = _derive((*records, *new_stages), resolve)
         values["stage_due"] = s.stage_due
         if s.resolved is not None:
             values.update(
