@@ -13,7 +13,7 @@ contradicts it is rejected with the reason.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -341,7 +341,7 @@ class Derived(NamedTuple):
 # stages is its place in STAGES.
 PLACE = {stage: place for place, stage in enumerate(STAGES)}
 ACK_PLACE, ACTION_PLACE, CAUSE_PLACE = PLACE[Stage.ACKNOWLEDGE], PLACE[TAKE_ACTION], PLACE[EXPLAIN]
-MOMENT = datetime(2000, 1, 1)
+MOMENT = datetime(2000, 1, 1, tzinfo=UTC)  # any time: only which stages there are counts
 
 
 @lru_cache(maxsize=64)
