@@ -36,7 +36,12 @@ from latte_cli.timeutil import epoch
 from latte_cli.workflow import STAGES, ActionKind, Channel, RootCause, Severity, Stage
 
 MAX_TEXT = 10_000
-LISTEN, TAKE_ACTION, EXPLAIN = Stage.LISTEN, Stage.TAKE_ACTION, Stage.EXPLAIN
+# Stages, kinds and details as plain strings: `.value` of an enum costs a function call and
+# SQLite binds a str subclass more slowly, several times a row.
+LISTEN, TAKE_ACTION, EXPLAIN = (s.value for s in (Stage.LISTEN, Stage.TAKE_ACTION, Stage.EXPLAIN))
+OPENED_KIND, STAGE_KIND, RESOLVED_KIND = (
+    k.value for k in (EventKind.OPENED, EventKind.STAGE, EventKind.RESOLVED)
+)
 # The column of each stage's completion time; listen's is optional (default: opened_at).
 STAGE_COLUMN = {
     Stage.ACKNOWLEDGE: "acknowledged_at",
@@ -44,13 +49,13 @@ STAGE_COLUMN = {
     Stage.THANK: "thank_at",
     Stage.EXPLAIN: "explain_at",
 }
-STAGE_FIELDS = tuple((STAGE_COLUMN[s], s) for s in STAGES if s is not LISTEN)
+STAGE_FIELDS = tuple((STAGE_COLUMN[s], s.value) for s in STAGES if s is not Stage.LISTEN)
 CHANNELS = frozenset(c.value for c in Channel)
 SEVERITIES = frozenset(s.value for s in Severity)
 ACTIONS = frozenset(a.value for a in ActionKind)
 CAUSES = frozenset(r.value for r in RootCause)
 # Event rows, encoded once: a million complaints write several each.
-STAGE_EVENT = {s: encode(StageDetails(stage=s, cycle=0))[1] for s in Stage}
+STAGE_EVENT = {s.value: encode(StageDetails(stage=s, cycle=0))[1] for s in Stage}
 RESOLVED_EVENT = encode(ResolvedDetails())[1]
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -133,7 +138,7 @@ EXPORT_ONLY = (
 class StageIn(NamedTuple):
     """One recorded stage; tuples rather than dataclasses: a million rows make several each."""
 
-    stage: Stage
+    stage: str
     at: datetime
     text: str
     action_kind: str | None = None
@@ -261,7 +266,7 @@ class ComplaintKind:
         return None
 
 
-def _stage(stage: Stage, at: datetime, c: dict[str, str]) -> StageIn:
+def _stage(stage: str, at: datetime, c: dict[str, str]) -> StageIn:
     get = c.get
     if stage == TAKE_ACTION:
         kind_text = get("action_kind", "")
@@ -309,7 +314,7 @@ def _stage_records(conn: Connection, ids: list[int]) -> dict[int, list[StageIn]]
         for r in conn.execute(statement.order_by(table.c.complaint_id, table.c.id)).mappings():
             records.setdefault(r["complaint_id"], []).append(
                 StageIn(
-                    Stage(r["stage"]),
+                    r["stage"],
                     r["completed_at"],
                     r["text"],
                     r["action_kind"],
@@ -340,15 +345,17 @@ class Derived(NamedTuple):
 # A first cycle records the stages in the workflow's order, so a stage's place in a row's
 # stages is its place in STAGES.
 PLACE = {stage: place for place, stage in enumerate(STAGES)}
-ACK_PLACE, ACTION_PLACE, CAUSE_PLACE = PLACE[Stage.ACKNOWLEDGE], PLACE[TAKE_ACTION], PLACE[EXPLAIN]
+ACK_PLACE, ACTION_PLACE, CAUSE_PLACE = (
+    PLACE[s] for s in (Stage.ACKNOWLEDGE, Stage.TAKE_ACTION, Stage.EXPLAIN)
+)
 MOMENT = datetime(2000, 1, 1, tzinfo=UTC)  # any time: only which stages there are counts
 
 
 @lru_cache(maxsize=64)
-def _stage_due(stages: tuple[Stage, ...], resolved_only: bool) -> str | None:
+def _stage_due(stages: tuple[str, ...], resolved_only: bool) -> str | None:
     """The stage due after these stages (and a resolution without stages): replayed through
     the workflow once per combination, since it depends on which stages there are alone."""
-    steps = [workflow.StageRecorded(stage=stage, at=MOMENT, agent="") for stage in stages]
+    steps = [workflow.StageRecorded(stage=Stage(stage), at=MOMENT, agent="") for stage in stages]
     resolution = [workflow.Resolved(at=MOMENT, agent="")] if resolved_only else []
     state = workflow.replay([workflow.Opened(at=MOMENT, agent=None), *steps, *resolution])
     assert state is not None
@@ -461,7 +468,7 @@ def _insert(
         r = p.row
         cid = ids[r.external_id]
         who = r.agent or importer
-        events.append((cid, opened, who, EventKind.OPENED.value, _opened_data(r.agent)))
+        events.append((cid, opened, who, OPENED_KIND, _opened_data(r.agent)))
         _append_stages(cid, r, r.stages, r.opened_at, who, events, records, ts, opened)
     store.insert(conn, "event", EVENT_COLUMNS, events)
     store.insert(conn, "stage_record", RECORD_COLUMNS, records)
@@ -480,7 +487,7 @@ def _append_stages(
 ) -> None:
     for st in stages:
         at = opened_text if opened_text and st.at is r.opened_at else ts(st.at)
-        events.append((cid, at, who, EventKind.STAGE.value, STAGE_EVENT[st.stage]))
+        events.append((cid, at, who, STAGE_KIND, STAGE_EVENT[st.stage]))
         records.append(
             (
                 cid,
@@ -500,7 +507,7 @@ def _append_stages(
         )
         previous = st.at
     if r.resolved_only is not None:
-        events.append((cid, ts(r.resolved_only), who, EventKind.RESOLVED.value, RESOLVED_EVENT))
+        events.append((cid, ts(r.resolved_only), who, RESOLVED_KIND, RESOLVED_EVENT))
 
 
 DESCRIPTIVE = ("customer_id", "channel", "category", "location", "severity", "summary")
@@ -543,8 +550,8 @@ def _check_recorded_history(r: ComplaintIn, stored: dict[str, Any], records: lis
     for mine, theirs in zip(r.stages, records, strict=False):
         if mine != theirs:
             raise Bad(
-                "listen" if mine.stage is LISTEN else f"{mine.stage.value} fields",
-                f"differs from the {mine.stage.value} stage latte recorded "
+                "listen" if mine.stage == LISTEN else f"{mine.stage} fields",
+                f"differs from the {mine.stage} stage latte recorded "
                 f"({theirs.at.isoformat()}); recorded history is never rewritten",
             )
 
@@ -559,7 +566,7 @@ def _resolution_to_add(
     stored_resolved_only = (
         stored["stage_due"] is None
         and stored["cycle"] == 0
-        and (not records or records[-1].stage is not EXPLAIN)
+        and (not records or records[-1].stage != EXPLAIN)
     )
     if stored_resolved_only:
         if len(records) != len(r.stages) or stored["first_resolved_at"] != resolve:
@@ -591,7 +598,7 @@ def _check_appendable(
         or (new_stages and stored["stage_due"] != new_stages[0].stage)
     ):
         raise Bad(
-            f"{new_stages[0].stage.value}_at" if new_stages else "resolved_at",
+            f"{new_stages[0].stage}_at" if new_stages else "resolved_at",
             f"cannot be added: latte's complaint is at stage {stored['stage_due'] or 'resolved'}",
         )
 
