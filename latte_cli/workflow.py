@@ -85,7 +85,8 @@ def parse_choice(enum: type[E], value: str, *, what: str) -> E:
 @dataclass(frozen=True)
 class Opened:
     at: datetime
-    agent: str
+    # The agent the complaint is assigned to; None leaves it in the queue.
+    agent: str | None
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,16 @@ class State:
 def next_stage(stage: Stage) -> Stage | None:
     index = STAGES.index(stage)
     return STAGES[index + 1] if index + 1 < len(STAGES) else None
+
+
+def stages_from(stage: Stage) -> tuple[Stage, ...]:
+    """`stage` and the stages after it, in order."""
+    return STAGES[STAGES.index(stage) :]
+
+
+def cycle_stages(cycle: int) -> tuple[Stage, ...]:
+    """The stages a cycle records, in order: all of them, or from REOPEN_STAGE after a reopening."""
+    return STAGES if cycle == 0 else stages_from(REOPEN_STAGE)
 
 
 def check_stage(state: State, stage: Stage) -> None:

@@ -10,8 +10,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from latte_cli import db, workflow
+from latte_cli.events import workflow_events
 from latte_cli.models import Complaint, Customer, Event, FollowUp, Purchase, StageRecord
-from latte_cli.services.complaints import events_of, workflow_events
+from latte_cli.services.eventlog import events_of
 from latte_cli.services.integrity import check_database
 
 from .conftest import Latte

@@ -25,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from latte_cli import workflow
+from latte_cli.events import TransferDetails, as_data
 from latte_cli.phrases import TITLES
 from latte_cli.timeutil import format_duration, local
 
@@ -144,7 +145,8 @@ def timeline_json(view: Timeline) -> dict[str, Any]:
         for s in view.stages
     ]
     data["handoffs"] = [
-        {"kind": h.kind, "at": iso(h.at), "agent": h.agent, **h.detail} for h in view.handoffs
+        {"kind": h.kind.value, "at": iso(h.at), "agent": h.agent, **as_data(h.details)}
+        for h in view.handoffs
     ]
     data["total_seconds"] = view.total_seconds
     data["first_resolution_seconds"] = view.first_resolution_seconds
@@ -223,10 +225,11 @@ def show_timeline(view: Timeline, zone: tzinfo | None) -> None:
             )
         )
     for h in view.handoffs:
-        if h.kind == "transfer":
-            label, what = "transfer", f"to {h.detail.get('to_agent')}: {h.detail.get('note', '')}"
+        if isinstance(h.details, TransferDetails):
+            what = f"to {h.details.to_agent}: {h.details.note}"
         else:
-            label, what = "reopen", str(h.detail.get("reason", ""))
+            what = h.details.reason
+        label = h.kind.value
         entries.append((h.at, 0, (Text(label), plain(h.agent), when(h.at, zone), "", Text(what))))
     for _, _, row in sorted(entries, key=lambda e: (e[0], e[1])):
         table.add_row(*row)

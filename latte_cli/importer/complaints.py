@@ -13,33 +13,50 @@ contradicts it is rejected with the reason.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, select, update
 
+from latte_cli import workflow
+from latte_cli.events import (
+    EventKind,
+    OpenedDetails,
+    ResolvedDetails,
+    StageDetails,
+    UpdatedDetails,
+    encode,
+)
 from latte_cli.importer import customers
 from latte_cli.importer.base import Pending, Run, chunks
 from latte_cli.importer.fields import Bad, cents, choice, text
 from latte_cli.models import Complaint, StageRecord
 from latte_cli.timeutil import epoch
-from latte_cli.workflow import ActionKind, Channel, RootCause, Severity, Stage
+from latte_cli.workflow import STAGES, ActionKind, Channel, RootCause, Severity, Stage
 
 MAX_TEXT = 10_000
-LISTEN, ACKNOWLEDGE, TAKE_ACTION, THANK, EXPLAIN = (s.value for s in Stage)
-STAGE_FIELDS = (
-    ("acknowledged_at", ACKNOWLEDGE),
-    ("take_action_at", TAKE_ACTION),
-    ("thank_at", THANK),
-    ("explain_at", EXPLAIN),
+# Stages, kinds and details as plain strings: `.value` of an enum costs a function call and
+# SQLite binds a str subclass more slowly, several times a row.
+LISTEN, TAKE_ACTION, EXPLAIN = (s.value for s in (Stage.LISTEN, Stage.TAKE_ACTION, Stage.EXPLAIN))
+OPENED_KIND, STAGE_KIND, RESOLVED_KIND = (
+    k.value for k in (EventKind.OPENED, EventKind.STAGE, EventKind.RESOLVED)
 )
+# The column of each stage's completion time; listen's is optional (default: opened_at).
+STAGE_COLUMN = {
+    Stage.ACKNOWLEDGE: "acknowledged_at",
+    Stage.TAKE_ACTION: "take_action_at",
+    Stage.THANK: "thank_at",
+    Stage.EXPLAIN: "explain_at",
+}
+STAGE_FIELDS = tuple((STAGE_COLUMN[s], s.value) for s in STAGES if s is not Stage.LISTEN)
 CHANNELS = frozenset(c.value for c in Channel)
 SEVERITIES = frozenset(s.value for s in Severity)
 ACTIONS = frozenset(a.value for a in ActionKind)
 CAUSES = frozenset(r.value for r in RootCause)
-STAGE_EVENT = {s.value: json.dumps({"cycle": 0, "stage": s.value}, sort_keys=True) for s in Stage}
+# Event rows, encoded once: a million complaints write several each.
+STAGE_EVENT = {s.value: encode(StageDetails(stage=s, cycle=0))[1] for s in Stage}
+RESOLVED_EVENT = encode(ResolvedDetails())[1]
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "external_id": (
@@ -312,25 +329,50 @@ def _stage_records(conn: Connection, ids: list[int]) -> dict[int, list[StageIn]]
 
 @lru_cache(maxsize=4096)
 def _opened_data(agent: str | None) -> str:
-    return json.dumps({"assigned_agent": agent, "source": "import"}, sort_keys=True)
+    return encode(OpenedDetails(assigned_agent=agent, source="import"))[1]
 
 
-def _state(stages: tuple[StageIn, ...], resolved_only: datetime | None) -> dict[str, Any]:
-    last = stages[-1].stage
-    due = None if last == EXPLAIN or resolved_only else _next(last)
-    resolved = resolved_only or (stages[-1].at if last == EXPLAIN else None)
-    ack = stages[1].at if len(stages) > 1 else None
-    action = stages[2].action_kind if len(stages) > 2 else None
-    cause = stages[4].root_cause if len(stages) > 4 else None
-    return {"stage_due": due, "resolved": resolved, "ack": ack, "action": action, "cause": cause}
+class Derived(NamedTuple):
+    """What the complaint row holds beyond the file's own fields."""
+
+    stage_due: str | None
+    resolved: datetime | None
+    ack: datetime | None
+    action: str | None
+    cause: str | None
 
 
-ORDER = [s.value for s in Stage]
+# A first cycle records the stages in the workflow's order, so a stage's place in a row's
+# stages is its place in STAGES.
+PLACE = {stage: place for place, stage in enumerate(STAGES)}
+ACK_PLACE, ACTION_PLACE, CAUSE_PLACE = (
+    PLACE[s] for s in (Stage.ACKNOWLEDGE, Stage.TAKE_ACTION, Stage.EXPLAIN)
+)
+MOMENT = datetime(2000, 1, 1, tzinfo=UTC)  # any time: only which stages there are counts
 
 
-def _next(stage: str) -> str | None:
-    index = ORDER.index(stage) + 1
-    return ORDER[index] if index < len(ORDER) else None
+@lru_cache(maxsize=64)
+def _stage_due(stages: tuple[str, ...], resolved_only: bool) -> str | None:
+    """The stage due after these stages (and a resolution without stages): replayed through
+    the workflow once per combination, since it depends on which stages there are alone."""
+    steps = [workflow.StageRecorded(stage=Stage(stage), at=MOMENT, agent="") for stage in stages]
+    resolution = [workflow.Resolved(at=MOMENT, agent="")] if resolved_only else []
+    state = workflow.replay([workflow.Opened(at=MOMENT, agent=None), *steps, *resolution])
+    assert state is not None
+    return state.stage_due.value if state.stage_due else None
+
+
+def _derive(stages: tuple[StageIn, ...], resolved_only: datetime | None) -> Derived:
+    """The state the workflow gives for these stages, and the fields some stages set."""
+    due = _stage_due(tuple([st.stage for st in stages]), resolved_only is not None)
+    count = len(stages)
+    return Derived(
+        due,
+        (resolved_only or stages[-1].at) if due is None else None,
+        stages[ACK_PLACE].at if count > ACK_PLACE else None,
+        stages[ACTION_PLACE].action_kind if count > ACTION_PLACE else None,
+        stages[CAUSE_PLACE].root_cause if count > CAUSE_PLACE else None,
+    )
 
 
 COMPLAINT_COLUMNS = (
@@ -386,8 +428,8 @@ def _insert(
     opened_texts = []
     for p in fresh:
         r: ComplaintIn = p.row
-        s = _state(r.stages, r.resolved_only)
-        resolved, ack = s["resolved"], s["ack"]
+        s = _derive(r.stages, r.resolved_only)
+        resolved, ack = s.resolved, s.ack
         opened = ts(r.opened_at)
         opened_texts.append(opened)
         resolved_text = ts(resolved)
@@ -402,7 +444,7 @@ def _insert(
                 r.summary,
                 r.agent or importer,
                 r.agent,
-                s["stage_due"],
+                s.stage_due,
                 0,
                 0,
                 opened,
@@ -413,8 +455,8 @@ def _insert(
                 epoch(resolved) if resolved else None,
                 resolved_text,
                 epoch(resolved) if resolved else None,
-                s["action"],
-                s["cause"],
+                s.action,
+                s.cause,
                 now,
             )
         )
@@ -426,7 +468,7 @@ def _insert(
         r = p.row
         cid = ids[r.external_id]
         who = r.agent or importer
-        events.append((cid, opened, who, "opened", _opened_data(r.agent)))
+        events.append((cid, opened, who, OPENED_KIND, _opened_data(r.agent)))
         _append_stages(cid, r, r.stages, r.opened_at, who, events, records, ts, opened)
     store.insert(conn, "event", EVENT_COLUMNS, events)
     store.insert(conn, "stage_record", RECORD_COLUMNS, records)
@@ -445,7 +487,7 @@ def _append_stages(
 ) -> None:
     for st in stages:
         at = opened_text if opened_text and st.at is r.opened_at else ts(st.at)
-        events.append((cid, at, who, "stage", STAGE_EVENT[st.stage]))
+        events.append((cid, at, who, STAGE_KIND, STAGE_EVENT[st.stage]))
         records.append(
             (
                 cid,
@@ -465,7 +507,7 @@ def _append_stages(
         )
         previous = st.at
     if r.resolved_only is not None:
-        events.append((cid, ts(r.resolved_only), who, "resolved", "{}"))
+        events.append((cid, ts(r.resolved_only), who, RESOLVED_KIND, RESOLVED_EVENT))
 
 
 DESCRIPTIVE = ("customer_id", "channel", "category", "location", "severity", "summary")
@@ -481,63 +523,90 @@ def _reconcile(
 ) -> None:
     """Count an already-imported complaint as unchanged or updated, or reject it."""
     r: ComplaintIn = pending.row
+    new_stages = r.stages[len(records) :]
+    try:
+        _check_recorded_history(r, stored, records)
+        resolve = _resolution_to_add(r, stored, records)
+        _check_appendable(stored, new_stages, resolve)
+    except Bad as conflict:
+        run.reject(pending.record, conflict.field, conflict.reason)
+        return
+    changes = _descriptive_changes(r, stored, customer_ids)
+    if not changes and not new_stages and resolve is None:
+        run.report.unchanged += 1
+        return
+    _apply_update(conn, stored, r, new_stages, resolve, records, changes, run)
+    run.report.updated += 1
+
+
+def _check_recorded_history(r: ComplaintIn, stored: dict[str, Any], records: list[StageIn]) -> None:
+    """Refuse a row whose opening or stages differ from those latte recorded."""
     if stored["opened_at"] != r.opened_at:
-        run.reject(
-            pending.record,
+        raise Bad(
             "opened_at",
             f"latte has this complaint opened at {stored['opened_at'].isoformat()}; "
             "recorded history is never rewritten",
         )
-        return
     for mine, theirs in zip(r.stages, records, strict=False):
         if mine != theirs:
-            field = "listen" if mine.stage == LISTEN else f"{mine.stage} fields"
-            run.reject(
-                pending.record,
-                field,
+            raise Bad(
+                "listen" if mine.stage == LISTEN else f"{mine.stage} fields",
                 f"differs from the {mine.stage} stage latte recorded "
                 f"({theirs.at.isoformat()}); recorded history is never rewritten",
             )
-            return
+
+
+def _resolution_to_add(
+    r: ComplaintIn, stored: dict[str, Any], records: list[StageIn]
+) -> datetime | None:
+    """The resolution without stages the row adds: None if it gives none or latte has it."""
+    resolve = r.resolved_only
+    if resolve is None:
+        return None
     stored_resolved_only = (
         stored["stage_due"] is None
         and stored["cycle"] == 0
         and (not records or records[-1].stage != EXPLAIN)
     )
-    new_stages = r.stages[len(records) :]
-    resolve = r.resolved_only
-    if resolve is not None and stored_resolved_only:
+    if stored_resolved_only:
         if len(records) != len(r.stages) or stored["first_resolved_at"] != resolve:
-            run.reject(
-                pending.record,
+            raise Bad(
                 "resolved_at",
                 "latte has this complaint resolved at "
                 f"{stored['first_resolved_at'].isoformat()} after {len(records)} "
                 "stages; recorded history is never rewritten",
             )
-            return
-        resolve = None
-    elif resolve is not None and len(records) > len(r.stages):
-        run.reject(
-            pending.record,
+        return None
+    if len(records) > len(r.stages):
+        raise Bad(
             "resolved_at",
             "latte recorded more stages of this complaint than the file has; "
             "recorded history is never rewritten",
         )
+    return resolve
+
+
+def _check_appendable(
+    stored: dict[str, Any], new_stages: tuple[StageIn, ...], resolve: datetime | None
+) -> None:
+    """Refuse stages or a resolution that latte's complaint cannot take next."""
+    if not new_stages and resolve is None:
         return
-    if (new_stages or resolve is not None) and (
+    if (
         stored["stage_due"] is None
         or stored["cycle"] != 0
         or (new_stages and stored["stage_due"] != new_stages[0].stage)
     ):
-        field = f"{new_stages[0].stage}_at" if new_stages else "resolved_at"
-        run.reject(
-            pending.record,
-            field,
+        raise Bad(
+            f"{new_stages[0].stage}_at" if new_stages else "resolved_at",
             f"cannot be added: latte's complaint is at stage {stored['stage_due'] or 'resolved'}",
         )
-        return
-    changes = {}
+
+
+def _descriptive_changes(
+    r: ComplaintIn, stored: dict[str, Any], customer_ids: dict[customers.CustomerIn, int]
+) -> dict[str, Any]:
+    """The descriptive fields the row changes, with their new values."""
     wanted = {
         "customer_id": customer_ids[r.customer] if r.customer else None,
         "channel": r.channel,
@@ -546,14 +615,7 @@ def _reconcile(
         "severity": r.severity,
         "summary": r.summary,
     }
-    for name in DESCRIPTIVE:
-        if stored[name] != wanted[name]:
-            changes[name] = wanted[name]
-    if not changes and not new_stages and resolve is None:
-        run.report.unchanged += 1
-        return
-    _apply_update(conn, stored, r, new_stages, resolve, records, changes, run)
-    run.report.updated += 1
+    return {name: wanted[name] for name in DESCRIPTIVE if stored[name] != wanted[name]}
 
 
 def _apply_update(
@@ -574,27 +636,27 @@ def _apply_update(
     stage_rows: list[tuple[Any, ...]] = []
     values: dict[str, Any] = dict(changes)
     if changes:
-        data = json.dumps({"changed": sorted(changes), "source": "import"}, sort_keys=True)
-        events.append((cid, ts(run.now), run.options.agent, "updated", data))
+        kind, data = encode(UpdatedDetails(changed=tuple(sorted(changes)), source="import"))
+        events.append((cid, ts(run.now), run.options.agent, kind.value, data))
     if new_stages or resolve is not None:
         previous = records[-1].at if records else r.opened_at
         shadow = r._replace(resolved_only=resolve)
         _append_stages(cid, shadow, new_stages, previous, who, events, stage_rows, ts)
-        s = _state((*records, *new_stages), resolve)
-        values["stage_due"] = s["stage_due"]
-        if s["resolved"] is not None:
+        s = _derive((*records, *new_stages), resolve)
+        values["stage_due"] = s.stage_due
+        if s.resolved is not None:
             values.update(
-                resolved_at=s["resolved"],
-                resolved_epoch=epoch(s["resolved"]),
-                first_resolved_at=s["resolved"],
-                first_resolved_epoch=epoch(s["resolved"]),
+                resolved_at=s.resolved,
+                resolved_epoch=epoch(s.resolved),
+                first_resolved_at=s.resolved,
+                first_resolved_epoch=epoch(s.resolved),
             )
-        if s["ack"] is not None and stored["acknowledged_at"] is None:
-            values.update(acknowledged_at=s["ack"], acknowledged_epoch=epoch(s["ack"]))
-        if s["action"] is not None:
-            values["action_kind"] = s["action"]
-        if s["cause"] is not None:
-            values["root_cause"] = s["cause"]
+        if s.ack is not None and stored["acknowledged_at"] is None:
+            values.update(acknowledged_at=s.ack, acknowledged_epoch=epoch(s.ack))
+        if s.action is not None:
+            values["action_kind"] = s.action
+        if s.cause is not None:
+            values["root_cause"] = s.cause
     values["updated_at"] = run.now
     conn.execute(update(table).where(table.c.id == cid).values(**values))
     store.insert(conn, "event", EVENT_COLUMNS, events)

@@ -8,13 +8,13 @@ changed is updated (and logged again); an unchanged one is counted as such.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from latte_cli.events import FollowUpDetails, encode
 from latte_cli.importer.base import Pending, Run, chunks
 from latte_cli.importer.fields import Bad, boolean, integer, text
 from latte_cli.models import Complaint, FollowUp
@@ -184,16 +184,12 @@ class FollowUpKind:
                         )
                     )
                 run.report.inserted += 1
-            data = json.dumps(
-                {
-                    "nps": r.nps,
-                    "reached": r.reached,
-                    "repurchased": r.repurchased,
-                    "satisfied": r.satisfied,
-                },
-                sort_keys=True,
+            kind, data = encode(
+                FollowUpDetails(
+                    reached=r.reached, satisfied=r.satisfied, nps=r.nps, repurchased=r.repurchased
+                )
             )
-            events.append((complaint.id, ts(r.recorded_at), agent, "followup", data))
+            events.append((complaint.id, ts(r.recorded_at), agent, kind.value, data))
         run.store.insert(
             conn,
             "followup",

@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlmodel import SQLModel
 
 from latte_cli import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from latte_cli.events import EventKind
 from latte_cli.reports.periods import MONDAY, WEEK, Period, local_epoch, period_index
 from latte_cli.summary import DIMENSIONS
 
@@ -147,7 +148,7 @@ def cohort_counts(
         c.c.reopen_count > 0,
         exists().where(
             event.c.complaint_id == c.c.id,
-            event.c.kind == "reopen",
+            event.c.kind == EventKind.REOPEN.value,
             event.c.at <= _as_of_datetime(as_of),
         ),
     )

@@ -7,7 +7,7 @@ updates the complaint, appends to the event log, and commits, or changes nothing
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -16,6 +16,13 @@ from sqlmodel import Session, col, select
 
 from latte_cli import workflow
 from latte_cli.errors import InvalidValue, NotFound
+from latte_cli.events import (
+    STEP_KINDS,
+    OpenedDetails,
+    ReopenDetails,
+    StageDetails,
+    TransferDetails,
+)
 from latte_cli.models import Complaint, Customer, Event, StageRecord
 from latte_cli.services import followups
 from latte_cli.services.customers import (
@@ -24,6 +31,7 @@ from latte_cli.services.customers import (
     clean_text,
     match_or_create_customer,
 )
+from latte_cli.services.eventlog import log_event
 from latte_cli.timeutil import epoch, utcnow
 from latte_cli.workflow import ActionKind, Channel, RootCause, Severity, Stage
 
@@ -71,21 +79,6 @@ def _at(at: datetime | None, now: datetime) -> datetime:
     return at
 
 
-def log_event(
-    session: Session, complaint_id: int, at: datetime, agent: str, kind: str, **data: Any
-) -> None:
-    """Append one event to the complaint's log (never updated or deleted afterwards)."""
-    session.add(
-        Event(
-            complaint_id=complaint_id,
-            at=at,
-            agent=agent,
-            kind=kind,
-            data=json.dumps(data, sort_keys=True),
-        )
-    )
-
-
 def state_of(complaint: Complaint, last_step_at: datetime | None = None) -> workflow.State:
     """The workflow state stored on a complaint row (`last_step_at`: see _last_step_time)."""
     return workflow.State(
@@ -129,7 +122,7 @@ def _last_step_time(session: Session, complaint: Complaint) -> datetime | None:
         select(Event.at)
         .where(
             Event.complaint_id == complaint.id,
-            col(Event.kind).in_(("stage", "resolved", "reopen")),
+            col(Event.kind).in_([kind.value for kind in STEP_KINDS]),
         )
         .order_by(col(Event.id).desc())
         .limit(1)
@@ -202,9 +195,8 @@ def open_complaint(
             )
     else:
         customer = match_or_create_customer(session, new.customer)
-    state = workflow.apply(None, workflow.Opened(at=opened_at, agent=agent))
-    if not new.assign:
-        state = replace(state, assigned_agent=None)
+    assignee = agent if new.assign else None
+    state = workflow.apply(None, workflow.Opened(at=opened_at, agent=assignee))
     complaint = Complaint(
         external_id=new.external_id,
         customer_id=customer.id if customer else None,
@@ -223,7 +215,11 @@ def open_complaint(
     session.flush()
     assert complaint.id is not None
     log_event(
-        session, complaint.id, opened_at, agent, "opened", assigned_agent=state.assigned_agent
+        session,
+        complaint_id=complaint.id,
+        at=opened_at,
+        agent=agent,
+        details=OpenedDetails(assigned_agent=state.assigned_agent),
     )
     _record(
         session,
@@ -314,7 +310,13 @@ def _record(
     _store_state(complaint, new_state)
     complaint.updated_at = utcnow()
     session.add(complaint)
-    log_event(session, complaint.id, at, agent, "stage", stage=stage.value, cycle=state.cycle)
+    log_event(
+        session,
+        complaint_id=complaint.id,
+        at=at,
+        agent=agent,
+        details=StageDetails(stage=stage, cycle=state.cycle),
+    )
     return new_state
 
 
@@ -363,13 +365,10 @@ def transfer(
     )
     log_event(
         session,
-        complaint_id,
-        now,
-        agent,
-        "transfer",
-        from_agent=complaint.assigned_agent,
-        to_agent=to_agent,
-        note=note,
+        complaint_id=complaint_id,
+        at=now,
+        agent=agent,
+        details=TransferDetails(from_agent=complaint.assigned_agent, to_agent=to_agent, note=note),
     )
     _store_state(complaint, state)
     complaint.updated_at = now
@@ -387,39 +386,15 @@ def reopen(
     when = _at(at, utcnow())
     previous = _last_step_time(session, complaint) or complaint.opened_at
     state = workflow.apply(state_of(complaint, previous), workflow.Reopened(at=when, agent=agent))
-    log_event(session, complaint_id, when, agent, "reopen", reason=reason, cycle=state.cycle)
+    log_event(
+        session,
+        complaint_id=complaint_id,
+        at=when,
+        agent=agent,
+        details=ReopenDetails(reason=reason, cycle=state.cycle),
+    )
     _store_state(complaint, state)
     complaint.updated_at = utcnow()
     session.add(complaint)
     session.commit()
     return complaint
-
-
-def events_of(session: Session, complaint_id: int) -> list[Event]:
-    return list(
-        session.exec(
-            select(Event).where(Event.complaint_id == complaint_id).order_by(col(Event.id))
-        )
-    )
-
-
-def workflow_events(events: list[Event]) -> list[workflow.Event]:
-    """The stored event log as workflow events, for replay."""
-    result: list[workflow.Event] = []
-    for row in events:
-        data = json.loads(row.data)
-        if row.kind == "opened":
-            result.append(workflow.Opened(at=row.at, agent=data.get("assigned_agent", row.agent)))
-        elif row.kind == "stage":
-            result.append(
-                workflow.StageRecorded(stage=Stage(data["stage"]), at=row.at, agent=row.agent)
-            )
-        elif row.kind == "transfer":
-            result.append(
-                workflow.Transferred(to_agent=data["to_agent"], at=row.at, agent=row.agent)
-            )
-        elif row.kind == "reopen":
-            result.append(workflow.Reopened(at=row.at, agent=row.agent))
-        elif row.kind == "resolved":
-            result.append(workflow.Resolved(at=row.at, agent=row.agent))
-    return result

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, func, select
 
 from latte_cli.models import Complaint, Customer, FollowUp, Purchase, StageRecord
+from latte_cli.workflow import STAGES, Stage
 
 BATCH = 2000
 KINDS = ("complaints", "purchases", "followups")
@@ -36,12 +37,13 @@ FOLLOWUP_COLUMNS = (
     "complaint_external_id", "recorded_at", "agent", "reached", "satisfied", "nps",
     "repurchased", "note",
 )  # fmt: skip
+# The importer's column for each stage's completion time.
 STAGE_TIME = {
-    "listen": "listen_at",
-    "acknowledge": "acknowledged_at",
-    "take_action": "take_action_at",
-    "thank": "thank_at",
-    "explain": "explain_at",
+    Stage.LISTEN: "listen_at",
+    Stage.ACKNOWLEDGE: "acknowledged_at",
+    Stage.TAKE_ACTION: "take_action_at",
+    Stage.THANK: "thank_at",
+    Stage.EXPLAIN: "explain_at",
 }
 
 
@@ -131,9 +133,9 @@ def _complaints(
 
 
 def _complaint_row(row: Any, stages: dict[str, Any], followup: Any) -> dict[str, Any]:
-    action = stages.get("take_action")
-    explain = stages.get("explain")
-    listen = stages.get("listen")
+    action = stages.get(Stage.TAKE_ACTION)
+    explain = stages.get(Stage.EXPLAIN)
+    listen = stages.get(Stage.LISTEN)
     data: dict[str, Any] = {
         "external_id": external_id(row["external_id"], row["id"]),
         "customer_ref": row["customer_ref"],
@@ -151,9 +153,9 @@ def _complaint_row(row: Any, stages: dict[str, Any], followup: Any) -> dict[str,
         "stage_due": row["stage_due"],
         "opened_at": iso(row["opened_at"]),
     }
-    for stage, column in STAGE_TIME.items():
+    for stage in STAGES:
         record = stages.get(stage)
-        data[column] = iso(record["completed_at"]) if record else None
+        data[STAGE_TIME[stage]] = iso(record["completed_at"]) if record else None
     data.update(
         resolved_at=iso(explain["completed_at"] if explain else row["resolved_at"]),
         first_resolved_at=iso(row["first_resolved_at"]),

@@ -17,8 +17,9 @@ from enum import StrEnum
 from sqlmodel import Session, col, select
 
 from latte_cli.errors import InvalidValue, NotFound
+from latte_cli.events import FollowUpDetails
 from latte_cli.models import Complaint, Customer, FollowUp
-from latte_cli.services import complaints
+from latte_cli.services.eventlog import log_event
 from latte_cli.timeutil import epoch, utcnow
 
 ENV_FOLLOWUP_DAYS = "LATTE_FOLLOWUP_DAYS"
@@ -167,16 +168,17 @@ def record_followup(
     followup.repurchased = outcome.repurchased.as_bool() if outcome.reached else None
     followup.note = note
     session.add(followup)
-    complaints.log_event(
+    log_event(
         session,
-        complaint_id,
-        now,
-        agent,
-        "followup",
-        reached=followup.reached,
-        satisfied=followup.satisfied,
-        nps=followup.nps,
-        repurchased=followup.repurchased,
+        complaint_id=complaint_id,
+        at=now,
+        agent=agent,
+        details=FollowUpDetails(
+            reached=followup.reached,
+            satisfied=followup.satisfied,
+            nps=followup.nps,
+            repurchased=followup.repurchased,
+        ),
     )
     session.commit()
     return followup

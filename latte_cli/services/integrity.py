@@ -18,14 +18,13 @@ from sqlmodel import Session, col, select
 
 from latte_cli import summary, workflow
 from latte_cli.errors import LatteError
+from latte_cli.events import EventKind, workflow_events
 from latte_cli.models import Complaint, Event, FollowUp, Purchase, StageRecord
-from latte_cli.services.complaints import workflow_events
 from latte_cli.services.customers import colliding_customers
 from latte_cli.timeutil import epoch
 
 BATCH = 2000
 MAX_REPORTED = 50
-ORDER = [stage.value for stage in workflow.STAGES]
 
 
 @dataclass
@@ -113,14 +112,14 @@ def _check_complaint(
     )
     if stored != replayed:
         report.add(f"complaint {cid}: stored state {stored} differs from its event log {replayed}")
-    stage_events = sum(1 for e in events if e.kind == "stage")
+    stage_events = sum(1 for e in events if e.kind == EventKind.STAGE)
     if stage_events != len(records):
         report.add(f"complaint {cid}: {len(records)} stage records but {stage_events} events")
     cycles: dict[int, list[str]] = defaultdict(list)
     for record in records:
         cycles[record.cycle].append(record.stage)
     for cycle, stages in cycles.items():
-        expected = ORDER if cycle == 0 else ORDER[2:]
+        expected = [stage.value for stage in workflow.cycle_stages(cycle)]
         if stages != expected[: len(stages)]:
             report.add(f"complaint {cid}: cycle {cycle} stages out of order: {stages}")
     first = complaint.first_resolved_epoch

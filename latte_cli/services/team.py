@@ -7,7 +7,6 @@ exactly one row changed; otherwise another agent was faster and the next candida
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -16,9 +15,12 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
+from latte_cli import events, workflow
 from latte_cli.errors import InvalidValue
+from latte_cli.events import EventKind, TransferDetails
 from latte_cli.models import Agent, Complaint, Event
-from latte_cli.services.complaints import get_complaint, log_event, transfer
+from latte_cli.services.complaints import get_complaint, state_of, transfer
+from latte_cli.services.eventlog import log_event
 from latte_cli.timeutil import utcnow
 
 CLAIM_CANDIDATES = 20
@@ -117,7 +119,7 @@ def claim_next(session: Session, *, agent: str) -> Complaint | None:
     """
     while True:
         candidates = session.exec(
-            select(Complaint.id)
+            select(Complaint)
             .where(col(Complaint.stage_due).is_not(None), col(Complaint.assigned_agent).is_(None))
             .order_by(col(Complaint.opened_epoch), col(Complaint.id))
             .limit(CLAIM_CANDIDATES)
@@ -125,32 +127,37 @@ def claim_next(session: Session, *, agent: str) -> Complaint | None:
         if not candidates:
             session.rollback()
             return None
-        for complaint_id in candidates:
+        for candidate in candidates:
+            assert candidate.id is not None
             now = utcnow()
+            # The conditional UPDATE below is what makes the claim safe; the workflow decides
+            # what the claim changes, as for any transfer.
+            state = workflow.apply(
+                state_of(candidate), workflow.Transferred(to_agent=agent, at=now, agent=agent)
+            )
             claimed = session.exec(
                 update(Complaint)
                 .where(
-                    col(Complaint.id) == complaint_id,
+                    col(Complaint.id) == candidate.id,
                     col(Complaint.assigned_agent).is_(None),
                     col(Complaint.stage_due).is_not(None),
                 )
-                .values(assigned_agent=agent, updated_at=now)
+                .values(assigned_agent=state.assigned_agent, updated_at=now)
+                .execution_options(synchronize_session=False)
             )
             if claimed.rowcount != 1:
                 continue  # another agent took it between our SELECT and UPDATE
-            assert complaint_id is not None
             log_event(
                 session,
-                complaint_id,
-                now,
-                agent,
-                "transfer",
-                from_agent=None,
-                to_agent=agent,
-                note="Taken from the queue.",
+                complaint_id=candidate.id,
+                at=now,
+                agent=agent,
+                details=TransferDetails(
+                    from_agent=None, to_agent=agent, note="Taken from the queue."
+                ),
             )
             session.commit()
-            complaint = get_complaint(session, complaint_id)
+            complaint = get_complaint(session, candidate.id)
             session.refresh(complaint)
             return complaint
         # Every candidate was taken by others meanwhile: look again.
@@ -169,17 +176,18 @@ def unread_transfer(session: Session, *, complaint_id: int, agent: str) -> Trans
 
     A note counts as read once the receiver has recorded a stage after it.
     """
-    events = session.exec(
+    kinds = (EventKind.TRANSFER.value, EventKind.STAGE.value)
+    rows = session.exec(
         select(Event)
-        .where(Event.complaint_id == complaint_id, col(Event.kind).in_(("transfer", "stage")))
+        .where(Event.complaint_id == complaint_id, col(Event.kind).in_(kinds))
         .order_by(col(Event.id).desc())
     ).all()
-    for event in events:
-        if event.agent == agent and event.kind == "stage":
+    for row in rows:
+        details = events.decode(row)
+        if row.agent == agent and isinstance(details, events.StageDetails):
             return None
-        if event.kind == "transfer":
-            data = json.loads(event.data)
-            if data.get("to_agent") != agent or event.agent == agent:
+        if isinstance(details, TransferDetails):
+            if details.to_agent != agent or row.agent == agent:
                 return None
-            return TransferNote(from_agent=event.agent, at=event.at, note=data.get("note", ""))
+            return TransferNote(from_agent=row.agent, at=row.at, note=details.note)
     return None

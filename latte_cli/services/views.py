@@ -6,14 +6,15 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from latte_cli import config, workflow
+from latte_cli import config, events, workflow
 from latte_cli.errors import InvalidValue
-from latte_cli.models import Complaint, Customer, Event, StageRecord
-from latte_cli.services.complaints import events_of, get_complaint, workflow_events
+from latte_cli.events import HANDOFF_KINDS, EventKind, ReopenDetails, TransferDetails
+from latte_cli.models import Complaint, Customer, StageRecord
+from latte_cli.services.complaints import get_complaint
+from latte_cli.services.eventlog import events_of
 from latte_cli.timeutil import epoch, utcnow
 from latte_cli.workflow import Channel, Stage
 
@@ -38,10 +39,10 @@ class StageView:
 class HandOff:
     """A transfer or a reopening, shown in the timeline between stages."""
 
-    kind: str
+    kind: EventKind
     at: datetime
     agent: str
-    detail: dict[str, Any]
+    details: TransferDetails | ReopenDetails
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,10 @@ def timeline(session: Session, complaint_id: int) -> Timeline:
         for r in records
     ]
     handoffs = [
-        HandOff(kind=e.kind, at=e.at, agent=e.agent, detail=json.loads(e.data))
+        HandOff(kind=details.kind, at=e.at, agent=e.agent, details=details)
         for e in events_of(session, complaint_id)
-        if e.kind in ("transfer", "reopen")
+        if e.kind in HANDOFF_KINDS
+        and isinstance(details := events.decode(e), TransferDetails | ReopenDetails)
     ]
     return Timeline(complaint=complaint, customer=customer, stages=stages, handoffs=handoffs)
 
@@ -224,8 +226,7 @@ def list_complaints(
 
 def replayed_state(session: Session, complaint_id: int) -> workflow.State | None:
     """The state obtained by replaying the complaint's event log."""
-    events: list[Event] = events_of(session, complaint_id)
-    return workflow.replay(workflow_events(events))
+    return workflow.replay(events.workflow_events(events_of(session, complaint_id)))
 
 
 def known_values(session: Session, column: str, *, limit: int = 200) -> list[str]:
