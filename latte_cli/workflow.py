@@ -233,7 +233,7 @@ def apply(state: State | None, event: Event) -> State:
 
 
 def stage_duration(state: State, completed_at: datetime) -> timedelta:
-    """Time spent in the stage completed at `completed_at` (DESIGN §4).
+    """Time spent in the stage completed at `completed_at` (docs/metrics.md, time per stage).
 
     `listen` runs from the opening; every later stage from the previous stage's completion
     (after a reopening, from the reopening).

@@ -1,4 +1,4 @@
-"""`latte import`: counts, rejects, strict and dry runs, history, idempotence (DESIGN §6)."""
+"""`latte import`: counts, rejects, strict and dry runs, history, idempotence (docs/architecture.md, "Batch import")."""
 
 from __future__ import annotations
 

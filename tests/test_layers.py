@@ -1,4 +1,4 @@
-"""The layering STYLE.md asks for, checked so that it stays true."""
+"""The layering docs/architecture.md describes, checked so that it stays true."""
 
 from __future__ import annotations
 

@@ -248,7 +248,7 @@ def expected(
     window_d: int = 90,
     clock: Any = None,
 ) -> dict[str, Any]:
-    """Every figure of the period [start, end) as DESIGN §5 defines it."""
+    """Every figure of the period [start, end) as docs/metrics.md defines it."""
     span = clock or (lambda a, b: b - a)
     target, window = target_h * H, window_d * 86_400
 

@@ -1,6 +1,6 @@
 """Supervisor reports: metric queries (SQL aggregates) turned into frozen result dataclasses.
 
-Every figure follows DESIGN §5; `definitions.py` states each one's definition, clock and
+Every figure follows docs/metrics.md; `definitions.py` states each one's definition, clock and
 exclusions in words, and `latte report ... --explain` prints them under the report.
 
 How the work is split between the database and Python:

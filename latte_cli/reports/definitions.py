@@ -1,4 +1,4 @@
-"""Each figure's definition, clock and exclusions in words (DESIGN §5), filled in with the
+"""Each figure's definition, clock and exclusions in words (docs/metrics.md), filled in with the
 report's own settings and counts, for `--explain` and the HTML report's notes."""
 
 from __future__ import annotations

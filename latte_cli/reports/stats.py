@@ -67,7 +67,7 @@ class Share:
 
 @dataclass(frozen=True)
 class Outcomes:
-    """Repurchase outcomes of resolved complaints with a known customer (DESIGN §5)."""
+    """Repurchase outcomes of resolved complaints with a known customer (docs/metrics.md)."""
 
     repurchased: int = 0
     lost: int = 0

@@ -4,7 +4,7 @@ A follow-up is *pending* until it is recorded. Resolving a complaint (recording 
 schedules one `followup_days` later in the same transaction as the stage, so a complaint is
 never resolved without its follow-up; resolving it again after a reopening moves the pending
 follow-up instead of adding a second one. Recording it keeps whether the customer was reached,
-satisfied, their NPS answer and whether they bought again (DESIGN §1, §5).
+satisfied, their NPS answer and whether they bought again (docs/metrics.md).
 """
 
 from __future__ import annotations
