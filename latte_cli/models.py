@@ -97,7 +97,7 @@ class StageRecord(SQLModel, table=True):
     text: str = ""
     agent: str = Field(max_length=100)
     completed_at: datetime
-    # Time spent in this stage (docs/metrics.md, time per stage): from the previous step to this completion.
+    # Time spent in this stage, from the previous step to this completion (docs/metrics.md).
     duration_seconds: int
     action_kind: str | None = Field(default=None, max_length=30)
     action_detail: str | None = None

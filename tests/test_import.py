@@ -1,4 +1,7 @@
-"""`latte import`: counts, rejects, strict and dry runs, history, idempotence (docs/architecture.md, "Batch import")."""
+"""`latte import`: counts, rejects, strict and dry runs, history, idempotence.
+
+The contract is in docs/architecture.md ("Batch import").
+"""
 
 from __future__ import annotations
 

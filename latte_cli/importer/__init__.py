@@ -1,7 +1,6 @@
 """Batch import of complaints, purchases and follow-ups from CSV or JSONL.
 
-The contract is in docs/architecture.md ("Batch import"):
-
+The contract is in docs/architecture.md ("Batch import"). A
 streaming parse (`source`) → cheap per-field validation (`fields`) → batched upsert with
 SQLAlchemy Core (`base`, one module per kind). Counts are exact: every row read is inserted,
 updated, unchanged or rejected, and each reject is written, with the row's original values,

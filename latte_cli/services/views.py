@@ -61,7 +61,7 @@ class Timeline:
 
     @property
     def first_resolution_seconds(self) -> int | None:
-        """Opening to the first resolution (the resolution time of docs/metrics.md), kept after reopening."""
+        """Opening to the first resolution (resolution time, docs/metrics.md), kept if reopened."""
         if self.complaint.first_resolved_at is None:
             return None
         return int((self.complaint.first_resolved_at - self.complaint.opened_at).total_seconds())
