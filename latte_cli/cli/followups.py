@@ -6,12 +6,12 @@ from typing import Annotated
 
 import typer
 
-from latte_cli.cli import render
+from latte_cli.cli import options, render
 from latte_cli.cli.app import LatteGroup, app, globals_of
 from latte_cli.timeutil import utcnow
 
 followup_app = typer.Typer(
-    cls=LatteGroup, no_args_is_help=True, help="List and record follow-up calls."
+    cls=LatteGroup, no_args_is_help=True, help="Follow-up calls after a resolution: list, record."
 )
 app.add_typer(followup_app, name="followup")
 
@@ -26,7 +26,7 @@ def list_followups(
         bool, typer.Option("--overdue", help="Only those more than a day past due.")
     ] = False,
     mine: Annotated[bool, typer.Option("--mine", help="Only my complaints'.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: options.Json = False,
 ) -> None:
     """List pending follow-ups, soonest due first.
 
@@ -90,7 +90,7 @@ def list_followups(
 @followup_app.command("record")
 def record(
     ctx: typer.Context,
-    complaint_id: Annotated[int, typer.Argument(metavar="ID", help="The complaint's id.")],
+    complaint_id: options.ComplaintId,
     reached: Annotated[
         bool | None,
         typer.Option("--reached/--not-reached", help="Whether the customer was reached."),
@@ -107,7 +107,7 @@ def record(
         typer.Option("--repurchased", help="Bought again since: yes, no or unknown."),
     ] = None,
     note: Annotated[str | None, typer.Option("--note", help="Anything worth keeping.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: options.Json = False,
 ) -> None:
     """Record the follow-up call of a resolved complaint; on a terminal, asks what is missing.
 

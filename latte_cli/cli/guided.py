@@ -8,7 +8,6 @@ any prompt keeps what was saved and ends with "continue with `latte resume ID`" 
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -86,8 +85,7 @@ class StageGuide:
 
 
 def phrases_path() -> Path:
-    value = os.environ.get(ENV_PHRASES, "").strip()
-    return Path(value).expanduser() if value else PACKAGED_PHRASES
+    return config.Settings.resolve().phrases or PACKAGED_PHRASES
 
 
 def load_phrases(path: Path | None = None) -> dict[str, StageGuide]:

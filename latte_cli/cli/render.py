@@ -14,7 +14,6 @@ people who set it read latte through screen readers, logs and pagers.
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from latte_cli import config
 from latte_cli.timeutil import format_duration, local
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from latte_cli.services.customers import CustomerHistory
     from latte_cli.services.views import ComplaintRow, Timeline
 
-_PLAIN = os.environ.get("NO_COLOR", "") != ""
+_PLAIN = config.no_color()
 console = Console(highlight=False, markup=False, color_system=None if _PLAIN else "auto")
 err_console = Console(
     stderr=True, highlight=False, markup=False, color_system=None if _PLAIN else "auto"
