@@ -256,7 +256,8 @@ def read_config_file(path: Path) -> dict[str, str]:
 def _problem(setting: Setting, reason: str) -> InvalidValue:
     name = KEYS[setting.key]
     if setting.source is Source.FLAG:
-        return InvalidValue(f"{setting.origin} {setting.text!r} {reason}")
+        given = f" {setting.text!r}" if setting.text.strip() else ""
+        return InvalidValue(f"{setting.origin}{given} {reason}")
     if setting.source is Source.ENV:
         return InvalidValue(f"{name.env}={setting.text!r} {reason} Fix or unset {name.env}.")
     if setting.source is Source.FILE:

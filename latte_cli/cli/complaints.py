@@ -209,8 +209,12 @@ def step(
     Example: latte step 12 take_action --kind refund --detail "Refunded the parcel" --amount 25
     """
     from latte_cli.services.complaints import StageInput, record_stage
+    from latte_cli.workflow import Stage, parse_choice
 
     g = globals_of(ctx)
+    # Only explain resolves and schedules a follow-up: the setting is not needed before it.
+    resolves = parse_choice(Stage, stage, what="Stage") is Stage.EXPLAIN
+    days = g.settings(followup_days=followup_days).followup_days if resolves else None
     given = StageInput(
         text=text,
         action_kind=kind,
@@ -229,7 +233,7 @@ def step(
             given=given,
             agent=g.agent,
             at=when,
-            followup_days=g.settings(followup_days=followup_days).followup_days,
+            followup_days=days,
         )
         if as_json:
             render.print_json(_timeline_json(session, complaint_id))

@@ -12,7 +12,7 @@ from latte_cli.cli.app import LatteGroup, app, globals_of
 agent_app = typer.Typer(
     cls=LatteGroup,
     no_args_is_help=True,
-    help="Mark yourself away or available; list agents: away, available, list.",
+    help="Presence: mark yourself away or available, list agents: away, available, list.",
 )
 app.add_typer(agent_app, name="agent")
 
