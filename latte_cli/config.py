@@ -60,7 +60,6 @@ class Key:
     name: str
     env: str
     flag: str | None
-    help: str
     validate: Callable[[str], Any]
     default: Callable[[], str]
     numeric: bool = False
@@ -177,24 +176,20 @@ def _login_name() -> str:
         return "unknown"
 
 
+# The keys of the config file, in the order `latte config show` lists them.
 KEYS: dict[str, Key] = {
     key.name: key
     for key in (
-        Key("db", ENV_DB, "--db", "database: a SQLite file or a URL", _database_url,
-            lambda: str(default_db_path())),
-        Key("agent", ENV_AGENT, "--agent", "who is acting", _agent, _login_name),
-        Key("tz", ENV_TZ, "--tz", "time zone: an IANA name or local", parse_time_zone,
-            lambda: LOCAL),
-        Key("sla_hours", ENV_SLA, "--target", "SLA resolution target, hours", _sla_hours,
-            lambda: f"{DEFAULT_SLA_HOURS:g}", numeric=True),
-        Key("followup_days", ENV_FOLLOWUP_DAYS, "--followup-days",
-            "days from resolution to follow-up", _followup_days,
+        Key("db", ENV_DB, "--db", _database_url, lambda: str(default_db_path())),
+        Key("agent", ENV_AGENT, "--agent", _agent, _login_name),
+        Key("tz", ENV_TZ, "--tz", parse_time_zone, lambda: LOCAL),
+        Key("sla_hours", ENV_SLA, "--target", _sla_hours, lambda: f"{DEFAULT_SLA_HOURS:g}",
+            numeric=True),
+        Key("followup_days", ENV_FOLLOWUP_DAYS, "--followup-days", _followup_days,
             lambda: str(DEFAULT_FOLLOWUP_DAYS), numeric=True),
-        Key("hours", ENV_HOURS, "--hours", 'business hours, e.g. "Mon-Fri 09:00-17:00"',
-            _hours, lambda: ""),
-        Key("phrases", ENV_PHRASES, None, "phrase library file (TOML)", _phrases, lambda: ""),
-        Key("busy_timeout", ENV_BUSY_TIMEOUT, None,
-            "seconds a SQLite writer waits for the lock", _busy_timeout,
+        Key("hours", ENV_HOURS, "--hours", _hours, lambda: ""),
+        Key("phrases", ENV_PHRASES, None, _phrases, lambda: ""),
+        Key("busy_timeout", ENV_BUSY_TIMEOUT, None, _busy_timeout,
             lambda: f"{DEFAULT_BUSY_TIMEOUT:g}", numeric=True),
     )
 }  # fmt: skip
@@ -211,8 +206,7 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
     return Path(platformdirs.user_config_dir("latte", appauthor=False)) / "config.toml"
 
 
-def _file_fix(path: Path) -> str:
-    return "Fix that line by hand, or move the file away to start again."
+FILE_FIX = "Fix that line by hand, or move the file away to start again."
 
 
 def read_config_file(path: Path) -> dict[str, str]:
@@ -235,7 +229,7 @@ def read_config_file(path: Path) -> dict[str, str]:
         ) from None
     except tomllib.TOMLDecodeError as error:
         raise InvalidValue(
-            f"The config file {path} is not valid TOML ({error}). {_file_fix(path)}"
+            f"The config file {path} is not valid TOML ({error}). {FILE_FIX}"
         ) from None
     found: dict[str, str] = {}
     for key, value in data.items():
@@ -247,7 +241,7 @@ def read_config_file(path: Path) -> dict[str, str]:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise InvalidValue(
                 f"The config file {path}: {key} must be a string or a number, not "
-                f"{type(value).__name__}. {_file_fix(path)}"
+                f"{type(value).__name__}. {FILE_FIX}"
             )
         found[key] = str(value)
     return found
@@ -371,7 +365,10 @@ class Settings:
 
 
 def _flag_text(value: object) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    """A flag's or a checked value's text: 48 for 48.0, every digit of any other number."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def local_zone(environ: Mapping[str, str] | None = None) -> ZoneInfo:
@@ -455,6 +452,9 @@ def write_setting(key: str, text: str, environ: Mapping[str, str] | None = None)
     value = check(key, text)
     if KEYS[key].numeric:
         text = _flag_text(value)
+    elif (key == "db" and "://" not in text) or (key == "phrases" and value is not None):
+        # A path is kept absolute: the file is read from any folder.
+        text = str(Path(text.strip()).expanduser().absolute())
     path = config_path(environ)
     values = read_config_file(path)
     values[key] = text

@@ -84,6 +84,16 @@ def test_config_set_writes_a_file_tomllib_reads_back(latte: Latte) -> None:
     assert latte.ok("config", "path").stdout.strip() == str(config_file())
 
 
+def test_a_path_is_stored_absolute_and_a_shadowing_variable_is_pointed_out(
+    latte: Latte, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = latte.ok("config", "set", "db", "team.db")
+    assert "LATTE_DB is set in this shell" in result.stderr
+    data = tomllib.loads(config_file().read_text(encoding="utf-8"))
+    assert data == {"db": str(tmp_path / "team.db")}
+
+
 @settings(max_examples=60, deadline=None)
 @given(name=st.text(min_size=1, max_size=40).filter(lambda s: s.strip() and "\x00" not in s))
 def test_any_agent_name_survives_the_file(name: str) -> None:
