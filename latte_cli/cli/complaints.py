@@ -87,9 +87,13 @@ def new(
     missing = [flag for flag, value in given if not value]
     if missing or guided:
         conversation = not as_json and not queue and stdin_is_terminal()
-        days = g.settings(followup_days=followup_days).followup_days
         _guide_new(
-            g, request, opened_at=opened_at, missing=missing, conversation=conversation, days=days
+            g,
+            request,
+            opened_at=opened_at,
+            missing=missing,
+            conversation=conversation,
+            followup_days=followup_days,
         )
     else:
         _open_new(g, request, opened_at=opened_at, as_json=as_json)
@@ -102,7 +106,7 @@ def _guide_new(
     opened_at: datetime | None,
     missing: list[str],
     conversation: bool,
-    days: int,
+    followup_days: int | None,
 ) -> None:
     """Ask for what is missing (and, with --guided, the later stages), or say why it can't."""
     from latte_cli.errors import InvalidValue
@@ -137,6 +141,7 @@ def _guide_new(
         customer=request.customer,
         opened_at=opened_at,
     )
+    days = g.settings(followup_days=followup_days).followup_days
     guide.Conversation(g, guide.make_prompter(), days=days).start(given)
 
 
