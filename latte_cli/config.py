@@ -8,7 +8,8 @@ when first used, so a bad report setting never stops an agent from recording a c
 rest of latte receives values from here and never reads the environment itself.
 
 Light on purpose: the CLI imports this module before it knows whether a command needs the
-database, so tomllib, platformdirs and getpass are imported only when a value needs them.
+database, so tomllib, platformdirs and getpass are imported only when a value needs them (and
+keys and settings are named tuples, cheaper to define than dataclasses).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from latte_cli.errors import InvalidValue
@@ -53,8 +54,7 @@ class Source(StrEnum):
     DEFAULT = "default"
 
 
-@dataclass(frozen=True)
-class Key:
+class Key(NamedTuple):
     """One setting: its name in the config file, its variable, its flag and its validator."""
 
     name: str
@@ -65,8 +65,7 @@ class Key:
     numeric: bool = False
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     """A resolved setting: the text as given, its checked value, and where it came from."""
 
     key: str
