@@ -8,8 +8,8 @@ when first used, so a bad report setting never stops an agent from recording a c
 rest of latte receives values from here and never reads the environment itself.
 
 Light on purpose: the CLI imports this module before it knows whether a command needs the
-database, so tomllib, platformdirs and getpass are imported only when a value needs them (and
-keys and settings are named tuples, cheaper to define than dataclasses).
+database, so zoneinfo, tomllib, platformdirs and getpass are imported only when a value needs
+them (and keys and settings are named tuples, cheaper to define than dataclasses).
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from latte_cli.errors import InvalidValue
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from latte_cli.reports.hours import Schedule
 
 ENV_CONFIG = "LATTE_CONFIG"
@@ -98,6 +99,8 @@ def _agent(text: str) -> str:
 
 def parse_time_zone(text: str) -> ZoneInfo:
     """An IANA zone, or the local zone for "local"; ValueError for anything else."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     name = text.strip()
     if name.lower() == LOCAL:
         return local_zone()
@@ -372,6 +375,8 @@ def _flag_text(value: object) -> str:
 
 def local_zone(environ: Mapping[str, str] | None = None) -> ZoneInfo:
     """The system's zone as a ZoneInfo: TZ, else the zone /etc/localtime links to, else UTC."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     environ = os.environ if environ is None else environ
     env = environ.get("TZ", "").lstrip(":")
     candidates = [env] if env else []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import json
 import os
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -243,3 +245,24 @@ def test_no_module_but_config_reads_the_environment() -> None:
     }
     assert offending == {}
     assert _environment_reads(PACKAGE / "config.py")  # the check does see a read
+
+
+def test_help_reads_no_settings_and_imports_none_of_their_libraries(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("this is not toml [", encoding="utf-8")
+    probe = (
+        "import sys\n"
+        "from latte_cli.cli.main import main\n"
+        "sys.argv = ['latte', '--help']\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('tomllib', 'platformdirs', 'zoneinfo', 'getpass')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "LATTE_CONFIG": str(broken)},
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]"
