@@ -1,24 +1,165 @@
-"""Where latte's settings come from: command-line options first, then environment variables.
+"""latte's settings: every value a command uses, and where it came from.
 
-Light on purpose: the CLI reads these before it knows whether a command needs the database.
+Each setting is resolved once, in this order: a command-line flag, else an environment
+variable, else the config file (TOML, `latte config path` shows where), else a default.
+`Settings.resolve(flags)` reads the environment and the file once; each value is checked by the
+same validator whatever its source (and by `latte config set` before it writes), and is checked
+when first used, so a bad report setting never stops an agent from recording a complaint. The
+rest of latte receives values from here and never reads the environment itself.
+
+Light on purpose: the CLI imports this module before it knows whether a command needs the
+database, so zoneinfo, tomllib, platformdirs and getpass are imported only when a value needs
+them (and keys and settings are named tuples, cheaper to define than dataclasses).
 """
 
 from __future__ import annotations
 
-import getpass
 import os
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from latte_cli.errors import InvalidValue
 
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from latte_cli.reports.hours import Schedule
+
+ENV_CONFIG = "LATTE_CONFIG"
 ENV_DB = "LATTE_DB"
 ENV_AGENT = "LATTE_AGENT"
 ENV_TZ = "LATTE_TZ"
 ENV_SLA = "LATTE_SLA_HOURS"
+ENV_FOLLOWUP_DAYS = "LATTE_FOLLOWUP_DAYS"
+ENV_HOURS = "LATTE_HOURS"
+ENV_PHRASES = "LATTE_PHRASES"
+ENV_BUSY_TIMEOUT = "LATTE_BUSY_TIMEOUT"
+
 DEFAULT_SLA_HOURS = 24.0
 MAX_SLA_HOURS = 24.0 * 366
+DEFAULT_FOLLOWUP_DAYS = 3
+MAX_FOLLOWUP_DAYS = 365
+DEFAULT_BUSY_TIMEOUT = 15.0
+LOCAL = "local"
+
+
+class Source(StrEnum):
+    FLAG = "flag"
+    ENV = "env"
+    FILE = "file"
+    DEFAULT = "default"
+
+
+class Key(NamedTuple):
+    """One setting: its name in the config file, its variable, its flag and its validator."""
+
+    name: str
+    env: str
+    flag: str | None
+    validate: Callable[[str], Any]
+    default: Callable[[], str]
+    numeric: bool = False
+
+
+class Setting(NamedTuple):
+    """A resolved setting: the text as given, its checked value, and where it came from."""
+
+    key: str
+    text: str
+    value: Any
+    source: Source
+    origin: str  # the flag, variable or file that gave it; "default" otherwise
+
+
+# Validators: text in, value out, or ValueError with the reason and an example of a good value.
+
+
+def _database_url(text: str) -> str:
+    value = text.strip()
+    if not value:
+        raise ValueError("is empty. Give a SQLite file path or a database URL.")
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().absolute()}"
+
+
+def _agent(text: str) -> str:
+    name = text.strip()
+    if not name:
+        raise ValueError("is empty. Give the agent's name.")
+    if len(name) > 100:
+        raise ValueError("is longer than 100 characters. Give a shorter agent name.")
+    return name
+
+
+def parse_time_zone(text: str) -> ZoneInfo:
+    """An IANA zone, or the local zone for "local"; ValueError for anything else."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = text.strip()
+    if name.lower() == LOCAL:
+        return local_zone()
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            "is not a time zone. Use an IANA name such as Europe/Paris or UTC, or local."
+        ) from None
+
+
+def _sla_hours(text: str) -> float:
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = float("nan")
+    if not 0 < hours <= MAX_SLA_HOURS:  # also refuses nan
+        raise ValueError(f"must be more than 0 and at most {MAX_SLA_HOURS:g} hours, e.g. 24.")
+    return hours
+
+
+def _followup_days(text: str) -> int:
+    try:
+        days = int(text.strip())
+    except ValueError:
+        days = -1
+    if not 0 <= days <= MAX_FOLLOWUP_DAYS:
+        raise ValueError(f"must be a whole number of days from 0 to {MAX_FOLLOWUP_DAYS}, e.g. 3.")
+    return days
+
+
+def _hours(text: str) -> Schedule | None:
+    from latte_cli.reports.hours import parse_schedule
+
+    if not text.strip():
+        return None
+    try:
+        return parse_schedule(text)
+    except InvalidValue as error:
+        raise ValueError(error.message) from None
+
+
+def _phrases(text: str) -> Path | None:
+    if not text.strip():
+        return None
+    path = Path(text.strip()).expanduser()
+    if not path.is_file():
+        raise ValueError("is not a file. Give the path of a phrase library (TOML).")
+    return path
+
+
+def _busy_timeout(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1
+    if not 0 <= seconds <= 3600:
+        raise ValueError("is not a number of seconds from 0 to 3600. Give it like 15 or 0.5.")
+    return seconds
 
 
 def default_db_path() -> Path:
@@ -28,18 +169,229 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("latte", appauthor=False)) / "latte.db"
 
 
-def database_url(option: str | None = None) -> str:
-    """The SQLAlchemy URL to use: `--db`, else `LATTE_DB`, else the default SQLite file.
+def _login_name() -> str:
+    import getpass
 
-    A value without a scheme (`name://`) is a path to a SQLite file.
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+# The keys of the config file, in the order `latte config show` lists them.
+KEYS: dict[str, Key] = {
+    key.name: key
+    for key in (
+        Key("db", ENV_DB, "--db", _database_url, lambda: str(default_db_path())),
+        Key("agent", ENV_AGENT, "--agent", _agent, _login_name),
+        Key("tz", ENV_TZ, "--tz", parse_time_zone, lambda: LOCAL),
+        Key("sla_hours", ENV_SLA, "--target", _sla_hours, lambda: f"{DEFAULT_SLA_HOURS:g}",
+            numeric=True),
+        Key("followup_days", ENV_FOLLOWUP_DAYS, "--followup-days", _followup_days,
+            lambda: str(DEFAULT_FOLLOWUP_DAYS), numeric=True),
+        Key("hours", ENV_HOURS, "--hours", _hours, lambda: ""),
+        Key("phrases", ENV_PHRASES, None, _phrases, lambda: ""),
+        Key("busy_timeout", ENV_BUSY_TIMEOUT, None, _busy_timeout,
+            lambda: f"{DEFAULT_BUSY_TIMEOUT:g}", numeric=True),
+    )
+}  # fmt: skip
+
+
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
+    """The config file: LATTE_CONFIG, else config.toml in the user's config folder."""
+    environ = os.environ if environ is None else environ
+    given = environ.get(ENV_CONFIG, "").strip()
+    if given:
+        return Path(given).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("latte", appauthor=False)) / "config.toml"
+
+
+FILE_FIX = "Fix that line by hand, or move the file away to start again."
+
+
+def read_config_file(path: Path) -> dict[str, str]:
+    """The file's settings as text, or InvalidValue naming the file and the fix.
+
+    A missing file is an empty one. Values must be strings or numbers, keys those of KEYS.
     """
-    if option is not None and not option.strip():
-        raise InvalidValue("--db is empty. Give a SQLite file path or a database URL.")
-    value = option or os.environ.get(ENV_DB) or str(default_db_path())
-    if "://" in value:
-        return value
-    path = Path(value).expanduser().absolute()
-    return f"sqlite:///{path}"
+    import tomllib
+
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise InvalidValue(
+            f"The config file {path} cannot be read ({reason}). Fix its permissions, or point "
+            f"{ENV_CONFIG} at another file."
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise InvalidValue(
+            f"The config file {path} is not valid TOML ({error}). {FILE_FIX}"
+        ) from None
+    found: dict[str, str] = {}
+    for key, value in data.items():
+        if key not in KEYS:
+            raise InvalidValue(
+                f"The config file {path} has an unknown key {key!r}; known keys: "
+                f"{', '.join(KEYS)}. Remove or rename that line."
+            )
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise InvalidValue(
+                f"The config file {path}: {key} must be a string or a number, not "
+                f"{type(value).__name__}. {FILE_FIX}"
+            )
+        found[key] = str(value)
+    return found
+
+
+def _problem(setting: Setting, reason: str) -> InvalidValue:
+    name = KEYS[setting.key]
+    if setting.source is Source.FLAG:
+        given = f" {setting.text!r}" if setting.text.strip() else ""
+        return InvalidValue(f"{setting.origin}{given} {reason}")
+    if setting.source is Source.ENV:
+        return InvalidValue(f"{name.env}={setting.text!r} {reason} Fix or unset {name.env}.")
+    if setting.source is Source.FILE:
+        return InvalidValue(
+            f"{setting.key} = {setting.text!r} in the config file {setting.origin} {reason} "
+            f"Fix it with `latte config set {setting.key} VALUE`."
+        )
+    return InvalidValue(f"The default {setting.key} {setting.text!r} {reason}")
+
+
+def check(key: str, text: str) -> Any:
+    """`text` as a value of setting `key`, or InvalidValue (what `latte config set` runs)."""
+    if key not in KEYS:
+        raise InvalidValue(f"Unknown setting {key!r}. Choose one of: {', '.join(KEYS)}.")
+    try:
+        return KEYS[key].validate(text)
+    except ValueError as error:
+        raise InvalidValue(f"{key} {text!r} {error} Nothing was written.") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings of one command, each checked on first use (see the module docstring)."""
+
+    given: Mapping[str, tuple[str, Source, str]] = field(default_factory=dict)
+
+    @classmethod
+    def resolve(
+        cls,
+        flags: Mapping[str, object | None] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Flag > environment > config file > default for every key (flags: key -> value)."""
+        environ = os.environ if environ is None else environ
+        path = config_path(environ)
+        in_file = read_config_file(path)
+        given: dict[str, tuple[str, Source, str]] = {}
+        for name, key in KEYS.items():
+            if name in in_file:
+                given[name] = (in_file[name], Source.FILE, str(path))
+            if environ.get(key.env, "").strip():
+                given[name] = (environ[key.env], Source.ENV, key.env)
+        return cls(given).with_flags(**(flags or {}))
+
+    def with_flags(self, **flags: object | None) -> Settings:
+        """These settings with a command's own flags on top (None: the flag was not given)."""
+        given = dict(self.given)
+        for name, value in flags.items():
+            if value is not None:
+                given[name] = (_flag_text(value), Source.FLAG, KEYS[name].flag or name)
+        return Settings(given)
+
+    def setting(self, key: str) -> Setting:
+        """The checked setting `key`, with its source; InvalidValue naming the source if bad."""
+        text, source, origin = self.given.get(key) or (KEYS[key].default(), Source.DEFAULT, "")
+        setting = Setting(key, text, None, source, origin or "default")
+        try:
+            value = KEYS[key].validate(text)
+        except ValueError as error:
+            raise _problem(setting, str(error)) from None
+        return Setting(key, text, value, source, setting.origin)
+
+    def all(self) -> list[Setting]:
+        return [self.setting(key) for key in KEYS]
+
+    @cached_property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL; a value without a scheme (`name://`) is a SQLite file path."""
+        url: str = self.setting("db").value
+        return url
+
+    @cached_property
+    def agent(self) -> str:
+        name: str = self.setting("agent").value
+        return name
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        """The zone every command shows and reads times in ("local" resolved, see local_zone)."""
+        zone: ZoneInfo = self.setting("tz").value
+        return zone
+
+    @cached_property
+    def sla_hours(self) -> float:
+        hours: float = self.setting("sla_hours").value
+        return hours
+
+    @cached_property
+    def followup_days(self) -> int:
+        days: int = self.setting("followup_days").value
+        return days
+
+    @cached_property
+    def hours(self) -> Schedule | None:
+        """The business-hours schedule, None for calendar hours."""
+        schedule: Schedule | None = self.setting("hours").value
+        return schedule
+
+    @cached_property
+    def phrases(self) -> Path | None:
+        """The phrase library file, None for the one latte ships."""
+        path: Path | None = self.setting("phrases").value
+        return path
+
+    @cached_property
+    def busy_timeout(self) -> float:
+        """Seconds a SQLite writer waits for the write lock."""
+        seconds: float = self.setting("busy_timeout").value
+        return seconds
+
+
+def _flag_text(value: object) -> str:
+    """A flag's or a checked value's text: 48 for 48.0, every digit of any other number."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def local_zone(environ: Mapping[str, str] | None = None) -> ZoneInfo:
+    """The system's zone as a ZoneInfo: TZ, else the zone /etc/localtime links to, else UTC."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    environ = os.environ if environ is None else environ
+    env = environ.get("TZ", "").lstrip(":")
+    candidates = [env] if env else []
+    try:
+        target = str(Path("/etc/localtime").resolve())
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    for candidate in candidates:
+        try:
+            return ZoneInfo(candidate)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+    return ZoneInfo("UTC")
 
 
 def redact_url(url: str) -> str:
@@ -47,47 +399,99 @@ def redact_url(url: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
-def agent_name(option: str | None = None) -> str:
-    """Who is acting: `--agent`, else `LATTE_AGENT`, else the operating-system login name."""
-    name = option or os.environ.get(ENV_AGENT)
-    if not name:
-        try:
-            name = getpass.getuser()
-        except (KeyError, OSError):
-            name = "unknown"
-    name = name.strip()
-    if not name:
-        raise InvalidValue("The agent name is empty. Pass --agent NAME or set LATTE_AGENT.")
-    if len(name) > 100:
-        raise InvalidValue("The agent name is longer than 100 characters. Pass a shorter --agent.")
-    return name
-
-
-def time_zone(option: str | None = None) -> ZoneInfo | None:
-    """The zone to show times in: `--tz`, else `LATTE_TZ`, else None (the system's local zone)."""
-    name = option or os.environ.get(ENV_TZ)
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidValue(
-            f"Unknown time zone {name!r}. Use an IANA name such as Europe/Paris or UTC."
-        ) from None
-
-
 def sla_hours(option: float | None = None) -> float:
-    """The SLA resolution target in hours: `--target`, else `LATTE_SLA_HOURS`, else 24."""
-    value: float | str | None = option
-    if value is None:
-        value = os.environ.get(ENV_SLA) or DEFAULT_SLA_HOURS
-    try:
-        hours = float(value)
-    except ValueError:
-        hours = float("nan")
-    if not 0 < hours <= MAX_SLA_HOURS:  # also refuses nan
+    """The SLA resolution target in hours: `--target`, else LATTE_SLA_HOURS, the file, or 24."""
+    return Settings.resolve({"sla_hours": option}).sla_hours
+
+
+def set_in_environment(key: str) -> str | None:
+    """The variable that overrides the file's `key` in this environment, if it is set."""
+    variable = KEYS[key].env
+    return variable if os.environ.get(variable, "").strip() else None
+
+
+def debug() -> bool:
+    """LATTE_DEBUG set: let unexpected errors show their traceback."""
+    return bool(os.environ.get("LATTE_DEBUG"))
+
+
+def no_color() -> bool:
+    """NO_COLOR set (https://no-color.org): no escape sequences at all."""
+    return os.environ.get("NO_COLOR", "") != ""
+
+
+def dumb_terminal() -> bool:
+    """TERM=dumb: a terminal that cannot draw prompts."""
+    return os.environ.get("TERM") == "dumb"
+
+
+# The config file -----------------------------------------------------------------------------
+
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _toml_char(char: str) -> str:
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    if char.isprintable():
+        return char
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def toml_line(key: str, text: str) -> str:
+    """`key = value` for the file: a number bare, anything else a TOML basic string."""
+    if KEYS[key].numeric and _reads_back(f"{key} = {text}", {key: text}):
+        return f"{key} = {text}"
+    return f'{key} = "{"".join(_toml_char(c) for c in text)}"'
+
+
+def write_setting(key: str, text: str, environ: Mapping[str, str] | None = None) -> Path:
+    """Check `text` for `key` and write it to the config file atomically; returns the file.
+
+    The rest of the file is kept (as its keys and values; comments are not kept). On any
+    refusal the file is left as it was.
+    """
+    value = check(key, text)
+    if KEYS[key].numeric:
+        text = _flag_text(value)
+    elif (key == "db" and "://" not in text) or (key == "phrases" and value is not None):
+        # A path is kept absolute: the file is read from any folder.
+        text = str(Path(text.strip()).expanduser().absolute())
+    path = config_path(environ)
+    values = read_config_file(path)
+    values[key] = text
+    body = "".join(toml_line(name, values[name]) + "\n" for name in KEYS if name in values)
+    if not _reads_back(body, values):
         raise InvalidValue(
-            f"The SLA target {value!r} must be more than 0 and at most {MAX_SLA_HOURS:g} hours. "
-            f"Fix --target or {ENV_SLA}."
+            f"{key} {text!r} cannot be stored in a TOML file (it has characters that are not "
+            "text). Give it without them; nothing was written."
         )
-    return hours
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(partial, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("# latte settings; `latte config show` lists them with their source.\n")
+            handle.write(body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise InvalidValue(
+            f"Cannot write the config file {path}: {error.strerror or error}. Point "
+            f"{ENV_CONFIG} at a writable file."
+        ) from None
+    return path
+
+
+def _reads_back(body: str, values: Mapping[str, str]) -> bool:
+    import tomllib
+
+    try:
+        read = tomllib.loads(body)
+    except tomllib.TOMLDecodeError:
+        return False
+    return {name: str(value) for name, value in read.items()} == dict(values)

@@ -27,30 +27,16 @@ from latte_cli.config import redact_url
 from latte_cli.errors import DatabaseError
 from latte_cli.migrations import HEAD, REVISIONS
 
+# How long a SQLite writer waits for the write lock unless told otherwise (the busy_timeout
+# setting, see latte_cli/config.py).
 BUSY_TIMEOUT_MS = 15_000
-ENV_BUSY_TIMEOUT = "LATTE_BUSY_TIMEOUT"
 # Waiting on a locked SQLite database (write lock, WAL switch): try again after a random pause
 # in this range (s).
 WRITE_LOCK_POLL = (0.002, 0.010)
 
 
-def busy_timeout_ms() -> int:
-    """How long a SQLite writer waits for the write lock: LATTE_BUSY_TIMEOUT seconds, default 15."""
-    value = os.environ.get(ENV_BUSY_TIMEOUT)
-    if not value:
-        return BUSY_TIMEOUT_MS
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1
-    if seconds < 0:
-        raise DatabaseError(
-            f"{ENV_BUSY_TIMEOUT}={value!r} is not a number of seconds. Set it like 15 or 0.5."
-        )
-    return int(seconds * 1000)
-
-
 _engines: dict[str, Engine] = {}
+_busy_timeouts: dict[str, int] = {}
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -82,11 +68,10 @@ def _create_sqlite_file(path: Path) -> None:
         ) from None
 
 
-def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, timeout_ms: int) -> None:
     # Transactions are begun explicitly (see _on_sqlite_begin), so that writers take the
     # write lock up front and wait for it instead of failing half-way.
     dbapi_connection.isolation_level = None
-    timeout_ms = busy_timeout_ms()
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
@@ -122,14 +107,14 @@ def _until_unlocked(attempt: Callable[[], object], timeout_ms: int) -> bool:
     return False
 
 
-def _on_sqlite_begin(connection: Any) -> None:
+def _on_sqlite_begin(connection: Any, timeout_ms: int) -> None:
     if connection.get_execution_options().get("latte_readonly"):
         connection.exec_driver_sql("BEGIN DEFERRED")
     else:
-        _begin_immediate(connection)
+        _begin_immediate(connection, timeout_ms)
 
 
-def _begin_immediate(connection: Any) -> None:
+def _begin_immediate(connection: Any, timeout_ms: int) -> None:
     """Take SQLite's write lock, waiting for it up to the busy timeout.
 
     SQLite's own busy handler sleeps longer the longer a connection has waited (up to 100 ms a
@@ -137,7 +122,6 @@ def _begin_immediate(connection: Any) -> None:
     writers that just started waiting, and can starve. Here every waiter tries again after a
     short random pause whatever its waiting time, so each has the same chance at each release.
     """
-    timeout_ms = busy_timeout_ms()
     driver = connection.connection.driver_connection
     driver.execute("PRAGMA busy_timeout = 0")
     try:
@@ -149,16 +133,25 @@ def _begin_immediate(connection: Any) -> None:
         driver.execute(f"PRAGMA busy_timeout = {timeout_ms}")
 
 
-def get_engine(url: str) -> Engine:
-    """One engine per URL per process, with latte's SQLite settings applied."""
+def get_engine(url: str, *, busy_timeout_ms: int | None = None) -> Engine:
+    """One engine per URL per process, with latte's SQLite settings applied.
+
+    `busy_timeout_ms`: how long SQLite writers wait for the write lock; None keeps the
+    engine's (BUSY_TIMEOUT_MS for a new one).
+    """
     if url in _engines:
-        return _engines[url]
+        if busy_timeout_ms is None or busy_timeout_ms == _busy_timeouts[url]:
+            return _engines[url]
+        _engines.pop(url).dispose()
+    timeout_ms = BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms
     path = _sqlite_path(url)
     if path is not None:
         _create_sqlite_file(path)
-        engine = create_engine(url, connect_args={"timeout": busy_timeout_ms() / 1000})
-        event.listen(engine, "connect", _on_sqlite_connect)
-        event.listen(engine, "begin", _on_sqlite_begin)
+        engine = create_engine(url, connect_args={"timeout": timeout_ms / 1000})
+        event.listen(
+            engine, "connect", lambda dbapi, _record: _on_sqlite_connect(dbapi, timeout_ms)
+        )
+        event.listen(engine, "begin", lambda connection: _on_sqlite_begin(connection, timeout_ms))
     else:
         try:
             engine = create_engine(url, pool_pre_ping=True)
@@ -176,6 +169,7 @@ def get_engine(url: str) -> Engine:
                 f"Cannot use the database URL {redact_url(url)}: {error}. Check --db or LATTE_DB."
             ) from None
     _engines[url] = engine
+    _busy_timeouts[url] = timeout_ms
     return engine
 
 
@@ -183,6 +177,7 @@ def dispose_engines() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
+    _busy_timeouts.clear()
 
 
 def translate(error: Exception, url: str) -> DatabaseError:
@@ -195,8 +190,8 @@ def translate(error: Exception, url: str) -> DatabaseError:
     if "locked" in lowered or "busy" in lowered:
         return DatabaseError(
             f"The database {where} is busy: another program kept it locked for more than "
-            f"{busy_timeout_ms() / 1000:g} s. Try again in a moment (or raise "
-            f"{ENV_BUSY_TIMEOUT})."
+            f"{_busy_timeouts.get(url, BUSY_TIMEOUT_MS) / 1000:g} s. Try again in a moment "
+            "(or raise busy_timeout: `latte config set busy_timeout SECONDS`)."
         )
     if "not a database" in lowered or "malformed" in lowered:
         return DatabaseError(
@@ -281,18 +276,18 @@ def translated_errors(url: str) -> Iterator[None]:
         ) from None
 
 
-def upgrade_database(url: str) -> tuple[str | None, str]:
+def upgrade_database(url: str, *, busy_timeout_ms: int | None = None) -> tuple[str | None, str]:
     """`upgrade` for the database at `url`; returns (revision before, revision after)."""
     with translated_errors(url):
-        revisions = upgrade(get_engine(url))
+        revisions = upgrade(get_engine(url, busy_timeout_ms=busy_timeout_ms))
     _ready.add(url)
     return revisions
 
 
-def ensure_schema(url: str) -> Engine:
+def ensure_schema(url: str, *, busy_timeout_ms: int | None = None) -> Engine:
     if url not in _ready:
-        upgrade_database(url)
-    return get_engine(url)
+        upgrade_database(url, busy_timeout_ms=busy_timeout_ms)
+    return get_engine(url, busy_timeout_ms=busy_timeout_ms)
 
 
 def _fold_summary(session: Session) -> None:
@@ -309,13 +304,15 @@ event.listen(Session, "before_commit", _fold_summary)
 
 
 @contextmanager
-def open_session(url: str, *, readonly: bool = False) -> Iterator[Session]:
+def open_session(
+    url: str, *, readonly: bool = False, busy_timeout_ms: int | None = None
+) -> Iterator[Session]:
     """A session on an up-to-date database. Services commit; anything uncommitted rolls back.
 
     Database failures leave as DatabaseError with a message for the user.
     """
     with translated_errors(url):
-        engine = ensure_schema(url)
+        engine = ensure_schema(url, busy_timeout_ms=busy_timeout_ms)
         if readonly:
             options: dict[str, Any] = {"latte_readonly": True}
             if engine.dialect.name == "postgresql":
@@ -327,7 +324,7 @@ def open_session(url: str, *, readonly: bool = False) -> Iterator[Session]:
             yield session
 
 
-def backup(url: str, destination: Path) -> int:
+def backup(url: str, destination: Path, *, busy_timeout_ms: int | None = None) -> int:
     """Copy a live SQLite database with SQLite's online backup API; returns the bytes written.
 
     The copy is written beside the destination and renamed into place, so a failed backup never
@@ -341,13 +338,14 @@ def backup(url: str, destination: Path) -> int:
         )
     if destination.exists():
         raise DatabaseError(f"{destination} already exists. Give a new file name.")
-    ensure_schema(url)
+    ensure_schema(url, busy_timeout_ms=busy_timeout_ms)
+    timeout_ms = _busy_timeouts.get(url, BUSY_TIMEOUT_MS)
     partial = destination.with_name(f".{destination.name}.partial")
     try:
         fd = os.open(partial, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
         os.close(fd)
         with closing(sqlite3.connect(source_path)) as source:
-            source.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
+            source.execute(f"PRAGMA busy_timeout = {timeout_ms}")
             with closing(sqlite3.connect(partial)) as target:
                 source.backup(target)
         os.replace(partial, destination)
@@ -370,8 +368,8 @@ class Status:
 COUNTED_TABLES = ("customer", "complaint", "stage_record", "event", "followup", "purchase", "agent")
 
 
-def status(url: str) -> Status:
-    engine = ensure_schema(url)
+def status(url: str, *, busy_timeout_ms: int | None = None) -> Status:
+    engine = ensure_schema(url, busy_timeout_ms=busy_timeout_ms)
     with translated_errors(url):
         revision = current_revision(engine)
         with engine.execution_options(latte_readonly=True).connect() as connection:

@@ -66,9 +66,11 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture(autouse=True)
 def latte_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point LATTE_DB at a new SQLite file and fix agent, zone and terminal for each test."""
+    """Point LATTE_DB at a new SQLite file, LATTE_CONFIG at a config file that does not exist
+    yet, and fix agent, zone and terminal for each test."""
     url = f"sqlite:///{tmp_path / 'latte.db'}"
     monkeypatch.setenv("LATTE_DB", url)
+    monkeypatch.setenv("LATTE_CONFIG", str(tmp_path / "config" / "config.toml"))
     monkeypatch.setenv("LATTE_AGENT", "ana")
     monkeypatch.setenv("LATTE_TZ", "UTC")
     monkeypatch.setenv("COLUMNS", "80")

@@ -603,7 +603,7 @@ def test_formats_carry_the_same_figures(latte: Any, data: Any, tmp_path: Any) ->
         (["--week", "2026-W60"], "is not an ISO week"),
         (["--hours", "Mon-Fri 9-5"], "--hours"),
         (["--hours", "Mon-Fri 17:00-09:00"], "opening must be before"),
-        (["--tz", "Mars/Base"], "Unknown time zone"),
+        (["--tz", "Mars/Base"], "is not a time zone"),
         (["--format", "pdf"], "--format 'pdf' is not one of"),
         (["--by", "colour"], "--by 'colour' is not one of"),
         (["--weeks", "0"], "--weeks '0'"),

@@ -54,7 +54,9 @@ def test_default_location_is_the_user_data_folder(
 ) -> None:
     monkeypatch.delenv("LATTE_DB")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    assert config.database_url() == f"sqlite:///{tmp_path / 'xdg' / 'latte' / 'latte.db'}"
+    assert (
+        config.Settings.resolve().db_url == f"sqlite:///{tmp_path / 'xdg' / 'latte' / 'latte.db'}"
+    )
     latte.ok("list")
     assert (tmp_path / "xdg" / "latte" / "latte.db").exists()
 
@@ -152,12 +154,12 @@ def test_a_new_connection_opens_while_another_process_writes(
     lock another process holds."""
     db.ensure_schema(db_url)
     db.dispose_engines()
-    monkeypatch.setenv("LATTE_BUSY_TIMEOUT", "0.2")
     writer = sqlite3.connect(sqlite_path, isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")
     writer.execute("INSERT INTO agent (name, status, updated_at) VALUES ('sam', 'away', 'x')")
     try:
-        reader = db.get_engine(db_url).execution_options(latte_readonly=True)
+        engine = db.get_engine(db_url, busy_timeout_ms=200)
+        reader = engine.execution_options(latte_readonly=True)
         with reader.connect() as connection:
             assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
             assert connection.execute(text("SELECT COUNT(*) FROM agent")).scalar() == 0

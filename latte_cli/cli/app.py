@@ -7,13 +7,11 @@ that `latte --help` starts fast.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
-from zoneinfo import ZoneInfo
 
 import typer
 from typer.core import TyperGroup
@@ -22,6 +20,8 @@ from latte_cli import __version__, config
 from latte_cli.errors import Interrupted, LatteError
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from sqlmodel import Session
 
 
@@ -29,6 +29,14 @@ def fail(message: str, code: int) -> typer.Exit:
     """Print one error line on stderr and return the Exit to raise."""
     typer.echo(f"Error: {message}", err=True)
     return typer.Exit(code)
+
+
+def _without_bool_placeholder(params: list[Any]) -> list[Any]:
+    """A flag takes no value: show none in the help (Typer would show `<bool>`)."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
 
 
 class LatteGroup(TyperGroup):
@@ -45,6 +53,15 @@ class LatteGroup(TyperGroup):
                 Interrupted.exit_code,
             ) from None
 
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _without_bool_placeholder(super().get_params(ctx))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None and not isinstance(command, LatteGroup):
+            _without_bool_placeholder(command.get_params(ctx))
+        return command
+
 
 app = typer.Typer(
     cls=LatteGroup,
@@ -53,36 +70,52 @@ app = typer.Typer(
     "Thank, Explain.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
 @dataclass
 class Globals:
-    """The global options, resolved lazily so that `--help` never touches the database."""
+    """The global options; settings are resolved when a command first asks, so that `--help`
+    reads neither the config file nor the database."""
 
     db_option: str | None = None
     agent_option: str | None = None
     tz_option: str | None = None
+    _base: config.Settings | None = field(default=None, repr=False)
+
+    def settings(self, **command_flags: object | None) -> config.Settings:
+        """The settings (see latte_cli/config.py), with this command's own flags on top."""
+        if self._base is None:
+            self._base = config.Settings.resolve(
+                {"db": self.db_option, "agent": self.agent_option, "tz": self.tz_option}
+            )
+        return self._base.with_flags(**command_flags) if command_flags else self._base
 
     @property
     def db_url(self) -> str:
-        return config.database_url(self.db_option)
+        return self.settings().db_url
+
+    @property
+    def busy_timeout_ms(self) -> int:
+        return int(self.settings().busy_timeout * 1000)
 
     @property
     def agent(self) -> str:
-        return config.agent_name(self.agent_option)
+        return self.settings().agent
 
     @property
-    def tz(self) -> ZoneInfo | None:
-        return config.time_zone(self.tz_option)
+    def tz(self) -> ZoneInfo:
+        return self.settings().tz
 
     @contextmanager
     def session(self, *, readonly: bool = False) -> Iterator[Session]:
         from latte_cli.db import open_session
 
-        with open_session(self.db_url, readonly=readonly) as session:
+        with open_session(
+            self.db_url, readonly=readonly, busy_timeout_ms=self.busy_timeout_ms
+        ) as session:
             yield session
 
 
@@ -106,8 +139,9 @@ def main_options(
         str | None,
         typer.Option(
             "--db",
+            metavar="PATH|URL",
             help="Database: a SQLite file path or a URL such as postgresql+psycopg://host/db. "
-            "Default: $LATTE_DB, else latte.db in your data folder.",
+            "Default: $LATTE_DB, the config file, else latte.db in your data folder.",
             show_default=False,
         ),
     ] = None,
@@ -115,7 +149,8 @@ def main_options(
         str | None,
         typer.Option(
             "--agent",
-            help="Who is acting. Default: $LATTE_AGENT, else your login name.",
+            metavar="NAME",
+            help="Who is acting. Default: $LATTE_AGENT, the config file, else your login name.",
             show_default=False,
         ),
     ] = None,
@@ -123,7 +158,9 @@ def main_options(
         str | None,
         typer.Option(
             "--tz",
-            help="Time zone to show times in (IANA name). Default: $LATTE_TZ, else local.",
+            metavar="ZONE",
+            help="Time zone to show and read times in (IANA name, or local). Default: "
+            "$LATTE_TZ, the config file, else local.",
             show_default=False,
         ),
     ] = None,
@@ -137,4 +174,4 @@ def main_options(
 
 
 def stdin_is_terminal() -> bool:
-    return sys.stdin.isatty() and os.environ.get("TERM") != "dumb"
+    return sys.stdin.isatty() and not config.dumb_terminal()

@@ -6,34 +6,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from latte_cli import config
-from latte_cli.cli import render
+from latte_cli.cli import options, render
 from latte_cli.cli.app import app, globals_of
 from latte_cli.timeutil import parse_when, utcnow
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from sqlmodel import Session
 
+    from latte_cli.cli.app import Globals
     from latte_cli.cli.guided import Conversation
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-FollowupDaysOption = Annotated[
-    int | None,
-    typer.Option(
-        "--followup-days",
-        help="explain: schedule the follow-up this many days later. "
-        "Default: $LATTE_FOLLOWUP_DAYS, else 3.",
-        show_default=False,
-    ),
-]
-AtOption = Annotated[
-    str | None,
-    typer.Option(
-        "--at",
-        help="When it happened (ISO 8601, your time zone). Default: now.",
-        show_default=False,
-    ),
-]
+    from latte_cli.services.complaints import NewComplaint
 
 
 @app.command()
@@ -74,9 +58,9 @@ def new(
             "is missing).",
         ),
     ] = False,
-    followup_days: FollowupDaysOption = None,
-    at: AtOption = None,
-    as_json: JsonFlag = False,
+    followup_days: options.FollowupDays = None,
+    at: options.At = None,
+    as_json: options.Json = False,
 ) -> None:
     """Open a complaint and record what the customer said; on a terminal, guide through LATTE.
 
@@ -84,45 +68,50 @@ def new(
     --listen "My parcel arrived broken."
     """
     from latte_cli.cli.app import stdin_is_terminal
-    from latte_cli.services.complaints import NewComplaint, open_complaint
+    from latte_cli.services.complaints import NewComplaint
     from latte_cli.services.customers import CustomerDetails
 
     g = globals_of(ctx)
-    details = CustomerDetails(ref=customer, name=name, email=email, phone=phone)
-    missing = [
-        flag
-        for flag, value in (("--channel", channel), ("--category", category), ("--listen", listen))
-        if not value
-    ]
-    if (missing or guided) and not as_json and not queue and stdin_is_terminal():
-        from latte_cli.cli import guided as guide
-        from latte_cli.services.complaints import check_given
-
-        check_given(
-            channel=channel,
-            severity=severity,
-            category=category,
-            location=location,
-            customer=details,
-        )
-
-        conversation = guide.Conversation(g, guide.make_prompter(), days=followup_days)
-        conversation.start(
-            guide.Given(
-                listen=listen,
-                channel=channel,
-                category=category,
-                location=location,
-                severity=severity,
-                summary=summary,
-                customer=details,
-                opened_at=parse_when(at, what="--at", assume=g.tz) if at else None,
-            )
-        )
-        return
+    request = NewComplaint(
+        channel=channel or "",
+        category=category or "",
+        listen=listen or "",
+        summary=summary or "",
+        location=location,
+        severity=severity or "",
+        customer=CustomerDetails(ref=customer, name=name, email=email, phone=phone),
+        assign=not queue,
+    )
+    opened_at = parse_when(at, what="--at", assume=g.tz) if at else None
+    given = (("--channel", channel), ("--category", category), ("--listen", listen))
+    missing = [flag for flag, value in given if not value]
     if missing or guided:
-        from latte_cli.errors import InvalidValue
+        conversation = not as_json and not queue and stdin_is_terminal()
+        _guide_new(
+            g,
+            request,
+            opened_at=opened_at,
+            missing=missing,
+            conversation=conversation,
+            followup_days=followup_days,
+        )
+    else:
+        _open_new(g, request, opened_at=opened_at, as_json=as_json)
 
+
+def _guide_new(
+    g: Globals,
+    request: NewComplaint,
+    *,
+    opened_at: datetime | None,
+    missing: list[str],
+    conversation: bool,
+    followup_days: int | None,
+) -> None:
+    """Ask for what is missing (and, with --guided, the later stages), or say why it can't."""
+    from latte_cli.errors import InvalidValue
+
+    if not conversation:
         if not missing:
             raise InvalidValue(
                 "--guided asks questions and needs a terminal. Record the stages with "
@@ -131,25 +120,47 @@ def new(
         raise InvalidValue(
             f"Missing {', '.join(missing)}. Pass them as options (see `latte new --help`)."
         )
-    request = NewComplaint(
-        channel=channel or "",
-        category=category or "",
-        listen=listen or "",
-        summary=summary or "",
-        location=location,
-        severity=severity or "medium",
-        customer=details,
-        assign=not queue,
-    )
-    when = parse_when(at, what="--at", assume=g.tz) if at else None
-    with g.session() as session:
-        complaint = open_complaint(session, new=request, agent=g.agent, at=when)
-        if as_json:
-            from latte_cli.services.customers import customer_of
+    from latte_cli.cli import guided as guide
+    from latte_cli.services.complaints import check_given
 
-            owner = customer_of(session, complaint)
-            render.print_json(render.complaint_json(complaint, owner))
-            return
+    # Refuse bad values given up front, before an agent spends time answering prompts.
+    check_given(
+        channel=request.channel or None,
+        severity=request.severity or None,
+        category=request.category or None,
+        location=request.location,
+        customer=request.customer,
+    )
+    given = guide.Given(
+        listen=request.listen or None,
+        channel=request.channel or None,
+        category=request.category or None,
+        location=request.location,
+        severity=request.severity or None,
+        summary=request.summary or None,
+        customer=request.customer,
+        opened_at=opened_at,
+    )
+    days = g.settings(followup_days=followup_days).followup_days
+    guide.Conversation(g, guide.make_prompter(), days=days).start(given)
+
+
+def _open_new(
+    g: Globals, request: NewComplaint, *, opened_at: datetime | None, as_json: bool
+) -> None:
+    """Open the complaint from its flags alone, and say what comes next."""
+    from dataclasses import replace
+
+    from latte_cli.services.complaints import open_complaint
+    from latte_cli.services.customers import customer_of
+
+    request = replace(request, severity=request.severity or "medium")
+    with g.session() as session:
+        complaint = open_complaint(session, new=request, agent=g.agent, at=opened_at)
+        owner = customer_of(session, complaint) if as_json else None
+    if as_json:
+        render.print_json(render.complaint_json(complaint, owner))
+        return
     typer.echo(complaint.id)
     render.err_console.print(
         f'Opened complaint {complaint.id}. Next: latte step {complaint.id} acknowledge --text "..."'
@@ -159,7 +170,7 @@ def new(
 @app.command()
 def step(
     ctx: typer.Context,
-    complaint_id: Annotated[int, typer.Argument(metavar="ID", help="The complaint's id.")],
+    complaint_id: options.ComplaintId,
     stage: Annotated[
         str,
         typer.Argument(help="acknowledge, take_action, thank or explain: the stage that is due."),
@@ -194,17 +205,21 @@ def step(
     change: Annotated[
         str | None, typer.Option(help="explain: what will change so that it does not happen again.")
     ] = None,
-    followup_days: FollowupDaysOption = None,
-    at: AtOption = None,
-    as_json: JsonFlag = False,
+    followup_days: options.FollowupDays = None,
+    at: options.At = None,
+    as_json: options.Json = False,
 ) -> None:
     """Record the LATTE stage that is due on a complaint.
 
     Example: latte step 12 take_action --kind refund --detail "Refunded the parcel" --amount 25
     """
     from latte_cli.services.complaints import StageInput, record_stage
+    from latte_cli.workflow import Stage, parse_choice
 
     g = globals_of(ctx)
+    # Only explain resolves and schedules a follow-up: the setting is not needed before it.
+    resolves = parse_choice(Stage, stage, what="Stage") is Stage.EXPLAIN
+    days = g.settings(followup_days=followup_days).followup_days if resolves else None
     given = StageInput(
         text=text,
         action_kind=kind,
@@ -223,7 +238,7 @@ def step(
             given=given,
             agent=g.agent,
             at=when,
-            followup_days=followup_days,
+            followup_days=days,
         )
         if as_json:
             render.print_json(_timeline_json(session, complaint_id))
@@ -243,8 +258,8 @@ def _timeline_json(session: Session, complaint_id: int) -> dict[str, Any]:
 @app.command()
 def show(
     ctx: typer.Context,
-    complaint_id: Annotated[int, typer.Argument(metavar="ID", help="The complaint's id.")],
-    as_json: JsonFlag = False,
+    complaint_id: options.ComplaintId,
+    as_json: options.Json = False,
 ) -> None:
     """Show a complaint's timeline: each stage with who, when and how long it took.
 
@@ -268,7 +283,7 @@ def show(
         show_transfer_note(note, g.tz)
     render.show_timeline(view, g.tz)
     if view.complaint.stage_due is not None:
-        countdown = sla_countdown(view.complaint.opened_at, utcnow(), config.sla_hours())
+        countdown = sla_countdown(view.complaint.opened_at, utcnow(), g.settings().sla_hours)
         if countdown is not None:
             render.console.print(countdown)
 
@@ -281,26 +296,22 @@ def list_(
     agent: Annotated[
         str | None, typer.Option("--assigned", help="Only complaints assigned to this agent.")
     ] = None,
-    mine: Annotated[bool, typer.Option(help="Only complaints assigned to me.")] = False,
+    mine: Annotated[bool, typer.Option("--mine", help="Only complaints assigned to me.")] = False,
     customer: Annotated[str | None, typer.Option(help="Only this customer's (ref).")] = None,
     channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
     category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
     location: Annotated[str | None, typer.Option(help="Only this location.")] = None,
-    since: Annotated[str | None, typer.Option(help="Opened at or after (ISO date).")] = None,
-    until: Annotated[str | None, typer.Option(help="Opened before (ISO date).")] = None,
-    overdue: Annotated[bool, typer.Option(help="Only open complaints past the SLA.")] = False,
-    target: Annotated[
-        float | None,
-        typer.Option(
-            help="SLA resolution target in hours. Default: $LATTE_SLA_HOURS, else 24.",
-            show_default=False,
-        ),
-    ] = None,
+    since: options.Since = None,
+    until: options.Until = None,
+    overdue: Annotated[
+        bool, typer.Option("--overdue", help="Only open complaints past the SLA.")
+    ] = False,
+    target: options.Target = None,
     sort: Annotated[
         str, typer.Option(help="opened (oldest first), newest, resolved or id.")
     ] = "opened",
     limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
-    as_json: JsonFlag = False,
+    as_json: options.Json = False,
 ) -> None:
     """List complaints, filtered and sorted.
 
@@ -310,7 +321,7 @@ def list_(
     from latte_cli.workflow import parse_choice
 
     g = globals_of(ctx)
-    target = config.sla_hours(target)
+    sla_hours = g.settings(sla_hours=target).sla_hours
     filters = ListFilter(
         status=parse_choice(Status, status, what="--status"),
         stage_due=stage,
@@ -322,7 +333,7 @@ def list_(
         since=parse_when(since, what="--since", assume=g.tz) if since else None,
         until=parse_when(until, what="--until", assume=g.tz) if until else None,
         overdue=overdue,
-        sla_hours=target,
+        sla_hours=sla_hours,
         sort=parse_choice(SortKey, sort, what="--sort"),
         limit=limit,
     )
@@ -332,19 +343,19 @@ def list_(
     if as_json:
         render.print_json([render.row_json(row) for row in rows])
     else:
-        render.show_list(rows, g.tz, sla_hours=target, now=now)
+        render.show_list(rows, g.tz, sla_hours=sla_hours, now=now)
 
 
 @app.command()
 def transfer(
     ctx: typer.Context,
-    complaint_id: Annotated[int, typer.Argument(metavar="ID", help="The complaint's id.")],
+    complaint_id: options.ComplaintId,
     to: Annotated[str, typer.Option("--to", help="The agent who takes it over.")],
     note: Annotated[str, typer.Option(help="What the next agent needs to know.")],
     force: Annotated[
         bool, typer.Option("--force", help="Transfer even if the agent is away.")
     ] = False,
-    as_json: JsonFlag = False,
+    as_json: options.Json = False,
 ) -> None:
     """Hand a complaint to another agent with a note; its history goes with it.
 
@@ -371,10 +382,10 @@ def transfer(
 @app.command()
 def reopen(
     ctx: typer.Context,
-    complaint_id: Annotated[int, typer.Argument(metavar="ID", help="The complaint's id.")],
+    complaint_id: options.ComplaintId,
     reason: Annotated[str, typer.Option(help="Why the complaint is reopened.")],
-    at: AtOption = None,
-    as_json: JsonFlag = False,
+    at: options.At = None,
+    as_json: options.Json = False,
 ) -> None:
     """Reopen a resolved complaint at take_action; the first resolution stays on record.
 
@@ -399,7 +410,7 @@ def resume(
         int | None,
         typer.Argument(metavar="[ID]", help="The complaint's id. Default: pick one of mine."),
     ] = None,
-    followup_days: FollowupDaysOption = None,
+    followup_days: options.FollowupDays = None,
 ) -> None:
     """Continue a complaint at the stage that is due, answering prompts (needs a terminal).
 
@@ -417,8 +428,8 @@ def resume(
     from latte_cli.cli import guided as guide
 
     g = globals_of(ctx)
-    ask = guide.make_prompter()
-    conversation = guide.Conversation(g, ask, days=followup_days)
+    days = g.settings(followup_days=followup_days).followup_days
+    conversation = guide.Conversation(g, guide.make_prompter(), days=days)
     if complaint_id is None:
         complaint_id = _pick_open_complaint(ctx, conversation)
         if complaint_id is None:

@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from latte_cli.cli import render
+from latte_cli.cli import options, render
 from latte_cli.cli.app import LatteGroup, app, globals_of
 
 customer_app = typer.Typer(
-    cls=LatteGroup, no_args_is_help=True, help="Look up customers and their history."
+    cls=LatteGroup, no_args_is_help=True, help="Look up customers and their history: show, search."
 )
 app.add_typer(customer_app, name="customer")
 
@@ -19,7 +19,7 @@ app.add_typer(customer_app, name="customer")
 def show_customer(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="The customer's ref.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: options.Json = False,
 ) -> None:
     """Show a customer's complaints with their actions and outcomes, and last purchases.
 
@@ -41,7 +41,7 @@ def search_customer(
     ctx: typer.Context,
     text: Annotated[str, typer.Argument(help="Part of a ref, email, name or phone.")],
     limit: Annotated[int, typer.Option(help="At most this many customers.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: options.Json = False,
 ) -> None:
     """Find customers by ref, email, name or phone, whatever the case and accents.
 

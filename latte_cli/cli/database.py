@@ -7,11 +7,13 @@ from typing import Annotated
 
 import typer
 
-from latte_cli.cli import render
+from latte_cli.cli import options, render
 from latte_cli.cli.app import LatteGroup, app, globals_of
 
 db_app = typer.Typer(
-    cls=LatteGroup, no_args_is_help=True, help="Look after the database: upgrade, status."
+    cls=LatteGroup,
+    no_args_is_help=True,
+    help="Look after the database: upgrade, status, check, rebuild-summary, backup.",
 )
 app.add_typer(db_app, name="db")
 
@@ -26,7 +28,7 @@ def upgrade(ctx: typer.Context) -> None:
     from latte_cli.db import upgrade_database
 
     url = globals_of(ctx).db_url
-    before, after = upgrade_database(url)
+    before, after = upgrade_database(url, busy_timeout_ms=globals_of(ctx).busy_timeout_ms)
     where = redact_url(url)
     if before == after:
         typer.echo(f"{where} is already at revision {after}.")
@@ -37,7 +39,7 @@ def upgrade(ctx: typer.Context) -> None:
 @db_app.command("status")
 def status(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: options.Json = False,
 ) -> None:
     """Show the database's location (password hidden), schema revision and row counts.
 
@@ -45,7 +47,8 @@ def status(
     """
     from latte_cli.db import status as database_status
 
-    info = database_status(globals_of(ctx).db_url)
+    g = globals_of(ctx)
+    info = database_status(g.db_url, busy_timeout_ms=g.busy_timeout_ms)
     if as_json:
         render.print_json(render.status_json(info))
     else:
@@ -55,7 +58,7 @@ def status(
 @db_app.command("check")
 def check(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: options.Json = False,
 ) -> None:
     """Check the database: the store's integrity check and latte's own invariants.
 
@@ -122,5 +125,6 @@ def backup(
     """
     from latte_cli.db import backup as backup_database
 
-    size = backup_database(globals_of(ctx).db_url, destination.expanduser())
+    g = globals_of(ctx)
+    size = backup_database(g.db_url, destination.expanduser(), busy_timeout_ms=g.busy_timeout_ms)
     typer.echo(f"Backed up to {destination} ({size:,} bytes).")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from latte_cli.cli import render
+from latte_cli.cli import options, render
 from latte_cli.cli.app import LatteGroup, app, globals_of
 from latte_cli.timeutil import utcnow
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from latte_cli.services.followups import Outcome, Repurchased
 
 followup_app = typer.Typer(
-    cls=LatteGroup, no_args_is_help=True, help="List and record follow-up calls."
+    cls=LatteGroup, no_args_is_help=True, help="Follow-up calls after a resolution: list, record."
 )
 app.add_typer(followup_app, name="followup")
 
@@ -31,7 +31,7 @@ def list_followups(
         bool, typer.Option("--overdue", help="Only those more than a day past due.")
     ] = False,
     mine: Annotated[bool, typer.Option("--mine", help="Only my complaints'.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: options.Json = False,
 ) -> None:
     """List pending follow-ups, soonest due first.
 
@@ -95,7 +95,7 @@ def list_followups(
 @followup_app.command("record")
 def record(
     ctx: typer.Context,
-    complaint_id: Annotated[int, typer.Argument(metavar="ID", help="The complaint's id.")],
+    complaint_id: options.ComplaintId,
     reached: Annotated[
         bool | None,
         typer.Option("--reached/--not-reached", help="Whether the customer was reached."),
@@ -112,7 +112,7 @@ def record(
         typer.Option("--repurchased", help="Bought again since: yes, no or unknown."),
     ] = None,
     note: Annotated[str | None, typer.Option("--note", help="Anything worth keeping.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: options.Json = False,
 ) -> None:
     """Record the follow-up call of a resolved complaint; on a terminal, asks what is missing.
 

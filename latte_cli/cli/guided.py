@@ -11,7 +11,6 @@ any prompt keeps what was saved and ends with "continue with `latte resume ID`" 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -80,8 +79,7 @@ def _amount_check(value: str) -> bool | str:
 
 
 def phrases_path() -> Path:
-    value = os.environ.get(ENV_PHRASES, "").strip()
-    return Path(value).expanduser() if value else PACKAGED_PHRASES
+    return config.Settings.resolve().phrases or PACKAGED_PHRASES
 
 
 def load_guides() -> dict[str, StageGuide]:

@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from latte_cli.cli import render
+from latte_cli.cli import options, render
 from latte_cli.cli.app import LatteGroup, app, globals_of
 
 if TYPE_CHECKING:
@@ -20,12 +20,12 @@ if TYPE_CHECKING:
 import_app = typer.Typer(
     cls=LatteGroup,
     no_args_is_help=True,
-    help="Import complaints, purchases or follow-ups from CSV or JSONL (see README).",
+    help="Import CSV or JSONL files (see README): complaints, purchases, followups.",
 )
 export_app = typer.Typer(
     cls=LatteGroup,
     no_args_is_help=True,
-    help="Export complaints, purchases or follow-ups as CSV or JSONL.",
+    help="Export as CSV or JSONL: complaints, purchases, followups.",
 )
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
@@ -59,12 +59,6 @@ DateFormatOption = Annotated[
         help="strftime pattern for dates that are not ISO 8601, e.g. %m/%d/%Y (repeatable).",
     ),
 ]
-TzOption = Annotated[
-    str | None,
-    typer.Option(
-        "--tz", help="Zone of times without one (IANA name). Default: --tz/LATTE_TZ, else local."
-    ),
-]
 RejectsOption = Annotated[
     str | None,
     typer.Option(help="Where to write rejected rows. Default: FILE.rejects.csv beside FILE."),
@@ -73,11 +67,11 @@ StrictFlag = Annotated[bool, typer.Option("--strict", help="Write nothing if any
 DryRunFlag = Annotated[
     bool, typer.Option("--dry-run", help="Write nothing; report what would happen.")
 ]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
 
 
 def _import(
     ctx: typer.Context,
+    *,
     kind: str,
     file: str,
     mapping: list[str] | None,
@@ -90,7 +84,6 @@ def _import(
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    from latte_cli.config import time_zone
     from latte_cli.importer import ImportOptions, import_file, parse_mapping
 
     g = globals_of(ctx)
@@ -102,16 +95,16 @@ def _import(
         encoding=encoding,
         format=file_format.value if file_format else None,
         date_formats=tuple(date_format or ()),
-        zone=time_zone(tz) if tz else g.tz,
+        zone=g.settings(tz=tz).tz,
         rejects=rejects,
         strict=strict,
         dry_run=dry_run,
     )
     show_progress = render.err_console.is_terminal and not as_json
     if show_progress:
-        report = _with_progress(g.db_url, options, file)
+        report = _with_progress(g.db_url, options, file, g.busy_timeout_ms)
     else:
-        report = import_file(g.db_url, options)
+        report = import_file(g.db_url, options, busy_timeout_ms=g.busy_timeout_ms)
     if as_json:
         render.print_json(report_json(report))
     else:
@@ -120,7 +113,7 @@ def _import(
         raise typer.Exit(EXIT_REJECTED)
 
 
-def _with_progress(url: str, options: Any, file: str) -> ImportReport:
+def _with_progress(url: str, options: Any, file: str, busy_timeout_ms: int) -> ImportReport:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from latte_cli.importer import import_file
@@ -140,7 +133,7 @@ def _with_progress(url: str, options: Any, file: str) -> ImportReport:
             rate = rows / elapsed if elapsed > 0 else 0.0
             bar.update(task, completed=read, rows=rows, rate=rate)
 
-        return import_file(url, options, progress=update)
+        return import_file(url, options, progress=update, busy_timeout_ms=busy_timeout_ms)
 
 
 def report_json(report: ImportReport) -> dict[str, Any]:
@@ -206,14 +199,26 @@ def _make_import(kind: str, example: str) -> None:
         encoding: EncodingOption = None,
         file_format: FormatOption = None,
         date_format: DateFormatOption = None,
-        tz: TzOption = None,
+        tz: options.Tz = None,
         rejects: RejectsOption = None,
         strict: StrictFlag = False,
         dry_run: DryRunFlag = False,
-        as_json: JsonFlag = False,
+        as_json: options.Json = False,
     ) -> None:
-        _import(ctx, kind, file, mapping, encoding, file_format, date_format, tz, rejects,
-                strict, dry_run, as_json)  # fmt: skip
+        _import(
+            ctx,
+            kind=kind,
+            file=file,
+            mapping=mapping,
+            encoding=encoding,
+            file_format=file_format,
+            date_format=date_format,
+            tz=tz,
+            rejects=rejects,
+            strict=strict,
+            dry_run=dry_run,
+            as_json=as_json,
+        )
 
     command.__doc__ = f"Import {kind} from a CSV or JSONL file.\n\nExample: {example}"
     import_app.command(kind)(command)
@@ -265,6 +270,7 @@ def write_export(rows: Any, columns: tuple[str, ...], file_format: FileFormat, o
 
 def _export(
     ctx: typer.Context,
+    *,
     kind: str,
     file_format: FileFormat,
     since: str | None,
@@ -277,7 +283,7 @@ def _export(
     g = globals_of(ctx)
     start = parse_when(since, what="--since", assume=g.tz) if since else None
     end = parse_when(until, what="--until", assume=g.tz) if until else None
-    engine = ensure_schema(g.db_url)
+    engine = ensure_schema(g.db_url, busy_timeout_ms=g.busy_timeout_ms)
     with translated_errors(g.db_url):
         _write(engine, kind, file_format, start, end, output)
 
@@ -317,15 +323,18 @@ def _make_export(kind: str) -> None:
         file_format: Annotated[FileFormat, typer.Option("--format", help="csv or jsonl.")] = (
             FileFormat.CSV
         ),
-        since: Annotated[
-            str | None, typer.Option(help="From this date (ISO 8601), inclusive.")
-        ] = None,
-        until: Annotated[str | None, typer.Option(help="Before this date (ISO 8601).")] = None,
-        output: Annotated[
-            str | None, typer.Option("--output", "-o", help="Write to FILE. Default: stdout.")
-        ] = None,
+        since: options.Since = None,
+        until: options.Until = None,
+        output: options.Output = None,
     ) -> None:
-        _export(ctx, kind, file_format, since, until, output)
+        _export(
+            ctx,
+            kind=kind,
+            file_format=file_format,
+            since=since,
+            until=until,
+            output=str(output) if output is not None else None,
+        )
 
     command.__doc__ = (
         f"Export {kind} as CSV or JSONL; `latte import {kind}` reads the file back.\n\n"

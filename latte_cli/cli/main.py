@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
+from latte_cli import config
 from latte_cli.cli import (  # noqa: F401  (registers commands)
     complaints,
     customers,
@@ -12,6 +12,7 @@ from latte_cli.cli import (  # noqa: F401  (registers commands)
     followups,
     io,
     reports,
+    settings,
     team,
 )
 from latte_cli.cli.app import app
@@ -23,7 +24,7 @@ def main() -> None:
     try:
         app(prog_name="latte")
     except Exception as error:  # the last resort: never show a traceback to a user
-        if os.environ.get("LATTE_DEBUG"):
+        if config.debug():
             raise
         print(
             f"Error: unexpected failure ({type(error).__name__}: {error}). "

@@ -14,7 +14,6 @@ people who set it read latte through screen readers, logs and pagers.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from latte_cli import workflow
+from latte_cli import config, workflow
 from latte_cli.events import TransferDetails, as_data
 from latte_cli.phrases import TITLES
 from latte_cli.timeutil import format_duration, local
@@ -36,7 +35,7 @@ if TYPE_CHECKING:
     from latte_cli.services.team import TransferNote
     from latte_cli.services.views import ComplaintRow, StageView, Timeline
 
-_PLAIN = os.environ.get("NO_COLOR", "") != ""
+_PLAIN = config.no_color()
 console = Console(highlight=False, markup=False, color_system=None if _PLAIN else "auto")
 err_console = Console(
     stderr=True, highlight=False, markup=False, color_system=None if _PLAIN else "auto"

@@ -12,14 +12,14 @@ from typing import Annotated
 
 import typer
 
-from latte_cli import config
+from latte_cli.cli import options
 from latte_cli.cli.app import LatteGroup, app, globals_of
 from latte_cli.errors import InvalidValue
 
 report_app = typer.Typer(
     cls=LatteGroup,
     no_args_is_help=True,
-    help="Supervisor reports: volume, speed, SLA, stages, repurchase outcomes, NPS.",
+    help="Supervisor reports: weekly, agents, repurchase (volume, speed, SLA, stages, NPS).",
 )
 app.add_typer(report_app, name="report")
 
@@ -27,71 +27,50 @@ FORMATS = ("table", "json", "csv", "markdown", "html")
 
 Week = Annotated[
     str | None,
-    typer.Option(help="ISO week, e.g. 2026-W47. Default: the last full week before --as-of."),
+    typer.Option(
+        metavar="WEEK", help="ISO week, e.g. 2026-W47. Default: the last full week before --as-of."
+    ),
 ]
 Since = Annotated[
-    str | None, typer.Option(help="Start of a custom period (ISO date or time), with --until.")
+    str | None,
+    typer.Option(metavar="WHEN", help="Start of a custom period (ISO date or time), with --until."),
 ]
 Until = Annotated[
-    str | None, typer.Option(help="End of the custom period; a date includes that whole day.")
+    str | None,
+    typer.Option(metavar="WHEN", help="End of the custom period; a date includes that whole day."),
 ]
 Weeks = Annotated[
     str, typer.Option(help="Weeks in the trend, ending with the period's week, or 'all'.")
 ]
-By = Annotated[str | None, typer.Option(help="Break down by agent, channel, category or location.")]
-Tz = Annotated[
-    str | None,
-    typer.Option(
-        "--tz",
-        help="Report time zone for weeks and dates. Default: the global --tz.",
-        show_default=False,
-    ),
-]
 AsOf = Annotated[
     str | None,
-    typer.Option(help="Report as the database stood at this time. Default: now."),
+    typer.Option(metavar="WHEN", help="Report as the database stood at this time. Default: now."),
 ]
-Target = Annotated[
-    float | None,
-    typer.Option(
-        help="SLA resolution target in hours. Default: $LATTE_SLA_HOURS, else 24.",
-        show_default=False,
-    ),
-]
-Window = Annotated[int, typer.Option(help="Repurchase window in days.")]
-Hours = Annotated[
-    str | None,
-    typer.Option(
-        help='Business hours, e.g. "Mon-Fri 09:00-17:00". Default: $LATTE_HOURS, else '
-        "calendar hours.",
-        show_default=False,
-    ),
-]
+Window = Annotated[int, typer.Option(metavar="DAYS", help="Repurchase window in days.")]
 Format = Annotated[str, typer.Option("--format", "-f", help="table, json, csv, markdown or html.")]
-Output = Annotated[
-    Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
-]
 Explain = Annotated[
-    bool, typer.Option(help="Print each figure's definition, clock and exclusions.")
+    bool, typer.Option("--explain", help="Print each figure's definition, clock and exclusions.")
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Request:
+    """What a report command was asked for, as given on the command line."""
+
     kind: str
-    week: str | None
-    since: str | None
-    until: str | None
-    weeks: str
-    by: str | None
-    tz: str | None
-    as_of: str | None
-    target: float | None
-    window: int
-    hours: str | None
-    format: str
-    output: Path | None
-    explain: bool
+    week: str | None = None
+    since: str | None = None
+    until: str | None = None
+    weeks: str = "1"
+    by: str | None = None
+    tz: str | None = None
+    as_of: str | None = None
+    target: float | None = None
+    window: int = 90
+    hours: str | None = None
+    format: str = "table"
+    output: Path | None = None
+    explain: bool = False
 
 
 def _weeks(text: str) -> int:
@@ -108,8 +87,7 @@ def _weeks(text: str) -> int:
 
 def _run(ctx: typer.Context, r: Request) -> None:
     from latte_cli.reports.build import Options, build_report
-    from latte_cli.reports.hours import schedule_from
-    from latte_cli.reports.periods import choose_span, parse_as_of, zone_named
+    from latte_cli.reports.periods import choose_span, parse_as_of
     from latte_cli.reports.queries import first_opened
     from latte_cli.summary import DIMENSIONS
     from latte_cli.timeutil import epoch, utcnow
@@ -124,15 +102,15 @@ def _run(ctx: typer.Context, r: Request) -> None:
     if r.window < 1:
         raise InvalidValue(f"--window must be at least 1 day, not {r.window}.")
     weeks = _weeks(r.weeks)
-    zone = zone_named(r.tz or g.tz_option or _env_tz())
-    schedule = schedule_from(r.hours)
+    settings = g.settings(tz=r.tz, sla_hours=r.target, hours=r.hours)
+    zone = settings.tz
     as_of = parse_as_of(r.as_of, zone, epoch(utcnow()))
     options = Options(
         zone=zone,
         as_of=as_of,
-        target_hours=config.sla_hours(r.target),
+        target_hours=settings.sla_hours,
         window_days=r.window,
-        schedule=schedule,
+        schedule=settings.hours,
         by=by,
     )
     with g.session(readonly=True) as session:
@@ -154,14 +132,6 @@ def _run(ctx: typer.Context, r: Request) -> None:
         )
         report = build_report(conn, span, options, kind=r.kind)
     _emit(report, fmt, r.output, r.explain)
-
-
-def _env_tz() -> str | None:
-    import os
-
-    from latte_cli.config import ENV_TZ
-
-    return os.environ.get(ENV_TZ)
 
 
 def _emit(report: object, fmt: str, output: Path | None, explain: bool) -> None:
@@ -213,22 +183,37 @@ def weekly(
     since: Since = None,
     until: Until = None,
     weeks: Weeks = "8",
-    by: By = None,
-    tz: Tz = None,
+    by: options.By = None,
+    tz: options.Tz = None,
     as_of: AsOf = None,
-    target: Target = None,
+    target: options.Target = None,
     window: Window = 90,
-    hours: Hours = None,
+    hours: options.Hours = None,
     fmt: Format = "table",
-    output: Output = None,
+    output: options.Output = None,
     explain: Explain = False,
 ) -> None:
     """The weekly report: volume, speed, SLA, stages, reopenings, repurchase, NPS and a trend.
 
     Example: latte report weekly --week 2026-W47 --weeks 12 --by agent --format html -o week.html
     """
-    _run(ctx, Request("weekly", week, since, until, weeks, by, tz, as_of, target, window,
-                      hours, fmt, output, explain))  # fmt: skip
+    request = Request(
+        kind="weekly",
+        week=week,
+        since=since,
+        until=until,
+        weeks=weeks,
+        by=by,
+        tz=tz,
+        as_of=as_of,
+        target=target,
+        window=window,
+        hours=hours,
+        format=fmt,
+        output=output,
+        explain=explain,
+    )
+    _run(ctx, request)
 
 
 @report_app.command("agents")
@@ -237,21 +222,35 @@ def agents(
     week: Week = None,
     since: Since = None,
     until: Until = None,
-    tz: Tz = None,
+    tz: options.Tz = None,
     as_of: AsOf = None,
-    target: Target = None,
+    target: options.Target = None,
     window: Window = 90,
-    hours: Hours = None,
+    hours: options.Hours = None,
     fmt: Format = "table",
-    output: Output = None,
+    output: options.Output = None,
     explain: Explain = False,
 ) -> None:
     """One row per agent for coaching: resolved, speed, SLA, reopenings, repurchase, NPS, backlog.
 
     Example: latte report agents --week 2026-W47
     """
-    _run(ctx, Request("agents", week, since, until, "1", "agent", tz, as_of, target, window,
-                      hours, fmt, output, explain))  # fmt: skip
+    request = Request(
+        kind="agents",
+        week=week,
+        since=since,
+        until=until,
+        by="agent",
+        tz=tz,
+        as_of=as_of,
+        target=target,
+        window=window,
+        hours=hours,
+        format=fmt,
+        output=output,
+        explain=explain,
+    )
+    _run(ctx, request)
 
 
 @report_app.command("repurchase")
@@ -260,19 +259,33 @@ def repurchase(
     week: Week = None,
     since: Since = None,
     until: Until = None,
-    by: By = None,
-    tz: Tz = None,
+    by: options.By = None,
+    tz: options.Tz = None,
     as_of: AsOf = None,
-    target: Target = None,
+    target: options.Target = None,
     window: Window = 90,
-    hours: Hours = None,
+    hours: options.Hours = None,
     fmt: Format = "table",
-    output: Output = None,
+    output: options.Output = None,
     explain: Explain = False,
 ) -> None:
     """Repurchase outcomes in detail: overall, by speed, by action, fast and satisfied vs rest.
 
     Example: latte report repurchase --since 2026-07-01 --until 2026-09-30 --window 90
     """
-    _run(ctx, Request("repurchase", week, since, until, "1", by, tz, as_of, target, window,
-                      hours, fmt, output, explain))  # fmt: skip
+    request = Request(
+        kind="repurchase",
+        week=week,
+        since=since,
+        until=until,
+        by=by,
+        tz=tz,
+        as_of=as_of,
+        target=target,
+        window=window,
+        hours=hours,
+        format=fmt,
+        output=output,
+        explain=explain,
+    )
+    _run(ctx, request)

@@ -6,11 +6,13 @@ from typing import Annotated
 
 import typer
 
-from latte_cli.cli import render
+from latte_cli.cli import options, render
 from latte_cli.cli.app import LatteGroup, app, globals_of
 
 agent_app = typer.Typer(
-    cls=LatteGroup, no_args_is_help=True, help="Mark yourself away or available; list agents."
+    cls=LatteGroup,
+    no_args_is_help=True,
+    help="Presence: mark yourself away or available, list agents: away, available, list.",
 )
 app.add_typer(agent_app, name="agent")
 
@@ -25,7 +27,7 @@ def next_(
             help="On a terminal, continue the complaint right away with prompts.",
         ),
     ] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: options.Json = False,
 ) -> None:
     """Take the oldest unassigned open complaint (the most overdue first) and assign it to me.
 
@@ -52,7 +54,8 @@ def next_(
     if handle and stdin_is_terminal():
         from latte_cli.cli import guided as guide
 
-        guide.Conversation(g, guide.make_prompter()).resume(complaint.id)
+        days = g.settings().followup_days
+        guide.Conversation(g, guide.make_prompter(), days=days).resume(complaint.id)
     else:
         typer.echo(f"Continue with `latte resume {complaint.id}`.")
 
@@ -88,7 +91,7 @@ def available(ctx: typer.Context) -> None:
 @agent_app.command("list")
 def list_agents(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: options.Json = False,
 ) -> None:
     """List agents with their presence and how many open complaints each holds.
 

@@ -26,6 +26,7 @@ def import_file(
     *,
     progress: Progress | None = None,
     stdin: IO[bytes] | None = None,
+    busy_timeout_ms: int | None = None,
 ) -> ImportReport:
     """Import `options.path` into the database at `url`; see the package docstring."""
     from latte_cli.db import ensure_schema
@@ -46,5 +47,5 @@ def import_file(
         kind = FollowUpKind()
     else:
         raise InvalidValue(f"Cannot import {options.kind!r}: choose one of {', '.join(KINDS)}.")
-    engine = ensure_schema(url)
+    engine = ensure_schema(url, busy_timeout_ms=busy_timeout_ms)
     return run_import(url, engine, kind, options, progress=progress, stdin=stdin)

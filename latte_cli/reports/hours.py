@@ -4,7 +4,6 @@ between two moments in the report's zone (DST-aware: each day's window is a wall
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -13,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 from latte_cli.errors import InvalidValue
 
-ENV_HOURS = "LATTE_HOURS"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _GROUP = re.compile(r"^\s*([A-Za-z,\- ]+?)\s+(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _HINT = 'Give it like "Mon-Fri 09:00-17:00" (groups separated by ";", e.g. "...; Sat 10:00-14:00").'
@@ -40,7 +38,7 @@ def _days(spec: str, text: str) -> list[int]:
         except ValueError:
             indexes = []
         if len(indexes) != len(bounds) or not 1 <= len(indexes) <= 2:
-            raise InvalidValue(f"--hours {text!r}: {part!r} is not a day or day range. {_HINT}")
+            raise InvalidValue(f"has {part!r}, which is not a day or day range. {_HINT}")
         first, last = indexes[0], indexes[-1]
         if first <= last:
             chosen.extend(range(first, last + 1))
@@ -50,35 +48,31 @@ def _days(spec: str, text: str) -> list[int]:
 
 
 def parse_schedule(text: str) -> Schedule:
-    """Parse a schedule, or raise InvalidValue naming the part that is wrong."""
+    """Parse a schedule, or raise InvalidValue naming the part that is wrong.
+
+    The message continues the schedule's name ("--hours 'Mon 9-5' has ..."): the settings in
+    latte_cli/config.py say where the schedule came from.
+    """
     days: list[list[tuple[int, int]]] = [[] for _ in DAYS]
     groups = [g for g in text.split(";") if g.strip()]
     if not groups:
-        raise InvalidValue(f"--hours {text!r} is empty. {_HINT}")
+        raise InvalidValue(f"is empty. {_HINT}")
     for group in groups:
         match = _GROUP.match(group)
         if not match:
-            raise InvalidValue(f"--hours {text!r}: cannot read {group.strip()!r}. {_HINT}")
+            raise InvalidValue(f"has {group.strip()!r}, which cannot be read. {_HINT}")
         h1, m1, h2, m2 = (int(match[i]) for i in range(2, 6))
         if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59:
-            raise InvalidValue(f"--hours {text!r}: {group.strip()!r} is not a valid time. {_HINT}")
+            raise InvalidValue(f"has {group.strip()!r}, which is not a valid time. {_HINT}")
         open_, close = h1 * 3600 + m1 * 60, h2 * 3600 + m2 * 60
         if not 0 <= open_ < close <= 86_400:
             raise InvalidValue(
-                f"--hours {text!r}: in {group.strip()!r} the opening must be before the closing."
+                f"has {group.strip()!r}, where the opening must be before the closing. {_HINT}"
             )
         for day in _days(match[1], text):
             days[day].append((open_, close))
     merged = tuple(tuple(sorted(set(d))) for d in days)
     return Schedule(text=text.strip(), windows=merged)
-
-
-def schedule_from(option: str | None) -> Schedule | None:
-    """`--hours`, else LATTE_HOURS, else None (calendar hours)."""
-    text = option if option is not None else os.environ.get(ENV_HOURS)
-    if text is None or not text.strip():
-        return None
-    return parse_schedule(text)
 
 
 class BusinessClock:

@@ -7,18 +7,15 @@ UTC-offset changes in the range (found here with zoneinfo), so no timestamp is p
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, case, literal
 
-from latte_cli.config import time_zone
 from latte_cli.errors import InvalidValue
 
 DAY = 86_400
@@ -38,28 +35,6 @@ class Period:
 
     def contains(self, moment: int) -> bool:
         return self.start <= moment < self.end
-
-
-def zone_named(name: str | None) -> ZoneInfo:
-    """The report zone: the name given, else the system's zone, else UTC."""
-    if name:
-        zone = time_zone(name)
-        assert zone is not None
-        return zone
-    env = os.environ.get("TZ", "").lstrip(":")
-    candidates = [env] if env else []
-    try:
-        target = str(Path("/etc/localtime").resolve())
-        if "zoneinfo/" in target:
-            candidates.append(target.split("zoneinfo/", 1)[1])
-    except OSError:
-        pass
-    for candidate in candidates:
-        try:
-            return ZoneInfo(candidate)
-        except (ZoneInfoNotFoundError, ValueError):
-            continue
-    return ZoneInfo("UTC")
 
 
 def _offset(zone: ZoneInfo, moment: int) -> int:

@@ -9,7 +9,6 @@ satisfied, their NPS answer and whether they bought again (docs/metrics.md).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -22,28 +21,19 @@ from latte_cli.models import Complaint, Customer, FollowUp
 from latte_cli.services.eventlog import log_event
 from latte_cli.timeutil import epoch, utcnow
 
-ENV_FOLLOWUP_DAYS = "LATTE_FOLLOWUP_DAYS"
 DEFAULT_FOLLOWUP_DAYS = 3
 MAX_FOLLOWUP_DAYS = 365
 # A pending follow-up is overdue once it is this far past its due time.
 OVERDUE_AFTER = timedelta(days=1)
 
 
-def followup_days(option: int | None = None) -> int:
-    """Days from resolution to follow-up: the flag, else LATTE_FOLLOWUP_DAYS, else 3."""
-    if option is not None:
-        value, source = str(option), "--followup-days"
-    else:
-        value, source = os.environ.get(ENV_FOLLOWUP_DAYS, ""), ENV_FOLLOWUP_DAYS
-        if not value.strip():
-            return DEFAULT_FOLLOWUP_DAYS
-    try:
-        days = int(value.strip())
-    except ValueError:
-        days = -1
+def followup_days(days: int | None = None) -> int:
+    """Days from resolution to follow-up: the value given (the followup_days setting), else 3."""
+    if days is None:
+        return DEFAULT_FOLLOWUP_DAYS
     if not 0 <= days <= MAX_FOLLOWUP_DAYS:
         raise InvalidValue(
-            f"{source} is {value!r}: give a whole number of days from 0 to {MAX_FOLLOWUP_DAYS}."
+            f"{days} follow-up days: give a whole number of days from 0 to {MAX_FOLLOWUP_DAYS}."
         )
     return days
 
