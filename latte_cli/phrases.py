@@ -8,7 +8,6 @@ guidance and phrases with {placeholders}: {name}, {issue}, {agent}, {days}, {act
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,8 @@ def load_phrases(path: Path) -> dict[str, StageGuide]:
     A file that cannot be read or parsed, or whose phrases are not a list of text, raises
     InvalidValue naming the file and what is wrong with it.
     """
+    import tomllib  # here, not at the top: `latte --help` loads this module
+
     try:
         with path.open("rb") as file:
             data = tomllib.load(file)
