@@ -11,7 +11,7 @@ import html
 import io
 from typing import Any
 
-from latte_cli.cli.report_render import DASH, Section, header, sections
+from latte_cli.cli.report_render import DASH, Section, empty_notice, header, sections
 from latte_cli.reports.build import Report
 from latte_cli.reports.definitions import explain
 
@@ -24,6 +24,7 @@ table{border-collapse:collapse;margin:8px 0}
 th,td{border-bottom:1px solid #ddd;padding:3px 10px;text-align:right;font-size:14px}
 th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}
 .chart{margin:12px 0}.chart svg{max-width:100%;height:auto}
+p.notice{background:#fff4d6;border-left:4px solid #e0a100;padding:8px 12px;font-weight:600}
 dl dt{font-weight:600;margin-top:8px}dl dd{margin-left:16px;color:#333}
 """
 
@@ -82,6 +83,12 @@ def charts(report: Report) -> list[tuple[str, str]]:
     return result
 
 
+def _code(text: str) -> str:
+    """Escaped text whose `backticked` commands are set as <code>."""
+    pieces = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces))
+
+
 def _table(section: Section) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in section.columns)
     body = "".join(
@@ -100,6 +107,9 @@ def html_text(report: Report) -> str:
         f"<h1>{html.escape(lines[0])}</h1>",
         *[f"<p class='meta'>{html.escape(line)}</p>" for line in lines[1:]],
     ]
+    notice = empty_notice(report)
+    if notice:
+        parts.append(f"<p class='notice'>{_code(notice)}</p>")
     for title, svg in charts(report):
         parts.append(f"<h2>{html.escape(title)}</h2><div class='chart'>{svg}</div>")
     parts += [_table(section) for section in sections(report)]
