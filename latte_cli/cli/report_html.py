@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import html
 import io
+from dataclasses import dataclass
 from typing import Any
 
-from latte_cli.cli.report_render import DASH, Section, header, sections
+from latte_cli.cli.report_render import DASH, Section, empty_notice, header, sections
 from latte_cli.reports.build import Report
 from latte_cli.reports.definitions import explain
 
@@ -24,8 +25,26 @@ table{border-collapse:collapse;margin:8px 0}
 th,td{border-bottom:1px solid #ddd;padding:3px 10px;text-align:right;font-size:14px}
 th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}
 .chart{margin:12px 0}.chart svg{max-width:100%;height:auto}
+figcaption{color:#444;font-size:13px;max-width:720px;margin-top:4px}
+p.notice{background:#fff4d6;border-left:4px solid #e0a100;padding:8px 12px;font-weight:600}
+p.notice code{white-space:nowrap}
 dl dt{font-weight:600;margin-top:8px}dl dd{margin-left:16px;color:#333}
 """
+
+
+# Room above the tallest bar or point, as a share of the axis, so that nothing touches or
+# crosses the top edge (values in the trend are never negative, so the bottom is 0).
+HEADROOM = 1.15
+# Element ids in the SVG (matplotlib gids), one prefix per chart so that two charts on a page
+# never share one; tests/test_report_html.py reads their geometry in Chromium.
+TREND, SPEED = "trend", "speed"
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    svg: str
+    caption: str
 
 
 def _svg(figure: Any) -> str:
@@ -35,51 +54,102 @@ def _svg(figure: Any) -> str:
     return text[text.index("<svg") :]
 
 
-def charts(report: Report) -> list[tuple[str, str]]:
-    """(title, inline SVG) for the weekly trend and repurchase rate by speed bucket."""
+def _top(values: list[float]) -> float:
+    return max([*values, 0.0]) * HEADROOM or 1.0
+
+
+def _trend_chart(report: Report, plt: Any) -> Chart:
+    rows = report.trend
+    labels = [r.week.label[2:] for r in rows]
+    positions = list(range(len(labels)))
+    figure, (volume, speed) = plt.subplots(2, 1, figsize=(8, 5.4), sharex=True)
+    width = 0.4
+    for name, offset, colour, values in (
+        ("opened", -width / 2, "#4e79a7", [r.opened for r in rows]),
+        ("resolved", width / 2, "#59a14f", [r.resolved for r in rows]),
+    ):
+        bars = volume.bar([x + offset for x in positions], values, width, label=name,
+                          color=colour)  # fmt: skip
+        for i, patch in enumerate(bars.patches):
+            patch.set_gid(f"{TREND}-{name}-{i}")
+    volume.set_ylim(0, _top([float(max(r.opened, r.resolved)) for r in rows]))
+    volume.yaxis.get_major_locator().set_params(integer=True)
+    volume.set_ylabel("complaints")
+    # Above the axes, never over the first weeks' bars.
+    legend = volume.legend(loc="lower left", bbox_to_anchor=(0, 1.02), ncol=2, frameon=False,
+                           borderaxespad=0)  # fmt: skip
+    legend.set_gid(f"{TREND}-legend")
+    hours = [None if r.resolution.median is None else r.resolution.median / 3600 for r in rows]
+    # NaN breaks the line at a week with no resolution instead of bridging it.
+    line = speed.plot(positions, [float("nan") if h is None else h for h in hours], marker="o",
+                      color="#e15759")[0]  # fmt: skip
+    line.set_gid(f"{TREND}-median")
+    speed.set_ylim(0, _top([h for h in hours if h is not None]))
+    speed.set_ylabel("median resolution (h)")
+    speed.set_xticks(positions, labels, rotation=45, ha="right")
+    for axis, name in ((volume, "volume"), (speed, "speed")):
+        axis.patch.set_gid(f"{TREND}-{name}-axes")
+        axis.spines[["top", "right"]].set_visible(False)
+    svg = _svg(figure)
+    plt.close(figure)
+    o = report.options
+    caption = (
+        f"Top: complaints opened (blue) and first resolved (green) in each ISO week from "
+        f"{rows[0].week.label} to {rows[-1].week.label} ({o.zone.key}). Bottom: the median "
+        f"resolution time, in {o.clock}, of the complaints first resolved that week; a week "
+        "with none has no point."
+    )
+    return Chart("Volume and median resolution time per week", svg, caption)
+
+
+def _speed_chart(report: Report, plt: Any) -> Chart:
+    buckets = report.totals.by_speed
+    figure, axis = plt.subplots(figsize=(8, 3.2))
+    rates = [o.rate.value for _, o in buckets]
+    names = [f"{label}\n(n={o.rate.n})" for label, o in buckets]
+    bars = axis.bar(names, [100 * r if r is not None else 0 for r in rates], color="#76b7b2")
+    for i, patch in enumerate(bars.patches):
+        patch.set_gid(f"{SPEED}-bar-{i}")
+    for x, r in enumerate(rates):
+        label = axis.annotate(DASH if r is None else f"{100 * r:.0f}%", (x, 100 * (r or 0)),
+                              xytext=(0, 3), textcoords="offset points", ha="center",
+                              va="bottom")  # fmt: skip
+        label.set_gid(f"{SPEED}-label-{x}")
+    axis.set_ylim(0, 100 * HEADROOM)
+    axis.set_yticks(range(0, 101, 20))
+    axis.set_ylabel("repurchase rate (%)")
+    axis.patch.set_gid(f"{SPEED}-axes")
+    axis.spines[["top", "right"]].set_visible(False)
+    svg = _svg(figure)
+    plt.close(figure)
+    o, totals = report.options, report.totals
+    caption = (
+        f"Repurchase rate of the complaints first resolved in {report.current.label}, by how "
+        f"long their first resolution took ({o.clock}): repurchased / (repurchased + lost) "
+        f"within {o.window_days} days. n under each bar counts repurchased and lost; "
+        f"{totals.repurchase.pending} pending (window still open) are left out, not lost. "
+        f"{DASH}: no complaint with an outcome."
+    )
+    return Chart("Repurchase rate by resolution speed", svg, caption)
+
+
+def charts(report: Report) -> list[Chart]:
+    """The weekly trend (weekly report) and the repurchase rate by speed bucket."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
     plt.rcParams.update({"svg.fonttype": "none", "font.size": 10})
-    result: list[tuple[str, str]] = []
-    if report.trend:
-        labels = [r.week.label[2:] for r in report.trend]
-        figure, (volume, speed) = plt.subplots(2, 1, figsize=(8, 5.2), sharex=True)
-        positions = list(range(len(labels)))
-        width = 0.4
-        volume.bar([x - width / 2 for x in positions], [r.opened for r in report.trend], width,
-                   label="opened", color="#4e79a7")  # fmt: skip
-        volume.bar([x + width / 2 for x in positions], [r.resolved for r in report.trend], width,
-                   label="resolved", color="#59a14f")  # fmt: skip
-        volume.set_ylabel("complaints")
-        volume.legend(loc="upper left", frameon=False)
-        medians = [r.resolution.median for r in report.trend]
-        points = [(x, m / 3600) for x, m in zip(positions, medians, strict=True) if m is not None]
-        if points:
-            speed.plot([p[0] for p in points], [p[1] for p in points], marker="o", color="#e15759")
-        speed.set_ylabel("median resolution (h)")
-        speed.set_xticks(positions, labels, rotation=45, ha="right")
-        speed.set_ylim(bottom=0)
-        for axis in (volume, speed):
-            axis.spines[["top", "right"]].set_visible(False)
-        result.append(("Volume and median resolution time per week", _svg(figure)))
-        plt.close(figure)
-    buckets = report.totals.by_speed
-    figure, axis = plt.subplots(figsize=(8, 3))
-    rates = [o.rate.value for _, o in buckets]
-    names = [f"{label}\n(n={o.rate.n})" for label, o in buckets]
-    axis.bar(names, [100 * r if r is not None else 0 for r in rates], color="#76b7b2")
-    for x, r in enumerate(rates):
-        axis.annotate(DASH if r is None else f"{100 * r:.0f}%", (x, 100 * (r or 0)),
-                      ha="center", va="bottom")  # fmt: skip
-    axis.set_ylim(0, 105)
-    axis.set_ylabel("repurchase rate (%)")
-    axis.spines[["top", "right"]].set_visible(False)
-    result.append(("Repurchase rate by resolution speed", _svg(figure)))
-    plt.close(figure)
+    result = [_trend_chart(report, plt)] if report.trend else []
+    result.append(_speed_chart(report, plt))
     return result
+
+
+def _code(text: str) -> str:
+    """Escaped text whose `backticked` commands are set as <code>."""
+    pieces = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces))
 
 
 def _table(section: Section) -> str:
@@ -100,8 +170,14 @@ def html_text(report: Report) -> str:
         f"<h1>{html.escape(lines[0])}</h1>",
         *[f"<p class='meta'>{html.escape(line)}</p>" for line in lines[1:]],
     ]
-    for title, svg in charts(report):
-        parts.append(f"<h2>{html.escape(title)}</h2><div class='chart'>{svg}</div>")
+    notice = empty_notice(report)
+    if notice:
+        parts.append(f"<p class='notice'>{_code(notice)}</p>")
+    for chart in charts(report):
+        parts.append(
+            f"<h2>{html.escape(chart.title)}</h2><figure class='chart'>{chart.svg}"
+            f"<figcaption>{html.escape(chart.caption)}</figcaption></figure>"
+        )
     parts += [_table(section) for section in sections(report)]
     parts.append("<h2>Definitions</h2><dl>")
     for d in explain(report):

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from latte_cli.cli.io import neutralise
 from latte_cli.reports.build import Figures, Report, TrendRow
 from latte_cli.reports.definitions import Definition, explain
 from latte_cli.reports.periods import Period, format_moment
@@ -102,6 +103,25 @@ def header(report: Report) -> list[str]:
         f"{o.target_hours:g} h · repurchase window {o.window_days} d",
         f"Previous period: {report.previous.label}",
     ]
+
+
+def empty_notice(report: Report) -> str | None:
+    """What to say when the default period is empty, so that a report of dashes is not a
+    riddle: which week has complaints, and the command that shows it."""
+    empty = report.empty_default
+    if empty is None:
+        return None
+    label = report.current.label
+    if empty.latest is None:
+        return (
+            f"No complaints in {label}, nor in any week before it. Record one with `latte new` "
+            "or load a file with `latte import complaints FILE`."
+        )
+    week = empty.latest.label
+    return (
+        f"No complaints in {label}. The latest week with complaints is {week}: "
+        f"`latte report {report.kind} --week {week}`"
+    )
 
 
 def _span(period: Period, report: Report) -> str:
@@ -299,6 +319,11 @@ def sections(report: Report) -> list[Section]:
 def print_table(report: Report, console: Console, *, with_definitions: bool) -> None:
     for line in header(report):
         console.print(line, markup=False, highlight=False)
+    notice = empty_notice(report)
+    if notice:
+        console.print()
+        text = notice.replace(": `", ":\n  ").replace("`", "")  # the command on a line of its own
+        console.print(text, style="bold", markup=False, highlight=False)
     for section in sections(report):
         table = Table(title=section.title, title_justify="left", expand=False, pad_edge=False)
         for i, column in enumerate(section.columns):
@@ -327,12 +352,20 @@ def print_table(report: Report, console: Console, *, with_definitions: bool) -> 
             )
 
 
+# Characters that would make a cell (an agent's or a category's name, say) into a link, an HTML
+# tag, emphasis or a new table cell; CommonMark lets a backslash escape any of them.
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|&~!#"})
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|")
+    return " ".join(text.translate(_MD_SPECIAL).split())
 
 
 def markdown(report: Report, *, with_definitions: bool) -> str:
     lines = [f"# {header(report)[0]}", "", *[f"{line}  " for line in header(report)[1:]]]
+    notice = empty_notice(report)
+    if notice:
+        lines += ["", f"> **{notice}**"]
     for section in sections(report):
         lines += ["", f"## {section.title}", ""]
         lines.append("| " + " | ".join(section.columns) + " |")
@@ -449,6 +482,9 @@ def report_json(report: Report) -> dict[str, Any]:
         "target_hours": o.target_hours,
         "window_days": o.window_days,
         "by": o.by,
+        # Set only when the default period is empty (README "Supervisors: reports").
+        "latest_week_with_data": _latest_week(report),
+        "notice": (empty_notice(report) or "").replace("`", "") or None,
         "figures": figures_json(report.totals),
         "previous": figures_json(report.previous_totals),
         "groups": [
@@ -464,6 +500,11 @@ def report_json(report: Report) -> dict[str, Any]:
     }
 
 
+def _latest_week(report: Report) -> str | None:
+    empty = report.empty_default
+    return empty.latest.label if empty and empty.latest else None
+
+
 def json_text(report: Report) -> str:
     return json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n"
 
@@ -476,27 +517,43 @@ def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
         yield prefix, value
 
 
-CSV_COLUMNS = ["report", "period", "group", "figure", "value"]
+CSV_COLUMNS = ["report", "series", "period", "group", "figure", "value"]
 
 
 def csv_text(report: Report) -> str:
-    """Long format: one row per (period, group, figure) with the raw value."""
+    """Long format: one row per (series, period, group, figure) with the raw value.
+
+    `series` (current / previous / trend) keeps every row's key unique: the trend's week and the
+    report's period can be the same week, and a pivot over the key must not add them twice.
+    Text cells go through the export's formula neutralising; `value` holds only numbers (raw,
+    as docs/metrics.md "Showing numbers" says), so a negative change or NPS stays a number.
+    """
     data = report_json(report)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     kind = data["report"]
-    blocks: list[tuple[str, str, dict[str, Any]]] = [
-        (data["period"]["label"], "", data["figures"]),
-        (data["previous_period"]["label"], "", data["previous"]),
+    now, before = data["period"]["label"], data["previous_period"]["label"]
+    blocks: list[tuple[str, str, str, dict[str, Any]]] = [
+        ("current", now, "", data["figures"]),
+        ("previous", before, "", data["previous"]),
     ]
     for g in data["groups"]:
-        blocks.append((data["period"]["label"], g["group"], g["figures"]))
-        blocks.append((data["previous_period"]["label"], g["group"], g["previous"]))
+        blocks.append(("current", now, g["group"], g["figures"]))
+        blocks.append(("previous", before, g["group"], g["previous"]))
     for t in data["trend"]:
         rest = {k: v for k, v in t.items() if k not in {"week", "start", "group"}}
-        blocks.append((t["week"], t["group"] or "", rest))
-    for period, group, figures in blocks:
+        blocks.append(("trend", t["week"], t["group"] or "", rest))
+    for series, period, group, figures in blocks:
         for figure, value in _flatten("", figures):
-            writer.writerow([kind, period, group, figure, "" if value is None else value])
+            cells = [kind, series, period, group, figure]
+            writer.writerow([*map(neutralise, cells), _csv_value(value)])
     return out.getvalue()
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str):  # no figure is text today; a future one must not run as a formula
+        return neutralise(value)
+    return value

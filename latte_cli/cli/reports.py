@@ -6,7 +6,7 @@ matplotlib for HTML) are imported inside the commands so that `latte --help` sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -87,8 +87,8 @@ def _weeks(text: str) -> int:
 
 def _run(ctx: typer.Context, r: Request) -> None:
     from latte_cli.reports.build import Options, build_report
-    from latte_cli.reports.periods import choose_span, parse_as_of
-    from latte_cli.reports.queries import first_opened
+    from latte_cli.reports.periods import EmptyPeriod, choose_span, parse_as_of
+    from latte_cli.reports.queries import first_opened, latest_week_with_complaints
     from latte_cli.summary import DIMENSIONS
     from latte_cli.timeutil import epoch, utcnow
 
@@ -131,6 +131,13 @@ def _run(ctx: typer.Context, r: Request) -> None:
             first_week=first,
         )
         report = build_report(conn, span, options, kind=r.kind)
+        if (
+            r.week is None
+            and r.since is None
+            and report.totals.opened == report.totals.resolved == 0
+        ):
+            latest = latest_week_with_complaints(conn, as_of=as_of, zone=zone)
+            report = replace(report, empty_default=EmptyPeriod(latest))
     _emit(report, fmt, r.output, r.explain)
 
 

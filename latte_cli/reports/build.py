@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 
 from latte_cli.reports import queries as q
 from latte_cli.reports.hours import BusinessClock, Schedule
-from latte_cli.reports.periods import Period, Span, week_period
+from latte_cli.reports.periods import EmptyPeriod, Period, Span, week_period
 from latte_cli.reports.stats import Cell, Dist, Nps, Outcomes, Share
 from latte_cli.workflow import ActionKind, Stage
 
@@ -111,6 +111,7 @@ class Report:
     groups: tuple[GroupFigures, ...] = ()
     trend: tuple[TrendRow, ...] = ()
     group_trend: tuple[TrendRow, ...] = ()
+    empty_default: EmptyPeriod | None = None  # set only when the default period is empty
 
 
 @dataclass

@@ -138,6 +138,17 @@ def parse_as_of(text: str | None, zone: ZoneInfo, now: int) -> int:
 
 
 @dataclass(frozen=True)
+class EmptyPeriod:
+    """The default period (the last full week) has no complaint opened or first resolved in it.
+
+    `latest` is the latest week with a complaint opened by the as-of time, for the report to
+    point at (docs/metrics.md "Times and periods"); None when no complaint was opened by then.
+    """
+
+    latest: Period | None
+
+
+@dataclass(frozen=True)
 class Span:
     """The period a report is about, the one before it (for the change), and the trend weeks."""
 

@@ -33,7 +33,15 @@ from sqlmodel import SQLModel
 
 from latte_cli import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from latte_cli.events import EventKind
-from latte_cli.reports.periods import MONDAY, WEEK, Period, local_epoch, period_index
+from latte_cli.reports.periods import (
+    MONDAY,
+    WEEK,
+    Period,
+    local_epoch,
+    period_index,
+    week_of,
+    week_period,
+)
 from latte_cli.summary import DIMENSIONS
 
 SPEED_BUCKETS = ("< 4 h", "4-24 h", "1-3 d", "> 3 d")
@@ -279,3 +287,15 @@ def repurchase_rows(
 def first_opened(conn: Connection) -> int | None:
     value = conn.execute(select(func.min(table("complaint").c.opened_epoch))).scalar()
     return int(value) if value is not None else None
+
+
+def latest_week_with_complaints(conn: Connection, *, as_of: int, zone: ZoneInfo) -> Period | None:
+    """The ISO week (in the report's zone) of the latest complaint opened by as-of, or None.
+
+    One step down the `opened_epoch` index (`ORDER BY ... DESC LIMIT 1` is a single index probe
+    on SQLite and PostgreSQL alike), so an empty report can say where the data is for nothing.
+    """
+    opened = table("complaint").c.opened_epoch
+    query = select(opened).where(opened <= as_of).order_by(opened.desc()).limit(1)
+    value = conn.execute(query).scalar()
+    return None if value is None else week_period(week_of(int(value), zone), zone)
