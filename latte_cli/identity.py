@@ -60,8 +60,9 @@ def clean(value: str | None) -> str | None:
     """`value` in NFKC, without invisible characters or surrounding whitespace; None if blank."""
     if value is None:
         return None
-    value = unicodedata.normalize("NFKC", value).translate(INVISIBLE).strip()
-    return value or None
+    if not value.isascii():  # ASCII is NFKC already and holds no invisible characters
+        value = unicodedata.normalize("NFKC", value).translate(INVISIBLE)
+    return value.strip() or None
 
 
 def email_key(email: str | None) -> str | None:
@@ -74,7 +75,10 @@ def phone_key(phone: str | None) -> str | None:
     phone = clean(phone)
     if not phone:
         return None
-    digits = "".join(str(unicodedata.decimal(c)) for c in phone if c.isdecimal())
+    if phone.isascii():
+        digits = "".join(c for c in phone if c.isdigit())
+    else:
+        digits = "".join(str(unicodedata.decimal(c)) for c in phone if c.isdecimal())
     if not digits:
         return None
     return f"+{digits}" if phone.startswith("+") else digits
@@ -85,6 +89,8 @@ def fold(text: str | None) -> str | None:
     text = clean(text)
     if not text:
         return None
+    if text.isascii():  # the common case, and a fast one: nothing to decompose
+        return " ".join(text.lower().split()) or None
     folded = unicodedata.normalize("NFKD", " ".join(text.casefold().split()))
     bare = "".join(c for c in folded if not unicodedata.combining(c))
     return unicodedata.normalize("NFC", bare.translate(UNSTROKED)) or None

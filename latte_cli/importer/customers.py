@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from latte_cli import identity
 from latte_cli.importer.base import chunks
@@ -146,6 +146,19 @@ def _insert(conn: Connection, records: list[dict[str, str | None]], run: Run) ->
                 "created_at": run.now,
             }
         )
+    if run.store.sqlite:
+        # One executemany instead of a RETURNING statement per row (what SQLAlchemy falls back
+        # to on SQLite when the order must be kept). The import holds the write lock, so the
+        # new rows take the ids after the largest one, in the order given.
+        before = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+        names = list(rows[0])
+        created_at = run.store.ts(run.now)
+        values = [tuple(created_at if n == "created_at" else row[n] for n in names) for row in rows]
+        run.store.insert(conn, "customer", names, values)
+        query = select(table.c.id).where(table.c.id > before).order_by(table.c.id)
+        ids = list(conn.execute(query).scalars())
+        assert len(ids) == len(rows), "the import holds the write lock: no other insert"
+        return ids
     statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     return [row.id for row in conn.execute(statement, rows)]
 
