@@ -7,18 +7,20 @@ from __future__ import annotations
 import gc
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Connection
 
 from latte_cli.reports import queries as q
 from latte_cli.reports.hours import BusinessClock, Schedule
 from latte_cli.reports.periods import Period, Span, week_period
-from latte_cli.reports.stats import Cell, Dist, Nps, Outcomes, Share
+from latte_cli.reports.stats import Cell, Dist, Nps, Outcomes, Share, percentile
 from latte_cli.workflow import ActionKind, Stage
 
 STAGES = tuple(s.value for s in Stage)
@@ -30,6 +32,10 @@ FULL_SCAN_WEEKS = 52
 OutcomeKey = tuple[int, int, str, int, str]
 P = ParamSpec("P")
 T = TypeVar("T")
+Ints = npt.NDArray[np.int64]
+# Durations arrive in parts (numpy arrays, or lists on a business-hours clock), joined and
+# sorted once per figure.
+Parts = list[Ints | list[int]]
 
 
 @dataclass(frozen=True)
@@ -118,12 +124,12 @@ class _Material:
     """What the queries return for one (period, group), before it is turned into figures."""
 
     opened: int = 0
-    resolution: list[int] = field(default_factory=list)
-    acknowledge: list[int] = field(default_factory=list)
+    resolution: Parts = field(default_factory=list)
+    acknowledge: Parts = field(default_factory=list)
     reopened: int = 0
     followed: int = 0
     nps: list[int] = field(default_factory=lambda: [0, 0, 0])
-    stages: dict[str, list[int]] = field(default_factory=dict)
+    stages: dict[str, Parts] = field(default_factory=dict)
     backlog: int = 0
     overdue: int = 0
     outcomes: Counter[OutcomeKey] = field(default_factory=Counter)
@@ -142,18 +148,19 @@ class _Material:
         self.outcomes.update(other.outcomes)
 
     def figures(self, target: float) -> Figures:
-        resolution = sorted(self.resolution)
+        resolution = _sorted(self.resolution)
         rows = list(self.outcomes.items())
+        resolved = len(resolution)
         return Figures(
             opened=self.opened,
-            resolved=len(resolution),
+            resolved=resolved,
             backlog=self.backlog,
             overdue=self.overdue,
-            acknowledge=Dist.of(sorted(self.acknowledge)),
-            resolution=Dist.of(resolution),
-            within_target=Share.at_most(resolution, target),
-            stages=tuple((s, Dist.of(sorted(self.stages.get(s, [])))) for s in STAGES),
-            reopened=Share(self.reopened, len(resolution)),
+            acknowledge=_dist(_sorted(self.acknowledge)),
+            resolution=_dist(resolution),
+            within_target=Share(int(np.searchsorted(resolution, target, "right")), resolved),
+            stages=tuple((s, _dist(_sorted(self.stages.get(s, [])))) for s in STAGES),
+            reopened=Share(self.reopened, resolved),
             repurchase=_sum_outcomes(rows, lambda key: True),
             by_speed=tuple(
                 (label, _sum_outcomes(rows, _key_is(0, index)))
@@ -166,8 +173,35 @@ class _Material:
             fast_satisfied=_sum_outcomes(rows, _fast_and_satisfied),
             rest=_sum_outcomes(rows, lambda key: not _fast_and_satisfied(key)),
             nps=Nps(*self.nps),
-            followed_up=Share(self.followed, len(resolution)),
+            followed_up=Share(self.followed, resolved),
         )
+
+
+def _integers(text: str | None) -> Ints:
+    """The integers of a comma-separated text (see `queries.joined`)."""
+    if not text:
+        return np.zeros(0, np.int64)
+    return np.array(text.split(","), dtype=np.int64)
+
+
+def _sorted(parts: Parts) -> Ints:
+    if not parts:
+        return np.zeros(0, np.int64)
+    values = np.concatenate([np.asarray(part, dtype=np.int64) for part in parts])
+    values.sort()
+    return values
+
+
+def _dist(ordered: Ints) -> Dist:
+    """`Dist.of` for a sorted array, with the same arithmetic: the percentiles through
+    `stats.percentile`, the mean as an exact integer sum divided by n."""
+    n = len(ordered)
+    if not n:
+        return Dist(0)
+    values = cast("Sequence[int]", ordered)  # indexed as a sequence, element by element
+    median, p90 = percentile(values, 1, 2), percentile(values, 9, 10)
+    assert median is not None and p90 is not None
+    return Dist(n=n, median=float(median), p90=float(p90), mean=int(ordered.sum()) / n)
 
 
 def _key_is(position: int, value: object) -> Callable[[OutcomeKey], bool]:
@@ -219,19 +253,26 @@ class _Collector:
             self.at(key, group).opened += n
         clock = self.clock
         if clock is not None:
-            rows = q.resolved_rows(self.conn, b, o.by, o.as_of, raw=True)
-            for key, group, opened, acknowledged, resolved in rows:
-                m = self.at(key, group)
-                m.resolution.append(clock.seconds(opened, resolved))
+            resolution: dict[tuple[int, Any], list[int]] = {}
+            acknowledges: dict[tuple[int, Any], list[int]] = {}
+            for key, group, opened, acknowledged, resolved in q.resolved_rows(
+                self.conn, b, o.by, o.as_of
+            ):
+                resolution.setdefault((key, group), []).append(clock.seconds(opened, resolved))
                 if acknowledged is not None and acknowledge:
-                    m.acknowledge.append(clock.seconds(opened, acknowledged))
+                    acknowledges.setdefault((key, group), []).append(
+                        clock.seconds(opened, acknowledged)
+                    )
+            for (key, group), values in resolution.items():
+                m = self.at(key, group)
+                m.resolution.append(values)
+                m.acknowledge.append(acknowledges.get((key, group), []))
             return
-        rows = q.resolved_rows(self.conn, b, o.by, o.as_of, raw=False)
-        for key, group, seconds, acknowledged in rows:
-            m = self.at(key, group)
-            m.resolution.append(seconds)
-            if acknowledged is not None and acknowledge:
-                m.acknowledge.append(acknowledged)
+        for key, group, seconds, acknowledged in q.resolved_durations(self.conn, b, o.by, o.as_of):
+            m = self.at(int(key), group)
+            m.resolution.append(_integers(seconds))
+            if acknowledge:
+                m.acknowledge.append(_integers(acknowledged))
 
     def everything_else(self, b: q.Buckets) -> None:
         o = self.options
@@ -244,8 +285,8 @@ class _Collector:
         ):
             m = self.at(key, group)
             m.nps = [m.nps[0] + promoters, m.nps[1] + passives, m.nps[2] + detractors]
-        for key, group, stage, seconds in q.stage_rows(self.conn, b, o.by, o.as_of):
-            self.at(key, group).stages.setdefault(stage, []).append(seconds)
+        for key, group, stage, seconds in q.stage_durations(self.conn, b, o.by, o.as_of):
+            self.at(key, group).stages.setdefault(stage, []).append(_integers(seconds))
         for key, period in b.periods.items():
             moment = min(period.end - 1, o.as_of)
             for group, opened in q.open_at(self.conn, moment, o.by):
@@ -401,8 +442,9 @@ def _business_trend(
 
 
 def _cell(m: _Material, target: float) -> Cell:
-    m.resolution.sort()
-    return Cell(m.opened, Dist.of(m.resolution), Share.at_most(m.resolution, target).count)
+    resolution = _sorted(m.resolution)
+    within = int(np.searchsorted(resolution, target, "right"))
+    return Cell(m.opened, _dist(resolution), within)
 
 
 def _trend_row(week: Period, group: str | None, cell: Cell, backlog: int) -> TrendRow:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Connection,
     Integer,
     Table,
+    Text,
     and_,
     case,
     exists,
@@ -98,25 +99,50 @@ def opened_counts(
         yield int(k), g, int(n)
 
 
-def resolved_rows(
-    conn: Connection, b: Buckets, by: str | None, as_of: int, *, raw: bool
-) -> Sequence[Any]:
-    """Complaints first resolved in the buckets by as-of: (key, group, resolution,
-    acknowledge) seconds, or with `raw` (key, group, opened, acknowledged, first resolved)
-    epochs."""
+def resolved_rows(conn: Connection, b: Buckets, by: str | None, as_of: int) -> Sequence[Any]:
+    """Complaints first resolved in the buckets by as-of, one row each: (key, group, opened,
+    acknowledged, first resolved) epochs, for a business-hours clock."""
     c = table("complaint").c
     first = c.first_resolved_epoch
-    times: list[ColumnElement[Any]]
-    if raw:
-        times = [c.opened_epoch, c.acknowledged_epoch, first]
-    else:
-        times = [first - c.opened_epoch, c.acknowledged_epoch - c.opened_epoch]
-    inner = select(b.key(first).label("k"), group_column(by).label("g"), *times).where(
-        b.within(first, as_of)
-    )
+    inner = select(
+        b.key(first).label("k"),
+        group_column(by).label("g"),
+        c.opened_epoch,
+        c.acknowledged_epoch,
+        first,
+    ).where(b.within(first, as_of))
     if not b.full_scan:
         inner = inner.order_by(first)
     return conn.execute(inner).fetchall()
+
+
+def joined(conn: Connection, values: ColumnElement[Any]) -> ColumnElement[str]:
+    """SQL: a group's integers as one comma-separated text (NULLs left out), so that a
+    million durations cross from the database as a few strings, not a million rows."""
+    if conn.dialect.name == "postgresql":
+        return func.string_agg(values.cast(Text), ",")
+    return func.group_concat(values)
+
+
+def resolved_durations(
+    conn: Connection, b: Buckets, by: str | None, as_of: int
+) -> Sequence[Any]:
+    """Complaints first resolved in the buckets by as-of, on the calendar clock: (key, group,
+    resolution seconds, acknowledge seconds), each a comma-separated text of integers, or None
+    when the group has no such value."""
+    c = table("complaint").c
+    first = c.first_resolved_epoch
+    inner = select(
+        b.key(first).label("k"),
+        group_column(by).label("g"),
+        (first - c.opened_epoch).label("r"),
+        (c.acknowledged_epoch - c.opened_epoch).label("a"),
+    ).where(b.within(first, as_of))
+    sub = inner.subquery()
+    query = select(sub.c.k, sub.c.g, joined(conn, sub.c.r), joined(conn, sub.c.a)).group_by(
+        sub.c.k, sub.c.g
+    )
+    return conn.execute(query).fetchall()
 
 
 def open_at(conn: Connection, moment: int, by: str | None) -> list[tuple[Any, int]]:
@@ -195,17 +221,27 @@ def nps_counts(
         yield int(k), g, int(p), int(n) - int(p) - int(d), int(d)
 
 
-def stage_rows(
+def stage_durations(
     conn: Connection, b: Buckets, by: str | None, as_of: int
-) -> list[tuple[int, Any, str, int]]:
-    """(key, group, stage, seconds) of the first cycle's stages of complaints resolved."""
+) -> list[tuple[int, Any, str, str]]:
+    """(key, group, stage, seconds as a comma-separated text) of the first cycle's stages of
+    complaints resolved in the buckets."""
     c, s = table("complaint"), table("stage_record")
-    query = (
-        select(b.key(c.c.first_resolved_epoch), group_column(by), s.c.stage, s.c.duration_seconds)
+    inner = (
+        select(
+            b.key(c.c.first_resolved_epoch).label("k"),
+            group_column(by).label("g"),
+            s.c.stage.label("s"),
+            s.c.duration_seconds.label("d"),
+        )
         .select_from(s.join(c, s.c.complaint_id == c.c.id))
         .where(b.within(c.c.first_resolved_epoch, as_of), s.c.cycle == 0)
     )
-    return [(int(k), g, st, int(d)) for k, g, st, d in conn.execute(query).fetchall()]
+    sub = inner.subquery()
+    query = select(sub.c.k, sub.c.g, sub.c.s, joined(conn, sub.c.d)).group_by(
+        sub.c.k, sub.c.g, sub.c.s
+    )
+    return [(int(k), g, st, d) for k, g, st, d in conn.execute(query).fetchall()]
 
 
 def speed_bucket(seconds: ColumnElement[Any]) -> ColumnElement[int]:
