@@ -288,7 +288,7 @@ PERIODS = {
 }
 REPORTS = {
     "weekly": ["weekly", "--weeks", "12"],
-    "agents --by agent": ["agents", "--by", "agent"],
+    "agents": ["agents"],
     "repurchase": ["repurchase"],
 }
 
@@ -305,11 +305,15 @@ def measured_process(args: list[str], env: dict[str, str]) -> tuple[float, int]:
     return took, usage.ru_maxrss // 1024
 
 
-def period_matrix(latte: str, env: dict[str, str], runs: int) -> dict[tuple[str, str], float]:
+def period_matrix(
+    latte: str, env: dict[str, str], runs: int, only: list[str]
+) -> dict[tuple[str, str], float]:
     """Every report over every period: time and peak RSS, beside the one-week report."""
     print(f"{'report':<20} {'period':<13} {'wall s':>7} {'x week':>7} {'peak MB':>8}")
     times = {}
     for name, report in REPORTS.items():
+        if only and name not in only:
+            continue
         week_time = 0.0
         for period, flags in PERIODS.items():
             args = [latte, "report", *report, *flags]
@@ -408,6 +412,7 @@ def main() -> None:
     parser.add_argument("--purchases", type=int, default=2_000_000)
     parser.add_argument("--runs", type=int, default=3, help="runs per report and period")
     parser.add_argument("--matrix-only", action="store_true", help="only part 3")
+    parser.add_argument("--only", action="append", default=[], help="part 3 for this report")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     if not args.db.exists():
@@ -420,7 +425,7 @@ def main() -> None:
     latte = str(Path(sys.executable).parent / "latte")
     env = {**os.environ, "LATTE_DB": url, "LATTE_TZ": "UTC", "NO_COLOR": "1"}
     if args.matrix_only:
-        matrix(args.db, duck_path, latte, env, args.runs)
+        matrix(args.db, duck_path, latte, env, args.runs, args.only)
         return
     to_duckdb(args.db, duck_path)
 
@@ -448,10 +453,12 @@ def main() -> None:
           f"latte {mine:.2f} s, DuckDB {theirs:.2f} s, ratio {mine / theirs:.2f}")  # fmt: skip
     paris_took, _ = latte_trend(url, "Europe/Paris")
     print(f"  latte with --tz Europe/Paris (weeks cut inside UTC days): {paris_took:.2f} s")
-    matrix(args.db, duck_path, latte, env, args.runs)
+    matrix(args.db, duck_path, latte, env, args.runs, args.only)
 
 
-def matrix(db: Path, duck_path: Path, latte: str, env: dict[str, str], runs: int) -> None:
+def matrix(
+    db: Path, duck_path: Path, latte: str, env: dict[str, str], runs: int, only: list[str]
+) -> None:
     if not duck_path.exists():
         to_duckdb(db, duck_path)
     subprocess.run(
@@ -460,9 +467,9 @@ def matrix(db: Path, duck_path: Path, latte: str, env: dict[str, str], runs: int
         check=True,
         stdout=subprocess.DEVNULL,
     )  # warm the cache
-    times = period_matrix(latte, env, runs)
+    times = period_matrix(latte, env, runs, only)
     anchor = duck_year(db, duck_path)
-    year = times[("weekly", "year")]
+    year = times.get(("weekly", "year"), float("nan"))
     print(
         f"DuckDB, the year's weekly figures (own file, median of 3): {anchor:.2f} s; "
         f"latte's yearly weekly report (whole process) {year:.2f} s, ratio {year / anchor:.1f}"

@@ -251,7 +251,7 @@ def agents_section(report: Report) -> Section:
 
 
 def trend_section(rows: tuple[TrendRow, ...], grouped: bool) -> Section:
-    columns = ["Week", "Opened", "Resolved", "Backlog", "Median", "≤target"]
+    columns = ["Week", "Opened", "Resolved", "Backlog", "Median", "≤target", "Repurch.", "NPS"]
     if grouped:
         columns.insert(1, "Group")
     section = Section("Trend by week" + (" and group" if grouped else ""), columns)
@@ -263,6 +263,8 @@ def trend_section(rows: tuple[TrendRow, ...], grouped: bool) -> Section:
             str(r.backlog),
             hours(r.resolution.median),
             percent(r.within_target),
+            percent(r.repurchase.rate),
+            nps_text(r.nps),
         ]
         if grouped:
             cells.insert(1, r.group or DASH)
@@ -396,14 +398,18 @@ def figures_json(f: Figures) -> dict[str, Any]:
         "repurchase_by_action": {kind: outcomes_json(o) for kind, o in f.by_action},
         "fast_and_satisfied": outcomes_json(f.fast_satisfied),
         "rest": outcomes_json(f.rest),
-        "nps": {
-            "score": _r(f.nps.score),
-            "n": f.nps.n,
-            "promoters": f.nps.promoters,
-            "passives": f.nps.passives,
-            "detractors": f.nps.detractors,
-        },
+        "nps": nps_json(f.nps),
         "followup_completion": share_json(f.followed_up),
+    }
+
+
+def nps_json(nps: Nps) -> dict[str, Any]:
+    return {
+        "score": _r(nps.score),
+        "n": nps.n,
+        "promoters": nps.promoters,
+        "passives": nps.passives,
+        "detractors": nps.detractors,
     }
 
 
@@ -424,6 +430,8 @@ def trend_json(r: TrendRow) -> dict[str, Any]:
         "open_backlog": r.backlog,
         "resolution_time": dist_json(r.resolution),
         "within_target": share_json(r.within_target),
+        "repurchase": outcomes_json(r.repurchase),
+        "nps": nps_json(r.nps),
     }
 
 

@@ -104,6 +104,8 @@ class TrendRow:
     backlog: int
     resolution: Dist
     within_target: Share
+    repurchase: Outcomes = field(default_factory=Outcomes)
+    nps: Nps = field(default_factory=Nps)
 
 
 @dataclass(frozen=True)
@@ -384,7 +386,7 @@ def weekly_trend(
     conn: Connection, weeks: tuple[int, ...], options: Options
 ) -> tuple[tuple[TrendRow, ...], tuple[TrendRow, ...]]:
     """Per week (and per week and group when `options.by` is set): volume, backlog at the
-    week's end, resolution time and share within target."""
+    week's end, resolution time, share within target, repurchase outcomes and NPS."""
     periods = {w: week_period(w, options.zone) for w in weeks}
     target = options.target_seconds
     if options.schedule is None:
@@ -404,18 +406,46 @@ def weekly_trend(
     if options.by is not None:
         present = {g for _, g in cells} | {g for g, n in running.items() if n}
         groups = sorted(present, key=lambda g: (g is None, str(g)))
+    outcomes = _trend_outcomes(conn, periods, options)
     overall = sum(running.values())
     trend: list[TrendRow] = []
     group_trend: list[TrendRow] = []
     empty = Cell(0, Dist(0), 0)
     for week, total in zip(weeks, by_week, strict=True):
         overall += total.opened - total.resolution.n
-        trend.append(_trend_row(periods[week], None, total, overall))
+        week_outcomes = [m for (w, _), m in outcomes.items() if w == week]
+        trend.append(_trend_row(periods[week], None, total, overall, *_outcomes_of(week_outcomes)))
         for g in groups:
             cell = cells.get((week, g), empty)
             running[g] = running.get(g, 0) + cell.opened - cell.resolution.n
-            group_trend.append(_trend_row(periods[week], _label(g), cell, running[g]))
+            known = outcomes.get((week, g))
+            extra = _outcomes_of([known] if known else [])
+            group_trend.append(_trend_row(periods[week], _label(g), cell, running[g], *extra))
     return tuple(trend), tuple(group_trend)
+
+
+def _trend_outcomes(
+    conn: Connection, periods: dict[int, Period], options: Options
+) -> dict[tuple[int, Any], _Material]:
+    """Per (week, group): the repurchase outcomes and NPS counts of the complaints first
+    resolved that week (docs/metrics.md, Outcomes); neither depends on the clock."""
+    b = q.Buckets(periods, options.zone, weekly=True, full_scan=len(periods) > FULL_SCAN_WEEKS)
+    o = options
+    found: dict[tuple[int, Any], _Material] = {}
+    for key, group, outcome, n in q.outcome_counts(conn, b, o.by, o.as_of, window=o.window_seconds):
+        m = found.setdefault((key, group), _Material())
+        m.outcomes[(0, 0, NO_VALUE, 0, outcome)] += n
+    for key, group, promoters, passives, detractors in q.nps_counts(conn, b, o.by, o.as_of):
+        m = found.setdefault((key, group), _Material())
+        m.nps = [m.nps[0] + promoters, m.nps[1] + passives, m.nps[2] + detractors]
+    return found
+
+
+def _outcomes_of(materials: list[_Material]) -> tuple[Outcomes, Nps]:
+    total = _Material()
+    for m in materials:
+        total.add(m)
+    return _sum_outcomes(list(total.outcomes.items()), lambda key: True), Nps(*total.nps)
 
 
 def _business_trend(
@@ -447,7 +477,9 @@ def _cell(m: _Material, target: float) -> Cell:
     return Cell(m.opened, _dist(resolution), within)
 
 
-def _trend_row(week: Period, group: str | None, cell: Cell, backlog: int) -> TrendRow:
+def _trend_row(
+    week: Period, group: str | None, cell: Cell, backlog: int, outcomes: Outcomes, nps: Nps
+) -> TrendRow:
     return TrendRow(
         week=week,
         group=group,
@@ -456,4 +488,6 @@ def _trend_row(week: Period, group: str | None, cell: Cell, backlog: int) -> Tre
         backlog=backlog,
         resolution=cell.resolution,
         within_target=Share(cell.within, cell.resolution.n),
+        repurchase=outcomes,
+        nps=nps,
     )

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Integer,
+    Select,
     Table,
     Text,
     and_,
@@ -124,9 +125,7 @@ def joined(conn: Connection, values: ColumnElement[Any]) -> ColumnElement[str]:
     return func.group_concat(values)
 
 
-def resolved_durations(
-    conn: Connection, b: Buckets, by: str | None, as_of: int
-) -> Sequence[Any]:
+def resolved_durations(conn: Connection, b: Buckets, by: str | None, as_of: int) -> Sequence[Any]:
     """Complaints first resolved in the buckets by as-of, on the calendar clock: (key, group,
     resolution seconds, acknowledge seconds), each a comma-separated text of integers, or None
     when the group has no such value."""
@@ -266,6 +265,39 @@ def repurchase_rows(
     satisfied, outcome, count). Without: one row per complaint (key, group, opened, first
     resolved, action kind, satisfied, outcome), for the caller to bucket in business hours.
     """
+    inner = _outcome_rows(b, by, as_of, window=window)
+    if target is None:
+        return [tuple(row) for row in conn.execute(inner).fetchall()]
+    sub = inner.subquery()
+    seconds = sub.c.r - sub.c.o
+    grouped = select(
+        sub.c.k,
+        sub.c.g,
+        speed_bucket(seconds).label("bucket"),
+        case((seconds <= target, 1), else_=0).label("fast"),
+        sub.c.a,
+        sub.c.s,
+        sub.c.outcome,
+    ).subquery()
+    keys = list(grouped.c)
+    query = select(*keys, func.count().cast(Integer)).group_by(*keys)
+    return [tuple(row) for row in conn.execute(query).fetchall()]
+
+
+def outcome_counts(
+    conn: Connection, b: Buckets, by: str | None, as_of: int, *, window: int
+) -> list[tuple[int, Any, str, int]]:
+    """(key, group, outcome, complaints) of the repurchase outcomes in the buckets."""
+    sub = _outcome_rows(b, by, as_of, window=window).subquery()
+    query = select(sub.c.k, sub.c.g, sub.c.outcome, func.count()).group_by(
+        sub.c.k, sub.c.g, sub.c.outcome
+    )
+    return [(int(k), g, o, int(n)) for k, g, o, n in conn.execute(query).fetchall()]
+
+
+def _outcome_rows(b: Buckets, by: str | None, as_of: int, *, window: int) -> Select[Any]:
+    """One row per complaint with a customer, resolved in the buckets: (k, g, o opened,
+    r first resolved, a action kind, s satisfied, outcome); see docs/metrics.md, Outcomes."""
     c, p, f = table("complaint"), table("purchase"), table("followup")
     resolved = c.c.first_resolved_epoch
     bought = exists().where(
@@ -285,7 +317,7 @@ def repurchase_rows(
         (resolved + window <= as_of, literal(LOST)),
         else_=literal(PENDING),
     )
-    inner = select(
+    return select(
         b.key(resolved).label("k"),
         group_column(by).label("g"),
         c.c.opened_epoch.label("o"),
@@ -294,22 +326,6 @@ def repurchase_rows(
         case((satisfied, 1), else_=0).label("s"),
         outcome.label("outcome"),
     ).where(b.within(resolved, as_of), c.c.customer_id.is_not(None))
-    if target is None:
-        return [tuple(row) for row in conn.execute(inner).fetchall()]
-    sub = inner.subquery()
-    seconds = sub.c.r - sub.c.o
-    grouped = select(
-        sub.c.k,
-        sub.c.g,
-        speed_bucket(seconds).label("bucket"),
-        case((seconds <= target, 1), else_=0).label("fast"),
-        sub.c.a,
-        sub.c.s,
-        sub.c.outcome,
-    ).subquery()
-    keys = list(grouped.c)
-    query = select(*keys, func.count().cast(Integer)).group_by(*keys)
-    return [tuple(row) for row in conn.execute(query).fetchall()]
 
 
 def first_opened(conn: Connection) -> int | None:
