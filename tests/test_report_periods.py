@@ -165,3 +165,42 @@ def test_trend_table_shows_the_new_columns(latte: Any, year: Any) -> None:
     )  # fmt: skip
     header = next(line for line in result.stdout.splitlines() if line.startswith("| Week"))
     assert "Repurch." in header and "NPS" in header
+
+
+@pytest.mark.sqlite_only
+def test_cohort_lookups_stay_in_the_covering_indexes(year: Any, sqlite_path: Any) -> None:
+    """The stage durations of a year's cohort are read from the covering index of revision
+    0005, not from the table rows; its follow-ups are found through the new index."""
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import create_engine, event
+
+    from latte_cli.reports.build import Options, build_report
+    from latte_cli.reports.periods import Period, Span
+
+    start, end = _span("2026-01-01", "2026-12-31")
+    span = Span(Period(start, end, "2026"), Period(2 * start - end, start, "2025"), (), "range")
+    engine = create_engine(f"sqlite:///{sqlite_path}")
+    statements: list[tuple[str, Any]] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if not statement.startswith("EXPLAIN"):
+            statements.append((statement, parameters))
+
+    with engine.connect() as conn:
+        options = Options(zone=ZoneInfo(ZONE), as_of=end, by="agent")
+        build_report(conn, span, options, kind="weekly")
+        plans = {
+            statement: " ".join(
+                str(row[3])
+                for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            )
+            for statement, parameters in list(statements)
+        }
+    engine.dispose()
+    stage_plans = [plan for sql, plan in plans.items() if "stage_record" in sql]
+    followup_plans = [plan for sql, plan in plans.items() if "followup" in sql]
+    assert stage_plans and followup_plans
+    assert all("COVERING INDEX ix_stage_record_durations" in plan for plan in stage_plans)
+    assert all("INDEX ix_followup_answers" in plan for plan in followup_plans)
