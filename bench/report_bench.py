@@ -375,7 +375,8 @@ def duck_year(sqlite_path: Path, duck_path: Path) -> float:
     import duckdb
 
     duck = duckdb.connect(str(duck_path))
-    tables = {name for (name,) in duck.execute("SELECT table_name FROM information_schema.tables")}
+    listed = duck.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    tables = {name for (name,) in listed}
     if "stage_record" not in tables:
         copy_table(
             sqlite_path, duck, "stage_record",
