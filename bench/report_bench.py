@@ -370,6 +370,27 @@ def copy_table(sqlite_path: Path, duck: Any, name: str, columns: str) -> None:
     os.unlink(handle.name)
 
 
+def copy_to_postgres(sqlite_path: Path, url: str) -> None:
+    """Copy the generated rows into a PostgreSQL database at `url` and build its summary."""
+    from sqlmodel import SQLModel
+
+    from latte_cli import summary
+    from latte_cli.db import dispose_engines, ensure_schema, get_engine
+
+    ensure_schema(url)
+    source, target = get_engine(f"sqlite:///{sqlite_path}"), get_engine(url)
+    tables = ("customer", "complaint", "stage_record", "followup", "purchase", "event")
+    with source.connect() as reading, target.begin() as writing:
+        for name in tables:
+            table = SQLModel.metadata.tables[name]
+            result = reading.execution_options(yield_per=20_000).execute(table.select())
+            for part in result.partitions():
+                writing.execute(table.insert(), [row._asdict() for row in part])
+        summary.rebuild(writing)
+        writing.exec_driver_sql("ANALYZE")
+    dispose_engines()
+
+
 def duck_year(sqlite_path: Path, duck_path: Path) -> float:
     """Seconds DuckDB takes for the year's figures, its own file, tables loaded beforehand."""
     import duckdb
@@ -414,6 +435,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per report and period")
     parser.add_argument("--matrix-only", action="store_true", help="only part 3")
     parser.add_argument("--only", action="append", default=[], help="part 3 for this report")
+    parser.add_argument(
+        "--postgres", help="a PostgreSQL URL: copy the data there and run part 3 against it"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     if not args.db.exists():
@@ -425,7 +449,12 @@ def main() -> None:
     duck_path = args.db.with_suffix(".duckdb")
     latte = str(Path(sys.executable).parent / "latte")
     env = {**os.environ, "LATTE_DB": url, "LATTE_TZ": "UTC", "NO_COLOR": "1"}
-    if args.matrix_only:
+    if args.postgres:
+        started = time.perf_counter()
+        copy_to_postgres(args.db, args.postgres)
+        print(f"copied to PostgreSQL in {time.perf_counter() - started:.0f} s")
+        env["LATTE_DB"] = args.postgres
+    if args.matrix_only or args.postgres:
         matrix(args.db, duck_path, latte, env, args.runs, args.only)
         return
     to_duckdb(args.db, duck_path)
