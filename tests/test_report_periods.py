@@ -158,13 +158,20 @@ def _week_label(start: int) -> str:
     return f"{year}-W{week:02d}"
 
 
-def test_trend_table_shows_the_new_columns(latte: Any, year: Any) -> None:
+def test_outcomes_by_week_in_markdown_and_tables(latte: Any, year: Any) -> None:
     result = latte.ok(
         "report", "weekly", "--week", "2026-W50", "--weeks", "3", "--tz", ZONE,
         "--as-of", AS_OF, "--format", "markdown",
     )  # fmt: skip
-    header = next(line for line in result.stdout.splitlines() if line.startswith("| Week"))
-    assert "Repurch." in header and "NPS" in header
+    lines = result.stdout.splitlines()
+    header = lines[lines.index("## Outcomes by week") + 2]
+    assert header.startswith("| Week | Repurchased | Lost | Pending | Rate | NPS | n |"), header
+    table = latte.ok(
+        "report", "weekly", "--week", "2026-W50", "--weeks", "3", "--tz", ZONE,
+        "--as-of", AS_OF, "--by", "channel",
+    )  # fmt: skip
+    assert "Outcomes by week and group" in table.stdout
+    assert all(len(line) <= 80 for line in table.stdout.splitlines())
 
 
 @pytest.mark.sqlite_only

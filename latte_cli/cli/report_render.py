@@ -251,7 +251,7 @@ def agents_section(report: Report) -> Section:
 
 
 def trend_section(rows: tuple[TrendRow, ...], grouped: bool) -> Section:
-    columns = ["Week", "Opened", "Resolved", "Backlog", "Median", "≤target", "Repurch.", "NPS"]
+    columns = ["Week", "Opened", "Resolved", "Backlog", "Median", "≤target"]
     if grouped:
         columns.insert(1, "Group")
     section = Section("Trend by week" + (" and group" if grouped else ""), columns)
@@ -263,8 +263,6 @@ def trend_section(rows: tuple[TrendRow, ...], grouped: bool) -> Section:
             str(r.backlog),
             hours(r.resolution.median),
             percent(r.within_target),
-            percent(r.repurchase.rate),
-            nps_text(r.nps),
         ]
         if grouped:
             cells.insert(1, r.group or DASH)
@@ -272,6 +270,30 @@ def trend_section(rows: tuple[TrendRow, ...], grouped: bool) -> Section:
     if not grouped:
         section.bars = [float(r.opened) for r in rows]
         section.note = "Bars: complaints opened per week."
+    return section
+
+
+def outcome_trend_section(rows: tuple[TrendRow, ...], grouped: bool) -> Section:
+    """Per week, the repurchase outcomes and NPS of the complaints first resolved that week."""
+    columns = ["Week", "Repurchased", "Lost", "Pending", "Rate", "NPS", "n"]
+    if grouped:
+        columns.insert(1, "Group")
+    title = "Outcomes by week" + (" and group" if grouped else "")
+    section = Section(title, columns)
+    for r in rows:
+        o = r.repurchase
+        cells = [
+            r.week.label,
+            str(o.repurchased),
+            str(o.lost),
+            str(o.pending),
+            percent(o.rate),
+            nps_text(r.nps),
+            str(r.nps.n),
+        ]
+        if grouped:
+            cells.insert(1, r.group or DASH)
+        section.rows.append(cells)
     return section
 
 
@@ -290,8 +312,10 @@ def sections(report: Report) -> list[Section]:
         result.append(group_section(report))
     if report.trend:
         result.append(trend_section(report.trend, grouped=False))
+        result.append(outcome_trend_section(report.trend, grouped=False))
     if report.group_trend:
         result.append(trend_section(report.group_trend, grouped=True))
+        result.append(outcome_trend_section(report.group_trend, grouped=True))
     return result
 
 
