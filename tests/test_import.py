@@ -80,7 +80,7 @@ def test_import_counts_rejects_and_history(latte: Latte, db_url: str, tmp_path: 
             session.exec(
                 select(StageRecord)
                 .where(StageRecord.complaint_id == t1.id)
-                .order_by(StageRecord.id)  # type: ignore[arg-type]
+                .order_by(StageRecord.id)
             )
             .scalars()
             .all()
