@@ -11,7 +11,12 @@ In one run it measures:
    resolution median/p90/mean and share within 24 h, per ISO week and agent, and per week for
    all agents, as the report shows them) in latte against DuckDB computing the same figures
    over the same rows in its own file, and checks that the figures agree. latte reads its
-   report summary (revision 0003); the first of the three runs also imports numpy.
+   report summary (revision 0003); the first of the three runs also imports numpy;
+3. `latte report weekly`, `agents --by agent` and `repurchase` over a week, a quarter, a year
+   and the full history, each as a whole process: wall time (median of `--runs`) and peak RSS
+   (the child's own maximum resident set, from `os.wait4`), beside DuckDB computing the year's
+   weekly figures (volume, backlog, resolution and acknowledge percentiles, stage percentiles,
+   within target, reopen rate) over the same rows in the same run, as the anchor.
 
 The generator writes consistent rows with sqlite3 `executemany` in one transaction per table:
 complaints over three years (only the last three weeks' partly open, 8% reopened), the first
@@ -33,6 +38,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 DAY, HOUR = 86_400, 3_600
 START = int(datetime(2023, 11, 27, tzinfo=UTC).timestamp())  # a Monday
@@ -274,6 +280,150 @@ def compare(latte_rows: list[tuple[object, ...]], duck_rows: list[tuple[object, 
                 assert abs(float(mine) - float(theirs)) < 1e-6, (label, agent, figures, other)  # type: ignore[arg-type]
 
 
+PERIODS = {
+    "week": ["--week", "2026-W47"],
+    "quarter": ["--since", "2025-10-01", "--until", "2025-12-31"],
+    "year": ["--since", "2025-01-01", "--until", "2025-12-31"],
+    "full history": ["--since", "2023-11-27", "--until", "2026-11-22"],
+}
+REPORTS = {
+    "weekly": ["weekly", "--weeks", "12"],
+    "agents": ["agents"],
+    "repurchase": ["repurchase"],
+}
+
+
+def measured_process(args: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS in MB) of one whole process. On a shared machine
+    the CPU seconds (user + system) move less than the wall time with other work."""
+    started = time.perf_counter()
+    child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    took = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise SystemExit(f"{' '.join(args)} failed with exit code {child.returncode}")
+    return took, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
+
+
+def period_matrix(
+    latte: str, env: dict[str, str], runs: int, only: list[str]
+) -> dict[tuple[str, str], float]:
+    """Every report over every period: time and peak RSS, beside the one-week report."""
+    columns = ("wall s", "x week", "CPU s", "x week", "peak MB")
+    print(f"{'report':<12} {'period':<13} " + " ".join(f"{c:>7}" for c in columns))
+    times = {}
+    for name, report in REPORTS.items():
+        if only and name not in only:
+            continue
+        week_time = week_cpu = 0.0
+        for period, flags in PERIODS.items():
+            args = [latte, "report", *report, *flags]
+            samples = [measured_process(args, env) for _ in range(runs)]
+            took = statistics.median(t for t, _, _ in samples)
+            cpu = statistics.median(c for _, c, _ in samples)
+            peak = max(m for _, _, m in samples)
+            week_time, week_cpu = week_time or took, week_cpu or cpu
+            times[(name, period)] = took
+            print(
+                f"{name:<12} {period:<13} {took:>7.2f} {took / week_time:>7.1f} "
+                f"{cpu:>7.2f} {cpu / week_cpu:>7.1f} {peak:>8}"
+            )
+    return times
+
+
+DUCK_YEAR = """
+WITH c AS (
+  SELECT * FROM complaint
+  WHERE first_resolved_epoch >= epoch(TIMESTAMPTZ '2025-01-01 00:00:00+00')
+    AND first_resolved_epoch < epoch(TIMESTAMPTZ '2026-01-01 00:00:00+00')),
+s AS (
+  SELECT stage, quantile_cont(duration_seconds, 0.5) AS median,
+         quantile_cont(duration_seconds, 0.9) AS p90, avg(duration_seconds) AS mean
+  FROM stage_record JOIN c ON c.id = stage_record.complaint_id
+  WHERE cycle = 0 GROUP BY stage)
+SELECT
+  (SELECT count(*) FROM complaint
+   WHERE opened_epoch >= epoch(TIMESTAMPTZ '2025-01-01 00:00:00+00')
+     AND opened_epoch < epoch(TIMESTAMPTZ '2026-01-01 00:00:00+00')) AS opened,
+  (SELECT count(*) FROM complaint
+   WHERE opened_epoch < epoch(TIMESTAMPTZ '2026-01-01 00:00:00+00')
+     AND coalesce(first_resolved_epoch, 9e18) >= epoch(TIMESTAMPTZ '2026-01-01 00:00:00+00'))
+     AS backlog,
+  count(*) AS resolved,
+  quantile_cont(first_resolved_epoch - opened_epoch, 0.5) AS median,
+  quantile_cont(first_resolved_epoch - opened_epoch, 0.9) AS p90,
+  quantile_cont(acknowledged_epoch - opened_epoch, 0.5) AS ack_median,
+  count(*) FILTER (WHERE first_resolved_epoch - opened_epoch <= 86400) AS within,
+  count(*) FILTER (WHERE reopen_count > 0) AS reopened,
+  (SELECT list(s ORDER BY stage) FROM s) AS stages
+FROM c
+"""
+
+
+def copy_table(sqlite_path: Path, duck: Any, name: str, columns: str) -> None:
+    """Copy the named columns of a SQLite table into DuckDB through a CSV file."""
+    names = ", ".join(part.split()[0] for part in columns.split(", "))
+    source = sqlite3.connect(sqlite_path)
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", newline="", delete=False) as handle:
+        writer = csv.writer(handle)
+        cursor = source.execute(f"SELECT {names} FROM {name}")
+        while rows := cursor.fetchmany(100_000):
+            writer.writerows(rows)
+    source.close()
+    duck.execute(f"CREATE TABLE {name} ({columns})")
+    duck.execute(f"COPY {name} FROM '{handle.name}' (HEADER false, NULLSTR '')")
+    os.unlink(handle.name)
+
+
+def copy_to_postgres(sqlite_path: Path, url: str) -> None:
+    """Copy the generated rows into a PostgreSQL database at `url` and build its summary."""
+    from sqlmodel import SQLModel
+
+    from latte_cli import summary
+    from latte_cli.db import dispose_engines, ensure_schema, get_engine
+
+    ensure_schema(url)
+    source, target = get_engine(f"sqlite:///{sqlite_path}"), get_engine(url)
+    tables = ("customer", "complaint", "stage_record", "followup", "purchase", "event")
+    with source.connect() as reading, target.begin() as writing:
+        for name in tables:
+            table = SQLModel.metadata.tables[name]
+            result = reading.execution_options(yield_per=20_000).execute(table.select())
+            for part in result.partitions():
+                writing.execute(table.insert(), [row._asdict() for row in part])
+        summary.rebuild(writing)
+        writing.exec_driver_sql("ANALYZE")
+    dispose_engines()
+
+
+def duck_year(sqlite_path: Path, duck_path: Path) -> float:
+    """Seconds DuckDB takes for the year's figures, its own file, tables loaded beforehand."""
+    import duckdb
+
+    duck = duckdb.connect(str(duck_path))
+    listed = duck.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    tables = {name for (name,) in listed}
+    if "stage_record" not in tables:
+        copy_table(
+            sqlite_path, duck, "stage_record",
+            "complaint_id BIGINT, cycle INTEGER, stage VARCHAR, duration_seconds BIGINT",
+        )  # fmt: skip
+        duck.execute("DROP TABLE complaint")
+        copy_table(
+            sqlite_path, duck, "complaint",
+            "id BIGINT, assigned_agent VARCHAR, opened_epoch BIGINT, acknowledged_epoch BIGINT, "
+            "first_resolved_epoch BIGINT, reopen_count INTEGER",
+        )  # fmt: skip
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        duck.execute(DUCK_YEAR).fetchall()
+        times.append(time.perf_counter() - started)
+    duck.close()
+    return statistics.median(times)
+
+
 def timed_process(args: list[str], env: dict[str, str], runs: int = 3) -> float:
     times = []
     for _ in range(runs):
@@ -288,6 +438,12 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=Path("/tmp/latte-bench.db"))
     parser.add_argument("--complaints", type=int, default=1_000_000)
     parser.add_argument("--purchases", type=int, default=2_000_000)
+    parser.add_argument("--runs", type=int, default=3, help="runs per report and period")
+    parser.add_argument("--matrix-only", action="store_true", help="only part 3")
+    parser.add_argument("--only", action="append", default=[], help="part 3 for this report")
+    parser.add_argument(
+        "--postgres", help="a PostgreSQL URL: copy the data there and run part 3 against it"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     if not args.db.exists():
@@ -297,10 +453,18 @@ def main() -> None:
               f"in {time.perf_counter() - started:.0f} s")  # fmt: skip
     url = f"sqlite:///{args.db}"
     duck_path = args.db.with_suffix(".duckdb")
-    to_duckdb(args.db, duck_path)
-
     latte = str(Path(sys.executable).parent / "latte")
     env = {**os.environ, "LATTE_DB": url, "LATTE_TZ": "UTC", "NO_COLOR": "1"}
+    if args.postgres:
+        started = time.perf_counter()
+        copy_to_postgres(args.db, args.postgres)
+        print(f"copied to PostgreSQL in {time.perf_counter() - started:.0f} s")
+        env["LATTE_DB"] = args.postgres
+    if args.matrix_only or args.postgres:
+        matrix(args.db, duck_path, latte, env, args.runs, args.only)
+        return
+    to_duckdb(args.db, duck_path)
+
     last_week = datetime.fromtimestamp(START + SPAN - DAY, UTC).isocalendar()
     week = f"{last_week[0]}-W{last_week[1]:02d}"
     weekly = [latte, "report", "weekly", "--week", week, "--weeks", "12"]
@@ -325,6 +489,27 @@ def main() -> None:
           f"latte {mine:.2f} s, DuckDB {theirs:.2f} s, ratio {mine / theirs:.2f}")  # fmt: skip
     paris_took, _ = latte_trend(url, "Europe/Paris")
     print(f"  latte with --tz Europe/Paris (weeks cut inside UTC days): {paris_took:.2f} s")
+    matrix(args.db, duck_path, latte, env, args.runs, args.only)
+
+
+def matrix(
+    db: Path, duck_path: Path, latte: str, env: dict[str, str], runs: int, only: list[str]
+) -> None:
+    if not duck_path.exists():
+        to_duckdb(db, duck_path)
+    subprocess.run(
+        [latte, "report", "weekly", *PERIODS["week"]],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )  # warm the cache
+    times = period_matrix(latte, env, runs, only)
+    anchor = duck_year(db, duck_path)
+    year = times.get(("weekly", "year"), float("nan"))
+    print(
+        f"DuckDB, the year's weekly figures (own file, median of 3): {anchor:.2f} s; "
+        f"latte's yearly weekly report (whole process) {year:.2f} s, ratio {year / anchor:.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -88,10 +88,14 @@ class Complaint(SQLModel, table=True):
 
 class StageRecord(SQLModel, table=True):
     __tablename__ = "stage_record"
-    __table_args__ = (UniqueConstraint("complaint_id", "cycle", "stage"),)
+    __table_args__ = (
+        UniqueConstraint("complaint_id", "cycle", "stage"),
+        # Covering: a report reads a cohort's stage durations from the index alone (0005).
+        Index("ix_stage_record_durations", "complaint_id", "cycle", "stage", "duration_seconds"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    complaint_id: int = Field(foreign_key="complaint.id")
     cycle: int = 0
     stage: str = Field(max_length=20)
     text: str = ""
@@ -121,10 +125,17 @@ class Event(SQLModel, table=True):
 
 class FollowUp(SQLModel, table=True):
     __tablename__ = "followup"
-    __table_args__ = (Index("ix_followup_due", "recorded_at", "due_at"),)
+    __table_args__ = (
+        Index("ix_followup_due", "recorded_at", "due_at"),
+        # Covering: a report reads a cohort's follow-up answers from the index alone (0005).
+        Index(
+            "ix_followup_answers",
+            *("complaint_id", "recorded_epoch", "nps", "satisfied", "repurchased"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    complaint_id: int = Field(foreign_key="complaint.id")
     due_at: datetime | None = None
     recorded_at: datetime | None = None
     recorded_epoch: int | None = None

@@ -80,7 +80,11 @@ def test_import_counts_rejects_and_history(latte: Latte, db_url: str, tmp_path: 
         assert t1.resolved_at == datetime(2026, 11, 1, 11, 2, tzinfo=UTC)
         assert t1.acknowledged_epoch == int(datetime(2026, 11, 1, 10, 5, tzinfo=UTC).timestamp())
         records = (
-            session.exec(select(StageRecord).where(StageRecord.complaint_id == t1.id))
+            session.exec(
+                select(StageRecord)
+                .where(StageRecord.complaint_id == t1.id)
+                .order_by(StageRecord.id)
+            )
             .scalars()
             .all()
         )

@@ -227,6 +227,9 @@ def expected_row(
             "n": len(durations),
             "rate": round(within / len(durations), 3) if durations else None,
         },
+        # These cases have no customer and no follow-up: no repurchase outcome and no score.
+        "repurchase": {"repurchased": 0, "lost": 0, "pending": 0, "n": 0, "rate": None},
+        "nps": {"score": None, "n": 0, "promoters": 0, "passives": 0, "detractors": 0},
     }
 
 

@@ -293,6 +293,30 @@ def trend_section(rows: tuple[TrendRow, ...], grouped: bool) -> Section:
     return section
 
 
+def outcome_trend_section(rows: tuple[TrendRow, ...], grouped: bool) -> Section:
+    """Per week, the repurchase outcomes and NPS of the complaints first resolved that week."""
+    columns = ["Week", "Repurchased", "Lost", "Pending", "Rate", "NPS", "n"]
+    if grouped:
+        columns.insert(1, "Group")
+    title = "Outcomes by week" + (" and group" if grouped else "")
+    section = Section(title, columns)
+    for r in rows:
+        o = r.repurchase
+        cells = [
+            r.week.label,
+            str(o.repurchased),
+            str(o.lost),
+            str(o.pending),
+            percent(o.rate),
+            nps_text(r.nps),
+            str(r.nps.n),
+        ]
+        if grouped:
+            cells.insert(1, r.group or DASH)
+        section.rows.append(cells)
+    return section
+
+
 def sections(report: Report) -> list[Section]:
     f, p = report.totals, report.previous_totals
     target = report.options.target_hours
@@ -308,8 +332,10 @@ def sections(report: Report) -> list[Section]:
         result.append(group_section(report))
     if report.trend:
         result.append(trend_section(report.trend, grouped=False))
+        result.append(outcome_trend_section(report.trend, grouped=False))
     if report.group_trend:
         result.append(trend_section(report.group_trend, grouped=True))
+        result.append(outcome_trend_section(report.group_trend, grouped=True))
     return result
 
 
@@ -429,14 +455,18 @@ def figures_json(f: Figures) -> dict[str, Any]:
         "repurchase_by_action": {kind: outcomes_json(o) for kind, o in f.by_action},
         "fast_and_satisfied": outcomes_json(f.fast_satisfied),
         "rest": outcomes_json(f.rest),
-        "nps": {
-            "score": _r(f.nps.score),
-            "n": f.nps.n,
-            "promoters": f.nps.promoters,
-            "passives": f.nps.passives,
-            "detractors": f.nps.detractors,
-        },
+        "nps": nps_json(f.nps),
         "followup_completion": share_json(f.followed_up),
+    }
+
+
+def nps_json(nps: Nps) -> dict[str, Any]:
+    return {
+        "score": _r(nps.score),
+        "n": nps.n,
+        "promoters": nps.promoters,
+        "passives": nps.passives,
+        "detractors": nps.detractors,
     }
 
 
@@ -457,6 +487,8 @@ def trend_json(r: TrendRow) -> dict[str, Any]:
         "open_backlog": r.backlog,
         "resolution_time": dist_json(r.resolution),
         "within_target": share_json(r.within_target),
+        "repurchase": outcomes_json(r.repurchase),
+        "nps": nps_json(r.nps),
     }
 
 

@@ -7,18 +7,20 @@ from __future__ import annotations
 import gc
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Connection
 
 from latte_cli.reports import queries as q
 from latte_cli.reports.hours import BusinessClock, Schedule
 from latte_cli.reports.periods import EmptyPeriod, Period, Span, week_period
-from latte_cli.reports.stats import Cell, Dist, Nps, Outcomes, Share
+from latte_cli.reports.stats import Cell, Dist, Nps, Outcomes, Share, percentile
 from latte_cli.workflow import ActionKind, Stage
 
 STAGES = tuple(s.value for s in Stage)
@@ -30,6 +32,10 @@ FULL_SCAN_WEEKS = 52
 OutcomeKey = tuple[int, int, str, int, str]
 P = ParamSpec("P")
 T = TypeVar("T")
+Ints = npt.NDArray[np.int64]
+# Durations arrive in parts (numpy arrays, or lists on a business-hours clock), joined and
+# sorted once per figure.
+Parts = list[Ints | list[int]]
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,8 @@ class TrendRow:
     backlog: int
     resolution: Dist
     within_target: Share
+    repurchase: Outcomes = field(default_factory=Outcomes)
+    nps: Nps = field(default_factory=Nps)
 
 
 @dataclass(frozen=True)
@@ -119,12 +127,12 @@ class _Material:
     """What the queries return for one (period, group), before it is turned into figures."""
 
     opened: int = 0
-    resolution: list[int] = field(default_factory=list)
-    acknowledge: list[int] = field(default_factory=list)
+    resolution: Parts = field(default_factory=list)
+    acknowledge: Parts = field(default_factory=list)
     reopened: int = 0
     followed: int = 0
     nps: list[int] = field(default_factory=lambda: [0, 0, 0])
-    stages: dict[str, list[int]] = field(default_factory=dict)
+    stages: dict[str, Parts] = field(default_factory=dict)
     backlog: int = 0
     overdue: int = 0
     outcomes: Counter[OutcomeKey] = field(default_factory=Counter)
@@ -143,18 +151,19 @@ class _Material:
         self.outcomes.update(other.outcomes)
 
     def figures(self, target: float) -> Figures:
-        resolution = sorted(self.resolution)
+        resolution = _sorted(self.resolution)
         rows = list(self.outcomes.items())
+        resolved = len(resolution)
         return Figures(
             opened=self.opened,
-            resolved=len(resolution),
+            resolved=resolved,
             backlog=self.backlog,
             overdue=self.overdue,
-            acknowledge=Dist.of(sorted(self.acknowledge)),
-            resolution=Dist.of(resolution),
-            within_target=Share.at_most(resolution, target),
-            stages=tuple((s, Dist.of(sorted(self.stages.get(s, [])))) for s in STAGES),
-            reopened=Share(self.reopened, len(resolution)),
+            acknowledge=_dist(_sorted(self.acknowledge)),
+            resolution=_dist(resolution),
+            within_target=Share(int(np.searchsorted(resolution, target, "right")), resolved),
+            stages=tuple((s, _dist(_sorted(self.stages.get(s, [])))) for s in STAGES),
+            reopened=Share(self.reopened, resolved),
             repurchase=_sum_outcomes(rows, lambda key: True),
             by_speed=tuple(
                 (label, _sum_outcomes(rows, _key_is(0, index)))
@@ -167,8 +176,36 @@ class _Material:
             fast_satisfied=_sum_outcomes(rows, _fast_and_satisfied),
             rest=_sum_outcomes(rows, lambda key: not _fast_and_satisfied(key)),
             nps=Nps(*self.nps),
-            followed_up=Share(self.followed, len(resolution)),
+            followed_up=Share(self.followed, resolved),
         )
+
+
+def _integers(text: str | None) -> Ints:
+    """The integers of a comma-separated text (see `queries.joined`)."""
+    if not text:
+        return np.zeros(0, np.int64)
+    # Parsed in C: no Python string or int per value.
+    return np.fromstring(text, dtype=np.int64, sep=",")
+
+
+def _sorted(parts: Parts) -> Ints:
+    if not parts:
+        return np.zeros(0, np.int64)
+    values = np.concatenate([np.asarray(part, dtype=np.int64) for part in parts])
+    values.sort()
+    return values
+
+
+def _dist(ordered: Ints) -> Dist:
+    """`Dist.of` for a sorted array, with the same arithmetic: the percentiles through
+    `stats.percentile`, the mean as an exact integer sum divided by n."""
+    n = len(ordered)
+    if not n:
+        return Dist(0)
+    values = cast("Sequence[int]", ordered)  # indexed as a sequence, element by element
+    median, p90 = percentile(values, 1, 2), percentile(values, 9, 10)
+    assert median is not None and p90 is not None
+    return Dist(n=n, median=float(median), p90=float(p90), mean=int(ordered.sum()) / n)
 
 
 def _key_is(position: int, value: object) -> Callable[[OutcomeKey], bool]:
@@ -220,19 +257,26 @@ class _Collector:
             self.at(key, group).opened += n
         clock = self.clock
         if clock is not None:
-            rows = q.resolved_rows(self.conn, b, o.by, o.as_of, raw=True)
-            for key, group, opened, acknowledged, resolved in rows:
-                m = self.at(key, group)
-                m.resolution.append(clock.seconds(opened, resolved))
+            resolution: dict[tuple[int, Any], list[int]] = {}
+            acknowledges: dict[tuple[int, Any], list[int]] = {}
+            for key, group, opened, acknowledged, resolved in q.resolved_rows(
+                self.conn, b, o.by, o.as_of
+            ):
+                resolution.setdefault((key, group), []).append(clock.seconds(opened, resolved))
                 if acknowledged is not None and acknowledge:
-                    m.acknowledge.append(clock.seconds(opened, acknowledged))
+                    acknowledges.setdefault((key, group), []).append(
+                        clock.seconds(opened, acknowledged)
+                    )
+            for (key, group), values in resolution.items():
+                m = self.at(key, group)
+                m.resolution.append(values)
+                m.acknowledge.append(acknowledges.get((key, group), []))
             return
-        rows = q.resolved_rows(self.conn, b, o.by, o.as_of, raw=False)
-        for key, group, seconds, acknowledged in rows:
-            m = self.at(key, group)
-            m.resolution.append(seconds)
-            if acknowledged is not None and acknowledge:
-                m.acknowledge.append(acknowledged)
+        for key, group, seconds, acknowledged in q.resolved_durations(self.conn, b, o.by, o.as_of):
+            m = self.at(int(key), group)
+            m.resolution.append(_integers(seconds))
+            if acknowledge:
+                m.acknowledge.append(_integers(acknowledged))
 
     def everything_else(self, b: q.Buckets) -> None:
         o = self.options
@@ -245,8 +289,8 @@ class _Collector:
         ):
             m = self.at(key, group)
             m.nps = [m.nps[0] + promoters, m.nps[1] + passives, m.nps[2] + detractors]
-        for key, group, stage, seconds in q.stage_rows(self.conn, b, o.by, o.as_of):
-            self.at(key, group).stages.setdefault(stage, []).append(seconds)
+        for key, group, stage, seconds in q.stage_durations(self.conn, b, o.by, o.as_of):
+            self.at(key, group).stages.setdefault(stage, []).append(_integers(seconds))
         for key, period in b.periods.items():
             moment = min(period.end - 1, o.as_of)
             for group, opened in q.open_at(self.conn, moment, o.by):
@@ -344,7 +388,7 @@ def weekly_trend(
     conn: Connection, weeks: tuple[int, ...], options: Options
 ) -> tuple[tuple[TrendRow, ...], tuple[TrendRow, ...]]:
     """Per week (and per week and group when `options.by` is set): volume, backlog at the
-    week's end, resolution time and share within target."""
+    week's end, resolution time, share within target, repurchase outcomes and NPS."""
     periods = {w: week_period(w, options.zone) for w in weeks}
     target = options.target_seconds
     if options.schedule is None:
@@ -364,18 +408,46 @@ def weekly_trend(
     if options.by is not None:
         present = {g for _, g in cells} | {g for g, n in running.items() if n}
         groups = sorted(present, key=lambda g: (g is None, str(g)))
+    outcomes = _trend_outcomes(conn, periods, options)
     overall = sum(running.values())
     trend: list[TrendRow] = []
     group_trend: list[TrendRow] = []
     empty = Cell(0, Dist(0), 0)
     for week, total in zip(weeks, by_week, strict=True):
         overall += total.opened - total.resolution.n
-        trend.append(_trend_row(periods[week], None, total, overall))
+        week_outcomes = [m for (w, _), m in outcomes.items() if w == week]
+        trend.append(_trend_row(periods[week], None, total, overall, *_outcomes_of(week_outcomes)))
         for g in groups:
             cell = cells.get((week, g), empty)
             running[g] = running.get(g, 0) + cell.opened - cell.resolution.n
-            group_trend.append(_trend_row(periods[week], _label(g), cell, running[g]))
+            known = outcomes.get((week, g))
+            extra = _outcomes_of([known] if known else [])
+            group_trend.append(_trend_row(periods[week], _label(g), cell, running[g], *extra))
     return tuple(trend), tuple(group_trend)
+
+
+def _trend_outcomes(
+    conn: Connection, periods: dict[int, Period], options: Options
+) -> dict[tuple[int, Any], _Material]:
+    """Per (week, group): the repurchase outcomes and NPS counts of the complaints first
+    resolved that week (docs/metrics.md, Outcomes); neither depends on the clock."""
+    b = q.Buckets(periods, options.zone, weekly=True, full_scan=len(periods) > FULL_SCAN_WEEKS)
+    o = options
+    found: dict[tuple[int, Any], _Material] = {}
+    for key, group, outcome, n in q.outcome_counts(conn, b, o.by, o.as_of, window=o.window_seconds):
+        m = found.setdefault((key, group), _Material())
+        m.outcomes[(0, 0, NO_VALUE, 0, outcome)] += n
+    for key, group, promoters, passives, detractors in q.nps_counts(conn, b, o.by, o.as_of):
+        m = found.setdefault((key, group), _Material())
+        m.nps = [m.nps[0] + promoters, m.nps[1] + passives, m.nps[2] + detractors]
+    return found
+
+
+def _outcomes_of(materials: list[_Material]) -> tuple[Outcomes, Nps]:
+    total = _Material()
+    for m in materials:
+        total.add(m)
+    return _sum_outcomes(list(total.outcomes.items()), lambda key: True), Nps(*total.nps)
 
 
 def _business_trend(
@@ -402,11 +474,14 @@ def _business_trend(
 
 
 def _cell(m: _Material, target: float) -> Cell:
-    m.resolution.sort()
-    return Cell(m.opened, Dist.of(m.resolution), Share.at_most(m.resolution, target).count)
+    resolution = _sorted(m.resolution)
+    within = int(np.searchsorted(resolution, target, "right"))
+    return Cell(m.opened, _dist(resolution), within)
 
 
-def _trend_row(week: Period, group: str | None, cell: Cell, backlog: int) -> TrendRow:
+def _trend_row(
+    week: Period, group: str | None, cell: Cell, backlog: int, outcomes: Outcomes, nps: Nps
+) -> TrendRow:
     return TrendRow(
         week=week,
         group=group,
@@ -415,4 +490,6 @@ def _trend_row(week: Period, group: str | None, cell: Cell, backlog: int) -> Tre
         backlog=backlog,
         resolution=cell.resolution,
         within_target=Share(cell.within, cell.resolution.n),
+        repurchase=outcomes,
+        nps=nps,
     )

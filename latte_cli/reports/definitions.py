@@ -147,8 +147,8 @@ def explain(report: Report) -> tuple[Definition, ...]:
         Definition(
             "trend",
             "Per ISO week (Monday-Sunday in the report's zone, DST included): opened, "
-            "resolved, backlog at the week's end, resolution median/p90 and share within "
-            "target, as above.",
+            "resolved, backlog at the week's end, resolution median/p90, share within "
+            "target, and the repurchase rate and NPS of that week's resolved, as above.",
             f"{o.zone.key}; {clock}",
             "Weeks after the as-of time are empty.",
         ),

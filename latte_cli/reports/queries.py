@@ -8,6 +8,7 @@ expression (bound parameters in a repeated CASE would not match).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,11 +18,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Integer,
+    Select,
     Table,
+    Text,
     and_,
     case,
-    exists,
     func,
     literal,
     null,
@@ -47,6 +48,7 @@ from latte_cli.summary import DIMENSIONS
 SPEED_BUCKETS = ("< 4 h", "4-24 h", "1-3 d", "> 3 d")
 SPEED_LIMITS = (4 * 3600, 24 * 3600, 72 * 3600)
 REPURCHASED, LOST, PENDING = "repurchased", "lost", "pending"
+OUTCOMES = (REPURCHASED, LOST, PENDING)
 
 
 def table(name: str) -> Table:
@@ -84,6 +86,12 @@ class Buckets:
         return and_(value >= self.lo, value < self.hi, value <= as_of)
 
 
+def _exists(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    """SQL: EXISTS (SELECT 1 ... WHERE conditions). Selecting a constant rather than * lets
+    SQLite answer from a covering index without reading the table row (revision 0005)."""
+    return select(literal(1)).where(*conditions).exists()
+
+
 def group_column(by: str | None) -> ColumnElement[Any]:
     """The value a complaint is grouped by; an empty one (another program may write '') is no
     value, as in the report summary."""
@@ -106,25 +114,48 @@ def opened_counts(
         yield int(k), g, int(n)
 
 
-def resolved_rows(
-    conn: Connection, b: Buckets, by: str | None, as_of: int, *, raw: bool
-) -> Sequence[Any]:
-    """Complaints first resolved in the buckets by as-of: (key, group, resolution,
-    acknowledge) seconds, or with `raw` (key, group, opened, acknowledged, first resolved)
-    epochs."""
+def resolved_rows(conn: Connection, b: Buckets, by: str | None, as_of: int) -> Sequence[Any]:
+    """Complaints first resolved in the buckets by as-of, one row each: (key, group, opened,
+    acknowledged, first resolved) epochs, for a business-hours clock."""
     c = table("complaint").c
     first = c.first_resolved_epoch
-    times: list[ColumnElement[Any]]
-    if raw:
-        times = [c.opened_epoch, c.acknowledged_epoch, first]
-    else:
-        times = [first - c.opened_epoch, c.acknowledged_epoch - c.opened_epoch]
-    inner = select(b.key(first).label("k"), group_column(by).label("g"), *times).where(
-        b.within(first, as_of)
-    )
+    inner = select(
+        b.key(first).label("k"),
+        group_column(by).label("g"),
+        c.opened_epoch,
+        c.acknowledged_epoch,
+        first,
+    ).where(b.within(first, as_of))
     if not b.full_scan:
         inner = inner.order_by(first)
     return conn.execute(inner).fetchall()
+
+
+def joined(conn: Connection, values: ColumnElement[Any]) -> ColumnElement[str]:
+    """SQL: a group's integers as one comma-separated text (NULLs left out), so that a
+    million durations cross from the database as a few strings, not a million rows."""
+    if conn.dialect.name == "postgresql":
+        return func.string_agg(values.cast(Text), ",")
+    return func.group_concat(values)
+
+
+def resolved_durations(conn: Connection, b: Buckets, by: str | None, as_of: int) -> Sequence[Any]:
+    """Complaints first resolved in the buckets by as-of, on the calendar clock: (key, group,
+    resolution seconds, acknowledge seconds), each a comma-separated text of integers, or None
+    when the group has no such value."""
+    c = table("complaint").c
+    first = c.first_resolved_epoch
+    inner = select(
+        b.key(first).label("k"),
+        group_column(by).label("g"),
+        (first - c.opened_epoch).label("r"),
+        (c.acknowledged_epoch - c.opened_epoch).label("a"),
+    ).where(b.within(first, as_of))
+    sub = inner.subquery()
+    query = select(sub.c.k, sub.c.g, joined(conn, sub.c.r), joined(conn, sub.c.a)).group_by(
+        sub.c.k, sub.c.g
+    )
+    return conn.execute(query).fetchall()
 
 
 def open_at(conn: Connection, moment: int, by: str | None) -> list[tuple[Any, int]]:
@@ -154,13 +185,13 @@ def cohort_counts(
     event, followup = table("event"), table("followup")
     reopened = and_(
         c.c.reopen_count > 0,
-        exists().where(
+        _exists(
             event.c.complaint_id == c.c.id,
             event.c.kind == EventKind.REOPEN.value,
             event.c.at <= _as_of_datetime(as_of),
         ),
     )
-    followed = exists().where(followup.c.complaint_id == c.c.id, followup.c.recorded_epoch <= as_of)
+    followed = _exists(followup.c.complaint_id == c.c.id, followup.c.recorded_epoch <= as_of)
     inner = select(
         b.key(c.c.first_resolved_epoch).label("k"),
         group_column(by).label("g"),
@@ -203,17 +234,27 @@ def nps_counts(
         yield int(k), g, int(p), int(n) - int(p) - int(d), int(d)
 
 
-def stage_rows(
+def stage_durations(
     conn: Connection, b: Buckets, by: str | None, as_of: int
-) -> list[tuple[int, Any, str, int]]:
-    """(key, group, stage, seconds) of the first cycle's stages of complaints resolved."""
+) -> list[tuple[int, Any, str, str]]:
+    """(key, group, stage, seconds as a comma-separated text) of the first cycle's stages of
+    complaints resolved in the buckets."""
     c, s = table("complaint"), table("stage_record")
-    query = (
-        select(b.key(c.c.first_resolved_epoch), group_column(by), s.c.stage, s.c.duration_seconds)
+    inner = (
+        select(
+            b.key(c.c.first_resolved_epoch).label("k"),
+            group_column(by).label("g"),
+            s.c.stage.label("s"),
+            s.c.duration_seconds.label("d"),
+        )
         .select_from(s.join(c, s.c.complaint_id == c.c.id))
         .where(b.within(c.c.first_resolved_epoch, as_of), s.c.cycle == 0)
     )
-    return [(int(k), g, st, int(d)) for k, g, st, d in conn.execute(query).fetchall()]
+    sub = inner.subquery()
+    query = select(sub.c.k, sub.c.g, sub.c.s, joined(conn, sub.c.d)).group_by(
+        sub.c.k, sub.c.g, sub.c.s
+    )
+    return [(int(k), g, st, d) for k, g, st, d in conn.execute(query).fetchall()]
 
 
 def speed_bucket(seconds: ColumnElement[Any]) -> ColumnElement[int]:
@@ -238,36 +279,12 @@ def repurchase_rows(
     satisfied, outcome, count). Without: one row per complaint (key, group, opened, first
     resolved, action kind, satisfied, outcome), for the caller to bucket in business hours.
     """
-    c, p, f = table("complaint"), table("purchase"), table("followup")
-    resolved = c.c.first_resolved_epoch
-    bought = exists().where(
-        p.c.customer_id == c.c.customer_id,
-        p.c.purchased_epoch > resolved,
-        p.c.purchased_epoch <= resolved + window,
-        p.c.purchased_epoch <= as_of,
-    )
-    said = exists().where(
-        f.c.complaint_id == c.c.id, f.c.repurchased.is_(True), f.c.recorded_epoch <= as_of
-    )
-    satisfied = exists().where(
-        f.c.complaint_id == c.c.id, f.c.satisfied.is_(True), f.c.recorded_epoch <= as_of
-    )
-    outcome = case(
-        (or_(bought, said), literal(REPURCHASED)),
-        (resolved + window <= as_of, literal(LOST)),
-        else_=literal(PENDING),
-    )
-    inner = select(
-        b.key(resolved).label("k"),
-        group_column(by).label("g"),
-        c.c.opened_epoch.label("o"),
-        resolved.label("r"),
-        c.c.action_kind.label("a"),
-        case((satisfied, 1), else_=0).label("s"),
-        outcome.label("outcome"),
-    ).where(b.within(resolved, as_of), c.c.customer_id.is_not(None))
+    inner = _outcome_rows(b, by, as_of, window=window)
     if target is None:
-        return [tuple(row) for row in conn.execute(inner).fetchall()]
+        return [
+            (k, g, o, r, a, code % 2, OUTCOMES[code // 2])
+            for k, g, o, r, a, code in conn.execute(inner).fetchall()
+        ]
     sub = inner.subquery()
     seconds = sub.c.r - sub.c.o
     grouped = select(
@@ -276,12 +293,67 @@ def repurchase_rows(
         speed_bucket(seconds).label("bucket"),
         case((seconds <= target, 1), else_=0).label("fast"),
         sub.c.a,
-        sub.c.s,
-        sub.c.outcome,
+        sub.c.code,
     ).subquery()
-    keys = list(grouped.c)
-    query = select(*keys, func.count().cast(Integer)).group_by(*keys)
-    return [tuple(row) for row in conn.execute(query).fetchall()]
+    c = grouped.c
+    query = select(c.k, c.g, c.bucket, c.fast, c.a, joined(conn, c.code)).group_by(
+        c.k, c.g, c.bucket, c.fast, c.a
+    )
+    return [
+        (k, g, bucket, fast, a, code % 2, OUTCOMES[code // 2], n)
+        for k, g, bucket, fast, a, codes in conn.execute(query).fetchall()
+        for code, n in _codes(codes).items()
+    ]
+
+
+def outcome_counts(
+    conn: Connection, b: Buckets, by: str | None, as_of: int, *, window: int
+) -> list[tuple[int, Any, str, int]]:
+    """(key, group, outcome, complaints) of the repurchase outcomes in the buckets."""
+    sub = _outcome_rows(b, by, as_of, window=window).subquery()
+    query = select(sub.c.k, sub.c.g, joined(conn, sub.c.code)).group_by(sub.c.k, sub.c.g)
+    found: Counter[tuple[int, Any, str]] = Counter()
+    for k, g, codes in conn.execute(query).fetchall():
+        for code, n in _codes(codes).items():
+            found[(int(k), g, OUTCOMES[code // 2])] += n
+    return [(k, g, outcome, n) for (k, g, outcome), n in found.items()]
+
+
+def _codes(text: str | None) -> Counter[int]:
+    """How many complaints have each outcome code (see `_outcome_rows`)."""
+    return Counter(int(code) for code in text.split(",")) if text else Counter()
+
+
+def _outcome_rows(b: Buckets, by: str | None, as_of: int, *, window: int) -> Select[Any]:
+    """One row per complaint with a customer, resolved in the buckets: (k, g, o opened,
+    r first resolved, a action kind, code = outcome index in OUTCOMES * 2 + satisfied); see
+    docs/metrics.md, Outcomes."""
+    c, p, f = table("complaint"), table("purchase"), table("followup")
+    resolved = c.c.first_resolved_epoch
+    bought = _exists(
+        p.c.customer_id == c.c.customer_id,
+        p.c.purchased_epoch > resolved,
+        p.c.purchased_epoch <= resolved + window,
+        p.c.purchased_epoch <= as_of,
+    )
+    said = _exists(
+        f.c.complaint_id == c.c.id, f.c.repurchased.is_(True), f.c.recorded_epoch <= as_of
+    )
+    satisfied = _exists(
+        f.c.complaint_id == c.c.id, f.c.satisfied.is_(True), f.c.recorded_epoch <= as_of
+    )
+    # One small integer per complaint, outcome * 2 + satisfied, computed once: grouping on the
+    # outcome and satisfied expressions themselves made SQLite evaluate the subqueries twice.
+    outcome = case((or_(bought, said), 0), (resolved + window <= as_of, 1), else_=2)
+    code = outcome * 2 + case((satisfied, 1), else_=0)
+    return select(
+        b.key(resolved).label("k"),
+        group_column(by).label("g"),
+        c.c.opened_epoch.label("o"),
+        resolved.label("r"),
+        c.c.action_kind.label("a"),
+        code.label("code"),
+    ).where(b.within(resolved, as_of), c.c.customer_id.is_not(None))
 
 
 def first_opened(conn: Connection) -> int | None:

@@ -1,0 +1,213 @@
+"""Reports over long periods: a year and more, every --by, business hours, local zones, and the
+trend's repurchase and NPS columns, against the plain-Python oracle of test_reports (the
+definitions of docs/metrics.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlmodel import Session
+
+from tests.test_reports import (
+    Row,
+    assert_same,
+    business_seconds,
+    epoch_of,
+    expected,
+    generate,
+    run_json,
+    write,
+)
+
+ZONE = "America/New_York"  # two DST changes inside the year
+DAY = 86_400
+
+
+@pytest.fixture
+def year(session: Session) -> tuple[list[Row], list[tuple[int, int]]]:
+    """Complaints over 15 months in a DST zone, purchases around them."""
+    start = epoch_of("2025-10-01T00:00", ZONE)
+    rows, purchases = generate(23, start, epoch_of("2027-01-15T00:00", ZONE), n=700)
+    write(session, rows, purchases)
+    return rows, purchases
+
+
+YEAR = ("--since", "2026-01-01", "--until", "2026-12-31")
+AS_OF = "2027-02-01T12:00"
+
+
+def _span(since: str, until: str) -> tuple[int, int]:
+    """The period [start, end) of --since/--until dates in ZONE (the until day included)."""
+    return epoch_of(f"{since}T00:00", ZONE), epoch_of(f"{until}T00:00", ZONE) + DAY
+
+
+@pytest.mark.parametrize("report", ["weekly", "agents", "repurchase"])
+def test_a_year_has_every_figure_of_the_plain_computation(
+    latte: Any, year: Any, report: str
+) -> None:
+    rows, purchases = year
+    data = run_json(latte, report, *YEAR, "--tz", ZONE, "--as-of", AS_OF)
+    start, end = _span("2026-01-01", "2026-12-31")
+    as_of = epoch_of(AS_OF, ZONE)
+    wanted = expected(rows, purchases, start, end, as_of=as_of)
+    assert wanted["resolved"] > 300
+    assert_same(data["figures"], wanted)
+    previous = expected(rows, purchases, start - (end - start), start, as_of=as_of)
+    assert_same(data["previous"], previous)
+
+
+@pytest.mark.parametrize("by", ["agent", "channel", "category", "location"])
+def test_a_year_by_every_dimension(latte: Any, year: Any, by: str) -> None:
+    rows, purchases = year
+    data = run_json(latte, "weekly", *YEAR, "--tz", ZONE, "--as-of", AS_OF, "--by", by)
+    start, end = _span("2026-01-01", "2026-12-31")
+    as_of = epoch_of(AS_OF, ZONE)
+    groups = {g["group"]: g for g in data["groups"]}
+    values = {getattr(r, by) for r in rows}
+    assert set(groups) == {v or "(none)" for v in values}
+    for value in values:
+        mine = [r for r in rows if getattr(r, by) == value]
+        assert_same(
+            groups[value or "(none)"]["figures"],
+            expected(mine, purchases, start, end, as_of=as_of),
+        )
+
+
+def test_the_whole_history_with_an_as_of_inside_it(latte: Any, year: Any) -> None:
+    """An as-of time inside the period: later resolutions, reopenings, follow-ups and
+    purchases are not known."""
+    rows, purchases = year
+    as_of = "2026-08-05T15:30"
+    data = run_json(
+        latte, "repurchase", "--since", "2025-10-01", "--until", "2027-01-14",
+        "--tz", ZONE, "--as-of", as_of, "--window", "30",
+    )  # fmt: skip
+    start, end = _span("2025-10-01", "2027-01-14")
+    wanted = expected(rows, purchases, start, end, as_of=epoch_of(as_of, ZONE), window_d=30)
+    assert wanted["repurchase"]["pending"] > 0 and wanted["repurchase"]["lost"] > 0
+    assert_same(data["figures"], wanted)
+
+
+def test_a_quarter_on_business_hours(latte: Any, session: Session, monkeypatch: Any) -> None:
+    start = epoch_of("2026-09-28T00:00", "Europe/Paris")
+    rows, purchases = generate(31, start, start + 13 * 7 * DAY, n=120)
+    write(session, rows, purchases)
+    monkeypatch.setenv("LATTE_HOURS", "Mon-Fri 09:00-17:00")
+    data = run_json(
+        latte, "weekly", "--since", "2026-09-28", "--until", "2026-12-27",
+        "--tz", "Europe/Paris", "--as-of", "2027-06-01", "--by", "channel",
+    )  # fmt: skip
+    end = epoch_of("2026-12-28T00:00", "Europe/Paris")
+    as_of = epoch_of("2027-06-01T00:00", "Europe/Paris")
+    wanted = expected(rows, purchases, start, end, as_of=as_of, clock=business_seconds)
+    assert wanted["resolved"] > 40
+    assert_same(data["figures"], wanted)
+    groups = {g["group"]: g["figures"] for g in data["groups"]}
+    for channel in ("phone", "email"):
+        mine = [r for r in rows if r.channel == channel]
+        wanted = expected(mine, purchases, start, end, as_of=as_of, clock=business_seconds)
+        assert_same(groups[channel], wanted)
+
+
+@pytest.mark.parametrize("by", [None, "location"])
+def test_trend_has_repurchase_and_nps_per_week(latte: Any, year: Any, by: str | None) -> None:
+    rows, purchases = year
+    as_of = "2026-12-20T10:00"  # the last weeks' windows are still open
+    extra = ("--by", by) if by else ()
+    data = run_json(
+        latte, "weekly", "--week", "2026-W50", "--weeks", "20", "--tz", ZONE,
+        "--as-of", as_of, "--window", "30", *extra,
+    )  # fmt: skip
+    monday = epoch_of("2026-12-07T00:00", ZONE)  # 2026-W50
+    weeks = [epoch_of(_local_date(monday, i - 19), ZONE) for i in range(20)]
+    labels = [_week_label(w) for w in weeks]
+    assert [t["week"] for t in data["trend"] if t["group"] is None] == labels
+    for t in data["trend"]:
+        start = weeks[labels.index(t["week"])]
+        end = epoch_of(_local_date(start, 1), ZONE)
+        mine = rows if t["group"] is None else [r for r in rows if _group(r, by) == t["group"]]
+        wanted = expected(mine, purchases, start, end, as_of=epoch_of(as_of, ZONE), window_d=30)
+        assert_same(t["repurchase"], wanted["repurchase"])
+        assert_same(t["nps"], wanted["nps"])
+    totals = [t for t in data["trend"] if t["group"] is None]
+    assert any(t["repurchase"]["pending"] for t in totals)
+    assert any(t["repurchase"]["lost"] for t in totals)
+    assert any(t["nps"]["n"] for t in totals)
+
+
+def _group(row: Row, by: str | None) -> str:
+    value = getattr(row, by) if by else None
+    return value or "(none)"
+
+
+def _local_date(monday: int, weeks: int) -> str:
+    """The local ISO date-time of the Monday `weeks` after `monday` (in ZONE)."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    local = datetime.fromtimestamp(monday, ZoneInfo(ZONE)).date() + timedelta(weeks=weeks)
+    return f"{local.isoformat()}T00:00"
+
+
+def _week_label(start: int) -> str:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    year, week, _ = datetime.fromtimestamp(start, ZoneInfo(ZONE)).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def test_outcomes_by_week_in_markdown_and_tables(latte: Any, year: Any) -> None:
+    result = latte.ok(
+        "report", "weekly", "--week", "2026-W50", "--weeks", "3", "--tz", ZONE,
+        "--as-of", AS_OF, "--format", "markdown",
+    )  # fmt: skip
+    lines = result.stdout.splitlines()
+    header = lines[lines.index("## Outcomes by week") + 2]
+    assert header.startswith("| Week | Repurchased | Lost | Pending | Rate | NPS | n |"), header
+    table = latte.ok(
+        "report", "weekly", "--week", "2026-W50", "--weeks", "3", "--tz", ZONE,
+        "--as-of", AS_OF, "--by", "channel",
+    )  # fmt: skip
+    assert "Outcomes by week and group" in table.stdout
+    assert all(len(line) <= 80 for line in table.stdout.splitlines())
+
+
+@pytest.mark.sqlite_only
+def test_cohort_lookups_stay_in_the_covering_indexes(year: Any, sqlite_path: Any) -> None:
+    """The stage durations and follow-up answers of a year's cohort are read from the
+    covering indexes of revision 0005, not from the table rows."""
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import create_engine, event
+
+    from latte_cli.reports.build import Options, build_report
+    from latte_cli.reports.periods import Period, Span
+
+    start, end = _span("2026-01-01", "2026-12-31")
+    span = Span(Period(start, end, "2026"), Period(2 * start - end, start, "2025"), (), "range")
+    engine = create_engine(f"sqlite:///{sqlite_path}")
+    statements: list[tuple[str, Any]] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if not statement.startswith("EXPLAIN"):
+            statements.append((statement, parameters))
+
+    with engine.connect() as conn:
+        options = Options(zone=ZoneInfo(ZONE), as_of=end, by="agent")
+        build_report(conn, span, options, kind="weekly")
+        plans = {
+            statement: " ".join(
+                str(row[3])
+                for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            )
+            for statement, parameters in list(statements)
+        }
+    engine.dispose()
+    stage_plans = [plan for sql, plan in plans.items() if "stage_record" in sql]
+    followup_plans = [plan for sql, plan in plans.items() if "followup" in sql]
+    assert stage_plans and followup_plans
+    assert all("COVERING INDEX ix_stage_record_durations" in plan for plan in stage_plans)
+    assert all("COVERING INDEX ix_followup_answers" in plan for plan in followup_plans)
