@@ -1,6 +1,6 @@
 """The vocabularies: the values a complaint's channel, severity, action kind and root cause take.
 
-Vocabularies are data (docs/architecture.md, vocabularies): the file latte ships
+Vocabularies are data (docs/architecture.md, "One rule, one place"): the file latte ships
 (`data/vocabulary.toml`) extended by an organisation's own file (the `vocabulary` setting) with
 more values and more aliases. Every path that reads such a value (flags, prompts, the importer,
 reports) goes through `parse` and `label` here, so all of them accept the same words.

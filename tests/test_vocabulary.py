@@ -1,5 +1,5 @@
 """Vocabularies are data: the shipped file, an organisation's extension, one parser for every
-path (docs/architecture.md, vocabularies)."""
+path (docs/architecture.md, "One rule, one place")."""
 
 from __future__ import annotations
 
@@ -168,3 +168,10 @@ def test_config_refuses_a_broken_vocabulary_file_and_writes_nothing(
     result = latte("config", "set", "vocabulary", str(extension))
     assert result.exit_code == 1
     assert "names both email and fax" in result.stderr and "Nothing was written" in result.stderr
+
+
+def test_the_documented_copy_is_the_shipped_file() -> None:
+    repository = Path(__file__).resolve().parent.parent
+    assert (repository / "data" / "vocabulary.toml").read_text(
+        encoding="utf-8"
+    ) == vocabulary.PACKAGED_VOCABULARY.read_text(encoding="utf-8")
