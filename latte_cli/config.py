@@ -39,6 +39,7 @@ ENV_FOLLOWUP_DAYS = "LATTE_FOLLOWUP_DAYS"
 ENV_HOURS = "LATTE_HOURS"
 ENV_PHRASES = "LATTE_PHRASES"
 ENV_BUSY_TIMEOUT = "LATTE_BUSY_TIMEOUT"
+ENV_VOCABULARY = "LATTE_VOCABULARY"
 
 DEFAULT_SLA_HOURS = 24.0
 MAX_SLA_HOURS = 24.0 * 366
@@ -162,6 +163,22 @@ def _busy_timeout(text: str) -> float:
     return seconds
 
 
+def _vocabulary(text: str) -> Path | None:
+    """The organisation's vocabulary file, checked by loading it (docs/architecture.md)."""
+    from latte_cli.vocabulary import load
+
+    if not text.strip():
+        return None
+    path = Path(text.strip()).expanduser()
+    if not path.is_file():
+        raise ValueError("is not a file. Give the path of a vocabulary file (TOML).")
+    try:
+        load(path)
+    except InvalidValue as error:
+        raise ValueError(error.message.removesuffix(" Fix the file.") + ".") from None
+    return path
+
+
 def default_db_path() -> Path:
     """`latte.db` in the user's data directory (created on first use)."""
     import platformdirs
@@ -193,6 +210,7 @@ KEYS: dict[str, Key] = {
         Key("phrases", ENV_PHRASES, None, _phrases, lambda: ""),
         Key("busy_timeout", ENV_BUSY_TIMEOUT, None, _busy_timeout,
             lambda: f"{DEFAULT_BUSY_TIMEOUT:g}", numeric=True),
+        Key("vocabulary", ENV_VOCABULARY, None, _vocabulary, lambda: ""),
     )
 }  # fmt: skip
 
@@ -365,6 +383,12 @@ class Settings:
         seconds: float = self.setting("busy_timeout").value
         return seconds
 
+    @cached_property
+    def vocabulary(self) -> Path | None:
+        """The organisation's vocabulary file, None for the one latte ships."""
+        path: Path | None = self.setting("vocabulary").value
+        return path
+
 
 def _flag_text(value: object) -> str:
     """A flag's or a checked value's text: 48 for 48.0, every digit of any other number."""
@@ -456,7 +480,9 @@ def write_setting(key: str, text: str, environ: Mapping[str, str] | None = None)
     value = check(key, text)
     if KEYS[key].numeric:
         text = _flag_text(value)
-    elif (key == "db" and "://" not in text) or (key == "phrases" and value is not None):
+    elif (key == "db" and "://" not in text) or (
+        key in ("phrases", "vocabulary") and value is not None
+    ):
         # A path is kept absolute: the file is read from any folder.
         text = str(Path(text.strip()).expanduser().absolute())
     path = config_path(environ)

@@ -30,43 +30,8 @@ E = TypeVar("E", bound=StrEnum)
 REOPEN_STAGE = Stage.TAKE_ACTION
 
 
-class ActionKind(StrEnum):
-    REFUND = "refund"
-    REPLACEMENT = "replacement"
-    REPAIR = "repair"
-    CREDIT = "credit"
-    DISCOUNT = "discount"
-    ESCALATION = "escalation"
-    EXPLANATION_ONLY = "explanation_only"
-    OTHER = "other"
-
-
-class Channel(StrEnum):
-    PHONE = "phone"
-    EMAIL = "email"
-    CHAT = "chat"
-    IN_PERSON = "in_person"
-    SOCIAL = "social"
-    WEB = "web"
-    OTHER = "other"
-
-
-class Severity(StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-
-class RootCause(StrEnum):
-    PRODUCT_DEFECT = "product_defect"
-    DELIVERY = "delivery"
-    BILLING = "billing"
-    SERVICE = "service"
-    POLICY = "policy"
-    COMMUNICATION = "communication"
-    CUSTOMER_ERROR = "customer_error"
-    OTHER = "other"
+# Channels, severities, action kinds and root causes are data, not code: see
+# latte_cli/vocabulary.py (docs/architecture.md, vocabularies).
 
 
 def parse_choice(enum: type[E], value: str, *, what: str) -> E:

@@ -405,6 +405,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.warm:
         with open_session(url, readonly=True) as session:
             session.exec(select(Complaint.id).limit(1)).all()
+        from latte_cli import vocabulary
+
+        vocabulary.current()  # read once per process, like the CLI's first parsed value
     if args.wait:
         print("ready", flush=True)
         if not sys.stdin.readline():

@@ -31,7 +31,7 @@ ROWS = [
     "2026-11-01T11:02:00Z,,refund,Refunded,25.00,x\n",
     "T2,,,,email,billing,,,,Charged twice,,2026-11-02 09:00,,,,,2026-11-03 09:00,,,,y\n",
     "T3,C-2,,,chat,product,Lyon,low,,Bad,bob,2026-11-02 09:00,2026-11-01 09:00,,,,,,,,z\n",
-    "T4,C-3,,,fax,product,Lyon,low,,Bad,bob,2026-11-02 09:00,,,,,,,,,z\n",
+    "T4,C-3,,,pigeon,product,Lyon,low,,Bad,bob,2026-11-02 09:00,,,,,,,,,z\n",
     "\n",
     "T5,C-1,,,web,product,,,,Still waiting,,2026-11-04 08:00,2026-11-04 08:30,,,,,,,,z\n",
 ]
@@ -72,7 +72,7 @@ def test_import_counts_rejects_and_history(latte: Latte, db_url: str, tmp_path: 
     ]
     rejects = list(csv.DictReader((tmp_path / "tickets.rejects.csv").open(encoding="utf-8")))
     assert [r["Ticket"] for r in rejects] == ["T3", "T4"]
-    assert rejects[1]["Channel"] == "fax" and rejects[1]["reject_line"] == "6"
+    assert rejects[1]["Channel"] == "pigeon" and rejects[1]["reject_line"] == "6"
     consistent(db_url)
     with db.open_session(db_url) as session:
         t1 = session.exec(select(Complaint).where(Complaint.external_id == "T1")).one()[0]
@@ -114,7 +114,7 @@ def test_import_counts_rejects_and_history(latte: Latte, db_url: str, tmp_path: 
     # Fix the rejects file and import it: the rows go in, the rejects file disappears.
     fixed = (tmp_path / "tickets.rejects.csv").read_text(encoding="utf-8")
     fixed = fixed.replace("2026-11-02 09:00,2026-11-01 09:00", "2026-11-02 09:00,2026-11-02 10:00")
-    fixed = fixed.replace(",fax,", ",phone,")
+    fixed = fixed.replace(",pigeon,", ",phone,")
     write(tmp_path / "fixed.csv", fixed)
     result = latte("import", "complaints", str(tmp_path / "fixed.csv"), "--json")
     assert result.exit_code == 0, result.output

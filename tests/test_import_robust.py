@@ -59,7 +59,7 @@ def _cells(i: int, spec: tuple[str, str, int, str | None, int]) -> list[str]:
 def _mutate(cells: list[str], mutation: str) -> list[str]:
     cells = list(cells)
     if mutation == "channel":
-        cells[1] = "fax"
+        cells[1] = "pigeon"
     elif mutation == "date":
         cells[4] = "31/31/2026"
     elif mutation == "order":

@@ -84,9 +84,9 @@ def test_stage_duration_runs_from_the_previous_step() -> None:
 
 
 def test_parse_choice_lists_accepted_values() -> None:
-    assert workflow.parse_choice(workflow.Channel, "In-Person", what="Channel").value == "in_person"
-    with pytest.raises(InvalidValue, match="phone, email"):
-        workflow.parse_choice(workflow.Channel, "pigeon", what="Channel")
+    assert workflow.parse_choice(Stage, "Take-Action", what="Stage") is Stage.TAKE_ACTION
+    with pytest.raises(InvalidValue, match="listen, acknowledge"):
+        workflow.parse_choice(Stage, "pigeon", what="Stage")
 
 
 # Properties over the real services ----------------------------------------------------------

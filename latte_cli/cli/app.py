@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from latte_cli import __version__, config
 from latte_cli.errors import Interrupted, LatteError
@@ -37,6 +37,26 @@ def _without_bool_placeholder(params: list[Any]) -> list[Any]:
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
     return params
+
+
+class VocabularyHelp(TyperCommand):
+    """A command whose option help lists vocabulary values: `{channel}` in a help text becomes
+    "phone, email … or other", read when the help is shown, so `latte --help` reads no file."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from latte_cli import vocabulary
+
+        try:
+            globals_of(ctx).settings()  # the organisation's vocabulary file, if one is set
+            fill = {kind: vocabulary.listing(kind) for kind in vocabulary.KINDS}
+        except LatteError:  # a broken setting is reported when the command runs, not here
+            vocabulary.use(lambda: None)
+            fill = {kind: vocabulary.listing(kind) for kind in vocabulary.KINDS}
+        for param in self.get_params(ctx):
+            help_text = getattr(param, "help", None)
+            if isinstance(help_text, str) and "{" in help_text:
+                param.help = help_text.format_map(fill)  # type: ignore[attr-defined]
+        super().format_help(ctx, formatter)
 
 
 class LatteGroup(TyperGroup):
@@ -91,6 +111,10 @@ class Globals:
             self._base = config.Settings.resolve(
                 {"db": self.db_option, "agent": self.agent_option, "tz": self.tz_option}
             )
+            from latte_cli import vocabulary
+
+            base = self._base
+            vocabulary.use(lambda: base.vocabulary)
         return self._base.with_flags(**command_flags) if command_flags else self._base
 
     @property

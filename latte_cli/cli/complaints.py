@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from latte_cli.cli import options, render
-from latte_cli.cli.app import app, globals_of
+from latte_cli.cli.app import VocabularyHelp, app, globals_of
 from latte_cli.timeutil import parse_when, utcnow
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from latte_cli.services.complaints import NewComplaint
 
 
-@app.command()
+@app.command(cls=VocabularyHelp)
 def new(
     ctx: typer.Context,
     listen: Annotated[
@@ -28,16 +28,14 @@ def new(
         typer.Option("--listen", "-l", help="The customer's own words (the Listen stage)."),
     ] = None,
     channel: Annotated[
-        str | None, typer.Option(help="phone, email, chat, in_person, social, web or other.")
+        str | None, typer.Option(help="{channel} (or an alias, see the README).")
     ] = None,
     category: Annotated[
         str | None,
         typer.Option(help="What the complaint is about, e.g. delivery, billing, product."),
     ] = None,
     location: Annotated[str | None, typer.Option(help="Branch or department.")] = None,
-    severity: Annotated[
-        str | None, typer.Option(help="low, medium, high or critical.  [default: medium]")
-    ] = None,
+    severity: Annotated[str | None, typer.Option(help="{severity}.  [default: medium]")] = None,
     summary: Annotated[
         str | None, typer.Option(help="One line for lists. Default: the first line of --listen.")
     ] = None,
@@ -167,7 +165,7 @@ def _open_new(
     )
 
 
-@app.command()
+@app.command(cls=VocabularyHelp)
 def step(
     ctx: typer.Context,
     complaint_id: options.ComplaintId,
@@ -180,10 +178,7 @@ def step(
     ] = None,
     kind: Annotated[
         str | None,
-        typer.Option(
-            help="take_action: refund, replacement, repair, credit, discount, escalation, "
-            "explanation_only or other."
-        ),
+        typer.Option(help="take_action: {action_kind}."),
     ] = None,
     detail: Annotated[str | None, typer.Option(help="take_action: what exactly was done.")] = None,
     amount: Annotated[
@@ -197,10 +192,7 @@ def step(
     ] = None,
     root_cause: Annotated[
         str | None,
-        typer.Option(
-            help="explain: product_defect, delivery, billing, service, policy, communication, "
-            "customer_error or other."
-        ),
+        typer.Option(help="explain: {root_cause}."),
     ] = None,
     change: Annotated[
         str | None, typer.Option(help="explain: what will change so that it does not happen again.")
@@ -288,7 +280,7 @@ def show(
             render.console.print(countdown)
 
 
-@app.command("list")
+@app.command("list", cls=VocabularyHelp)
 def list_(
     ctx: typer.Context,
     status: Annotated[str, typer.Option(help="open, resolved or all.")] = "all",
@@ -298,7 +290,7 @@ def list_(
     ] = None,
     mine: Annotated[bool, typer.Option("--mine", help="Only complaints assigned to me.")] = False,
     customer: Annotated[str | None, typer.Option(help="Only this customer's (ref).")] = None,
-    channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
+    channel: Annotated[str | None, typer.Option(help="Only this channel: {channel}.")] = None,
     category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
     location: Annotated[str | None, typer.Option(help="Only this location.")] = None,
     since: options.Since = None,

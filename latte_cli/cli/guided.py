@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from latte_cli import config
+from latte_cli import config, vocabulary
 from latte_cli.cli import render
 from latte_cli.cli.prompts import Prompter, Suggestion
 from latte_cli.errors import Interrupted, InvalidValue, LatteError
@@ -49,7 +49,7 @@ from latte_cli.services.customers import (
 from latte_cli.services.followups import followup_days, pending_followup, resolved_complaint
 from latte_cli.services.views import timeline
 from latte_cli.timeutil import utcnow
-from latte_cli.workflow import STAGES, ActionKind, Channel, RootCause, Severity, Stage
+from latte_cli.workflow import STAGES, Stage
 
 if TYPE_CHECKING:
     from latte_cli.cli.app import Globals
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 ENV_PHRASES = "LATTE_PHRASES"
 COMMON_CATEGORIES = ("delivery", "billing", "product", "service", "staff", "website")
 # Actions that move money: the guided flow asks for an amount only for these.
-MONEY_ACTIONS = {ActionKind.REFUND, ActionKind.CREDIT, ActionKind.DISCOUNT}
+MONEY_ACTIONS = {"refund", "credit", "discount"}
 
 
 def make_prompter() -> Prompter:
@@ -76,6 +76,12 @@ def _amount_check(value: str) -> bool | str:
 
 
 # Which phrase library ------------------------------------------------------------------------
+
+
+def _choices(kind: str) -> list[tuple[str, str]]:
+    """The vocabulary's values of `kind` as (label, value) choices, in its order."""
+    words = vocabulary.current()
+    return [(words.label(kind, value), value) for value in words.values(kind)]
 
 
 def phrases_path() -> Path:
@@ -311,9 +317,7 @@ class Conversation:
         for phrase in self._guide("listen").phrases:
             render.console.print(Text(f"  You can say: {fill(phrase, self._values())}"))
         words = given.listen or self.ask.text("The customer's words:", multiline=True)
-        channel = given.channel or self.ask.select(
-            "Channel:", [(c.value, c.value) for c in Channel], default=Channel.PHONE.value
-        )
+        channel = given.channel or self.ask.select("Channel:", _choices("channel"), default="phone")
         category = given.category or self.ask.search(
             "Category:",
             self._suggest_from(self._known("category")),
@@ -327,7 +331,7 @@ class Conversation:
                 self._suggest_from(self._known("location")),
             )
         severity = given.severity or self.ask.select(
-            "Severity:", [(s.value, s.value) for s in Severity], default=Severity.MEDIUM.value
+            "Severity:", _choices("severity"), default="medium"
         )
         new = NewComplaint(
             channel=channel,
@@ -387,7 +391,7 @@ class Conversation:
 
     def _take_action(self) -> None:
         self._header(Stage.TAKE_ACTION)
-        kind = self.ask.select("Action:", [(k.value.replace("_", " "), k) for k in ActionKind])
+        kind = self.ask.select("Action:", _choices("action_kind"))
         detail = self._phrase_stage(Stage.TAKE_ACTION, "What exactly was done:")
         amount = ""
         if kind in MONEY_ACTIONS:
@@ -404,13 +408,13 @@ class Conversation:
                 if line.strip()
             ]
         given = StageInput(
-            action_kind=kind.value,
+            action_kind=kind,
             action_detail=detail,
             amount=amount or None,
             options_offered=tuple(options),
         )
         self._save(Stage.TAKE_ACTION, given)
-        self.action = action_text(detail, kind.value)
+        self.action = action_text(detail, kind)
 
     def _thank(self) -> None:
         self._header(Stage.THANK)
@@ -419,14 +423,12 @@ class Conversation:
 
     def _explain(self) -> None:
         self._header(Stage.EXPLAIN)
-        cause = self.ask.select(
-            "What went wrong (root cause):", [(r.value.replace("_", " "), r) for r in RootCause]
-        )
+        cause = self.ask.select("What went wrong (root cause):", _choices("root_cause"))
         change = self.ask.text("What will change so it doesn't happen again:")
         values = self._values() | {"change": change}
         phrases = [fill(p, values) for p in self._guide("explain").phrases]
         told = self.ask.phrase("What you explained to the customer:", phrases)
-        given = StageInput(text=told, root_cause=cause.value, what_will_change=change)
+        given = StageInput(text=told, root_cause=cause, what_will_change=change)
         self._save(Stage.EXPLAIN, given)
 
     # Resume and summary -----------------------------------------------------------------

@@ -300,7 +300,9 @@ def _write(
 
     target: IO[str]
     with engine.connect() as conn:
-        rows = export_rows(conn, kind, since=start, until=end)
+        rows = export_rows(
+            conn, kind, since=start, until=end, history=file_format is FileFormat.JSONL
+        )
         if output and output != "-":
             try:
                 target = Path(output).open("w", encoding="utf-8", newline="")  # noqa: SIM115

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from latte_cli import vocabulary
 from latte_cli.cli.io import neutralise
 from latte_cli.reports.build import Figures, Report, TrendRow
 from latte_cli.reports.definitions import Definition, explain
@@ -211,7 +212,8 @@ def repurchase_sections(f: Figures, p: Figures) -> list[Section]:
     speed.rows = [_outcome_row(label, o) for label, o in f.by_speed]
     speed.bars = [o.rate.value for _, o in f.by_speed]
     action = Section("Repurchase by action kind", OUTCOME_COLUMNS)
-    action.rows = [_outcome_row(kind, o) for kind, o in f.by_action] or [
+    # Labelled from the vocabulary; JSON and CSV keep the stored value.
+    action.rows = [_outcome_row(vocabulary.label("action_kind", k), o) for k, o in f.by_action] or [
         _outcome_row(DASH, Outcomes())
     ]
     action.bars = [o.rate.value for _, o in f.by_action] or [None]

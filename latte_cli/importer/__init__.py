@@ -32,6 +32,11 @@ def import_file(
     from latte_cli.db import ensure_schema
     from latte_cli.importer.base import Kind
 
+    if options.kind == "complaints":
+        from latte_cli.importer.history import carries_history, import_history
+
+        if carries_history(options.path):  # latte's own JSONL export: rebuild every event
+            return import_history(url, options, progress=progress, busy_timeout_ms=busy_timeout_ms)
     kind: Kind
     if options.kind == "complaints":
         from latte_cli.importer.complaints import ComplaintKind

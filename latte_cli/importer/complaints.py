@@ -33,7 +33,7 @@ from latte_cli.importer.base import Pending, Run, chunks
 from latte_cli.importer.fields import Bad, cents, choice, text
 from latte_cli.models import Complaint, StageRecord
 from latte_cli.timeutil import epoch
-from latte_cli.workflow import STAGES, ActionKind, Channel, RootCause, Severity, Stage
+from latte_cli.workflow import STAGES, Stage
 
 MAX_TEXT = 10_000
 # Stages, kinds and details as plain strings: `.value` of an enum costs a function call and
@@ -50,10 +50,6 @@ STAGE_COLUMN = {
     Stage.EXPLAIN: "explain_at",
 }
 STAGE_FIELDS = tuple((STAGE_COLUMN[s], s.value) for s in STAGES if s is not Stage.LISTEN)
-CHANNELS = frozenset(c.value for c in Channel)
-SEVERITIES = frozenset(s.value for s in Severity)
-ACTIONS = frozenset(a.value for a in ActionKind)
-CAUSES = frozenset(r.value for r in RootCause)
 # Event rows, encoded once: a million complaints write several each.
 STAGE_EVENT = {s.value: encode(StageDetails(stage=s, cycle=0))[1] for s in Stage}
 RESOLVED_EVENT = encode(ResolvedDetails())[1]
@@ -177,14 +173,12 @@ class ComplaintKind:
         external_id = text(c["external_id"], "external_id", limit=100, required=True)
         assert external_id is not None
         customer = customers.parse(c)
-        channel = choice(get("channel", ""), "channel", CHANNELS)
+        channel = choice(get("channel", ""), "channel")
         category = text(get("category", ""), "category", limit=100, required=True)
         assert category is not None
         location = text(get("location", ""), "location", limit=100)
         severity_text = get("severity", "")
-        severity = (
-            choice(severity_text, "severity", SEVERITIES) if severity_text.strip() else "medium"
-        )
+        severity = choice(severity_text, "severity") if severity_text.strip() else "medium"
         listen = text(get("listen", ""), "listen", limit=MAX_TEXT)
         summary = text(get("summary", ""), "summary", limit=500)
         if not listen and not summary:
@@ -277,12 +271,12 @@ def _stage(stage: str, at: datetime, c: dict[str, str]) -> StageIn:
                 "(refund, replacement, repair, credit, discount, "
                 "escalation, explanation_only, other)",
             )
-        kind = choice(kind_text, "action_kind", ACTIONS)
+        kind = choice(kind_text, "action_kind")
         detail = text(get("action_detail", ""), "action_detail", limit=MAX_TEXT)
         return StageIn(stage, at, detail or kind, kind, detail, cents(get("amount", ""), "amount"))
     if stage == EXPLAIN:
         cause_text = get("root_cause", "")
-        cause = choice(cause_text, "root_cause", CAUSES) if cause_text.strip() else None
+        cause = choice(cause_text, "root_cause") if cause_text.strip() else None
         change = text(get("what_will_change", ""), "what_will_change", limit=MAX_TEXT)
         return StageIn(stage, at, change or "", root_cause=cause, what_will_change=change)
     return StageIn(stage, at, "")

@@ -116,11 +116,14 @@ def text(value: str, field: str, *, limit: int, required: bool = False) -> str |
     return value
 
 
-def choice(value: str, field: str, accepted: frozenset[str]) -> str:
-    key = value.strip().lower().replace("-", "_").replace(" ", "_")
-    if key not in accepted:
-        raise Bad(field, f"{value!r} is not one of: {', '.join(sorted(accepted))}")
-    return key
+def choice(value: str, field: str) -> str:
+    """`value` (a value or an alias) in the vocabulary `field` (docs/architecture.md)."""
+    from latte_cli import vocabulary
+
+    try:
+        return vocabulary.parse(field, value)
+    except InvalidValue as error:
+        raise Bad(field, error.message) from None
 
 
 _TRUE = frozenset({"1", "true", "yes", "y", "t"})

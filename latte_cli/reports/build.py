@@ -17,14 +17,14 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection
 
+from latte_cli import vocabulary
 from latte_cli.reports import queries as q
 from latte_cli.reports.hours import BusinessClock, Schedule
 from latte_cli.reports.periods import EmptyPeriod, Period, Span, week_period
 from latte_cli.reports.stats import Cell, Dist, Nps, Outcomes, Share, percentile
-from latte_cli.workflow import ActionKind, Stage
+from latte_cli.workflow import Stage
 
 STAGES = tuple(s.value for s in Stage)
-ACTION_KINDS = tuple(k.value for k in ActionKind)
 NO_VALUE = "(none)"
 # A trend longer than this reads the whole table rather than an index range.
 FULL_SCAN_WEEKS = 52
@@ -218,7 +218,7 @@ def _fast_and_satisfied(key: OutcomeKey) -> bool:
 
 def _action_kinds(outcomes: Counter[OutcomeKey]) -> list[str]:
     present = {key[2] for key in outcomes}
-    ordered = [k for k in ACTION_KINDS if k in present]
+    ordered = [k for k in vocabulary.values("action_kind") if k in present]
     return ordered + sorted(present - set(ordered))
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from latte_cli import workflow
+from latte_cli import vocabulary, workflow
 from latte_cli.errors import InvalidValue, NotFound
 from latte_cli.events import (
     STEP_KINDS,
@@ -33,7 +33,7 @@ from latte_cli.services.customers import (
 )
 from latte_cli.services.eventlog import log_event
 from latte_cli.timeutil import epoch, utcnow
-from latte_cli.workflow import ActionKind, Channel, RootCause, Severity, Stage
+from latte_cli.workflow import Stage
 
 MAX_TEXT = 10_000
 # Stored as cents in a 32-bit integer column on PostgreSQL.
@@ -136,7 +136,7 @@ class NewComplaint:
     listen: str
     summary: str = ""
     location: str | None = None
-    severity: str = Severity.MEDIUM.value
+    severity: str = "medium"
     customer: CustomerDetails = field(default_factory=CustomerDetails)
     external_id: str | None = None
     # False leaves the complaint in the queue, unassigned, for `latte next`.
@@ -155,9 +155,9 @@ def check_given(
 ) -> None:
     """Refuse bad values given up front, before an agent spends time answering prompts."""
     if channel:
-        workflow.parse_choice(Channel, channel, what="Channel")
+        vocabulary.parse("channel", channel)
     if severity:
-        workflow.parse_choice(Severity, severity, what="Severity")
+        vocabulary.parse("severity", severity)
     if category:
         _required(category, "The category", "--category", limit=100)
     clean_text(location, limit=100, what="The location")
@@ -181,8 +181,8 @@ def open_complaint(
     now = utcnow()
     opened_at = _at(at, now)
     heard_at = max(_at(listened_at, now), opened_at) if listened_at else opened_at
-    channel = workflow.parse_choice(Channel, new.channel, what="Channel")
-    severity = workflow.parse_choice(Severity, new.severity, what="Severity")
+    channel = vocabulary.parse("channel", new.channel)
+    severity = vocabulary.parse("severity", new.severity)
     category = _required(new.category, "The category", "--category", limit=100).lower()
     listen = _required(new.listen, "The customer's words (Listen)", "--listen")
     summary = (new.summary or "").strip() or listen.splitlines()[0][:120]
@@ -200,10 +200,10 @@ def open_complaint(
     complaint = Complaint(
         external_id=new.external_id,
         customer_id=customer.id if customer else None,
-        channel=channel.value,
+        channel=channel,
         category=category,
         location=clean_text(new.location, limit=100, what="The location"),
-        severity=severity.value,
+        severity=severity,
         summary=summary[:500],
         opened_by=agent,
         opened_at=opened_at,
@@ -249,30 +249,26 @@ class StageInput:
 
 def _stage_fields(stage: Stage, given: StageInput) -> dict[str, Any]:
     if stage is Stage.TAKE_ACTION:
-        kind = workflow.parse_choice(
-            ActionKind,
-            _required(given.action_kind, "The action kind", "--kind"),
-            what="Action kind",
+        kind = vocabulary.parse(
+            "action_kind", _required(given.action_kind, "The action kind", "--kind")
         )
         detail = _required(given.action_detail or given.text, "The action detail", "--detail")
         options = [o.strip() for o in given.options_offered if o.strip()]
         return {
             "text": (given.text or detail).strip(),
-            "action_kind": kind.value,
+            "action_kind": kind,
             "action_detail": detail,
             "amount_cents": parse_amount(given.amount),
             "options_offered": json.dumps(options) if options else None,
         }
     if stage is Stage.EXPLAIN:
-        cause = workflow.parse_choice(
-            RootCause,
-            _required(given.root_cause, "The root cause", "--root-cause"),
-            what="Root cause",
+        cause = vocabulary.parse(
+            "root_cause", _required(given.root_cause, "The root cause", "--root-cause")
         )
         change = _required(given.what_will_change, "What will change", "--change")
         return {
             "text": (given.text or change).strip(),
-            "root_cause": cause.value,
+            "root_cause": cause,
             "what_will_change": change,
         }
     return {"text": _required(given.text, f"The {stage.value} text", "--text")}

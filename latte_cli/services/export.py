@@ -5,19 +5,24 @@ gives identical files. Complaints come one row per complaint: every stage's comp
 (the first cycle's), the action, the outcome and the latest recorded follow-up. Rows are read
 a batch at a time by id, so memory stays flat on a large database.
 
-Limitation: a reopened complaint's later cycles are not columns of the row; it exports with
-its first cycle's stage times and its `reopen_count`.
+A CSV row cannot hold a reopened complaint's later cycles: it exports with its first cycle's
+stage times and its `reopen_count`. A JSONL export loses nothing: each complaint also carries
+`opened_by`, its whole event log as `history` (each event's details encoded by
+`latte_cli.events`, each stage event with the stage's content) and every follow-up as
+`followups`; `latte import complaints` rebuilds it from them (`importer/history.py`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Table, func, select
 
-from latte_cli.models import Complaint, Customer, FollowUp, Purchase, StageRecord
+from latte_cli import events
+from latte_cli.models import Complaint, Customer, Event, FollowUp, Purchase, StageRecord
 from latte_cli.workflow import STAGES, Stage
 
 BATCH = 2000
@@ -93,18 +98,24 @@ def _window(statement: Any, column: Any, since: datetime | None, until: datetime
 
 
 def export_rows(
-    conn: Connection, kind: str, *, since: datetime | None = None, until: datetime | None = None
+    conn: Connection,
+    kind: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    history: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    """Each row of the export as a dict keyed by `columns_of(kind)`, oldest first."""
+    """Each row of the export as a dict keyed by `columns_of(kind)`, oldest first; with
+    `history`, complaints also carry their whole history (see the module docstring)."""
     if kind == "complaints":
-        return _complaints(conn, since, until)
+        return _complaints(conn, since, until, history)
     if kind == "purchases":
         return _purchases(conn, since, until)
     return _followups(conn, since, until)
 
 
 def _complaints(
-    conn: Connection, since: datetime | None, until: datetime | None
+    conn: Connection, since: datetime | None, until: datetime | None, history: bool = False
 ) -> Iterator[dict[str, Any]]:
     c, cu = _table(Complaint), _table(Customer)
     sr, fu = _table(StageRecord), _table(FollowUp)
@@ -128,8 +139,72 @@ def _complaints(
             f["complaint_id"]: f
             for f in conn.execute(select(fu).where(fu.c.id.in_(latest))).mappings()
         }
+        histories = _histories(conn, ids) if history else {}
         for row in batch:
-            yield _complaint_row(row, stages.get(row["id"], {}), followups.get(row["id"]))
+            data = _complaint_row(row, stages.get(row["id"], {}), followups.get(row["id"]))
+            if history:
+                data.update(opened_by=row["opened_by"], **histories.get(row["id"], {}))
+            yield data
+
+
+def _histories(conn: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """`history` and `followups` of each complaint in `ids`."""
+    ev, sr, fu = _table(Event), _table(StageRecord), _table(FollowUp)
+    content: dict[tuple[int, int, str], Any] = {}
+    for record in conn.execute(select(sr).where(sr.c.complaint_id.in_(ids))).mappings():
+        content[(record["complaint_id"], record["cycle"], record["stage"])] = record
+    found: dict[int, dict[str, Any]] = {i: {"history": [], "followups": []} for i in ids}
+    rows = conn.execute(select(ev).where(ev.c.complaint_id.in_(ids)).order_by(ev.c.id))
+    for row in rows.mappings():
+        details = events.decode(_Stored(row["kind"], row["at"], row["agent"], row["data"]))
+        event: dict[str, Any] = {
+            "kind": details.kind.value,
+            "at": iso(row["at"]),
+            "agent": row["agent"],
+            "details": events.as_data(details),
+        }
+        if isinstance(details, events.StageDetails):
+            key = (row["complaint_id"], details.cycle, details.stage.value)
+            if (stage_row := content.get(key)) is not None:
+                event["stage"] = _stage_content(stage_row)
+        found[row["complaint_id"]]["history"].append(event)
+    followups = select(fu).where(fu.c.complaint_id.in_(ids)).order_by(fu.c.id)
+    for f in conn.execute(followups).mappings():
+        found[f["complaint_id"]]["followups"].append(
+            {
+                "due_at": iso(f["due_at"]),
+                "recorded_at": iso(f["recorded_at"]),
+                "agent": f["agent"],
+                "reached": f["reached"],
+                "satisfied": f["satisfied"],
+                "nps": f["nps"],
+                "repurchased": f["repurchased"],
+                "note": f["note"],
+            }
+        )
+    return found
+
+
+def _stage_content(record: Any) -> dict[str, Any]:
+    options = record["options_offered"]
+    return {
+        "text": record["text"],
+        "action_kind": record["action_kind"],
+        "action_detail": record["action_detail"],
+        "amount_cents": record["amount_cents"],
+        "options_offered": json.loads(options) if options else None,
+        "root_cause": record["root_cause"],
+        "what_will_change": record["what_will_change"],
+    }
+
+
+class _Stored(NamedTuple):
+    """An event row as `events.decode` reads it."""
+
+    kind: str
+    at: datetime
+    agent: str
+    data: str
 
 
 def _complaint_row(row: Any, stages: dict[str, Any], followup: Any) -> dict[str, Any]:

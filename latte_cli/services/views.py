@@ -9,14 +9,14 @@ from enum import StrEnum
 
 from sqlmodel import Session, col, func, select
 
-from latte_cli import config, events, workflow
+from latte_cli import config, events, vocabulary, workflow
 from latte_cli.errors import InvalidValue
 from latte_cli.events import HANDOFF_KINDS, EventKind, ReopenDetails, TransferDetails
 from latte_cli.models import Complaint, Customer, StageRecord
 from latte_cli.services.complaints import get_complaint
 from latte_cli.services.eventlog import events_of
 from latte_cli.timeutil import epoch, utcnow
-from latte_cli.workflow import Channel, Stage
+from latte_cli.workflow import Stage
 
 
 @dataclass(frozen=True)
@@ -180,8 +180,8 @@ def list_complaints(
     if filters.customer_ref:
         statement = statement.where(Customer.ref == filters.customer_ref)
     if filters.channel:
-        channel = workflow.parse_choice(Channel, filters.channel, what="Channel")
-        statement = statement.where(Complaint.channel == channel.value)
+        channel = vocabulary.parse("channel", filters.channel)
+        statement = statement.where(Complaint.channel == channel)
     if filters.category:
         statement = statement.where(Complaint.category == filters.category.lower())
     if filters.location:
