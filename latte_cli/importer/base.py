@@ -23,7 +23,14 @@ from sqlalchemy.exc import DBAPIError
 
 from latte_cli import summary
 from latte_cli.db import translate
-from latte_cli.importer.fields import Bad, Columns, TimeParser, match_columns
+from latte_cli.importer.fields import (
+    Bad,
+    Columns,
+    TimeParser,
+    check_fields,
+    match_columns,
+    value_key,
+)
 from latte_cli.importer.source import Record, Source, open_source
 
 BATCH_ROWS = 5000
@@ -38,7 +45,14 @@ class ImportOptions:
     kind: str
     path: str
     agent: str
-    mapping: dict[str, str] = field(default_factory=dict)
+    # (SOURCE, FIELD) pairs from --map; one source column may feed several fields.
+    mapping: tuple[tuple[str, str], ...] = ()
+    # --value FIELD:SOURCE=TARGET as {FIELD: {source key: TARGET}} (see fields.value_key).
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    # --set FIELD=VALUE: the value of FIELD where the file has none.
+    constants: dict[str, str] = field(default_factory=dict)
+    # --allow-dates-from: the earliest date accepted (default fields.EARLIEST).
+    earliest: datetime | None = None
     encoding: str | None = None
     format: str | None = None
     date_formats: tuple[str, ...] = ()
@@ -86,7 +100,8 @@ class Kind(Protocol):
 
     name: str
     aliases: dict[str, tuple[str, ...]]
-    required: tuple[str, ...]
+    # A tuple entry is satisfied by any one of its fields.
+    required: tuple[str | tuple[str, ...], ...]
     ignored: tuple[str, ...]
 
     def parse(self, cells: dict[str, str], run: Run) -> Any: ...
@@ -194,6 +209,12 @@ class Run:
     now: datetime
     rejects: Rejects
 
+    @property
+    def importer(self) -> str:
+        """Who imported rows without an agent column: the file, never the login that ran it
+        (docs/architecture.md, "Batch import")."""
+        return f"import:{self.report.source}"
+
     def transaction(self, conn: Connection) -> AbstractContextManager[Any]:
         """A transaction per batch, or nothing when the whole import is one transaction."""
         if self.options.strict or self.options.dry_run:
@@ -240,12 +261,15 @@ def _columns_of(source: Source, kind: Kind, options: ImportOptions) -> Columns:
         except ValueError:
             data = {}
         names = [str(k) for k in data] if isinstance(data, dict) else []
+    check_fields(options.values, kind.aliases, "--value")
+    check_fields(options.constants, kind.aliases, "--set")
     return match_columns(
         names,
         kind.aliases,
         required=kind.required,
         mapping=options.mapping,
         ignored=kind.ignored,
+        constants=options.constants,
     )
 
 
@@ -272,7 +296,7 @@ def _run(
     rejects_path = (
         Path(options.rejects) if options.rejects else default_rejects(options.path, source.format)
     )
-    times = TimeParser(options.date_formats, options.zone, now=now)
+    times = TimeParser(options.date_formats, options.zone, now=now, earliest=options.earliest)
     with engine.connect() as conn, _import_cache(conn):
         run = Run(options, report, columns, Store(conn), times, now, Rejects(rejects_path, source))
         try:
@@ -347,6 +371,8 @@ def _import_records(
     report, columns = run.report, run.columns
     fields = list(columns.by_field.items())
     batch = _Batch(conn, run, kind)
+    constants, value_maps = run.options.constants, run.options.values
+    adjust = bool(constants or value_maps)
     for record in source.records():
         report.rows += 1
         if record.problem:
@@ -357,6 +383,8 @@ def _import_records(
             else:
                 values = record.values
                 cells = {f: values.get(c, "") for f, c in fields}
+            if adjust:
+                cells = _adjust(cells, constants, value_maps)
             try:
                 row = kind.parse(cells, run)
             except Bad as bad:
@@ -366,6 +394,22 @@ def _import_records(
         if progress is not None and report.rows % 1000 == 0:
             progress(report.rows, source.bytes_read)
     batch.flush()
+
+
+def _adjust(
+    cells: dict[str, str], constants: dict[str, str], value_maps: dict[str, dict[str, str]]
+) -> dict[str, str]:
+    """Apply `--set` where a cell is empty, then `--value` to the cells it names."""
+    for name, constant in constants.items():
+        if not cells.get(name, "").strip():
+            cells[name] = constant
+    for name, table in value_maps.items():
+        cell = cells.get(name)
+        if cell:
+            target = table.get(value_key(cell))
+            if target is not None:
+                cells[name] = target
+    return cells
 
 
 def _end_transaction(conn: Connection, run: Run) -> None:
@@ -409,7 +453,7 @@ def _json_cells(
             extra,
             {f: a for f, a in kind.aliases.items() if f not in columns.by_field},
             required=(),
-            mapping={},
+            mapping=(),
             ignored=kind.ignored,
         )
         for f, c in more.by_field.items():

@@ -75,7 +75,12 @@ TIME_LAYOUT = "%Y-%m-%d %H:%M:%S.%f"
 class PurchaseKind:
     name: str = "purchases"
     aliases: dict[str, tuple[str, ...]] = ALIASES
-    required: tuple[str, ...] = ("order_ref", "customer_ref", "purchased_at", "amount")
+    required: tuple[str | tuple[str, ...], ...] = (
+        "order_ref",
+        "customer_ref",
+        "purchased_at",
+        "amount",
+    )
     ignored: tuple[str, ...] = ("latte_id",)
 
     def __init__(self) -> None:
