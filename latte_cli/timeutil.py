@@ -43,6 +43,8 @@ def parse_when(text: str, *, what: str, assume: tzinfo | None = None) -> datetim
 # The earliest moment a user or an import may record (docs/architecture.md, "Batch import"):
 # a year 1 or 1900 date is a placeholder, not history.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+# `--allow-dates-from` goes no further back: the epoch columns are 32-bit on PostgreSQL.
+EARLIEST_ALLOWED = datetime(1902, 1, 1, tzinfo=UTC)
 
 
 def parse_moment(text: str, *, what: str, assume: tzinfo | None, now: datetime) -> datetime:

@@ -127,7 +127,7 @@ def _import(
 ) -> None:
     from latte_cli.importer import ImportOptions, import_file, profiles
     from latte_cli.importer.fields import parse_constants, parse_mapping, parse_values
-    from latte_cli.timeutil import parse_when
+    from latte_cli.timeutil import EARLIEST_ALLOWED, parse_when
 
     g = globals_of(ctx)
     chosen = profiles.Profile(
@@ -151,11 +151,17 @@ def _import(
     earliest = None
     if chosen.allow_dates_from:
         earliest = parse_when(chosen.allow_dates_from, what="--allow-dates-from", assume=g.tz)
+        if earliest < EARLIEST_ALLOWED:
+            raise InvalidValue(
+                f"--allow-dates-from {chosen.allow_dates_from}: latte stores dates from "
+                "1902-01-01 on. Give a later date."
+            )
     options = ImportOptions(
         kind=kind,
         path=file,
         agent=g.agent,
         mapping=chosen.mapping,
+        profile_mapping=chosen.profile_mapping,
         values=chosen.values,
         constants=chosen.constants,
         earliest=earliest,

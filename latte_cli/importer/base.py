@@ -47,6 +47,8 @@ class ImportOptions:
     agent: str
     # (SOURCE, FIELD) pairs from --map; one source column may feed several fields.
     mapping: tuple[tuple[str, str], ...] = ()
+    # A profile's (SOURCE, FIELD) pairs: used where the file has the column.
+    profile_mapping: tuple[tuple[str, str], ...] = ()
     # --value FIELD:SOURCE=TARGET as {FIELD: {source key: TARGET}} (see fields.value_key).
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     # --set FIELD=VALUE: the value of FIELD where the file has none.
@@ -213,7 +215,7 @@ class Run:
     def importer(self) -> str:
         """Who imported rows without an agent column: the file, never the login that ran it
         (docs/architecture.md, "Batch import")."""
-        return f"import:{self.report.source}"
+        return f"import:{Path(self.report.source).name}"[:100]
 
     def transaction(self, conn: Connection) -> AbstractContextManager[Any]:
         """A transaction per batch, or nothing when the whole import is one transaction."""
@@ -270,6 +272,7 @@ def _columns_of(source: Source, kind: Kind, options: ImportOptions) -> Columns:
         mapping=options.mapping,
         ignored=kind.ignored,
         constants=options.constants,
+        optional=options.profile_mapping,
     )
 
 

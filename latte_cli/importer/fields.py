@@ -47,9 +47,11 @@ def match_columns(
     mapping: Iterable[tuple[str, str]],
     ignored: Iterable[str] = (),
     constants: Iterable[str] = (),
+    optional: Iterable[tuple[str, str]] = (),
 ) -> Columns:
     """Match columns by name and alias, after `mapping` ((SOURCE, FIELD) pairs from `--map`;
-    one source may feed several fields).
+    one source may feed several fields), then `optional` (a profile's pairs: skipped where
+    the file has no such column or a flag maps the field).
 
     Raises InvalidValue when a mapping names an unknown field or column, or when a required
     field has no column and no constant (`--set`): every row would be rejected, so the file
@@ -75,6 +77,15 @@ def match_columns(
             )
         by_field[target] = match
         used.add(match)
+    for source, target in optional:
+        if target in by_field or target not in aliases:
+            continue
+        match = next((c for c in columns if c == source), None) or next(
+            (c for c in columns if normalise(c) == normalise(source)), None
+        )
+        if match is not None:
+            by_field[target] = match
+            used.add(match)
     skip = {normalise(name) for name in ignored}
     unknown, ignored_found = [], []
     for column in columns:

@@ -58,6 +58,8 @@ class Profile:
     date_formats: tuple[str, ...] = ()
     allow_dates_from: str | None = None
     mapping: tuple[tuple[str, str], ...] = ()
+    # The loaded profile's pairs, used where the file has the column (see `merge`).
+    profile_mapping: tuple[tuple[str, str], ...] = ()
     constants: dict[str, str] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -154,7 +156,8 @@ def _profile(path: Path, data: dict[str, Any]) -> Profile:
 
 def merge(base: Profile, flags: Profile) -> Profile:
     """The profile's options with the command line's on top: a field mapped, set or
-    value-mapped by a flag takes the flag's; a scalar given by a flag replaces the profile's."""
+    value-mapped by a flag takes the flag's; a scalar given by a flag replaces the profile's.
+    The profile's maps are kept apart: a column they name may be missing from a file."""
     flag_fields = {target for _, target in flags.mapping}
     values = {name: dict(table) for name, table in base.values.items()}
     for name, table in flags.values.items():
@@ -166,7 +169,8 @@ def merge(base: Profile, flags: Profile) -> Profile:
         zone=flags.zone or base.zone,
         date_formats=flags.date_formats or base.date_formats,
         allow_dates_from=flags.allow_dates_from or base.allow_dates_from,
-        mapping=tuple(p for p in base.mapping if p[1] not in flag_fields) + flags.mapping,
+        mapping=flags.mapping,
+        profile_mapping=tuple(p for p in base.mapping if p[1] not in flag_fields),
         constants={**base.constants, **flags.constants},
         values=values,
     )
@@ -176,7 +180,8 @@ def dumps(profile: Profile) -> str:
     """The profile as TOML that `load` reads back to the same options."""
 
     def q(text: str) -> str:
-        return json.dumps(text, ensure_ascii=False)
+        # A JSON string is a TOML basic string, but for DEL, which TOML wants escaped.
+        return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
     lines = ["# A latte import profile: latte import KIND FILE --profile THIS_FILE"]
     for key in ("kind", "format", "encoding", "zone", "allow_dates_from"):
@@ -186,7 +191,7 @@ def dumps(profile: Profile) -> str:
     if profile.date_formats:
         lines.append(f"date_formats = [{', '.join(q(f) for f in profile.date_formats)}]")
     grouped: dict[str, list[str]] = {}
-    for source, target in profile.mapping:
+    for source, target in (*profile.profile_mapping, *profile.mapping):
         grouped.setdefault(source, []).append(target)
     if grouped:
         lines += ["", "[map]"]
