@@ -447,3 +447,16 @@ def test_profiles_read_back_what_was_saved(
     assert back.mapping == tuple(grouped)
     assert (back.constants, back.date_formats, back.zone) == (constants, tuple(formats), zone)
     assert back.values == {f: {k.casefold(): v for k, v in t.items()} for f, t in keyed.items()}
+
+
+@pytest.mark.sqlite_only
+def test_dry_run_creates_no_database_file(latte: Latte, tmp_path: Path) -> None:
+    target = tmp_path / "new" / "never.db"
+    source = tmp_path / "t.csv"
+    source.write_text(
+        "id,opened_at,channel,category,description\nD1,2024-05-01,web,x,y\n", encoding="utf-8"
+    )
+    result = latte("--db", str(target), "import", "complaints", str(source), "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["inserted"] == 1
+    assert not target.exists() and not target.parent.exists()
