@@ -460,3 +460,41 @@ def test_dry_run_creates_no_database_file(latte: Latte, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["inserted"] == 1
     assert not target.exists() and not target.parent.exists()
+
+
+@pytest.mark.sqlite_only
+def test_rejects_keep_the_original_bytes(latte: Latte, db_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "mixed.csv"
+    bad_row = b"B2,2024-05-01,web,caf\xe9 latin-1,na\xefve \xff words\n"
+    source.write_bytes(
+        b"id,opened_at,channel,category,description\n"
+        b"B1,2024-05-01,web,x,fine\n" + bad_row + "B3,2024-05-01,web,x,caf\u00e9\n".encode()
+    )
+    result = latte("import", "complaints", str(source), "--json")
+    assert result.exit_code == 3, result.output
+    report = json.loads(result.stdout)
+    assert (report["inserted"], report["rejected"]) == (2, 1)
+    written = (tmp_path / "mixed.rejects.csv").read_bytes()
+    assert written.endswith(b"," + bad_row.replace(b"\n", b"\r\n"))
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(
+    ("content", "extra", "said"),
+    [
+        (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + bytes(range(256)), (), "binary"),
+        (b"id,opened_at\x00,x\n" + b"\x00" * 100, (), "binary"),
+        (b"a" * (2 << 20) + b"\nA1\n", (), "longer than"),
+        (b"id,opened_at\nA1,2024-05-01\n", ("--encoding", "rot13"), "encoding"),
+    ],
+    ids=["gzip", "nul", "huge-header", "rot13"],
+)
+def test_unreadable_input_is_one_line(
+    latte: Latte, tmp_path: Path, content: bytes, extra: tuple[str, ...], said: str
+) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(content)
+    result = latte("import", "complaints", str(source), *extra)
+    assert result.exit_code == 1, result.output
+    assert said in result.output and "unexpected" not in result.output
+    assert len(result.output.strip().splitlines()) == 1

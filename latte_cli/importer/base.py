@@ -169,7 +169,8 @@ class Rejects:
 
     def add(self, record: Record, reject: Reject) -> None:
         if self.file is None:
-            self.file = self.path.open("w", encoding="utf-8", newline="")
+            # surrogateescape: a row that was not valid UTF-8 is written back byte for byte.
+            self.file = self.path.open("w", encoding="utf-8", errors="surrogateescape", newline="")
             if self.source.format == "csv":
                 self.writer = csv.writer(self.file)
                 header = [self.source.columns[i] for i in self.keep]
