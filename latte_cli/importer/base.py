@@ -326,6 +326,8 @@ def _import_cache(conn: Connection) -> Iterator[None]:
         yield
         return
     conn.exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+    # The purchases' staging tables live in the temp schema, which has its own cache.
+    conn.exec_driver_sql(f"PRAGMA temp.cache_size = -{IMPORT_CACHE_KIB}")
     conn.commit()
     try:
         yield
@@ -333,6 +335,7 @@ def _import_cache(conn: Connection) -> Iterator[None]:
         if conn.in_transaction():
             conn.rollback()
         conn.exec_driver_sql("PRAGMA cache_size = -2000")
+        conn.exec_driver_sql("PRAGMA temp.cache_size = -2000")
         conn.commit()
 
 
