@@ -51,10 +51,13 @@ def parse_moment(text: str, *, what: str, assume: tzinfo | None, now: datetime) 
     """An `--at` moment: a date as `parse_when` reads it, from 1970-01-01 to a day after
     `now`; anything else is one InvalidValue naming the flag."""
     moment = parse_when(text, what=what, assume=assume)
-    if moment < EARLIEST or moment > now + timedelta(days=1):
+    if moment < EARLIEST:
         raise InvalidValue(
-            f"{what} {text!r} is not a plausible date: give one from 1970-01-01 to tomorrow."
+            f"{what} {text!r} is before 1970-01-01: a placeholder, not a real date. "
+            "Give the real date."
         )
+    if moment > now + timedelta(days=1):
+        raise InvalidValue(f"{what} {text!r} is in the future. Give a past time.")
     return moment
 
 
