@@ -141,7 +141,9 @@ class CustomerIndex:
 
     def __init__(self, known: Iterable[tuple[int, Keys]] = ()) -> None:
         self.keys: dict[int, Keys] = {}
-        self._by: dict[tuple[str, object], list[int]] = {}
+        # Ids per entry as an insertion-ordered set: a list's `in` made indexing quadratic
+        # (every customer without name and phone shares one entry).
+        self._by: dict[tuple[str, object], dict[int, None]] = {}
         for customer_id, keys in known:
             self.add(customer_id, keys)
 
@@ -149,9 +151,7 @@ class CustomerIndex:
         """Index a customer, or re-index one whose keys were filled in."""
         self.keys[customer_id] = keys
         for entry in self._entries(keys):
-            ids = self._by.setdefault(entry, [])
-            if customer_id not in ids:
-                ids.append(customer_id)
+            self._by.setdefault(entry, {})[customer_id] = None
 
     @staticmethod
     def _entries(keys: Keys) -> list[tuple[str, object]]:
@@ -166,15 +166,15 @@ class CustomerIndex:
         """The id of the customer `given` names, None if it names no stored customer."""
         same_ref = self._by.get(("ref", given.ref)) if given.ref else None
         if same_ref:
-            return same_ref[0]
+            return next(iter(same_ref))
         if given.email:
-            for customer_id in self._by.get(("email", given.email), []):
+            for customer_id in self._by.get(("email", given.email), {}):
                 if not (given.ref and self.keys[customer_id].ref):
                     return customer_id
         if not given.by_name_and_phone:
             return None
         bare = not (given.ref or given.email)
-        for customer_id in self._by.get(("name_phone", (given.name, given.phone)), []):
+        for customer_id in self._by.get(("name_phone", (given.name, given.phone)), {}):
             stored = self.keys[customer_id]
             if bare and not (stored.ref or stored.email):
                 return customer_id
