@@ -150,6 +150,8 @@ class PurchaseKind:
                 func.sum(STAGING.c.lines),
                 func.count(),
             ).group_by(STAGING.c.order_ref)
+            # Numbered in order_ref order: purchases are inserted in that order, as before.
+            sums = sums.order_by(STAGING.c.order_ref)
             names = [c.name for c in ORDERS.c if c.name != "n"]
             conn.execute(ORDERS.insert().from_select(names, sums))
             self._reject_conflicts(conn, run)
