@@ -32,7 +32,33 @@ def parse_when(text: str, *, what: str, assume: tzinfo | None = None) -> datetim
             f"{what} {text!r} is not a date. Use ISO 8601, for example 2026-11-23 or "
             "2026-11-23T14:30."
         ) from None
-    return as_utc(moment, assume)
+    try:
+        return as_utc(moment, assume)
+    except (ValueError, OverflowError):
+        raise InvalidValue(
+            f"{what} {text!r} is out of range. Give a real date, for example 2026-11-23."
+        ) from None
+
+
+# The earliest moment a user or an import may record (docs/architecture.md, "Batch import"):
+# a year 1 or 1900 date is a placeholder, not history.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+# `--allow-dates-from` goes no further back: the epoch columns are 32-bit on PostgreSQL.
+EARLIEST_ALLOWED = datetime(1902, 1, 1, tzinfo=UTC)
+
+
+def parse_moment(text: str, *, what: str, assume: tzinfo | None, now: datetime) -> datetime:
+    """An `--at` moment: a date as `parse_when` reads it, from 1970-01-01 to a day after
+    `now`; anything else is one InvalidValue naming the flag."""
+    moment = parse_when(text, what=what, assume=assume)
+    if moment < EARLIEST:
+        raise InvalidValue(
+            f"{what} {text!r} is before 1970-01-01: a placeholder, not a real date. "
+            "Give the real date."
+        )
+    if moment > now + timedelta(days=1):
+        raise InvalidValue(f"{what} {text!r} is in the future. Give a past time.")
+    return moment
 
 
 def local(moment: datetime, zone: tzinfo | None) -> datetime:

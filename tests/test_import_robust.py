@@ -75,7 +75,7 @@ def _mutate(cells: list[str], mutation: str) -> list[str]:
     elif mutation == "short_row":
         cells = cells[:-2]
     elif mutation == "too_long":
-        cells[3] = "x" * 10_001
+        cells[3] = "x" * 1_000_001
     elif mutation == "severity":
         cells[10] = "urgent!!"
     elif mutation == "broken_quote":

@@ -8,7 +8,7 @@ import typer
 
 from latte_cli.cli import options, render
 from latte_cli.cli.app import VocabularyHelp, app, globals_of
-from latte_cli.timeutil import parse_when, utcnow
+from latte_cli.timeutil import parse_moment, parse_when, utcnow
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -80,7 +80,7 @@ def new(
         customer=CustomerDetails(ref=customer, name=name, email=email, phone=phone),
         assign=not queue,
     )
-    opened_at = parse_when(at, what="--at", assume=g.tz) if at else None
+    opened_at = parse_moment(at, what="--at", assume=g.tz, now=utcnow()) if at else None
     given = (("--channel", channel), ("--category", category), ("--listen", listen))
     missing = [flag for flag, value in given if not value]
     if missing or guided:
@@ -221,7 +221,7 @@ def step(
         root_cause=root_cause,
         what_will_change=change,
     )
-    when = parse_when(at, what="--at", assume=g.tz) if at else None
+    when = parse_moment(at, what="--at", assume=g.tz, now=utcnow()) if at else None
     with g.session() as session:
         complaint = record_stage(
             session,
@@ -386,7 +386,7 @@ def reopen(
     from latte_cli.services.complaints import reopen as reopen_complaint
 
     g = globals_of(ctx)
-    when = parse_when(at, what="--at", assume=g.tz) if at else None
+    when = parse_moment(at, what="--at", assume=g.tz, now=utcnow()) if at else None
     with g.session() as session:
         reopen_complaint(session, complaint_id=complaint_id, reason=reason, agent=g.agent, at=when)
         if as_json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any
@@ -13,6 +14,7 @@ import typer
 
 from latte_cli.cli import options, render
 from latte_cli.cli.app import LatteGroup, app, globals_of
+from latte_cli.errors import InvalidValue
 
 if TYPE_CHECKING:
     from latte_cli.importer import ImportReport
@@ -31,6 +33,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 
 EXIT_REJECTED = 3
+MAX_SHOWN_COLUMNS = 20
 # A spreadsheet runs a cell starting with one of these as a formula.
 FORMULA_START = ("=", "+", "-", "@")
 
@@ -44,6 +47,39 @@ FileArg = Annotated[str, typer.Argument(metavar="FILE", help="CSV or JSONL file;
 MapOption = Annotated[
     list[str] | None,
     typer.Option("--map", help="SOURCE=FIELD: read column SOURCE as FIELD (repeatable)."),
+]
+ValueOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--value",
+        help="FIELD:SOURCE=TARGET: read value SOURCE of FIELD as TARGET, ignoring case "
+        "(repeatable).",
+    ),
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="FIELD=VALUE: FIELD's value where the file has none (repeatable)."),
+]
+AllowDatesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--allow-dates-from",
+        metavar="DATE",
+        help="Accept dates from DATE on. Default: 1970-01-01 (earlier ones are rejected).",
+    ),
+]
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        metavar="FILE",
+        help="TOML file of import options, or a shipped profile's name (zendesk, servicenow, "
+        "cfpb). Flags win.",
+    ),
+]
+SaveProfileOption = Annotated[
+    str | None,
+    typer.Option("--save-profile", metavar="FILE", help="Write this run's options to FILE."),
 ]
 EncodingOption = Annotated[
     str | None, typer.Option(help="The file's encoding. Default: UTF-8 (with or without BOM).")
@@ -75,6 +111,11 @@ def _import(
     kind: str,
     file: str,
     mapping: list[str] | None,
+    value: list[str] | None,
+    constant: list[str] | None,
+    allow_dates_from: str | None,
+    profile: str | None,
+    save_profile: str | None,
     encoding: str | None,
     file_format: FileFormat | None,
     date_format: list[str] | None,
@@ -84,18 +125,50 @@ def _import(
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    from latte_cli.importer import ImportOptions, import_file, parse_mapping
+    from latte_cli.importer import ImportOptions, import_file, profiles
+    from latte_cli.importer.fields import parse_constants, parse_mapping, parse_values
+    from latte_cli.timeutil import EARLIEST_ALLOWED, parse_when
 
     g = globals_of(ctx)
+    chosen = profiles.Profile(
+        format=file_format.value if file_format else None,
+        encoding=encoding,
+        zone=tz,
+        date_formats=tuple(date_format or ()),
+        allow_dates_from=allow_dates_from,
+        mapping=parse_mapping(mapping or ()),
+        constants=parse_constants(constant or ()),
+        values=parse_values(value or ()),
+    )
+    if profile:
+        loaded = profiles.load(profile)
+        if loaded.kind not in (None, kind):
+            raise InvalidValue(
+                f"--profile {profile} is for {loaded.kind}, not {kind}: "
+                f"use latte import {loaded.kind}."
+            )
+        chosen = profiles.merge(loaded, chosen)
+    earliest = None
+    if chosen.allow_dates_from:
+        earliest = parse_when(chosen.allow_dates_from, what="--allow-dates-from", assume=g.tz)
+        if earliest < EARLIEST_ALLOWED:
+            raise InvalidValue(
+                f"--allow-dates-from {chosen.allow_dates_from}: latte stores dates from "
+                "1902-01-01 on. Give a later date."
+            )
     options = ImportOptions(
         kind=kind,
         path=file,
         agent=g.agent,
-        mapping=parse_mapping(mapping or ()),
-        encoding=encoding,
-        format=file_format.value if file_format else None,
-        date_formats=tuple(date_format or ()),
-        zone=g.settings(tz=tz).tz,
+        mapping=chosen.mapping,
+        profile_mapping=chosen.profile_mapping,
+        values=chosen.values,
+        constants=chosen.constants,
+        earliest=earliest,
+        encoding=chosen.encoding,
+        format=chosen.format,
+        date_formats=chosen.date_formats,
+        zone=g.settings(tz=chosen.zone).tz,
         rejects=rejects,
         strict=strict,
         dry_run=dry_run,
@@ -105,6 +178,8 @@ def _import(
         report = _with_progress(g.db_url, options, file, g.busy_timeout_ms)
     else:
         report = import_file(g.db_url, options, busy_timeout_ms=g.busy_timeout_ms)
+    if save_profile:
+        profiles.save(replace(chosen, kind=kind), save_profile)
     if as_json:
         render.print_json(report_json(report))
     else:
@@ -178,10 +253,11 @@ def _show_report(report: ImportReport) -> None:
         head += " Nothing changed: everything was already imported."
     typer.echo(head)
     if report.unknown_columns:
-        typer.echo(
-            f"Unknown columns, not imported: {', '.join(report.unknown_columns)} "
-            "(map them with --map COLUMN=FIELD)."
-        )
+        names = ", ".join(report.unknown_columns[:MAX_SHOWN_COLUMNS])
+        more = len(report.unknown_columns) - MAX_SHOWN_COLUMNS
+        if more > 0:
+            names += f" and {more} more"
+        typer.echo(f"Unknown columns, not imported: {names} (map them with --map COLUMN=FIELD).")
     for reject in report.first_rejects:
         where = f"line {reject.line}" + (f", column {reject.column}" if reject.column else "")
         typer.echo(f"  rejected {where}: {reject.reason}", err=True)
@@ -196,6 +272,11 @@ def _make_import(kind: str, example: str) -> None:
         ctx: typer.Context,
         file: FileArg,
         mapping: MapOption = None,
+        value: ValueOption = None,
+        constant: SetOption = None,
+        allow_dates_from: AllowDatesOption = None,
+        profile: ProfileOption = None,
+        save_profile: SaveProfileOption = None,
         encoding: EncodingOption = None,
         file_format: FormatOption = None,
         date_format: DateFormatOption = None,
@@ -210,6 +291,11 @@ def _make_import(kind: str, example: str) -> None:
             kind=kind,
             file=file,
             mapping=mapping,
+            value=value,
+            constant=constant,
+            allow_dates_from=allow_dates_from,
+            profile=profile,
+            save_profile=save_profile,
             encoding=encoding,
             file_format=file_format,
             date_format=date_format,
@@ -226,7 +312,8 @@ def _make_import(kind: str, example: str) -> None:
 
 _make_import(
     "complaints",
-    "latte import complaints tickets.csv --map Ticket=external_id --date-format %d/%m/%Y",
+    "latte import complaints tickets.csv --map Ticket=external_id --date-format %d/%m/%Y "
+    "--value channel:Fax=letter --set category=billing",
 )
 _make_import("purchases", "latte import purchases orders.csv --json")
 _make_import("followups", "latte import followups calls.jsonl")

@@ -9,6 +9,8 @@ to a rejects file that can be fixed and imported again.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import IO
 
 from latte_cli.errors import InvalidValue
@@ -52,5 +54,23 @@ def import_file(
         kind = FollowUpKind()
     else:
         raise InvalidValue(f"Cannot import {options.kind!r}: choose one of {', '.join(KINDS)}.")
+    if options.dry_run and _missing_sqlite_file(url):
+        # A dry run creates no database file: it runs against an empty one made for it.
+        with tempfile.TemporaryDirectory(prefix="latte-dry-run-") as folder:
+            scratch = f"sqlite:///{Path(folder) / 'dry-run.db'}"
+            engine = ensure_schema(scratch, busy_timeout_ms=busy_timeout_ms)
+            try:
+                return run_import(scratch, engine, kind, options, progress=progress, stdin=stdin)
+            finally:
+                engine.dispose()
     engine = ensure_schema(url, busy_timeout_ms=busy_timeout_ms)
     return run_import(url, engine, kind, options, progress=progress, stdin=stdin)
+
+
+def _missing_sqlite_file(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return False
+    return not Path(parsed.database).exists()

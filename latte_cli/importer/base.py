@@ -23,7 +23,14 @@ from sqlalchemy.exc import DBAPIError
 
 from latte_cli import summary
 from latte_cli.db import translate
-from latte_cli.importer.fields import Bad, Columns, TimeParser, match_columns
+from latte_cli.importer.fields import (
+    Bad,
+    Columns,
+    TimeParser,
+    check_fields,
+    match_columns,
+    value_key,
+)
 from latte_cli.importer.source import Record, Source, open_source
 
 BATCH_ROWS = 5000
@@ -38,7 +45,16 @@ class ImportOptions:
     kind: str
     path: str
     agent: str
-    mapping: dict[str, str] = field(default_factory=dict)
+    # (SOURCE, FIELD) pairs from --map; one source column may feed several fields.
+    mapping: tuple[tuple[str, str], ...] = ()
+    # A profile's (SOURCE, FIELD) pairs: used where the file has the column.
+    profile_mapping: tuple[tuple[str, str], ...] = ()
+    # --value FIELD:SOURCE=TARGET as {FIELD: {source key: TARGET}} (see fields.value_key).
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    # --set FIELD=VALUE: the value of FIELD where the file has none.
+    constants: dict[str, str] = field(default_factory=dict)
+    # --allow-dates-from: the earliest date accepted (default fields.EARLIEST).
+    earliest: datetime | None = None
     encoding: str | None = None
     format: str | None = None
     date_formats: tuple[str, ...] = ()
@@ -86,7 +102,8 @@ class Kind(Protocol):
 
     name: str
     aliases: dict[str, tuple[str, ...]]
-    required: tuple[str, ...]
+    # A tuple entry is satisfied by any one of its fields.
+    required: tuple[str | tuple[str, ...], ...]
     ignored: tuple[str, ...]
 
     def parse(self, cells: dict[str, str], run: Run) -> Any: ...
@@ -152,7 +169,8 @@ class Rejects:
 
     def add(self, record: Record, reject: Reject) -> None:
         if self.file is None:
-            self.file = self.path.open("w", encoding="utf-8", newline="")
+            # surrogateescape: a row that was not valid UTF-8 is written back byte for byte.
+            self.file = self.path.open("w", encoding="utf-8", errors="surrogateescape", newline="")
             if self.source.format == "csv":
                 self.writer = csv.writer(self.file)
                 header = [self.source.columns[i] for i in self.keep]
@@ -193,6 +211,12 @@ class Run:
     times: TimeParser
     now: datetime
     rejects: Rejects
+
+    @property
+    def importer(self) -> str:
+        """Who imported rows without an agent column: the file, never the login that ran it
+        (docs/architecture.md, "Batch import")."""
+        return f"import:{Path(self.report.source).name}"[:100]
 
     def transaction(self, conn: Connection) -> AbstractContextManager[Any]:
         """A transaction per batch, or nothing when the whole import is one transaction."""
@@ -240,12 +264,16 @@ def _columns_of(source: Source, kind: Kind, options: ImportOptions) -> Columns:
         except ValueError:
             data = {}
         names = [str(k) for k in data] if isinstance(data, dict) else []
+    check_fields(options.values, kind.aliases, "--value")
+    check_fields(options.constants, kind.aliases, "--set")
     return match_columns(
         names,
         kind.aliases,
         required=kind.required,
         mapping=options.mapping,
         ignored=kind.ignored,
+        constants=options.constants,
+        optional=options.profile_mapping,
     )
 
 
@@ -272,7 +300,7 @@ def _run(
     rejects_path = (
         Path(options.rejects) if options.rejects else default_rejects(options.path, source.format)
     )
-    times = TimeParser(options.date_formats, options.zone, now=now)
+    times = TimeParser(options.date_formats, options.zone, now=now, earliest=options.earliest)
     with engine.connect() as conn, _import_cache(conn):
         run = Run(options, report, columns, Store(conn), times, now, Rejects(rejects_path, source))
         try:
@@ -298,6 +326,8 @@ def _import_cache(conn: Connection) -> Iterator[None]:
         yield
         return
     conn.exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+    # The purchases' staging tables live in the temp schema, which has its own cache.
+    conn.exec_driver_sql(f"PRAGMA temp.cache_size = -{IMPORT_CACHE_KIB}")
     conn.commit()
     try:
         yield
@@ -305,6 +335,7 @@ def _import_cache(conn: Connection) -> Iterator[None]:
         if conn.in_transaction():
             conn.rollback()
         conn.exec_driver_sql("PRAGMA cache_size = -2000")
+        conn.exec_driver_sql("PRAGMA temp.cache_size = -2000")
         conn.commit()
 
 
@@ -347,6 +378,8 @@ def _import_records(
     report, columns = run.report, run.columns
     fields = list(columns.by_field.items())
     batch = _Batch(conn, run, kind)
+    constants, value_maps = run.options.constants, run.options.values
+    adjust = bool(constants or value_maps)
     for record in source.records():
         report.rows += 1
         if record.problem:
@@ -357,6 +390,8 @@ def _import_records(
             else:
                 values = record.values
                 cells = {f: values.get(c, "") for f, c in fields}
+            if adjust:
+                cells = _adjust(cells, constants, value_maps)
             try:
                 row = kind.parse(cells, run)
             except Bad as bad:
@@ -366,6 +401,22 @@ def _import_records(
         if progress is not None and report.rows % 1000 == 0:
             progress(report.rows, source.bytes_read)
     batch.flush()
+
+
+def _adjust(
+    cells: dict[str, str], constants: dict[str, str], value_maps: dict[str, dict[str, str]]
+) -> dict[str, str]:
+    """Apply `--set` where a cell is empty, then `--value` to the cells it names."""
+    for name, constant in constants.items():
+        if not cells.get(name, "").strip():
+            cells[name] = constant
+    for name, table in value_maps.items():
+        cell = cells.get(name)
+        if cell:
+            target = table.get(value_key(cell))
+            if target is not None:
+                cells[name] = target
+    return cells
 
 
 def _end_transaction(conn: Connection, run: Run) -> None:
@@ -409,7 +460,7 @@ def _json_cells(
             extra,
             {f: a for f, a in kind.aliases.items() if f not in columns.by_field},
             required=(),
-            mapping={},
+            mapping=(),
             ignored=kind.ignored,
         )
         for f, c in more.by_field.items():

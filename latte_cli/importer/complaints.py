@@ -35,7 +35,9 @@ from latte_cli.models import Complaint, StageRecord
 from latte_cli.timeutil import epoch
 from latte_cli.workflow import STAGES, Stage
 
-MAX_TEXT = 10_000
+# The customer's words and stage texts: no real complaint is refused for length
+# (docs/architecture.md, "Batch import"); the CSV reader's field limit is the same.
+MAX_TEXT = 1_000_000
 # Stages, kinds and details as plain strings: `.value` of an enum costs a function call and
 # SQLite binds a str subclass more slowly, several times a row.
 LISTEN, TAKE_ACTION, EXPLAIN = (s.value for s in (Stage.LISTEN, Stage.TAKE_ACTION, Stage.EXPLAIN))
@@ -162,7 +164,13 @@ class ComplaintIn(NamedTuple):
 class ComplaintKind:
     name: str = "complaints"
     aliases: dict[str, tuple[str, ...]] = ALIASES
-    required: tuple[str, ...] = ("external_id", "opened_at")
+    required: tuple[str | tuple[str, ...], ...] = (
+        "external_id",
+        "opened_at",
+        "channel",
+        "category",
+        ("listen", "summary"),
+    )
     ignored: tuple[str, ...] = EXPORT_ONLY
 
     def key(self, row: ComplaintIn) -> str:
@@ -417,7 +425,7 @@ def _insert(
 ) -> None:
     store, ts = run.store, run.store.ts
     now = ts(run.now)
-    importer = run.options.agent
+    importer = run.importer
     rows = []
     opened_texts = []
     for p in fresh:
@@ -625,13 +633,13 @@ def _apply_update(
     table = Complaint.__table__  # type: ignore[attr-defined]
     store, ts = run.store, run.store.ts
     cid = stored["id"]
-    who = r.agent or run.options.agent
+    who = r.agent or run.importer
     events: list[tuple[Any, ...]] = []
     stage_rows: list[tuple[Any, ...]] = []
     values: dict[str, Any] = dict(changes)
     if changes:
         kind, data = encode(UpdatedDetails(changed=tuple(sorted(changes)), source="import"))
-        events.append((cid, ts(run.now), run.options.agent, kind.value, data))
+        events.append((cid, ts(run.now), run.importer, kind.value, data))
     if new_stages or resolve is not None:
         previous = records[-1].at if records else r.opened_at
         shadow = r._replace(resolved_only=resolve)

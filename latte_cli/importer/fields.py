@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from latte_cli.errors import InvalidValue
+from latte_cli.timeutil import EARLIEST
 
 
 class Bad(Exception):
@@ -42,20 +43,26 @@ def match_columns(
     columns: Iterable[str],
     aliases: Mapping[str, tuple[str, ...]],
     *,
-    required: Iterable[str],
-    mapping: Mapping[str, str],
+    required: Iterable[str | tuple[str, ...]],
+    mapping: Iterable[tuple[str, str]],
     ignored: Iterable[str] = (),
+    constants: Iterable[str] = (),
+    optional: Iterable[tuple[str, str]] = (),
 ) -> Columns:
-    """Match columns by name and alias, after `mapping` (SOURCE -> FIELD) from `--map`.
+    """Match columns by name and alias, after `mapping` ((SOURCE, FIELD) pairs from `--map`;
+    one source may feed several fields), then `optional` (a profile's pairs: skipped where
+    the file has no such column or a flag maps the field).
 
     Raises InvalidValue when a mapping names an unknown field or column, or when a required
-    field has no column: every row would be rejected, so the file is refused instead.
+    field has no column and no constant (`--set`): every row would be rejected, so the file
+    is refused instead. A required entry that is a tuple is satisfied by any one of its
+    fields.
     """
     columns = list(columns)
     by_alias = {normalise(alias): f for f, names in aliases.items() for alias in (f, *names)}
     by_field: dict[str, str] = {}
     used: set[str] = set()
-    for source, target in mapping.items():
+    for source, target in mapping:
         if target not in aliases:
             raise InvalidValue(
                 f"--map {source}={target}: {target!r} is not a field. Fields: {', '.join(aliases)}."
@@ -70,6 +77,15 @@ def match_columns(
             )
         by_field[target] = match
         used.add(match)
+    for source, target in optional:
+        if target in by_field or target not in aliases:
+            continue
+        match = next((c for c in columns if c == source), None) or next(
+            (c for c in columns if normalise(c) == normalise(source)), None
+        )
+        if match is not None:
+            by_field[target] = match
+            used.add(match)
     skip = {normalise(name) for name in ignored}
     unknown, ignored_found = [], []
     for column in columns:
@@ -83,23 +99,79 @@ def match_columns(
             ignored_found.append(column)
         else:
             unknown.append(column)
-    missing = [name for name in required if name not in by_field]
+    given = set(by_field) | set(constants)
+    missing = [
+        need
+        for need in required
+        if not given.intersection((need,) if isinstance(need, str) else need)
+    ]
     if missing:
-        wanted = "; ".join(f"{m} (or {', '.join(aliases[m][:4]) or m})" for m in missing)
-        raise InvalidValue(f"The file has no column for {wanted}. Map one with --map COLUMN=FIELD.")
+        wanted = "; ".join(_wanted(m, aliases) for m in missing)
+        raise InvalidValue(
+            f"The file has no column for {wanted}. Map a column with --map COLUMN=FIELD "
+            "or give a value for every row with --set FIELD=VALUE."
+        )
     return Columns(by_field, unknown, ignored_found)
 
 
-def parse_mapping(items: Iterable[str]) -> dict[str, str]:
-    mapping: dict[str, str] = {}
+def _wanted(need: str | tuple[str, ...], aliases: Mapping[str, tuple[str, ...]]) -> str:
+    if isinstance(need, tuple):
+        return " or ".join(need)
+    return f"{need} (or {', '.join(aliases[need][:4]) or need})"
+
+
+def parse_mapping(items: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """`--map SOURCE=FIELD` items as (SOURCE, FIELD) pairs; a source may appear twice."""
+    mapping: list[tuple[str, str]] = []
     for item in items:
         source, sep, target = item.partition("=")
         if not sep or not source.strip() or not target.strip():
             raise InvalidValue(
                 f"--map {item!r} is not SOURCE=FIELD, e.g. --map Ticket=external_id."
             )
-        mapping[source.strip()] = normalise(target)
-    return mapping
+        pair = (source.strip(), normalise(target))
+        if pair not in mapping:
+            mapping.append(pair)
+    return tuple(mapping)
+
+
+def value_key(value: str) -> str:
+    """A source value as `--value` matches it: ignoring case and surrounding spaces."""
+    return value.strip().casefold()
+
+
+def parse_values(items: Iterable[str]) -> dict[str, dict[str, str]]:
+    """`--value FIELD:SOURCE=TARGET` items as {FIELD: {source key: TARGET}}."""
+    values: dict[str, dict[str, str]] = {}
+    for item in items:
+        head, sep, target = item.partition("=")
+        name, colon, source = head.partition(":")
+        if not sep or not colon or not name.strip() or not source.strip():
+            raise InvalidValue(
+                f"--value {item!r} is not FIELD:SOURCE=TARGET, e.g. --value channel:Fax=letter."
+            )
+        values.setdefault(normalise(name), {})[value_key(source)] = target.strip()
+    return values
+
+
+def parse_constants(items: Iterable[str]) -> dict[str, str]:
+    """`--set FIELD=VALUE` items as {FIELD: VALUE}."""
+    constants: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise InvalidValue(f"--set {item!r} is not FIELD=VALUE, e.g. --set category=billing.")
+        constants[normalise(name)] = value.strip()
+    return constants
+
+
+def check_fields(names: Iterable[str], aliases: Mapping[str, tuple[str, ...]], flag: str) -> None:
+    """Refuse `--value`/`--set` for a field this kind does not have."""
+    for name in names:
+        if name not in aliases:
+            raise InvalidValue(
+                f"{flag} {name}: {name!r} is not a field. Fields: {', '.join(aliases)}."
+            )
 
 
 # Cells --------------------------------------------------------------------------------------
@@ -169,9 +241,14 @@ def cents(value: str, field: str) -> int | None:
     return int(whole) * 100 + (int(frac.ljust(2, "0")) if frac else 0)
 
 
+# Dates before timeutil.EARLIEST are refused unless `--allow-dates-from` widens it.
+FUTURE_SLACK = timedelta(days=1)
+
+
 class TimeParser:
     """Dates and times: ISO 8601, else the `--date-format` patterns in turn. A time without a
-    zone is read in `zone` (None: the local zone). Returns an aware UTC datetime."""
+    zone is read in `zone` (None: the local zone). Returns an aware UTC datetime between
+    `earliest` and a day after `now`; anything else is `Bad`, never an exception."""
 
     def __init__(
         self,
@@ -179,10 +256,12 @@ class TimeParser:
         zone: tzinfo | None = None,
         *,
         now: datetime | None = None,
+        earliest: datetime | None = None,
     ) -> None:
         self.formats = tuple(formats)
         self.zone = zone
-        self.latest = now
+        self.latest = now + FUTURE_SLACK if now is not None else None
+        self.earliest = earliest or EARLIEST
 
     def __call__(self, value: str, field: str) -> datetime | None:
         value = value.strip()
@@ -205,9 +284,18 @@ class TimeParser:
                     f"{value!r} is not a date (ISO 8601 like 2026-11-23T14:30{hint}; "
                     "pass --date-format for other layouts)",
                 ) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=self.zone) if self.zone else moment.astimezone()
-        moment = moment.astimezone(UTC)
+        try:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=self.zone) if self.zone else moment.astimezone()
+            moment = moment.astimezone(UTC)
+        except (ValueError, OverflowError):
+            moment = None
+        if moment is None or moment < self.earliest:
+            raise Bad(
+                field,
+                f"{value!r} is before {self.earliest.date().isoformat()}: a placeholder, not "
+                "a real date (fix it, or widen with --allow-dates-from)",
+            )
         if self.latest is not None and moment > self.latest:
             raise Bad(field, f"{value!r} is in the future")
         return moment

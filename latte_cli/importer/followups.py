@@ -65,7 +65,7 @@ class FollowUpIn:
 class FollowUpKind:
     name: str = "followups"
     aliases: dict[str, tuple[str, ...]] = ALIASES
-    required: tuple[str, ...] = ("complaint_external_id", "recorded_at")
+    required: tuple[str | tuple[str, ...], ...] = ("complaint_external_id", "recorded_at")
     ignored: tuple[str, ...] = ("latte_id", "complaint_latte_id")
 
     def key(self, row: FollowUpIn) -> str:
@@ -138,7 +138,7 @@ class FollowUpKind:
                     f"{complaint.stage_due}); follow-ups are for resolved complaints",
                 )
                 continue
-            agent = r.agent or run.options.agent
+            agent = r.agent or run.importer
             values = {
                 "recorded_at": r.recorded_at,
                 "recorded_epoch": epoch(r.recorded_at),

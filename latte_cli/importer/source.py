@@ -8,6 +8,7 @@ The CSV delimiter is taken from the header line (the candidate it holds most of)
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
@@ -24,6 +25,8 @@ FORMULA_START = ("=", "+", "-", "@")
 # Multi-line quoted text may be long; a field past this is surely broken quoting.
 FIELD_LIMIT = 1_000_000
 csv.field_size_limit(FIELD_LIMIT)
+# A header line longer than this is not a header (a binary file, or the wrong file).
+HEADER_LIMIT = 1 << 20
 
 
 @dataclass
@@ -96,7 +99,8 @@ class Source:
                 yield decode(raw)[0]
             except UnicodeDecodeError:
                 bad.append(number)
-                yield raw.decode(self.encoding, errors="replace")
+                # The row is rejected; its bytes go back to the rejects file as they were.
+                yield raw.decode(self.encoding, errors="surrogateescape")
 
     def _csv(self) -> Iterator[Record]:
         bad: list[int] = []
@@ -221,6 +225,7 @@ def open_source(
     enc = (encoding or "utf-8").strip()
     try:
         enc = codecs.lookup(enc).name
+        _text_codec(enc)
     except LookupError:
         inner.close()
         raise InvalidValue(
@@ -236,7 +241,13 @@ def open_source(
     stream = io.BufferedReader(counter, buffer_size=1 << 16)
     first = b""
     first_line = 0
-    for line in stream:
+    while line := stream.readline(HEADER_LIMIT + 1):
+        if len(line) > HEADER_LIMIT:
+            stream.close()
+            raise InvalidValue(
+                f"The first line of {name} is longer than {HEADER_LIMIT:,} bytes: it is not a "
+                "header. Check that this is the CSV or JSONL file to import."
+            )
         first = line
         first_line += 1
         if line.strip(b"\xef\xbb\xbf \t\r\n"):
@@ -258,6 +269,11 @@ def open_source(
     if kind == "jsonl":
         source._first = first
         return source
+    if b"\x00" in first:
+        stream.close()
+        raise InvalidValue(
+            f"{name} holds binary data, not text. Check that this is the CSV file to import."
+        )
     try:
         header = first.decode(enc_first)
     except UnicodeDecodeError:
@@ -268,8 +284,20 @@ def open_source(
     source.delimiter = (
         max(DELIMITERS, key=header.count) if any(d in header for d in DELIMITERS) else ","
     )
-    source.columns = next(csv.reader([header], delimiter=source.delimiter))
+    try:
+        source.columns = next(csv.reader([header], delimiter=source.delimiter))
+    except (csv.Error, StopIteration):
+        stream.close()
+        raise InvalidValue(
+            f"The header of {name} cannot be read as CSV. Check its quotes and delimiters."
+        ) from None
     return source
+
+
+def _text_codec(encoding: str) -> None:
+    """Raise LookupError for a codec that is not a text encoding (rot13, base64...)."""
+    with contextlib.suppress(UnicodeDecodeError):
+        b"a".decode(encoding)
 
 
 def _guess_format(name: str, first: bytes) -> str:

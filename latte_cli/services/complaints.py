@@ -35,7 +35,9 @@ from latte_cli.services.eventlog import log_event
 from latte_cli.timeutil import epoch, utcnow
 from latte_cli.workflow import Stage
 
-MAX_TEXT = 10_000
+# The customer's words and stage texts; the same limit as `latte import` (docs/architecture.md,
+# "Batch import").
+MAX_TEXT = 1_000_000
 # Stored as cents in a 32-bit integer column on PostgreSQL.
 MAX_AMOUNT = Decimal(10_000_000)
 
