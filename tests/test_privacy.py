@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pexpect
 import pytest
 from sqlalchemy import text
 
@@ -255,3 +256,28 @@ def test_export_holds_every_row_about_the_customer_and_no_other(
     assert "Ottilie" not in markdown
     assert desk("customer", "export", REF, "--format", "pdf").exit_code == 2
     assert desk("customer", "export", "C-NOBODY").exit_code == 1
+
+
+@pytest.mark.slow
+@pytest.mark.sqlite_only
+def test_on_a_terminal_forget_asks_for_the_ref(latte: Latte, db_url: str) -> None:
+    from tests.test_pty import spawn
+
+    latte.ok("new", "--customer", REF, "--name", NAME, "--channel", "phone", "--category", "x",
+             "--listen", PHRASE)  # fmt: skip
+    child = spawn(db_url, "customer", "forget", REF, "--reason", "erasure request")
+    child.expect_exact("Type the ref to confirm")
+    child.send("C-WRONG\r")
+    child.expect_exact("Not confirmed: nothing was erased.")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    assert NAME in latte.ok("customer", "show", REF).stdout
+    child = spawn(db_url, "customer", "forget", REF, "--reason", "erasure request")
+    child.expect_exact("Type the ref to confirm")
+    child.send(f"{REF}\r")
+    child.expect_exact(f"Forgot customer {REF}")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert latte("customer", "show", REF).exit_code == 1
