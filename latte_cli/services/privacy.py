@@ -186,9 +186,11 @@ class CustomerData:
 
 
 def _plain(row: SQLModel) -> dict[str, Any]:
+    """Every column of the row, in the table's order, as JSON values."""
     out: dict[str, Any] = {}
-    for name, value in row.model_dump().items():
-        out[name] = value.isoformat() if isinstance(value, datetime) else value
+    for column in row.__table__.columns:  # type: ignore[attr-defined]
+        value = getattr(row, column.name)
+        out[column.name] = value.isoformat() if isinstance(value, datetime) else value
     return out
 
 
