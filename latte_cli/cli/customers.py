@@ -124,7 +124,7 @@ def forget_customer(
     if not whole:
         typer.echo(
             "The write-ahead log could not be emptied while other latte commands read the "
-            "database: run `latte db status` once they are done.",
+            "database: it still holds the erased text until the last of them exits.",
             err=True,
         )
     typer.echo(
