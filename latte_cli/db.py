@@ -82,6 +82,9 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, timeout_ms: int) ->
             _use_wal(cursor)  # out of time: this try's error is the one reported
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA synchronous = NORMAL")
+        # Freed bytes are zeroed, so no stale copy of erased text stays in the file's free
+        # space (docs/architecture.md, "Customer data").
+        cursor.execute("PRAGMA secure_delete = ON")
     finally:
         cursor.close()
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any, ClassVar, Protocol
@@ -37,6 +37,9 @@ class EventKind(StrEnum):
     FOLLOWUP = "followup"
     # Descriptive fields changed by a re-import.
     UPDATED = "updated"
+    # The customer's identity and every free text of the complaint were erased (`latte customer
+    # forget`, retention): the details say why, never what was erased (docs/architecture.md).
+    ERASED = "erased"
 
 
 # The kinds that complete a step of the workflow: the next step may not be earlier.
@@ -169,6 +172,19 @@ class UpdatedDetails:
         return None  # descriptive fields only
 
 
+@dataclass(frozen=True)
+class ErasedDetails:
+    reason: str
+    kind: ClassVar[EventKind] = EventKind.ERASED
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], row: StoredEvent) -> ErasedDetails:
+        return cls(reason=data.get("reason", ""))
+
+    def to_workflow(self, at: datetime, agent: str) -> workflow.Event | None:
+        return None  # the record keeps its stages and times
+
+
 Details = (
     OpenedDetails
     | StageDetails
@@ -177,6 +193,7 @@ Details = (
     | ResolvedDetails
     | FollowUpDetails
     | UpdatedDetails
+    | ErasedDetails
 )
 DETAILS: dict[EventKind, type[Details]] = {
     cls.kind: cls
@@ -188,8 +205,22 @@ DETAILS: dict[EventKind, type[Details]] = {
         ResolvedDetails,
         FollowUpDetails,
         UpdatedDetails,
+        ErasedDetails,
     )
 }
+
+# What erased free text reads as, in every column and event detail it sat in.
+ERASED_TEXT = "[erased]"
+
+
+def without_free_text(details: Details) -> Details:
+    """The details with the free text people wrote (transfer notes, reopening reasons) replaced
+    by `ERASED_TEXT`; kinds, stages, agents and cycles are kept, so replay is unchanged."""
+    if isinstance(details, TransferDetails) and details.note:
+        return replace(details, note=ERASED_TEXT)
+    if isinstance(details, ReopenDetails) and details.reason:
+        return replace(details, reason=ERASED_TEXT)
+    return details
 
 
 def _plain(value: Any) -> Any:

@@ -112,7 +112,8 @@ class StageRecord(SQLModel, table=True):
 
 
 class Event(SQLModel, table=True):
-    """Append-only: rows are inserted, never updated or deleted."""
+    """Append-only: rows are inserted, never deleted; the one update is the erasure of free
+    text inside `data` when a customer is forgotten (docs/architecture.md, "Customer data")."""
 
     id: int | None = Field(default=None, primary_key=True)
     complaint_id: int = Field(foreign_key="complaint.id", index=True)

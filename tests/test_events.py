@@ -34,6 +34,7 @@ SAMPLES: list[events.Details] = [
     events.ResolvedDetails(),
     events.FollowUpDetails(reached=True, satisfied=False, nps=3, repurchased=None),
     events.UpdatedDetails(changed=("category", "summary"), source="import"),
+    events.ErasedDetails(reason="erasure request"),
 ]
 
 
@@ -77,6 +78,7 @@ def test_the_stored_layout_is_the_one_latte_has_always_written() -> None:
         "resolved",
         "followup",
         "updated",
+        "erased",
     ]
 
 
@@ -98,6 +100,7 @@ def test_rows_become_workflow_events_and_others_are_left_out() -> None:
         Row("transfer", '{"from_agent": null, "note": "", "to_agent": "sam"}', agent="sam"),
         Row("stage", '{"cycle": 0, "stage": "listen"}', at=T0 + timedelta(minutes=1)),
         Row("updated", '{"changed": ["summary"], "source": "import"}'),
+        Row("erased", '{"reason": "erasure request"}'),
     ]
     assert events.workflow_events(rows) == [
         workflow.Opened(at=T0, agent=None),
@@ -357,3 +360,16 @@ def test_imported_complaints_of_every_shape_replay_to_their_stored_state(
             complaint.assigned_agent,
         ), complaint.external_id
     assert check_database(session).problems == []
+
+
+def test_erasing_free_text_keeps_what_replay_reads() -> None:
+    transfer = events.TransferDetails(from_agent="ana", to_agent="sam", note="Call Ana at home")
+    reopen = events.ReopenDetails(reason="Ana's parcel wet again", cycle=1)
+    assert events.without_free_text(transfer) == events.TransferDetails("ana", "sam", "[erased]")
+    assert events.without_free_text(reopen) == events.ReopenDetails("[erased]", 1)
+    stage = events.StageDetails(stage=Stage.LISTEN, cycle=0)
+    assert events.without_free_text(stage) is stage
+    for details in (transfer, reopen):
+        assert events.without_free_text(details).to_workflow(T0, "ana") == details.to_workflow(
+            T0, "ana"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,7 +11,10 @@ from latte_cli.cli import options, render
 from latte_cli.cli.app import LatteGroup, app, globals_of
 
 customer_app = typer.Typer(
-    cls=LatteGroup, no_args_is_help=True, help="Look up customers and their history: show, search."
+    cls=LatteGroup,
+    no_args_is_help=True,
+    help="Look up customers and their history: show, search; hand their data over: export; "
+    "erase them: forget.",
 )
 app.add_typer(customer_app, name="customer")
 
@@ -59,3 +63,119 @@ def search_customer(
     else:
         for c in found:
             typer.echo(f"{c.ref or '—'}\t{c.name or '—'}\t{c.email or '—'}\t{c.phone or '—'}")
+
+
+@customer_app.command("forget")
+def forget_customer(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="The customer's ref.")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why, for the event log (e.g. 'erasure request').")
+    ],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do not ask to confirm (for scripts).")
+    ] = False,
+    as_json: options.Json = False,
+) -> None:
+    """Erase a customer: name, email, phone, ref and every free text of their complaints.
+
+    Times, stages, kinds, amounts, root causes and purchases stay, so no report figure
+    changes. Backups made before keep the data.
+
+    Example: latte customer forget C-104 --reason "erasure request" --yes
+    """
+    from latte_cli.cli.app import stdin_is_terminal
+    from latte_cli.services.customers import get_customer
+    from latte_cli.services.privacy import checkpoint
+    from latte_cli.services.privacy import forget_customer as forget
+
+    g = globals_of(ctx)
+    if not yes:
+        if not stdin_is_terminal():
+            raise typer.BadParameter(
+                "forgetting cannot be undone: pass --yes to confirm without a terminal.",
+                param_hint="--yes",
+            )
+        with g.session(readonly=True) as session:
+            get_customer(session, ref)  # an unknown ref fails before the question
+        typed = typer.prompt(f"This erases customer {ref} for good. Type the ref to confirm")
+        if typed.strip() != ref:
+            typer.echo("Not confirmed: nothing was erased.", err=True)
+            raise typer.Exit(1)
+    with g.session() as session:
+        done = forget(session, ref, agent=g.agent, reason=reason)
+        whole = checkpoint(session)
+    if as_json:
+        render.print_json(
+            {
+                "ref": done.ref,
+                "pseudonym": done.pseudonym,
+                "complaints": done.complaints,
+                "purchases": done.purchases,
+                "rows_changed": done.rows_changed,
+                "checkpointed": whole,
+            }
+        )
+        return
+    typer.echo(
+        f"Forgot customer {done.ref}: now {done.pseudonym}; {done.complaints} complaint(s) "
+        f"and {done.purchases} purchase(s) kept without personal data."
+    )
+    if not whole:
+        typer.echo(
+            "The write-ahead log could not be emptied while other latte commands read the "
+            "database: it still holds the erased text until the last of them exits.",
+            err=True,
+        )
+    typer.echo(
+        "Backups made before now still hold this customer's data: delete or expire them.",
+        err=True,
+    )
+
+
+@customer_app.command("export")
+def export_customer(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="The customer's ref.")],
+    output: options.Output = None,
+    fmt: Annotated[
+        str, typer.Option("--format", metavar="FORMAT", help="json or markdown.")
+    ] = "json",
+) -> None:
+    """Everything latte holds about a customer, for a subject-access request.
+
+    Profile, complaints with every stage, events (transfers, reopenings), follow-ups and
+    purchases, as one JSON document or a readable Markdown file.
+
+    Example: latte customer export C-104 --format markdown -o C-104.md
+    """
+    from latte_cli.services.privacy import customer_data
+
+    if fmt not in ("json", "markdown"):
+        raise typer.BadParameter(
+            f"{fmt!r} is not a format: use json or markdown.", param_hint="--format"
+        )
+    g = globals_of(ctx)
+    with g.session(readonly=True) as session:
+        data = customer_data(session, ref)
+    text = render.json_text(data.as_json()) if fmt == "json" else render.customer_markdown(data)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    _write(output, text)
+    typer.echo(f"Wrote customer {ref}'s data to {output}.", err=True)
+
+
+def _write(path: Path, text: str) -> None:
+    """Write beside the file and rename into place: never half a file."""
+    from latte_cli.errors import LatteError
+
+    part = path.with_name(path.name + ".part")
+    try:
+        part.write_text(text, encoding="utf-8")
+        part.replace(path)
+    except OSError as error:
+        part.unlink(missing_ok=True)
+        raise LatteError(
+            f"Cannot write {path}: {error.strerror or error}. Pass --output with a writable path."
+        ) from None

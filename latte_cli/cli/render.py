@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from latte_cli.db import Status
     from latte_cli.models import Complaint, Customer
     from latte_cli.services.customers import CustomerHistory
+    from latte_cli.services.privacy import CustomerData
     from latte_cli.services.team import TransferNote
     from latte_cli.services.views import ComplaintRow, StageView, Timeline
 
@@ -443,3 +444,36 @@ def show_status(status: Status) -> None:
     for name, count in status.counts.items():
         table.add_row(plain(name), str(count))
     console.print(table)
+
+
+def json_text(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def customer_markdown(data: CustomerData) -> str:
+    """The subject-access answer as a readable Markdown file: every row, every column."""
+
+    def value(v: Any) -> str:
+        if v is None:
+            return "—"
+        if isinstance(v, dict):
+            return ", ".join(f"{k}: {value(x)}" for k, x in v.items()) or "—"
+        text = str(v).replace("\r\n", "\n").replace("\n", "<br>")
+        return text
+
+    def rows(title: str, items: list[dict[str, Any]]) -> list[str]:
+        out = [f"## {title} ({len(items)})", ""]
+        for item in items:
+            out += [f"- **{k}**: {value(v)}" for k, v in item.items()]
+            out.append("")
+        return out
+
+    c = data.customer
+    lines = [f"# Data held about customer {c.get('ref') or c.get('id')}", ""]
+    lines += [f"- **{k}**: {value(v)}" for k, v in c.items()] + [""]
+    lines += rows("Complaints", data.complaints)
+    lines += rows("Stages", data.stage_records)
+    lines += rows("Events (transfers, reopenings and every other change)", data.events)
+    lines += rows("Follow-ups", data.followups)
+    lines += rows("Purchases", data.purchases)
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -1,6 +1,7 @@
 """Writing to and reading from a complaint's event log, through `latte_cli.events`.
 
-The log is append-only: `log_event` adds a row and nothing updates or deletes one. Every
+The log is append-only: `log_event` adds a row and nothing deletes one; the one update is the
+erasure of free text in a forgotten customer's events (`services/privacy.py`). Every
 service that changes a complaint writes here in its own transaction (see
 `docs/architecture.md`).
 """

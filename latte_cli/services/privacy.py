@@ -1,0 +1,226 @@
+"""A customer's data: forgetting the person while keeping the record, and handing it over.
+
+Forgetting (GDPR Art. 17) removes the customer's identity and every free text of their
+complaints, and keeps every time, stage, kind, amount, root cause and purchase figure, so that
+no report figure changes and replaying the event log still gives the stored state. The erasure
+of one complaint is `erase_complaint`, the one code path for it (docs/architecture.md, "Customer
+data"). Exporting (GDPR Art. 15) gathers every stored row about one customer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, SQLModel, col, select
+
+from latte_cli import events
+from latte_cli.errors import InvalidValue
+from latte_cli.models import Complaint, Customer, Event, FollowUp, Purchase, StageRecord
+from latte_cli.services.customers import get_customer, write_keys
+from latte_cli.services.eventlog import events_of, log_event
+from latte_cli.timeutil import utcnow
+
+ERASED = events.ERASED_TEXT
+PSEUDONYM_PREFIX = "forgotten-"
+# The free-text columns of a stage record; every other column is a figure or a code.
+STAGE_TEXTS = ("text", "action_detail", "options_offered", "what_will_change")
+
+
+def pseudonym(customer_id: int) -> str:
+    """The stable ref a forgotten customer keeps: derived from the row id, not from the person."""
+    digest = hashlib.sha256(f"latte-customer-{customer_id}".encode()).hexdigest()[:10]
+    return f"{PSEUDONYM_PREFIX}{digest}"
+
+
+def is_forgotten(customer: Customer) -> bool:
+    return (customer.ref or "").startswith(PSEUDONYM_PREFIX) and not (
+        customer.name or customer.email or customer.phone
+    )
+
+
+def _erase(value: str | None) -> str | None:
+    return ERASED if value else value
+
+
+def erase_complaint(
+    session: Session, complaint: Complaint, *, agent: str, reason: str, at: datetime
+) -> int:
+    """Replace every free text of one complaint by `ERASED` and log that it was done; returns
+    the number of rows changed. Times, stages, kinds, amounts and root causes stay. The caller
+    commits."""
+    assert complaint.id is not None
+    changed = 0
+    if complaint.summary:
+        complaint.summary = ERASED
+        changed += 1
+    session.add(complaint)
+    records = session.exec(select(StageRecord).where(StageRecord.complaint_id == complaint.id))
+    for record in records:
+        for name in STAGE_TEXTS:
+            setattr(record, name, _erase(getattr(record, name)))
+        session.add(record)
+        changed += 1
+    followups = session.exec(select(FollowUp).where(FollowUp.complaint_id == complaint.id))
+    for followup in followups:
+        if followup.note:
+            followup.note = ERASED
+            session.add(followup)
+            changed += 1
+    # The one rewrite of the append-only log: free text inside its details, kind and times kept.
+    for row in events_of(session, complaint.id):
+        details = events.decode(row)
+        erased = events.without_free_text(details)
+        if erased is not details:
+            row.data = events.encode(erased)[1]
+            session.add(row)
+            changed += 1
+    log_event(
+        session,
+        complaint_id=complaint.id,
+        at=at,
+        agent=agent,
+        details=events.ErasedDetails(reason=reason),
+    )
+    return changed
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    ref: str
+    pseudonym: str
+    complaints: int
+    purchases: int
+    rows_changed: int
+
+
+def _secure_delete(session: Session) -> None:
+    """On SQLite, overwrite the bytes this transaction frees instead of leaving them in free
+    space (docs/architecture.md, "Customer data")."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA secure_delete = ON")
+
+
+def forget_customer(session: Session, ref: str, *, agent: str, reason: str) -> Forgotten:
+    """Erase a customer: identity replaced by a pseudonym, every free text of their complaints
+    erased, every figure kept. Commits; NotFound for an unknown ref."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidValue("--reason is empty: say why the customer is forgotten.")
+    _secure_delete(session)
+    customer = get_customer(session, ref)
+    assert customer.id is not None
+    if is_forgotten(customer):
+        raise InvalidValue(f"Customer {ref!r} is already forgotten; nothing to erase.")
+    now = utcnow()
+    new_ref = pseudonym(customer.id)
+    customer.ref, customer.name, customer.email, customer.phone = new_ref, None, None, None
+    write_keys(customer)
+    session.add(customer)
+    changed = 1
+    complaints = session.exec(
+        select(Complaint).where(Complaint.customer_id == customer.id).order_by(col(Complaint.id))
+    ).all()
+    for complaint in complaints:
+        changed += erase_complaint(session, complaint, agent=agent, reason=reason, at=now)
+    purchases = session.exec(
+        select(Purchase).where(Purchase.customer_id == customer.id).order_by(col(Purchase.id))
+    ).all()
+    # An order number identifies the person in the shop's own system: pseudonymised too.
+    for purchase in purchases:
+        purchase.order_ref = f"{new_ref}-{purchase.id}"
+        session.add(purchase)
+        changed += 1
+    session.commit()
+    return Forgotten(
+        ref=ref,
+        pseudonym=new_ref,
+        complaints=len(complaints),
+        purchases=len(purchases),
+        rows_changed=changed,
+    )
+
+
+def checkpoint(session: Session) -> bool:
+    """On SQLite, copy the write-ahead log into the database file and truncate it, so that the
+    erased bytes are in no file; False if readers kept it from completing. True elsewhere."""
+    engine = session.get_bind()
+    if engine.dialect.name != "sqlite":
+        return True
+    raw = engine.raw_connection()  # type: ignore[union-attr]
+    try:
+        cursor = raw.cursor()
+        try:
+            busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            cursor.close()
+    finally:
+        raw.close()
+    return not busy
+
+
+@dataclass(frozen=True)
+class CustomerData:
+    """Every stored row about one customer, as plain JSON values, table by table."""
+
+    customer: dict[str, Any]
+    complaints: list[dict[str, Any]]
+    stage_records: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    followups: list[dict[str, Any]]
+    purchases: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "customer": self.customer,
+            "complaints": self.complaints,
+            "stage_records": self.stage_records,
+            "events": self.events,
+            "followups": self.followups,
+            "purchases": self.purchases,
+        }
+
+
+def _plain(row: SQLModel) -> dict[str, Any]:
+    """Every column of the row, in the table's order, as JSON values."""
+    out: dict[str, Any] = {}
+    for column in row.__table__.columns:  # type: ignore[attr-defined]
+        value = getattr(row, column.name)
+        out[column.name] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+def customer_data(session: Session, ref: str) -> CustomerData:
+    """The subject-access answer: every stored row about the customer with this ref."""
+    customer = get_customer(session, ref)
+    complaints = session.exec(
+        select(Complaint).where(Complaint.customer_id == customer.id).order_by(col(Complaint.id))
+    ).all()
+    ids = [c.id for c in complaints]
+
+    def rows(model: Any) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        found = session.exec(
+            select(model).where(col(model.complaint_id).in_(ids)).order_by(col(model.id))
+        ).all()
+        return [_plain(r) for r in found]
+
+    logged = rows(Event)
+    for row in logged:
+        row["data"] = json.loads(row["data"])
+    purchases = session.exec(
+        select(Purchase).where(Purchase.customer_id == customer.id).order_by(col(Purchase.id))
+    ).all()
+    return CustomerData(
+        customer=_plain(customer),
+        complaints=[_plain(c) for c in complaints],
+        stage_records=rows(StageRecord),
+        events=logged,
+        followups=rows(FollowUp),
+        purchases=[_plain(p) for p in purchases],
+    )
