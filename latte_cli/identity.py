@@ -46,6 +46,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 ZERO_WIDTH = (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF)
 BIDI_CONTROLS = (0x200E, 0x200F, 0x061C, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
@@ -84,6 +85,7 @@ def phone_key(phone: str | None) -> str | None:
     return f"+{digits}" if phone.startswith("+") else digits
 
 
+@lru_cache(maxsize=65_536)  # names repeat across a batch; the Unicode folding is slow
 def fold(text: str | None) -> str | None:
     """`text` case-folded, diacritics folded and inner whitespace collapsed: the name key."""
     text = clean(text)

@@ -97,7 +97,8 @@ def resolve(conn: Connection, given: list[CustomerIn | None], run: Run) -> dict[
     if not wanted:
         return {}
     details = {customer: customer.cleaned() for customer in wanted}
-    stored = _candidates(conn, (_keys(d) for d in details.values()))
+    given_keys = {customer: _keys(values) for customer, values in details.items()}
+    stored = _candidates(conn, given_keys.values())
     index = identity.CustomerIndex(
         (row.id, identity.Keys(row.ref_key, row.email_key, row.phone_key, row.name_key))
         for row in stored
@@ -110,7 +111,7 @@ def resolve(conn: Connection, given: list[CustomerIn | None], run: Run) -> dict[
     chosen: dict[CustomerIn, int] = {}
     for customer in wanted:
         given_values = details[customer]
-        found = index.match(_keys(given_values))
+        found = index.match(given_keys[customer])
         if found is None:
             # A placeholder id below zero until the insert below gives the real one.
             found = -1 - len(new)
