@@ -14,9 +14,9 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from typer.testing import Result
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from typer.testing import Result
 
 from latte_cli.cli.render import visible
 
@@ -29,16 +29,16 @@ HOSTILE = [
     "\x1b[2J\x1b[31mred\x1b]0;title\x07",  # terminal escape sequences
     "bell\x07back\x08\x7fdel\rret\x0bvt\x0cff\x85nel\u2028ls\u2029ps",
     "'; DROP TABLE complaint; --",
-    "\" OR 1=1 --",
+    '" OR 1=1 --',
     "$(rm -rf ~) `id` ; | & > /dev/null",
-    "=HYPERLINK(\"http://x\",\"y\")",
+    '=HYPERLINK("http://x","y")',
     "+1+1",
     "-2+3",
     "@SUM(A1)",
     "<script>alert(1)</script>&amp;",
     "[bold red]markup[/]",
     "%s %d {0} {name}",
-    "\ud800" if False else "\U0001f600 emoji",
+    "\U0001f600 emoji",
 ]
 
 ALPHABET = st.characters(
@@ -267,7 +267,8 @@ def test_a_megabyte_of_text_in_an_imported_description(
     latte.ok("db", "upgrade")
     source = tmp_path / "big.csv"
     source.write_text(
-        f'Ticket,Channel,Category,Created,Description\nT1,email,billing,2026-11-02 09:00,"{MEGABYTE}"\n',
+        "Ticket,Channel,Category,Created,Description\n"
+        f'T1,email,billing,2026-11-02 09:00,"{MEGABYTE}"\n',
         encoding="utf-8",
     )
     before = counts(sqlite_path)
