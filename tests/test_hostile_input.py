@@ -273,7 +273,7 @@ def test_a_megabyte_of_text_in_an_imported_description(
     )
     before = counts(sqlite_path)
     result = latte("import", "complaints", str(source))
-    if outcome(result, before, sqlite_path, partial=True):
+    if outcome(result, before, sqlite_path, partial=True) and counts(sqlite_path) != before:
         assert_shown_safely(latte, newest_id(sqlite_path))
 
 
