@@ -7,6 +7,7 @@ without importing Alembic, which is only loaded when there is something to upgra
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
 import sqlite3
@@ -16,6 +17,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -37,6 +39,8 @@ WRITE_LOCK_POLL = (0.002, 0.010)
 
 _engines: dict[str, Engine] = {}
 _busy_timeouts: dict[str, int] = {}
+# SQLite files this process wrote to: checkpointed when the engines are disposed (at exit).
+_written: set[Path] = set()
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -110,10 +114,11 @@ def _until_unlocked(attempt: Callable[[], object], timeout_ms: int) -> bool:
     return False
 
 
-def _on_sqlite_begin(connection: Any, timeout_ms: int) -> None:
+def _on_sqlite_begin(connection: Any, timeout_ms: int, path: Path) -> None:
     if connection.get_execution_options().get("latte_readonly"):
         connection.exec_driver_sql("BEGIN DEFERRED")
     else:
+        _written.add(path)
         _begin_immediate(connection, timeout_ms)
 
 
@@ -149,12 +154,18 @@ def get_engine(url: str, *, busy_timeout_ms: int | None = None) -> Engine:
     timeout_ms = BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms
     path = _sqlite_path(url)
     if path is not None:
-        _create_sqlite_file(path)
+        sqlite_file: Path = path
+        _refuse_read_only(sqlite_file)
+        _create_sqlite_file(sqlite_file)
         engine = create_engine(url, connect_args={"timeout": timeout_ms / 1000})
         event.listen(
             engine, "connect", lambda dbapi, _record: _on_sqlite_connect(dbapi, timeout_ms)
         )
-        event.listen(engine, "begin", lambda connection: _on_sqlite_begin(connection, timeout_ms))
+        event.listen(
+            engine,
+            "begin",
+            lambda connection: _on_sqlite_begin(connection, timeout_ms, sqlite_file),
+        )
     else:
         try:
             engine = create_engine(url, pool_pre_ping=True)
@@ -176,11 +187,129 @@ def get_engine(url: str, *, busy_timeout_ms: int | None = None) -> Engine:
     return engine
 
 
+def _is_read_only(path: Path) -> bool:
+    """The file, or the folder that must hold its -wal and -shm files, cannot be written (a
+    read-only mount, an immutable file, or permissions)."""
+    return not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK)
+
+
+def _refuse_read_only(path: Path) -> None:
+    """Writing commands (and engines that may write) refuse a read-only database in one line."""
+    if path.is_file() and _is_read_only(path):
+        raise DatabaseError(
+            f"The database {path} is read-only: reading commands work on it, writing ones "
+            "cannot. Make the file and its folder writable, or copy it with "
+            "`latte --db FILE db backup COPY` and pass --db COPY."
+        )
+
+
+def _missing_database(path: Path) -> DatabaseError:
+    return DatabaseError(
+        f"No database at {path}. Create one with `latte new` (or `latte db upgrade`), or pass "
+        "--db with the path of an existing database."
+    )
+
+
+def _on_read_only_connect(dbapi_connection: sqlite3.Connection, timeout_ms: int) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _read_only_uri(path: Path) -> str:
+    """SQLite's URI for reading `path` without writing anything beside it."""
+    shm = path.with_name(f"{path.name}-shm")
+    shm_usable = os.access(path.parent, os.W_OK) or (shm.exists() and os.access(shm, os.W_OK))
+    flags = "mode=ro" if shm_usable else "mode=ro&immutable=1"
+    return f"file:{quote(str(path.resolve()))}?{flags}"
+
+
+def _read_only_engine(url: str, path: Path, busy_timeout_ms: int | None) -> Engine:
+    """An engine that opens the file with SQLite's `mode=ro`, and `immutable=1` when not even
+    the -shm file can be written (the folder is read-only and it does not exist writable): then
+    SQLite neither locks nor reads a -wal file, which is why writing commands leave the file
+    fully checkpointed (docs/architecture.md, "A file that is always whole")."""
+    key = f"{url}#read-only"
+    if key in _engines:
+        return _engines[key]
+    timeout_ms = BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms
+    engine = create_engine(
+        f"sqlite:///{_read_only_uri(path)}&uri=true",
+        connect_args={"timeout": timeout_ms / 1000},
+    )
+    event.listen(engine, "connect", lambda dbapi, _record: _on_read_only_connect(dbapi, timeout_ms))
+    event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN DEFERRED"))
+    engine = engine.execution_options(latte_readonly=True)
+    with translated_errors(url):
+        revision = current_revision(engine)
+    if revision != HEAD:
+        engine.dispose()
+        if revision is not None and revision not in REVISIONS:
+            raise DatabaseError(
+                f"The database {path} was written by a newer latte (schema {revision}; this "
+                f"latte knows up to {HEAD}). Upgrade latte to read it."
+            )
+        raise DatabaseError(
+            f"The database {path} is read-only and at schema revision {revision or 'none'} "
+            f"(this latte reads {HEAD}). Copy it to a writable place and run "
+            "`latte --db COPY db upgrade` on the copy."
+        )
+    _engines[key] = engine
+    _busy_timeouts[key] = timeout_ms
+    return engine
+
+
+def reading_engine(url: str, *, busy_timeout_ms: int | None = None) -> Engine:
+    """The engine for a reading command: never creates a database (a missing SQLite file is a
+    one-line error), and opens a read-only file read-only instead of failing."""
+    path = _sqlite_path(url)
+    if path is not None:
+        if not path.exists():
+            raise _missing_database(path)
+        if path.is_file() and _is_read_only(path):
+            return _read_only_engine(url, path, busy_timeout_ms)
+    return ensure_schema(url, busy_timeout_ms=busy_timeout_ms)
+
+
 def dispose_engines() -> None:
+    """Close every connection, then fold the write-ahead log of each SQLite file this process
+    wrote to back into the file (see `checkpoint`)."""
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
     _busy_timeouts.clear()
+    written = sorted(_written)
+    _written.clear()
+    for path in written:
+        checkpoint(path)
+
+
+def checkpoint(path: Path) -> bool:
+    """Copy the write-ahead log into the database file and empty the log, so that the file
+    alone holds every committed change (a plain copy of it is a whole database; see "A file
+    that is always whole" in docs/architecture.md).
+
+    Best effort and never waits: PASSIVE copies what no reader still needs, TRUNCATE then
+    empties the log only when no other process is reading or writing. Another process's later
+    exit folds in the rest. True when the log is empty afterwards; never raises.
+    """
+    if not path.is_file():
+        return False  # connecting would create it
+    try:
+        with closing(sqlite3.connect(path, timeout=0, isolation_level=None)) as connection:
+            connection.execute("PRAGMA busy_timeout = 0")
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            (busy, _log, _done) = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            return int(busy) == 0
+    except (sqlite3.Error, OSError):
+        return False
+
+
+atexit.register(dispose_engines)
 
 
 def translate(error: Exception, url: str) -> DatabaseError:
@@ -308,14 +437,23 @@ event.listen(Session, "before_commit", _fold_summary)
 
 @contextmanager
 def open_session(
-    url: str, *, readonly: bool = False, busy_timeout_ms: int | None = None
+    url: str,
+    *,
+    readonly: bool = False,
+    busy_timeout_ms: int | None = None,
+    create: bool | None = None,
 ) -> Iterator[Session]:
     """A session on an up-to-date database. Services commit; anything uncommitted rolls back.
 
-    Database failures leave as DatabaseError with a message for the user.
+    `create`: whether a missing SQLite file is created (default: only for writing sessions; a
+    reading session on a missing file is a DatabaseError, and one on a read-only file opens it
+    read-only). Database failures leave as DatabaseError with a message for the user.
     """
     with translated_errors(url):
-        engine = ensure_schema(url, busy_timeout_ms=busy_timeout_ms)
+        if readonly and not create:
+            engine = reading_engine(url, busy_timeout_ms=busy_timeout_ms)
+        else:
+            engine = ensure_schema(url, busy_timeout_ms=busy_timeout_ms)
         if readonly:
             options: dict[str, Any] = {"latte_readonly": True}
             if engine.dialect.name == "postgresql":
@@ -341,13 +479,16 @@ def backup(url: str, destination: Path, *, busy_timeout_ms: int | None = None) -
         )
     if destination.exists():
         raise DatabaseError(f"{destination} already exists. Give a new file name.")
-    ensure_schema(url, busy_timeout_ms=busy_timeout_ms)
+    with translated_errors(url):
+        reading_engine(url, busy_timeout_ms=busy_timeout_ms)
     timeout_ms = _busy_timeouts.get(url, BUSY_TIMEOUT_MS)
+    read_only = _is_read_only(source_path)
     partial = destination.with_name(f".{destination.name}.partial")
     try:
         fd = os.open(partial, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
         os.close(fd)
-        with closing(sqlite3.connect(source_path)) as source:
+        source_name = _read_only_uri(source_path) if read_only else str(source_path)
+        with closing(sqlite3.connect(source_name, uri=read_only)) as source:
             source.execute(f"PRAGMA busy_timeout = {timeout_ms}")
             with closing(sqlite3.connect(partial)) as target:
                 source.backup(target)
@@ -372,8 +513,8 @@ COUNTED_TABLES = ("customer", "complaint", "stage_record", "event", "followup", 
 
 
 def status(url: str, *, busy_timeout_ms: int | None = None) -> Status:
-    engine = ensure_schema(url, busy_timeout_ms=busy_timeout_ms)
     with translated_errors(url):
+        engine = reading_engine(url, busy_timeout_ms=busy_timeout_ms)
         revision = current_revision(engine)
         with engine.execution_options(latte_readonly=True).connect() as connection:
             counts = {

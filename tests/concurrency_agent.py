@@ -104,7 +104,8 @@ class Agent:
     # picking targets: a read-only transaction, as `latte list` would --------------------------
 
     def _hot(self, *, resolved: bool) -> tuple[int, str | None, str | None] | None:
-        with open_session(self.url, readonly=True) as session:
+        # An agent writes: its look-ups may create the database, as a guided `latte new`'s do.
+        with open_session(self.url, readonly=True, create=True) as session:
             due = col(Complaint.stage_due)
             rows = session.exec(
                 select(Complaint.id, Complaint.stage_due, Complaint.assigned_agent)
@@ -403,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     mix = MIXES[args.mix]
     kinds = agent.rng.choices(list(mix), weights=list(mix.values()), k=args.ops)
     if args.warm:
-        with open_session(url, readonly=True) as session:
+        with open_session(url, readonly=True, create=True) as session:
             session.exec(select(Complaint.id).limit(1)).all()
         from latte_cli import vocabulary
 

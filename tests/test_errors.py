@@ -137,7 +137,7 @@ def test_database_path_not_writable(tmp_path: Path, latte: Latte) -> None:
     blocker = tmp_path / "file.txt"
     blocker.write_text("not a folder")
     assert_refused(
-        latte("--db", str(blocker / "latte.db"), "list"),
+        latte("--db", str(blocker / "latte.db"), "db", "upgrade"),
         1,
         "Cannot create the database file",
         "--db",

@@ -43,7 +43,7 @@ def test_migrations_and_models_agree(db_url: str) -> None:
 @pytest.mark.sqlite_only
 def test_new_database_is_created_0600_with_its_folders(tmp_path: Path, latte: Latte) -> None:
     path = tmp_path / "a" / "b" / "team.db"
-    latte.ok("--db", str(path), "list")
+    latte.ok("--db", str(path), "db", "upgrade")
     assert path.exists()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 

@@ -103,6 +103,9 @@ class Globals:
     db_option: str | None = None
     agent_option: str | None = None
     tz_option: str | None = None
+    # A writing command whose reading steps may come first (the guided flow): its reading
+    # sessions create a missing database too. Reading commands never create one.
+    creates: bool = False
     _base: config.Settings | None = field(default=None, repr=False)
 
     def settings(self, **command_flags: object | None) -> config.Settings:
@@ -138,7 +141,10 @@ class Globals:
         from latte_cli.db import open_session
 
         with open_session(
-            self.db_url, readonly=readonly, busy_timeout_ms=self.busy_timeout_ms
+            self.db_url,
+            readonly=readonly,
+            busy_timeout_ms=self.busy_timeout_ms,
+            create=self.creates or not readonly,
         ) as session:
             yield session
 

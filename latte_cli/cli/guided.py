@@ -122,6 +122,8 @@ def _done(complaint: Complaint) -> str:
 class Conversation:
     def __init__(self, g: Globals, ask: Prompter, *, days: int | None = None) -> None:
         self.g = g
+        # A guided conversation writes: its first look-ups may create the database.
+        g.creates = True
         self.ask = ask
         self.days = followup_days(days)
         self.guides = load_guides()

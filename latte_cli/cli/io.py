@@ -364,14 +364,14 @@ def _export(
     until: str | None,
     output: str | None,
 ) -> None:
-    from latte_cli.db import ensure_schema, translated_errors
+    from latte_cli.db import reading_engine, translated_errors
     from latte_cli.timeutil import parse_when
 
     g = globals_of(ctx)
     start = parse_when(since, what="--since", assume=g.tz) if since else None
     end = parse_when(until, what="--until", assume=g.tz) if until else None
-    engine = ensure_schema(g.db_url, busy_timeout_ms=g.busy_timeout_ms)
     with translated_errors(g.db_url):
+        engine = reading_engine(g.db_url, busy_timeout_ms=g.busy_timeout_ms)
         _write(engine, kind, file_format, start, end, output)
 
 

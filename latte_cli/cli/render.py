@@ -14,6 +14,7 @@ people who set it read latte through screen readers, logs and pagers.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -153,9 +154,35 @@ def timeline_json(view: Timeline) -> dict[str, Any]:
     return data
 
 
+# Characters that move, hide or rewrite text on a screen: control characters (the terminal's
+# escape sequences among them), bidirectional overrides and isolates, zero-width and other
+# invisible format characters, line and paragraph separators. Newline and tab stay as typed.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def visible(text: str) -> str:
+    """User text as it may be shown: every character that could reorder or hide what is on the
+    screen is written out as its escape (U+202E as `\\u202e`, ESC as `\\x1b`), so that what
+    an agent reads is what is stored. Tables, titles and the HTML report all go through here."""
+    if text.isprintable():
+        return text
+    out: list[str] = []
+    for char in text:
+        if char in "\n\t" or unicodedata.category(char) not in _INVISIBLE_CATEGORIES:
+            out.append(char)
+        elif ord(char) < 0x100:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) < 0x10000:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    return "".join(out)
+
+
 def plain(value: object) -> Text:
-    """User text for a table cell or a title: shown as typed, never read as markup."""
-    return Text("" if value is None else str(value))
+    """User text for a table cell or a title: shown as typed (made `visible`), never read as
+    markup."""
+    return Text("" if value is None else visible(str(value)))
 
 
 def status_label(stage_due: str | None) -> Text:
@@ -178,19 +205,21 @@ def show_timeline(view: Timeline, zone: tzinfo | None) -> None:
             or "unnamed"
         )
     console.print(Text(f"Complaint {c.id}", style="bold"), "·", status_label(c.stage_due))
-    console.print(f"Customer: {who}", markup=False)
+    console.print(plain(f"Customer: {who}"))
     console.print(
-        f"Channel: {c.channel} · Category: {c.category} · Location: {c.location or '—'}"
-        f" · Severity: {c.severity}",
-        markup=False,
+        plain(
+            f"Channel: {c.channel} · Category: {c.category} · Location: {c.location or '—'}"
+            f" · Severity: {c.severity}"
+        )
     )
     console.print(
-        f"Assigned to: {c.assigned_agent or '—'} · Opened {when(c.opened_at, zone)}"
-        f" by {c.opened_by}",
-        markup=False,
+        plain(
+            f"Assigned to: {c.assigned_agent or '—'} · Opened {when(c.opened_at, zone)}"
+            f" by {c.opened_by}"
+        )
     )
     if c.summary:
-        console.print(f"Summary: {c.summary}", markup=False)
+        console.print(plain(f"Summary: {c.summary}"))
     # Fits 80 columns with the longest agent names: Step and Who fold (a long email agent
     # becomes several lines) so that What always keeps room for the text.
     table = Table(show_lines=False, expand=False)
@@ -220,7 +249,7 @@ def show_timeline(view: Timeline, zone: tzinfo | None) -> None:
                     plain(s.agent),
                     when(s.completed_at, zone),
                     format_duration(s.duration_seconds),
-                    Text(detail),
+                    plain(detail),
                 ),
             )
         )
@@ -230,7 +259,7 @@ def show_timeline(view: Timeline, zone: tzinfo | None) -> None:
         else:
             what = h.details.reason
         label = h.kind.value
-        entries.append((h.at, 0, (Text(label), plain(h.agent), when(h.at, zone), "", Text(what))))
+        entries.append((h.at, 0, (Text(label), plain(h.agent), when(h.at, zone), "", plain(what))))
     for _, _, row in sorted(entries, key=lambda e: (e[0], e[1])):
         table.add_row(*row)
     console.print(table)
@@ -290,11 +319,11 @@ def show_list(
         table.add_row(
             str(row.id),
             short_when(row.opened_at, zone),
-            Text(row.customer_name or row.customer_ref or "—"),
-            Text(row.category),
+            plain(row.customer_name or row.customer_ref or "—"),
+            plain(row.category),
             status,
-            Text(row.assigned_agent or "—"),
-            Text(row.summary),
+            plain(row.assigned_agent or "—"),
+            plain(row.summary),
         )
     console.print(table)
 
@@ -312,8 +341,8 @@ def sla_countdown(opened_at: datetime, now: datetime, target_hours: float) -> Te
 def show_transfer_note(note: TransferNote, zone: tzinfo | None) -> None:
     """The note of a transfer, shown to its new owner before anything else."""
     sender = f"{note.from_agent}, {when(note.at, zone)}"
-    title = Text(f"Transferred to you by {sender}")
-    body = Text(note.note)
+    title = plain(f"Transferred to you by {sender}")
+    body = plain(note.note)
     if title.cell_len > NOTE_WIDTH - 6:
         # rich would cut a long title short with "…": keep the sender whole in the body.
         title = Text("Transferred to you")
@@ -353,8 +382,8 @@ def show_summary(
 def show_customer(history: CustomerHistory, zone: tzinfo | None) -> None:
     c = history.customer
     console.print(
-        Text(c.name or c.ref or "Customer", style="bold"),
-        Text(f"ref {c.ref or '—'} · {c.email or '—'} · {c.phone or '—'}"),
+        Text(visible(c.name or c.ref or "Customer"), style="bold"),
+        plain(f"ref {c.ref or '—'} · {c.email or '—'} · {c.phone or '—'}"),
     )
     if history.last_nps is not None:
         console.print(f"Last NPS: {history.last_nps}")
@@ -375,10 +404,10 @@ def show_customer(history: CustomerHistory, zone: tzinfo | None) -> None:
             table.add_row(
                 str(p.id),
                 short_when(p.opened_at, zone),
-                Text(p.category),
-                Text(p.action_kind or "—"),
+                plain(p.category),
+                plain(p.action_kind or "—"),
                 outcome,
-                Text(p.summary),
+                plain(p.summary),
             )
         console.print(table)
     if history.purchases:
@@ -388,7 +417,7 @@ def show_customer(history: CustomerHistory, zone: tzinfo | None) -> None:
         table.add_column("Amount", justify="right", no_wrap=True)
         for purchase in history.purchases:
             table.add_row(
-                Text(purchase.order_ref),
+                plain(purchase.order_ref),
                 when(purchase.purchased_at, zone),
                 money(purchase.amount_cents),
             )

@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
+from latte_cli.cli.render import visible
 from latte_cli.cli.report_render import DASH, Section, empty_notice, header, sections
 from latte_cli.reports.build import Report
 from latte_cli.reports.definitions import explain
@@ -146,45 +147,49 @@ def charts(report: Report) -> list[Chart]:
     return result
 
 
+def _escape(text: str) -> str:
+    """HTML-escaped, with characters that could reorder or hide text made visible."""
+    return html.escape(visible(text))
+
+
 def _code(text: str) -> str:
     """Escaped text whose `backticked` commands are set as <code>."""
-    pieces = html.escape(text).split("`")
+    pieces = _escape(text).split("`")
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces))
 
 
 def _table(section: Section) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in section.columns)
+    head = "".join(f"<th>{_escape(c)}</th>" for c in section.columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-        for row in section.rows
+        "<tr>" + "".join(f"<td>{_escape(c)}</td>" for c in row) + "</tr>" for row in section.rows
     )
-    note = f"<p class='meta'>{html.escape(section.note)}</p>" if section.note else ""
-    return f"<h2>{html.escape(section.title)}</h2><table><tr>{head}</tr>{body}</table>{note}"
+    note = f"<p class='meta'>{_escape(section.note)}</p>" if section.note else ""
+    return f"<h2>{_escape(section.title)}</h2><table><tr>{head}</tr>{body}</table>{note}"
 
 
 def html_text(report: Report) -> str:
     lines = header(report)
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>latte · {html.escape(lines[0])}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{html.escape(lines[0])}</h1>",
-        *[f"<p class='meta'>{html.escape(line)}</p>" for line in lines[1:]],
+        f"<title>latte · {_escape(lines[0])}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{_escape(lines[0])}</h1>",
+        *[f"<p class='meta'>{_escape(line)}</p>" for line in lines[1:]],
     ]
     notice = empty_notice(report)
     if notice:
         parts.append(f"<p class='notice'>{_code(notice)}</p>")
     for chart in charts(report):
         parts.append(
-            f"<h2>{html.escape(chart.title)}</h2><figure class='chart'>{chart.svg}"
-            f"<figcaption>{html.escape(chart.caption)}</figcaption></figure>"
+            f"<h2>{_escape(chart.title)}</h2><figure class='chart'>{chart.svg}"
+            f"<figcaption>{_escape(chart.caption)}</figcaption></figure>"
         )
     parts += [_table(section) for section in sections(report)]
     parts.append("<h2>Definitions</h2><dl>")
     for d in explain(report):
         parts.append(
-            f"<dt>{html.escape(d.figure)}</dt><dd>{html.escape(d.definition)} "
-            f"<em>Clock:</em> {html.escape(d.clock)}. "
-            f"<em>Exclusions:</em> {html.escape(d.exclusions)}</dd>"
+            f"<dt>{_escape(d.figure)}</dt><dd>{_escape(d.definition)} "
+            f"<em>Clock:</em> {_escape(d.clock)}. "
+            f"<em>Exclusions:</em> {_escape(d.exclusions)}</dd>"
         )
     parts.append(f"</dl><p class='meta'>{DASH} means no data (n = 0).</p>")
     parts.append("</body></html>\n")

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from latte_cli import vocabulary
 from latte_cli.cli.io import neutralise
+from latte_cli.cli.render import plain
 from latte_cli.reports.build import Figures, Report, TrendRow
 from latte_cli.reports.definitions import Definition, explain
 from latte_cli.reports.periods import Period, format_moment
@@ -360,7 +361,7 @@ def print_table(report: Report, console: Console, *, with_definitions: bool) -> 
         if section.bars is not None:
             table.add_column("", no_wrap=True, min_width=BAR_WIDTH, max_width=BAR_WIDTH)
         for i, row in enumerate(section.rows):
-            cells: list[Any] = [Text(c) for c in row]
+            cells: list[Any] = [plain(c) for c in row]
             if section.bars is not None:
                 value = section.bars[i] if i < len(section.bars) else None
                 cells.append(Text(bar(value, top), style="cyan"))
