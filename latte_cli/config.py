@@ -40,6 +40,8 @@ ENV_HOURS = "LATTE_HOURS"
 ENV_PHRASES = "LATTE_PHRASES"
 ENV_BUSY_TIMEOUT = "LATTE_BUSY_TIMEOUT"
 ENV_VOCABULARY = "LATTE_VOCABULARY"
+ENV_RETENTION = "LATTE_RETENTION"
+ENV_RETENTION_BY_CATEGORY = "LATTE_RETENTION_BY_CATEGORY"
 
 DEFAULT_SLA_HOURS = 24.0
 MAX_SLA_HOURS = 24.0 * 366
@@ -179,6 +181,71 @@ def _vocabulary(text: str) -> Path | None:
     return path
 
 
+# Retention (docs/architecture.md, "Customer data"): how long a resolved complaint keeps its
+# free text and its customer's identity. A period is whole years, months, weeks and days
+# ("6y", "18m", "1y6m", "90d"); "none" keeps forever. `retention` applies to every category
+# that `retention_by_category` does not name ("delivery=3y, billing=10y", or a TOML table).
+
+MAX_RETENTION_YEARS = 200
+_PERIOD_PART = re.compile(r"(\d{1,5})\s*([ymwd])")
+# Keys whose value may be written as a TOML table of text values (`[key]` / `name = "value"`).
+TABLE_KEYS = ("retention_by_category",)
+
+
+class Period(NamedTuple):
+    """A retention period: calendar months (years are 12) and days, with the text given."""
+
+    months: int
+    days: int
+    text: str
+
+
+def parse_period(text: str) -> Period | None:
+    """A retention period; None for "none" (keep forever); ValueError otherwise."""
+    value = text.strip().lower().replace(" ", "")
+    if value in ("", "none"):
+        return None
+    parts = _PERIOD_PART.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        raise ValueError(
+            "is not a retention period. Give whole years, months, weeks or days such as 6y, "
+            "18m, 1y6m or 90d, or none to keep forever."
+        )
+    units = {"y": 0, "m": 0, "w": 0, "d": 0}
+    for number, unit in parts:
+        units[unit] += int(number)
+    months = units["y"] * 12 + units["m"]
+    days = units["w"] * 7 + units["d"]
+    if months + days == 0 or months + days / 31 > MAX_RETENTION_YEARS * 12:
+        raise ValueError(
+            f"must be at least a day and at most {MAX_RETENTION_YEARS} years, e.g. 6y."
+        )
+    return Period(months, days, text.strip())
+
+
+def _retention_by_category(text: str) -> dict[str, Period | None]:
+    periods: dict[str, Period | None] = {}
+    for item in filter(None, (part.strip() for part in re.split(r"[,;\n]", text))):
+        category, equals, period = item.partition("=")
+        category = category.strip().strip('"').lower()
+        if not equals or not category:
+            raise ValueError(
+                f"has {item!r}, not CATEGORY=PERIOD. Give it like delivery=3y, billing=10y."
+            )
+        if category in periods:
+            raise ValueError(f"names the category {category!r} twice. Give each category once.")
+        try:
+            periods[category] = parse_period(period.strip().strip('"'))
+        except ValueError as error:
+            raise ValueError(f"gives {category} {period.strip()!r}, which {error}") from None
+    return periods
+
+
+def table_text(table: Mapping[str, object]) -> str:
+    """A TOML table of a TABLE_KEYS key as the setting's text ("name=value, name=value")."""
+    return ", ".join(f"{name}={value}" for name, value in table.items())
+
+
 def default_db_path() -> Path:
     """`latte.db` in the user's data directory (created on first use)."""
     import platformdirs
@@ -211,6 +278,9 @@ KEYS: dict[str, Key] = {
         Key("busy_timeout", ENV_BUSY_TIMEOUT, None, _busy_timeout,
             lambda: f"{DEFAULT_BUSY_TIMEOUT:g}", numeric=True),
         Key("vocabulary", ENV_VOCABULARY, None, _vocabulary, lambda: ""),
+        Key("retention", ENV_RETENTION, None, parse_period, lambda: "none"),
+        Key("retention_by_category", ENV_RETENTION_BY_CATEGORY, None, _retention_by_category,
+            lambda: ""),
     )
 }  # fmt: skip
 
@@ -258,6 +328,12 @@ def read_config_file(path: Path) -> dict[str, str]:
                 f"The config file {path} has an unknown key {key!r}; known keys: "
                 f"{', '.join(KEYS)}. Remove or rename that line."
             )
+        if (
+            key in TABLE_KEYS
+            and isinstance(value, dict)
+            and all(isinstance(v, str | int) and not isinstance(v, bool) for v in value.values())
+        ):
+            value = table_text(value)
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise InvalidValue(
                 f"The config file {path}: {key} must be a string or a number, not "
@@ -388,6 +464,18 @@ class Settings:
         """The organisation's vocabulary file, None for the one latte ships."""
         path: Path | None = self.setting("vocabulary").value
         return path
+
+    @cached_property
+    def retention(self) -> Period | None:
+        """How long resolved complaints keep personal data; None keeps it forever."""
+        period: Period | None = self.setting("retention").value
+        return period
+
+    @cached_property
+    def retention_by_category(self) -> dict[str, Period | None]:
+        """Retention periods of the categories that have their own (lower-case names)."""
+        periods: dict[str, Period | None] = self.setting("retention_by_category").value
+        return periods
 
 
 def _flag_text(value: object) -> str:

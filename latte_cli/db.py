@@ -288,25 +288,36 @@ def dispose_engines() -> None:
         checkpoint(path)
 
 
-def checkpoint(path: Path) -> bool:
+def checkpoint(path: Path, *, wait_ms: int = 0) -> bool:
     """Copy the write-ahead log into the database file and empty the log, so that the file
     alone holds every committed change (a plain copy of it is a whole database; see "A file
     that is always whole" in docs/architecture.md).
 
-    Best effort and never waits: PASSIVE copies what no reader still needs, TRUNCATE then
-    empties the log only when no other process is reading or writing. Another process's later
-    exit folds in the rest. True when the log is empty afterwards; never raises.
+    Best effort: PASSIVE copies what no reader still needs, TRUNCATE then empties the log once
+    no other process is reading or writing, waiting for that up to `wait_ms` (0 at exit: never
+    wait, another process's later exit folds in the rest). True when the log is empty
+    afterwards; never raises.
     """
     if not path.is_file():
         return False  # connecting would create it
     try:
         with closing(sqlite3.connect(path, timeout=0, isolation_level=None)) as connection:
-            connection.execute("PRAGMA busy_timeout = 0")
+            connection.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             (busy, _log, _done) = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             return int(busy) == 0
     except (sqlite3.Error, OSError):
         return False
+
+
+def sqlite_file(engine: Engine) -> Path | None:
+    """The SQLite file behind an engine; None for PostgreSQL or an in-memory database."""
+    return _sqlite_path(engine.url.render_as_string(hide_password=False))
+
+
+def busy_timeout_of(engine: Engine) -> int:
+    """The busy timeout (ms) latte gave this engine."""
+    return _busy_timeouts.get(engine.url.render_as_string(hide_password=False), BUSY_TIMEOUT_MS)
 
 
 atexit.register(dispose_engines)
@@ -447,12 +458,17 @@ def open_session(
 
     `create`: whether a missing SQLite file is created (default: only for writing sessions; a
     reading session on a missing file is a DatabaseError, and one on a read-only file opens it
-    read-only). Database failures leave as DatabaseError with a message for the user.
+    read-only; a writing session with `create=False` refuses a missing file too). Database
+    failures leave as DatabaseError with a message for the user.
     """
+    create = not readonly if create is None else create
     with translated_errors(url):
         if readonly and not create:
             engine = reading_engine(url, busy_timeout_ms=busy_timeout_ms)
         else:
+            path = _sqlite_path(url)
+            if not create and path is not None and not path.exists():
+                raise _missing_database(path)
             engine = ensure_schema(url, busy_timeout_ms=busy_timeout_ms)
         if readonly:
             options: dict[str, Any] = {"latte_readonly": True}

@@ -40,6 +40,10 @@ class EventKind(StrEnum):
     # The customer's identity and every free text of the complaint were erased (`latte customer
     # forget`, retention): the details say why, never what was erased (docs/architecture.md).
     ERASED = "erased"
+    # A legal hold placed on the complaint or its customer, and its release: retention and
+    # forgetting leave a held complaint as it is (docs/architecture.md, "Customer data").
+    HELD = "held"
+    RELEASED = "released"
 
 
 # The kinds that complete a step of the workflow: the next step may not be earlier.
@@ -185,6 +189,37 @@ class ErasedDetails:
         return None  # the record keeps its stages and times
 
 
+@dataclass(frozen=True)
+class HeldDetails:
+    hold_id: int
+    # "complaint" or "customer": what the hold was placed on.
+    scope: str
+    reason: str
+    kind: ClassVar[EventKind] = EventKind.HELD
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], row: StoredEvent) -> HeldDetails:
+        return cls(hold_id=int(data["hold_id"]), scope=data["scope"], reason=data.get("reason", ""))
+
+    def to_workflow(self, at: datetime, agent: str) -> workflow.Event | None:
+        return None  # a hold changes no stage
+
+
+@dataclass(frozen=True)
+class ReleasedDetails:
+    hold_id: int
+    scope: str
+    reason: str
+    kind: ClassVar[EventKind] = EventKind.RELEASED
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], row: StoredEvent) -> ReleasedDetails:
+        return cls(hold_id=int(data["hold_id"]), scope=data["scope"], reason=data.get("reason", ""))
+
+    def to_workflow(self, at: datetime, agent: str) -> workflow.Event | None:
+        return None
+
+
 Details = (
     OpenedDetails
     | StageDetails
@@ -194,6 +229,8 @@ Details = (
     | FollowUpDetails
     | UpdatedDetails
     | ErasedDetails
+    | HeldDetails
+    | ReleasedDetails
 )
 DETAILS: dict[EventKind, type[Details]] = {
     cls.kind: cls
@@ -206,6 +243,8 @@ DETAILS: dict[EventKind, type[Details]] = {
         FollowUpDetails,
         UpdatedDetails,
         ErasedDetails,
+        HeldDetails,
+        ReleasedDetails,
     )
 }
 
@@ -214,11 +253,12 @@ ERASED_TEXT = "[erased]"
 
 
 def without_free_text(details: Details) -> Details:
-    """The details with the free text people wrote (transfer notes, reopening reasons) replaced
-    by `ERASED_TEXT`; kinds, stages, agents and cycles are kept, so replay is unchanged."""
+    """The details with the free text people wrote (transfer notes, reopening reasons, the
+    reasons of legal holds) replaced by `ERASED_TEXT`; kinds, stages, agents and cycles are
+    kept, so replay is unchanged."""
     if isinstance(details, TransferDetails) and details.note:
         return replace(details, note=ERASED_TEXT)
-    if isinstance(details, ReopenDetails) and details.reason:
+    if isinstance(details, ReopenDetails | HeldDetails | ReleasedDetails) and details.reason:
         return replace(details, reason=ERASED_TEXT)
     return details
 

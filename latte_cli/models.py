@@ -12,6 +12,8 @@ Storage design
 - `followup` is scheduled when a complaint is resolved and filled in when the customer is reached.
 - `purchase` is one order (its lines summed), used to tell whether a customer bought again.
 - `agent` records presence (available / away) for team routing.
+- `legal_hold` exempts one complaint, or every complaint of one customer, from retention and
+  forgetting while it is in force (`released_at` NULL).
 
 Every timestamp is stored timezone-aware in UTC. Besides the datetime, the times reports group
 and compare on are also stored as integer epoch seconds (`*_epoch`), derived at write time, so a
@@ -158,6 +160,23 @@ class Purchase(SQLModel, table=True):
     purchased_epoch: int
     amount_cents: int = 0
     lines: int = 1
+
+
+class LegalHold(SQLModel, table=True):
+    """A legal hold on a complaint or on a customer (exactly one of the two), in force until
+    released (docs/architecture.md, "Customer data")."""
+
+    __tablename__ = "legal_hold"
+
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int | None = Field(default=None, foreign_key="complaint.id", index=True)
+    customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
+    reason: str = Field(max_length=1000)
+    placed_at: datetime
+    placed_by: str = Field(max_length=100)
+    released_at: datetime | None = None
+    released_by: str | None = Field(default=None, max_length=100)
+    release_reason: str | None = Field(default=None, max_length=1000)
 
 
 class ReportDay(SQLModel, table=True):

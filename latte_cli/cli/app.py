@@ -137,14 +137,16 @@ class Globals:
         return self.settings().tz
 
     @contextmanager
-    def session(self, *, readonly: bool = False) -> Iterator[Session]:
+    def session(self, *, readonly: bool = False, create: bool | None = None) -> Iterator[Session]:
+        """One command's session. A missing database is created by writing commands only
+        (`create=False`: a writing command that only changes existing rows creates nothing)."""
         from latte_cli.db import open_session
 
         with open_session(
             self.db_url,
             readonly=readonly,
             busy_timeout_ms=self.busy_timeout_ms,
-            create=self.creates or not readonly,
+            create=self.creates or (not readonly if create is None else create),
         ) as session:
             yield session
 

@@ -86,7 +86,6 @@ def forget_customer(
     """
     from latte_cli.cli.app import stdin_is_terminal
     from latte_cli.services.customers import get_customer
-    from latte_cli.services.privacy import checkpoint
     from latte_cli.services.privacy import forget_customer as forget
 
     g = globals_of(ctx)
@@ -104,24 +103,14 @@ def forget_customer(
             raise typer.Exit(1)
     with g.session() as session:
         done = forget(session, ref, agent=g.agent, reason=reason)
-        whole = checkpoint(session)
     if as_json:
-        render.print_json(
-            {
-                "ref": done.ref,
-                "pseudonym": done.pseudonym,
-                "complaints": done.complaints,
-                "purchases": done.purchases,
-                "rows_changed": done.rows_changed,
-                "checkpointed": whole,
-            }
-        )
+        render.print_json(render.fields_json(done))
         return
     typer.echo(
         f"Forgot customer {done.ref}: now {done.pseudonym}; {done.complaints} complaint(s) "
         f"and {done.purchases} purchase(s) kept without personal data."
     )
-    if not whole:
+    if not done.checkpointed:
         typer.echo(
             "The write-ahead log could not be emptied while other latte commands read the "
             "database: it still holds the erased text until the last of them exits.",

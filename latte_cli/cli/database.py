@@ -71,13 +71,7 @@ def check(
         report = check_database(session)
     if as_json:
         render.print_json(
-            {
-                "store": report.store,
-                "complaints": report.complaints,
-                "clean": report.clean,
-                "problem_count": report.problem_count,
-                "problems": report.problems,
-            }
+            render.fields_json(report, "store", "complaints", "clean", "problem_count", "problems")
         )
     else:
         for problem in report.problems:
@@ -128,3 +122,49 @@ def backup(
     g = globals_of(ctx)
     size = backup_database(g.db_url, destination.expanduser(), busy_timeout_ms=g.busy_timeout_ms)
     typer.echo(f"Backed up to {destination} ({size:,} bytes).")
+
+
+@db_app.command("retain")
+def retain(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be anonymised; change nothing.")
+    ] = False,
+    as_json: options.Json = False,
+) -> None:
+    """Anonymise resolved complaints older than the retention period (the `retention` setting).
+
+    Free text and, once all their complaints are anonymised, customers' identities are
+    erased as `latte customer forget` does; every report figure stays. Legal holds
+    (`latte hold`) are respected.
+
+    Example: latte db retain --dry-run
+    """
+    from latte_cli.services.retention import retain as apply_retention
+
+    g = globals_of(ctx)
+    settings = g.settings()
+    with g.session(create=False) as session:
+        done = apply_retention(
+            session,
+            default=settings.retention,
+            by_category=settings.retention_by_category,
+            agent=g.agent,
+            dry_run=dry_run,
+        )
+    if as_json:
+        render.print_json(render.fields_json(done))
+        return
+    would = "would be" if dry_run else "were"
+    typer.echo(
+        f"{len(done.complaint_ids)} complaint(s) {would} anonymised and {done.customers} "
+        f"customer(s) forgotten; {len(done.held_ids)} past their period are under a legal hold."
+    )
+    if dry_run:
+        typer.echo("Dry run: nothing was changed.", err=True)
+    elif not done.checkpointed:
+        typer.echo(
+            "The write-ahead log could not be emptied while other latte commands read the "
+            "database: it still holds the erased text until the last of them exits.",
+            err=True,
+        )

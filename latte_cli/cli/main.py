@@ -10,6 +10,7 @@ from latte_cli.cli import (  # noqa: F401  (registers commands)
     customers,
     database,
     followups,
+    hold,
     io,
     reports,
     settings,

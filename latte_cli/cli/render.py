@@ -13,6 +13,7 @@ people who set it read latte through screen readers, logs and pagers.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import unicodedata
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from latte_cli.db import Status
     from latte_cli.models import Complaint, Customer
     from latte_cli.services.customers import CustomerHistory
+    from latte_cli.services.holds import HoldView
     from latte_cli.services.privacy import CustomerData
     from latte_cli.services.team import TransferNote
     from latte_cli.services.views import ComplaintRow, StageView, Timeline
@@ -89,6 +91,17 @@ def money(cents: int | None) -> str:
 
 def print_json(data: Any) -> None:
     console.file.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def fields_json(result: Any, *names: str) -> dict[str, Any]:
+    """A service's result dataclass as a JSON object: the named fields (all by default), in
+    order, times in ISO 8601."""
+    keys = names or tuple(f.name for f in dataclasses.fields(result))
+    out: dict[str, Any] = {}
+    for key in keys:
+        value = getattr(result, key)
+        out[key] = value.isoformat() if isinstance(value, datetime) else value
+    return out
 
 
 def customer_json(customer: Customer | None) -> dict[str, Any] | None:
@@ -472,6 +485,26 @@ def show_status(status: Status) -> None:
     table.add_column("Rows", justify="right")
     for name, count in status.counts.items():
         table.add_row(plain(name), str(count))
+    console.print(table)
+
+
+def show_holds(holds: Sequence[HoldView], zone: tzinfo | None) -> None:
+    if not holds:
+        console.print("No legal holds in force.")
+        return
+    table = Table(expand=False)
+    for column in ("Hold", "On", "Reason", "Placed", "By", "Released"):
+        table.add_column(column)
+    for h in holds:
+        released = "—" if h.released_at is None else f"{when(h.released_at, zone)} {h.released_by}"
+        table.add_row(
+            str(h.id),
+            plain(h.target),
+            plain(h.reason),
+            when(h.placed_at, zone),
+            plain(h.placed_by),
+            plain(released),
+        )
     console.print(table)
 
 

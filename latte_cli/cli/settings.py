@@ -33,6 +33,10 @@ def _shown(setting: config.Setting) -> Any:
         return value.text if value is not None else None
     if setting.key == "phrases":
         return str(value) if value is not None else None
+    if setting.key == "retention":
+        return value.text if value is not None else "none"
+    if setting.key == "retention_by_category":
+        return ", ".join(f"{name}={p.text if p else 'none'}" for name, p in value.items())
     return value
 
 

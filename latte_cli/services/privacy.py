@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, col, select
 
 from latte_cli import events
@@ -22,6 +23,7 @@ from latte_cli.errors import InvalidValue
 from latte_cli.models import Complaint, Customer, Event, FollowUp, Purchase, StageRecord
 from latte_cli.services.customers import get_customer, write_keys
 from latte_cli.services.eventlog import events_of, log_event
+from latte_cli.services.holds import erase_reasons, refuse_if_held
 from latte_cli.timeutil import utcnow
 
 ERASED = events.ERASED_TEXT
@@ -78,6 +80,7 @@ def erase_complaint(
             row.data = events.encode(erased)[1]
             session.add(row)
             changed += 1
+    changed += erase_reasons(session, complaint_ids=[complaint.id])
     log_event(
         session,
         complaint_id=complaint.id,
@@ -95,9 +98,11 @@ class Forgotten:
     complaints: int
     purchases: int
     rows_changed: int
+    # The write-ahead log was emptied after the commit (SQLite; always True elsewhere).
+    checkpointed: bool
 
 
-def _secure_delete(session: Session) -> None:
+def secure_delete(session: Session) -> None:
     """On SQLite, overwrite the bytes this transaction frees instead of leaving them in free
     space (docs/architecture.md, "Customer data")."""
     connection = session.connection()
@@ -105,28 +110,15 @@ def _secure_delete(session: Session) -> None:
         connection.exec_driver_sql("PRAGMA secure_delete = ON")
 
 
-def forget_customer(session: Session, ref: str, *, agent: str, reason: str) -> Forgotten:
-    """Erase a customer: identity replaced by a pseudonym, every free text of their complaints
-    erased, every figure kept. Commits; NotFound for an unknown ref."""
-    reason = reason.strip()
-    if not reason:
-        raise InvalidValue("--reason is empty: say why the customer is forgotten.")
-    _secure_delete(session)
-    customer = get_customer(session, ref)
+def forget_identity(session: Session, customer: Customer) -> tuple[str, int, int]:
+    """Replace the customer's identity by a pseudonym, their order numbers by derived ones and
+    their holds' reasons by the marker; returns (pseudonym, purchases, rows changed). The
+    customer's complaints are erased by the caller (`erase_complaint`). Does not commit."""
     assert customer.id is not None
-    if is_forgotten(customer):
-        raise InvalidValue(f"Customer {ref!r} is already forgotten; nothing to erase.")
-    now = utcnow()
     new_ref = pseudonym(customer.id)
     customer.ref, customer.name, customer.email, customer.phone = new_ref, None, None, None
     write_keys(customer)
     session.add(customer)
-    changed = 1
-    complaints = session.exec(
-        select(Complaint).where(Complaint.customer_id == customer.id).order_by(col(Complaint.id))
-    ).all()
-    for complaint in complaints:
-        changed += erase_complaint(session, complaint, agent=agent, reason=reason, at=now)
     purchases = session.exec(
         select(Purchase).where(Purchase.customer_id == customer.id).order_by(col(Purchase.id))
     ).all()
@@ -134,33 +126,53 @@ def forget_customer(session: Session, ref: str, *, agent: str, reason: str) -> F
     for purchase in purchases:
         purchase.order_ref = f"{new_ref}-{purchase.id}"
         session.add(purchase)
-        changed += 1
+    changed = 1 + len(purchases) + erase_reasons(session, customer_ids=[customer.id])
+    return new_ref, len(purchases), changed
+
+
+def forget_customer(session: Session, ref: str, *, agent: str, reason: str) -> Forgotten:
+    """Erase a customer: identity replaced by a pseudonym, every free text of their complaints
+    erased, every figure kept. Commits, then empties SQLite's write-ahead log so that the erased
+    text is in no file. NotFound for an unknown ref; InvalidValue under a legal hold."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidValue("--reason is empty: say why the customer is forgotten.")
+    secure_delete(session)
+    customer = get_customer(session, ref)
+    assert customer.id is not None
+    if is_forgotten(customer):
+        raise InvalidValue(f"Customer {ref!r} is already forgotten; nothing to erase.")
+    complaints = session.exec(
+        select(Complaint).where(Complaint.customer_id == customer.id).order_by(col(Complaint.id))
+    ).all()
+    refuse_if_held(session, customer, [c.id for c in complaints if c.id is not None])
+    now = utcnow()
+    new_ref, purchases, changed = forget_identity(session, customer)
+    for complaint in complaints:
+        changed += erase_complaint(session, complaint, agent=agent, reason=reason, at=now)
     session.commit()
     return Forgotten(
         ref=ref,
         pseudonym=new_ref,
         complaints=len(complaints),
-        purchases=len(purchases),
+        purchases=purchases,
         rows_changed=changed,
+        checkpointed=checkpoint(session),
     )
 
 
 def checkpoint(session: Session) -> bool:
-    """On SQLite, copy the write-ahead log into the database file and truncate it, so that the
-    erased bytes are in no file; False if readers kept it from completing. True elsewhere."""
+    """After a commit, empty SQLite's write-ahead log (`db.checkpoint`), so that erased bytes
+    are in no file; False if readers kept it from completing. True on other databases."""
+    from latte_cli.db import busy_timeout_of, sqlite_file
+    from latte_cli.db import checkpoint as checkpoint_file
+
     engine = session.get_bind()
-    if engine.dialect.name != "sqlite":
-        return True
-    raw = engine.raw_connection()  # type: ignore[union-attr]
-    try:
-        cursor = raw.cursor()
-        try:
-            busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        finally:
-            cursor.close()
-    finally:
-        raw.close()
-    return not busy
+    assert isinstance(engine, Engine)
+    path = sqlite_file(engine)
+    # Waits for readers up to the busy timeout, as a writer would: the erasure is only complete
+    # once the log is empty.
+    return True if path is None else checkpoint_file(path, wait_ms=busy_timeout_of(engine))
 
 
 @dataclass(frozen=True)

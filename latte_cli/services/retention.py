@@ -1,0 +1,167 @@
+"""Retention: resolved complaints keep their free text and their customer's identity only for
+the retention period (GDPR Art. 5(1)(e)); the record itself, every time, stage, kind, amount
+and root cause, stays, so no report figure changes (docs/architecture.md, "Customer data").
+
+`retain` anonymises each complaint whose latest resolution is older than its category's period
+through `privacy.erase_complaint`, the one erasure path, and removes the identity of every
+customer whose complaints are then all anonymised, as `latte customer forget` does. What a
+legal hold in force covers (`services/holds.py`) is left as it is. A dry run does all of it in
+the transaction and rolls it back, so it reports exactly what a real run would do.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, exists, or_
+from sqlmodel import Session, col, select
+
+from latte_cli import events
+from latte_cli.config import Period
+from latte_cli.errors import InvalidValue
+from latte_cli.models import Complaint, Customer, Event, LegalHold
+from latte_cli.services.privacy import (
+    PSEUDONYM_PREFIX,
+    checkpoint,
+    erase_complaint,
+    forget_identity,
+    secure_delete,
+)
+from latte_cli.timeutil import epoch, utcnow
+
+
+def cutoff(period: Period, now: datetime) -> datetime:
+    """The moment `period` before `now`: calendar months back (the 31st becomes the month's
+    last day), then days."""
+    month_index = now.year * 12 + (now.month - 1) - period.months
+    year, month = divmod(month_index, 12)
+    day = min(now.day, calendar.monthrange(year, month + 1)[1])
+    return now.replace(year=year, month=month + 1, day=day) - timedelta(days=period.days)
+
+
+@dataclass(frozen=True)
+class Retained:
+    dry_run: bool
+    # The complaints anonymised (or, in a dry run, that would be), by id.
+    complaint_ids: list[int]
+    # Customers whose identity was removed because all their complaints are anonymised.
+    customers: int
+    # Complaints past their period but under a legal hold, left as they are.
+    held_ids: list[int]
+    rows_changed: int
+    # SQLite's write-ahead log was emptied after the commit (always True elsewhere / dry run).
+    checkpointed: bool
+
+
+def _due(
+    default: Period | None, by_category: Mapping[str, Period | None], now: datetime
+) -> ColumnElement[bool]:
+    """Resolved complaints, not anonymised yet, resolved before their category's cutoff."""
+    resolved = col(Complaint.resolved_epoch)
+    periods = []
+    for category, period in by_category.items():
+        if period is not None:
+            periods.append(
+                and_(col(Complaint.category) == category, resolved < epoch(cutoff(period, now)))
+            )
+    if default is not None:
+        periods.append(
+            and_(
+                col(Complaint.category).not_in(list(by_category)),
+                resolved < epoch(cutoff(default, now)),
+            )
+        )
+    erased = select(Event.complaint_id).where(Event.kind == events.EventKind.ERASED.value)
+    return and_(
+        col(Complaint.stage_due).is_(None),
+        resolved.is_not(None),
+        col(Complaint.id).not_in(erased),
+        or_(*periods),
+    )
+
+
+def _identified() -> ColumnElement[bool]:
+    """Customers who still have an identity (not forgotten)."""
+    return or_(
+        col(Customer.ref).is_(None),
+        ~col(Customer.ref).startswith(PSEUDONYM_PREFIX),
+        col(Customer.name).is_not(None),
+        col(Customer.email).is_not(None),
+        col(Customer.phone).is_not(None),
+    )
+
+
+def retain(
+    session: Session,
+    *,
+    default: Period | None,
+    by_category: Mapping[str, Period | None],
+    agent: str,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> Retained:
+    """Apply the retention periods (see the module docstring). Commits, or rolls back for a dry
+    run; InvalidValue when no period is set."""
+    if default is None and all(period is None for period in by_category.values()):
+        raise InvalidValue(
+            "No retention period is set, so nothing is ever due. Set one with "
+            "`latte config set retention 6y` (per category: retention_by_category)."
+        )
+    now = now or utcnow()
+    secure_delete(session)
+    holds = session.exec(select(LegalHold).where(col(LegalHold.released_at).is_(None))).all()
+    held_complaints = {h.complaint_id for h in holds if h.complaint_id is not None}
+    held_customers = {h.customer_id for h in holds if h.customer_id is not None}
+    due = session.exec(
+        select(Complaint).where(_due(default, by_category, now)).order_by(col(Complaint.id))
+    ).all()
+    erased: list[int] = []
+    held: list[int] = []
+    changed = 0
+    for complaint in due:
+        assert complaint.id is not None
+        if complaint.id in held_complaints or complaint.customer_id in held_customers:
+            held.append(complaint.id)
+            continue
+        period = by_category.get(complaint.category, default)
+        assert period is not None  # _due selects only complaints with a period
+        reason = f"retention: resolved more than {period.text} ago"
+        changed += erase_complaint(session, complaint, agent=agent, reason=reason, at=now)
+        erased.append(complaint.id)
+    session.flush()
+    # Customers whose every complaint is now anonymised lose their identity, as in forget.
+    not_erased = and_(
+        col(Complaint.customer_id) == col(Customer.id),
+        col(Complaint.id).not_in(
+            select(Event.complaint_id).where(Event.kind == events.EventKind.ERASED.value)
+        ),
+    )
+    customers = session.exec(
+        select(Customer)
+        .where(
+            exists().where(col(Complaint.customer_id) == col(Customer.id)),
+            ~exists().where(not_erased),
+            _identified(),
+            col(Customer.id).not_in(held_customers),
+        )
+        .order_by(col(Customer.id))
+    ).all()
+    for customer in customers:
+        changed += forget_identity(session, customer)[2]
+    if dry_run:
+        session.rollback()
+        whole = True
+    else:
+        session.commit()
+        whole = checkpoint(session)
+    return Retained(
+        dry_run=dry_run,
+        complaint_ids=erased,
+        customers=len(customers),
+        held_ids=held,
+        rows_changed=changed,
+        checkpointed=whole,
+    )
