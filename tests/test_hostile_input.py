@@ -1,6 +1,7 @@
-"""Text that tries to break in: every free-text flag of new, step, transfer and reopen and the
-imported complaint fields, with control characters, bidirectional overrides, zero-width
-characters, very long strings, SQL and shell metacharacters and spreadsheet formula prefixes.
+"""Text that tries to break in: every free-text flag of new, step, transfer, reopen, followup
+record, hold and forget, and the imported complaint, follow-up and purchase fields, with control
+characters, bidirectional overrides, zero-width characters, very long strings, SQL and shell
+metacharacters and spreadsheet formula prefixes.
 
 Whatever is typed: no traceback, a refused command writes nothing, and what tables and the HTML
 report show cannot reorder or hide text (docs/architecture.md, "User text on screen")."""
@@ -52,12 +53,13 @@ texts = st.one_of(
     st.lists(st.sampled_from(HOSTILE), min_size=1, max_size=3).map("".join),
 )
 FAST = settings(
-    max_examples=8,
+    max_examples=5,
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no shrinking: keeps the suite fast
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-MEGABYTE = "\u202e" + "x" * 1_000_000
+# The longest text latte keeps (1,000,000 characters; docs/architecture.md, "Batch import").
+MEGABYTE = "\u202e" + "x" * 999_999
 HIDING = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 
 
@@ -87,6 +89,7 @@ def outcome(
     )
     if result.exit_code == 1:
         assert result.output.startswith("Error: "), result.output[:500]
+        assert len(result.output.strip().splitlines()) == 1, result.output[:500]
         assert "Traceback" not in result.output
         assert counts(sqlite_path) == before
         return False
@@ -149,10 +152,29 @@ def test_new_with_hostile_text(latte: Latte, sqlite_path: Path, flag: str, value
         assert_shown_safely(latte, newest_id(sqlite_path))
 
 
+# Every stage's free-text flags, and what each stage needs besides (given plainly).
 STEP_FLAGS = {
     "acknowledge": ("--text",),
     "take_action": ("--text", "--detail", "--amount", "--option"),
+    "thank": ("--text",),
+    "explain": ("--text", "--change"),
 }
+STEP_PLAIN = {
+    "acknowledge": ("--text", "Sorry."),
+    "take_action": ("--kind", "other", "--detail", "x"),
+    "thank": ("--text", "Thanks."),
+    "explain": ("--root-cause", "other", "--text", "Why.", "--change", "More checks."),
+}
+
+
+def advanced(latte: Latte, to: str) -> int:
+    """A new complaint with every stage before `to` recorded plainly ("resolved": all)."""
+    complaint = opened(latte)
+    for stage, args in STEP_PLAIN.items():
+        if stage == to:
+            break
+        latte.ok("step", str(complaint), stage, *args)
+    return complaint
 
 
 @pytest.mark.sqlite_only
@@ -167,31 +189,12 @@ def test_step_with_hostile_text(
     latte: Latte, sqlite_path: Path, stage_flag: tuple[str, str], value: str
 ) -> None:
     stage, flag = stage_flag
-    complaint = opened(latte)
-    if stage == "take_action":
-        latte.ok("step", str(complaint), "acknowledge", "--text", "Sorry.")
-    extra = ["--kind", "other"] if stage == "take_action" else []
-    if flag != "--text":
-        extra += ["--text", "Done."]
+    complaint = advanced(latte, stage)
+    plain = list(STEP_PLAIN[stage])
+    if flag in plain:
+        del plain[plain.index(flag) : plain.index(flag) + 2]
     before = counts(sqlite_path)
-    result = latte("step", str(complaint), stage, *extra, flag, value)
-    if outcome(result, before, sqlite_path):
-        assert_shown_safely(latte, complaint)
-
-
-@pytest.mark.sqlite_only
-@FAST
-@given(value=texts)
-def test_explain_change_with_hostile_text(latte: Latte, sqlite_path: Path, value: str) -> None:
-    complaint = opened(latte)
-    latte.ok("step", str(complaint), "acknowledge", "--text", "Sorry.")
-    latte.ok("step", str(complaint), "take_action", "--kind", "other", "--detail", "x")
-    latte.ok("step", str(complaint), "thank", "--text", "Thanks.")
-    before = counts(sqlite_path)
-    result = latte(
-        "step", str(complaint), "explain", "--root-cause", "other", "--text", "Why.",
-        "--change", value,
-    )  # fmt: skip
+    result = latte("step", str(complaint), stage, *plain, flag, value)
     if outcome(result, before, sqlite_path):
         assert_shown_safely(latte, complaint)
 
@@ -216,18 +219,45 @@ def test_transfer_with_hostile_text(latte: Latte, sqlite_path: Path, flag: str, 
 @FAST
 @given(value=texts)
 def test_reopen_with_hostile_reason(latte: Latte, sqlite_path: Path, value: str) -> None:
-    complaint = opened(latte)
-    latte.ok("step", str(complaint), "acknowledge", "--text", "Sorry.")
-    latte.ok("step", str(complaint), "take_action", "--kind", "other", "--detail", "x")
-    latte.ok("step", str(complaint), "thank", "--text", "Thanks.")
-    latte.ok(
-        "step", str(complaint), "explain", "--root-cause", "other", "--text", "Why.",
-        "--change", "More checks.",
-    )  # fmt: skip
+    complaint = advanced(latte, "resolved")
     before = counts(sqlite_path)
     result = latte("reopen", str(complaint), "--reason", value)
     if outcome(result, before, sqlite_path):
         assert_shown_safely(latte, complaint)
+
+
+@pytest.mark.sqlite_only
+@FAST
+@given(value=texts)
+def test_followup_note_with_hostile_text(latte: Latte, sqlite_path: Path, value: str) -> None:
+    complaint = advanced(latte, "resolved")
+    before = counts(sqlite_path)
+    result = latte("followup", "record", str(complaint), "--reached", "--note", value)
+    if outcome(result, before, sqlite_path):
+        assert_shown_safely(latte, complaint)
+        assert hidden_characters(latte.ok("followup", "list").stdout) == set()
+
+
+@pytest.mark.sqlite_only
+@FAST
+@given(command=st.sampled_from(("hold", "release", "forget")), value=texts)
+def test_hold_and_forget_reasons_with_hostile_text(
+    latte: Latte, sqlite_path: Path, command: str, value: str
+) -> None:
+    latte.ok("db", "upgrade")
+    ref = f"C-{counts(sqlite_path)[1] + 1}"
+    latte.ok("new", "--customer", ref, "--channel", "phone", "--category", "x", "--listen", "y")
+    if command == "release":
+        latte.ok("hold", ref, "--reason", "case 1")
+    before = counts(sqlite_path)
+    args = {
+        "hold": ("hold", ref, "--reason", value),
+        "release": ("hold", ref, "--release", "--reason", value),
+        "forget": ("customer", "forget", ref, "--reason", value, "--yes"),
+    }[command]
+    if outcome(latte(*args), before, sqlite_path):
+        assert hidden_characters(latte.ok("hold", "--list", "--all").stdout) == set()
+        assert_shown_safely(latte, newest_id(sqlite_path))
 
 
 IMPORTED = ("Customer", "Name", "Email", "Category", "Location", "Subject", "Description", "Agent")
@@ -258,6 +288,39 @@ def test_import_of_hostile_fields(
         text = html.read_text(encoding="utf-8")
         assert hidden_characters(text) == set()
         assert "<script>alert" not in text
+
+
+@pytest.mark.sqlite_only
+@FAST
+@given(note=texts, order=texts, customer=texts)
+def test_import_of_hostile_followups_and_purchases(
+    latte: Latte, sqlite_path: Path, tmp_path: Path, note: str, order: str, customer: str
+) -> None:
+    complaints = tmp_path / "c.csv"
+    complaints.write_text(
+        "Ticket,Channel,Category,Created,Description,Resolved\n"
+        "T1,email,billing,2026-11-02 09:00,Charged twice,2026-11-03 09:00\n",
+        encoding="utf-8",
+    )
+    latte.ok("import", "complaints", str(complaints))
+    for kind, header, row in (
+        ("followups", ["complaint_external_id", "reached", "note"], ["T1", "yes", note]),
+        (
+            "purchases",
+            ["order_ref", "customer_ref", "purchased_at", "amount"],
+            [order, customer, "2026-11-04T10:00:00Z", "12.50"],
+        ),
+    ):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        writer.writerow(row)
+        source = tmp_path / f"{kind}.csv"
+        source.write_text(buffer.getvalue(), encoding="utf-8")
+        before = counts(sqlite_path)
+        outcome(latte("import", kind, str(source)), before, sqlite_path, partial=True)
+    assert_shown_safely(latte, newest_id(sqlite_path))
+    assert hidden_characters(latte.ok("followup", "list").stdout) == set()
 
 
 @pytest.mark.sqlite_only
