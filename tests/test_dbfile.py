@@ -90,6 +90,14 @@ def test_a_copy_of_the_file_alone_holds_every_command(tmp_path: Path) -> None:
     ok(path, "import", "complaints", str(source))
     assert wal_size(path) == 0
     assert copy_counts(path, tmp_path)["complaint"] == 2
+    ok(path, "hold", "1", "--reason", "case 7")
+    ok(path, "customer", "forget", "C-2", "--reason", "request", "--yes")
+    assert wal_size(path) == 0
+    copy = tmp_path / "after-forget.db"
+    shutil.copyfile(path, copy)
+    with sqlite3.connect(copy) as raw:
+        assert raw.execute("SELECT reason FROM legal_hold").fetchall() == [("case 7",)]
+        assert raw.execute("SELECT summary FROM complaint WHERE id = 2").fetchone() == ("[erased]",)
 
 
 @pytest.mark.sqlite_only
@@ -141,6 +149,8 @@ READING = [
     ("export", "complaints"),
     ("customer", "show", "C-1"),
     ("customer", "search", "Ana"),
+    ("customer", "export", "C-1"),
+    ("hold", "--list"),
     ("db", "status"),
     ("db", "check"),
     ("db", "backup", "BACKUP"),
@@ -244,6 +254,8 @@ def test_a_read_only_database_can_be_read_and_not_written(
         (*NEW, "--listen", "Another."),
         ("db", "upgrade"),
         ("reopen", "1", "--reason", "again"),
+        ("hold", "1", "--reason", "case"),
+        ("customer", "forget", "C-1", "--reason", "request", "--yes"),
     ):
         result = latte("--db", str(path), *command)
         assert result.exit_code == 1, (command, result.output)
