@@ -41,6 +41,7 @@ def counts(db_url: str) -> tuple[int, ...]:
 
 
 def test_unknown_complaint_id(latte: Latte) -> None:
+    latte.ok("db", "upgrade")  # an existing, empty database: a missing one is refused first
     for args in (
         ("show", "42"),
         ("step", "42", "acknowledge", "--text", "x"),
@@ -51,6 +52,7 @@ def test_unknown_complaint_id(latte: Latte) -> None:
 
 
 def test_unknown_customer(latte: Latte) -> None:
+    latte.ok("db", "upgrade")
     assert_refused(latte("customer", "show", "C-404"), 1, "No customer with ref 'C-404'")
 
 
@@ -117,6 +119,7 @@ def test_invalid_new_complaints_write_nothing(
 
 
 def test_bad_list_values(latte: Latte) -> None:
+    latte.ok("db", "upgrade")
     assert_refused(latte("list", "--status", "maybe"), 1, "--status 'maybe' is not one of")
     assert_refused(latte("list", "--since", "13/45/2026"), 1, "--since '13/45/2026' is not a date")
     assert_refused(latte("list", "--stage", "dance"), 1, "Stage 'dance'")
@@ -201,10 +204,12 @@ def test_a_locked_database(latte: Latte, db_url: str, monkeypatch: pytest.Monkey
 
 @pytest.mark.usefixtures("db_url")
 def test_unexpected_errors_never_show_a_traceback(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    latte: Latte, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from latte_cli.cli import main as entry
     from latte_cli.services import views
+
+    latte.ok("db", "upgrade")
 
     def boom(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("disk on fire")

@@ -108,12 +108,14 @@ def test_database_path_with_brackets(
 ) -> None:
     monkeypatch.setenv("COLUMNS", "250")
     path = tmp_path / f"data{odd}base.db"
+    latte.ok("--db", str(path), "db", "upgrade")
     result = latte("--db", str(path), "db", "status")
     assert result.exit_code == 0, (result.output, result.exception)
     assert f"Database: {path}" in result.stdout
 
 
 def test_a_bracket_customer_ref_that_does_not_exist_is_a_clean_refusal(latte: Latte) -> None:
+    latte.ok("db", "upgrade")
     result = latte("customer", "show", "[/]")
     assert result.exit_code == 1
     assert "No customer with ref '[/]'" in result.stderr

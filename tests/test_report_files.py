@@ -206,6 +206,7 @@ def test_a_default_week_with_complaints_has_no_notice(latte: Any, session: Sessi
 
 
 def test_an_empty_database_says_there_is_nothing_yet(latte: Any) -> None:
+    latte.ok("db", "upgrade")
     text = " ".join(latte.ok("report", "weekly").stdout.split())
     assert "nor in any week before it" in text and "latte import complaints FILE" in text
     data = json.loads(latte.ok("report", "repurchase", "-f", "json").stdout)

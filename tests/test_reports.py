@@ -480,6 +480,7 @@ def test_empty_period_shows_dashes_not_zeros(latte: Any, data: Any) -> None:
 
 
 def test_empty_database(latte: Any) -> None:
+    latte.ok("db", "upgrade")
     for command in ("weekly", "agents", "repurchase"):
         latte.ok("report", command)
     latte.ok("report", "weekly", "--weeks", "all", "--by", "agent", "--format", "html")
@@ -614,6 +615,7 @@ def test_formats_carry_the_same_figures(latte: Any, data: Any, tmp_path: Any) ->
     ],
 )
 def test_bad_options_are_one_line_errors(latte: Any, args: list[str], message: str) -> None:
+    latte.ok("db", "upgrade")
     result = latte("report", "weekly", *args)
     assert result.exit_code == 1, result.output
     assert message in result.stderr

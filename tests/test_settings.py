@@ -175,7 +175,7 @@ def test_the_busy_timeout_setting_reaches_sqlite(
 
     from latte_cli import db
 
-    latte.ok("list")
+    latte.ok("db", "upgrade")
     db.dispose_engines()
     latte.ok("config", "set", "busy_timeout", "0.25")
     holder = sqlite3.connect(sqlite_path, isolation_level=None)

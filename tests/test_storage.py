@@ -57,8 +57,9 @@ def test_default_location_is_the_user_data_folder(
     assert (
         config.Settings.resolve().db_url == f"sqlite:///{tmp_path / 'xdg' / 'latte' / 'latte.db'}"
     )
-    latte.ok("list")
+    latte.ok("db", "upgrade")
     assert (tmp_path / "xdg" / "latte" / "latte.db").exists()
+    assert "No complaints match." in latte.ok("list").stdout
 
 
 @pytest.mark.sqlite_only
@@ -178,7 +179,7 @@ def test_a_database_is_brought_to_head_on_first_use_and_by_db_upgrade(
 
 
 def test_first_use_creates_the_schema(latte: Latte, db_url: str) -> None:
-    latte.ok("list")
+    latte.ok("new", "--channel", "phone", "--category", "x", "--listen", "first")
     engine = create_engine(db_url)
     with engine.connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()

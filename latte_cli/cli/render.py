@@ -468,12 +468,7 @@ def customer_history_json(history: CustomerHistory) -> dict[str, Any]:
 
 
 def status_json(status: Status) -> dict[str, Any]:
-    return {
-        "location": status.location,
-        "revision": status.revision,
-        "head": status.head,
-        "counts": status.counts,
-    }
+    return fields_json(status)
 
 
 def show_status(status: Status) -> None:
