@@ -35,6 +35,8 @@ SAMPLES: list[events.Details] = [
     events.FollowUpDetails(reached=True, satisfied=False, nps=3, repurchased=None),
     events.UpdatedDetails(changed=("category", "summary"), source="import"),
     events.ErasedDetails(reason="erasure request"),
+    events.HeldDetails(hold_id=3, scope="customer", reason="claim 2026/311"),
+    events.ReleasedDetails(hold_id=3, scope="customer", reason=""),
 ]
 
 
@@ -79,6 +81,8 @@ def test_the_stored_layout_is_the_one_latte_has_always_written() -> None:
         "followup",
         "updated",
         "erased",
+        "held",
+        "released",
     ]
 
 
@@ -367,6 +371,10 @@ def test_erasing_free_text_keeps_what_replay_reads() -> None:
     reopen = events.ReopenDetails(reason="Ana's parcel wet again", cycle=1)
     assert events.without_free_text(transfer) == events.TransferDetails("ana", "sam", "[erased]")
     assert events.without_free_text(reopen) == events.ReopenDetails("[erased]", 1)
+    held = events.HeldDetails(hold_id=3, scope="complaint", reason="Ana Diaz v. Shop")
+    assert events.without_free_text(held) == events.HeldDetails(3, "complaint", "[erased]")
+    released = events.ReleasedDetails(hold_id=3, scope="complaint", reason="")
+    assert events.without_free_text(released) is released
     stage = events.StageDetails(stage=Stage.LISTEN, cycle=0)
     assert events.without_free_text(stage) is stage
     for details in (transfer, reopen):
