@@ -36,8 +36,8 @@ from .conftest import Latte, PostgresServer
 TRIALS = 20
 SEED = 20261123
 WRITERS = 2
-# Kill moments after the release, in seconds (the writers are connected by then; a write takes
-# a few milliseconds).
+# Kill moments after every writer's first write, in seconds (a write takes a few milliseconds
+# on a quiet machine, a hundred or more on a loaded one).
 KILL_WINDOW = (0.01, 0.4)
 
 
@@ -111,6 +111,21 @@ def writers(tmp_path: Path, trial: int) -> Team:
     )
 
 
+def writing(team: Team, timeout: float = 60.0) -> float:
+    """The moment every writer of the team has committed (and logged) its first operation.
+
+    Kill moments count from here, not from the release: on a loaded machine a writer's first
+    write can take longer than the whole kill window, and a kill before it proves nothing.
+    """
+    deadline = time.monotonic() + timeout
+    while not all(logged(team.log_of(name)) for name in team.names):
+        assert time.monotonic() < deadline, "the writers wrote nothing in time"
+        for name, process in zip(team.names, team.processes, strict=True):
+            assert process.poll() is None, f"{name} ended before its first write"
+        time.sleep(0.005)
+    return time.monotonic()
+
+
 def test_killed_writers_leave_a_consistent_database(
     db_url: str, tmp_path: Path, latte: Latte
 ) -> None:
@@ -126,9 +141,9 @@ def test_killed_writers_leave_a_consistent_database(
             team.ready()
             moments = sorted((rng.uniform(*KILL_WINDOW), i) for i in range(WRITERS))
             team.go()
-            released = time.monotonic()
             if trial + 1 < TRIALS:
                 upcoming = cleanup.enter_context(writers(tmp_path, trial + 1))
+            released = writing(team)
             for moment, index in moments:
                 time.sleep(max(0.0, released + moment - time.monotonic()))
                 process = team.processes[index]
