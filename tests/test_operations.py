@@ -80,6 +80,7 @@ def test_backup_copies_a_live_database(latte: Latte, tmp_path: Path) -> None:
 def test_backup_copies_sqlite_and_points_postgresql_to_pg_dump(
     latte: Latte, db_url: str, tmp_path: Path
 ) -> None:
+    latte.ok("db", "upgrade")  # backup reads: it never creates the database it copies
     result = latte("db", "backup", str(tmp_path / "x.db"))
     if db_url.startswith("sqlite"):
         assert result.exit_code == 0 and (tmp_path / "x.db").exists()
