@@ -167,7 +167,7 @@ def _open_new(
         complaint = opened.complaint
         owner = customer_of(session, complaint) if as_json or opened.notes else None
     for note in opened.notes:
-        render.err_console.print(render.detail_note(note, owner))
+        typer.echo(render.detail_note(note, owner), err=True)
     if as_json:
         render.print_json(render.complaint_json(complaint, owner))
         return

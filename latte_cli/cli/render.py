@@ -325,14 +325,14 @@ def show_history(view: Timeline, zone: tzinfo | None) -> None:
             )
 
 
-def detail_note(note: DetailNote, customer: Customer | None) -> Text:
+def detail_note(note: DetailNote, customer: Customer | None) -> str:
     """One line on a customer detail given to `latte new` that differs from the stored one."""
     who = (customer.ref or customer.name or "the customer") if customer else "the customer"
     if note.outcome == "filled":
-        return Text(f"Customer {who} had no {note.field}: stored {note.given}.")
+        return f"Customer {who} had no {note.field}: stored {note.given}."
     if note.outcome == "updated":
-        return Text(f"Customer {who}'s {note.field} changed from {note.stored} to {note.given}.")
-    return Text(
+        return f"Customer {who}'s {note.field} changed from {note.stored} to {note.given}."
+    return (
         f"Warning: customer {who}'s {note.field} is stored as {note.stored}, not "
         f"{note.given}: kept. Pass --update-customer to replace it, or use "
         "`latte customer edit`."

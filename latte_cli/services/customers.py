@@ -191,13 +191,15 @@ def match_customer(
         stored = getattr(customer, name)
         if given is None or (stored is not None and _same(name, stored, given)):
             continue
+        if name == "ref" and stored is not None:
+            continue  # reached through a merged customer's ref: the kept record's ref stays
         outcome = "filled" if stored is None else "updated" if update else "kept"
         notes.append(DetailNote(name, stored, given, outcome))
         if outcome != "kept":
             setattr(customer, name, given)
     write_keys(customer)
     if any(n.outcome == "updated" for n in notes):
-        refuse_collision(session, customer)
+        refuse_collision(session, customer, known_as=customer.ref)
     session.add(customer)
     session.flush()
     return CustomerMatch(customer, tuple(notes))
@@ -236,23 +238,24 @@ def describe(customer: Customer) -> str:
     return customer.ref or customer.name or f"#{customer.id}"
 
 
-def refuse_collision(session: Session, customer: Customer) -> None:
+def refuse_collision(session: Session, customer: Customer, *, known_as: str | None) -> None:
     """InvalidValue if the matching rule (`latte_cli.identity`) would take the customer's keys
     for another, unmerged customer: the two are the same person, to be merged instead."""
     keys = stored_keys(customer)
-    found = session.exec(
-        select(Customer)
-        .where(
-            candidates_clause(keys),
-            Customer.id != customer.id,
-            col(Customer.merged_into).is_(None),
-        )
-        .order_by(col(Customer.id))
-    ).all()
+    with session.no_autoflush:  # the change is checked before it is written
+        found = session.exec(
+            select(Customer)
+            .where(
+                candidates_clause(keys),
+                Customer.id != customer.id,
+                col(Customer.merged_into).is_(None),
+            )
+            .order_by(col(Customer.id))
+        ).all()
     index = identity.CustomerIndex((c.id or 0, stored_keys(c)) for c in found)
     other = next((c for c in found if c.id == index.match(keys)), None)
     if other is not None:
-        mine = customer.ref or "REF"
+        mine = known_as or "REF"
         raise InvalidValue(
             f"Customer {describe(other)} already has these details, so the two would be one "
             f"customer: join them with `latte customer merge {mine} --into {other.ref or 'REF'} "
@@ -307,7 +310,7 @@ def edit_customer(
     for name, value in after.items():
         setattr(customer, name, value)
     write_keys(customer)
-    refuse_collision(session, customer)
+    refuse_collision(session, customer, known_as=ref)
     session.add(customer)
     count = log_customer_edit(
         session, customer, before=before, after=after, reason=reason or "", agent=agent
