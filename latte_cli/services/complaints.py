@@ -392,21 +392,6 @@ def record_stage(
     return complaint
 
 
-def refuse_transfer(complaint: Complaint) -> None:
-    """InvalidValue for a complaint that cannot change hands: merged, or resolved (a resolved
-    complaint is reopened first, so that its new owner has a stage to record)."""
-    if complaint.merged_into is not None:
-        raise InvalidValue(
-            f"Complaint {complaint.id} was merged into complaint {complaint.merged_into}: "
-            f"transfer that one (latte transfer {complaint.merged_into} --to ...)."
-        )
-    if complaint.stage_due is None:
-        raise InvalidValue(
-            f"Complaint {complaint.id} is resolved: reopen it first: "
-            f'latte reopen {complaint.id} --reason "..."'
-        )
-
-
 def transfer(
     session: Session, *, complaint_id: int, to_agent: str, note: str, agent: str
 ) -> Complaint:
@@ -414,7 +399,6 @@ def transfer(
     to_agent = _required(to_agent, "The receiving agent", "--to", limit=100)
     note = _required(note, "The transfer note", "--note")
     complaint = get_complaint(session, complaint_id, for_update=True)
-    refuse_transfer(complaint)
     now = utcnow()
     state = workflow.apply(
         state_of(complaint), workflow.Transferred(to_agent=to_agent, at=now, agent=agent)

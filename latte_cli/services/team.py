@@ -19,7 +19,7 @@ from latte_cli import events, workflow
 from latte_cli.errors import InvalidValue
 from latte_cli.events import EventKind, TransferDetails
 from latte_cli.models import Agent, Complaint, Event, StageRecord
-from latte_cli.services.complaints import get_complaint, refuse_transfer, state_of, transfer
+from latte_cli.services.complaints import get_complaint, state_of, transfer
 from latte_cli.services.eventlog import log_event
 from latte_cli.timeutil import utcnow
 
@@ -88,6 +88,21 @@ def list_agents(session: Session) -> list[AgentRow]:
     ]
 
 
+def refuse_transfer(complaint: Complaint) -> None:
+    """InvalidValue for a complaint that cannot change hands: merged, or resolved (a resolved
+    complaint is reopened first, so that its new owner has a stage to record)."""
+    if complaint.merged_into is not None:
+        raise InvalidValue(
+            f"Complaint {complaint.id} was merged into complaint {complaint.merged_into}: "
+            f"transfer that one (latte transfer {complaint.merged_into} --to ...)."
+        )
+    if complaint.stage_due is None:
+        raise InvalidValue(
+            f"Complaint {complaint.id} is resolved: reopen it first: "
+            f'latte reopen {complaint.id} --reason "..."'
+        )
+
+
 def is_known_agent(session: Session, name: str) -> bool:
     """Whether latte has seen this agent: in the agent table (presence, any case), assigned a
     complaint, or the author of a recorded step. The one definition of a known agent."""
@@ -133,7 +148,8 @@ def hand_over(
     """Transfer to another agent; refused when they are away or latte has never seen them,
     unless `force`, and for a resolved or merged complaint; commits."""
     name = to_agent.strip()
-    complaint = get_complaint(session, complaint_id)
+    # Locked from the checks to the commit: it cannot be resolved or merged in between.
+    complaint = get_complaint(session, complaint_id, for_update=True)
     refuse_transfer(complaint)
     owner = complaint.assigned_agent
     if name and owner and name.lower() == owner.lower():
@@ -142,7 +158,8 @@ def hand_over(
             f"Complaint {complaint_id} is already assigned to {owner}. Transfer it to another "
             "agent (see `latte agent list`)."
         )
-    if name and not force and not is_known_agent(session, name):
+    # Whoever acts is known: taking a complaint over is no typo.
+    if name and not force and name.lower() != agent.lower() and not is_known_agent(session, name):
         raise _unknown_agent(session, name)
     if name and not force and presence_of(session, name) is Presence.AWAY:
         raise InvalidValue(
