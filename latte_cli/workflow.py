@@ -135,8 +135,18 @@ def cycle_stages(cycle: int) -> tuple[Stage, ...]:
     return STAGES if cycle == 0 else stages_from(REOPEN_STAGE)
 
 
+def _refuse_merged(state: State) -> None:
+    """A merged complaint is closed for good: its target carries on."""
+    if state.merged_into is not None:
+        raise StageOutOfOrder(
+            f"The complaint was merged into complaint {state.merged_into}: "
+            f"work on that one (latte show {state.merged_into})."
+        )
+
+
 def check_stage(state: State, stage: Stage) -> None:
     """Raise StageOutOfOrder unless `stage` is the one due."""
+    _refuse_merged(state)
     if state.stage_due is None:
         raise StageOutOfOrder(
             f"The complaint is resolved; {stage.value} cannot be recorded. "
@@ -167,11 +177,7 @@ def apply(state: State | None, event: Event) -> State:
         return State(opened_at=event.at, assigned_agent=event.agent)
     if state is None:
         raise InvalidValue("The complaint has not been opened.")
-    if state.merged_into is not None:
-        raise StageOutOfOrder(
-            f"The complaint was merged into complaint {state.merged_into}: "
-            f"work on that one (latte show {state.merged_into})."
-        )
+    _refuse_merged(state)
     if isinstance(event, Merged):
         _check_time(state, event.at)
         # Closed where it stood: its first resolution, if any, stays on record.
