@@ -160,6 +160,7 @@ def test_new_json_and_customer_matching(latte: Latte) -> None:
         "summary",
         "status",
         "stage_due",
+        "merged_into",
         "assigned_agent",
         "opened_by",
         "opened_at",
