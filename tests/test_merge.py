@@ -188,6 +188,13 @@ def test_customer_merge_moves_everything_and_leaves_a_pointer(
     for details in (("--customer", "C-2"), ("--email", "ANA@example.com")):
         cid = opened(latte, *details)
         assert json.loads(latte.ok("show", cid, "--json").stdout)["customer"]["ref"] == "C-1"
+    # So does an imported row.
+    latte.ok("import", "complaints", "-", input=(
+        "external_id,customer_ref,customer_email,channel,category,listen,opened_at\n"
+        "T1,C-2,new@example.com,phone,delivery,Imported words,2026-11-03T10:00:00Z\n"
+    ))  # fmt: skip
+    imported = json.loads(latte.ok("list", "--json", "--limit", "100").stdout)
+    assert {r["customer_ref"] for r in imported} == {"C-1"}
     refused = latte("customer", "merge", "C-2", "--into", "C-1", "--reason", "again")
     assert refused.exit_code == 1 and "already merged" in refused.stderr
     same = latte("customer", "merge", "C-1", "--into", "C-1", "--reason", "r")
