@@ -109,14 +109,16 @@ def find_customer(session: Session, details: CustomerDetails) -> Customer | None
 
 def current_customer(session: Session, customer: Customer) -> Customer:
     """The customer record a new complaint belongs to: `customer`, or the one it was merged
-    into (`latte customer merge` leaves a pointer). The row is locked for share until the
-    commit, so a merge running at the same time either waits for this complaint and moves it
-    too, or commits first and is followed here (docs/architecture.md, "Merging")."""
+    into (`latte customer merge` leaves a pointer). The row is locked until the commit, so a
+    merge running at the same time either waits for this complaint and moves it too, or
+    commits first and is followed here (docs/architecture.md, "Storage"). Locked for update,
+    not for share: two agents filling in the same customer's details must not both hold a
+    share lock and then both wait to write."""
     while True:
         locked = session.exec(
             select(Customer)
             .where(Customer.id == customer.id)
-            .with_for_update(read=True)
+            .with_for_update()
             .execution_options(populate_existing=True)
         ).one()
         if locked.merged_into is None:
@@ -181,9 +183,12 @@ def match_customer(
         return CustomerMatch(None)
     customer = find_customer(session, details)
     if customer is None:
-        customer = _create(session, Customer(**asdict(details), created_at=utcnow()))
-        session.flush()
-        return CustomerMatch(customer)
+        created = Customer(**asdict(details), created_at=utcnow())
+        customer = _create(session, created)
+        if customer is created:
+            session.flush()
+            return CustomerMatch(customer)
+        # Another agent created the same ref a moment ago: theirs, as any stored customer.
     customer = current_customer(session, customer)
     notes: list[DetailNote] = []
     for name in DETAIL_FIELDS:
