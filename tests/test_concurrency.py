@@ -31,7 +31,7 @@ EXPECTED_REFUSALS = re.compile(
     r"|InvalidValue: \w+ is away\. .*"
     r"|InvalidValue: Complaint is still open .*"
     r"|InvalidValue: latte has never seen an agent called .*"
-    r"|InvalidValue: Complaint \d+ is resolved: reopen it first: .*)$"
+    r"|InvalidValue: Complaint is resolved: reopen it first: .*)$"
 )
 
 
