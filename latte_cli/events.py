@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import Enum, StrEnum
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, get_args
 
 from latte_cli import workflow
 from latte_cli.errors import InvalidValue
@@ -44,12 +44,21 @@ class EventKind(StrEnum):
     # forgetting leave a held complaint as it is (docs/architecture.md, "Customer data").
     HELD = "held"
     RELEASED = "released"
+    # What a recorded stage says was corrected (`latte amend`): before and after of the
+    # changed fields, and why. The stage keeps its time and place in the order.
+    AMENDED = "amended"
+    # Closed as a duplicate of another complaint (`latte merge`): a terminal state.
+    MERGED = "merged"
+    # The complaint's customer's details were corrected (`latte customer edit`).
+    CUSTOMER_EDITED = "customer_edited"
+    # The complaint moved to another customer record (`latte customer merge`).
+    CUSTOMER_MERGED = "customer_merged"
 
 
 # The kinds that complete a step of the workflow: the next step may not be earlier.
 STEP_KINDS: tuple[EventKind, ...] = (EventKind.STAGE, EventKind.RESOLVED, EventKind.REOPEN)
 # The kinds a complaint's timeline shows between its stages.
-HANDOFF_KINDS: tuple[EventKind, ...] = (EventKind.TRANSFER, EventKind.REOPEN)
+HANDOFF_KINDS: tuple[EventKind, ...] = (EventKind.TRANSFER, EventKind.REOPEN, EventKind.MERGED)
 
 # A details field with this metadata is left out of the JSON while it is None, as latte
 # has always written it.
@@ -220,6 +229,85 @@ class ReleasedDetails:
         return None
 
 
+class AmendedDetails:
+    stage: Stage
+    cycle: int
+    # Only the fields that changed, by their stage_record column names; amounts in cents.
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
+    reason: str
+    kind: ClassVar[EventKind] = EventKind.AMENDED
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], row: StoredEvent) -> AmendedDetails:
+        return cls(
+            stage=Stage(data["stage"]),
+            cycle=int(data["cycle"]),
+            before=dict(data["before"]),
+            after=dict(data["after"]),
+            reason=data.get("reason", ""),
+        )
+
+    def to_workflow(self, at: datetime, agent: str) -> workflow.Event | None:
+        return None  # the stage keeps its time and its place in the order
+
+
+@dataclass(frozen=True)
+class MergedDetails:
+    into: int
+    reason: str
+    kind: ClassVar[EventKind] = EventKind.MERGED
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], row: StoredEvent) -> MergedDetails:
+        return cls(into=int(data["into"]), reason=data.get("reason", ""))
+
+    def to_workflow(self, at: datetime, agent: str) -> workflow.Event:
+        return workflow.Merged(into=self.into, at=at, agent=agent)
+
+
+@dataclass(frozen=True)
+class CustomerEditedDetails:
+    customer_id: int
+    # Only the fields that changed: ref, name, email, phone.
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
+    reason: str
+    kind: ClassVar[EventKind] = EventKind.CUSTOMER_EDITED
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], row: StoredEvent) -> CustomerEditedDetails:
+        return cls(
+            customer_id=int(data["customer_id"]),
+            before=dict(data["before"]),
+            after=dict(data["after"]),
+            reason=data.get("reason", ""),
+        )
+
+    def to_workflow(self, at: datetime, agent: str) -> workflow.Event | None:
+        return None  # descriptive fields only
+
+
+@dataclass(frozen=True)
+class CustomerMergedDetails:
+    from_customer: int
+    to_customer: int
+    reason: str
+    kind: ClassVar[EventKind] = EventKind.CUSTOMER_MERGED
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], row: StoredEvent) -> CustomerMergedDetails:
+        return cls(
+            from_customer=int(data["from_customer"]),
+            to_customer=int(data["to_customer"]),
+            reason=data.get("reason", ""),
+        )
+
+    def to_workflow(self, at: datetime, agent: str) -> workflow.Event | None:
+        return None  # the complaint's state is unchanged
+
+
+# Every kind's details, listed once: the type `Details` and the table `DETAILS` both follow.
 Details = (
     OpenedDetails
     | StageDetails
@@ -231,22 +319,13 @@ Details = (
     | ErasedDetails
     | HeldDetails
     | ReleasedDetails
+    | AmendedDetails
+    | MergedDetails
+    | CustomerEditedDetails
+    | CustomerMergedDetails
 )
-DETAILS: dict[EventKind, type[Details]] = {
-    cls.kind: cls
-    for cls in (
-        OpenedDetails,
-        StageDetails,
-        TransferDetails,
-        ReopenDetails,
-        ResolvedDetails,
-        FollowUpDetails,
-        UpdatedDetails,
-        ErasedDetails,
-        HeldDetails,
-        ReleasedDetails,
-    )
-}
+DETAILS: dict[EventKind, type[Details]] = {cls.kind: cls for cls in get_args(Details)}
+assert set(DETAILS) == set(EventKind), "every EventKind needs its details class in Details"
 
 # What erased free text reads as, in every column and event detail it sat in.
 ERASED_TEXT = "[erased]"
@@ -260,7 +339,27 @@ def without_free_text(details: Details) -> Details:
         return replace(details, note=ERASED_TEXT)
     if isinstance(details, ReopenDetails | HeldDetails | ReleasedDetails) and details.reason:
         return replace(details, reason=ERASED_TEXT)
+    if isinstance(details, AmendedDetails | CustomerEditedDetails):
+        return replace(
+            details,
+            before=_erased_texts(details.before),
+            after=_erased_texts(details.after),
+            reason=ERASED_TEXT if details.reason else details.reason,
+        )
+    if isinstance(details, MergedDetails | CustomerMergedDetails) and details.reason:
+        return replace(details, reason=ERASED_TEXT)
     return details
+
+
+# Amended stage fields that are not free text: kept by an erasure, as the stage row keeps them.
+NOT_FREE_TEXT = frozenset({"action_kind", "amount_cents", "root_cause"})
+
+
+def _erased_texts(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        name: value if name in NOT_FREE_TEXT or value is None else ERASED_TEXT
+        for name, value in values.items()
+    }
 
 
 def _plain(value: Any) -> Any:
@@ -268,6 +367,8 @@ def _plain(value: Any) -> Any:
         return value.value
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
     return value
 
 

@@ -41,6 +41,9 @@ class Customer(SQLModel, table=True):
     email_key: str | None = Field(default=None, index=True)
     phone_key: str | None = Field(default=None, index=True)
     name_key: str | None = Field(default=None, index=True)
+    # Set by `latte customer merge` (revision 0007): this record was joined into that customer,
+    # which holds its complaints, purchases and follow-ups now; the row stays as a pointer.
+    merged_into: int | None = Field(default=None, foreign_key="customer.id")
 
 
 class Agent(SQLModel, table=True):
@@ -86,6 +89,9 @@ class Complaint(SQLModel, table=True):
     action_kind: str | None = Field(default=None, max_length=30)
     root_cause: str | None = Field(default=None, max_length=30)
     updated_at: datetime
+    # Set by `latte merge` (revision 0007): a duplicate of that complaint, closed, counted in
+    # no report figure (docs/metrics.md, "Merged duplicates").
+    merged_into: int | None = Field(default=None, foreign_key="complaint.id", index=True)
 
 
 class StageRecord(SQLModel, table=True):

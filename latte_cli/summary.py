@@ -283,11 +283,16 @@ def _apply(conn: Connection, deltas: dict[Key, Delta]) -> None:
         conn.execute(day_table.insert(), inserts)
 
 
-def expected(conn: Connection) -> Iterator[tuple[Key, Entries]]:
-    """The summary computed afresh from the complaint rows, one dimension at a time."""
+def expected(conn: Connection, *, has_merged: bool = True) -> Iterator[tuple[Key, Entries]]:
+    """The summary computed afresh from the complaint rows, one dimension at a time.
+
+    `has_merged` False: the schema is older than `complaint.merged_into` (revision 0003)."""
     c = table("complaint").c
     for dimension, column in DIMENSIONS.items():
         query = select(c.opened_epoch, c.first_resolved_epoch, c[column])
+        if has_merged:
+            # A merged duplicate is in no figure (docs/metrics.md, "Merged duplicates").
+            query = query.where(c.merged_into.is_(None))
         changes = ((1, o, r, v, v, v, v) for o, r, v in conn.execute(query))
         for key, delta in deltas_of(changes, only=dimension).items():
             yield key, delta.applied_to([], [])
@@ -327,8 +332,10 @@ def _where(key: Key) -> str:
     return f"{dimension} {value or '(none)'} on {date.fromordinal(EPOCH_ORDINAL + day)} (UTC)"
 
 
-def rebuild(conn: Connection) -> int:
-    """Recompute the whole summary from the complaint rows; returns the rows written."""
+def rebuild(conn: Connection, *, has_merged: bool = True) -> int:
+    """Recompute the whole summary from the complaint rows; returns the rows written.
+
+    `has_merged` False: called by revision 0003, before `complaint.merged_into` exists."""
     if conn.dialect.name == "postgresql":
         # Wait for the writers with changes to fold, and keep others out until the commit:
         # a fold must not find its day rows deleted under it (see `_apply`).
@@ -337,7 +344,7 @@ def rebuild(conn: Connection) -> int:
     conn.execute(delete(table("report_day")))
     written = 0
     batch: list[dict[str, Any]] = []
-    for (dimension, value, day), (opened, resolved) in expected(conn):
+    for (dimension, value, day), (opened, resolved) in expected(conn, has_merged=has_merged):
         batch.append(
             {"dimension": dimension, "value": value, "day": day} | row_values(opened, resolved)
         )

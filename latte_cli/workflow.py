@@ -83,7 +83,17 @@ class Resolved:
     agent: str
 
 
-Event = Opened | StageRecorded | Transferred | Reopened | Resolved
+@dataclass(frozen=True)
+class Merged:
+    """Closed as a duplicate of complaint `into`: its words and steps are read in the target's
+    timeline, and it counts in no report figure (docs/metrics.md, "Merged duplicates")."""
+
+    into: int
+    at: datetime
+    agent: str
+
+
+Event = Opened | StageRecorded | Transferred | Reopened | Resolved | Merged
 
 
 @dataclass(frozen=True)
@@ -98,10 +108,16 @@ class State:
     resolved_at: datetime | None = None
     reopen_count: int = 0
     last_completed_at: datetime | None = None
+    # The complaint this one was merged into: terminal, nothing more is recorded on it.
+    merged_into: int | None = None
 
     @property
     def is_resolved(self) -> bool:
         return self.stage_due is None
+
+    @property
+    def is_merged(self) -> bool:
+        return self.merged_into is not None
 
 
 def next_stage(stage: Stage) -> Stage | None:
@@ -119,8 +135,18 @@ def cycle_stages(cycle: int) -> tuple[Stage, ...]:
     return STAGES if cycle == 0 else stages_from(REOPEN_STAGE)
 
 
+def _refuse_merged(state: State) -> None:
+    """A merged complaint is closed for good: its target carries on."""
+    if state.merged_into is not None:
+        raise StageOutOfOrder(
+            f"The complaint was merged into complaint {state.merged_into}: "
+            f"work on that one (latte show {state.merged_into})."
+        )
+
+
 def check_stage(state: State, stage: Stage) -> None:
     """Raise StageOutOfOrder unless `stage` is the one due."""
+    _refuse_merged(state)
     if state.stage_due is None:
         raise StageOutOfOrder(
             f"The complaint is resolved; {stage.value} cannot be recorded. "
@@ -151,6 +177,11 @@ def apply(state: State | None, event: Event) -> State:
         return State(opened_at=event.at, assigned_agent=event.agent)
     if state is None:
         raise InvalidValue("The complaint has not been opened.")
+    _refuse_merged(state)
+    if isinstance(event, Merged):
+        _check_time(state, event.at)
+        # Closed where it stood: its first resolution, if any, stays on record.
+        return replace(state, stage_due=None, merged_into=event.into, last_completed_at=event.at)
     if isinstance(event, StageRecorded):
         check_stage(state, event.stage)
         _check_time(state, event.at)

@@ -116,18 +116,20 @@ def test_transfer_and_reopen_appear_in_the_timeline(latte: Latte) -> None:
     start = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
     latte.ok(*NEW, "--at", start.isoformat())
     walk_through(latte, "1", start)
+    latte.ok("--agent", "sam", "agent", "available")
+    # A resolved complaint is reopened first, then handed over.
+    latte.ok("reopen", "1", "--reason", "Second parcel also wet")
     assert (
         "transferred to sam"
         in latte.ok("transfer", "1", "--to", "sam", "--note", "Prefers email").stdout
     )
-    latte.ok("reopen", "1", "--reason", "Second parcel also wet")
     data = json.loads(latte.ok("show", "1", "--json").stdout)
     assert data["stage_due"] == "take_action" and data["reopen_count"] == 1
     assert data["total_seconds"] is None
     assert "First resolved in 3h 05m; reopened once, open again" in latte.ok("show", "1").stdout
     assert data["assigned_agent"] == "sam"
     kinds = [(h["kind"], h.get("to_agent"), h.get("reason")) for h in data["handoffs"]]
-    assert kinds == [("transfer", "sam", None), ("reopen", None, "Second parcel also wet")]
+    assert kinds == [("reopen", None, "Second parcel also wet"), ("transfer", "sam", None)]
     first_resolution = data["first_resolved_at"]
     latte.ok(
         "step", "1", "take_action", "--kind", "refund", "--detail", "Refunded", "--amount", "19.90"
@@ -158,6 +160,7 @@ def test_new_json_and_customer_matching(latte: Latte) -> None:
         "summary",
         "status",
         "stage_due",
+        "merged_into",
         "assigned_agent",
         "opened_by",
         "opened_at",

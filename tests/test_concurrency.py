@@ -29,7 +29,9 @@ EXPECTED_REFUSALS = re.compile(
     r"^(StageOutOfOrder: .*"
     r"|InvalidValue: (The complaint|Complaint) is already assigned to .*"
     r"|InvalidValue: \w+ is away\. .*"
-    r"|InvalidValue: Complaint is still open .*)$"
+    r"|InvalidValue: Complaint is still open .*"
+    r"|InvalidValue: latte has never seen an agent called .*"
+    r"|InvalidValue: Complaint is resolved: reopen it first: .*)$"
 )
 
 

@@ -37,6 +37,18 @@ SAMPLES: list[events.Details] = [
     events.ErasedDetails(reason="erasure request"),
     events.HeldDetails(hold_id=3, scope="customer", reason="claim 2026/311"),
     events.ReleasedDetails(hold_id=3, scope="customer", reason=""),
+    events.AmendedDetails(
+        stage=Stage.TAKE_ACTION,
+        cycle=0,
+        before={"action_kind": "refund", "amount_cents": 2500, "options_offered": None},
+        after={"action_kind": "credit", "amount_cents": None, "options_offered": ["a", "b"]},
+        reason="Picked the wrong kind.",
+    ),
+    events.MergedDetails(into=12, reason="Same parcel, called twice."),
+    events.CustomerEditedDetails(
+        customer_id=3, before={"name": "Ana Diaz"}, after={"name": "Ana Díaz"}, reason=""
+    ),
+    events.CustomerMergedDetails(from_customer=4, to_customer=3, reason="Same person."),
 ]
 
 
@@ -83,12 +95,18 @@ def test_the_stored_layout_is_the_one_latte_has_always_written() -> None:
         "erased",
         "held",
         "released",
+        "amended",
+        "merged",
+        "customer_edited",
+        "customer_merged",
     ]
+    # Every kind fits the event table's kind column (20 characters).
+    assert max(len(kind.value) for kind in EventKind) <= 20
 
 
 def test_decoding_an_unknown_kind_fails_naming_it() -> None:
-    with pytest.raises(InvalidValue, match=r"unknown kind 'merged'.*known: opened, stage"):
-        events.decode(Row(kind="merged", data="{}"))
+    with pytest.raises(InvalidValue, match=r"unknown kind 'split'.*known: opened, stage"):
+        events.decode(Row(kind="split", data="{}"))
 
 
 def test_decoding_details_that_lack_a_field_fails_naming_the_kind() -> None:
@@ -151,14 +169,14 @@ def test_db_check_reports_an_unknown_event_kind_instead_of_failing(session: Sess
     new = complaints.NewComplaint(channel="phone", category="billing", listen="x")
     opened = complaints.open_complaint(session, new=new, agent="ana", at=T0)
     assert opened.id is not None
-    session.add(Event(complaint_id=opened.id, at=T0, agent="ana", kind="merged", data="{}"))
+    session.add(Event(complaint_id=opened.id, at=T0, agent="ana", kind="split", data="{}"))
     session.commit()
 
     problems = check_database(session).problems
 
-    assert any("unknown kind 'merged'" in problem for problem in problems), problems
+    assert any("unknown kind 'split'" in problem for problem in problems), problems
     kinds = session.exec(select(Event.kind).order_by(col(Event.id))).all()
-    assert kinds == ["opened", "stage", "merged"]
+    assert kinds == ["opened", "stage", "split"]
 
 
 # The rules that keep events.py the only place ---------------------------------------------------

@@ -411,6 +411,7 @@ def test_resume_shows_the_transfer_note_before_anything_else(
     latte: Latte, pipe: PipeInput, session: Session
 ) -> None:
     latte.ok("--agent", "sam", "new", "--channel", "phone", "--category", "x", "--listen", "Hi")
+    latte.ok("agent", "available")  # ana, the receiver, is known
     latte.ok("--agent", "sam", "transfer", "1", "--to", "ana", "--note", "Call after 5pm")
     feed(pipe, ACKNOWLEDGE)
 

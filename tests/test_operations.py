@@ -41,6 +41,7 @@ def test_db_check_is_clean_after_normal_work(latte: Latte) -> None:
     resolve(latte, "1")
     latte.ok("reopen", "1", "--reason", "again")
     latte.ok(*NEW)
+    latte.ok("--agent", "sam", "agent", "available")
     latte.ok("transfer", "2", "--to", "sam", "--note", "yours")
     data = json.loads(latte.ok("db", "check", "--json").stdout)
     assert data["clean"] and data["complaints"] == 2 and data["problems"] == []

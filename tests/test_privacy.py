@@ -67,6 +67,7 @@ def _customer_with_everything(
             *("--channel", "phone", "--category", "delivery", "--location", "Leeds"),
             *("--listen", f"My {phrase} arrived torn ({name})", "--at", at.isoformat()),
         ).stdout.strip()
+        latte.ok("transfer", cid, "--to", "sam", "--note", note, "--force")
         steps = [
             ("acknowledge", ("--text", f"Sorry {name}, about the {phrase}")),
             ("take_action", ("--kind", "refund", "--detail", f"Refund {phrase}", "--amount", "12")),
@@ -76,7 +77,6 @@ def _customer_with_everything(
         for stage, args in steps:
             at += timedelta(minutes=30)
             latte.ok("step", cid, stage, *args, "--at", at.isoformat())
-        latte.ok("transfer", cid, "--to", "sam", "--note", note)
         latte.ok(
             "followup", "record", cid, "--reached", "--satisfied", "--nps", "9",
             "--repurchased", "no", "--note", followup_note,

@@ -57,8 +57,10 @@ def test_brackets_in_user_text_are_shown_as_typed(
         "--category", f"cat{odd}", "--location", f"loc{odd}", "--summary", f"sum {odd}",
         "--listen", f"words {odd}",
     ).stdout.strip()  # fmt: skip
+    latte.ok(
+        "--agent", agent, "transfer", cid, "--to", receiver, "--note", f"note {odd}", "--force"
+    )  # fmt: skip
     resolve(latte, cid, agent, text=f"said {odd}")
-    latte.ok("--agent", agent, "transfer", cid, "--to", receiver, "--note", f"note {odd}")
     latte.ok("--agent", agent, "new", "--customer", odd, "--channel", "phone",
              "--category", "x", "--listen", "y")  # fmt: skip
 
@@ -180,7 +182,10 @@ def long_names(latte: Latte) -> str:
         "--agent", LONG_AGENT, "step", cid, "take_action", "--kind", "replacement",
         "--detail", LONG_WORDS,
     )  # fmt: skip
-    latte.ok("--agent", LONG_AGENT, "transfer", cid, "--to", OTHER_LONG_AGENT, "--note", LONG_NOTE)
+    latte.ok(
+        "--agent", LONG_AGENT, "transfer", cid, "--to", OTHER_LONG_AGENT, "--note", LONG_NOTE,
+        "--force",
+    )  # fmt: skip
     # A second, resolved complaint of the same customer, for the follow-up list.
     second = latte.ok(
         "--agent", OTHER_LONG_AGENT, "new", "--customer", "C-1", "--channel", "email",
@@ -279,6 +284,7 @@ def test_guided_summary_fits_80_columns(
 def test_a_long_transfer_sender_stays_whole(latte: Latte) -> None:
     sender = "a-really-long-agent-name-from-the-night-shift@support.example.com"
     latte.ok("--agent", sender, "new", "--channel", "phone", "--category", "x", "--listen", "y")
+    latte.ok("agent", "available")  # ana, the receiver, is known
     latte.ok("--agent", sender, "transfer", "1", "--to", "ana", "--note", LONG_NOTE)
     out = latte.ok("show", "1").stdout
     check_fits(out)

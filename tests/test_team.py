@@ -106,6 +106,7 @@ def test_agent_list_shows_presence_and_load(latte: Latte) -> None:
 
 def test_receiver_sees_the_transfer_note_first_until_they_act(latte: Latte) -> None:
     latte.ok("new", "--channel", "phone", "--category", "x", "--listen", "Broken screen")
+    latte.ok("--agent", "sam", "agent", "available")
     latte.ok("transfer", "1", "--to", "sam", "--note", "Prefers email after 5pm")
 
     seen = latte.ok("--agent", "sam", "show", "1").stdout

@@ -1,4 +1,4 @@
-"""Commands for one complaint's life: new, step, show, list, transfer, reopen."""
+"""Commands for one complaint's life: new, step, show, list, transfer, reopen, amend, merge."""
 
 from __future__ import annotations
 
@@ -45,6 +45,14 @@ def new(
     name: Annotated[str | None, typer.Option(help="Customer name.")] = None,
     email: Annotated[str | None, typer.Option(help="Customer email (matched if no ref).")] = None,
     phone: Annotated[str | None, typer.Option(help="Customer phone.")] = None,
+    update_customer: Annotated[
+        bool,
+        typer.Option(
+            "--update-customer",
+            help="Replace an existing customer's name, email or phone with the ones given "
+            "(else the stored ones are kept, with a warning).",
+        ),
+    ] = False,
     queue: Annotated[
         bool, typer.Option("--queue", help="Leave it unassigned, for `latte next`.")
     ] = False,
@@ -79,6 +87,7 @@ def new(
         severity=severity or "",
         customer=CustomerDetails(ref=customer, name=name, email=email, phone=phone),
         assign=not queue,
+        update_customer=update_customer,
     )
     opened_at = parse_moment(at, what="--at", assume=g.tz, now=utcnow()) if at else None
     given = (("--channel", channel), ("--category", category), ("--listen", listen))
@@ -149,13 +158,16 @@ def _open_new(
     """Open the complaint from its flags alone, and say what comes next."""
     from dataclasses import replace
 
-    from latte_cli.services.complaints import open_complaint
+    from latte_cli.services.complaints import open_complaint_noting
     from latte_cli.services.customers import customer_of
 
     request = replace(request, severity=request.severity or "medium")
     with g.session() as session:
-        complaint = open_complaint(session, new=request, agent=g.agent, at=opened_at)
-        owner = customer_of(session, complaint) if as_json else None
+        opened = open_complaint_noting(session, new=request, agent=g.agent, at=opened_at)
+        complaint = opened.complaint
+        owner = customer_of(session, complaint) if as_json or opened.notes else None
+    for note in opened.notes:
+        typer.echo(render.detail_note(note, owner), err=True)
     if as_json:
         render.print_json(render.complaint_json(complaint, owner))
         return
@@ -251,11 +263,15 @@ def _timeline_json(session: Session, complaint_id: int) -> dict[str, Any]:
 def show(
     ctx: typer.Context,
     complaint_id: options.ComplaintId,
+    history: Annotated[
+        bool,
+        typer.Option("--history", help="Also show each correction: before and after, who and why."),
+    ] = False,
     as_json: options.Json = False,
 ) -> None:
     """Show a complaint's timeline: each stage with who, when and how long it took.
 
-    Example: latte show 12
+    Example: latte show 12 --history
     """
     from latte_cli.services.team import unread_transfer
     from latte_cli.services.views import timeline
@@ -274,6 +290,8 @@ def show(
     if note is not None:
         show_transfer_note(note, g.tz)
     render.show_timeline(view, g.tz)
+    if history:
+        render.show_history(view, g.tz)
     if view.complaint.stage_due is not None:
         countdown = sla_countdown(view.complaint.opened_at, utcnow(), g.settings().sla_hours)
         if countdown is not None:
@@ -345,7 +363,10 @@ def transfer(
     to: Annotated[str, typer.Option("--to", help="The agent who takes it over.")],
     note: Annotated[str, typer.Option(help="What the next agent needs to know.")],
     force: Annotated[
-        bool, typer.Option("--force", help="Transfer even if the agent is away.")
+        bool,
+        typer.Option(
+            "--force", help="Transfer even if the agent is away or latte has never seen them."
+        ),
     ] = False,
     as_json: options.Json = False,
 ) -> None:
@@ -393,6 +414,111 @@ def reopen(
             render.print_json(_timeline_json(session, complaint_id))
             return
     typer.echo(f"Complaint {complaint_id} reopened. Stage due: take_action.")
+
+
+@app.command(cls=VocabularyHelp)
+def amend(
+    ctx: typer.Context,
+    complaint_id: options.ComplaintId,
+    stage: Annotated[str, typer.Argument(help="The recorded stage to correct.")],
+    reason: Annotated[str, typer.Option(help="Why it is corrected (kept in the event log).")],
+    text: Annotated[
+        str | None, typer.Option("--text", "-t", help="What was said or done at this stage.")
+    ] = None,
+    kind: Annotated[str | None, typer.Option(help="take_action: {action_kind}.")] = None,
+    detail: Annotated[str | None, typer.Option(help="take_action: what exactly was done.")] = None,
+    amount: Annotated[
+        str | None,
+        typer.Option(help='take_action: money refunded or credited, e.g. 12.50 ("" clears it).'),
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            help="take_action: an option offered (repeatable; replaces the options recorded).",
+        ),
+    ] = None,
+    root_cause: Annotated[str | None, typer.Option(help="explain: {root_cause}.")] = None,
+    change: Annotated[
+        str | None, typer.Option(help="explain: what will change so that it does not recur.")
+    ] = None,
+    cycle: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="Correct the stage of cycle N (1 = before any reopening). "
+            "Default: the current cycle.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: options.Json = False,
+) -> None:
+    """Correct what a recorded stage says; its time and order stay, the original is kept.
+
+    Example: latte amend 12 explain --root-cause carrier --reason "Picked the wrong cause"
+    """
+    from latte_cli.services.amend import Correction, amend_stage
+
+    g = globals_of(ctx)
+    given = Correction(
+        text=text,
+        action_kind=kind,
+        action_detail=detail,
+        amount=amount,
+        options_offered=tuple(option) if option else None,
+        root_cause=root_cause,
+        what_will_change=change,
+    )
+    with g.session() as session:
+        done = amend_stage(
+            session,
+            complaint_id=complaint_id,
+            stage=stage,
+            given=given,
+            reason=reason,
+            agent=g.agent,
+            cycle=cycle,
+        )
+        if as_json:
+            render.print_json(_timeline_json(session, complaint_id))
+            return
+    changed = ", ".join(done.after)
+    typer.echo(f"Amended {done.stage.value} on complaint {complaint_id}: {changed}.")
+
+
+@app.command()
+def merge(
+    ctx: typer.Context,
+    complaint_id: options.ComplaintId,
+    into: Annotated[int, typer.Option("--into", metavar="ID", help="The complaint it duplicates.")],
+    reason: Annotated[str, typer.Option(help="Why they are one complaint.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Merge even if the two are different customers'.")
+    ] = False,
+    as_json: options.Json = False,
+) -> None:
+    """Close a duplicate complaint, folding its words and steps into the real one.
+
+    The duplicate leaves the queue and counts once in every report, as the target.
+
+    Example: latte merge 14 --into 12 --reason "Same parcel, called twice"
+    """
+    from latte_cli.services.merge import merge_complaint
+
+    g = globals_of(ctx)
+    with g.session() as session:
+        merge_complaint(
+            session,
+            complaint_id=complaint_id,
+            into=into,
+            reason=reason,
+            agent=g.agent,
+            force=force,
+        )
+        if as_json:
+            render.print_json(_timeline_json(session, into))
+            return
+    typer.echo(f"Complaint {complaint_id} merged into {into}. See it with `latte show {into}`.")
 
 
 @app.command()

@@ -13,8 +13,8 @@ from latte_cli.cli.app import LatteGroup, app, globals_of
 customer_app = typer.Typer(
     cls=LatteGroup,
     no_args_is_help=True,
-    help="Look up customers and their history: show, search; hand their data over: export; "
-    "erase them: forget.",
+    help="Look up customers and their history: show, search; correct them: edit, merge; hand "
+    "their data over: export; erase them: forget.",
 )
 app.add_typer(customer_app, name="customer")
 
@@ -63,6 +63,87 @@ def search_customer(
     else:
         for c in found:
             typer.echo(f"{c.ref or '—'}\t{c.name or '—'}\t{c.email or '—'}\t{c.phone or '—'}")
+
+
+@customer_app.command("edit")
+def edit_customer(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="The customer's ref.")],
+    name: Annotated[str | None, typer.Option(help="The corrected name.")] = None,
+    email: Annotated[str | None, typer.Option(help='The corrected email ("" clears it).')] = None,
+    phone: Annotated[str | None, typer.Option(help='The corrected phone ("" clears it).')] = None,
+    new_ref: Annotated[
+        str | None, typer.Option("--ref", metavar="REF", help="The corrected ref.")
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="Why, for the event log. Default: none given.")
+    ] = None,
+    as_json: options.Json = False,
+) -> None:
+    """Correct a customer's name, email, phone or ref; each of their complaints logs it.
+
+    Refused if the customer would then be the same as another one: merge them instead.
+
+    Example: latte customer edit C-104 --name "Ana Díaz" --reason "Typed without accent"
+    """
+    from latte_cli.services.customers import CustomerDetails
+    from latte_cli.services.customers import edit_customer as edit
+
+    g = globals_of(ctx)
+    changes = CustomerDetails(ref=new_ref, name=name, email=email, phone=phone)
+    with g.session() as session:
+        done = edit(session, ref=ref, changes=changes, reason=reason, agent=g.agent)
+    if as_json:
+        render.print_json(
+            {
+                "customer": render.customer_json(done.customer),
+                "before": done.before,
+                "after": done.after,
+                "complaints": done.complaints,
+            }
+        )
+        return
+    changed = "; ".join(
+        f"{field}: {done.before[field] or '—'} → {value or '—'}"
+        for field, value in done.after.items()
+    )
+    typer.echo(f"Customer {done.customer.ref or ref} corrected: {changed}.")
+
+
+@customer_app.command("merge")
+def merge_customer(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="The duplicate customer's ref.")],
+    into: Annotated[str, typer.Option("--into", metavar="REF", help="The customer to keep.")],
+    reason: Annotated[str, typer.Option(help="Why they are one person (kept in the event log).")],
+    as_json: options.Json = False,
+) -> None:
+    """Join a duplicate customer into another: complaints, follow-ups and purchases move.
+
+    The duplicate's ref stays, pointing at the customer kept (`latte customer show REF`).
+
+    Example: latte customer merge C-2 --into C-1 --reason "Same person, second account"
+    """
+    from latte_cli.services.merge import merge_customer as join
+
+    g = globals_of(ctx)
+    with g.session() as session:
+        done = join(session, ref=ref, into_ref=into, reason=reason, agent=g.agent)
+    if as_json:
+        render.print_json(
+            {
+                "ref": done.source.ref,
+                "into": render.customer_json(done.target),
+                "complaints": done.complaints,
+                "purchases": done.purchases,
+                "filled": list(done.filled),
+            }
+        )
+        return
+    typer.echo(
+        f"Customer {ref} merged into {into}: {done.complaints} complaint(s) and "
+        f"{done.purchases} purchase(s) moved."
+    )
 
 
 @customer_app.command("forget")

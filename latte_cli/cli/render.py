@@ -26,14 +26,14 @@ from rich.table import Table
 from rich.text import Text
 
 from latte_cli import config, workflow
-from latte_cli.events import TransferDetails, as_data
+from latte_cli.events import AmendedDetails, MergedDetails, TransferDetails, as_data
 from latte_cli.phrases import TITLES
 from latte_cli.timeutil import format_duration, local
 
 if TYPE_CHECKING:
     from latte_cli.db import Status
     from latte_cli.models import Complaint, Customer
-    from latte_cli.services.customers import CustomerHistory
+    from latte_cli.services.customers import CustomerHistory, DetailNote
     from latte_cli.services.holds import HoldView
     from latte_cli.services.privacy import CustomerData
     from latte_cli.services.team import TransferNote
@@ -115,6 +115,12 @@ def customer_json(customer: Customer | None) -> dict[str, Any] | None:
     }
 
 
+def complaint_status(complaint: Complaint) -> str:
+    if complaint.merged_into is not None:
+        return "merged"
+    return "open" if complaint.stage_due else "resolved"
+
+
 def complaint_json(complaint: Complaint, customer: Customer | None) -> dict[str, Any]:
     return {
         "id": complaint.id,
@@ -125,8 +131,9 @@ def complaint_json(complaint: Complaint, customer: Customer | None) -> dict[str,
         "location": complaint.location,
         "severity": complaint.severity,
         "summary": complaint.summary,
-        "status": "open" if complaint.stage_due else "resolved",
+        "status": complaint_status(complaint),
         "stage_due": complaint.stage_due,
+        "merged_into": complaint.merged_into,
         "assigned_agent": complaint.assigned_agent,
         "opened_by": complaint.opened_by,
         "opened_at": iso(complaint.opened_at),
@@ -155,13 +162,32 @@ def timeline_json(view: Timeline) -> dict[str, Any]:
             "options_offered": s.options_offered,
             "root_cause": s.root_cause,
             "what_will_change": s.what_will_change,
+            "amended": s.amended,
+            "from_complaint": s.from_complaint,
         }
         for s in view.stages
     ]
     data["handoffs"] = [
-        {"kind": h.kind.value, "at": iso(h.at), "agent": h.agent, **as_data(h.details)}
+        {
+            "kind": h.kind.value,
+            "at": iso(h.at),
+            "agent": h.agent,
+            **as_data(h.details),
+            "from_complaint": h.from_complaint,
+        }
         for h in view.handoffs
     ]
+    data["history"] = [
+        {
+            "kind": h.kind.value,
+            "at": iso(h.at),
+            "agent": h.agent,
+            **as_data(h.details),
+            "from_complaint": h.from_complaint,
+        }
+        for h in view.history
+    ]
+    data["merged_from"] = view.merged_from
     data["total_seconds"] = view.total_seconds
     data["first_resolution_seconds"] = view.first_resolution_seconds
     return data
@@ -217,7 +243,15 @@ def show_timeline(view: Timeline, zone: tzinfo | None) -> None:
             )
             or "unnamed"
         )
-    console.print(Text(f"Complaint {c.id}", style="bold"), "·", status_label(c.stage_due))
+    status = (
+        Text(f"merged into {c.merged_into}", style="yellow")
+        if c.merged_into is not None
+        else status_label(c.stage_due)
+    )
+    console.print(Text(f"Complaint {c.id}", style="bold"), "·", status)
+    if view.merged_from:
+        merged = ", ".join(f"#{i}" for i in view.merged_from)
+        console.print(f"Duplicates merged into it: {merged} (their steps are marked)")
     console.print(plain(f"Customer: {who}"))
     console.print(
         plain(
@@ -253,6 +287,10 @@ def show_timeline(view: Timeline, zone: tzinfo | None) -> None:
                 detail += f" · offered: {', '.join(s.options_offered)}"
         if s.root_cause:
             detail = f"[{s.root_cause}] {s.what_will_change or ''}"
+        if s.amended:
+            detail = f"(amended) {detail}"
+        if s.from_complaint is not None:
+            detail = f"(from #{s.from_complaint}) {detail}"
         entries.append(
             (
                 s.completed_at,
@@ -269,8 +307,12 @@ def show_timeline(view: Timeline, zone: tzinfo | None) -> None:
     for h in view.handoffs:
         if isinstance(h.details, TransferDetails):
             what = f"to {h.details.to_agent}: {h.details.note}"
+        elif isinstance(h.details, MergedDetails):
+            what = f"into #{h.details.into}: {h.details.reason}"
         else:
             what = h.details.reason
+        if h.from_complaint is not None:
+            what = f"(from #{h.from_complaint}) {what}"
         label = h.kind.value
         entries.append((h.at, 0, (Text(label), plain(h.agent), when(h.at, zone), "", plain(what))))
     for _, _, row in sorted(entries, key=lambda e: (e[0], e[1])):
@@ -287,6 +329,56 @@ def show_timeline(view: Timeline, zone: tzinfo | None) -> None:
         )
     elif first is not None:
         console.print(f"First resolved in {format_duration(first)}; reopened {times}, open again")
+
+
+def _shown(field: str, value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if field == "amount_cents":
+        return money(int(value))
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def show_history(view: Timeline, zone: tzinfo | None) -> None:
+    """Every correction of the complaint (and of the duplicates merged into it): before and
+    after of each changed field, who, when and why."""
+    if not view.history:
+        console.print("No corrections.")
+        return
+    console.print(Text("Corrections", style="bold"))
+    for change in view.history:
+        d = change.details
+        if isinstance(d, AmendedDetails):
+            what = f"{d.stage.value}" + ("" if d.cycle == 0 else f" (#{d.cycle + 1})")
+        else:
+            what = "customer details"
+        if change.from_complaint is not None:
+            what += f" of #{change.from_complaint}"
+        console.print(
+            Text(f"{when(change.at, zone)} · {change.agent} · {what} · reason: {d.reason or '—'}")
+        )
+        for name, after in d.after.items():
+            before = d.before.get(name)
+            label = name.removesuffix("_cents")
+            console.print(
+                Text(f"  {label}: {_shown(name, before)} → {_shown(name, after)}"),
+            )
+
+
+def detail_note(note: DetailNote, customer: Customer | None) -> str:
+    """One line on a customer detail given to `latte new` that differs from the stored one."""
+    who = (customer.ref or customer.name or "the customer") if customer else "the customer"
+    if note.outcome == "filled":
+        return f"Customer {who} had no {note.field}: stored {note.given}."
+    if note.outcome == "updated":
+        return f"Customer {who}'s {note.field} changed from {note.stored} to {note.given}."
+    return (
+        f"Warning: customer {who}'s {note.field} is stored as {note.stored}, not "
+        f"{note.given}: kept. Pass --update-customer to replace it, or use "
+        "`latte customer edit`."
+    )
 
 
 def row_json(row: ComplaintRow) -> dict[str, Any]:
@@ -398,6 +490,14 @@ def show_customer(history: CustomerHistory, zone: tzinfo | None) -> None:
         Text(visible(c.name or c.ref or "Customer"), style="bold"),
         plain(f"ref {c.ref or '—'} · {c.email or '—'} · {c.phone or '—'}"),
     )
+    if history.merged_into is not None:
+        target = history.merged_into
+        console.print(
+            Text(
+                f"Merged into {target.ref or target.name or target.id}: its complaints and "
+                f"purchases are there (latte customer show {target.ref or 'REF'})."
+            )
+        )
     if history.last_nps is not None:
         console.print(f"Last NPS: {history.last_nps}")
     if not history.complaints:
@@ -440,6 +540,7 @@ def show_customer(history: CustomerHistory, zone: tzinfo | None) -> None:
 def customer_history_json(history: CustomerHistory) -> dict[str, Any]:
     return {
         "customer": customer_json(history.customer),
+        "merged_into": customer_json(history.merged_into),
         "last_nps": history.last_nps,
         "complaints": [
             {

@@ -82,7 +82,12 @@ def _candidates(conn: Connection, wanted: Iterable[identity.Keys]) -> list[Any]:
             value = getattr(keys, name)
             if value:
                 by_column[KEY_OF[name]].add(value)
-    columns = [table.c.id, *(table.c[n] for n in COLUMNS), *(table.c[k] for k in KEY_OF.values())]
+    columns = [
+        table.c.id,
+        table.c.merged_into,
+        *(table.c[n] for n in COLUMNS),
+        *(table.c[k] for k in KEY_OF.values()),
+    ]
     found: dict[int, Any] = {}
     for column, values in by_column.items():
         for part in chunks(sorted(values)):
@@ -106,6 +111,9 @@ def resolve(conn: Connection, given: list[CustomerIn | None], run: Run) -> dict[
     records: dict[int, dict[str, str | None]] = {
         row.id: {name: getattr(row, name) for name in COLUMNS} for row in stored
     }
+    # A customer joined into another (`latte customer merge`) is found by its ref and stands
+    # for the customer kept: rows naming it go there, and fill nothing in on the pointer.
+    pointers = {row.id: row.merged_into for row in stored if row.merged_into is not None}
     new: list[int] = []
     filled: dict[str, list[int]] = defaultdict(list)
     chosen: dict[CustomerIn, int] = {}
@@ -117,7 +125,7 @@ def resolve(conn: Connection, given: list[CustomerIn | None], run: Run) -> dict[
             found = -1 - len(new)
             new.append(found)
             records[found] = dict(given_values)
-        else:
+        elif found not in pointers:
             record = records[found]
             for name in COLUMNS:
                 if given_values[name] and record[name] is None:
@@ -129,7 +137,7 @@ def resolve(conn: Connection, given: list[CustomerIn | None], run: Run) -> dict[
     real = _insert(conn, [records[i] for i in new], run)
     placeholders = dict(zip(new, real, strict=True))
     _fill(conn, records, filled, run)
-    return {customer: placeholders.get(i, i) for customer, i in chosen.items()}
+    return {customer: pointers.get(i, placeholders.get(i, i)) for customer, i in chosen.items()}
 
 
 def _insert(conn: Connection, records: list[dict[str, str | None]], run: Run) -> list[int]:

@@ -92,6 +92,11 @@ def _exists(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
     return select(literal(1)).where(*conditions).exists()
 
 
+def counted() -> ColumnElement[bool]:
+    """A merged duplicate counts in no figure (docs/metrics.md, "Merged duplicates")."""
+    return table("complaint").c.merged_into.is_(None)
+
+
 def group_column(by: str | None) -> ColumnElement[Any]:
     """The value a complaint is grouped by; an empty one (another program may write '') is no
     value, as in the report summary."""
@@ -106,7 +111,7 @@ def opened_counts(
     """(key, group, complaints opened)."""
     c = table("complaint")
     inner = select(b.key(c.c.opened_epoch).label("k"), group_column(by).label("g")).where(
-        b.within(c.c.opened_epoch, as_of)
+        b.within(c.c.opened_epoch, as_of), counted()
     )
     sub = inner.subquery()
     query = select(sub.c.k, sub.c.g, func.count()).group_by(sub.c.k, sub.c.g)
@@ -125,7 +130,7 @@ def resolved_rows(conn: Connection, b: Buckets, by: str | None, as_of: int) -> S
         c.opened_epoch,
         c.acknowledged_epoch,
         first,
-    ).where(b.within(first, as_of))
+    ).where(b.within(first, as_of), counted())
     if not b.full_scan:
         inner = inner.order_by(first)
     return conn.execute(inner).fetchall()
@@ -150,7 +155,7 @@ def resolved_durations(conn: Connection, b: Buckets, by: str | None, as_of: int)
         group_column(by).label("g"),
         (first - c.opened_epoch).label("r"),
         (c.acknowledged_epoch - c.opened_epoch).label("a"),
-    ).where(b.within(first, as_of))
+    ).where(b.within(first, as_of), counted())
     sub = inner.subquery()
     query = select(sub.c.k, sub.c.g, joined(conn, sub.c.r), joined(conn, sub.c.a)).group_by(
         sub.c.k, sub.c.g
@@ -167,8 +172,12 @@ def open_at(conn: Connection, moment: int, by: str | None) -> list[tuple[Any, in
     c = table("complaint").c
     opened = (c.opened_epoch + 0) <= moment
     query = union_all(
-        select(group_column(by), c.opened_epoch).where(c.first_resolved_epoch.is_(None), opened),
-        select(group_column(by), c.opened_epoch).where(c.first_resolved_epoch > moment, opened),
+        select(group_column(by), c.opened_epoch).where(
+            c.first_resolved_epoch.is_(None), opened, counted()
+        ),
+        select(group_column(by), c.opened_epoch).where(
+            c.first_resolved_epoch > moment, opened, counted()
+        ),
     )
     return [(g, int(e)) for g, e in conn.execute(query).fetchall()]
 
@@ -197,7 +206,7 @@ def cohort_counts(
         group_column(by).label("g"),
         case((reopened, 1), else_=0).label("reopened"),
         case((followed, 1), else_=0).label("followed"),
-    ).where(b.within(c.c.first_resolved_epoch, as_of))
+    ).where(b.within(c.c.first_resolved_epoch, as_of), counted())
     sub = inner.subquery()
     query = select(sub.c.k, sub.c.g, func.sum(sub.c.reopened), func.sum(sub.c.followed)).group_by(
         sub.c.k, sub.c.g
@@ -224,6 +233,7 @@ def nps_counts(
             b.within(c.c.first_resolved_epoch, as_of),
             f.c.recorded_epoch <= as_of,
             f.c.nps.is_not(None),
+            counted(),
         )
     )
     sub = inner.subquery()
@@ -248,7 +258,7 @@ def stage_durations(
             s.c.duration_seconds.label("d"),
         )
         .select_from(s.join(c, s.c.complaint_id == c.c.id))
-        .where(b.within(c.c.first_resolved_epoch, as_of), s.c.cycle == 0)
+        .where(b.within(c.c.first_resolved_epoch, as_of), s.c.cycle == 0, counted())
     )
     sub = inner.subquery()
     query = select(sub.c.k, sub.c.g, sub.c.s, joined(conn, sub.c.d)).group_by(
@@ -353,7 +363,7 @@ def _outcome_rows(b: Buckets, by: str | None, as_of: int, *, window: int) -> Sel
         resolved.label("r"),
         c.c.action_kind.label("a"),
         code.label("code"),
-    ).where(b.within(resolved, as_of), c.c.customer_id.is_not(None))
+    ).where(b.within(resolved, as_of), c.c.customer_id.is_not(None), counted())
 
 
 def first_opened(conn: Connection) -> int | None:

@@ -27,9 +27,12 @@ from latte_cli.models import Complaint, Customer, Event, StageRecord
 from latte_cli.services import followups
 from latte_cli.services.customers import (
     CustomerDetails,
+    DetailNote,
     check_details,
     clean_text,
-    match_or_create_customer,
+    current_customer,
+    log_customer_edit,
+    match_customer,
 )
 from latte_cli.services.eventlog import log_event
 from latte_cli.timeutil import epoch, utcnow
@@ -92,6 +95,7 @@ def state_of(complaint: Complaint, last_step_at: datetime | None = None) -> work
         resolved_at=complaint.resolved_at,
         reopen_count=complaint.reopen_count,
         last_completed_at=last_step_at,
+        merged_into=complaint.merged_into,
     )
 
 
@@ -106,6 +110,7 @@ def _store_state(complaint: Complaint, state: workflow.State) -> None:
     )
     complaint.resolved_at = state.resolved_at
     complaint.resolved_epoch = epoch(state.resolved_at) if state.resolved_at else None
+    complaint.merged_into = state.merged_into
 
 
 def get_complaint(session: Session, complaint_id: int, *, for_update: bool = False) -> Complaint:
@@ -145,6 +150,8 @@ class NewComplaint:
     assign: bool = True
     # An existing customer picked by id (the guided flow's search); overrides `customer`.
     customer_id: int | None = None
+    # Details that differ from an existing customer's replace them (else they are kept).
+    update_customer: bool = False
 
 
 def check_given(
@@ -180,6 +187,28 @@ def open_complaint(
     `listened_at` is when the agent finished listening (default: the opening time), so that a
     guided conversation records how long Listen took.
     """
+    return open_complaint_noting(
+        session, new=new, agent=agent, at=at, listened_at=listened_at
+    ).complaint
+
+
+@dataclass(frozen=True)
+class Opened:
+    complaint: Complaint
+    # Customer details given that differ from the stored ones, and what was done with them.
+    notes: tuple[DetailNote, ...] = ()
+
+
+def open_complaint_noting(
+    session: Session,
+    *,
+    new: NewComplaint,
+    agent: str,
+    at: datetime | None = None,
+    listened_at: datetime | None = None,
+) -> Opened:
+    """`open_complaint`, also saying which given customer details differ from the stored ones
+    (kept, or replaced with `update_customer`; an empty one is filled)."""
     now = utcnow()
     opened_at = _at(at, now)
     heard_at = max(_at(listened_at, now), opened_at) if listened_at else opened_at
@@ -189,14 +218,17 @@ def open_complaint(
     listen = _required(new.listen, "The customer's words (Listen)", "--listen")
     summary = (new.summary or "").strip() or listen.splitlines()[0][:120]
     customer: Customer | None
+    notes: tuple[DetailNote, ...] = ()
     if new.customer_id is not None:
         customer = session.get(Customer, new.customer_id)
         if customer is None:
             raise NotFound(
                 f"No customer with id {new.customer_id}. Search with `latte customer search`."
             )
+        customer = current_customer(session, customer)
     else:
-        customer = match_or_create_customer(session, new.customer)
+        matched = match_customer(session, new.customer, update=new.update_customer)
+        customer, notes = matched.customer, matched.notes
     assignee = agent if new.assign else None
     state = workflow.apply(None, workflow.Opened(at=opened_at, agent=assignee))
     complaint = Complaint(
@@ -232,8 +264,18 @@ def open_complaint(
         at=heard_at,
         text=listen,
     )
+    updated = [n for n in notes if n.outcome == "updated"]
+    if customer is not None and updated:
+        log_customer_edit(
+            session,
+            customer,
+            before={n.field: n.stored for n in updated},
+            after={n.field: n.given for n in updated},
+            reason="latte new --update-customer",
+            agent=agent,
+        )
     session.commit()
-    return complaint
+    return Opened(complaint, notes)
 
 
 @dataclass(frozen=True)

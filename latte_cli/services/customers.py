@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, false
@@ -11,8 +11,12 @@ from sqlmodel import Session, col, func, or_, select
 
 from latte_cli import identity
 from latte_cli.errors import InvalidValue, NotFound
+from latte_cli.events import CustomerEditedDetails
 from latte_cli.models import Complaint, Customer, FollowUp, Purchase
+from latte_cli.services.eventlog import log_event
 from latte_cli.timeutil import utcnow
+
+DETAIL_FIELDS = ("ref", "name", "email", "phone")
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,28 @@ def find_customer(session: Session, details: CustomerDetails) -> Customer | None
     return next((c for c in found if c.id == chosen), None) if chosen is not None else None
 
 
+def current_customer(session: Session, customer: Customer) -> Customer:
+    """The customer record a new complaint belongs to: `customer`, or the one it was merged
+    into (`latte customer merge` leaves a pointer). The row is locked until the commit, so a
+    merge running at the same time either waits for this complaint and moves it too, or
+    commits first and is followed here (docs/architecture.md, "Storage"). Locked for update,
+    not for share: two agents filling in the same customer's details must not both hold a
+    share lock and then both wait to write."""
+    while True:
+        locked = session.exec(
+            select(Customer)
+            .where(Customer.id == customer.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
+        if locked.merged_into is None:
+            return locked
+        target = session.get(Customer, locked.merged_into)
+        if target is None:
+            return locked  # a broken pointer: `latte db check` reports it
+        customer = target
+
+
 def customer_of(session: Session, complaint: Complaint) -> Customer | None:
     """The complaint's customer, None for an anonymous complaint."""
     return session.get(Customer, complaint.customer_id) if complaint.customer_id else None
@@ -115,20 +141,73 @@ def match_or_create_customer(session: Session, details: CustomerDetails) -> Cust
     fill in fields the stored record lacks; they never overwrite what is already there.
     Does not commit: the caller's transaction owns the change.
     """
+    return match_customer(session, details).customer
+
+
+@dataclass(frozen=True)
+class DetailNote:
+    """A detail given for an existing customer that differs from the stored one: `kept` (the
+    stored value stays), `updated` (replaced, `--update-customer`) or `filled` (was empty)."""
+
+    field: str
+    stored: str | None
+    given: str
+    outcome: str
+
+
+@dataclass(frozen=True)
+class CustomerMatch:
+    customer: Customer | None
+    notes: tuple[DetailNote, ...] = ()
+
+
+def _same(field: str, stored: str | None, given: str) -> bool:
+    """Whether two values of a detail say the same thing: emails whatever their case, phones
+    whatever their layout (`latte_cli.identity`); names and refs as typed."""
+    if field == "email":
+        return identity.email_key(stored) == identity.email_key(given)
+    if field == "phone":
+        return identity.phone_key(stored) == identity.phone_key(given)
+    return stored == given
+
+
+def match_customer(
+    session: Session, details: CustomerDetails, *, update: bool = False
+) -> CustomerMatch:
+    """The customer these details name, created if new, and what was done with details that
+    differ from the stored ones: an empty stored detail is filled; a different one is kept
+    unless `update` (then replaced, refused if the customer would then collide with another).
+    Does not commit."""
     details = check_details(details)
     if details.is_empty():
-        return None
+        return CustomerMatch(None)
     customer = find_customer(session, details)
     if customer is None:
-        customer = _create(session, Customer(**asdict(details), created_at=utcnow()))
-    customer.ref = customer.ref or details.ref
-    customer.name = customer.name or details.name
-    customer.email = customer.email or details.email
-    customer.phone = customer.phone or details.phone
+        created = Customer(**asdict(details), created_at=utcnow())
+        customer = _create(session, created)
+        if customer is created:
+            session.flush()
+            return CustomerMatch(customer)
+        # Another agent created the same ref a moment ago: theirs, as any stored customer.
+    customer = current_customer(session, customer)
+    notes: list[DetailNote] = []
+    for name in DETAIL_FIELDS:
+        given = getattr(details, name)
+        stored = getattr(customer, name)
+        if given is None or (stored is not None and _same(name, stored, given)):
+            continue
+        if name == "ref" and stored is not None:
+            continue  # reached through a merged customer's ref: the kept record's ref stays
+        outcome = "filled" if stored is None else "updated" if update else "kept"
+        notes.append(DetailNote(name, stored, given, outcome))
+        if outcome != "kept":
+            setattr(customer, name, given)
     write_keys(customer)
+    if any(n.outcome == "updated" for n in notes):
+        refuse_collision(session, customer, known_as=customer.ref)
     session.add(customer)
     session.flush()
-    return customer
+    return CustomerMatch(customer, tuple(notes))
 
 
 def _create(session: Session, customer: Customer) -> Customer:
@@ -155,6 +234,129 @@ def get_customer(session: Session, ref: str) -> Customer:
     if customer is None:
         raise NotFound(f"No customer with ref {ref!r}. Check it with `latte customer search`.")
     return customer
+
+
+def describe(customer: Customer) -> str:
+    """A customer as a person reads it in a message: ref and name, else the id."""
+    if customer.ref and customer.name:
+        return f"{customer.ref} ({customer.name})"
+    return customer.ref or customer.name or f"#{customer.id}"
+
+
+def refuse_collision(session: Session, customer: Customer, *, known_as: str | None) -> None:
+    """InvalidValue if the matching rule (`latte_cli.identity`) would take the customer's keys
+    for another, unmerged customer: the two are the same person, to be merged instead."""
+    keys = stored_keys(customer)
+    with session.no_autoflush:  # the change is checked before it is written
+        found = session.exec(
+            select(Customer)
+            .where(
+                candidates_clause(keys),
+                Customer.id != customer.id,
+                col(Customer.merged_into).is_(None),
+            )
+            .order_by(col(Customer.id))
+        ).all()
+    index = identity.CustomerIndex((c.id or 0, stored_keys(c)) for c in found)
+    other = next((c for c in found if c.id == index.match(keys)), None)
+    if other is not None:
+        mine = known_as or "REF"
+        raise InvalidValue(
+            f"Customer {describe(other)} already has these details, so the two would be one "
+            f"customer: join them with `latte customer merge {mine} --into {other.ref or 'REF'} "
+            '--reason "..."`, or give other details.'
+        )
+
+
+@dataclass(frozen=True)
+class CustomerEdit:
+    customer: Customer
+    before: dict[str, str | None]
+    after: dict[str, str | None]
+    complaints: int
+
+
+def edit_customer(
+    session: Session, *, ref: str, changes: CustomerDetails, reason: str | None, agent: str
+) -> CustomerEdit:
+    """Correct a customer's details (a given empty text clears one) and commit.
+
+    The matching keys are derived again (`latte_cli.identity`); a change that would make the
+    customer collide with another is refused, naming them. Each of the customer's complaints
+    logs a `customer_edited` event with the before and after of the changed details.
+    """
+    customer = get_customer(session, ref)
+    customer = session.exec(
+        select(Customer)
+        .where(Customer.id == customer.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    if customer.merged_into is not None:
+        target = session.get(Customer, customer.merged_into)
+        where = describe(target) if target else f"#{customer.merged_into}"
+        raise InvalidValue(f"Customer {ref} was merged into {where}: edit that customer instead.")
+    given = {f.name: getattr(changes, f.name) for f in fields(changes)}
+    if all(value is None for value in given.values()):
+        raise InvalidValue("Nothing to change: pass --name, --email, --phone or --ref.")
+    cleaned = check_details(changes)  # a given empty text becomes None: cleared
+    before: dict[str, str | None] = {}
+    after: dict[str, str | None] = {}
+    for name in DETAIL_FIELDS:
+        if given[name] is None:
+            continue
+        new = getattr(cleaned, name)
+        if new != getattr(customer, name):
+            before[name], after[name] = getattr(customer, name), new
+    if not after:
+        raise InvalidValue(
+            f"Nothing changes: customer {ref} already has these details. Give different ones."
+        )
+    for name, value in after.items():
+        setattr(customer, name, value)
+    write_keys(customer)
+    refuse_collision(session, customer, known_as=ref)
+    session.add(customer)
+    count = log_customer_edit(
+        session, customer, before=before, after=after, reason=reason or "", agent=agent
+    )
+    try:
+        session.flush()
+    except IntegrityError:
+        raise InvalidValue(
+            f"Another customer has the ref {customer.ref!r}. Give a ref no one has."
+        ) from None
+    session.commit()
+    return CustomerEdit(customer=customer, before=before, after=after, complaints=count)
+
+
+def log_customer_edit(
+    session: Session,
+    customer: Customer,
+    *,
+    before: dict[str, str | None],
+    after: dict[str, str | None],
+    reason: str,
+    agent: str,
+) -> int:
+    """Log a `customer_edited` event on each of the customer's complaints (the event log is
+    per complaint); returns how many. The caller commits."""
+    now = utcnow()
+    ids = session.exec(
+        select(Complaint.id).where(Complaint.customer_id == customer.id).order_by(col(Complaint.id))
+    ).all()
+    for complaint_id in ids:
+        assert complaint_id is not None
+        log_event(
+            session,
+            complaint_id=complaint_id,
+            at=now,
+            agent=agent,
+            details=CustomerEditedDetails(
+                customer_id=customer.id or 0, before=before, after=after, reason=reason
+            ),
+        )
+    return len(ids)
 
 
 def search_customers(session: Session, text: str, *, limit: int = 20) -> list[Customer]:
@@ -250,6 +452,8 @@ class CustomerHistory:
     complaints: list[PastComplaint]
     purchases: list[PastPurchase]
     last_nps: int | None
+    # Where a merged customer's complaints and purchases went (`latte customer merge`).
+    merged_into: Customer | None = None
 
     @property
     def open_complaints(self) -> list[PastComplaint]:
@@ -302,4 +506,5 @@ def customer_history(
         complaints=complaints,
         purchases=[PastPurchase(p.order_ref, p.purchased_at, p.amount_cents) for p in bought],
         last_nps=last_nps,
+        merged_into=session.get(Customer, customer.merged_into) if customer.merged_into else None,
     )

@@ -215,6 +215,8 @@ def list_followups(
         .join(Complaint, col(Complaint.id) == FollowUp.complaint_id)
         .outerjoin(Customer, col(Customer.id) == Complaint.customer_id)
         .where(col(FollowUp.recorded_at).is_(None), col(Complaint.stage_due).is_(None))
+        # A merged duplicate's customer is called about the complaint it was merged into.
+        .where(col(Complaint.merged_into).is_(None))
     )
     if due is Due.DUE:
         statement = statement.where(col(FollowUp.due_at) <= now)

@@ -2,7 +2,9 @@
 
 Invariants: every complaint's event log replays to its stored state; stage records match the
 stage events one for one and follow the LATTE order within each cycle; the epoch columns equal
-their timestamps; the report summary equals a recomputation from the complaints. Complaints
+their timestamps; a merged complaint points at an existing complaint that is not merged, no
+complaint belongs to a merged customer; the report summary equals a recomputation from the
+complaints. Complaints
 are read in batches, so memory stays flat on large databases.
 """
 
@@ -14,12 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import text
-from sqlmodel import Session, col, select
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, or_, select
 
 from latte_cli import summary, workflow
 from latte_cli.errors import LatteError
 from latte_cli.events import EventKind, workflow_events
-from latte_cli.models import Complaint, Event, FollowUp, Purchase, StageRecord
+from latte_cli.models import Complaint, Customer, Event, FollowUp, Purchase, StageRecord
 from latte_cli.services.customers import colliding_customers
 from latte_cli.timeutil import epoch
 
@@ -101,6 +104,7 @@ def _check_complaint(
         complaint.reopen_count,
         complaint.resolved_at,
         complaint.first_resolved_at,
+        complaint.merged_into,
     )
     replayed = (
         state.stage_due.value if state.stage_due else None,
@@ -109,6 +113,7 @@ def _check_complaint(
         state.reopen_count,
         state.resolved_at,
         state.first_resolved_at,
+        state.merged_into,
     )
     if stored != replayed:
         report.add(f"complaint {cid}: stored state {stored} differs from its event log {replayed}")
@@ -130,6 +135,38 @@ def _check_complaint(
             getattr(complaint, f"{name}_at"), getattr(complaint, f"{name}_epoch")
         ):
             report.add(f"complaint {cid}: {name}_epoch does not match {name}_at")
+
+
+def _check_merges(session: Session, report: CheckReport) -> None:
+    """Merged complaints point at an existing complaint that is not merged itself; no
+    complaint belongs to a merged customer, and merged customers point at a current one."""
+    target = aliased(Complaint)
+    for cid, into, target_id, onward in session.exec(
+        select(Complaint.id, Complaint.merged_into, target.id, target.merged_into)
+        .outerjoin(target, col(target.id) == Complaint.merged_into)
+        .where(col(Complaint.merged_into).is_not(None))
+        .where(or_(col(target.id).is_(None), col(target.merged_into).is_not(None)))
+        .order_by(col(Complaint.id))
+    ):
+        problem = "which does not exist" if target_id is None else f"merged into {onward}"
+        report.add(f"complaint {cid}: merged into complaint {into}, {problem}")
+    for cid, customer_id in session.exec(
+        select(Complaint.id, Complaint.customer_id)
+        .join(Customer, col(Customer.id) == Complaint.customer_id)
+        .where(col(Customer.merged_into).is_not(None))
+        .order_by(col(Complaint.id))
+    ):
+        report.add(f"complaint {cid}: belongs to customer {customer_id}, which was merged")
+    other = aliased(Customer)
+    for customer_id, into, other_id in session.exec(
+        select(Customer.id, Customer.merged_into, other.id)
+        .outerjoin(other, col(other.id) == Customer.merged_into)
+        .where(col(Customer.merged_into).is_not(None))
+        .where(or_(col(other.id).is_(None), col(other.merged_into).is_not(None)))
+        .order_by(col(Customer.id))
+    ):
+        problem = "which does not exist" if other_id is None else "which was merged too"
+        report.add(f"customer {customer_id}: merged into customer {into}, {problem}")
 
 
 def check_database(session: Session) -> CheckReport:
@@ -161,6 +198,7 @@ def check_database(session: Session) -> CheckReport:
     for followup in session.exec(select(FollowUp).where(col(FollowUp.recorded_at).is_not(None))):
         if not _epoch_matches(followup.recorded_at, followup.recorded_epoch):
             report.add(f"follow-up {followup.id}: recorded_epoch does not match recorded_at")
+    _check_merges(session, report)
     for collision in colliding_customers(session):
         report.add(
             f"customers {', '.join(map(str, collision.ids))}: the same {collision.kind} "

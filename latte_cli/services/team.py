@@ -11,19 +11,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import update
+from sqlalchemy import CompoundSelect, literal, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from latte_cli import events, workflow
 from latte_cli.errors import InvalidValue
 from latte_cli.events import EventKind, TransferDetails
-from latte_cli.models import Agent, Complaint, Event
+from latte_cli.models import Agent, Complaint, Event, StageRecord
 from latte_cli.services.complaints import get_complaint, state_of, transfer
 from latte_cli.services.eventlog import log_event
 from latte_cli.timeutil import utcnow
 
 CLAIM_CANDIDATES = 20
+# A refused transfer lists at most this many known agents, then how many more there are.
+KNOWN_SHOWN = 20
 
 
 class Presence(StrEnum):
@@ -86,6 +88,54 @@ def list_agents(session: Session) -> list[AgentRow]:
     ]
 
 
+def refuse_transfer(complaint: Complaint) -> None:
+    """InvalidValue for a complaint that cannot change hands: merged, or resolved (a resolved
+    complaint is reopened first, so that its new owner has a stage to record)."""
+    if complaint.merged_into is not None:
+        raise InvalidValue(
+            f"Complaint {complaint.id} was merged into complaint {complaint.merged_into}: "
+            f"transfer that one (latte transfer {complaint.merged_into} --to ...)."
+        )
+    if complaint.stage_due is None:
+        raise InvalidValue(
+            f"Complaint {complaint.id} is resolved: reopen it first: "
+            f'latte reopen {complaint.id} --reason "..."'
+        )
+
+
+def is_known_agent(session: Session, name: str) -> bool:
+    """Whether latte has seen this agent: in the agent table (presence, any case), assigned a
+    complaint, or the author of a recorded step. The one definition of a known agent."""
+    checks = (
+        select(literal(1)).where(func.lower(Agent.name) == name.lower()),
+        select(literal(1)).where(Complaint.assigned_agent == name),
+        select(literal(1)).where(StageRecord.agent == name),
+    )
+    # One at a time, cheapest first: the step authors are looked up only when needed.
+    return any(session.exec(check.limit(1)).first() is not None for check in checks)
+
+
+def known_agents(session: Session) -> list[str]:
+    """Every known agent (see `is_known_agent`), sorted."""
+    names: CompoundSelect[tuple[str]] = union(
+        select(Agent.name),
+        select(col(Complaint.assigned_agent)).where(col(Complaint.assigned_agent).is_not(None)),
+        select(StageRecord.agent),
+    )
+    return sorted({str(n) for (n,) in session.execute(names) if n}, key=str.lower)
+
+
+def _unknown_agent(session: Session, name: str) -> InvalidValue:
+    known = known_agents(session)
+    listed = ", ".join(known[:KNOWN_SHOWN])
+    more = f" and {len(known) - KNOWN_SHOWN} more" if len(known) > KNOWN_SHOWN else ""
+    who = f"Known agents: {listed}{more}." if known else "latte knows no agent yet."
+    return InvalidValue(
+        f"latte has never seen an agent called {name!r}. {who} "
+        "Check the name, or pass --force to transfer to a new agent."
+    )
+
+
 def hand_over(
     session: Session,
     *,
@@ -95,15 +145,22 @@ def hand_over(
     agent: str,
     force: bool = False,
 ) -> Complaint:
-    """Transfer to another agent, refused when they are away unless `force`; commits."""
+    """Transfer to another agent; refused when they are away or latte has never seen them,
+    unless `force`, and for a resolved or merged complaint; commits."""
     name = to_agent.strip()
-    owner = get_complaint(session, complaint_id).assigned_agent
+    # Locked from the checks to the commit: it cannot be resolved or merged in between.
+    complaint = get_complaint(session, complaint_id, for_update=True)
+    refuse_transfer(complaint)
+    owner = complaint.assigned_agent
     if name and owner and name.lower() == owner.lower():
         # Before presence: the owner being away is not the reason nothing happens.
         raise InvalidValue(
             f"Complaint {complaint_id} is already assigned to {owner}. Transfer it to another "
             "agent (see `latte agent list`)."
         )
+    # Whoever acts is known: taking a complaint over is no typo.
+    if name and not force and name.lower() != agent.lower() and not is_known_agent(session, name):
+        raise _unknown_agent(session, name)
     if name and not force and presence_of(session, name) is Presence.AWAY:
         raise InvalidValue(
             f"{name} is away. Transfer to an available agent (see `latte agent list`), "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -11,8 +11,16 @@ from sqlmodel import Session, col, func, select
 
 from latte_cli import config, events, vocabulary, workflow
 from latte_cli.errors import InvalidValue
-from latte_cli.events import HANDOFF_KINDS, EventKind, ReopenDetails, TransferDetails
-from latte_cli.models import Complaint, Customer, StageRecord
+from latte_cli.events import (
+    HANDOFF_KINDS,
+    AmendedDetails,
+    CustomerEditedDetails,
+    EventKind,
+    MergedDetails,
+    ReopenDetails,
+    TransferDetails,
+)
+from latte_cli.models import Complaint, Customer, Event, StageRecord
 from latte_cli.services.complaints import get_complaint
 from latte_cli.services.eventlog import events_of
 from latte_cli.timeutil import epoch, utcnow
@@ -33,16 +41,32 @@ class StageView:
     options_offered: list[str] | None = None
     root_cause: str | None = None
     what_will_change: str | None = None
+    # Corrected after it was recorded (`latte amend`; the original is in `Timeline.history`).
+    amended: bool = False
+    # A duplicate's stage, shown in the timeline of the complaint it was merged into.
+    from_complaint: int | None = None
 
 
 @dataclass(frozen=True)
 class HandOff:
-    """A transfer or a reopening, shown in the timeline between stages."""
+    """A transfer, a reopening or a merge, shown in the timeline between stages."""
 
     kind: EventKind
     at: datetime
     agent: str
-    details: TransferDetails | ReopenDetails
+    details: TransferDetails | ReopenDetails | MergedDetails
+    from_complaint: int | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """A correction: of a stage (`amended`) or of the customer's details (`customer_edited`)."""
+
+    kind: EventKind
+    at: datetime
+    agent: str
+    details: AmendedDetails | CustomerEditedDetails
+    from_complaint: int | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +75,10 @@ class Timeline:
     customer: Customer | None
     stages: list[StageView]
     handoffs: list[HandOff]
+    # Corrections, oldest first, with their before and after (`latte show --history`).
+    history: list[Change] = field(default_factory=list)
+    # Complaints merged into this one: their stages are in `stages`, marked `from_complaint`.
+    merged_from: list[int] = field(default_factory=list)
 
     @property
     def total_seconds(self) -> int | None:
@@ -68,11 +96,36 @@ class Timeline:
 
 
 def timeline(session: Session, complaint_id: int) -> Timeline:
+    """The complaint's stages, hand-offs and corrections, with those of the duplicates merged
+    into it, each marked with the complaint it came from."""
     complaint = get_complaint(session, complaint_id)
     customer = session.get(Customer, complaint.customer_id) if complaint.customer_id else None
+    merged_from = [
+        i
+        for i in session.exec(
+            select(Complaint.id)
+            .where(Complaint.merged_into == complaint_id)
+            .order_by(col(Complaint.id))
+        ).all()
+        if i is not None
+    ]
+    ids = [complaint_id, *merged_from]
+    rows = session.exec(
+        select(Event).where(col(Event.complaint_id).in_(ids)).order_by(col(Event.id))
+    ).all()
+    decoded = [(e, events.decode(e)) for e in rows]
+    amended = {
+        (e.complaint_id, d.cycle, d.stage.value)
+        for e, d in decoded
+        if isinstance(d, AmendedDetails)
+    }
+
+    def origin(cid: int) -> int | None:
+        return None if cid == complaint_id else cid
+
     records = session.exec(
         select(StageRecord)
-        .where(StageRecord.complaint_id == complaint_id)
+        .where(col(StageRecord.complaint_id).in_(ids))
         .order_by(col(StageRecord.completed_at), col(StageRecord.id))
     ).all()
     stages = [
@@ -89,16 +142,37 @@ def timeline(session: Session, complaint_id: int) -> Timeline:
             options_offered=json.loads(r.options_offered) if r.options_offered else None,
             root_cause=r.root_cause,
             what_will_change=r.what_will_change,
+            amended=(r.complaint_id, r.cycle, r.stage) in amended,
+            from_complaint=origin(r.complaint_id),
         )
         for r in records
     ]
     handoffs = [
-        HandOff(kind=details.kind, at=e.at, agent=e.agent, details=details)
-        for e in events_of(session, complaint_id)
+        HandOff(
+            kind=d.kind, at=e.at, agent=e.agent, details=d, from_complaint=origin(e.complaint_id)
+        )
+        for e, d in decoded
         if e.kind in HANDOFF_KINDS
-        and isinstance(details := events.decode(e), TransferDetails | ReopenDetails)
+        and isinstance(d, TransferDetails | ReopenDetails | MergedDetails)
+        # A duplicate brings its stages and its merge, not its earlier hand-offs.
+        and (e.complaint_id == complaint_id or isinstance(d, MergedDetails))
     ]
-    return Timeline(complaint=complaint, customer=customer, stages=stages, handoffs=handoffs)
+    history = [
+        Change(
+            kind=d.kind, at=e.at, agent=e.agent, details=d, from_complaint=origin(e.complaint_id)
+        )
+        for e, d in decoded
+        if isinstance(d, AmendedDetails)
+        or (isinstance(d, CustomerEditedDetails) and e.complaint_id == complaint_id)
+    ]
+    return Timeline(
+        complaint=complaint,
+        customer=customer,
+        stages=stages,
+        handoffs=handoffs,
+        history=history,
+        merged_from=merged_from,
+    )
 
 
 class Status(StrEnum):

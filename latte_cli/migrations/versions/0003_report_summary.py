@@ -109,7 +109,7 @@ def upgrade() -> None:
 
     from latte_cli import summary
 
-    summary.rebuild(bind)
+    summary.rebuild(bind, has_merged=False)
 
 
 def downgrade() -> None:

@@ -1,0 +1,180 @@
+"""Correcting what a recorded stage says, with the original kept in the event log.
+
+An amendment changes the words, kind, amount, options, root cause or planned change of one
+stage record; never its time, agent, duration or place in the order, so the workflow state
+and every duration stay as they were. The `amended` event holds the before and after of
+exactly the fields that changed, who, when and why. Reports read the stage records and the
+complaint's latest action kind and root cause, so they use the corrected values.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from latte_cli import vocabulary, workflow
+from latte_cli.errors import InvalidValue, NotFound
+from latte_cli.events import AmendedDetails
+from latte_cli.models import Complaint, StageRecord
+from latte_cli.services.complaints import MAX_TEXT, _required, get_complaint, parse_amount
+from latte_cli.services.eventlog import log_event
+from latte_cli.timeutil import utcnow
+from latte_cli.workflow import Stage
+
+
+@dataclass(frozen=True)
+class Correction:
+    """What an agent wants a recorded stage to say; None leaves a field as it is."""
+
+    text: str | None = None
+    action_kind: str | None = None
+    action_detail: str | None = None
+    # An empty text clears the amount.
+    amount: str | None = None
+    # Replaces the options offered; None leaves them.
+    options_offered: tuple[str, ...] | None = None
+    root_cause: str | None = None
+    what_will_change: str | None = None
+
+
+# Which stage each field belongs to, and the flag that sets it (for refusals).
+STAGE_OF_FIELD: dict[str, tuple[Stage, str]] = {
+    "action_kind": (Stage.TAKE_ACTION, "--kind"),
+    "action_detail": (Stage.TAKE_ACTION, "--detail"),
+    "amount": (Stage.TAKE_ACTION, "--amount"),
+    "options_offered": (Stage.TAKE_ACTION, "--option"),
+    "root_cause": (Stage.EXPLAIN, "--root-cause"),
+    "what_will_change": (Stage.EXPLAIN, "--change"),
+}
+
+
+@dataclass(frozen=True)
+class Amendment:
+    complaint: Complaint
+    stage: Stage
+    cycle: int
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+def _options(stored: str | None) -> list[str] | None:
+    return json.loads(stored) if stored else None
+
+
+def _wanted(stage: Stage, given: Correction) -> dict[str, Any]:
+    """The stage_record columns the correction sets, parsed and checked."""
+    for name, (owner, flag) in STAGE_OF_FIELD.items():
+        if getattr(given, name) is not None and stage is not owner:
+            raise InvalidValue(f"{flag} applies to {owner.value}, not {stage.value}.")
+    wanted: dict[str, Any] = {}
+    if given.text is not None:
+        wanted["text"] = _required(given.text, f"The {stage.value} text", "--text", MAX_TEXT)
+    if given.action_kind is not None:
+        wanted["action_kind"] = vocabulary.parse("action_kind", given.action_kind)
+    if given.action_detail is not None:
+        wanted["action_detail"] = _required(given.action_detail, "The action detail", "--detail")
+    if given.amount is not None:
+        wanted["amount_cents"] = parse_amount(given.amount)
+    if given.options_offered is not None:
+        options = [o.strip() for o in given.options_offered if o.strip()]
+        wanted["options_offered"] = options or None
+    if given.root_cause is not None:
+        wanted["root_cause"] = vocabulary.parse("root_cause", given.root_cause)
+    if given.what_will_change is not None:
+        wanted["what_will_change"] = _required(
+            given.what_will_change, "What will change", "--change"
+        )
+    return wanted
+
+
+def amend_stage(
+    session: Session,
+    *,
+    complaint_id: int,
+    stage: str,
+    given: Correction,
+    reason: str,
+    agent: str,
+    cycle: int | None = None,
+) -> Amendment:
+    """Correct a recorded stage of the current cycle (or `cycle`, counted from 1) and commit.
+
+    Refused when the stage was not recorded, a value is not in the vocabulary, or nothing
+    changes.
+    """
+    reason = _required(reason, "The reason", "--reason")
+    wanted_stage = workflow.parse_choice(Stage, stage, what="Stage")
+    complaint = get_complaint(session, complaint_id, for_update=True)
+    if cycle is not None and not 1 <= cycle <= complaint.cycle + 1:
+        raise InvalidValue(
+            f"Complaint {complaint_id} has {complaint.cycle + 1} cycle(s): give --cycle from 1 "
+            f"to {complaint.cycle + 1}."
+        )
+    index = complaint.cycle if cycle is None else cycle - 1
+    record = session.exec(
+        select(StageRecord).where(
+            StageRecord.complaint_id == complaint_id,
+            StageRecord.cycle == index,
+            StageRecord.stage == wanted_stage.value,
+        )
+    ).first()
+    if record is None:
+        raise NotFound(
+            f"Stage {wanted_stage.value} was not recorded in cycle {index + 1} of complaint "
+            f"{complaint_id}: only recorded stages can be amended (see latte show "
+            f"{complaint_id})."
+        )
+    wanted = _wanted(wanted_stage, given)
+    if not wanted:
+        raise InvalidValue(
+            "Nothing to change: pass --text, or for take_action --kind, --detail, --amount, "
+            "--option, for explain --root-cause, --change."
+        )
+    current: dict[str, Any] = {
+        name: _options(record.options_offered)
+        if name == "options_offered"
+        else getattr(record, name)
+        for name in wanted
+    }
+    before = {name: current[name] for name in wanted if current[name] != wanted[name]}
+    after = {name: wanted[name] for name in before}
+    if not after:
+        raise InvalidValue(
+            f"Nothing changes: stage {wanted_stage.value} already says that. Give a different "
+            "value."
+        )
+    for name, value in after.items():
+        stored = json.dumps(value) if name == "options_offered" and value else value
+        setattr(record, name, stored)
+    session.add(record)
+    # The complaint keeps the latest take_action's kind and explain's root cause (reports group
+    # on them): a correction of the latest one changes them too.
+    later = session.exec(
+        select(col(StageRecord.id)).where(
+            StageRecord.complaint_id == complaint_id,
+            StageRecord.stage == wanted_stage.value,
+            StageRecord.cycle > index,
+        )
+    ).first()
+    if later is None:
+        if "action_kind" in after:
+            complaint.action_kind = after["action_kind"]
+        if "root_cause" in after:
+            complaint.root_cause = after["root_cause"]
+    now = utcnow()
+    complaint.updated_at = now
+    session.add(complaint)
+    log_event(
+        session,
+        complaint_id=complaint_id,
+        at=now,
+        agent=agent,
+        details=AmendedDetails(
+            stage=wanted_stage, cycle=index, before=before, after=after, reason=reason
+        ),
+    )
+    session.commit()
+    return Amendment(complaint, wanted_stage, index, before, after)
