@@ -64,7 +64,7 @@ def test_step_with_edit_starts_from_the_given_text(
     latte.ok("step", "1", "acknowledge", "--text", "I'm sorry.", "--edit")
     latte.ok("step", "1", "take_action", "--kind", "refund", "--edit")
 
-    listen, acknowledge, action = stages(session)
+    _, acknowledge, action = stages(session)
     assert acknowledge.text == "I'm sorry.\n\nThe lamp arrived broken.\nThe box was dry."
     assert action.action_detail == "The lamp arrived broken.\nThe box was dry."
     seen = writer.read_text()
