@@ -120,7 +120,8 @@ def test_happy_path_records_all_five_stages_and_a_followup(
     assert list(stages) == ["listen", "acknowledge", "take_action", "thank", "explain"]
     assert stages["listen"].text == "My parcel arrived broken.\nThe box was crushed."
     # The phrase was filled in with the customer's name and issue, then edited.
-    assert stages["acknowledge"].text.startswith("I'm sorry, Ana Diaz. My parcel arrived broken.")
+    # The first name, and the category rather than the customer's own first-person words.
+    assert stages["acknowledge"].text.startswith("I'm sorry, Ana. The delivery problem: that")
     assert stages["acknowledge"].text.endswith("Truly.")
     action = stages["take_action"]
     assert (action.action_kind, action.action_detail, action.amount_cents) == (
