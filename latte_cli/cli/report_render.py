@@ -383,7 +383,8 @@ def print_table(report: Report, console: Console, *, with_definitions: bool) -> 
             table.add_column("", no_wrap=True, min_width=BAR_WIDTH, max_width=BAR_WIDTH)
         for i, row in enumerate(section.rows):
             cells: list[Any] = [
-                Text(_wrapped(c, widths[k] if widths else None)) for k, c in enumerate(row)
+                Text(_wrapped(c, widths[k] if widths else None, label=k == 0))
+                for k, c in enumerate(row)
             ]
             if section.bars is not None:
                 value = section.bars[i] if i < len(section.bars) else None
@@ -416,14 +417,24 @@ def _chrome(columns: int) -> int:
     return (columns + 1) + 2 * columns - 2
 
 
-def _parts(cell: str) -> list[str]:
-    """Where a cell may go on two lines: before its bracket ("100.0%" / "(265)"), never
-    between a number and its unit ("31.8 h")."""
-    return re.split(r" (?=\()", cell)
+def _parts(cell: str, label: bool) -> list[str]:
+    """Where a cell may go on another line: a figure before its bracket ("100.0%" / "(265)"),
+    never between a number and its unit ("31.8 h"); a row's label (an agent's name, say)
+    after a space, ".", "-", "@" or "_"."""
+    pattern = r"(?<=[ .\-@_])" if label else r"(?<= )(?=\()"
+    return [part for part in re.split(pattern, cell) if part]
 
 
-def _wrapped(cell: str, width: int | None) -> str:
-    return "\n".join(_parts(cell)) if width is not None and cell_len(cell) > width else cell
+def _wrapped(cell: str, width: int | None, label: bool) -> str:
+    """The cell on as many lines as `width` needs, broken only between its parts."""
+    if width is None or cell_len(cell) <= width:
+        return cell
+    lines = [""]
+    for part in _parts(cell, label):
+        if lines[-1] and cell_len((lines[-1] + part).rstrip()) > width:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def fit_columns(section: Section, width: int) -> tuple[list[str], list[int] | None]:
@@ -448,7 +459,10 @@ def fit_columns(section: Section, width: int) -> tuple[list[str], list[int] | No
             return headers, None
     headers = options[-1]
     smallest = [
-        max([cell_len(h)] + [cell_len(part) for row in section.rows for part in _parts(row[i])])
+        max(
+            [cell_len(h)]
+            + [cell_len(p.rstrip()) for row in section.rows for p in _parts(row[i], i == 0)]
+        )
         for i, h in enumerate(headers)
     ]
     room = width - bar - _chrome(extra) - sum(smallest)
