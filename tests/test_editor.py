@@ -167,3 +167,34 @@ def test_template_and_comment_lines() -> None:
     assert template("Hello\n", ["Write it."]).startswith("Hello\n\n# Write it.\n")
     written = "\n\nFirst line  \n# a comment\n\n  indented\n#\n\n"
     assert without_comments(written) == "First line\n\n  indented"
+
+
+@pytest.mark.slow
+def test_ctrl_e_in_a_multiline_answer_opens_the_editor_in_a_terminal(
+    db_url: str, session: Session, tmp_path: Path
+) -> None:
+    """In a real pseudo-terminal: the key is shown; the editor gets the text typed so far and
+    what it writes becomes the answer, still editable before Esc Enter saves it."""
+    from tests.test_narrow import FINISH, Terminal
+
+    seen = tmp_path / "seen.txt"
+    editor = script(
+        tmp_path, "writer.sh", f'cp "$1" "{seen}"\nprintf "and the box was crushed.\\n" >> "$1"\n'
+    )
+    term = Terminal(
+        db_url, 80, "new", "--channel", "phone", "--category", "delivery", "--name", "Rui",
+        env={"VISUAL": str(editor)},
+    )  # fmt: skip
+    term.answer("Ctrl-E: open your editor", "The lamp arrived broken")
+    term.child.sendcontrol("e")
+    term.child.expect_exact("and the box was crushed.")
+    term.child.send(" Twice." + FINISH)
+    term.answer("Location", "\r")
+    term.answer("Severity", "\r")
+    term.child.expect_exact("Saved Listen")
+    term.child.sendcontrol("c")
+    assert term.finish() == 130
+
+    (listen,) = stages(session)
+    assert listen.text == "The lamp arrived broken\n\nand the box was crushed. Twice."
+    assert seen.read_text().startswith("The lamp arrived broken\n\n# Write the customer's words")

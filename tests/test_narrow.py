@@ -41,9 +41,12 @@ WORDS = (
 class Terminal:
     """latte in a pseudo-terminal of the given width, with everything it wrote kept."""
 
-    def __init__(self, db_url: str, columns: int, *args: str) -> None:
+    def __init__(
+        self, db_url: str, columns: int, *args: str, env: dict[str, str] | None = None
+    ) -> None:
         env = {
             **os.environ,
+            **(env or {}),
             "LATTE_DB": db_url,
             "LATTE_AGENT": "ana",
             "LATTE_TZ": "UTC",
