@@ -420,3 +420,58 @@ def test_resume_shows_the_transfer_note_before_anything_else(
     assert result.output.lstrip().startswith("╭─ Transferred to you by sam")
     assert result.output.index("Call after 5pm") < result.output.index("Complaint 1")
     assert list(stages_of(session, 1)) == ["listen", "acknowledge"]
+
+
+# The prompts themselves: Ctrl-D everywhere, answers wrapped at words, choices shortened ------
+
+CTRL_D = "\x04"
+
+
+@pytest.mark.parametrize(
+    ("keys", "ask"),
+    [
+        (CTRL_D, lambda p: p.confirm("Reached?")),
+        ("2" + CTRL_D, lambda p: p.select("Pick:", [("one", 1), ("two", 2)])),
+        ("half typed" + CTRL_D, lambda p: p.text("Name:")),
+        ("line one\rline" + CTRL_D, lambda p: p.text("Words:", multiline=True)),
+        ("1" + CTRL_D, lambda p: p.phrase("Said:", ["Sorry."])),
+    ],
+    ids=["confirm", "select", "text", "multiline", "phrase"],
+)
+def test_ctrl_d_ends_every_prompt_even_with_text_typed(keys: str, ask: object) -> None:
+    with create_pipe_input() as pipe_input:
+        pipe_input.send_text(keys)
+        with pytest.raises(EOFError):
+            ask(Prompter(pipe_input, DummyOutput()))  # type: ignore[operator]
+
+
+LEFT = "\x1b[D"
+
+
+@pytest.mark.parametrize("multiline", [False, True])
+def test_long_answers_with_wide_characters_and_long_words_are_typed_as_given(
+    multiline: bool,
+) -> None:
+    """The word-wrapping display never changes the answer, whatever is typed where."""
+    text = "李雷 " * 30 + "x" * 170 + " short words here" * 12 + " Ana María Díaz-Fernández"
+    with create_pipe_input() as pipe_input:
+        finish = FINISH if multiline else ENTER
+        pipe_input.send_text(text + LEFT * 30 + "INSERTED " + LEFT * 200 + "<" + finish)
+        answer = Prompter(pipe_input, DummyOutput()).text(
+            "What the customer said:", multiline=multiline
+        )
+    expected = text[: len(text) - 30] + "INSERTED " + text[len(text) - 30 :]
+    cut = len(expected) - 30 - 9 - 200 + 9
+    assert answer == (expected[:cut] + "<" + expected[cut:]).strip()
+
+
+def test_choices_too_long_end_in_an_ellipsis_at_a_word() -> None:
+    from latte_cli.cli.prompts import shorten
+
+    phrase = "I'm sorry, Ana. The delivery problem: that is not the experience you should have"
+    assert shorten(phrase, 100) == phrase
+    short = shorten(phrase, 40)
+    assert short.endswith("…") and len(short) <= 40
+    assert phrase.startswith(short[:-1]) and phrase[len(short) - 1] in " :"  # at a word
+    wide = shorten("李雷" * 30, 21)
+    assert wide.endswith("…") and sum(2 if c == "李" or c == "雷" else 1 for c in wide) <= 21

@@ -472,7 +472,7 @@ def _pick_open_complaint(ctx: typer.Context, conversation: Conversation) -> int 
     choices = [
         (
             f"{row.id}: {row.stage_due} due · {row.customer_name or row.customer_ref or '—'}"
-            f" · {row.summary[:35]}",
+            f" · {row.summary}",  # shortened with "…" to the terminal's width
             row.id,
         )
         for row in rows

@@ -282,14 +282,12 @@ class Conversation:
         if not history.open_complaints:
             return None
         choices: list[tuple[str, int | None]] = [
-            (f"Continue complaint {p.id} ({p.stage_due} due): {p.summary[:40]}", p.id)
+            (f"Continue complaint {p.id} ({p.stage_due} due): {p.summary}", p.id)
             for p in history.open_complaints
         ]
         choices.append(("Open a new complaint anyway", None))
-        return self.ask.select(
-            "This customer already has an open complaint. Continue it instead of a duplicate?",
-            choices,
-        )
+        # Short, so that the answer's line keeps room for the choice (docs/architecture.md).
+        return self.ask.select("Continue an open complaint instead?", choices)
 
     # Stages -----------------------------------------------------------------------------
 
