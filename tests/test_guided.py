@@ -341,6 +341,51 @@ def test_edited_phrase_library_is_used(
     assert stages_of(session, 1)["acknowledge"].text == "Sorry Jo, about Late."
 
 
+@pytest.mark.parametrize(
+    ("style", "name", "summary", "said"),
+    [
+        ("first", "Ana Díaz", "Lamp arrived broken!", "Sorry Ana, about Lamp arrived broken."),
+        ("full", "Díaz, Ana", "Lamp arrived broken", "Sorry Ana Díaz, about Lamp arrived broken."),
+        ("none", "Ana Díaz", "My lamp arrived broken", "Sorry, about the lighting problem."),
+    ],
+)
+def test_phrase_name_and_issue_in_the_conversation(
+    latte: Latte,
+    pipe: PipeInput,
+    session: Session,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    style: str,
+    name: str,
+    summary: str,
+    said: str,
+) -> None:
+    edited = tmp_path / "phrases.toml"
+    edited.write_text('[acknowledge]\nphrases = ["Sorry {name}, about {issue}."]\n')
+    monkeypatch.setenv("LATTE_PHRASES", str(edited))
+    latte.ok("config", "set", "phrase_name", style)
+    latte.ok(
+        "new", "--name", name, "--channel", "phone", "--category", "lighting",
+        "--listen", "It broke", "--summary", summary,
+    )  # fmt: skip
+    feed(pipe, ["1" + ENTER, ENTER])
+
+    latte("resume", "1")
+
+    assert stages_of(session, 1)["acknowledge"].text == said
+
+
+def test_a_bad_phrase_name_names_the_variable(
+    latte: Latte, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("latte_cli.cli.app.stdin_is_terminal", lambda: True)
+    monkeypatch.setenv("LATTE_PHRASE_NAME", "nickname")
+    latte.ok("new", "--name", "Jo", "--channel", "phone", "--category", "b", "--listen", "Late")
+    result = latte("resume", "1")
+    assert result.exit_code == 1
+    assert "LATTE_PHRASE_NAME='nickname' must be one of first, full, none" in result.output
+
+
 def test_broken_phrase_library_is_a_clear_error(
     latte: Latte, pipe: PipeInput, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
