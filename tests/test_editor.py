@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import stat
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -198,3 +200,46 @@ def test_ctrl_e_in_a_multiline_answer_opens_the_editor_in_a_terminal(
     (listen,) = stages(session)
     assert listen.text == "The lamp arrived broken\n\nand the box was crushed. Twice."
     assert seen.read_text().startswith("The lamp arrived broken\n\n# Write the customer's words")
+
+
+@pytest.mark.parametrize(
+    ("body", "answer"),
+    [
+        ('printf "written in the editor\\n" > "$1"\n', "written in the editor, then typed"),
+        (': > "$1"\n', "typed first, then typed"),  # an empty text keeps the answer
+        ("exit 4\n", "typed first, then typed"),  # a failing editor too, with its reason shown
+    ],
+)
+def test_the_editor_key_in_a_multiline_answer(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    body: str,
+    answer: str,
+) -> None:
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from latte_cli.cli.prompts import Prompter
+
+    done = tmp_path / "editor-done"
+    editor = script(tmp_path, "editor.sh", f"trap 'touch \"{done}\"' EXIT\n" + body)
+    monkeypatch.setenv("VISUAL", str(editor))
+    with create_pipe_input() as pipe_input:
+        pipe_input.send_text("typed first" + "\x05")  # Ctrl-E
+
+        def type_the_rest() -> None:
+            """Once the editor has closed and its text is in, go on typing and finish."""
+            deadline = time.monotonic() + 30
+            while not done.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(1.0)
+            pipe_input.send_text(", then typed" + "\x1b\r")
+
+        typist = threading.Thread(target=type_the_rest)
+        typist.start()
+        written = Prompter(pipe_input, DummyOutput()).text("The customer's words:", multiline=True)
+        typist.join()
+    assert written == answer
+    if "exit 4" in body:
+        assert "exited with status 4" in capsys.readouterr().err
