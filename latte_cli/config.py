@@ -42,6 +42,12 @@ ENV_BUSY_TIMEOUT = "LATTE_BUSY_TIMEOUT"
 ENV_VOCABULARY = "LATTE_VOCABULARY"
 ENV_RETENTION = "LATTE_RETENTION"
 ENV_RETENTION_BY_CATEGORY = "LATTE_RETENTION_BY_CATEGORY"
+# The editor: git's lookup order without git's own GIT_EDITOR (docs/architecture.md, settings).
+ENV_VISUAL = "VISUAL"
+ENV_EDITOR = "EDITOR"
+DEFAULT_EDITOR = "vi"
+ENV_PHRASE_NAME = "LATTE_PHRASE_NAME"
+PHRASE_NAMES = ("first", "full", "none")
 
 DEFAULT_SLA_HOURS = 24.0
 MAX_SLA_HOURS = 24.0 * 366
@@ -67,6 +73,8 @@ class Key(NamedTuple):
     validate: Callable[[str], Any]
     default: Callable[[], str]
     numeric: bool = False
+    # Variables read, in order, when `env` is not set (the editor: VISUAL, then EDITOR).
+    env_also: tuple[str, ...] = ()
 
 
 class Setting(NamedTuple):
@@ -246,6 +254,31 @@ def table_text(table: Mapping[str, object]) -> str:
     return ", ".join(f"{name}={value}" for name, value in table.items())
 
 
+# The writing settings: the editor for --edit and the guided flow's editor key, and how the
+# phrase library's {name} addresses the customer (docs/architecture.md, settings).
+
+
+def _editor(text: str) -> str:
+    import shlex
+
+    try:
+        words = shlex.split(text)
+    except ValueError as error:
+        raise ValueError(
+            f"cannot be read as a command ({error}). Give it like vim or 'code -w'."
+        ) from None
+    if not words:
+        raise ValueError("is empty. Give an editor command, e.g. nano, vim or 'code --wait'.")
+    return text.strip()
+
+
+def _phrase_name(text: str) -> str:
+    value = text.strip().lower()
+    if value not in PHRASE_NAMES:
+        raise ValueError(f"must be one of {', '.join(PHRASE_NAMES)}, e.g. first.")
+    return value
+
+
 def default_db_path() -> Path:
     """`latte.db` in the user's data directory (created on first use)."""
     import platformdirs
@@ -281,6 +314,9 @@ KEYS: dict[str, Key] = {
         Key("retention", ENV_RETENTION, None, parse_period, lambda: "none"),
         Key("retention_by_category", ENV_RETENTION_BY_CATEGORY, None, _retention_by_category,
             lambda: ""),
+        Key("editor", ENV_VISUAL, None, _editor, lambda: DEFAULT_EDITOR,
+            env_also=(ENV_EDITOR,)),
+        Key("phrase_name", ENV_PHRASE_NAME, None, _phrase_name, lambda: "first"),
     )
 }  # fmt: skip
 
@@ -344,12 +380,12 @@ def read_config_file(path: Path) -> dict[str, str]:
 
 
 def _problem(setting: Setting, reason: str) -> InvalidValue:
-    name = KEYS[setting.key]
     if setting.source is Source.FLAG:
         given = f" {setting.text!r}" if setting.text.strip() else ""
         return InvalidValue(f"{setting.origin}{given} {reason}")
     if setting.source is Source.ENV:
-        return InvalidValue(f"{name.env}={setting.text!r} {reason} Fix or unset {name.env}.")
+        variable = setting.origin
+        return InvalidValue(f"{variable}={setting.text!r} {reason} Fix or unset {variable}.")
     if setting.source is Source.FILE:
         return InvalidValue(
             f"{setting.key} = {setting.text!r} in the config file {setting.origin} {reason} "
@@ -389,8 +425,9 @@ class Settings:
         for name, key in KEYS.items():
             if name in in_file:
                 given[name] = (in_file[name], Source.FILE, str(path))
-            if environ.get(key.env, "").strip():
-                given[name] = (environ[key.env], Source.ENV, key.env)
+            variable = _first_set(environ, key)
+            if variable is not None:
+                given[name] = (environ[variable], Source.ENV, variable)
         return cls(given).with_flags(**(flags or {}))
 
     def with_flags(self, **flags: object | None) -> Settings:
@@ -477,6 +514,17 @@ class Settings:
         periods: dict[str, Period | None] = self.setting("retention_by_category").value
         return periods
 
+    @cached_property
+    def editor(self) -> Setting:
+        """The editor command, with where it came from (an error names what to change)."""
+        return self.setting("editor")
+
+    @cached_property
+    def phrase_name(self) -> str:
+        """How phrases name the customer: first (name), full (name) or none."""
+        style: str = self.setting("phrase_name").value
+        return style
+
 
 def _flag_text(value: object) -> str:
     """A flag's or a checked value's text: 48 for 48.0, every digit of any other number."""
@@ -516,10 +564,14 @@ def sla_hours(option: float | None = None) -> float:
     return Settings.resolve({"sla_hours": option}).sla_hours
 
 
+def _first_set(environ: Mapping[str, str], key: Key) -> str | None:
+    """The first of the key's variables set (not blank) in `environ`."""
+    return next((v for v in (key.env, *key.env_also) if environ.get(v, "").strip()), None)
+
+
 def set_in_environment(key: str) -> str | None:
     """The variable that overrides the file's `key` in this environment, if it is set."""
-    variable = KEYS[key].env
-    return variable if os.environ.get(variable, "").strip() else None
+    return _first_set(os.environ, KEYS[key])
 
 
 def debug() -> bool:

@@ -229,6 +229,7 @@ class ReleasedDetails:
         return None
 
 
+@dataclass(frozen=True)
 class AmendedDetails:
     stage: Stage
     cycle: int

@@ -255,7 +255,7 @@ def test_record_by_answering_prompts(latte: Latte, session: Session, pipe: PipeI
     assert "Follow-up of complaint 1 (Ana): Broken" in result.output
     assert "Check the fix held" in result.output  # the follow-up guidance
     # The [followup] phrases, filled in with the customer, the agent and the issue.
-    assert "You can say: Hello Ana, it's ana. I'm calling to check that everything is fine" in (
+    assert "You can say: Hello Ana, it's ana, calling about your complaint: Broken." in (
         result.output
     )
     assert "how likely are you to recommend us" in result.output
@@ -329,5 +329,7 @@ def test_followup_phrases_greet_an_anonymous_customer(latte: Latte, pipe: PipeIn
     pipe.send_text("n" + "Voicemail\r")
     pipe.close()
     result = latte.ok("followup", "record", "1")
-    assert "You can say: Hello there, it's ana. I'm calling" in result.output
+    assert "You can say: Hello there, it's ana, calling about your complaint: Late." in (
+        result.output
+    )
     assert "Hello ," not in result.output

@@ -120,7 +120,8 @@ def test_happy_path_records_all_five_stages_and_a_followup(
     assert list(stages) == ["listen", "acknowledge", "take_action", "thank", "explain"]
     assert stages["listen"].text == "My parcel arrived broken.\nThe box was crushed."
     # The phrase was filled in with the customer's name and issue, then edited.
-    assert stages["acknowledge"].text.startswith("I'm sorry, Ana Diaz. My parcel arrived broken.")
+    # The first name, and the category rather than the customer's own first-person words.
+    assert stages["acknowledge"].text.startswith("I'm sorry, Ana. The delivery problem: that")
     assert stages["acknowledge"].text.endswith("Truly.")
     action = stages["take_action"]
     assert (action.action_kind, action.action_detail, action.amount_cents) == (
@@ -340,6 +341,51 @@ def test_edited_phrase_library_is_used(
     assert stages_of(session, 1)["acknowledge"].text == "Sorry Jo, about Late."
 
 
+@pytest.mark.parametrize(
+    ("style", "name", "summary", "said"),
+    [
+        ("first", "Ana Díaz", "Lamp arrived broken!", "Sorry Ana, about Lamp arrived broken."),
+        ("full", "Díaz, Ana", "Lamp arrived broken", "Sorry Ana Díaz, about Lamp arrived broken."),
+        ("none", "Ana Díaz", "My lamp arrived broken", "Sorry, about the lighting problem."),
+    ],
+)
+def test_phrase_name_and_issue_in_the_conversation(
+    latte: Latte,
+    pipe: PipeInput,
+    session: Session,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    style: str,
+    name: str,
+    summary: str,
+    said: str,
+) -> None:
+    edited = tmp_path / "phrases.toml"
+    edited.write_text('[acknowledge]\nphrases = ["Sorry {name}, about {issue}."]\n')
+    monkeypatch.setenv("LATTE_PHRASES", str(edited))
+    latte.ok("config", "set", "phrase_name", style)
+    latte.ok(
+        "new", "--name", name, "--channel", "phone", "--category", "lighting",
+        "--listen", "It broke", "--summary", summary,
+    )  # fmt: skip
+    feed(pipe, ["1" + ENTER, ENTER])
+
+    latte("resume", "1")
+
+    assert stages_of(session, 1)["acknowledge"].text == said
+
+
+def test_a_bad_phrase_name_names_the_variable(
+    latte: Latte, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("latte_cli.cli.app.stdin_is_terminal", lambda: True)
+    monkeypatch.setenv("LATTE_PHRASE_NAME", "nickname")
+    latte.ok("new", "--name", "Jo", "--channel", "phone", "--category", "b", "--listen", "Late")
+    result = latte("resume", "1")
+    assert result.exit_code == 1
+    assert "LATTE_PHRASE_NAME='nickname' must be one of first, full, none" in result.output
+
+
 def test_broken_phrase_library_is_a_clear_error(
     latte: Latte, pipe: PipeInput, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -420,3 +466,58 @@ def test_resume_shows_the_transfer_note_before_anything_else(
     assert result.output.lstrip().startswith("╭─ Transferred to you by sam")
     assert result.output.index("Call after 5pm") < result.output.index("Complaint 1")
     assert list(stages_of(session, 1)) == ["listen", "acknowledge"]
+
+
+# The prompts themselves: Ctrl-D everywhere, answers wrapped at words, choices shortened ------
+
+CTRL_D = "\x04"
+
+
+@pytest.mark.parametrize(
+    ("keys", "ask"),
+    [
+        (CTRL_D, lambda p: p.confirm("Reached?")),
+        ("2" + CTRL_D, lambda p: p.select("Pick:", [("one", 1), ("two", 2)])),
+        ("half typed" + CTRL_D, lambda p: p.text("Name:")),
+        ("line one\rline" + CTRL_D, lambda p: p.text("Words:", multiline=True)),
+        ("1" + CTRL_D, lambda p: p.phrase("Said:", ["Sorry."])),
+    ],
+    ids=["confirm", "select", "text", "multiline", "phrase"],
+)
+def test_ctrl_d_ends_every_prompt_even_with_text_typed(keys: str, ask: object) -> None:
+    with create_pipe_input() as pipe_input:
+        pipe_input.send_text(keys)
+        with pytest.raises(EOFError):
+            ask(Prompter(pipe_input, DummyOutput()))  # type: ignore[operator]
+
+
+LEFT = "\x1b[D"
+
+
+@pytest.mark.parametrize("multiline", [False, True])
+def test_long_answers_with_wide_characters_and_long_words_are_typed_as_given(
+    multiline: bool,
+) -> None:
+    """The word-wrapping display never changes the answer, whatever is typed where."""
+    text = "李雷 " * 30 + "x" * 170 + " short words here" * 12 + " Ana María Díaz-Fernández"
+    with create_pipe_input() as pipe_input:
+        finish = FINISH if multiline else ENTER
+        pipe_input.send_text(text + LEFT * 30 + "INSERTED " + LEFT * 200 + "<" + finish)
+        answer = Prompter(pipe_input, DummyOutput()).text(
+            "What the customer said:", multiline=multiline
+        )
+    expected = text[: len(text) - 30] + "INSERTED " + text[len(text) - 30 :]
+    cut = len(expected) - 30 - 9 - 200 + 9
+    assert answer == (expected[:cut] + "<" + expected[cut:]).strip()
+
+
+def test_choices_too_long_end_in_an_ellipsis_at_a_word() -> None:
+    from latte_cli.cli.prompts import shorten
+
+    phrase = "I'm sorry, Ana. The delivery problem: that is not the experience you should have"
+    assert shorten(phrase, 100) == phrase
+    short = shorten(phrase, 40)
+    assert short.endswith("…") and len(short) <= 40
+    assert phrase.startswith(short[:-1]) and phrase[len(short) - 1] in " :"  # at a word
+    wide = shorten("李雷" * 30, 21)
+    assert wide.endswith("…") and sum(2 if c == "李" or c == "雷" else 1 for c in wide) <= 21

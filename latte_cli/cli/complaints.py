@@ -66,6 +66,7 @@ def new(
     ] = False,
     followup_days: options.FollowupDays = None,
     at: options.At = None,
+    edit: options.Edit = False,
     as_json: options.Json = False,
 ) -> None:
     """Open a complaint and record what the customer said; on a terminal, guide through LATTE.
@@ -90,7 +91,7 @@ def new(
         update_customer=update_customer,
     )
     opened_at = parse_moment(at, what="--at", assume=g.tz, now=utcnow()) if at else None
-    given = (("--channel", channel), ("--category", category), ("--listen", listen))
+    given = (("--channel", channel), ("--category", category), ("--listen", listen or edit))
     missing = [flag for flag, value in given if not value]
     if missing or guided:
         conversation = not as_json and not queue and stdin_is_terminal()
@@ -101,9 +102,10 @@ def new(
             missing=missing,
             conversation=conversation,
             followup_days=followup_days,
+            edit=edit,
         )
     else:
-        _open_new(g, request, opened_at=opened_at, as_json=as_json)
+        _open_new(g, request, opened_at=opened_at, as_json=as_json, edit=edit)
 
 
 def _guide_new(
@@ -114,6 +116,7 @@ def _guide_new(
     missing: list[str],
     conversation: bool,
     followup_days: int | None,
+    edit: bool = False,
 ) -> None:
     """Ask for what is missing (and, with --guided, the later stages), or say why it can't."""
     from latte_cli.errors import InvalidValue
@@ -148,12 +151,14 @@ def _guide_new(
         customer=request.customer,
         opened_at=opened_at,
     )
+    if edit:
+        given.listen = _edit_text("listen", request.listen)
     days = g.settings(followup_days=followup_days).followup_days
     guide.Conversation(g, guide.make_prompter(), days=days).start(given)
 
 
 def _open_new(
-    g: Globals, request: NewComplaint, *, opened_at: datetime | None, as_json: bool
+    g: Globals, request: NewComplaint, *, opened_at: datetime | None, as_json: bool, edit: bool
 ) -> None:
     """Open the complaint from its flags alone, and say what comes next."""
     from dataclasses import replace
@@ -161,7 +166,8 @@ def _open_new(
     from latte_cli.services.complaints import open_complaint_noting
     from latte_cli.services.customers import customer_of
 
-    request = replace(request, severity=request.severity or "medium")
+    listen = _edit_text("listen", request.listen) if edit else request.listen
+    request = replace(request, severity=request.severity or "medium", listen=listen)
     with g.session() as session:
         opened = open_complaint_noting(session, new=request, agent=g.agent, at=opened_at)
         complaint = opened.complaint
@@ -211,6 +217,7 @@ def step(
     ] = None,
     followup_days: options.FollowupDays = None,
     at: options.At = None,
+    edit: options.Edit = False,
     as_json: options.Json = False,
 ) -> None:
     """Record the LATTE stage that is due on a complaint.
@@ -222,8 +229,13 @@ def step(
 
     g = globals_of(ctx)
     # Only explain resolves and schedules a follow-up: the setting is not needed before it.
-    resolves = parse_choice(Stage, stage, what="Stage") is Stage.EXPLAIN
+    chosen = parse_choice(Stage, stage, what="Stage")
+    resolves = chosen is Stage.EXPLAIN
     days = g.settings(followup_days=followup_days).followup_days if resolves else None
+    if edit and chosen is Stage.TAKE_ACTION:
+        detail = _edit_text(chosen.value, detail, complaint_id)
+    elif edit:
+        text = _edit_text(chosen.value, text, complaint_id)
     given = StageInput(
         text=text,
         action_kind=kind,
@@ -251,6 +263,25 @@ def step(
     typer.echo(f"Recorded {stage} on complaint {complaint_id}. Stage due: {due}.")
     if complaint.stage_due is None:
         typer.echo(f"Follow-up scheduled: record it with `latte followup record {complaint_id}`.")
+
+
+# --edit on `new` and `step`: what to write per stage, and the option that gives it instead.
+EDIT_WHAT = {
+    "listen": ("the customer's own words (the Listen stage)", "--listen"),
+    "acknowledge": ("what you said to acknowledge the complaint", "--text"),
+    "take_action": ("what exactly was done (Take action)", "--detail"),
+    "thank": ("how you thanked the customer", "--text"),
+    "explain": ("what you explained to the customer", "--text"),
+}
+
+
+def _edit_text(stage: str, initial: str | None, complaint_id: int | None = None) -> str:
+    """The stage's text written in the editor (cli/editor.py), from `initial` if given."""
+    from latte_cli.cli.editor import compose
+
+    what, flag = EDIT_WHAT.get(stage, (f"the {stage} text", "--text"))
+    hint = f"Complaint {complaint_id}, stage {stage}." if complaint_id is not None else ""
+    return compose(what, initial=initial or "", instead=flag, hint=hint)
 
 
 def _timeline_json(session: Session, complaint_id: int) -> dict[str, Any]:
@@ -567,7 +598,7 @@ def _pick_open_complaint(ctx: typer.Context, conversation: Conversation) -> int 
     choices = [
         (
             f"{row.id}: {row.stage_due} due · {row.customer_name or row.customer_ref or '—'}"
-            f" · {row.summary[:35]}",
+            f" · {row.summary}",  # shortened with "…" to the terminal's width
             row.id,
         )
         for row in rows

@@ -30,6 +30,8 @@ from latte_cli.phrases import (
     StageGuide,
     action_of,
     action_text,
+    address,
+    describe_issue,
     fill,
     load_phrases,
 )
@@ -168,8 +170,8 @@ class Conversation:
     def _values(self) -> dict[str, str]:
         c = self.complaint
         return {
-            "name": self.customer_name,
-            "issue": c.summary if c else "",
+            "name": address(self.customer_name, self.g.settings().phrase_name),
+            "issue": describe_issue(c.summary, c.category) if c else "",
             "agent": self.g.agent,
             "days": str(self.days),
             "action": self.action,
@@ -182,7 +184,7 @@ class Conversation:
         render.console.print(Text(f"{number}/5 {TITLES[stage]}", style="bold"))
         guidance = self._guide(stage.value).guidance
         if guidance:
-            render.console.print(Text(guidance, style="italic"))
+            render.show_guidance(guidance)
         self._sla_line()
 
     def _sla_line(self) -> None:
@@ -238,7 +240,7 @@ class Conversation:
         typed = self.ask.search(
             "Customer (ref, email or name):",
             self._suggest_customers,
-            instruction="(Tab completes; empty for a new or anonymous customer)",
+            instruction="(Tab completes; empty: new or anonymous)",
         )
         if not typed:
             how = self.ask.select(
@@ -282,14 +284,12 @@ class Conversation:
         if not history.open_complaints:
             return None
         choices: list[tuple[str, int | None]] = [
-            (f"Continue complaint {p.id} ({p.stage_due} due): {p.summary[:40]}", p.id)
+            (f"Continue complaint {p.id} ({p.stage_due} due): {p.summary}", p.id)
             for p in history.open_complaints
         ]
         choices.append(("Open a new complaint anyway", None))
-        return self.ask.select(
-            "This customer already has an open complaint. Continue it instead of a duplicate?",
-            choices,
-        )
+        # Short, so that the answer's line keeps room for the choice (docs/architecture.md).
+        return self.ask.select("Continue an open complaint instead?", choices)
 
     # Stages -----------------------------------------------------------------------------
 
@@ -316,8 +316,7 @@ class Conversation:
         self, given: Given, customer: Customer | None, details: CustomerDetails, began: datetime
     ) -> None:
         self._header(Stage.LISTEN)
-        for phrase in self._guide("listen").phrases:
-            render.console.print(Text(f"  You can say: {fill(phrase, self._values())}"))
+        render.show_suggestions([fill(p, self._values()) for p in self._guide("listen").phrases])
         words = given.listen or self.ask.text("The customer's words:", multiline=True)
         channel = given.channel or self.ask.select("Channel:", _choices("channel"), default="phone")
         category = given.category or self.ask.search(
@@ -485,9 +484,8 @@ class Conversation:
         )
         guide = self._guide("followup")
         if guide.guidance:
-            render.console.print(Text(guide.guidance, style="italic"))
-        for phrase in guide.phrases:
-            render.console.print(Text(f"  You can say: {fill(phrase, self._values())}"))
+            render.show_guidance(guide.guidance)
+        render.show_suggestions([fill(p, self._values()) for p in guide.phrases])
 
     def summary(self) -> None:
         assert self.complaint is not None and self.complaint.id is not None

@@ -90,3 +90,12 @@ Output = Annotated[
     Path | None,
     typer.Option("--output", "-o", metavar="FILE", help="Write to this file instead of stdout."),
 ]
+
+Edit = Annotated[
+    bool,
+    typer.Option(
+        "--edit",
+        help="Write the text in your editor ($VISUAL, else $EDITOR, else vi), as git commit "
+        "does; any text given as an option is where it starts.",
+    ),
+]

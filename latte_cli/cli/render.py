@@ -433,6 +433,28 @@ def show_list(
     console.print(table)
 
 
+# The guided flow's guidance and suggested phrases ---------------------------------------------
+
+SUGGESTION = "  You can say: "
+
+
+def show_guidance(guidance: str) -> None:
+    """A stage's line of guidance, wrapped at words like all of rich's text."""
+    console.print(Text(guidance, style="italic"))
+
+
+def show_suggestions(phrases: Sequence[str]) -> None:
+    """Phrases to say, each after "You can say:" with its wrapped lines indented below it."""
+    if not phrases:
+        return
+    grid = Table.grid()
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for phrase in phrases:
+        grid.add_row(Text(SUGGESTION), Text(phrase))
+    console.print(grid)
+
+
 def sla_countdown(opened_at: datetime, now: datetime, target_hours: float) -> Text | None:
     """ "SLA: 3h 10m left" when little of the target is left, "overdue by" past it."""
     left = workflow.sla_left(opened_at, now, target_hours)

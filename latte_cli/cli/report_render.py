@@ -10,18 +10,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from latte_cli import vocabulary
 from latte_cli.cli.io import neutralise
-from latte_cli.cli.render import plain
+from latte_cli.cli.render import visible
 from latte_cli.reports.build import Figures, Report, TrendRow
 from latte_cli.reports.definitions import Definition, explain
 from latte_cli.reports.periods import Period, format_moment
@@ -38,6 +40,8 @@ class Section:
     rows: list[list[str]] = field(default_factory=list)
     bars: list[float | None] | None = None  # one per row, drawn after the cells in tables
     note: str = ""
+    # Headers for a terminal too narrow for `columns` (docs/architecture.md, "80 columns").
+    short: list[str] | None = None
 
 
 # Formatting ---------------------------------------------------------------------------------
@@ -231,7 +235,8 @@ def group_section(report: Report) -> Section:
     by = report.options.by or "group"
     section = Section(
         f"By {by}",
-        [by.capitalize(), "Opened", "Resolved", "Median", "≤target", "Repurch.", "NPS"],
+        [by.capitalize(), "Opened", "Resolved", "Median", "≤target", "Repurchased", "NPS"],
+        short=[by.capitalize(), "Opened", "Res.", "Median", "≤target", "Repurch.", "NPS"],
     )
     for g in report.groups:
         f = g.current
@@ -252,7 +257,18 @@ def group_section(report: Report) -> Section:
 def agents_section(report: Report) -> Section:
     section = Section(
         "One row per agent (this period)",
-        ["Agent", "Res.", "Median", "p90", "≤target", "Reopen", "Repurch.", "NPS", "Open"],
+        [
+            "Agent",
+            "Resolved",
+            "Median",
+            "p90",
+            "≤target",
+            "Reopened",
+            "Repurchased",
+            "NPS",
+            "Open",
+        ],
+        short=["Agent", "Res.", "Med.", "p90", "≤tgt", "Reop.", "Rep.", "NPS", "Open"],
     )
     for g in report.groups:
         f = g.current
@@ -269,7 +285,7 @@ def agents_section(report: Report) -> Section:
                 f"{f.backlog} ({f.overdue} late)",
             ]
         )
-    section.note = "Res. = resolved; Open = backlog at the end (overdue in brackets)."
+    section.note = "Open = backlog at the end (overdue in brackets)."
     return section
 
 
@@ -354,22 +370,37 @@ def print_table(report: Report, console: Console, *, with_definitions: bool) -> 
         text = notice.replace(": `", ":\n  ").replace("`", "")  # the command on a line of its own
         console.print(text, style="bold", markup=False, highlight=False)
     for section in sections(report):
+        headers, widths = fit_columns(section, console.width)
         table = Table(title=section.title, title_justify="left", expand=False, pad_edge=False)
-        for i, column in enumerate(section.columns):
-            table.add_column(column, justify="left" if i == 0 else "right", overflow="fold")
+        for i, column in enumerate(headers):
+            table.add_column(
+                column,
+                justify="left" if i == 0 else "right",
+                overflow="fold",
+                width=widths[i] if widths else None,
+            )
         top = max((b for b in section.bars or [] if b is not None), default=0.0)
         if section.bars is not None:
             table.add_column("", no_wrap=True, min_width=BAR_WIDTH, max_width=BAR_WIDTH)
         for i, row in enumerate(section.rows):
-            cells: list[Any] = [plain(c) for c in row]
+            cells: list[Any] = [
+                Text(_wrapped(visible(c), widths[k] if widths else None, label=k == 0))
+                for k, c in enumerate(row)
+            ]
             if section.bars is not None:
                 value = section.bars[i] if i < len(section.bars) else None
                 cells.append(Text(bar(value, top), style="cyan"))
             table.add_row(*cells)
         console.print()
         console.print(table)
-        if section.note:
-            console.print(section.note, markup=False, highlight=False)
+        legend = [
+            f"{short} = {full}"
+            for short, full in zip(headers, section.columns, strict=True)
+            if short != full
+        ]
+        note = " ".join(x for x in ("; ".join(legend) + "." if legend else "", section.note) if x)
+        if note:
+            console.print(note, markup=False, highlight=False)
     if with_definitions:
         console.print()
         console.print("Definitions", style="bold")
@@ -379,6 +410,69 @@ def print_table(report: Report, console: Console, *, with_definitions: bool) -> 
                 markup=False,
                 highlight=False,
             )
+
+
+def _chrome(columns: int) -> int:
+    """Columns a table's borders and padding take: a rule before, between and after the
+    columns, and a space each side of a cell except the table's outer edges (pad_edge=False)."""
+    return (columns + 1) + 2 * columns - 2
+
+
+def _parts(cell: str, label: bool) -> list[str]:
+    """Where a cell may go on another line: a figure before its bracket ("100.0%" / "(265)"),
+    never between a number and its unit ("31.8 h"); a row's label (an agent's name, say)
+    after a space, ".", "-", "@" or "_"."""
+    pattern = r"(?<=[ .\-@_])" if label else r"(?<= )(?=\()"
+    return [part for part in re.split(pattern, cell) if part]
+
+
+def _wrapped(cell: str, width: int | None, label: bool) -> str:
+    """The cell on as many lines as `width` needs, broken only between its parts."""
+    if width is None or cell_len(cell) <= width:
+        return cell
+    lines = [""]
+    for part in _parts(cell, label):
+        if lines[-1] and cell_len((lines[-1] + part).rstrip()) > width:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def fit_columns(section: Section, width: int) -> tuple[list[str], list[int] | None]:
+    """The headers and column widths that fit `width` without splitting a header or a word.
+
+    rich, given a table too wide, narrows its widest columns until they are equal, cutting
+    headers and numbers in two ("≤targe/t"). Here: the full headers if the table fits as it
+    is; else the short ones; and if it is still too wide, each column gets its longest word
+    (a header is one word, a cell's parts are those of `_parts`) and the room left is shared
+    in proportion to what each would take unwrapped; a cell too wide for its column goes on
+    two lines at its bracket ("100.0%" / "(265)"), never inside a word or a figure.
+    """
+    bar = BAR_WIDTH if section.bars is not None else 0
+    extra = (1 if section.bars is not None else 0) + len(section.columns)
+    options = [section.columns] + ([section.short] if section.short else [])
+    for headers in options:
+        natural = [
+            max([cell_len(h), *(cell_len(row[i]) for row in section.rows)])
+            for i, h in enumerate(headers)
+        ]
+        if sum(natural) + bar + _chrome(extra) <= width:
+            return headers, None
+    headers = options[-1]
+    smallest = [
+        max(
+            [cell_len(h)]
+            + [cell_len(p.rstrip()) for row in section.rows for p in _parts(row[i], i == 0)]
+        )
+        for i, h in enumerate(headers)
+    ]
+    room = width - bar - _chrome(extra) - sum(smallest)
+    if room < 0:
+        return headers, smallest  # wider than the terminal: the terminal folds the lines
+    wanted = [n - m for n, m in zip(natural, smallest, strict=True)]
+    total = sum(wanted) or 1
+    widths = [m + room * w // total for m, w in zip(smallest, wanted, strict=True)]
+    return headers, [min(w, n) for w, n in zip(widths, natural, strict=True)]
 
 
 # Characters that would make a cell (an agent's or a category's name, say) into a link, an HTML

@@ -8,7 +8,7 @@ entries only while it is not merged, so merging one takes its entries out of `re
 like a deletion would. No stored complaint is merged yet, so the summary stays as it is.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 from collections.abc import Sequence

@@ -1,0 +1,130 @@
+"""Writing long text in the user's own editor, as `git commit` does.
+
+The editor is the `editor` setting (config.py): `$VISUAL`, else `$EDITOR`, else `vi` — git's
+lookup order without git's own `GIT_EDITOR` — or the config file's `editor`. The text is written
+in a temporary file (readable by its owner only: it holds customer data) that starts with the
+text so far and a few comment lines saying what to write; lines starting with `#` are left out
+afterwards.
+
+`compose` is what a command's `--edit` calls (one line: an empty text refuses with exit 1, like
+`git commit`); `edit` is what the guided flow's editor key calls (an empty text keeps the
+prompt's text). An editor that cannot be started or exits with an error is an `InvalidValue`
+naming the variable to set.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from latte_cli import config
+from latte_cli.errors import InvalidValue
+
+COMMENT = "#"
+FOOTER = ("Lines starting with '#' are left out. An empty text cancels: nothing is saved.",)
+
+
+@dataclass(frozen=True)
+class Editor:
+    """The editor command and where it came from: VISUAL, EDITOR, the config file or default."""
+
+    command: str
+    source: config.Source
+    origin: str
+
+    @property
+    def fix(self) -> str:
+        """What to change to use another editor: the variable (or file key) that chose it."""
+        if self.source is config.Source.ENV:
+            return f"Set {self.origin} to an editor that works, e.g. {self.origin}=nano."
+        if self.source is config.Source.FILE:
+            return "Fix it with `latte config set editor COMMAND`, or set VISUAL, e.g. VISUAL=nano."
+        return (
+            f"Set VISUAL (or EDITOR) to your editor, e.g. VISUAL=nano ({self.command} is the "
+            "default)."
+        )
+
+
+def current_editor() -> Editor:
+    """The editor in use: VISUAL, else EDITOR, else the config file's `editor`, else vi."""
+    setting = config.Settings.resolve().editor
+    return Editor(command=setting.value, source=setting.source, origin=setting.origin)
+
+
+def template(initial: str, guidance: Sequence[str]) -> str:
+    """The file the editor opens: the text so far, then the guidance as comment lines."""
+    lines = [*guidance, *FOOTER]
+    comments = "".join(f"{COMMENT} {line}\n" for line in lines)
+    body = initial.rstrip("\n")
+    return f"{body}\n\n{comments}" if body else f"\n{comments}"
+
+
+def without_comments(text: str) -> str:
+    """The text written: comment lines left out, blank lines around it and line ends trimmed."""
+    kept = [line.rstrip() for line in text.splitlines() if not line.startswith(COMMENT)]
+    return "\n".join(kept).strip("\n").rstrip()
+
+
+def run_editor(editor: Editor, path: Path) -> None:
+    """Open `path` in the editor and wait; InvalidValue if it cannot start or fails."""
+    try:
+        words = shlex.split(editor.command)
+    except ValueError:
+        words = []
+    if not words:
+        raise InvalidValue(f"The editor {editor.command!r} is not a command. {editor.fix}")
+    try:
+        finished = subprocess.run([*words, str(path)], check=False)
+    except FileNotFoundError:
+        raise InvalidValue(f"The editor {words[0]!r} was not found. {editor.fix}") from None
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise InvalidValue(
+            f"The editor {words[0]!r} cannot start ({reason}). {editor.fix}"
+        ) from None
+    if finished.returncode != 0:
+        raise InvalidValue(
+            f"The editor {words[0]!r} exited with status {finished.returncode}: nothing was "
+            f"saved. {editor.fix}"
+        )
+
+
+def edit(initial: str, guidance: Sequence[str], *, editor: Editor | None = None) -> str:
+    """The text written in the editor, starting from `initial` (empty if all was deleted)."""
+    editor = editor or current_editor()
+    handle, name = tempfile.mkstemp(prefix="latte-", suffix=".txt")
+    path = Path(name)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(template(initial, guidance))
+        run_editor(editor, path)
+        try:
+            written = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise InvalidValue(
+                f"The text written in the editor cannot be read ({error}). Save it as UTF-8."
+            ) from None
+    finally:
+        path.unlink(missing_ok=True)
+    return without_comments(written)
+
+
+def compose(what: str, *, initial: str = "", instead: str = "", hint: str = "") -> str:
+    """`--edit`: the text written in the editor about `what`; an empty text refuses (exit 1).
+
+    `instead` names the flag that gives the same text on the command line, for the refusal.
+    """
+    guidance = [f"Write {what} above these lines.", *([hint] if hint else [])]
+    text = edit(initial, guidance)
+    if not text.strip():
+        other = f", or give it with {instead}" if instead else ""
+        raise InvalidValue(
+            f"Cancelled: the text written in the editor is empty, so nothing was saved. Write it "
+            f"again with --edit{other}."
+        )
+    return text
