@@ -74,6 +74,18 @@ def test_step_with_edit_starts_from_the_given_text(
     assert "# Complaint 1, stage take_action." in seen
 
 
+def test_amend_with_edit_corrects_the_text_from_the_editor(
+    latte: Latte, session: Session, writer: Path
+) -> None:
+    latte.ok(*NEW, "--category", "delivery", "--listen", "Broken lamp")
+    latte.ok("step", "1", "acknowledge", "--text", "Sorry.")
+    latte.ok("amend", "1", "acknowledge", "--text", "I'm sorry.", "--edit", "--reason", "typo")
+
+    _, acknowledge = stages(session)
+    assert acknowledge.text == "I'm sorry.\n\nThe lamp arrived broken.\nThe box was dry."
+    assert "# Complaint 1, stage acknowledge." in writer.read_text()
+
+
 @pytest.mark.sqlite_only
 def test_visual_may_carry_arguments_and_wins_over_editor(
     latte: Latte, session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

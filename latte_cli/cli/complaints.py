@@ -482,6 +482,7 @@ def amend(
             show_default=False,
         ),
     ] = None,
+    edit: options.Edit = False,
     as_json: options.Json = False,
 ) -> None:
     """Correct what a recorded stage says; its time and order stay, the original is kept.
@@ -491,6 +492,10 @@ def amend(
     from latte_cli.services.amend import Correction, amend_stage
 
     g = globals_of(ctx)
+    if edit and stage == "take_action":
+        detail = _edit_text(stage, detail, complaint_id)
+    elif edit:
+        text = _edit_text(stage, text, complaint_id)
     given = Correction(
         text=text,
         action_kind=kind,
