@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -108,7 +109,9 @@ class Kind(Protocol):
 
     def parse(self, cells: dict[str, str], run: Run) -> Any: ...
 
-    def key(self, row: Any) -> str: ...
+    def key(self, row: Any) -> str | None:
+        """What one batch may hold only once; None: any number (purchase lines)."""
+        ...
 
     def write(self, conn: Connection, batch: list[Pending], run: Run) -> None: ...
 
@@ -351,10 +354,11 @@ class _Batch:
         self.rows: list[Pending] = []
         self.keys: set[str] = set()
 
-    def add(self, pending: Pending, key: str) -> None:
-        if key in self.keys:
-            self.flush()
-        self.keys.add(key)
+    def add(self, pending: Pending, key: str | None) -> None:
+        if key is not None:
+            if key in self.keys:
+                self.flush()
+            self.keys.add(key)
         self.rows.append(pending)
         if len(self.rows) >= self.size:
             self.flush()
@@ -376,7 +380,7 @@ def _import_records(
 ) -> None:
     """Every record of the source: rejected with its reason, or parsed and batched."""
     report, columns = run.report, run.columns
-    fields = list(columns.by_field.items())
+    cells_of = _csv_cells(source.columns, columns) if source.format == "csv" else None
     batch = _Batch(conn, run, kind)
     constants, value_maps = run.options.constants, run.options.values
     adjust = bool(constants or value_maps)
@@ -385,11 +389,10 @@ def _import_records(
         if record.problem:
             run.reject(record, None, record.problem)
         else:
-            if source.format == "jsonl":
+            if cells_of is None or record.cells is None:
                 cells = _json_cells(record, columns, kind, run.options, report)
             else:
-                values = record.values
-                cells = {f: values.get(c, "") for f, c in fields}
+                cells = cells_of(record.cells)
             if adjust:
                 cells = _adjust(cells, constants, value_maps)
             try:
@@ -401,6 +404,19 @@ def _import_records(
         if progress is not None and report.rows % 1000 == 0:
             progress(report.rows, source.bytes_read)
     batch.flush()
+
+
+def _csv_cells(header: list[str], columns: Columns) -> Callable[[list[str]], dict[str, str]]:
+    """A CSV row's cells by field, taken by position (a row read without a problem has as
+    many cells as the header; of two columns with one name, the last counts)."""
+    position = {name: i for i, name in enumerate(header)}
+    names = tuple(columns.by_field)
+    if not names:
+        return lambda cells: {}
+    take = itemgetter(*(position[columns.by_field[f]] for f in names))
+    if len(names) == 1:
+        return lambda cells: {names[0]: take(cells)}
+    return lambda cells: dict(zip(names, take(cells), strict=True))
 
 
 def _adjust(
