@@ -33,7 +33,7 @@ from latte_cli.importer.fields import (
     match_columns,
     value_key,
 )
-from latte_cli.importer.source import Record, Source, open_source
+from latte_cli.importer.source import Record, Source
 
 BATCH_ROWS = 5000
 MAX_SHOWN_REJECTS = 20
@@ -242,22 +242,17 @@ def run_import(
     engine: Engine,
     kind: Kind,
     options: ImportOptions,
+    source: Source,
     *,
     progress: Progress | None = None,
-    stdin: IO[bytes] | None = None,
     now: datetime | None = None,
 ) -> ImportReport:
-    """Import one file; see the module docstring for how it is written."""
-    source = open_source(
-        options.path, encoding=options.encoding, format=options.format, stdin=stdin
-    )
+    """Import the opened source; see the module docstring for how it is written."""
     try:
         with _collector_spared():
             return _run(url, engine, kind, options, source, progress, now or datetime.now(UTC))
     except DBAPIError as error:
         raise translate(error, url) from None
-    finally:
-        source.close()
 
 
 @contextmanager
