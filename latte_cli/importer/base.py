@@ -154,6 +154,15 @@ class Store:
         if rows:
             conn.exec_driver_sql(self.insert_sql(table, columns), rows)
 
+    def rows_in(self, conn: Connection, query: str, values: Sequence[Any]) -> Iterator[Any]:
+        """The rows of `query` (plain SQL whose `{in}` stands for a list of values) for all
+        `values`, a chunk at a time: SQLAlchemy's expanding IN renders each list again for
+        every execution, which cost more than the lookup itself. Values come back as the
+        driver gives them (a timestamp is text on SQLite: compare it with `ts`)."""
+        for part in chunks(values):
+            marks = ", ".join([self.mark] * len(part))
+            yield from conn.exec_driver_sql(query.format(**{"in": marks}), tuple(part))
+
 
 def chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), size):

@@ -138,16 +138,10 @@ def _resolve_refs(conn: Connection, wanted: list[CustomerIn], run: Run) -> dict[
     """Customers given by ref alone (every purchase line): such details reach only the first
     rule of `identity.CustomerIndex.match`, the same ref with the lowest id, and fill nothing
     in, so one grouped query finds them (tests/test_import.py holds this to the index)."""
-    table = Customer.__table__  # type: ignore[attr-defined]
     key_of = {customer: identity.clean(customer.ref) for customer in wanted}
-    found: dict[str | None, int] = {}
-    for part in chunks(sorted({key for key in key_of.values() if key})):
-        statement = (
-            select(table.c.ref_key, func.min(table.c.id))
-            .where(table.c.ref_key.in_(part))
-            .group_by(table.c.ref_key)
-        )
-        found.update({key: customer_id for key, customer_id in conn.execute(statement)})
+    query = "SELECT ref_key, min(id) FROM customer WHERE ref_key IN ({in}) GROUP BY ref_key"
+    keys = sorted({key for key in key_of.values() if key})
+    found: dict[str | None, int] = dict(run.store.rows_in(conn, query, keys))
     new = list(dict.fromkeys(key for key in key_of.values() if key not in found))
     records: list[dict[str, str | None]] = [
         {"ref": key, "name": None, "email": None, "phone": None} for key in new
@@ -180,10 +174,13 @@ def _insert(conn: Connection, records: list[dict[str, str | None]], run: Run) ->
         created_at = run.store.ts(run.now)
         values = [tuple(created_at if n == "created_at" else row[n] for n in names) for row in rows]
         run.store.insert(conn, "customer", names, values)
-        query = select(table.c.id).where(table.c.id > before).order_by(table.c.id)
-        ids = list(conn.execute(query).scalars())
-        assert len(ids) == len(rows), "the import holds the write lock: no other insert"
-        return ids
+        # Each new row took the next rowid, so the ids are the numbers after `before`;
+        # the count and the largest id prove it without reading every id back.
+        count, last = conn.execute(
+            select(func.count(), func.max(table.c.id)).where(table.c.id > before)
+        ).one()
+        assert (count, last) == (len(rows), before + len(rows)), "the import holds the lock"
+        return list(range(before + 1, before + 1 + len(rows)))
     statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     return [row.id for row in conn.execute(statement, rows)]
 

@@ -262,8 +262,18 @@ class TimeParser:
         self.zone = zone
         self.latest = now + FUTURE_SLACK if now is not None else None
         self.earliest = earliest or EARLIEST
+        # The last text read and its time: rows in a row often share one (an order's lines).
+        self._last: tuple[str, datetime | None] = ("", None)
 
     def __call__(self, value: str, field: str) -> datetime | None:
+        last_text, last_moment = self._last
+        if value == last_text:
+            return last_moment
+        moment = self._parse(value, field)
+        self._last = (value, moment)
+        return moment
+
+    def _parse(self, value: str, field: str) -> datetime | None:
         value = value.strip()
         if not value:
             return None

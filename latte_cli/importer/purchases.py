@@ -229,31 +229,26 @@ class PurchaseKind:
         table = Purchase.__table__  # type: ignore[attr-defined]
         wanted = {row[1]: customers.CustomerIn(row[1], None, None, None) for row in page}
         ids = customers.resolve(conn, list(wanted.values()), run)
-        existing = {
-            row.order_ref: row
-            for part in chunks([row[0] for row in page])
-            for row in conn.execute(select(table).where(table.c.order_ref.in_(part)))
-        }
         ts = run.store.ts
+        query = (
+            "SELECT order_ref, id, customer_id, purchased_at, amount_cents, lines "
+            "FROM purchase WHERE order_ref IN ({in})"
+        )
+        existing = {row[0]: row[1:] for row in run.store.rows_in(conn, query, [r[0] for r in page])}
         new = []
         for order, customer, micros, amount, lines, _count in page:
             when = UNIX + micros * MICROSECOND
-            values = (ids[wanted[customer]], when, int(amount), int(lines))
+            values = (ids[wanted[customer]], ts(when), int(amount), int(lines))
             stored = existing.get(order)
             if stored is None:
-                new.append((order, values[0], ts(when), epoch(when), values[2], values[3]))
+                new.append((order, values[0], values[1], epoch(when), values[2], values[3]))
                 continue
-            if (
-                stored.customer_id,
-                stored.purchased_at,
-                stored.amount_cents,
-                stored.lines,
-            ) == values:
+            if stored[1:] == values:
                 run.report.unchanged += 1
                 continue
             conn.execute(
                 update(table)
-                .where(table.c.id == stored.id)
+                .where(table.c.id == stored[0])
                 .values(
                     customer_id=values[0],
                     purchased_at=when,
