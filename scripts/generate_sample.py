@@ -6,9 +6,10 @@
 Complaints over forty weeks (more than nine months, so that with the default 90-day window
 the repurchase report shows customers lost as well as won back) across agents, channels,
 categories, locations and action kinds, most fully handled through LATTE, some resolved in a
-system that only kept the resolution time, some still open; purchases before and (more often after fast resolutions) after the
-complaints, as orders of one to three lines; follow-up calls with NPS. The same seed always
-gives the same files, byte for byte. Rows are written as they are made: memory stays flat.
+system that only kept the resolution time, some still open; purchases before and (more often
+after fast resolutions) after the complaints, as orders of one to three lines; follow-up
+calls with NPS. The same seed always gives the same files, byte for byte. Rows are written as
+they are made: memory stays flat.
 """
 
 from __future__ import annotations

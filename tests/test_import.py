@@ -315,3 +315,44 @@ def test_every_kind_reads_stdin_credited_to_stdin(
         assert session.exec(select(Purchase.amount_cents)).scalars().one() == 1200
     assert opened_by == ["import:stdin"] and agents == {"import:stdin"}
     assert followup == "import:stdin"
+
+
+def test_purchase_customers_are_matched_by_the_identity_rule(
+    latte: Latte, db_url: str, tmp_path: Path
+) -> None:
+    """Purchases name customers by ref alone; they are matched as `identity.CustomerIndex`
+    matches such details (the same ref, lowest id first), new refs creating one customer."""
+    from latte_cli import identity
+
+    people = "external_id,customer_ref,customer_email,channel,category,listen,opened_at\n"
+    people += "P1,C-1,ana@x.org,phone,billing,Late,2026-11-01T10:00Z\n"
+    people += "P2,C-2,,phone,billing,Late,2026-11-01T10:00Z\n"
+    people += "P3,,bo@x.org,phone,billing,Late,2026-11-01T10:00Z\n"
+    latte.ok("import", "complaints", str(write(tmp_path / "people.csv", people)))
+    with db.open_session(db_url) as session:
+        # A second customer with the key C-1, as older data may hold: the first one wins.
+        session.add(Customer(ref="C-1 ", ref_key="C-1", name="Other", created_at=datetime.now(UTC)))
+        session.commit()
+        stored = session.exec(select(Customer)).scalars().all()
+        index = identity.CustomerIndex(
+            (c.id, identity.Keys(c.ref_key, c.email_key, c.phone_key, c.name_key))
+            for c in sorted(stored, key=lambda c: c.id or 0)
+        )
+        known = len(stored)
+    refs = ["C-1", "C-2\u200b", " C-3 ", "C-3", "bo@x.org"]
+    orders = "order_ref,customer_ref,purchased_at,amount\n"
+    orders += "".join(f'O{i},"{ref}",2026-11-05,1\n' for i, ref in enumerate(refs))
+    result = latte("import", "purchases", str(write(tmp_path / "o.csv", orders)), "--json")
+    assert counts(result.stdout)["inserted"] == len(refs), result.output
+    with db.open_session(db_url) as session:
+        owner = dict(session.exec(select(Purchase.order_ref, Purchase.customer_id)).all())
+        customers = {c.id: c for c in session.exec(select(Customer)).scalars().all()}
+    for i, ref in enumerate(refs[:2]):
+        assert owner[f"O{i}"] == index.match(
+            identity.keys_of(ref=ref, email=None, phone=None, name=None)
+        )
+    assert index.match(identity.keys_of(ref="C-3", email=None, phone=None, name=None)) is None
+    assert owner["O2"] == owner["O3"] and customers[owner["O2"]].ref == "C-3"
+    # An email in the ref column is a ref: it never matches the customer with that email.
+    assert customers[owner["O4"]].ref == "bo@x.org" and customers[owner["O4"]].email is None
+    assert len(customers) == known + 2
