@@ -119,7 +119,7 @@ class Kind(Protocol):
     def finish(self, conn: Connection, run: Run) -> None: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Pending:
     """A valid row waiting for its batch: the parsed value and the record it came from."""
 

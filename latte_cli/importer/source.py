@@ -29,7 +29,7 @@ csv.field_size_limit(FIELD_LIMIT)
 HEADER_LIMIT = 1 << 20
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     """One row of the file: where it starts, its values by source column, and what is wrong
     with it before any field is looked at (bad encoding, wrong number of cells...)."""
