@@ -130,6 +130,7 @@ class PurchaseKind:
 
     def __init__(self) -> None:
         self.staged = False
+        self.last_time: tuple[str | None, int] = (None, 0)
 
     def key(self, row: tuple[Any, ...]) -> None:
         # Lines sharing an order go to staging together, summed later.
@@ -138,14 +139,20 @@ class PurchaseKind:
     def parse(self, c: dict[str, str], run: Run) -> tuple[Any, ...]:
         order = text(c["order_ref"], "order_ref", limit=100, required=True)
         customer = text(c["customer_ref"], "customer_ref", limit=100, required=True)
-        when = run.times(c["purchased_at"], "purchased_at")
-        if when is None:
-            raise Bad("purchased_at", "is empty")
+        when_text = c["purchased_at"]
+        if when_text == self.last_time[0]:  # an order's lines share their time
+            micros = self.last_time[1]
+        else:
+            when = run.times(when_text, "purchased_at")
+            if when is None:
+                raise Bad("purchased_at", "is empty")
+            micros = (when - UNIX) // MICROSECOND
+            self.last_time = (when_text, micros)
         amount = cents(c["amount"], "amount")
         if amount is None:
             raise Bad("amount", "is empty")
         lines = integer(c.get("lines", ""), "lines", 1, 1_000_000) or 1
-        return (customer, order, (when - UNIX) // MICROSECOND, amount, lines)
+        return (customer, order, micros, amount, lines)
 
     def write(self, conn: Connection, batch: list[Pending], run: Run) -> None:
         if not self.staged:
