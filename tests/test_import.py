@@ -356,3 +356,11 @@ def test_purchase_customers_are_matched_by_the_identity_rule(
     # An email in the ref column is a ref: it never matches the customer with that email.
     assert customers[owner["O4"]].ref == "bo@x.org" and customers[owner["O4"]].email is None
     assert len(customers) == known + 2
+
+
+def test_staged_purchase_cells_come_back_as_they_were() -> None:
+    """The rejects file gets a conflicting order's lines back from the staging table."""
+    from latte_cli.importer.purchases import pack_raw, unpack_raw
+
+    for raw in (["O1", "C-1"], [""], [], ["\x1eO1", "x"], ["a\x1fb", "c"], {"order": "O1"}):
+        assert unpack_raw(pack_raw(raw)) == raw

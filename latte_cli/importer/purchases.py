@@ -105,7 +105,7 @@ def pack_raw(raw: list[str] | dict[str, Any] | None) -> str:
     """A line's original cells as one text for the staging table (see `unpack_raw`)."""
     if isinstance(raw, list) and raw:
         joined = RAW_SEPARATOR.join(raw)
-        if joined.count(RAW_SEPARATOR) == len(raw) - 1:
+        if joined.count(RAW_SEPARATOR) == len(raw) - 1 and not joined.startswith(RAW_JSON):
             return joined
     return RAW_JSON + json.dumps(raw, ensure_ascii=False)
 
