@@ -3,11 +3,13 @@
     python scripts/generate_sample.py                     # 3,000 complaints (the repo's sample)
     python scripts/generate_sample.py --complaints 1000000 --out /tmp/big   # the benchmark's
 
-Complaints over eight weeks across agents, channels, categories, locations and action kinds,
-most fully handled through LATTE, some resolved in a system that only kept the resolution
-time, some still open; purchases before and (more often after fast resolutions) after the
-complaints, as orders of one to three lines; follow-up calls with NPS. The same seed always
-gives the same files, byte for byte. Rows are written as they are made: memory stays flat.
+Complaints over forty weeks (more than nine months, so that with the default 90-day window
+the repurchase report shows customers lost as well as won back) across agents, channels,
+categories, locations and action kinds, most fully handled through LATTE, some resolved in a
+system that only kept the resolution time, some still open; purchases before and (more often
+after fast resolutions) after the complaints, as orders of one to three lines; follow-up
+calls with NPS. The same seed always gives the same files, byte for byte. Rows are written as
+they are made: memory stays flat.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-START = datetime(2026, 9, 7, tzinfo=UTC)  # a Monday; eight weeks up to 2026-11-02
-WEEKS = 8
+START = datetime(2026, 1, 19, tzinfo=UTC)  # a Monday; forty weeks up to 2026-10-26
+WEEKS = 40
 LAST_DAY = datetime(2026, 11, 20, tzinfo=UTC)  # nothing in the sample is later than this
 AGENTS = ["ana", "sam", "lee", "kim", "raj", "eva", "tom", "mia"]
 CHANNELS = ["phone", "email", "chat", "in_person", "social", "web"]

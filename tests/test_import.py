@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from latte_cli import db, workflow
@@ -231,3 +232,135 @@ def test_sqlite_timestamps_match_sqlalchemys_layout() -> None:
         datetime.fromisoformat("2026-03-29T01:30:00.123456+02:00"),
     ):
         assert store.ts(moment) == process(moment)
+
+
+def test_each_stage_is_credited_to_its_own_agent(latte: Latte, db_url: str, tmp_path: Path) -> None:
+    """Per-stage agent columns credit each stage; an empty one falls back to the row's agent,
+    and a row without either to the file (docs/architecture.md, "Batch import")."""
+    text = (
+        "external_id,channel,category,listen,agent,opened_at,listen_by,acknowledged_at,"
+        "first_response_by,take_action_at,action_kind,take_action_by,thank_at,thank_by,"
+        "explain_at,explain_by,resolved_at\n"
+        "A1,phone,billing,Charged twice,sam,2026-11-01T10:00Z,lee,2026-11-01T10:05Z,kim,"
+        "2026-11-01T11:00Z,refund,raj,2026-11-01T11:01Z,,2026-11-01T11:02Z,eva,\n"
+        "A2,email,billing,Charged twice,,2026-11-02T10:00Z,,2026-11-02T10:05Z,kim,,,,,,,,\n"
+        "A3,email,billing,Late,,2026-11-02T10:00Z,,,,,,,,,,mia,2026-11-03T10:00Z\n"
+    )
+    result = latte("import", "complaints", str(write(tmp_path / "staged.csv", text)), "--json")
+    assert result.exit_code == 0, result.output
+    assert (counts(result.stdout)["inserted"], counts(result.stdout)["unknown_columns"]) == (3, [])
+    expected = {
+        "A1": {"opened": "lee", "listen": "lee", "acknowledge": "kim", "take_action": "raj",
+               "thank": "sam", "explain": "eva"},
+        "A2": {"opened": "import:staged.csv", "listen": "import:staged.csv",
+               "acknowledge": "kim"},
+        "A3": {"opened": "import:staged.csv", "listen": "import:staged.csv", "resolved": "mia"},
+    }  # fmt: skip
+    with db.open_session(db_url) as session:
+        for external_id, wanted in expected.items():
+            complaint = session.exec(
+                select(Complaint).where(Complaint.external_id == external_id)
+            ).one()[0]
+            assert complaint.opened_by == wanted["opened"]
+            by_event = {}
+            for event in session.exec(
+                select(Event).where(Event.complaint_id == complaint.id).order_by(Event.id)
+            ).scalars():
+                details = json.loads(event.data)
+                by_event[details.get("stage", event.kind)] = event.agent
+            assert by_event == wanted, external_id
+            records = session.exec(
+                select(StageRecord.stage, StageRecord.agent).where(
+                    StageRecord.complaint_id == complaint.id
+                )
+            ).all()
+            assert {stage: agent for stage, agent in records} == {
+                k: v for k, v in wanted.items() if k not in ("opened", "resolved")
+            }
+    consistent(db_url)
+    again = latte("import", "complaints", str(tmp_path / "staged.csv"), "--json")
+    assert counts(again.stdout)["unchanged"] == 3, again.output
+
+
+def test_every_kind_reads_stdin_credited_to_stdin(
+    latte: Latte, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    complaints = (
+        "external_id,channel,category,listen,opened_at,resolved_at\n"
+        "S1,phone,delivery,Late,2026-11-01T10:00Z,2026-11-01T12:00Z\n"
+        "S2,telex,delivery,Late,2026-11-01T10:00Z,\n"
+    )
+    result = latte("import", "complaints", "-", "--json", input=complaints)
+    assert result.exit_code == 3, result.output
+    report = counts(result.stdout)
+    assert (report["rows"], report["inserted"], report["rejected"]) == (2, 1, 1)
+    assert report["rejects_file"] == "latte-import.rejects.csv"
+    rejected = (tmp_path / "latte-import.rejects.csv").read_text(encoding="utf-8")
+    assert rejected.splitlines()[1].endswith("S2,telex,delivery,Late,2026-11-01T10:00Z,")
+    orders = (
+        "order_ref,customer_ref,purchased_at,amount\nO1,C-1,2026-11-05,10\nO1,C-1,2026-11-05,2\n"
+    )
+    result = latte("import", "purchases", "-", "--json", input=orders)
+    assert result.exit_code == 0, result.output
+    assert (counts(result.stdout)["inserted"], counts(result.stdout)["lines_accepted"]) == (1, 2)
+    calls = '{"external_id": "S1", "recorded_at": "2026-11-04T10:00Z", "nps": 9}\n'
+    result = latte("import", "followups", "-", "--json", input=calls)
+    assert result.exit_code == 0, result.output
+    assert counts(result.stdout)["inserted"] == 1
+    with db.open_session(db_url) as session:
+        opened_by = session.exec(select(Complaint.opened_by)).scalars().all()
+        agents = set(session.exec(select(Event.agent)).scalars())
+        followup = session.exec(select(FollowUp.agent)).scalars().one()
+        assert session.exec(select(Purchase.amount_cents)).scalars().one() == 1200
+    assert opened_by == ["import:stdin"] and agents == {"import:stdin"}
+    assert followup == "import:stdin"
+
+
+def test_purchase_customers_are_matched_by_the_identity_rule(
+    latte: Latte, db_url: str, tmp_path: Path
+) -> None:
+    """Purchases name customers by ref alone; they are matched as `identity.CustomerIndex`
+    matches such details (the same ref, lowest id first), new refs creating one customer."""
+    from latte_cli import identity
+
+    people = "external_id,customer_ref,customer_email,channel,category,listen,opened_at\n"
+    people += "P1,C-1,ana@x.org,phone,billing,Late,2026-11-01T10:00Z\n"
+    people += "P2,C-2,,phone,billing,Late,2026-11-01T10:00Z\n"
+    people += "P3,,bo@x.org,phone,billing,Late,2026-11-01T10:00Z\n"
+    latte.ok("import", "complaints", str(write(tmp_path / "people.csv", people)))
+    with db.open_session(db_url) as session:
+        # A second customer with the key C-1, as older data may hold: the first one wins.
+        session.add(Customer(ref="C-1 ", ref_key="C-1", name="Other", created_at=datetime.now(UTC)))
+        session.commit()
+        stored = session.exec(select(Customer)).scalars().all()
+        index = identity.CustomerIndex(
+            (c.id, identity.Keys(c.ref_key, c.email_key, c.phone_key, c.name_key))
+            for c in sorted(stored, key=lambda c: c.id or 0)
+        )
+        known = len(stored)
+    refs = ["C-1", "C-2\u200b", " C-3 ", "C-3", "bo@x.org"]
+    orders = "order_ref,customer_ref,purchased_at,amount\n"
+    orders += "".join(f'O{i},"{ref}",2026-11-05,1\n' for i, ref in enumerate(refs))
+    result = latte("import", "purchases", str(write(tmp_path / "o.csv", orders)), "--json")
+    assert counts(result.stdout)["inserted"] == len(refs), result.output
+    with db.open_session(db_url) as session:
+        owner = dict(session.exec(select(Purchase.order_ref, Purchase.customer_id)).all())
+        customers = {c.id: c for c in session.exec(select(Customer)).scalars().all()}
+    for i, ref in enumerate(refs[:2]):
+        assert owner[f"O{i}"] == index.match(
+            identity.keys_of(ref=ref, email=None, phone=None, name=None)
+        )
+    assert index.match(identity.keys_of(ref="C-3", email=None, phone=None, name=None)) is None
+    assert owner["O2"] == owner["O3"] and customers[owner["O2"]].ref == "C-3"
+    # An email in the ref column is a ref: it never matches the customer with that email.
+    assert customers[owner["O4"]].ref == "bo@x.org" and customers[owner["O4"]].email is None
+    assert len(customers) == known + 2
+
+
+def test_staged_purchase_cells_come_back_as_they_were() -> None:
+    """The rejects file gets a conflicting order's lines back from the staging table."""
+    from latte_cli.importer.purchases import pack_raw, unpack_raw
+
+    for raw in (["O1", "C-1"], [""], [], ["\x1eO1", "x"], ["a\x1fb", "c"], {"order": "O1"}):
+        assert unpack_raw(pack_raw(raw)) == raw

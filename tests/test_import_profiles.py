@@ -410,6 +410,88 @@ def test_value_maps_and_constants_count_exactly(db_url: str, tmp_path: Path, cas
         assert (got.channel if got else None) == w
 
 
+@st.composite
+def profile_cases(draw: st.DrawFn) -> dict[str, object]:
+    """A profile (a value map and constants, one column into two fields), the rows of a file
+    it reads, and whether the run is strict."""
+    table = draw(st.dictionaries(SOURCES, st.sampled_from(CHANNELS), max_size=4))
+    keys = list(table)
+    kanal = st.one_of(
+        st.sampled_from(keys).map(lambda k: f" {k.title()}  ") if keys else st.nothing(),
+        st.sampled_from(["", "web", "Phone", "fax!"]),
+    )
+    rows = draw(st.lists(st.tuples(kanal, st.sampled_from(["", "Shoes", "Hats"])), max_size=8))
+    return {
+        "table": table,
+        "rows": rows,
+        "channel": draw(st.one_of(st.none(), st.sampled_from(CHANNELS))),
+        "category": draw(st.one_of(st.none(), st.just("misc"))),
+        "strict": draw(st.booleans()),
+    }
+
+
+@pytest.mark.sqlite_only
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(case=profile_cases())
+def test_profiles_import_exactly_and_strict_writes_nothing_or_all(
+    latte: Latte, db_url: str, tmp_path: Path, case: dict[str, object]
+) -> None:
+    """Through the command, as a user runs it: never a traceback, every row counted once,
+    and a strict run with a bad row leaves the database as it was."""
+    table, rows = case["table"], case["rows"]
+    assert isinstance(table, dict) and isinstance(rows, list)
+    before = complaints(db_url)
+    tag = f"{len(before)}-"
+    constants = {f: v for f in ("channel", "category") if isinstance(v := case[f], str)}
+    toml = ['kind = "complaints"', "[map]", '"Kanal" = "channel"']
+    toml += ['"Product" = ["category", "summary"]', '"Words" = "listen"', "[set]"]
+    toml += [*(f'{f} = "{v}"' for f, v in constants.items()), "[values.channel]"]
+    toml += [f'"{k}" = "{v}"' for k, v in table.items()]
+    profile = tmp_path / "p.toml"
+    profile.write_text("\n".join(toml) + "\n", encoding="utf-8")
+    source = tmp_path / "rows.csv"
+    source.write_text(
+        csv_text(
+            ["Id", "Opened", "Kanal", "Product", "Words"],
+            [[f"{tag}{i}", "2024-05-01", k, p, "It broke"] for i, (k, p) in enumerate(rows)],
+        ),
+        encoding="utf-8",
+    )
+    args = ["import", "complaints", str(source), "--profile", str(profile), "--json"]
+    result = latte(*args, *(["--strict"] if case["strict"] else []))
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    keyed = {k.strip().casefold(): v for k, v in table.items()}
+
+    def expected(kanal: str, product: str) -> tuple[str, str] | None:
+        channel = kanal if kanal.strip() else constants.get("channel", "")
+        channel = keyed.get(channel.strip().casefold(), channel).strip().lower()
+        category = product or constants.get("category", "")
+        if channel not in (*CHANNELS, "in_person", "social") or not category:
+            return None
+        return channel, category.lower()
+
+    want = [expected(k, p) for k, p in rows]
+    good = sum(w is not None for w in want)
+    assert result.exit_code == (3 if good < len(rows) else 0), result.output
+    report = json.loads(result.stdout)
+    assert (report["rows"], report["inserted"], report["rejected"]) == (
+        len(rows),
+        good,
+        len(rows) - good,
+    )
+    stored = complaints(db_url)
+    written = not (case["strict"] and good < len(rows))
+    assert len(stored) - len(before) == (good if written else 0)
+    for i, w in enumerate(want):
+        got = stored.get(f"{tag}{i}")
+        assert ((got.channel, got.category) if got else None) == (w if written else None)
+        if got is not None:
+            assert got.summary == (rows[i][1] or "It broke")
+
+
 PROFILE_TEXT = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=10).filter(
     lambda s: s.strip() == s and s != ""
 )

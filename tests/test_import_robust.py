@@ -207,3 +207,45 @@ def test_killed_import_is_consistent_and_a_rerun_completes_it(tmp_path: Path) ->
     assert _count(database) == total
     with db.open_session(url) as session:
         assert check_database(session).clean
+
+
+# The child's own peak (VmHWM, in KiB): ru_maxrss would count the forked test process too.
+RSS_CHILD = """
+import sys
+from latte_cli.cli.main import app
+try:
+    app(args=sys.argv[1:], prog_name="latte")
+except SystemExit as done:
+    code = done.code
+with open("/proc/self/status") as status:
+    peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+print("RSS", peak, code, file=sys.stderr)
+"""
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's VmHWM")
+def test_a_50_mb_field_is_a_clean_reject_in_bounded_memory(tmp_path: Path) -> None:
+    """Texts are refused for length only past 1,000,000 characters; a 50 MB cell, quoted or
+    not, rejects its row alone (exit 3), and the import stays within the 250 MB budget."""
+    big = "x" * (50 << 20)
+    source = tmp_path / "big.csv"
+    with source.open("w", encoding="utf-8") as f:
+        f.write("external_id,channel,category,listen,opened_at\n")
+        for n, words in enumerate(["Late", f'"{big}"', "Late", big, "Late"], start=1):
+            f.write(f"B{n},phone,delivery,{words},2026-11-01T10:00Z\n")
+    del big
+    database = tmp_path / "big.db"
+    command = [sys.executable, "-c", RSS_CHILD, "--db", str(database), "import", "complaints",
+               str(source), "--json"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert "Traceback" not in done.stderr
+    rss_line = done.stderr.strip().splitlines()[-1].split()
+    assert rss_line[0] == "RSS" and rss_line[2] == "3", done.stderr
+    assert int(rss_line[1]) < 250 * 1024  # KiB
+    import json
+
+    report = json.loads(done.stdout)
+    assert (report["rows"], report["inserted"], report["rejected"]) == (5, 3, 2)
+    assert [r["line"] for r in report["rejects"]] == [3, 5]
+    assert all("field limit" in r["reason"] for r in report["rejects"])

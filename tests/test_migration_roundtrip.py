@@ -235,3 +235,30 @@ def test_a_broken_history_is_rejected_whole_and_named(
     assert len(ids_by_external_id(latte, fresh)) == 1
     with db.open_session(fresh) as check_session:
         assert check_database(check_session).clean
+
+
+def test_an_export_imports_from_stdin_and_a_dry_run_writes_nothing(
+    latte: Latte, db_url: str, session: Session, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Scripts pipe the export into the import: stdin is read as the file would be."""
+    ids = generate(session, 11, 6)
+    session.rollback()
+    first = tmp_path / "first.jsonl"
+    latte.ok("--db", db_url, "export", "complaints", "--format", "jsonl", "-o", str(first))
+    text = first.read_text(encoding="utf-8")
+
+    missing = tmp_path / "missing.db"
+    dry = latte(
+        "--db", str(missing), "import", "complaints", "-", "--dry-run", "--json", input=text
+    )
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout)["inserted"] == len(ids) and not missing.exists()
+
+    target = fresh_database(request, db_url, tmp_path)
+    result = latte("--db", target, "import", "complaints", "-", "--json", input=text)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["rows"], report["inserted"], report["rejected"]) == (len(ids), len(ids), 0)
+    second = tmp_path / "second.jsonl"
+    latte.ok("--db", target, "export", "complaints", "--format", "jsonl", "-o", str(second))
+    assert second.read_text(encoding="utf-8") == text

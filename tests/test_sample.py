@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -42,8 +43,10 @@ def test_sample_is_varied() -> None:
         assert len({row[column] for row in complaints if row[column]}) >= 4, column
     assert any("\n" in row["listen"] for row in complaints)  # multi-line quoted text
     assert any(row["resolved_at"] and not row["explain_at"] for row in complaints)
-    weeks = {row["opened_at"][:10] for row in complaints}
-    assert len(weeks) > 40  # spread over several weeks
+    days = sorted({row["opened_at"][:10] for row in complaints})
+    assert len(days) > 200  # spread over the weeks, not bunched
+    first, last = (datetime.fromisoformat(d) for d in (days[0], days[-1]))
+    assert last - first >= timedelta(days=274)  # at least nine months
     resolved = {
         row["customer_ref"]: row["explain_at"] or row["resolved_at"]
         for row in complaints
@@ -65,6 +68,7 @@ def test_sample_imports_with_exact_counts(latte: Latte, db_url: str) -> None:
         assert result.exit_code == 0, result.output
         reports[kind] = json.loads(result.stdout)
     complaints, purchases = _rows("complaints.csv"), _rows("purchases.csv")
+    assert [reports[k]["rows"] for k in reports] == [3000, 4446, 1584]
     assert reports["complaints"]["inserted"] == len(complaints)
     assert reports["purchases"]["inserted"] == len({p["order_ref"] for p in purchases})
     assert reports["purchases"]["lines_accepted"] == len(purchases)
@@ -90,3 +94,47 @@ def test_sample_imports_with_exact_counts(latte: Latte, db_url: str) -> None:
         total = session.execute(select(func.sum(Purchase.amount_cents))).scalar_one()
     assert stored == expected
     assert total == cents
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_sample_repurchase_report_shows_lost_customers(latte: Latte) -> None:
+    """With the default 90-day window the sample has customers won back and customers lost:
+    the report's outcomes equal a plain count over the files (docs/metrics.md)."""
+    for kind in ("complaints", "purchases", "followups"):
+        latte.ok("import", kind, str(SAMPLE / f"{kind}.csv"))
+    as_of = _moment("2026-11-28T00:00:00Z")
+    result = latte.ok(
+        "report", "repurchase", "--since", "2026-01-01", "--until", "2026-11-27",
+        "--as-of", "2026-11-28", "--format", "json",
+    )  # fmt: skip
+    figures = json.loads(result.stdout)["figures"]
+    window = timedelta(days=90)
+    bought: dict[str, list[datetime]] = defaultdict(list)
+    for p in _rows("purchases.csv"):
+        bought[p["customer_ref"]].append(_moment(p["purchased_at"]))
+    said_yes = {
+        f["complaint_external_id"] for f in _rows("followups.csv") if f["repurchased"] == "yes"
+    }
+    expected: Counter[str] = Counter()
+    for row in _rows("complaints.csv"):
+        resolved_text = row["explain_at"] or row["resolved_at"]
+        if not (row["customer_ref"] and resolved_text):
+            continue
+        resolved = _moment(resolved_text)
+        end = resolved + window
+        if row["external_id"] in said_yes or any(
+            resolved < t <= end and t <= as_of for t in bought[row["customer_ref"]]
+        ):
+            expected["repurchased"] += 1
+        elif end <= as_of:
+            expected["lost"] += 1
+        else:
+            expected["pending"] += 1
+    outcomes = figures["repurchase"]
+    assert {k: outcomes[k] for k in ("repurchased", "lost", "pending")} == dict(expected)
+    assert outcomes["lost"] > 100 and outcomes["rate"] < 1
+    for bucket, counts in figures["repurchase_by_speed"].items():
+        assert counts["lost"] > 0 and counts["rate"] < 1, bucket

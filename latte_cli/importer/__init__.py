@@ -16,6 +16,7 @@ from typing import IO
 from latte_cli.errors import InvalidValue
 from latte_cli.importer.base import ImportOptions, ImportReport, Progress, Reject, run_import
 from latte_cli.importer.fields import parse_mapping
+from latte_cli.importer.source import Source, open_source
 
 KINDS = ("complaints", "purchases", "followups")
 
@@ -30,17 +31,47 @@ def import_file(
     stdin: IO[bytes] | None = None,
     busy_timeout_ms: int | None = None,
 ) -> ImportReport:
-    """Import `options.path` into the database at `url`; see the package docstring."""
+    """Import `options.path` (`-`: stdin) into the database at `url`; see the package
+    docstring."""
+    if options.kind not in KINDS:
+        raise InvalidValue(f"Cannot import {options.kind!r}: choose one of {', '.join(KINDS)}.")
+    source = open_source(
+        options.path, encoding=options.encoding, format=options.format, stdin=stdin
+    )
+    from latte_cli.db import get_engine
+
+    try:
+        if options.dry_run and _missing_sqlite_file(url):
+            # A dry run creates no database file: it runs against an empty one made for it.
+            with tempfile.TemporaryDirectory(prefix="latte-dry-run-") as folder:
+                scratch = f"sqlite:///{Path(folder) / 'dry-run.db'}"
+                try:
+                    return _import_source(scratch, options, source, progress, busy_timeout_ms)
+                finally:
+                    get_engine(scratch).dispose()
+        return _import_source(url, options, source, progress, busy_timeout_ms)
+    finally:
+        source.close()
+
+
+def _import_source(
+    url: str,
+    options: ImportOptions,
+    source: Source,
+    progress: Progress | None,
+    busy_timeout_ms: int | None,
+) -> ImportReport:
     from latte_cli.db import ensure_schema
     from latte_cli.importer.base import Kind
 
+    kind: Kind
     if options.kind == "complaints":
         from latte_cli.importer.history import carries_history, import_history
 
-        if carries_history(options.path):  # latte's own JSONL export: rebuild every event
-            return import_history(url, options, progress=progress, busy_timeout_ms=busy_timeout_ms)
-    kind: Kind
-    if options.kind == "complaints":
+        if carries_history(source):  # latte's own JSONL export: rebuild every event
+            return import_history(
+                url, options, source, progress=progress, busy_timeout_ms=busy_timeout_ms
+            )
         from latte_cli.importer.complaints import ComplaintKind
 
         kind = ComplaintKind()
@@ -48,23 +79,12 @@ def import_file(
         from latte_cli.importer.purchases import PurchaseKind
 
         kind = PurchaseKind()
-    elif options.kind == "followups":
+    else:
         from latte_cli.importer.followups import FollowUpKind
 
         kind = FollowUpKind()
-    else:
-        raise InvalidValue(f"Cannot import {options.kind!r}: choose one of {', '.join(KINDS)}.")
-    if options.dry_run and _missing_sqlite_file(url):
-        # A dry run creates no database file: it runs against an empty one made for it.
-        with tempfile.TemporaryDirectory(prefix="latte-dry-run-") as folder:
-            scratch = f"sqlite:///{Path(folder) / 'dry-run.db'}"
-            engine = ensure_schema(scratch, busy_timeout_ms=busy_timeout_ms)
-            try:
-                return run_import(scratch, engine, kind, options, progress=progress, stdin=stdin)
-            finally:
-                engine.dispose()
     engine = ensure_schema(url, busy_timeout_ms=busy_timeout_ms)
-    return run_import(url, engine, kind, options, progress=progress, stdin=stdin)
+    return run_import(url, engine, kind, options, source, progress=progress)
 
 
 def _missing_sqlite_file(url: str) -> bool:

@@ -10,11 +10,13 @@ loop inside one transaction that is committed only if nothing was rejected (stri
 from __future__ import annotations
 
 import csv
+import gc
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -31,7 +33,7 @@ from latte_cli.importer.fields import (
     match_columns,
     value_key,
 )
-from latte_cli.importer.source import Record, Source, open_source
+from latte_cli.importer.source import Record, Source
 
 BATCH_ROWS = 5000
 MAX_SHOWN_REJECTS = 20
@@ -108,14 +110,16 @@ class Kind(Protocol):
 
     def parse(self, cells: dict[str, str], run: Run) -> Any: ...
 
-    def key(self, row: Any) -> str: ...
+    def key(self, row: Any) -> str | None:
+        """What one batch may hold only once; None: any number (purchase lines)."""
+        ...
 
     def write(self, conn: Connection, batch: list[Pending], run: Run) -> None: ...
 
     def finish(self, conn: Connection, run: Run) -> None: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Pending:
     """A valid row waiting for its batch: the parsed value and the record it came from."""
 
@@ -149,6 +153,15 @@ class Store:
     def insert(self, conn: Connection, table: str, columns: Sequence[str], rows: list[Any]) -> None:
         if rows:
             conn.exec_driver_sql(self.insert_sql(table, columns), rows)
+
+    def rows_in(self, conn: Connection, query: str, values: Sequence[Any]) -> Iterator[Any]:
+        """The rows of `query` (plain SQL whose `{in}` stands for a list of values) for all
+        `values`, a chunk at a time: SQLAlchemy's expanding IN renders each list again for
+        every execution, which cost more than the lookup itself. Values come back as the
+        driver gives them (a timestamp is text on SQLite: compare it with `ts`)."""
+        for part in chunks(values):
+            marks = ", ".join([self.mark] * len(part))
+            yield from conn.exec_driver_sql(query.format(**{"in": marks}), tuple(part))
 
 
 def chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
@@ -238,21 +251,31 @@ def run_import(
     engine: Engine,
     kind: Kind,
     options: ImportOptions,
+    source: Source,
     *,
     progress: Progress | None = None,
-    stdin: IO[bytes] | None = None,
     now: datetime | None = None,
 ) -> ImportReport:
-    """Import one file; see the module docstring for how it is written."""
-    source = open_source(
-        options.path, encoding=options.encoding, format=options.format, stdin=stdin
-    )
+    """Import the opened source; see the module docstring for how it is written."""
     try:
-        return _run(url, engine, kind, options, source, progress, now or datetime.now(UTC))
+        with _collector_spared():
+            return _run(url, engine, kind, options, source, progress, now or datetime.now(UTC))
     except DBAPIError as error:
         raise translate(error, url) from None
+
+
+@contextmanager
+def _collector_spared() -> Iterator[None]:
+    """Keep the objects alive before the import (modules, SQLAlchemy's tables and compiled
+    statements) out of the cycle collector's full passes: an import allocates a few objects
+    per cell, and each full pass walked all of them again (a fifth of a purchases import's
+    CPU time; docs/architecture.md, "Batch import")."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
     finally:
-        source.close()
+        gc.unfreeze()
 
 
 def _columns_of(source: Source, kind: Kind, options: ImportOptions) -> Columns:
@@ -351,10 +374,11 @@ class _Batch:
         self.rows: list[Pending] = []
         self.keys: set[str] = set()
 
-    def add(self, pending: Pending, key: str) -> None:
-        if key in self.keys:
-            self.flush()
-        self.keys.add(key)
+    def add(self, pending: Pending, key: str | None) -> None:
+        if key is not None:
+            if key in self.keys:
+                self.flush()
+            self.keys.add(key)
         self.rows.append(pending)
         if len(self.rows) >= self.size:
             self.flush()
@@ -376,7 +400,7 @@ def _import_records(
 ) -> None:
     """Every record of the source: rejected with its reason, or parsed and batched."""
     report, columns = run.report, run.columns
-    fields = list(columns.by_field.items())
+    cells_of = _csv_cells(source.columns, columns) if source.format == "csv" else None
     batch = _Batch(conn, run, kind)
     constants, value_maps = run.options.constants, run.options.values
     adjust = bool(constants or value_maps)
@@ -385,11 +409,10 @@ def _import_records(
         if record.problem:
             run.reject(record, None, record.problem)
         else:
-            if source.format == "jsonl":
+            if cells_of is None or record.cells is None:
                 cells = _json_cells(record, columns, kind, run.options, report)
             else:
-                values = record.values
-                cells = {f: values.get(c, "") for f, c in fields}
+                cells = cells_of(record.cells)
             if adjust:
                 cells = _adjust(cells, constants, value_maps)
             try:
@@ -401,6 +424,19 @@ def _import_records(
         if progress is not None and report.rows % 1000 == 0:
             progress(report.rows, source.bytes_read)
     batch.flush()
+
+
+def _csv_cells(header: list[str], columns: Columns) -> Callable[[list[str]], dict[str, str]]:
+    """A CSV row's cells by field, taken by position (a row read without a problem has as
+    many cells as the header; of two columns with one name, the last counts)."""
+    position = {name: i for i, name in enumerate(header)}
+    names = tuple(columns.by_field)
+    if not names:
+        return lambda cells: {}
+    take = itemgetter(*(position[columns.by_field[f]] for f in names))
+    if len(names) == 1:
+        return lambda cells: {names[0]: take(cells)}
+    return lambda cells: dict(zip(names, take(cells), strict=True))
 
 
 def _adjust(

@@ -52,6 +52,10 @@ STAGE_COLUMN = {
     Stage.EXPLAIN: "explain_at",
 }
 STAGE_FIELDS = tuple((STAGE_COLUMN[s], s.value) for s in STAGES if s is not Stage.LISTEN)
+# Who completed each stage, where the file says it per stage (`acknowledged_by`...); the
+# opening is the Listen stage's, a resolution without stages the Explain stage's.
+AGENT_COLUMN = {s.value: f"{STAGE_COLUMN.get(s, 'listen_at')[:-3]}_by" for s in STAGES}
+AGENT_FIELDS = frozenset(AGENT_COLUMN.values())
 # Event rows, encoded once: a million complaints write several each.
 STAGE_EVENT = {s.value: encode(StageDetails(stage=s, cycle=0))[1] for s in Stage}
 RESOLVED_EVENT = encode(ResolvedDetails())[1]
@@ -116,6 +120,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "amount": ("action_amount", "refund_amount", "credit_amount", "refund"),
     "root_cause": ("cause",),
     "what_will_change": ("change", "prevention"),
+    "listen_by": ("listened_by",),
+    "acknowledged_by": ("acknowledge_by", "first_response_by", "first_reply_by", "responded_by"),
+    "take_action_by": ("action_by", "actioned_by"),
+    "thank_by": ("thanked_by",),
+    "explain_by": ("explained_by", "resolved_by", "solved_by"),
 }
 # Columns latte's own export adds that say what the import derives: read, not needed.
 EXPORT_ONLY = (
@@ -159,6 +168,8 @@ class ComplaintIn(NamedTuple):
     stages: tuple[StageIn, ...]
     # Resolved without an explain stage: when.
     resolved_only: datetime | None
+    # (stage, agent) for the stages the file credits to their own agent.
+    stage_agents: tuple[tuple[str, str], ...] = ()
 
 
 class ComplaintKind:
@@ -236,6 +247,7 @@ class ComplaintKind:
                 )
             else:
                 resolved_only = resolved_at
+        stage_agents = () if AGENT_FIELDS.isdisjoint(c) else _stage_agents(c)
         return ComplaintIn(
             external_id,
             customer,
@@ -248,6 +260,7 @@ class ComplaintKind:
             opened_at,
             tuple(stages),
             resolved_only,
+            stage_agents,
         )
 
     def write(self, conn: Connection, batch: list[Pending], run: Run) -> None:
@@ -266,6 +279,16 @@ class ComplaintKind:
 
     def finish(self, conn: Connection, run: Run) -> None:
         return None
+
+
+def _stage_agents(c: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """The agents the row names per stage (empty cells: the row's agent does it)."""
+    found = []
+    for stage, column in AGENT_COLUMN.items():
+        agent = text(c.get(column, ""), column, limit=100)
+        if agent:
+            found.append((stage, agent))
+    return tuple(found)
 
 
 def _stage(stage: str, at: datetime, c: dict[str, str]) -> StageIn:
@@ -444,7 +467,7 @@ def _insert(
                 r.location,
                 r.severity,
                 r.summary,
-                r.agent or importer,
+                _by(r, LISTEN, importer),
                 r.agent,
                 s.stage_due,
                 0,
@@ -469,11 +492,19 @@ def _insert(
     for p, opened in zip(fresh, opened_texts, strict=True):
         r = p.row
         cid = ids[r.external_id]
-        who = r.agent or importer
-        events.append((cid, opened, who, OPENED_KIND, _opened_data(r.agent)))
-        _append_stages(cid, r, r.stages, r.opened_at, who, events, records, ts, opened)
+        events.append((cid, opened, _by(r, LISTEN, importer), OPENED_KIND, _opened_data(r.agent)))
+        _append_stages(cid, r, r.stages, r.opened_at, importer, events, records, ts, opened)
     store.insert(conn, "event", EVENT_COLUMNS, events)
     store.insert(conn, "stage_record", RECORD_COLUMNS, records)
+
+
+def _by(r: ComplaintIn, stage: str, importer: str) -> str:
+    """Who did `stage`: its own agent column, else the row's agent, else the file
+    (docs/architecture.md, "Batch import")."""
+    for named, agent in r.stage_agents:
+        if named == stage:
+            return agent
+    return r.agent or importer
 
 
 def _append_stages(
@@ -481,14 +512,16 @@ def _append_stages(
     r: ComplaintIn,
     stages: tuple[StageIn, ...],
     previous: datetime,
-    who: str,
+    importer: str,
     events: list[tuple[Any, ...]],
     records: list[tuple[Any, ...]],
     ts: Any,
     opened_text: str | None = None,
 ) -> None:
+    default = r.agent or importer
     for st in stages:
         at = opened_text if opened_text and st.at is r.opened_at else ts(st.at)
+        who = _by(r, st.stage, importer) if r.stage_agents else default
         events.append((cid, at, who, STAGE_KIND, STAGE_EVENT[st.stage]))
         records.append(
             (
@@ -509,6 +542,7 @@ def _append_stages(
         )
         previous = st.at
     if r.resolved_only is not None:
+        who = _by(r, EXPLAIN, importer)
         events.append((cid, ts(r.resolved_only), who, RESOLVED_KIND, RESOLVED_EVENT))
 
 
@@ -633,7 +667,6 @@ def _apply_update(
     table = Complaint.__table__  # type: ignore[attr-defined]
     store, ts = run.store, run.store.ts
     cid = stored["id"]
-    who = r.agent or run.importer
     events: list[tuple[Any, ...]] = []
     stage_rows: list[tuple[Any, ...]] = []
     values: dict[str, Any] = dict(changes)
@@ -643,7 +676,7 @@ def _apply_update(
     if new_stages or resolve is not None:
         previous = records[-1].at if records else r.opened_at
         shadow = r._replace(resolved_only=resolve)
-        _append_stages(cid, shadow, new_stages, previous, who, events, stage_rows, ts)
+        _append_stages(cid, shadow, new_stages, previous, run.importer, events, stage_rows, ts)
         s = _derive((*records, *new_stages), resolve)
         values["stage_due"] = s.stage_due
         if s.resolved is not None:

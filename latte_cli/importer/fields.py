@@ -234,6 +234,13 @@ def cents(value: str, field: str) -> int | None:
     value = value.strip()
     if not value:
         return None
+    whole, dot, frac = value.partition(".")
+    if whole.isascii() and whole.isdigit() and len(frac) in (0, 1, 2) and (frac or not dot):
+        # The common case without the pattern: ASCII digits, then up to two decimals.
+        if not frac:
+            return int(whole) * 100
+        if frac.isascii() and frac.isdigit():
+            return int(whole) * 100 + int(frac.ljust(2, "0"))
     match = _AMOUNT.match(value)
     if match is None:
         raise Bad(field, f"{value!r} is not an amount like 12.50 (zero or more, two decimals)")
@@ -262,8 +269,18 @@ class TimeParser:
         self.zone = zone
         self.latest = now + FUTURE_SLACK if now is not None else None
         self.earliest = earliest or EARLIEST
+        # The last text read and its time: rows in a row often share one (an order's lines).
+        self._last: tuple[str, datetime | None] = ("", None)
 
     def __call__(self, value: str, field: str) -> datetime | None:
+        last_text, last_moment = self._last
+        if value == last_text:
+            return last_moment
+        moment = self._parse(value, field)
+        self._last = (value, moment)
+        return moment
+
+    def _parse(self, value: str, field: str) -> datetime | None:
         value = value.strip()
         if not value:
             return None

@@ -37,7 +37,7 @@ from latte_cli.importer.base import (
     default_rejects,
 )
 from latte_cli.importer.fields import Bad
-from latte_cli.importer.source import Record, open_source
+from latte_cli.importer.source import Record, Source
 from latte_cli.models import Complaint, Customer, FollowUp
 from latte_cli.services.complaints import _record, _store_state
 from latte_cli.services.customers import CustomerDetails, check_details
@@ -50,19 +50,16 @@ from latte_cli.workflow import Stage
 BATCH = 200
 
 
-def carries_history(path: str) -> bool:
-    """Whether `path` is a JSONL file whose first record carries a `history` list."""
-    if path == "-":
+def carries_history(source: Source) -> bool:
+    """Whether `source` is JSONL whose first record carries a `history` list (a file or
+    stdin alike: the first record is read when the source is opened)."""
+    if source.format != "jsonl":
         return False
     try:
-        with Path(path).open("rb") as handle:
-            for line in handle:
-                if line.strip():
-                    data = json.loads(line.decode("utf-8-sig"))
-                    return isinstance(data, dict) and isinstance(data.get("history"), list)
-    except (OSError, ValueError):
+        data = json.loads(source._first.decode(source.encoding))
+    except (UnicodeDecodeError, ValueError):
         return False
-    return False
+    return isinstance(data, dict) and isinstance(data.get("history"), list)
 
 
 class _Stored(NamedTuple):
@@ -328,6 +325,7 @@ def write(session: Session, item: HistoryIn) -> None:
 def import_history(
     url: str,
     options: ImportOptions,
+    source: Source,
     *,
     progress: Progress | None = None,
     busy_timeout_ms: int | None = None,
@@ -337,7 +335,6 @@ def import_history(
     from latte_cli.db import ensure_schema, open_session, translate
 
     ensure_schema(url, busy_timeout_ms=busy_timeout_ms)
-    source = open_source(options.path, encoding=options.encoding, format="jsonl")
     report = ImportReport(
         kind="complaints", source=source.name, dry_run=options.dry_run, strict=options.strict
     )
@@ -386,7 +383,6 @@ def import_history(
         raise translate(error, url) from None
     finally:
         rejects.close()
-        source.close()
         if progress is not None:
             progress(report.rows, source.bytes_read)
     _settle_rejects_file(report, rejects_path, options)

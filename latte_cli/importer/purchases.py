@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Connection,
     Integer,
@@ -37,7 +38,7 @@ from latte_cli.importer.source import Record
 from latte_cli.models import Purchase
 from latte_cli.timeutil import epoch
 
-PAGE = 2000
+PAGE = 10_000
 ALIASES: dict[str, tuple[str, ...]] = {
     "order_ref": (
         "order",
@@ -56,19 +57,30 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 _staging_metadata = MetaData()
+
+
+def _summed_columns() -> list[Column[Any]]:
+    """What a line says about its order, in staging, and what the orders hold once summed."""
+    return [
+        Column("order_ref", String(100), nullable=False),
+        # Microseconds since 1970-01-01 UTC: ordered like the times on every database, and
+        # back to a datetime without parsing text.
+        Column("purchased_us", BigInteger, nullable=False),
+        Column("amount_cents", Integer, nullable=False),
+        Column("lines", Integer, nullable=False),
+    ]
+
+
 STAGING = Table(
     "latte_import_purchase",
     _staging_metadata,
     Column("line", Integer, nullable=False),
-    Column("order_ref", String(100), nullable=False),
     Column("customer_ref", String(100), nullable=False),
-    # UTC, fixed layout, so that text order is time order on every database.
-    Column("purchased_at", String(32), nullable=False),
-    Column("amount_cents", Integer, nullable=False),
-    Column("lines", Integer, nullable=False),
+    *_summed_columns(),
     Column("raw", Text, nullable=False),
     prefixes=["TEMPORARY"],
 )
+STAGING_COLUMNS = tuple(c.name for c in STAGING.c)
 # Created once the lines are staged (one sort, not a B-tree insert per line): the lines are
 # grouped by order in its order, and a conflicting order's lines are found by it.
 STAGING_INDEX = f"CREATE INDEX ix_latte_import_purchase_order ON {STAGING.name} (order_ref)"
@@ -76,16 +88,33 @@ ORDERS = Table(
     "latte_import_order",
     _staging_metadata,
     Column("n", Integer, primary_key=True, autoincrement=True),
-    Column("order_ref", String(100), nullable=False),
     Column("first_customer", String(100), nullable=False),
     Column("last_customer", String(100), nullable=False),
-    Column("purchased_at", String(32), nullable=False),
-    Column("amount_cents", Integer, nullable=False),
-    Column("lines", Integer, nullable=False),
+    *_summed_columns(),
     Column("count", Integer, nullable=False),
     prefixes=["TEMPORARY"],
 )
-TIME_LAYOUT = "%Y-%m-%d %H:%M:%S.%f"
+UNIX = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+# A staged line's original cells, joined by a separator no cell holds (a cheap join, not
+# JSON per line); a line whose cells hold it, or a JSON record, is JSON after RAW_JSON.
+RAW_SEPARATOR, RAW_JSON = "\x1f", "\x1e"
+
+
+def pack_raw(raw: list[str] | dict[str, Any] | None) -> str:
+    """A line's original cells as one text for the staging table (see `unpack_raw`)."""
+    if isinstance(raw, list) and raw:
+        joined = RAW_SEPARATOR.join(raw)
+        if joined.count(RAW_SEPARATOR) == len(raw) - 1 and not joined.startswith(RAW_JSON):
+            return joined
+    return RAW_JSON + json.dumps(raw, ensure_ascii=False)
+
+
+def unpack_raw(packed: str) -> list[str] | dict[str, Any] | None:
+    if packed.startswith(RAW_JSON):
+        value: list[str] | dict[str, Any] | None = json.loads(packed[1:])
+        return value
+    return packed.split(RAW_SEPARATOR)
 
 
 class PurchaseKind:
@@ -101,22 +130,29 @@ class PurchaseKind:
 
     def __init__(self) -> None:
         self.staged = False
+        self.last_time: tuple[str | None, int] = (None, 0)
 
-    def key(self, row: tuple[Any, ...]) -> str:
-        # Unique per line: lines sharing an order go to staging together, summed later.
-        return str(id(row))
+    def key(self, row: tuple[Any, ...]) -> None:
+        # Lines sharing an order go to staging together, summed later.
+        return None
 
     def parse(self, c: dict[str, str], run: Run) -> tuple[Any, ...]:
         order = text(c["order_ref"], "order_ref", limit=100, required=True)
         customer = text(c["customer_ref"], "customer_ref", limit=100, required=True)
-        when = run.times(c["purchased_at"], "purchased_at")
-        if when is None:
-            raise Bad("purchased_at", "is empty")
+        when_text = c["purchased_at"]
+        if when_text == self.last_time[0]:  # an order's lines share their time
+            micros = self.last_time[1]
+        else:
+            when = run.times(when_text, "purchased_at")
+            if when is None:
+                raise Bad("purchased_at", "is empty")
+            micros = (when - UNIX) // MICROSECOND
+            self.last_time = (when_text, micros)
         amount = cents(c["amount"], "amount")
         if amount is None:
             raise Bad("amount", "is empty")
         lines = integer(c.get("lines", ""), "lines", 1, 1_000_000) or 1
-        return (0, order, customer, when.strftime(TIME_LAYOUT), amount, lines)
+        return (customer, order, micros, amount, lines)
 
     def write(self, conn: Connection, batch: list[Pending], run: Run) -> None:
         if not self.staged:
@@ -124,16 +160,8 @@ class PurchaseKind:
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
             STAGING.create(conn)
             self.staged = True
-        rows = []
-        for p in batch:
-            raw = p.record.raw
-            rows.append((p.record.line, *p.row[1:], json.dumps(raw, ensure_ascii=False)))
-        run.store.insert(
-            conn,
-            STAGING.name,
-            ("line", "order_ref", "customer_ref", "purchased_at", "amount_cents", "lines", "raw"),
-            rows,
-        )
+        rows = [(p.record.line, *p.row, pack_raw(p.record.raw)) for p in batch]
+        run.store.insert(conn, STAGING.name, STAGING_COLUMNS, rows)
 
     def finish(self, conn: Connection, run: Run) -> None:
         if not self.staged:
@@ -145,14 +173,15 @@ class PurchaseKind:
                 STAGING.c.order_ref,
                 func.min(STAGING.c.customer_ref),
                 func.max(STAGING.c.customer_ref),
-                func.min(STAGING.c.purchased_at),
+                func.min(STAGING.c.purchased_us),
                 func.sum(STAGING.c.amount_cents),
                 func.sum(STAGING.c.lines),
                 func.count(),
             ).group_by(STAGING.c.order_ref)
             # Numbered in order_ref order: purchases are inserted in that order, as before.
             sums = sums.order_by(STAGING.c.order_ref)
-            names = [c.name for c in ORDERS.c if c.name != "n"]
+            names = ["order_ref", "first_customer", "last_customer", "purchased_us"]
+            names += ["amount_cents", "lines", "count"]
             conn.execute(ORDERS.insert().from_select(names, sums))
             self._reject_conflicts(conn, run)
         accepted = 0
@@ -163,7 +192,7 @@ class PurchaseKind:
                     select(
                         ORDERS.c.order_ref,
                         ORDERS.c.first_customer,
-                        ORDERS.c.purchased_at,
+                        ORDERS.c.purchased_us,
                         ORDERS.c.amount_cents,
                         ORDERS.c.lines,
                         ORDERS.c.count,
@@ -194,7 +223,7 @@ class PurchaseKind:
                 .order_by(STAGING.c.line)
             ).all()
             for line, order, raw in lines:
-                record = Record(line, {}, None, json.loads(raw))
+                record = Record(line, {}, None, unpack_raw(raw))
                 run.reject(
                     record,
                     "customer_ref",
@@ -207,31 +236,26 @@ class PurchaseKind:
         table = Purchase.__table__  # type: ignore[attr-defined]
         wanted = {row[1]: customers.CustomerIn(row[1], None, None, None) for row in page}
         ids = customers.resolve(conn, list(wanted.values()), run)
-        existing = {
-            row.order_ref: row
-            for part in chunks([row[0] for row in page])
-            for row in conn.execute(select(table).where(table.c.order_ref.in_(part)))
-        }
         ts = run.store.ts
+        query = (
+            "SELECT order_ref, id, customer_id, purchased_at, amount_cents, lines "
+            "FROM purchase WHERE order_ref IN ({in})"
+        )
+        existing = {row[0]: row[1:] for row in run.store.rows_in(conn, query, [r[0] for r in page])}
         new = []
-        for order, customer, when_text, amount, lines, _count in page:
-            when = datetime.strptime(when_text, TIME_LAYOUT).replace(tzinfo=UTC)
-            values = (ids[wanted[customer]], when, int(amount), int(lines))
+        for order, customer, micros, amount, lines, _count in page:
+            when = UNIX + micros * MICROSECOND
+            values = (ids[wanted[customer]], ts(when), int(amount), int(lines))
             stored = existing.get(order)
             if stored is None:
-                new.append((order, values[0], ts(when), epoch(when), values[2], values[3]))
+                new.append((order, values[0], values[1], epoch(when), values[2], values[3]))
                 continue
-            if (
-                stored.customer_id,
-                stored.purchased_at,
-                stored.amount_cents,
-                stored.lines,
-            ) == values:
+            if stored[1:] == values:
                 run.report.unchanged += 1
                 continue
             conn.execute(
                 update(table)
-                .where(table.c.id == stored.id)
+                .where(table.c.id == stored[0])
                 .values(
                     customer_id=values[0],
                     purchased_at=when,

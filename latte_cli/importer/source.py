@@ -29,7 +29,7 @@ csv.field_size_limit(FIELD_LIMIT)
 HEADER_LIMIT = 1 << 20
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     """One row of the file: where it starts, its values by source column, and what is wrong
     with it before any field is looked at (bad encoding, wrong number of cells...)."""
@@ -38,6 +38,9 @@ class Record:
     values: dict[str, str]
     problem: str | None = None
     raw: list[str] | dict[str, Any] | None = None
+    # A CSV row's cells in header order (its `values` stay empty: the importer takes the
+    # cells it needs by position, without a dict per row).
+    cells: list[str] | None = None
 
 
 class CountingReader(io.RawIOBase):
@@ -86,8 +89,9 @@ class Source:
             return self._jsonl()
         return self._csv()
 
-    def _lines(self, bad: list[int], start: int) -> Iterator[str]:
-        """Decoded lines; the numbers of lines that did not decode go to `bad`."""
+    def _lines(self, bad: list[int], start: int, quoted: list[bool] | None = None) -> Iterator[str]:
+        """Decoded lines; the numbers of lines that did not decode go to `bad`, and
+        `quoted[0]` is set when a line holds an apostrophe (see `_csv`)."""
         number = start
         decode = codecs.getdecoder(self.encoding)
         lines: Iterator[bytes] = iter(self.stream)
@@ -95,6 +99,8 @@ class Source:
             lines = _chain(self._first, lines)
         for raw in lines:
             number += 1
+            if quoted is not None and b"'" in raw:
+                quoted[0] = True
             try:
                 yield decode(raw)[0]
             except UnicodeDecodeError:
@@ -104,7 +110,8 @@ class Source:
 
     def _csv(self) -> Iterator[Record]:
         bad: list[int] = []
-        lines = self._lines(bad, self.first_line)
+        quoted = [False]
+        lines = self._lines(bad, self.first_line, quoted)
         reader = csv.reader(lines, delimiter=self.delimiter, strict=False)
         width = len(self.columns)
         previous = 0
@@ -138,12 +145,16 @@ class Source:
                     f"the row has {len(cells)} cells but the header has {width}; "
                     "check its quotes and delimiters"
                 )
-            # latte's export writes a leading apostrophe before a would-be formula: undo it.
-            plain = [
-                c[1:] if c[:1] == "'" and c.lstrip("'")[:1] in FORMULA_START else c for c in cells
-            ]
-            values = dict(zip(self.columns, plain, strict=False))
-            yield Record(start, values, problem, cells)
+            # latte's export writes a leading apostrophe before a would-be formula: undo it
+            # (only rows whose lines hold an apostrophe can have one).
+            plain = cells
+            if quoted[0]:
+                quoted[0] = False
+                plain = [
+                    c[1:] if c[:1] == "'" and c.lstrip("'")[:1] in FORMULA_START else c
+                    for c in cells
+                ]
+            yield Record(start, {}, problem, cells, plain)
 
     def _jsonl(self) -> Iterator[Record]:
         bad: list[int] = []
