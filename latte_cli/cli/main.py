@@ -12,6 +12,7 @@ from latte_cli.cli import (  # noqa: F401  (registers commands)
     followups,
     io,
     reports,
+    search,
     settings,
     team,
 )

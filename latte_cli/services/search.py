@@ -1,0 +1,233 @@
+"""Full-text search over complaints: what customers said, what agents wrote, who the customer is.
+
+The index is the database's own (revision 0008, docs/architecture.md "Storage"): an FTS5 table
+on SQLite ranked by bm25, a `tsvector` column with a GIN index on PostgreSQL ranked by
+`ts_rank`. One document per complaint holds its summary, every stage text, transfer notes,
+reopening reasons and follow-up notes, and its customer's name, email and phone. Triggers keep
+it current, so every writer (commands, the importer, forgetting, merging) is covered.
+
+A search text is folded as `identity.fold` folds names (case, diacritics, ł, ø, ß) and split
+into words at anything that is not a letter or a digit, as both indexes split their text;
+every word must occur, the last one also as a prefix (three letters or more). A text that looks
+like a phone number (`identity.search_terms`) also finds the customers whose phone has those
+digits, whatever its spaces, dashes or brackets.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from latte_cli import events, identity
+from latte_cli.errors import InvalidValue
+from latte_cli.events import HANDOFF_KINDS, ReopenDetails, TransferDetails
+from latte_cli.models import Complaint, Customer, Event, FollowUp, StageRecord
+from latte_cli.services.customers import get_customer
+from latte_cli.timeutil import epoch
+
+WORD = re.compile(r"[^\W_]+")
+MIN_PREFIX = 3
+SNIPPET_CHARS = 90
+STAGE_TEXTS = ("text", "action_detail", "options_offered", "what_will_change")
+
+
+@dataclass(frozen=True)
+class Query:
+    """A search text as both indexes read it: folded words, and phone digits if it is one."""
+
+    words: tuple[str, ...]
+    phone: str | None
+
+    @classmethod
+    def parse(cls, text: str) -> Query:
+        words = tuple(WORD.findall(identity.fold(text) or ""))
+        terms = identity.search_terms(text)
+        phone = terms.phone if terms else None
+        if not words and not phone:
+            raise InvalidValue(
+                f"{text!r} has no word or number to search for. Give a word the customer "
+                "or an agent wrote, a name, an email or a phone."
+            )
+        return cls(words=words, phone=phone)
+
+    def prefix(self, index: int) -> bool:
+        return index == len(self.words) - 1 and len(self.words[index]) >= MIN_PREFIX
+
+    def fts5(self) -> str:
+        """An FTS5 query: every word (quoted, so no word is an operator), or the phone."""
+        words = " AND ".join(
+            f'"{word}"' + ("*" if self.prefix(i) else "") for i, word in enumerate(self.words)
+        )
+        phone = f'"{self.phone}"*' if self.phone else ""
+        return f"({words}) OR {phone}" if words and phone else words or phone
+
+    def tsquery(self) -> str:
+        """The same query for PostgreSQL's `to_tsquery`."""
+        words = " & ".join(
+            f"'{word}'" + (":*" if self.prefix(i) else "") for i, word in enumerate(self.words)
+        )
+        phone = f"'{self.phone}':*" if self.phone else ""
+        return f"({words}) | {phone}" if words and phone else words or phone
+
+    def matches(self, word: str) -> bool:
+        folded = identity.fold(word) or ""
+        return any(
+            folded == term or (self.prefix(i) and folded.startswith(term))
+            for i, term in enumerate(self.words)
+        )
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    text: str
+    customer_ref: str | None = None
+    status: str = "all"  # open, resolved or all
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 20
+
+
+@dataclass(frozen=True)
+class Hit:
+    complaint_id: int
+    customer_ref: str | None
+    customer_name: str | None
+    stage_due: str | None
+    opened_at: datetime
+    # Where the words were found, cut around the first of them; `marks` are the spans of the
+    # matching words inside it.
+    snippet: str
+    marks: tuple[tuple[int, int], ...]
+
+    @property
+    def status(self) -> str:
+        return "open" if self.stage_due else "resolved"
+
+
+def search(session: Session, filters: SearchFilter) -> list[Hit]:
+    """The complaints matching `filters.text`, best first (bm25 / ts_rank), with a snippet."""
+    if filters.limit < 1:
+        raise InvalidValue(f"--limit must be 1 or more, not {filters.limit}.")
+    if filters.status not in ("open", "resolved", "all"):
+        raise InvalidValue(f"--status {filters.status!r} is not known: use open, resolved or all.")
+    query = Query.parse(filters.text)
+    statement = select(Complaint, Customer).outerjoin(
+        Customer, col(Customer.id) == Complaint.customer_id
+    )
+    if session.get_bind().dialect.name == "sqlite":
+        index = sa.table("search_index", sa.column("rowid"), sa.column("rank"))
+        statement = (
+            statement.join(index, index.c.rowid == Complaint.id)
+            .where(sa.literal_column("search_index").op("MATCH")(query.fts5()))
+            .order_by(index.c.rank, col(Complaint.id))
+        )
+    else:
+        index = sa.table("search_index", sa.column("complaint_id"), sa.column("document"))
+        tsquery = sa.func.to_tsquery(
+            sa.literal_column("'simple'::regconfig"), sa.func.unaccent(query.tsquery())
+        )
+        statement = (
+            statement.join(index, index.c.complaint_id == Complaint.id)
+            .where(index.c.document.op("@@")(tsquery))
+            .order_by(sa.func.ts_rank(index.c.document, tsquery).desc(), col(Complaint.id))
+        )
+    if filters.customer_ref:
+        statement = statement.where(
+            Complaint.customer_id == get_customer(session, filters.customer_ref).id
+        )
+    if filters.status == "open":
+        statement = statement.where(col(Complaint.stage_due).is_not(None))
+    elif filters.status == "resolved":
+        statement = statement.where(col(Complaint.stage_due).is_(None))
+    if filters.since:
+        statement = statement.where(Complaint.opened_epoch >= epoch(filters.since))
+    if filters.until:
+        statement = statement.where(Complaint.opened_epoch < epoch(filters.until))
+    found = session.exec(statement.limit(filters.limit)).all()
+    texts = _texts(session, [c.id or 0 for c, _ in found])
+    hits = []
+    for complaint, customer in found:
+        cid = complaint.id or 0
+        written = [complaint.summary, *texts.get(cid, [])]
+        person = [customer.name, customer.email, customer.phone] if customer else []
+        snippet, marks = _snippet(query, written, [p for p in person if p], customer)
+        hits.append(
+            Hit(
+                complaint_id=cid,
+                customer_ref=customer.ref if customer else None,
+                customer_name=customer.name if customer else None,
+                stage_due=complaint.stage_due,
+                opened_at=complaint.opened_at,
+                snippet=snippet,
+                marks=marks,
+            )
+        )
+    return hits
+
+
+def _texts(session: Session, ids: list[int]) -> dict[int, list[str]]:
+    """The indexed texts of these complaints besides the summary, in the order written."""
+    texts: dict[int, list[str]] = {}
+    if not ids:
+        return texts
+    for record in session.exec(
+        select(StageRecord)
+        .where(col(StageRecord.complaint_id).in_(ids))
+        .order_by(col(StageRecord.id))
+    ):
+        for name in STAGE_TEXTS:
+            if value := getattr(record, name):
+                texts.setdefault(record.complaint_id, []).append(value)
+    for row in session.exec(
+        select(Event)
+        .where(col(Event.complaint_id).in_(ids), col(Event.kind).in_(HANDOFF_KINDS))
+        .order_by(col(Event.id))
+    ):
+        details = events.decode(row)
+        note = details.note if isinstance(details, TransferDetails) else ""
+        note = details.reason if isinstance(details, ReopenDetails) else note
+        if note:
+            texts.setdefault(row.complaint_id, []).append(note)
+    for followup in session.exec(
+        select(FollowUp)
+        .where(col(FollowUp.complaint_id).in_(ids), col(FollowUp.note).is_not(None))
+        .order_by(col(FollowUp.id))
+    ):
+        texts.setdefault(followup.complaint_id, []).append(followup.note or "")
+    return texts
+
+
+def _snippet(
+    query: Query, written: list[str], person: list[str], customer: Customer | None
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The first text holding a searched word, cut around it, and the words' spans in it."""
+    for text in (*written, *person):
+        flat = " ".join(text.split())  # a snippet is one line
+        spans = [m.span() for m in WORD.finditer(flat) if query.matches(m.group())]
+        if spans:
+            return _cut(flat, spans)
+    if query.phone and customer and customer.phone:
+        return customer.phone, ((0, len(customer.phone)),)
+    return (written[0] if written else ""), ()
+
+
+def _cut(text: str, spans: list[tuple[int, int]]) -> tuple[str, tuple[tuple[int, int], ...]]:
+    if len(text) <= SNIPPET_CHARS:
+        return text, tuple(spans)
+    first = spans[0][0]
+    start = max(0, first - SNIPPET_CHARS // 3)
+    if start:
+        space = text.find(" ", start, first)
+        start = space + 1 if space >= 0 else start
+    end = min(len(text), start + SNIPPET_CHARS)
+    if end < len(text):
+        space = text.rfind(" ", spans[0][1], end)
+        end = space if space >= 0 else end
+    lead = "…" if start else ""
+    shift = len(lead) - start
+    marks = tuple((a + shift, b + shift) for a, b in spans if a >= start and b <= end)
+    return f"{lead}{text[start:end]}{'…' if end < len(text) else ''}", marks
