@@ -22,6 +22,7 @@ from latte_cli.errors import InvalidValue
 from latte_cli.models import Complaint, Customer, Event, FollowUp, Purchase, StageRecord
 from latte_cli.services.customers import get_customer, write_keys
 from latte_cli.services.eventlog import events_of, log_event
+from latte_cli.services.search import rewrite_index
 from latte_cli.timeutil import utcnow
 
 ERASED = events.ERASED_TEXT
@@ -135,6 +136,7 @@ def forget_customer(session: Session, ref: str, *, agent: str, reason: str) -> F
         purchase.order_ref = f"{new_ref}-{purchase.id}"
         session.add(purchase)
         changed += 1
+    rewrite_index(session)  # no erased word left in the search index's pages
     session.commit()
     return Forgotten(
         ref=ref,

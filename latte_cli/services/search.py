@@ -231,3 +231,16 @@ def _cut(text: str, spans: list[tuple[int, int]]) -> tuple[str, tuple[tuple[int,
     shift = len(lead) - start
     marks = tuple((a + shift, b + shift) for a, b in spans if a >= start and b <= end)
     return f"{lead}{text[start:end]}{'…' if end < len(text) else ''}", marks
+
+
+def rewrite_index(session: Session) -> None:
+    """SQLite: merge the whole index into one segment, so that the words of the documents just
+    changed are in no page of the file. FTS5 removes a document by writing delete markers into
+    a new segment, and the words stay in the older segments until a merge takes in all of them;
+    SQLite 3.40 has no `secure-delete` option for FTS5. With `secure_delete` on, the freed pages
+    are zeroed. The cost grows with the index (docs/architecture.md, "Customer data"), so only
+    forgetting calls it. PostgreSQL replaces a complaint's row whole: nothing to do."""
+    session.flush()  # the triggers run: the changed documents are in the index
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("INSERT INTO search_index (search_index) VALUES ('optimize')")
