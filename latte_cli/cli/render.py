@@ -333,6 +333,14 @@ def hit_json(hit: Hit) -> dict[str, Any]:
     }
 
 
+def show_customer_candidates(customers: Sequence[Customer]) -> None:
+    """The customers an ambiguous email, phone or name fits, one a line on stderr."""
+    for c in customers:
+        err_console.print(
+            Text("\t".join((c.ref or "—", c.name or "—", c.email or "—", c.phone or "—")))
+        )
+
+
 def show_search(hits: list[Hit], zone: tzinfo | None, *, text: str, now: datetime) -> None:
     """Search hits, best first; the words found are highlighted in each snippet."""
     if not hits:

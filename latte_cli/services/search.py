@@ -16,6 +16,7 @@ digits, whatever its spaces, dashes or brackets.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,10 +24,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from latte_cli import events, identity
-from latte_cli.errors import InvalidValue
+from latte_cli.errors import InvalidValue, NotFound, SeveralCustomers
 from latte_cli.events import HANDOFF_KINDS, ReopenDetails, TransferDetails
 from latte_cli.models import Complaint, Customer, Event, FollowUp, StageRecord
-from latte_cli.services.customers import get_customer
+from latte_cli.services.customers import CustomerHistory, customer_history, get_customer
 from latte_cli.timeutil import epoch
 
 WORD = re.compile(r"[^\W_]+")
@@ -244,3 +245,102 @@ def rewrite_index(session: Session) -> None:
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("INSERT INTO search_index (search_index) VALUES ('optimize')")
+
+
+# Finding a customer by what an agent knows of them -------------------------------------------
+
+
+def find_customers(session: Session, text: str, *, limit: int = 50) -> list[Customer]:
+    """The customers `text` names through `identity`'s keys: a ref names its customer alone;
+    otherwise every customer with that email, phone (its digits) or name (folded), oldest first.
+    """
+    cleaned = identity.clean(text)
+    if not cleaned:
+        return []
+    by_ref = session.exec(
+        select(Customer).where(col(Customer.ref_key) == cleaned).order_by(col(Customer.id))
+    ).all()
+    if by_ref:
+        return list(by_ref)
+    clauses = [col(Customer.name_key) == identity.fold(cleaned)]
+    if "@" in cleaned:
+        clauses.append(col(Customer.email_key) == identity.email_key(cleaned))
+    terms = identity.search_terms(cleaned)
+    if terms and terms.phone:
+        clauses.append(col(Customer.phone_key) == identity.phone_key(cleaned))
+    statement = select(Customer).where(sa.or_(*clauses)).order_by(col(Customer.id)).limit(limit)
+    return list(session.exec(statement).all())
+
+
+def complete_customers(session: Session, start: str, *, limit: int = 30) -> list[str]:
+    """Tab completion for `latte customer show`: for each customer whose ref, email, phone or
+    name starts with `start` (folded as `find_customers` folds it), the value that does."""
+    cleaned = identity.clean(start) or ""
+    starts: dict[str, str] = {
+        "ref": cleaned,
+        "email": cleaned.casefold(),
+        "name": identity.fold(cleaned) or "",
+    }
+    phone = identity.phone_key(cleaned)
+    if phone and identity.PHONE_LAYOUT.fullmatch(cleaned):
+        starts["phone"] = phone
+    keys = {"ref": Customer.ref_key, "email": Customer.email_key, "name": Customer.name_key}
+    keys["phone"] = Customer.phone_key
+    clauses = [
+        col(keys[what]).like(_starting(value), escape="\\") for what, value in starts.items()
+    ]
+    found = session.exec(
+        select(Customer).where(sa.or_(*clauses)).order_by(col(Customer.id)).limit(limit)
+    ).all()
+    values: list[str] = []
+    for customer in found:
+        for what, folded in starts.items():
+            key = getattr(customer, f"{what}_key")
+            value = _completion(cleaned, getattr(customer, what), key, folded)
+            if value is not None:
+                values.append(value)
+                break
+    return values
+
+
+def _completion(typed: str, value: str | None, key: str | None, folded: str) -> str | None:
+    """What completes `typed` to this value: the value as stored when it starts with what was
+    typed, else its key, else what was typed followed by the rest of the value (other case or
+    accents); each still names the customer through the keys. None if the key does not fit."""
+    if value is None or key is None or not key.startswith(folded):
+        return None
+    if value.startswith(typed):
+        return value
+    if key.startswith(typed):
+        return key
+    guess = typed + value[len(typed) :]
+    return guess if identity.fold(guess) == identity.fold(value) else None
+
+
+def _starting(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def customer_history_named(
+    session: Session,
+    text: str,
+    *,
+    choose: Callable[[list[Customer]], Customer] | None = None,
+) -> CustomerHistory:
+    """The history of the customer `text` names (`find_customers`). When several match,
+    `choose` picks one (a prompt on a terminal); without it, SeveralCustomers lists them."""
+    found = find_customers(session, text)
+    if not found:
+        raise NotFound(
+            f"No customer has the ref, email, phone or name {text!r}. "
+            "Find them with `latte customer search`."
+        )
+    if len(found) > 1 and choose is None:
+        raise SeveralCustomers(
+            f"{len(found)} customers match {text!r} (listed above): give a ref, email or "
+            "phone that only one of them has.",
+            list(found),
+        )
+    if len(found) == 1 or choose is None:
+        return customer_history(session, found[0])
+    return customer_history(session, choose(found))
