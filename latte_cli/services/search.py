@@ -1,4 +1,4 @@
-"""Full-text search over complaints: what customers said, what agents wrote, who the customer is.
+"""Full-text search over complaints, and finding a customer by what an agent knows of them.
 
 The index is the database's own (revision 0008, docs/architecture.md "Storage"): an FTS5 table
 on SQLite ranked by bm25, a `tsvector` column with a GIN index on PostgreSQL ranked by
