@@ -209,3 +209,15 @@ def test_the_migration_fills_the_index_from_stored_complaints(db_url: str) -> No
         for query in ("pierogi", "wieslawa orsted", "+48600100200"):
             assert len(search(session, SearchFilter(text=query))) == 5, query
     integrity(db_url)
+
+
+def test_downgrade_removes_the_index_and_upgrade_builds_it_again(latte: Latte, db_url: str) -> None:
+    new(latte, "The blender exploded")
+    engine = db.get_engine(db_url)
+    config = alembic_config()
+    for target, step in (("0005", command.downgrade), ("head", command.upgrade)):
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            step(config, target)
+    assert len(ids(latte, "blender")) == 1
+    integrity(db_url)
