@@ -128,9 +128,15 @@ def _sqlite_triggers() -> list[str]:
     )
     moved = "id IN (OLD.complaint_id, NEW.complaint_id)"
     for table, texts, when_insert in (
-        ("stage_record", STAGE_TEXTS, ""),
+        # A row without text leaves the document's words as they are: nothing to do (most
+        # stage records an importer writes carry only a time).
+        (
+            "stage_record",
+            STAGE_TEXTS,
+            " OR ".join(f"ifnull(NEW.{c}, '') <> ''" for c in STAGE_TEXTS),
+        ),
         ("event", ("data",), f"NEW.kind IN {NOTE_KINDS}"),
-        ("followup", ("note",), "NEW.note IS NOT NULL"),
+        ("followup", ("note",), "ifnull(NEW.note, '') <> ''"),
     ):
         changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in (*texts, "complaint_id"))
         kind = f"OLD.kind IN {NOTE_KINDS} AND " if table == "event" else ""
