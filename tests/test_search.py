@@ -4,9 +4,13 @@ SQLite (FTS5) and PostgreSQL (tsvector), and the index's backfill by revision 00
 from __future__ import annotations
 
 import json
+import os
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pexpect
+import pytest
 from alembic import command
 from sqlalchemy import text
 from sqlmodel import Session
@@ -221,3 +225,19 @@ def test_downgrade_removes_the_index_and_upgrade_builds_it_again(latte: Latte, d
             step(config, target)
     assert len(ids(latte, "blender")) == 1
     integrity(db_url)
+
+
+@pytest.mark.slow
+@pytest.mark.sqlite_only
+def test_on_a_terminal_the_words_found_are_highlighted(latte: Latte, db_url: str) -> None:
+    new(latte, "The blender exploded in the kitchen")
+    env = {**os.environ, "LATTE_DB": db_url, "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    child = pexpect.spawn(
+        sys.executable, ["-m", "latte_cli", "search", "Blender kitch"],
+        env=env, encoding="utf-8", dimensions=(24, 100), timeout=30,
+    )  # fmt: skip
+    child.expect(pexpect.EOF)
+    shown = child.before or ""
+    assert "\x1b[1;7mblender\x1b[0m" in shown and "\x1b[1;7mkitchen\x1b[0m" in shown
+    assert "\x1b[1;7mexploded" not in shown
