@@ -26,8 +26,8 @@ def search(
 ) -> None:
     """Find complaints by their words, notes and customer, best match first.
 
-    Every word must occur (the last may be the start of a word); case and accents do not
-    matter, and a phone number matches whatever its spacing.
+    Every word must occur (a last word ending in * also matches the words it starts); case
+    and accents do not matter, and a phone number matches whatever its spacing.
 
     Example: latte search "kettle smashed" --status open
     """

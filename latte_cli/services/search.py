@@ -8,7 +8,8 @@ it current, so every writer (commands, the importer, forgetting, merging) is cov
 
 A search text is folded as `identity.fold` folds names (case, diacritics, ł, ø, ß) and split
 into words at anything that is not a letter or a digit, as both indexes split their text;
-every word must occur, the last one also as a prefix (three letters or more). A text that looks
+every word must occur; a last word ending in `*` (three letters or more) also matches the
+words it starts. A text that looks
 like a phone number (`identity.search_terms`) also finds the customers whose phone has those
 digits, whatever its spaces, dashes or brackets.
 """
@@ -19,6 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -32,6 +34,8 @@ from latte_cli.timeutil import epoch
 
 WORD = re.compile(r"[^\W_]+")
 MIN_PREFIX = 3
+# Among more matches than this, the most recent this many are ranked (docs/architecture.md).
+CANDIDATES = 2000
 SNIPPET_CHARS = 90
 STAGE_TEXTS = ("text", "action_detail", "options_offered", "what_will_change")
 
@@ -42,10 +46,13 @@ class Query:
 
     words: tuple[str, ...]
     phone: str | None
+    # The last word ended in `*`: it also matches the words it starts.
+    last_is_prefix: bool = False
 
     @classmethod
     def parse(cls, text: str) -> Query:
         words = tuple(WORD.findall(identity.fold(text) or ""))
+        last_is_prefix = text.rstrip().endswith("*")
         terms = identity.search_terms(text)
         phone = terms.phone if terms else None
         if not words and not phone:
@@ -53,10 +60,13 @@ class Query:
                 f"{text!r} has no word or number to search for. Give a word the customer "
                 "or an agent wrote, a name, an email or a phone."
             )
-        return cls(words=words, phone=phone)
+        return cls(words=words, phone=phone, last_is_prefix=last_is_prefix)
 
     def prefix(self, index: int) -> bool:
-        return index == len(self.words) - 1 and len(self.words[index]) >= MIN_PREFIX
+        # Only when asked: FTS5 gathers every match of a prefix before ranking, which costs
+        # as much as the prefix is common.
+        last = index == len(self.words) - 1
+        return self.last_is_prefix and last and len(self.words[index]) >= MIN_PREFIX
 
     def fts5(self) -> str:
         """An FTS5 query: every word (quoted, so no word is an operator), or the phone."""
@@ -116,38 +126,39 @@ def search(session: Session, filters: SearchFilter) -> list[Hit]:
     if filters.status not in ("open", "resolved", "all"):
         raise InvalidValue(f"--status {filters.status!r} is not known: use open, resolved or all.")
     query = Query.parse(filters.text)
-    statement = select(Complaint, Customer).outerjoin(
-        Customer, col(Customer.id) == Complaint.customer_id
-    )
+    customer_id = get_customer(session, filters.customer_ref).id if filters.customer_ref else None
     if session.get_bind().dialect.name == "sqlite":
         index = sa.table("search_index", sa.column("rowid"), sa.column("rank"))
-        statement = (
-            statement.join(index, index.c.rowid == Complaint.id)
-            .where(sa.literal_column("search_index").op("MATCH")(query.fts5()))
-            .order_by(index.c.rank, col(Complaint.id))
-        )
+        key = index.c.rowid
+        match = sa.literal_column("search_index").op("MATCH")(query.fts5())
+        best_first: tuple[Any, ...] = (index.c.rank, col(Complaint.id))
     else:
         index = sa.table("search_index", sa.column("complaint_id"), sa.column("document"))
+        key = index.c.complaint_id
         tsquery = sa.func.to_tsquery(
             sa.literal_column("'simple'::regconfig"), sa.func.unaccent(query.tsquery())
         )
-        statement = (
-            statement.join(index, index.c.complaint_id == Complaint.id)
-            .where(index.c.document.op("@@")(tsquery))
-            .order_by(sa.func.ts_rank(index.c.document, tsquery).desc(), col(Complaint.id))
-        )
-    if filters.customer_ref:
-        statement = statement.where(
-            Complaint.customer_id == get_customer(session, filters.customer_ref).id
-        )
-    if filters.status == "open":
-        statement = statement.where(col(Complaint.stage_due).is_not(None))
-    elif filters.status == "resolved":
-        statement = statement.where(col(Complaint.stage_due).is_(None))
-    if filters.since:
-        statement = statement.where(Complaint.opened_epoch >= epoch(filters.since))
-    if filters.until:
-        statement = statement.where(Complaint.opened_epoch < epoch(filters.until))
+        match = index.c.document.op("@@")(tsquery)
+        best_first = (sa.func.ts_rank(index.c.document, tsquery).desc(), col(Complaint.id))
+
+    def matching(statement: Any) -> Any:
+        statement = statement.join(Complaint, col(Complaint.id) == key).where(match)
+        return _narrowed(statement, filters, customer_id)
+
+    # Ranking reads every match's statistics: a word in most complaints would cost seconds.
+    # Only the most recent CANDIDATES matches are ranked (all of them when there are fewer).
+    floor = session.exec(
+        matching(select(key).select_from(index))
+        .order_by(key.desc())
+        .offset(CANDIDATES - 1)
+        .limit(1)
+    ).first()
+    statement = matching(select(Complaint, Customer).select_from(index)).outerjoin(
+        Customer, col(Customer.id) == Complaint.customer_id
+    )
+    if floor is not None:
+        statement = statement.where(key >= floor)
+    statement = statement.order_by(*best_first)
     found = session.exec(statement.limit(filters.limit)).all()
     texts = _texts(session, [c.id or 0 for c, _ in found])
     hits = []
@@ -168,6 +179,20 @@ def search(session: Session, filters: SearchFilter) -> list[Hit]:
             )
         )
     return hits
+
+
+def _narrowed(statement: Any, filters: SearchFilter, customer_id: int | None) -> Any:
+    if customer_id is not None:
+        statement = statement.where(Complaint.customer_id == customer_id)
+    if filters.status == "open":
+        statement = statement.where(col(Complaint.stage_due).is_not(None))
+    elif filters.status == "resolved":
+        statement = statement.where(col(Complaint.stage_due).is_(None))
+    if filters.since:
+        statement = statement.where(Complaint.opened_epoch >= epoch(filters.since))
+    if filters.until:
+        statement = statement.where(Complaint.opened_epoch < epoch(filters.until))
+    return statement
 
 
 def _texts(session: Session, ids: list[int]) -> dict[int, list[str]]:
