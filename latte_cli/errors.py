@@ -7,6 +7,12 @@ The CLI turns them into a line on stderr; nothing else ever reaches the user as 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from latte_cli.models import Customer
+
 
 class LatteError(Exception):
     """A refusal the user can act on (exit code 1 unless a subclass says otherwise)."""
@@ -38,3 +44,11 @@ class Interrupted(LatteError):
     """The user pressed Ctrl-C; everything completed before it is saved."""
 
     exit_code = 130
+
+
+class SeveralCustomers(LatteError):
+    """A customer was named by an email, phone or name that several customers share."""
+
+    def __init__(self, message: str, candidates: Sequence[Customer]) -> None:
+        super().__init__(message)
+        self.candidates = candidates

@@ -215,20 +215,27 @@ def test_list_filters_and_sorting(latte: Latte) -> None:
     latte.ok("step", "2", "acknowledge", "--text", "sorry")
     latte.ok("--agent", "sam", "transfer", "3", "--to", "sam", "--note", "yours")
 
-    assert list_ids(latte) == [1, 2, 3]
-    assert list_ids(latte, "--sort", "newest") == [3, 2, 1]
-    assert list_ids(latte, "--channel", "phone") == [1, 3]
-    assert list_ids(latte, "--category", "DELIVERY") == [2, 3]
-    assert list_ids(latte, "--location", "Paris") == [2, 3]
-    assert list_ids(latte, "--customer", "A") == [1, 3]
-    assert list_ids(latte, "--stage", "take_action") == [2]
+    # --all: every complaint in the order of opening, which each filter narrows.
+    assert list_ids(latte, "--all") == [1, 2, 3]
+    assert list_ids(latte, "--all", "--sort", "newest") == [3, 2, 1]
+    assert list_ids(latte, "--all", "--channel", "phone") == [1, 3]
+    assert list_ids(latte, "--all", "--category", "DELIVERY") == [2, 3]
+    assert list_ids(latte, "--all", "--location", "Paris") == [2, 3]
+    assert list_ids(latte, "--all", "--customer", "A") == [1, 3]
+    assert list_ids(latte, "--all", "--stage", "take_action") == [2]
+    assert list_ids(latte, "--all", "--since", (now - timedelta(days=1)).date().isoformat()) == [3]
+    assert list_ids(latte, "--all", "--until", (now - timedelta(days=1)).isoformat()) == [1, 2]
+    assert list_ids(latte, "--all", "--limit", "2") == [1, 2]
+    assert list_ids(latte, "--all", "--status", "resolved") == []
+    # The default: what needs my action (sam has 3), and the same filters on it.
+    assert list_ids(latte) == [1, 2]
+    assert list_ids(latte, "--channel", "phone") == [1]
+    assert list_ids(latte, "--customer", "A") == [1]
     assert list_ids(latte, "--assigned", "sam") == [3]
     assert list_ids(latte, "--mine") == [1, 2]
     assert list_ids(latte, "--overdue") == [1, 2]
     assert list_ids(latte, "--overdue", "--target", "60") == [1]
-    assert list_ids(latte, "--since", (now - timedelta(days=1)).date().isoformat()) == [3]
-    assert list_ids(latte, "--until", (now - timedelta(days=1)).isoformat()) == [1, 2]
-    assert list_ids(latte, "--limit", "2") == [1, 2]
+    assert list_ids(latte, "--limit", "1") == [1]
     assert list_ids(latte, "--status", "resolved") == []
     table = latte.ok("list", "--overdue").stdout
     assert "late" in table and "Summary" in table and "words" in table

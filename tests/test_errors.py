@@ -53,7 +53,11 @@ def test_unknown_complaint_id(latte: Latte) -> None:
 
 def test_unknown_customer(latte: Latte) -> None:
     latte.ok("db", "upgrade")
-    assert_refused(latte("customer", "show", "C-404"), 1, "No customer with ref 'C-404'")
+    assert_refused(
+        latte("customer", "show", "C-404"),
+        1,
+        "No customer has the ref, email, phone or name 'C-404'",
+    )
 
 
 def test_stage_out_of_order_names_the_stage_due(latte: Latte, db_url: str) -> None:

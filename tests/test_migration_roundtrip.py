@@ -158,7 +158,7 @@ def shown(latte: Latte, url: str, complaint_id: int) -> dict[str, Any]:
 
 
 def ids_by_external_id(latte: Latte, url: str) -> dict[str, int]:
-    rows = json.loads(latte.ok("--db", url, "list", "--limit", "10000", "--json").stdout)
+    rows = json.loads(latte.ok("--db", url, "list", "--all", "--limit", "10000", "--json").stdout)
     return {row["external_id"]: row["id"] for row in rows}
 
 

@@ -23,7 +23,11 @@ PHRASE = "marmalade-scented umbrella"
 NOTE, REASON = "Quixwort prefers the evening", "umbrella leaked again Zebulon"
 FOLLOWUP_NOTE = "spoke to Zebulon about marmalade"
 REF = "C-ZQ-1"
-SECRETS = (NAME, EMAIL, PHONE, PHRASE, NOTE, REASON, FOLLOWUP_NOTE, REF)
+# A word that only a stage text holds (Thank), besides the words above.
+STAGE_ONLY = "Gooseberrywhistle"
+SECRETS = (NAME, EMAIL, PHONE, PHRASE, NOTE, REASON, FOLLOWUP_NOTE, REF, STAGE_ONLY)
+# The same words as the search index stores them: folded, one token each (revision 0008).
+TOKENS = ("zebulon", "quixwort", "marmalade", "gooseberrywhistle", "447700913842")
 
 
 def _subset(tmp_path: Path, complaints: int = 250) -> tuple[Path, Path, Path]:
@@ -54,7 +58,13 @@ def _subset(tmp_path: Path, complaints: int = 250) -> tuple[Path, Path, Path]:
 
 
 def _customer_with_everything(
-    latte: Latte, ref: str, name: str, email: str, phone: str, words: tuple[str, str, str, str]
+    latte: Latte,
+    ref: str,
+    name: str,
+    email: str,
+    phone: str,
+    words: tuple[str, str, str, str],
+    thanks: str = "",
 ) -> None:
     """Two complaints of one customer: stages, a transfer, a reopening, a follow-up."""
     phrase, note, reason, followup_note = words
@@ -71,7 +81,7 @@ def _customer_with_everything(
         steps = [
             ("acknowledge", ("--text", f"Sorry {name}, about the {phrase}")),
             ("take_action", ("--kind", "refund", "--detail", f"Refund {phrase}", "--amount", "12")),
-            ("thank", ("--text", f"Thank you {name}")),
+            ("thank", ("--text", f"Thank you {name} {thanks}".strip())),
             ("explain", ("--root-cause", "delivery", "--change", f"No more {phrase}")),
         ]
         for stage, args in steps:
@@ -90,7 +100,8 @@ def desk(latte: Latte, tmp_path: Path) -> Latte:
     for kind, path in (("complaints", complaints), ("purchases", purchases)):
         latte.ok("import", kind, str(path))
     latte.ok("import", "followups", str(followups))
-    _customer_with_everything(latte, REF, NAME, EMAIL, PHONE, (PHRASE, NOTE, REASON, FOLLOWUP_NOTE))
+    words = (PHRASE, NOTE, REASON, FOLLOWUP_NOTE)
+    _customer_with_everything(latte, REF, NAME, EMAIL, PHONE, words, thanks=STAGE_ONLY)
     other = ("velvet lampshade", "call after six", "lamp flickers", "happy with the lamp")
     _customer_with_everything(
         latte, "C-OTHER-2", "Ottilie Brannock", "ob@example.net", "0161 1", other
@@ -196,13 +207,15 @@ def test_erased_bytes_are_in_no_file(desk: Latte, sqlite_path: Path) -> None:
         wal = sqlite_path.with_name(sqlite_path.name + "-wal")
         return sqlite_path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
 
-    assert all(s.encode() in raw() for s in SECRETS)
+    assert all(s.encode() in raw() for s in (*SECRETS, *TOKENS))
+    assert [h["id"] for h in json.loads(desk.ok("search", STAGE_ONLY, "--json").stdout)]
     result = desk.ok("customer", "forget", REF, "--reason", "erasure request", "--yes")
     assert "Backups made before now still hold" in result.stderr
     # Read while latte's connections are still open: closing the last one would checkpoint.
-    found = [s for s in SECRETS if s.encode() in raw()]
+    found = [s for s in (*SECRETS, *TOKENS) if s.encode() in raw()]
     assert found == []
     assert b"Ottilie Brannock" in raw()
+    assert b"brannock" in raw()  # the other customer's words stay in the index
 
 
 def test_forget_errors(desk: Latte) -> None:

@@ -82,7 +82,7 @@ def test_brackets_in_user_text_are_shown_as_typed(
         assert expected in shown, (expected, shown)
     assert_in_column(agent, shown, "Who", "When")
 
-    listed = latte.ok("list").stdout
+    listed = latte.ok("list", "--all").stdout
     assert_in_column(f"Name {odd}", listed, "Customer", "Category")
     assert_in_column(f"cat{odd}", listed, "Category", "Stage due")
     assert_in_column(receiver, listed, "Agent", "Summary")
@@ -214,7 +214,7 @@ def test_show_keeps_every_column_at_80_columns_with_long_agent_names(
 
 
 def test_list_customer_and_followups_fit_80_columns(latte: Latte, long_names: str) -> None:
-    listed = latte.ok("list").stdout
+    listed = latte.ok("list", "--all").stdout
     check_fits(listed)
     assert_in_column(LONG_NAME, listed, "Customer", "Category")
     assert_in_column(OTHER_LONG_AGENT, listed, "Agent", "Summary")

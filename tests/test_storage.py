@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlmodel import SQLModel
 
 from latte_cli import config, db
-from latte_cli.migrations import HEAD, REVISIONS, alembic_config
+from latte_cli.migrations import HEAD, REVISIONS, alembic_config, include_name
 
 from .conftest import Latte
 
@@ -34,7 +34,8 @@ def test_migrations_and_models_agree(db_url: str) -> None:
     engine = db.ensure_schema(db_url)
     with engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "render_as_batch": True}
+            connection,
+            opts={"compare_type": True, "render_as_batch": True, "include_name": include_name},
         )
         differences = compare_metadata(context, SQLModel.metadata)
     assert differences == []

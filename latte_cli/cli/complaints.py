@@ -332,7 +332,19 @@ def show(
 @app.command("list", cls=VocabularyHelp)
 def list_(
     ctx: typer.Context,
-    status: Annotated[str, typer.Option(help="open, resolved or all.")] = "all",
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Every complaint, open or resolved, anyone's, oldest first (filters apply).",
+        ),
+    ] = False,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            help="open, resolved or all.  [default: open; all with --all]", show_default=False
+        ),
+    ] = None,
     stage: Annotated[str | None, typer.Option(help="Only complaints with this stage due.")] = None,
     agent: Annotated[
         str | None, typer.Option("--assigned", help="Only complaints assigned to this agent.")
@@ -349,24 +361,34 @@ def list_(
     ] = False,
     target: options.Target = None,
     sort: Annotated[
-        str, typer.Option(help="opened (oldest first), newest, resolved or id.")
-    ] = "opened",
+        str | None,
+        typer.Option(
+            help="urgent (SLA due soonest, overdue first), opened (oldest first), newest, "
+            "resolved or id.  [default: urgent; opened with --all]",
+            show_default=False,
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
     as_json: options.Json = False,
 ) -> None:
-    """List complaints, filtered and sorted.
+    """List what needs action: open complaints assigned to me or to no one, most urgent first.
 
-    Example: latte list --status open --overdue --assigned ana
+    --all lists every complaint instead; --status, --assigned, --mine and --sort replace that
+    part of the default, the other filters narrow it.
+
+    Example: latte list --overdue; latte list --all --status resolved --assigned ana
     """
-    from latte_cli.services.views import ListFilter, SortKey, Status, list_complaints
+    from latte_cli.services.views import ListFilter, SortKey, Status, complaint_page
     from latte_cli.workflow import parse_choice
 
     g = globals_of(ctx)
     sla_hours = g.settings(sla_hours=target).sla_hours
+    needing_action = not every and status is None and agent is None and not mine
     filters = ListFilter(
-        status=parse_choice(Status, status, what="--status"),
+        status=parse_choice(Status, status or ("all" if every else "open"), what="--status"),
         stage_due=stage,
         agent=g.agent if mine else agent,
+        agent_or_unassigned=g.agent if not (every or agent or mine) else None,
         customer_ref=customer,
         channel=channel,
         category=category,
@@ -375,16 +397,23 @@ def list_(
         until=parse_when(until, what="--until", assume=g.tz) if until else None,
         overdue=overdue,
         sla_hours=sla_hours,
-        sort=parse_choice(SortKey, sort, what="--sort"),
+        sort=parse_choice(SortKey, sort or ("opened" if every else "urgent"), what="--sort"),
         limit=limit,
     )
     now = utcnow()
     with g.session(readonly=True) as session:
-        rows = list_complaints(session, filters, now=now)
+        page = complaint_page(session, filters, now=now)
     if as_json:
-        render.print_json([render.row_json(row) for row in rows])
+        render.print_json([render.row_json(row) for row in page.rows])
     else:
-        render.show_list(rows, g.tz, sla_hours=sla_hours, now=now)
+        render.show_list(
+            page.rows,
+            g.tz,
+            sla_hours=sla_hours,
+            now=now,
+            total=page.total,
+            needing_action=needing_action,
+        )
 
 
 @app.command()

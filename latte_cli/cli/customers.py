@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from latte_cli.cli import options, render
 from latte_cli.cli.app import LatteGroup, app, globals_of
+
+if TYPE_CHECKING:
+    from latte_cli.models import Customer
 
 customer_app = typer.Typer(
     cls=LatteGroup,
@@ -19,21 +22,66 @@ customer_app = typer.Typer(
 app.add_typer(customer_app, name="customer")
 
 
+def _complete_customer(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Tab completion: customers whose ref, email, phone or name starts with what is typed."""
+    from latte_cli.errors import LatteError
+    from latte_cli.services.search import complete_customers
+
+    g = globals_of(ctx)
+    g.db_option = g.db_option or ctx.find_root().params.get("db")
+    try:
+        with g.session(readonly=True) as session:
+            return complete_customers(session, incomplete)
+    except LatteError:  # no database yet, or not reachable: nothing to offer
+        return []
+
+
+def _choose_customer(customers: list[Customer]) -> Customer:
+    from latte_cli.cli.prompts import Prompter
+    from latte_cli.errors import Interrupted
+
+    choices = [
+        (" · ".join(v for v in (c.ref, c.name, c.email, c.phone) if v) or f"#{c.id}", c)
+        for c in customers
+    ]
+    try:
+        return Prompter().select(f"{len(customers)} customers match: which one?", choices)
+    except (KeyboardInterrupt, EOFError):
+        raise Interrupted("Interrupted: no customer shown.") from None
+
+
 @customer_app.command("show")
 def show_customer(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="The customer's ref.")],
+    who: Annotated[
+        str,
+        typer.Argument(
+            metavar="CUSTOMER",
+            help="The customer's ref, email, phone or name.",
+            autocompletion=_complete_customer,
+        ),
+    ],
     as_json: options.Json = False,
 ) -> None:
     """Show a customer's complaints with their actions and outcomes, and last purchases.
 
-    Example: latte customer show C-104
+    When an email, phone or name fits several customers, a terminal asks which one; elsewhere
+    they are listed and the command exits 1.
+
+    Example: latte customer show C-104; latte customer show "+44 7700 900123"
     """
-    from latte_cli.services.customers import customer_history, get_customer
+    from latte_cli.cli.app import stdin_is_terminal
+    from latte_cli.errors import SeveralCustomers
+    from latte_cli.services.search import customer_history_named
 
     g = globals_of(ctx)
+    choose = _choose_customer if stdin_is_terminal() and not as_json else None
     with g.session(readonly=True) as session:
-        history = customer_history(session, get_customer(session, ref))
+        try:
+            history = customer_history_named(session, who, choose=choose)
+        except SeveralCustomers as several:
+            render.show_customer_candidates(several.candidates)
+            raise
     if as_json:
         render.print_json(render.customer_history_json(history))
     else:

@@ -13,6 +13,7 @@ from latte_cli.cli import (  # noqa: F401  (registers commands)
     hold,
     io,
     reports,
+    search,
     settings,
     team,
 )

@@ -17,7 +17,7 @@ import dataclasses
 import json
 import unicodedata
 from collections.abc import Sequence
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from latte_cli.services.customers import CustomerHistory, DetailNote
     from latte_cli.services.holds import HoldView
     from latte_cli.services.privacy import CustomerData
+    from latte_cli.services.search import Hit
     from latte_cli.services.team import TransferNote
     from latte_cli.services.views import ComplaintRow, StageView, Timeline
 
@@ -62,11 +63,14 @@ def when(moment: datetime | None, zone: tzinfo | None) -> str:
     return local(moment, zone).strftime("%Y-%m-%d %H:%M")
 
 
-def short_when(moment: datetime | None, zone: tzinfo | None) -> str:
-    """Month, day and time: what fits in a list column."""
+def short_when(moment: datetime | None, zone: tzinfo | None, now: datetime | None = None) -> str:
+    """What fits in a list column: month, day and time this year, the date in another year."""
     if moment is None:
         return "—"
-    return local(moment, zone).strftime("%m-%d %H:%M")
+    shown = local(moment, zone)
+    if shown.year != local(now or datetime.now(UTC), zone).year:
+        return shown.strftime("%Y-%m-%d")
+    return shown.strftime("%m-%d %H:%M")
 
 
 def narrow_table(title: str | None = None) -> Table:
@@ -403,12 +407,30 @@ def row_json(row: ComplaintRow) -> dict[str, Any]:
 
 
 def show_list(
-    rows: list[ComplaintRow], zone: tzinfo | None, *, sla_hours: float, now: datetime
+    rows: list[ComplaintRow],
+    zone: tzinfo | None,
+    *,
+    sla_hours: float,
+    now: datetime,
+    total: int | None = None,
+    needing_action: bool = False,
 ) -> None:
+    """The rows as a table; `total` (all that match) says how many more there are."""
     if not rows:
-        console.print("No complaints match.")
+        if needing_action:
+            console.print("Nothing needs action: no open complaint is yours or unassigned.")
+            console.print("See every complaint with `latte list --all`.")
+        else:
+            console.print("No complaints match.")
         return
+    caption = None
+    if total is not None and total > len(rows):
+        more = "--limit or --all" if needing_action else "--limit"
+        caption = f"showing {len(rows)} of {total:,} — use {more}"
+    elif needing_action:
+        caption = f"{len(rows)} needing action, most urgent first — every complaint: --all"
     table = narrow_table()
+    table.caption = caption
     table.add_column("ID", justify="right", no_wrap=True, width=4)
     table.add_column("Opened", no_wrap=True, width=11)
     table.add_column("Customer", width=12, overflow="fold")
@@ -423,7 +445,7 @@ def show_list(
             status.append(f" late {format_duration(late)}", style="red")
         table.add_row(
             str(row.id),
-            short_when(row.opened_at, zone),
+            short_when(row.opened_at, zone, now),
             plain(row.customer_name or row.customer_ref or "—"),
             plain(row.category),
             status,
@@ -453,6 +475,51 @@ def show_suggestions(phrases: Sequence[str]) -> None:
     for phrase in phrases:
         grid.add_row(Text(SUGGESTION), Text(phrase))
     console.print(grid)
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    return {
+        "id": hit.complaint_id,
+        "customer_ref": hit.customer_ref,
+        "customer_name": hit.customer_name,
+        "status": hit.status,
+        "stage_due": hit.stage_due,
+        "opened_at": iso(hit.opened_at),
+        "snippet": hit.snippet,
+    }
+
+
+def show_customer_candidates(customers: Sequence[Customer]) -> None:
+    """The customers an ambiguous email, phone or name fits, one a line on stderr."""
+    for c in customers:
+        err_console.print(
+            Text("\t".join((c.ref or "—", c.name or "—", c.email or "—", c.phone or "—")))
+        )
+
+
+def show_search(hits: list[Hit], zone: tzinfo | None, *, text: str, now: datetime) -> None:
+    """Search hits, best first; the words found are highlighted in each snippet."""
+    if not hits:
+        console.print(f"Nothing matches {text!r}.")
+        return
+    table = narrow_table()
+    table.add_column("ID", justify="right", no_wrap=True, width=6)
+    table.add_column("Opened", no_wrap=True, width=11)
+    table.add_column("Customer", width=14, overflow="fold")
+    table.add_column("Status", width=11)
+    table.add_column("Found", overflow="fold", ratio=1)
+    for hit in hits:
+        snippet = Text(hit.snippet)
+        for start, end in hit.marks:
+            snippet.stylize("bold reverse", start, end)
+        table.add_row(
+            str(hit.complaint_id),
+            short_when(hit.opened_at, zone, now),
+            Text(hit.customer_name or hit.customer_ref or "—"),
+            status_label(hit.stage_due),
+            snippet,
+        )
+    console.print(table)
 
 
 def sla_countdown(opened_at: datetime, now: datetime, target_hours: float) -> Text | None:

@@ -24,6 +24,7 @@ from latte_cli.models import Complaint, Customer, Event, FollowUp, Purchase, Sta
 from latte_cli.services.customers import get_customer, write_keys
 from latte_cli.services.eventlog import events_of, log_event
 from latte_cli.services.holds import erase_reasons, refuse_if_held
+from latte_cli.services.search import rewrite_index
 from latte_cli.timeutil import utcnow
 
 ERASED = events.ERASED_TEXT
@@ -150,6 +151,7 @@ def forget_customer(session: Session, ref: str, *, agent: str, reason: str) -> F
     new_ref, purchases, changed = forget_identity(session, customer)
     for complaint in complaints:
         changed += erase_complaint(session, complaint, agent=agent, reason=reason, at=now)
+    rewrite_index(session)  # no erased word left in the search index's pages
     session.commit()
     return Forgotten(
         ref=ref,

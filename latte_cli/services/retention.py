@@ -30,6 +30,7 @@ from latte_cli.services.privacy import (
     forget_identity,
     secure_delete,
 )
+from latte_cli.services.search import rewrite_index
 from latte_cli.timeutil import epoch, utcnow
 
 
@@ -155,6 +156,8 @@ def retain(
         session.rollback()
         whole = True
     else:
+        if erased:
+            rewrite_index(session)  # no erased word left in the search index's pages
         session.commit()
         whole = checkpoint(session)
     return Retained(

@@ -6,8 +6,9 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, func, or_, select
 
 from latte_cli import config, events, vocabulary, workflow
 from latte_cli.errors import InvalidValue
@@ -182,6 +183,7 @@ class Status(StrEnum):
 
 
 class SortKey(StrEnum):
+    URGENT = "urgent"
     OPENED = "opened"
     NEWEST = "newest"
     RESOLVED = "resolved"
@@ -193,6 +195,8 @@ class ListFilter:
     status: Status = Status.ALL
     stage_due: str | None = None
     agent: str | None = None
+    # Complaints assigned to this agent or to no one: what needs their action.
+    agent_or_unassigned: str | None = None
     customer_ref: str | None = None
     channel: str | None = None
     category: str | None = None
@@ -233,15 +237,8 @@ class ComplaintRow:
         return workflow.overdue_by(self.opened_at, now, sla_hours)
 
 
-def list_complaints(
-    session: Session, filters: ListFilter, now: datetime | None = None
-) -> list[ComplaintRow]:
-    if filters.limit < 1:
-        raise InvalidValue(f"--limit must be 1 or more, not {filters.limit}.")
-    now = now or utcnow()
-    statement = select(Complaint, Customer).outerjoin(
-        Customer, col(Customer.id) == Complaint.customer_id
-    )
+def _filtered(statement: Any, filters: ListFilter, now: datetime) -> Any:
+    """`statement` (over complaint joined to customer) narrowed to what `filters` asks for."""
     if filters.status is Status.OPEN or filters.overdue:
         statement = statement.where(col(Complaint.stage_due).is_not(None))
     elif filters.status is Status.RESOLVED:
@@ -251,6 +248,13 @@ def list_complaints(
         statement = statement.where(Complaint.stage_due == stage.value)
     if filters.agent:
         statement = statement.where(Complaint.assigned_agent == filters.agent)
+    if filters.agent_or_unassigned:
+        statement = statement.where(
+            or_(
+                Complaint.assigned_agent == filters.agent_or_unassigned,
+                col(Complaint.assigned_agent).is_(None),
+            )
+        )
     if filters.customer_ref:
         statement = statement.where(Customer.ref == filters.customer_ref)
     if filters.channel:
@@ -269,8 +273,26 @@ def list_complaints(
     if filters.overdue:
         cutoff = epoch(workflow.overdue_cutoff(now, filters.sla_hours))
         statement = statement.where(Complaint.opened_epoch < cutoff)
+    return statement
+
+
+def list_complaints(
+    session: Session, filters: ListFilter, now: datetime | None = None
+) -> list[ComplaintRow]:
+    if filters.limit < 1:
+        raise InvalidValue(f"--limit must be 1 or more, not {filters.limit}.")
+    now = now or utcnow()
+    statement = select(Complaint, Customer).outerjoin(
+        Customer, col(Customer.id) == Complaint.customer_id
+    )
+    statement = _filtered(statement, filters, now)
+    oldest_first = (col(Complaint.opened_epoch), col(Complaint.id))
     order = {
-        SortKey.OPENED: (col(Complaint.opened_epoch), col(Complaint.id)),
+        # Most urgent first: the SLA is due `sla_hours` after opening (`workflow.sla_due`, the
+        # same target for every complaint), so the most overdue, then the soonest due, are the
+        # open complaints opened first (docs/metrics.md, SLA).
+        SortKey.URGENT: oldest_first,
+        SortKey.OPENED: oldest_first,
         SortKey.NEWEST: (col(Complaint.opened_epoch).desc(), col(Complaint.id).desc()),
         SortKey.RESOLVED: (col(Complaint.resolved_epoch).desc().nulls_last(), col(Complaint.id)),
         SortKey.ID: (col(Complaint.id),),
@@ -296,6 +318,29 @@ def list_complaints(
         )
         for c, cu in session.exec(statement).all()
     ]
+
+
+@dataclass(frozen=True)
+class ComplaintPage:
+    """The rows shown and how many complaints match in all."""
+
+    rows: list[ComplaintRow]
+    total: int
+
+
+def complaint_page(session: Session, filters: ListFilter, now: datetime) -> ComplaintPage:
+    """`list_complaints` and the number of complaints that match, for "showing 50 of N"."""
+    rows = list_complaints(session, filters, now=now)
+    if len(rows) < filters.limit:
+        return ComplaintPage(rows=rows, total=len(rows))
+    counted = _filtered(
+        select(func.count())
+        .select_from(Complaint)
+        .outerjoin(Customer, col(Customer.id) == Complaint.customer_id),
+        filters,
+        now,
+    )
+    return ComplaintPage(rows=rows, total=int(session.exec(counted).one()))
 
 
 def replayed_state(session: Session, complaint_id: int) -> workflow.State | None:

@@ -1,0 +1,386 @@
+"""Benchmark `latte search` on the 1,000,000-complaint bench database, on SQLite and PostgreSQL.
+
+    cp /tmp/latte-bench-scale.db /tmp/search-bench.db    # never the original: this rewrites it
+    python bench/search_bench.py --db /tmp/search-bench.db --pg-complaints 200000
+
+The bench database (bench/report_bench.py) has no free text, so the run first writes some
+where it is empty, deterministically: a summary (4-9 words), the Listen stage's words (12-30)
+and the Acknowledge text (6-12) of every complaint, drawn from a Zipf-distributed vocabulary
+of 30,000 generated words plus ordinary complaint words; and a name, an email and a phone
+(written with varied punctuation) for every customer; the generator's `reopen` events get a
+reason. It then measures:
+
+1. the index build: revision 0008 applied to the filled database (the migration's batched
+   backfill), CPU and wall time, and the index's size (SQLite's `dbstat`);
+2. queries through the service (`latte_cli.services.search.search`, 20 hits with snippets)
+   in-process: a common, a middling and a rare word, two words, a prefix, a name with an
+   accent typed without it, and a phone typed with other punctuation; CPU and wall time,
+   median of 5 after one warm-up run, with the number of complaints each query matches;
+3. the same on PostgreSQL (a throwaway cluster from tests/pg_cluster.py): the first
+   `--pg-complaints` complaints with their customers, stage records and events copied at
+   revision 0005, revision 0008 applied (the backfill), then the same queries; beside them,
+   the server's execution time (EXPLAIN ANALYZE) of a query ranking every match, which the
+   service avoids beyond 2,000 matches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sqlite3
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SEED = 14
+VOCABULARY = 30_000
+SYLLABLES = [c + v for c in "bcdfghklmnprstvz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
+COMPLAINT_WORDS = [
+    "parcel",
+    "arrived",
+    "broken",
+    "late",
+    "damaged",
+    "refund",
+    "charged",
+    "twice",
+    "order",
+    "missing",
+    "kettle",
+    "lid",
+    "handle",
+    "cracked",
+    "leaking",
+    "delivery",
+    "courier",
+    "invoice",
+    "wrong",
+    "colour",
+    "size",
+    "battery",
+    "screen",
+    "replacement",
+    "waiting",
+    "weeks",
+    "call",
+    "back",
+    "nobody",
+    "answered",
+    "manager",
+    "rude",
+    "store",
+    "receipt",
+]
+FIRST = ["Ana", "Zoë", "Łukasz", "José", "Jürgen", "Chloé", "Søren", "Bob", "Mia", "Raj"]
+LAST = ["Diaz", "Müller", "Łukasiewicz", "O'Brien", "Nguyen", "Smith", "Weiß", "Kowalski"]
+QUERIES = (
+    ("a common word", "parcel"),
+    ("a middling word", None),  # filled in from the vocabulary's ranks
+    ("a rare word", None),
+    ("two words", "kettle cracked"),
+    ("a prefix", "replac*"),
+    ("a name, accents not typed", "jurgen muller"),
+    ("a phone, other punctuation", None),
+)
+
+
+def vocabulary(rng: random.Random) -> tuple[list[str], list[float]]:
+    words = list(COMPLAINT_WORDS)
+    seen = set(words)
+    while len(words) < VOCABULARY:
+        word = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4)))
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    weights, total = [], 0.0
+    for rank in range(1, len(words) + 1):
+        total += 1 / rank
+        weights.append(total)
+    return words, weights
+
+
+def fill_texts(path: Path) -> None:
+    """Write generated words where the bench database has none (idempotent)."""
+    connection = sqlite3.connect(path)
+    _reopen_reasons(connection)
+    (named,) = connection.execute("SELECT count(name) FROM customer").fetchone()
+    if named:
+        connection.close()
+        return
+    rng = random.Random(SEED)
+    words, weights = vocabulary(rng)
+
+    def text(low: int, high: int) -> str:
+        return " ".join(rng.choices(words, cum_weights=weights, k=rng.randint(low, high)))
+
+    started = time.perf_counter()
+    with connection:
+        customers = [row[0] for row in connection.execute("SELECT id FROM customer")]
+        rows = []
+        for cid in customers:
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            digits = f"{rng.randint(0, 999_999):06d}"
+            phone = rng.choice(
+                (f"+44 7700 9{digits[:2]} {digits[2:]}", f"+44 (7700) 9{digits[:2]}-{digits[2:]}")
+            )
+            rows.append((f"{first} {last}", f"{first}.{last}{cid}@example.org", phone, cid))
+        connection.executemany(
+            "UPDATE customer SET name = ?, email = ?, phone = ? WHERE id = ?", rows
+        )
+        _write_keys(connection)
+        for table, stage, low, high in (
+            ("complaint", None, 4, 9),
+            ("stage_record", "listen", 12, 30),
+            ("stage_record", "acknowledge", 6, 12),
+        ):
+            for part in _parts(connection, table, stage):
+                column = "summary" if table == "complaint" else "text"
+                connection.executemany(
+                    f"UPDATE {table} SET {column} = ? WHERE id = ?",
+                    [(text(low, high), row_id) for row_id in part],
+                )
+    connection.close()
+    print(f"filled the texts in {time.perf_counter() - started:.0f} s")
+
+
+def _reopen_reasons(connection: sqlite3.Connection) -> None:
+    """The generator's `reopen` events carry no details (`{}`, which latte cannot read): give
+    them a reason, as `latte reopen` records one, and the first cycle."""
+    rng = random.Random(SEED + 1)
+    with connection:
+        ids = [
+            row[0]
+            for row in connection.execute(
+                "SELECT id FROM event WHERE kind = 'reopen' AND data = '{}'"
+            )
+        ]
+        connection.executemany(
+            "UPDATE event SET data = ? WHERE id = ?",
+            [
+                (json.dumps({"reason": " ".join(rng.sample(COMPLAINT_WORDS, 4)), "cycle": 1}), i)
+                for i in ids
+            ],
+        )
+
+
+def _parts(connection: sqlite3.Connection, table: str, stage: str | None) -> Iterator[list[int]]:
+    where = f"WHERE stage = '{stage}'" if stage else ""
+    cursor = connection.execute(f"SELECT id FROM {table} {where} ORDER BY id")
+    while part := cursor.fetchmany(100_000):
+        yield [row[0] for row in part]
+
+
+def _write_keys(connection: sqlite3.Connection) -> None:
+    from latte_cli import identity
+
+    rows = connection.execute("SELECT id, ref, email, phone, name FROM customer").fetchall()
+    keys = [
+        (k.ref, k.email, k.phone, k.name, cid)
+        for cid, ref, email, phone, name in rows
+        for k in [identity.keys_of(ref=ref, email=email, phone=phone, name=name)]
+    ]
+    connection.executemany(
+        "UPDATE customer SET ref_key = ?, email_key = ?, phone_key = ?, name_key = ? WHERE id = ?",
+        keys,
+    )
+
+
+def migrate(url: str, revision: str, *, down: bool = False) -> tuple[float, float]:
+    """Bring the database at `url` to `revision`; (CPU seconds, wall seconds)."""
+    from alembic import command
+
+    from latte_cli.db import get_engine
+    from latte_cli.migrations import alembic_config
+
+    config = alembic_config()
+    cpu, wall = time.process_time(), time.perf_counter()
+    with get_engine(url).begin() as connection:
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+    return time.process_time() - cpu, time.perf_counter() - wall
+
+
+def pick_queries(path: Path) -> list[tuple[str, str]]:
+    rng = random.Random(SEED)
+    words, _ = vocabulary(rng)
+    connection = sqlite3.connect(path)
+    phone = connection.execute(
+        "SELECT phone FROM customer WHERE id = (SELECT customer_id FROM complaint WHERE id = 4242)"
+    ).fetchone()[0]
+    connection.close()
+    digits = "".join(c for c in phone if c.isdigit())
+    filled = {"a middling word": words[400], "a rare word": words[25_000]}
+    filled["a phone, other punctuation"] = f"+{digits[:2]} {digits[2:6]}.{digits[6:]}"
+    return [(what, text or filled[what]) for what, text in QUERIES]
+
+
+def time_queries(url: str, queries: list[tuple[str, str]], explain: bool = False) -> None:
+    from sqlalchemy import text as sql
+
+    from latte_cli.db import open_session
+    from latte_cli.services.search import Query, SearchFilter, search
+
+    with open_session(url, readonly=True) as session:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        for what, text in queries:
+            query = Query.parse(text)
+            if postgres:
+                match = "document @@ to_tsquery('simple', unaccent(:q))"
+                count_sql = f"SELECT count(*) FROM search_index WHERE {match}"
+                params = {"q": query.tsquery()}
+            else:
+                count_sql = "SELECT count(*) FROM search_index WHERE search_index MATCH :q"
+                params = {"q": query.fts5()}
+            matched = session.connection().execute(sql(count_sql), params).scalar()
+            filters = SearchFilter(text=text, limit=20)
+            search(session, filters)
+            cpu, wall = [], []
+            for _ in range(5):
+                c, w = time.process_time(), time.perf_counter()
+                hits = search(session, filters)
+                cpu.append(time.process_time() - c)
+                wall.append(time.perf_counter() - w)
+            server = ""
+            if explain and postgres:
+                plan = (
+                    session.connection()
+                    .execute(
+                        sql(
+                            "EXPLAIN (ANALYZE, FORMAT JSON) SELECT complaint_id FROM search_index "
+                            f"WHERE {match} ORDER BY ts_rank(document, "
+                            "to_tsquery('simple', unaccent(:q))) DESC LIMIT 20"
+                        ),
+                        params,
+                    )
+                    .scalar()
+                )
+                server = f"  server {plan[0]['Execution Time']:7.1f} ms"
+            print(
+                f"  {what:28} {text!r:24} matches {matched:>8,}  hits {len(hits):>2}  "
+                f"cpu {statistics.median(cpu) * 1000:6.1f} ms  "
+                f"wall {statistics.median(wall) * 1000:6.1f} ms{server}"
+            )
+
+
+def index_size_sqlite(path: Path) -> int:
+    connection = sqlite3.connect(path)
+    (size,) = connection.execute(
+        "SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'search_index%'"
+    ).fetchone()
+    connection.close()
+    return int(size or 0)
+
+
+def sqlite_run(path: Path) -> list[tuple[str, str]]:
+    from latte_cli import db
+
+    url = f"sqlite:///{path}"
+    engine = db.get_engine(url)
+    revision = db.current_revision(engine)
+    if revision == "0008":
+        migrate(url, "0005", down=True)
+    elif revision != "0005":
+        migrate(url, "0005")
+    db.dispose_engines()
+    fill_texts(path)
+    cpu, wall = migrate(url, "0008")
+    db.dispose_engines()
+    print(
+        f"SQLite index build (revision 0008 on 1,000,000 complaints): cpu {cpu:.1f} s, "
+        f"wall {wall:.1f} s, size {index_size_sqlite(path) / 2**20:.0f} MiB"
+    )
+    queries = pick_queries(path)
+    print("SQLite queries (20 hits with snippets, in-process, median of 5):")
+    time_queries(url, queries)
+    return queries
+
+
+def postgres_run(path: Path, complaints: int, queries: list[tuple[str, str]]) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlmodel import SQLModel
+
+    from latte_cli import db
+    from tests import pg_cluster
+
+    admin = pg_cluster.start()
+    try:
+        engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.exec_driver_sql('CREATE DATABASE "search_bench"')
+        engine.dispose()
+        url = make_url(admin).set(database="search_bench").render_as_string(hide_password=False)
+        migrate(url, "0005")
+        source = create_engine(f"sqlite:///{path}")
+        where = {
+            "customer": f"id IN (SELECT customer_id FROM complaint WHERE id <= {complaints})",
+            "complaint": f"id <= {complaints}",
+            "stage_record": f"complaint_id <= {complaints}",
+            "event": f"complaint_id <= {complaints}",
+        }
+        started = time.perf_counter()
+        with source.connect() as reading, db.get_engine(url).begin() as writing:
+            for name, condition in where.items():
+                table = SQLModel.metadata.tables[name]
+                rows = reading.execution_options(yield_per=20_000).execute(
+                    table.select().where(sql_text(condition))
+                )
+                for part in rows.partitions():
+                    writing.execute(table.insert(), [row._asdict() for row in part])
+            writing.exec_driver_sql(
+                "SELECT setval('complaint_id_seq', (SELECT max(id) FROM complaint))"
+            )
+        print(
+            f"PostgreSQL: copied {complaints:,} complaints in {time.perf_counter() - started:.0f} s"
+        )
+        cpu, wall = migrate(url, "0008")
+        with db.get_engine(url).begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
+            size = connection.exec_driver_sql(
+                "SELECT pg_total_relation_size('search_index')"
+            ).scalar()
+        print(
+            f"PostgreSQL index build (revision 0008 on {complaints:,} complaints): "
+            f"client cpu {cpu:.1f} s, wall {wall:.1f} s, size {int(size or 0) / 2**20:.0f} MiB"
+        )
+        print("PostgreSQL queries (20 hits with snippets, in-process, median of 5):")
+        time_queries(url, queries, explain=True)
+        db.dispose_engines()
+    finally:
+        pg_cluster.stop(admin)
+
+
+def sql_text(condition: str) -> Any:
+    from sqlalchemy import text
+
+    return text(condition)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", type=Path, required=True, help="A copy of the bench database.")
+    parser.add_argument("--pg-complaints", type=int, default=0, help="Also on PostgreSQL.")
+    parser.add_argument(
+        "--indexed",
+        action="store_true",
+        help="The copy is filled and indexed by an earlier run: time the queries only.",
+    )
+    args = parser.parse_args()
+    if args.indexed:
+        queries = pick_queries(args.db)
+        print("SQLite queries (20 hits with snippets, in-process, median of 5):")
+        time_queries(f"sqlite:///{args.db}", queries)
+    else:
+        queries = sqlite_run(args.db)
+    if args.pg_complaints:
+        postgres_run(args.db, args.pg_complaints, queries)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,371 @@
+"""Full-text search over complaints, and finding a customer by what an agent knows of them.
+
+The index is the database's own (revision 0008, docs/architecture.md "Storage"): an FTS5 table
+on SQLite ranked by bm25, a `tsvector` column with a GIN index on PostgreSQL ranked by
+`ts_rank`. One document per complaint holds its summary, every stage text, transfer notes,
+reopening reasons and follow-up notes, and its customer's name, email and phone. Triggers keep
+it current, so every writer (commands, the importer, forgetting, merging) is covered.
+
+A search text is folded as `identity.fold` folds names (case, diacritics, ł, ø, ß) and split
+into words at anything that is not a letter or a digit, as both indexes split their text;
+every word must occur; a last word ending in `*` (three letters or more) also matches the
+words it starts. A text that looks
+like a phone number (`identity.search_terms`) also finds the customers whose phone has those
+digits, whatever its spaces, dashes or brackets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from latte_cli import events, identity
+from latte_cli.errors import InvalidValue, NotFound, SeveralCustomers
+from latte_cli.events import HANDOFF_KINDS, ReopenDetails, TransferDetails
+from latte_cli.models import Complaint, Customer, Event, FollowUp, StageRecord
+from latte_cli.services.customers import CustomerHistory, customer_history, get_customer
+from latte_cli.timeutil import epoch
+
+WORD = re.compile(r"[^\W_]+")
+MIN_PREFIX = 3
+# Among more matches than this, the most recent this many are ranked (docs/architecture.md).
+CANDIDATES = 2000
+SNIPPET_CHARS = 90
+STAGE_TEXTS = ("text", "action_detail", "options_offered", "what_will_change")
+
+
+@dataclass(frozen=True)
+class Query:
+    """A search text as both indexes read it: folded words, and phone digits if it is one."""
+
+    words: tuple[str, ...]
+    phone: str | None
+    # The last word ended in `*`: it also matches the words it starts.
+    last_is_prefix: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> Query:
+        words = tuple(WORD.findall(identity.fold(text) or ""))
+        last_is_prefix = text.rstrip().endswith("*")
+        terms = identity.search_terms(text)
+        phone = terms.phone if terms else None
+        if not words and not phone:
+            raise InvalidValue(
+                f"{text!r} has no word or number to search for. Give a word the customer "
+                "or an agent wrote, a name, an email or a phone."
+            )
+        return cls(words=words, phone=phone, last_is_prefix=last_is_prefix)
+
+    def prefix(self, index: int) -> bool:
+        # Only when asked: FTS5 gathers every match of a prefix before ranking, which costs
+        # as much as the prefix is common.
+        last = index == len(self.words) - 1
+        return self.last_is_prefix and last and len(self.words[index]) >= MIN_PREFIX
+
+    def fts5(self) -> str:
+        """An FTS5 query: every word (quoted, so no word is an operator), or the phone."""
+        words = " AND ".join(
+            f'"{word}"' + ("*" if self.prefix(i) else "") for i, word in enumerate(self.words)
+        )
+        phone = f'"{self.phone}"*' if self.phone else ""
+        return f"({words}) OR {phone}" if words and phone else words or phone
+
+    def tsquery(self) -> str:
+        """The same query for PostgreSQL's `to_tsquery`."""
+        words = " & ".join(
+            f"'{word}'" + (":*" if self.prefix(i) else "") for i, word in enumerate(self.words)
+        )
+        phone = f"'{self.phone}':*" if self.phone else ""
+        return f"({words}) | {phone}" if words and phone else words or phone
+
+    def matches(self, word: str) -> bool:
+        folded = identity.fold(word) or ""
+        return any(
+            folded == term or (self.prefix(i) and folded.startswith(term))
+            for i, term in enumerate(self.words)
+        )
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    text: str
+    customer_ref: str | None = None
+    status: str = "all"  # open, resolved or all
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 20
+
+
+@dataclass(frozen=True)
+class Hit:
+    complaint_id: int
+    customer_ref: str | None
+    customer_name: str | None
+    stage_due: str | None
+    opened_at: datetime
+    # Where the words were found, cut around the first of them; `marks` are the spans of the
+    # matching words inside it.
+    snippet: str
+    marks: tuple[tuple[int, int], ...]
+
+    @property
+    def status(self) -> str:
+        return "open" if self.stage_due else "resolved"
+
+
+def search(session: Session, filters: SearchFilter) -> list[Hit]:
+    """The complaints matching `filters.text`, best first (bm25 / ts_rank), with a snippet."""
+    if filters.limit < 1:
+        raise InvalidValue(f"--limit must be 1 or more, not {filters.limit}.")
+    if filters.status not in ("open", "resolved", "all"):
+        raise InvalidValue(f"--status {filters.status!r} is not known: use open, resolved or all.")
+    query = Query.parse(filters.text)
+    customer_id = get_customer(session, filters.customer_ref).id if filters.customer_ref else None
+    if session.get_bind().dialect.name == "sqlite":
+        index = sa.table("search_index", sa.column("rowid"), sa.column("rank"))
+        key = index.c.rowid
+        match = sa.literal_column("search_index").op("MATCH")(query.fts5())
+        best_first: tuple[Any, ...] = (index.c.rank, col(Complaint.id))
+    else:
+        index = sa.table("search_index", sa.column("complaint_id"), sa.column("document"))
+        key = index.c.complaint_id
+        tsquery = sa.func.to_tsquery(
+            sa.literal_column("'simple'::regconfig"), sa.func.unaccent(query.tsquery())
+        )
+        match = index.c.document.op("@@")(tsquery)
+        best_first = (sa.func.ts_rank(index.c.document, tsquery).desc(), col(Complaint.id))
+
+    def matching(statement: Any) -> Any:
+        statement = statement.join(Complaint, col(Complaint.id) == key).where(match)
+        return _narrowed(statement, filters, customer_id)
+
+    # Ranking reads every match's statistics: a word in most complaints would cost seconds.
+    # Only the most recent CANDIDATES matches are ranked (all of them when there are fewer).
+    floor = session.exec(
+        matching(select(key).select_from(index))
+        .order_by(key.desc())
+        .offset(CANDIDATES - 1)
+        .limit(1)
+    ).first()
+    statement = matching(select(Complaint, Customer).select_from(index)).outerjoin(
+        Customer, col(Customer.id) == Complaint.customer_id
+    )
+    if floor is not None:
+        statement = statement.where(key >= floor)
+    statement = statement.order_by(*best_first)
+    found = session.exec(statement.limit(filters.limit)).all()
+    texts = _texts(session, [c.id or 0 for c, _ in found])
+    hits = []
+    for complaint, customer in found:
+        cid = complaint.id or 0
+        written = [complaint.summary, *texts.get(cid, [])]
+        person = [customer.name, customer.email, customer.phone] if customer else []
+        snippet, marks = _snippet(query, written, [p for p in person if p], customer)
+        hits.append(
+            Hit(
+                complaint_id=cid,
+                customer_ref=customer.ref if customer else None,
+                customer_name=customer.name if customer else None,
+                stage_due=complaint.stage_due,
+                opened_at=complaint.opened_at,
+                snippet=snippet,
+                marks=marks,
+            )
+        )
+    return hits
+
+
+def _narrowed(statement: Any, filters: SearchFilter, customer_id: int | None) -> Any:
+    if customer_id is not None:
+        statement = statement.where(Complaint.customer_id == customer_id)
+    if filters.status == "open":
+        statement = statement.where(col(Complaint.stage_due).is_not(None))
+    elif filters.status == "resolved":
+        statement = statement.where(col(Complaint.stage_due).is_(None))
+    if filters.since:
+        statement = statement.where(Complaint.opened_epoch >= epoch(filters.since))
+    if filters.until:
+        statement = statement.where(Complaint.opened_epoch < epoch(filters.until))
+    return statement
+
+
+def _texts(session: Session, ids: list[int]) -> dict[int, list[str]]:
+    """The indexed texts of these complaints besides the summary, in the order written."""
+    texts: dict[int, list[str]] = {}
+    if not ids:
+        return texts
+    for record in session.exec(
+        select(StageRecord)
+        .where(col(StageRecord.complaint_id).in_(ids))
+        .order_by(col(StageRecord.id))
+    ):
+        for name in STAGE_TEXTS:
+            if value := getattr(record, name):
+                texts.setdefault(record.complaint_id, []).append(value)
+    for row in session.exec(
+        select(Event)
+        .where(col(Event.complaint_id).in_(ids), col(Event.kind).in_(HANDOFF_KINDS))
+        .order_by(col(Event.id))
+    ):
+        details = events.decode(row)
+        note = details.note if isinstance(details, TransferDetails) else ""
+        note = details.reason if isinstance(details, ReopenDetails) else note
+        if note:
+            texts.setdefault(row.complaint_id, []).append(note)
+    for followup in session.exec(
+        select(FollowUp)
+        .where(col(FollowUp.complaint_id).in_(ids), col(FollowUp.note).is_not(None))
+        .order_by(col(FollowUp.id))
+    ):
+        texts.setdefault(followup.complaint_id, []).append(followup.note or "")
+    return texts
+
+
+def _snippet(
+    query: Query, written: list[str], person: list[str], customer: Customer | None
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The first text holding a searched word, cut around it, and the words' spans in it."""
+    for text in (*written, *person):
+        flat = " ".join(text.split())  # a snippet is one line
+        spans = [m.span() for m in WORD.finditer(flat) if query.matches(m.group())]
+        if spans:
+            return _cut(flat, spans)
+    if query.phone and customer and customer.phone:
+        return customer.phone, ((0, len(customer.phone)),)
+    return (written[0] if written else ""), ()
+
+
+def _cut(text: str, spans: list[tuple[int, int]]) -> tuple[str, tuple[tuple[int, int], ...]]:
+    if len(text) <= SNIPPET_CHARS:
+        return text, tuple(spans)
+    first = spans[0][0]
+    start = max(0, first - SNIPPET_CHARS // 3)
+    if start:
+        space = text.find(" ", start, first)
+        start = space + 1 if space >= 0 else start
+    end = min(len(text), start + SNIPPET_CHARS)
+    if end < len(text):
+        space = text.rfind(" ", spans[0][1], end)
+        end = space if space >= 0 else end
+    lead = "…" if start else ""
+    shift = len(lead) - start
+    marks = tuple((a + shift, b + shift) for a, b in spans if a >= start and b <= end)
+    return f"{lead}{text[start:end]}{'…' if end < len(text) else ''}", marks
+
+
+def rewrite_index(session: Session) -> None:
+    """SQLite: merge the whole index into one segment, so that the words of the documents just
+    changed are in no page of the file. FTS5 removes a document by writing delete markers into
+    a new segment, and the words stay in the older segments until a merge takes in all of them;
+    SQLite 3.40 has no `secure-delete` option for FTS5. With `secure_delete` on, the freed pages
+    are zeroed. The cost grows with the index (docs/architecture.md, "Customer data"), so only
+    forgetting calls it. PostgreSQL replaces a complaint's row whole: nothing to do."""
+    session.flush()  # the triggers run: the changed documents are in the index
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("INSERT INTO search_index (search_index) VALUES ('optimize')")
+
+
+# Finding a customer by what an agent knows of them -------------------------------------------
+
+
+def find_customers(session: Session, text: str, *, limit: int = 50) -> list[Customer]:
+    """The customers `text` names through `identity`'s keys: a ref names its customer alone;
+    otherwise every customer with that email, phone (its digits) or name (folded), oldest first.
+    """
+    cleaned = identity.clean(text)
+    if not cleaned:
+        return []
+    by_ref = session.exec(
+        select(Customer).where(col(Customer.ref_key) == cleaned).order_by(col(Customer.id))
+    ).all()
+    if by_ref:
+        return list(by_ref)
+    clauses = [col(Customer.name_key) == identity.fold(cleaned)]
+    if "@" in cleaned:
+        clauses.append(col(Customer.email_key) == identity.email_key(cleaned))
+    terms = identity.search_terms(cleaned)
+    if terms and terms.phone:
+        clauses.append(col(Customer.phone_key) == identity.phone_key(cleaned))
+    statement = select(Customer).where(sa.or_(*clauses)).order_by(col(Customer.id)).limit(limit)
+    return list(session.exec(statement).all())
+
+
+def complete_customers(session: Session, start: str, *, limit: int = 30) -> list[str]:
+    """Tab completion for `latte customer show`: for each customer whose ref, email, phone or
+    name starts with `start` (folded as `find_customers` folds it), the value that does."""
+    cleaned = identity.clean(start) or ""
+    starts: dict[str, str] = {
+        "ref": cleaned,
+        "email": cleaned.casefold(),
+        "name": identity.fold(cleaned) or "",
+    }
+    phone = identity.phone_key(cleaned)
+    if phone and identity.PHONE_LAYOUT.fullmatch(cleaned):
+        starts["phone"] = phone
+    keys = {"ref": Customer.ref_key, "email": Customer.email_key, "name": Customer.name_key}
+    keys["phone"] = Customer.phone_key
+    clauses = [
+        col(keys[what]).like(_starting(value), escape="\\") for what, value in starts.items()
+    ]
+    found = session.exec(
+        select(Customer).where(sa.or_(*clauses)).order_by(col(Customer.id)).limit(limit)
+    ).all()
+    values: list[str] = []
+    for customer in found:
+        for what, folded in starts.items():
+            key = getattr(customer, f"{what}_key")
+            value = _completion(cleaned, getattr(customer, what), key, folded)
+            if value is not None:
+                values.append(value)
+                break
+    return values
+
+
+def _completion(typed: str, value: str | None, key: str | None, folded: str) -> str | None:
+    """What completes `typed` to this value: the value as stored when it starts with what was
+    typed, else its key, else what was typed followed by the rest of the value (other case or
+    accents); each still names the customer through the keys. None if the key does not fit."""
+    if value is None or key is None or not key.startswith(folded):
+        return None
+    if value.startswith(typed):
+        return value
+    if key.startswith(typed):
+        return key
+    guess = typed + value[len(typed) :]
+    return guess if identity.fold(guess) == identity.fold(value) else None
+
+
+def _starting(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def customer_history_named(
+    session: Session,
+    text: str,
+    *,
+    choose: Callable[[list[Customer]], Customer] | None = None,
+) -> CustomerHistory:
+    """The history of the customer `text` names (`find_customers`). When several match,
+    `choose` picks one (a prompt on a terminal); without it, SeveralCustomers lists them."""
+    found = find_customers(session, text)
+    if not found:
+        raise NotFound(
+            f"No customer has the ref, email, phone or name {text!r}. "
+            "Find them with `latte customer search`."
+        )
+    if len(found) > 1 and choose is None:
+        raise SeveralCustomers(
+            f"{len(found)} customers match {text!r} (listed above): give a ref, email or "
+            "phone that only one of them has.",
+            list(found),
+        )
+    if len(found) == 1 or choose is None:
+        return customer_history(session, found[0])
+    return customer_history(session, choose(found))

@@ -1,0 +1,244 @@
+"""`latte search`: ranked, Unicode-folded full-text search kept current by every writer, on
+SQLite (FTS5) and PostgreSQL (tsvector), and the index's backfill by revision 0008."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pexpect
+import pytest
+from alembic import command
+from sqlalchemy import text
+from sqlmodel import Session
+
+from latte_cli import db
+from latte_cli.migrations import alembic_config
+from latte_cli.services import complaints as service
+from latte_cli.services.customers import CustomerDetails
+from latte_cli.services.search import Query, SearchFilter, search
+
+from .conftest import Latte
+
+START = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)
+
+
+def ids(latte: Latte, *args: str) -> list[int]:
+    return [hit["id"] for hit in json.loads(latte.ok("search", *args, "--json").stdout)]
+
+
+def new(latte: Latte, listen: str, *customer: str, at: datetime = START) -> str:
+    return latte.ok(
+        "new", *customer, "--channel", "phone", "--category", "delivery",
+        "--listen", listen, "--at", at.isoformat(),
+    ).stdout.strip()  # fmt: skip
+
+
+def integrity(url: str) -> None:
+    """SQLite: FTS5 compares its index with the documents the view builds (raises if not)."""
+    if url.startswith("sqlite"):
+        with db.get_engine(url).begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO search_index (search_index, rank) VALUES ('integrity-check', 1)"
+            )
+
+
+def test_best_match_first(latte: Latte, db_url: str) -> None:
+    once = new(latte, "The lid of my kettle is loose and the handle wobbles")
+    often = new(latte, "My kettle leaks: the kettle base is cracked")
+    latte.ok("step", often, "acknowledge", "--text", "Sorry about the kettle")
+    new(latte, "The toaster burns bread")
+    assert ids(latte, "kettle") == [int(often), int(once)]
+    # Every word must occur; a last word ending in * may be the start of a word.
+    assert ids(latte, "kettle cracked") == [int(often)]
+    assert ids(latte, "kettle wobb*") == [int(once)]
+    assert ids(latte, "kettle wobb") == []
+    assert ids(latte, "kettle toaster") == []
+    integrity(db_url)
+
+
+def test_case_and_accents_fold_on_both_stores(latte: Latte) -> None:
+    zoe = new(
+        latte, "Mein Kühlschrank ist kaputt, Straße gesperrt; crème brûlée", "--customer",
+        "C-1", "--name", "Zoë O'Brien-Łukasiewicz", "--email", "Zoe.OBrien@Example.ORG",
+    )  # fmt: skip
+    new(latte, "Nothing special here", "--customer", "C-2", "--name", "Ana Diaz")
+    for query in (
+        "łukasiewicz", "ŁUKASIEWICZ", "lukasiewicz", "zoe", "ZOË", "obrien", "brien",
+        "kühlschrank", "KUHLSCHRANK", "strasse", "STRAẞE", "creme brulee", "CRÈME",
+        "zoe.obrien@example.org",
+    ):  # fmt: skip
+        assert ids(latte, query) == [int(zoe)], query
+
+
+def test_phone_digits_match_whatever_the_punctuation(latte: Latte) -> None:
+    cid = new(latte, "Broken lamp", "--customer", "C-9", "--phone", "+44 (7700) 900-123")
+    new(latte, "Another lamp", "--customer", "C-8", "--phone", "+44 7700 900 999")
+    for query in ("+447700900123", "+44 7700 900 123", "+44.7700.900.123", "447700900123"):
+        assert ids(latte, query) == [int(cid)], query
+    assert len(ids(latte, "+44 7700")) == 2  # the start of a number finds both
+    assert ids(latte, "+44 7700 900 124") == []
+
+
+def test_kept_current_by_stages_notes_followups_and_customers(latte: Latte, db_url: str) -> None:
+    cid = new(latte, "Parcel late", "--customer", "C-5", "--name", "Ana Diaz")
+    assert ids(latte, "apologised") == []
+    latte.ok("step", cid, "acknowledge", "--text", "We apologised for the wait")
+    latte.ok("step", cid, "take_action", "--kind", "refund", "--detail", "Refunded postage")
+    latte.ok("transfer", cid, "--to", "sam", "--note", "Needs a callback tomorrow")
+    latte.ok("step", cid, "thank", "--text", "Thank you for your patience")
+    latte.ok("step", cid, "explain", "--root-cause", "delivery", "--change", "Courier swap")
+    latte.ok(
+        "followup", "record", cid, "--reached", "--satisfied", "--note", "Spoke with her husband"
+    )
+    latte.ok("reopen", cid, "--reason", "Parcel never arrived after all")
+    for word in ("apologised", "postage", "callback", "patience", "courier", "never", "husband"):
+        assert ids(latte, word) == [int(cid)], word
+    # A detail given later fills the customer's empty email: the index follows.
+    new(latte, "Second parcel late", "--customer", "C-5", "--email", "ana@shop.example")
+    assert len(ids(latte, "ana@shop.example")) == 2
+    integrity(db_url)
+
+
+def test_imported_complaints_are_found(latte: Latte, db_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "complaints.csv"
+    source.write_text(
+        "external_id,customer_ref,customer_name,channel,category,listen,opened_at,"
+        "acknowledged_at\n"
+        "X-1,C-1,Jürgen Weiß,email,delivery,The wardrobe doors are scratched,"
+        "2026-10-01T10:00:00Z,2026-10-01T11:00:00Z\n"
+        "X-2,C-2,Ana,email,billing,Charged twice for one order,2026-10-02T10:00:00Z,\n",
+        encoding="utf-8",
+    )
+    latte.ok("import", "complaints", str(source))
+    assert len(ids(latte, "wardrobe scratched")) == 1
+    assert len(ids(latte, "juergen")) == 0  # ü folds to u, not to ue
+    assert len(ids(latte, "jurgen weiss")) == 1
+    latte.ok("import", "complaints", str(source))  # unchanged the second time
+    assert len(ids(latte, "charged")) == 1
+    integrity(db_url)
+
+
+def test_forgotten_words_are_no_longer_found(latte: Latte, db_url: str) -> None:
+    cid = new(latte, "My marmalade jar exploded", "--customer", "C-7", "--name", "Quentin Zorb")
+    latte.ok("step", cid, "acknowledge", "--text", "Sorry about the quincepaste")
+    keep = new(latte, "Marmalade lid stuck", "--customer", "C-6", "--name", "Ana")
+    latte.ok("customer", "forget", "C-7", "--reason", "erasure request", "--yes")
+    assert ids(latte, "zorb") == []
+    assert ids(latte, "quincepaste") == []
+    assert ids(latte, "marmalade") == [int(keep)]
+    integrity(db_url)
+
+
+def test_filters_and_snippets(latte: Latte) -> None:
+    old = new(latte, "Heater broken again", "--customer", "C-1", at=START - timedelta(days=400))
+    latte.ok("step", old, "acknowledge", "--text", "Sorry", "--at", START.isoformat())
+    for stage, args in (
+        ("take_action", ("--kind", "repair", "--detail", "Fixed")),
+        ("thank", ("--text", "Thanks")),
+        ("explain", ("--root-cause", "delivery", "--change", "None")),
+    ):
+        latte.ok("step", old, stage, *args, "--at", START.isoformat())
+    recent = new(latte, "Heater makes noise", "--customer", "C-2")
+    assert ids(latte, "heater", "--status", "open") == [int(recent)]
+    assert ids(latte, "heater", "--status", "resolved") == [int(old)]
+    assert ids(latte, "heater", "--customer", "C-1") == [int(old)]
+    assert ids(latte, "heater", "--since", "2026-01-01") == [int(recent)]
+    assert ids(latte, "heater", "--until", "2026-01-01") == [int(old)]
+    assert len(ids(latte, "heater", "--limit", "1")) == 1
+    hits = json.loads(latte.ok("search", "noise", "--json").stdout)
+    assert set(hits[0]) == {
+        "id", "customer_ref", "customer_name", "status", "stage_due", "opened_at", "snippet",
+    }  # fmt: skip
+    assert hits[0]["snippet"] == "Heater makes noise"
+    table = latte.ok("search", "heater").stdout
+    assert old in table and "2025-" in table  # another year's date shows its year
+
+
+def test_long_texts_are_cut_around_the_words_found(latte: Latte) -> None:
+    words = " ".join(f"filler{n}" for n in range(60))
+    new(latte, f"{words} the blender exploded {words}")
+    (hit,) = json.loads(latte.ok("search", "blender", "--json").stdout)
+    assert "blender exploded" in hit["snippet"]
+    assert hit["snippet"].startswith("…") and hit["snippet"].endswith("…")
+    assert len(hit["snippet"]) <= 100
+
+
+def test_bad_searches_are_refused(latte: Latte) -> None:
+    for args, message in (
+        (("?!",), "no word or number"),
+        (("kettle", "--status", "closed"), "--status"),
+        (("kettle", "--limit", "0"), "--limit"),
+        (("kettle", "--customer", "C-404"), "C-404"),
+    ):
+        result = latte("search", *args)
+        assert result.exit_code == 1, (args, result.output)
+        assert message in result.output
+        assert "Traceback" not in result.output
+
+
+def test_queries_cannot_inject_operators() -> None:
+    query = Query.parse('kettle" OR "x NEAR(a b) AND NOT -y:*')
+    assert query.words == ("kettle", "or", "x", "near", "a", "b", "and", "not", "y")
+    assert query.fts5().count('"') == 2 * len(query.words)
+
+
+def test_the_migration_fills_the_index_from_stored_complaints(db_url: str) -> None:
+    engine = db.get_engine(db_url)
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")
+    details = CustomerDetails(ref="C-1", name="Wiesława Ørsted", phone="+48 600 100 200")
+    with Session(engine) as session:
+        for n in range(5):
+            service.open_complaint(
+                session,
+                new=service.NewComplaint(
+                    channel="phone",
+                    category="delivery",
+                    listen=f"Stored before the index {n} pierogi",
+                    customer=details,
+                ),
+                agent="ana",
+                at=START + timedelta(hours=n),
+            )
+        assert session.connection().execute(text("SELECT count(*) FROM complaint")).scalar() == 5
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    with db.open_session(db_url) as session:
+        for query in ("pierogi", "wieslawa orsted", "+48600100200"):
+            assert len(search(session, SearchFilter(text=query))) == 5, query
+    integrity(db_url)
+
+
+def test_downgrade_removes_the_index_and_upgrade_builds_it_again(latte: Latte, db_url: str) -> None:
+    new(latte, "The blender exploded")
+    engine = db.get_engine(db_url)
+    config = alembic_config()
+    for target, step in (("0005", command.downgrade), ("head", command.upgrade)):
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            step(config, target)
+    assert len(ids(latte, "blender")) == 1
+    integrity(db_url)
+
+
+@pytest.mark.slow
+@pytest.mark.sqlite_only
+def test_on_a_terminal_the_words_found_are_highlighted(latte: Latte, db_url: str) -> None:
+    new(latte, "The blender exploded in the kitchen")
+    env = {**os.environ, "LATTE_DB": db_url, "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    child = pexpect.spawn(
+        sys.executable, ["-m", "latte_cli", "search", "Blender kitch*"],
+        env=env, encoding="utf-8", dimensions=(24, 100), timeout=30,
+    )  # fmt: skip
+    child.expect(pexpect.EOF)
+    shown = child.before or ""
+    assert "\x1b[1;7mblender\x1b[0m" in shown and "\x1b[1;7mkitchen\x1b[0m" in shown
+    assert "\x1b[1;7mexploded" not in shown
