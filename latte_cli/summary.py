@@ -195,6 +195,11 @@ def _pending_rows(conn: Connection) -> Sequence[Any]:
     return conn.execute(query).all()
 
 
+def has_pending(conn: Connection) -> bool:
+    """Whether changes written by another program wait to be folded."""
+    return conn.execute(select(table("report_change").c.id).limit(1)).first() is not None
+
+
 def pending(conn: Connection) -> list[Change]:
     """Changes not folded yet (written by another program since latte's last write)."""
     return [_change_of(row) for row in _pending_rows(conn)]

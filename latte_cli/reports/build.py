@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 
 from latte_cli import vocabulary
 from latte_cli.reports import queries as q
+from latte_cli.reports import summarised
 from latte_cli.reports.hours import BusinessClock, Schedule
 from latte_cli.reports.periods import EmptyPeriod, Period, Span, week_period
 from latte_cli.reports.stats import Cell, Dist, Nps, Outcomes, Share, percentile
@@ -278,6 +279,16 @@ class _Collector:
             if acknowledge:
                 m.acknowledge.append(_integers(acknowledged))
 
+    def from_summary(self, b: q.Buckets) -> None:
+        """Everything `speed` and `everything_else` add, from the summaries kept at write time
+        (calendar clock, nothing pending; see `summarised`)."""
+        o = self.options
+        common = {"by": o.by, "as_of": o.as_of, "target": o.target_seconds, "at": self.at}
+        summarised.volume_figures(self.conn, b.periods, **common)
+        summarised.cohort_figures(
+            self.conn, b.periods, window=o.window_seconds, no_value=NO_VALUE, **common
+        )
+
     def everything_else(self, b: q.Buckets) -> None:
         o = self.options
         for key, group, reopened, followed in q.cohort_counts(self.conn, b, o.by, o.as_of):
@@ -352,8 +363,12 @@ def build_report(conn: Connection, span: Span, options: Options, *, kind: str) -
     `options.by` is set, and the weekly trend over `span.trend_weeks` (weekly report only)."""
     explicit = q.Buckets({0: span.current, 1: span.previous}, options.zone, weekly=False)
     collector = _Collector(conn, options)
-    collector.speed(explicit)
-    collector.everything_else(explicit)
+    if options.schedule is None and summarised.available(conn):
+        # Cost grows with the days of the period, not its complaints (docs/architecture.md).
+        collector.from_summary(explicit)
+    else:
+        collector.speed(explicit)
+        collector.everything_else(explicit)
     target = options.target_seconds
     current, previous = collector.merged(0), collector.merged(1)
     groups: tuple[GroupFigures, ...] = ()

@@ -1,0 +1,315 @@
+"""A report's period figures read from the summaries kept at write time, on the calendar clock.
+
+- The cohort figures (resolved, resolution and acknowledge times, stage times, reopened,
+  follow-ups, NPS, repurchase outcomes) come from the cohort summary (`latte_cli.cohort`): the
+  day records of the period's UTC days, streamed a few dozen days at a time, each record
+  placed in its period by its first-resolution epoch (so a local period edge or the as-of time
+  inside a UTC day is exact), grouped with numpy, and the ids that bought again from one pass
+  over the outcome index.
+- The volume figures (opened, backlog, overdue) come from the report summary's day counts
+  (`latte_cli.summary`): sums over whole days, and the seconds stored with the entries of the
+  days cut by a period edge, the as-of time or the overdue limit.
+
+What a report reads grows with the number of days, not of complaints: a year is 365 day rows
+per table. The arithmetic is the same as the computation from the rows (`build._Collector`),
+so the figures are identical; docs/architecture.md ("Reports over long periods") says which
+figures need the rows (a business-hours clock).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection, func, select
+
+from latte_cli import cohort, summary
+from latte_cli.reports.periods import Period
+
+Ints = npt.NDArray[np.int64]
+DAY = cohort.DAY
+SPEED_LIMITS = np.array((4 * 3600, 24 * 3600, 72 * 3600), np.int64)
+
+
+def available(conn: Connection) -> bool:
+    """Both summaries are complete: nothing written by another program waits to be folded."""
+    return not cohort.pending(conn) and not summary.has_pending(conn)
+
+
+class _Labels:
+    """Texts to small integers, in order of first appearance; -1 (no value) maps to `none`."""
+
+    def __init__(self, none: Any) -> None:
+        self.none = none
+        self.index: dict[Any, int] = {}
+        self.values: list[Any] = []
+
+    def of(self, value: Any) -> int:
+        found = self.index.get(value)
+        if found is None:
+            found = self.index[value] = len(self.values)
+            self.values.append(value)
+        return found
+
+    def table(self, texts: list[str]) -> Ints:
+        """Per code of a day row (0..len-1, then -1 as the last element): the label index."""
+        return np.array([self.of(t) for t in texts] + [self.of(self.none)], np.int64)
+
+
+def cohort_figures(
+    conn: Connection,
+    periods: dict[int, Period],
+    *,
+    by: str | None,
+    as_of: int,
+    target: float,
+    window: int,
+    no_value: str,
+    at: Callable[[int, Any], Any],
+) -> None:
+    """Add each (period, group)'s cohort material to `at(key, group)` (a `build._Material`)."""
+    keys = sorted(periods, key=lambda k: periods[k].start)
+    starts = np.array([periods[k].start for k in keys], np.int64)
+    ends = np.array([periods[k].end for k in keys], np.int64)
+    lo, last = int(starts.min()), min(int(ends.max()) - 1, as_of)
+    if last < lo:
+        return
+    known = min(as_of, cohort.NEVER - 1)  # an as-of time past 2038 still leaves NEVER unknown
+    bought = cohort.bought(conn, lo, last, window, as_of)
+    groups, actions = _Labels(None), _Labels(no_value)
+    column = cohort.DIMENSION_CODE[by] if by else None
+    parts: dict[str, list[Any]] = {name: [] for name in PARTS}
+    offset = 0  # entries kept so far, for the scores' entry numbers
+    for rows in cohort.records_between(conn, lo // DAY, last // DAY):
+        for _day, names, blob, score_blob in rows:
+            texts = json.loads(names)
+            records = np.frombuffer(blob, cohort.RECORD)
+            resolved = records["resolved"].astype(np.int64)
+            place = np.searchsorted(starts, resolved, "right") - 1
+            inside = (resolved >= lo) & (resolved <= last)
+            inside &= resolved < ends[np.maximum(place, 0)]
+            if not inside.any():
+                continue
+            kept = records[inside]
+            codes = kept["codes"]
+            if column is None:
+                group = np.full(len(kept), groups.of(None), np.int64)
+            else:
+                group = groups.table(texts)[codes[:, column]]
+            _add_entries(
+                parts,
+                kept,
+                place[inside],
+                group,
+                actions.table(texts)[codes[:, cohort.ACTION_CODE]],
+                bought,
+                known=known,
+                as_of=as_of,
+                target=target,
+                window=window,
+            )
+            scores = np.frombuffer(score_blob, cohort.SCORE)
+            if len(scores):
+                entry = np.searchsorted(kept["id"], scores["id"])
+                entry = np.minimum(entry, len(kept) - 1)
+                counted = (kept["id"][entry] == scores["id"]) & (scores["recorded"] <= known)
+                parts["score_entry"].append(entry[counted] + offset)
+                parts["score"].append(scores["nps"][counted].astype(np.int64))
+            offset += len(kept)
+    if not offset:
+        return
+    _spread(parts, keys, groups.values, actions.values, at)
+
+
+PARTS = (
+    "place",
+    "group",
+    "resolution",
+    "acknowledge",
+    "stages",
+    "reopened",
+    "followed",
+    "customer",
+    "outcome",
+    "action",
+    "score_entry",
+    "score",
+)
+
+
+def _add_entries(
+    parts: dict[str, list[Any]],
+    kept: Any,
+    place: Ints,
+    group: Ints,
+    action: Ints,
+    bought: Ints,
+    *,
+    known: int,
+    as_of: int,
+    target: float,
+    window: int,
+) -> None:
+    """The per-entry values of one day's records in the periods."""
+    opened = kept["opened"].astype(np.int64)
+    resolved = kept["resolved"].astype(np.int64)
+    resolution = resolved - opened
+    acknowledged = kept["acknowledged"].astype(np.int64)
+    parts["place"].append(place)
+    parts["group"].append(group)
+    parts["resolution"].append(resolution)
+    parts["acknowledge"].append(
+        np.where(acknowledged == cohort.MISSING, np.iinfo(np.int64).min, acknowledged - opened)
+    )
+    parts["stages"].append(kept["stages"].astype(np.int64))
+    parts["reopened"].append(kept["reopened"] <= known)
+    parts["followed"].append(kept["followed"] <= known)
+    parts["customer"].append(kept["customer"] == 1)
+    # outcome: repurchased (0), lost (1), pending (2); docs/metrics.md, Outcomes
+    evidence = np.isin(kept["id"], bought) | (kept["said"] <= known)
+    outcome = np.where(evidence, 0, np.where(resolved + window <= as_of, 1, 2))
+    speed = np.searchsorted(SPEED_LIMITS, resolution, "right")
+    fast = (resolution <= target).astype(np.int64)
+    satisfied = (kept["satisfied"] <= known).astype(np.int64)
+    # (speed bucket, fast, satisfied, outcome) in one small integer; the action kind beside it
+    parts["outcome"].append(((speed * 2 + fast) * 2 + satisfied) * 3 + outcome)
+    parts["action"].append(action)
+
+
+def _spread(
+    parts: dict[str, list[Any]],
+    keys: list[int],
+    group_values: list[Any],
+    action_values: list[Any],
+    at: Callable[[int, Any], Any],
+) -> None:
+    """Group the entries by (period, group) and hand each cell's material over."""
+    joined = {name: np.concatenate(values) for name, values in parts.items() if values}
+    width = len(group_values)
+    cells = joined["place"] * width + joined["group"]
+    order = np.argsort(cells, kind="stable")
+    counts = np.bincount(cells, minlength=len(keys) * width)
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    scored = Counter[tuple[int, int]]()
+    if "score_entry" in joined:
+        score_cells = cells[joined["score_entry"]]
+        kind = np.where(joined["score"] >= 9, 0, np.where(joined["score"] <= 6, 2, 1))
+        scored.update(zip(score_cells.tolist(), kind.tolist(), strict=True))
+    missing = np.iinfo(np.int64).min
+    from latte_cli.cohort import STAGES
+
+    for cell in np.flatnonzero(counts).tolist():
+        take = order[bounds[cell] : bounds[cell + 1]]
+        m = at(keys[cell // width], group_values[cell % width])
+        m.resolution.append(joined["resolution"][take])
+        acknowledge = joined["acknowledge"][take]
+        m.acknowledge.append(acknowledge[acknowledge != missing])
+        stages = joined["stages"][take]
+        for i, stage in enumerate(STAGES):
+            values = stages[:, i]
+            values = values[values != cohort.MISSING]
+            if len(values):
+                m.stages.setdefault(stage, []).append(values)
+        m.reopened += int(joined["reopened"][take].sum())
+        m.followed += int(joined["followed"][take].sum())
+        m.nps = [m.nps[i] + scored.get((cell, i), 0) for i in range(3)]
+        with_customer = take[joined["customer"][take]]
+        if not len(with_customer):
+            continue
+        combined = (
+            joined["outcome"][with_customer] * len(action_values) + joined["action"][with_customer]
+        )
+        values, counted = np.unique(combined, return_counts=True)
+        for value, n in zip(values.tolist(), counted.tolist(), strict=True):
+            rest, action = divmod(value, len(action_values))
+            rest, outcome = divmod(rest, 3)
+            rest, satisfied = divmod(rest, 2)
+            speed, fast = divmod(rest, 2)
+            m.outcomes[(speed, fast, action_values[action], satisfied, OUTCOMES[outcome])] += n
+
+
+OUTCOMES = ("repurchased", "lost", "pending")
+
+
+# ------------------------------------------------------------------------------ volume
+
+
+def _upto(conn: Connection, dimension: str, moment: int) -> dict[str | None, list[int]]:
+    """Per value: [complaints opened at or before `moment`, first resolved at or before it]."""
+    c = summary.table("report_day").c
+    day = moment // DAY
+    found: dict[str | None, list[int]] = {}
+    query = (
+        select(c.value, func.sum(c.opened_n), func.sum(c.resolved_n))
+        .where(c.dimension == dimension, c.day < day)
+        .group_by(c.value)
+    )
+    for value, opened, resolved in conn.execute(query):
+        found[None if value == summary.NONE else value] = [int(opened or 0), int(resolved or 0)]
+    second = moment - day * DAY
+    for row in summary.day_rows_in_full(conn, dimension, [day]):
+        counts = found.setdefault(row.value, [0, 0])
+        counts[0] += int((np.frombuffer(row.opened, "<i4") <= second).sum())
+        counts[1] += int((np.frombuffer(row.resolved_at, "<i4") <= second).sum())
+    return found
+
+
+def _resolved_after_opened_by(
+    conn: Connection, dimension: str, limit: int, moment: int
+) -> dict[str | None, int]:
+    """Per value: complaints first resolved in (limit, moment] that were opened at or before
+    `limit`, from the entries of those days."""
+    found: dict[str | None, int] = {}
+    days = list(range(limit // DAY, moment // DAY + 1))
+    for row in summary.day_rows_in_full(conn, dimension, days):
+        resolved = row.day * DAY + np.frombuffer(row.resolved_at, "<i4").astype(np.int64)
+        opened = resolved - np.frombuffer(row.durations, "<i8").astype(np.int64)
+        n = int(((resolved > limit) & (resolved <= moment) & (opened <= limit)).sum())
+        found[row.value] = found.get(row.value, 0) + n
+    return found
+
+
+def volume_figures(
+    conn: Connection,
+    periods: dict[int, Period],
+    *,
+    by: str | None,
+    as_of: int,
+    target: float,
+    at: Callable[[int, Any], Any],
+) -> None:
+    """Add each (period, group)'s opened, backlog and overdue counts to `at(key, group)`.
+
+    backlog at M = opened by M - first resolved by M; overdue at M = backlog opened before
+    M - target = opened by L - first resolved by L - (first resolved in (L, M], opened by L),
+    with L the last second before M - target (docs/metrics.md, Speed)."""
+    dimension = by or "agent"
+
+    def group(value: str | None) -> Any:
+        return value if by else None
+
+    for key, period in periods.items():
+        moment = min(period.end - 1, as_of)
+        now = _upto(conn, dimension, moment)
+        if moment >= period.start:
+            before = _upto(conn, dimension, period.start - 1)
+            for value, (opened, _) in now.items():
+                n = opened - before.get(value, [0, 0])[0]
+                if n:
+                    at(key, group(value)).opened += n
+        limit = math.ceil(moment - target) - 1
+        older = _upto(conn, dimension, limit)
+        late = _resolved_after_opened_by(conn, dimension, limit, moment)
+        for value, (opened, resolved) in now.items():
+            backlog = opened - resolved
+            old_opened, old_resolved = older.get(value, [0, 0])
+            overdue = old_opened - old_resolved - late.get(value, 0)
+            if backlog or overdue:
+                m = at(key, group(value))
+                m.backlog += backlog
+                m.overdue += overdue
