@@ -4,6 +4,7 @@ definitions of docs/metrics.md)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -175,9 +176,10 @@ def test_outcomes_by_week_in_markdown_and_tables(latte: Any, year: Any) -> None:
 
 
 @pytest.mark.sqlite_only
-def test_cohort_lookups_stay_in_the_covering_indexes(year: Any, sqlite_path: Any) -> None:
-    """The stage durations and follow-up answers of a year's cohort are read from the
-    covering indexes of revision 0005, not from the table rows."""
+def test_a_year_reads_the_summaries_not_the_complaint_rows(year: Any, sqlite_path: Any) -> None:
+    """A year's report reads the report summary and the cohort summary (revision 0009), and
+    of the repurchase outcomes only their covering index: no complaint, stage record,
+    follow-up, event or purchase row."""
     from zoneinfo import ZoneInfo
 
     from sqlalchemy import create_engine, event
@@ -206,8 +208,10 @@ def test_cohort_lookups_stay_in_the_covering_indexes(year: Any, sqlite_path: Any
             for statement, parameters in list(statements)
         }
     engine.dispose()
-    stage_plans = [plan for sql, plan in plans.items() if "stage_record" in sql]
-    followup_plans = [plan for sql, plan in plans.items() if "followup" in sql]
-    assert stage_plans and followup_plans
-    assert all("COVERING INDEX ix_stage_record_durations" in plan for plan in stage_plans)
-    assert all("COVERING INDEX ix_followup_answers" in plan for plan in followup_plans)
+    rows = ("complaint", "stage_record", "followup", "event", "purchase")
+    read = [sql for sql in plans if any(re.search(rf"\b{t}\b", sql) for t in rows)]
+    assert read == []
+    outcome_plans = [plan for sql, plan in plans.items() if "report_outcome" in sql]
+    assert outcome_plans
+    assert all("COVERING INDEX ix_report_outcome_bought" in plan for plan in outcome_plans)
+    assert any("report_cohort" in sql for sql in plans)
