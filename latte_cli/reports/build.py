@@ -446,9 +446,19 @@ def _trend_outcomes(
 ) -> dict[tuple[int, Any], _Material]:
     """Per (week, group): the repurchase outcomes and NPS counts of the complaints first
     resolved that week (docs/metrics.md, Outcomes); neither depends on the clock."""
-    b = q.Buckets(periods, options.zone, weekly=True, full_scan=len(periods) > FULL_SCAN_WEEKS)
     o = options
     found: dict[tuple[int, Any], _Material] = {}
+    if summarised.available(conn):
+
+        def at(key: int, group: Any) -> _Material:
+            return found.setdefault((key, group), _Material())
+
+        summarised.cohort_figures(
+            conn, periods, by=o.by, as_of=o.as_of, target=o.target_seconds,
+            window=o.window_seconds, no_value=NO_VALUE, at=at,
+        )  # fmt: skip
+        return found
+    b = q.Buckets(periods, options.zone, weekly=True, full_scan=len(periods) > FULL_SCAN_WEEKS)
     for key, group, outcome, n in q.outcome_counts(conn, b, o.by, o.as_of, window=o.window_seconds):
         m = found.setdefault((key, group), _Material())
         m.outcomes[(0, 0, NO_VALUE, 0, outcome)] += n
