@@ -203,11 +203,12 @@ def decode(names: str, records: bytes, scores: bytes) -> tuple[list[str], Record
 def _canonical(names: str, records: bytes, scores: bytes) -> tuple[Any, ...]:
     """A day's content with codes replaced by their texts, for comparisons."""
     texts, found, scored = decode(names, records, scores)
-    columns = [found[name].tolist() for name in RECORD.names]
+    names_of = RECORD.names or ()
+    columns = [found[name].tolist() for name in names_of]
     rows = []
     for *values, codes in zip(*columns, strict=True):
         rows.append((*values, tuple(None if k < 0 else texts[k] for k in codes)))
-    scored_rows = zip(*(scored[name].tolist() for name in SCORE.names), strict=True)
+    scored_rows = zip(*(scored[name].tolist() for name in SCORE.names or ()), strict=True)
     return tuple(rows), tuple(sorted(scored_rows))
 
 
@@ -281,6 +282,7 @@ def _patched(
     before: tuple[str, bytes, bytes] | None, gone: npt.NDArray[np.int64], added: list[Fresh]
 ) -> dict[str, Any] | None:
     """The day's columns after the change, None when it has no complaint left."""
+    names: list[str]
     if before is None:
         names, records, scores = [], np.zeros(0, RECORD), np.zeros(0, SCORE)
     else:

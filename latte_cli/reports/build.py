@@ -283,11 +283,14 @@ class _Collector:
         """Everything `speed` and `everything_else` add, from the summaries kept at write time
         (calendar clock, nothing pending; see `summarised`)."""
         o = self.options
-        common = {"by": o.by, "as_of": o.as_of, "target": o.target_seconds, "at": self.at}
-        summarised.volume_figures(self.conn, b.periods, **common)
-        summarised.cohort_figures(
-            self.conn, b.periods, window=o.window_seconds, no_value=NO_VALUE, **common
+        by, as_of, target = o.by, o.as_of, o.target_seconds
+        summarised.volume_figures(
+            self.conn, b.periods, by=by, as_of=as_of, target=target, at=self.at
         )
+        summarised.cohort_figures(
+            self.conn, b.periods, by=by, as_of=as_of, target=target,
+            window=o.window_seconds, no_value=NO_VALUE, at=self.at,
+        )  # fmt: skip
 
     def everything_else(self, b: q.Buckets) -> None:
         o = self.options
