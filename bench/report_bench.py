@@ -189,18 +189,22 @@ def to_duckdb(sqlite_path: Path, duck_path: Path) -> None:
 
     if duck_path.exists():
         duck_path.unlink()
+    # Streamed: the processes measured later are forked from this one, and on Linux a child's
+    # peak RSS starts at its parent's size when it was forked.
     source = sqlite3.connect(sqlite_path)
-    rows = source.execute(
+    cursor = source.execute(
         "SELECT assigned_agent, opened_epoch, first_resolved_epoch FROM complaint"
-    ).fetchall()
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", newline="", delete=False) as handle:
+        writer = csv.writer(handle)
+        while rows := cursor.fetchmany(100_000):
+            writer.writerows(rows)
     source.close()
     duck = duckdb.connect(str(duck_path))
     duck.execute(
         "CREATE TABLE complaint (assigned_agent VARCHAR, opened_epoch BIGINT, "
         "first_resolved_epoch BIGINT)"
     )
-    with tempfile.NamedTemporaryFile("w", suffix=".csv", newline="", delete=False) as handle:
-        csv.writer(handle).writerows(rows)
     duck.execute(f"COPY complaint FROM '{handle.name}' (HEADER false, NULLSTR '')")
     os.unlink(handle.name)
     duck.close()
@@ -304,15 +308,16 @@ SKIPPED = {("weekly hours", "quarter"), ("weekly hours", "full history")}
 
 def measured_process(args: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds, peak RSS in MB) of one whole process. On a shared machine
-    the CPU seconds (user + system) move less than the wall time with other work."""
-    started = time.perf_counter()
-    child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)
-    took = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode:
-        raise SystemExit(f"{' '.join(args)} failed with exit code {child.returncode}")
-    return took, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
+    the CPU seconds (user + system) move less than the wall time with other work. The child
+    runs under /usr/bin/time: on Linux a process's peak RSS counts what it shared with the
+    process it was forked from, so a child of this (larger) process would report too much."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as measured:
+        timed = ["/usr/bin/time", "-f", "%e %U %S %M", "-o", measured.name, *args]
+        child = subprocess.run(timed, env=env, stdout=subprocess.DEVNULL, check=False)
+        if child.returncode:
+            raise SystemExit(f"{' '.join(args)} failed with exit code {child.returncode}")
+        wall, user, system, peak_kb = measured.read().split()[-4:]
+    return float(wall), float(user) + float(system), int(peak_kb) // 1024
 
 
 def period_matrix(

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -58,7 +57,7 @@ class _Labels:
 
     def table(self, texts: list[str]) -> Ints:
         """Per code of a day row (0..len-1, then -1 as the last element): the label index."""
-        return np.array([self.of(t) for t in texts] + [self.of(self.none)], np.int64)
+        return np.array([self.of(t) for t in texts] + [self.of(self.none)], np.int32)
 
 
 def cohort_figures(
@@ -86,41 +85,51 @@ def cohort_figures(
     parts: dict[str, list[Any]] = {name: [] for name in PARTS}
     offset = 0  # entries kept so far, for the scores' entry numbers
     for rows in cohort.records_between(conn, lo // DAY, last // DAY):
+        # A chunk of days at once: only the codes are translated day by day.
+        kept_parts, group_parts, action_parts, score_parts = [], [], [], []
         for _day, names, blob, score_blob in rows:
-            texts = json.loads(names)
             records = np.frombuffer(blob, cohort.RECORD)
-            resolved = records["resolved"].astype(np.int64)
-            place = np.searchsorted(starts, resolved, "right") - 1
-            inside = (resolved >= lo) & (resolved <= last)
-            inside &= resolved < ends[np.maximum(place, 0)]
-            if not inside.any():
-                continue
-            kept = records[inside]
-            codes = kept["codes"]
+            texts = json.loads(names)
+            codes = records["codes"]
+            kept_parts.append(records)
             if column is None:
-                group = np.full(len(kept), groups.of(None), np.int64)
+                group_parts.append(np.full(len(records), groups.of(None), np.int32))
             else:
-                group = groups.table(texts)[codes[:, column]]
-            _add_entries(
-                parts,
-                kept,
-                place[inside],
-                group,
-                actions.table(texts)[codes[:, cohort.ACTION_CODE]],
-                bought,
-                known=known,
-                as_of=as_of,
-                target=target,
-                window=window,
-            )
-            scores = np.frombuffer(score_blob, cohort.SCORE)
-            if len(scores):
-                entry = np.searchsorted(kept["id"], scores["id"])
-                entry = np.minimum(entry, len(kept) - 1)
-                counted = (kept["id"][entry] == scores["id"]) & (scores["recorded"] <= known)
-                parts["score_entry"].append(entry[counted] + offset)
-                parts["score"].append(scores["nps"][counted].astype(np.int64))
-            offset += len(kept)
+                group_parts.append(groups.table(texts)[codes[:, column]])
+            action_parts.append(actions.table(texts)[codes[:, cohort.ACTION_CODE]])
+            score_parts.append(np.frombuffer(score_blob, cohort.SCORE))
+        if not kept_parts:
+            continue
+        records = np.concatenate(kept_parts)
+        resolved = records["resolved"].astype(np.int64)
+        place = np.searchsorted(starts, resolved, "right") - 1
+        inside = (resolved >= lo) & (resolved <= last)
+        inside &= resolved < ends[np.maximum(place, 0)]
+        kept = records[inside]
+        if not len(kept):
+            continue
+        _add_entries(
+            parts,
+            kept,
+            place[inside].astype(np.int32),
+            np.concatenate(group_parts)[inside],
+            np.concatenate(action_parts)[inside],
+            bought,
+            known=known,
+            as_of=as_of,
+            target=target,
+            window=window,
+        )
+        scores = np.concatenate(score_parts)
+        if len(scores):
+            # Ids are unique across days and sorted within each: one sort finds every entry.
+            order = np.argsort(kept["id"], kind="stable")
+            ids = kept["id"][order]
+            at_id = np.minimum(np.searchsorted(ids, scores["id"]), len(ids) - 1)
+            counted = (ids[at_id] == scores["id"]) & (scores["recorded"] <= known)
+            parts["score_entry"].append(order[at_id[counted]] + offset)
+            parts["score"].append(scores["nps"][counted].astype(np.int8))
+        offset += len(kept)
     if not offset:
         return
     _spread(parts, keys, groups.values, actions.values, at)
@@ -145,9 +154,9 @@ PARTS = (
 def _add_entries(
     parts: dict[str, list[Any]],
     kept: Any,
-    place: Ints,
-    group: Ints,
-    action: Ints,
+    place: npt.NDArray[Any],
+    group: npt.NDArray[Any],
+    action: npt.NDArray[Any],
     bought: Ints,
     *,
     known: int,
@@ -166,19 +175,27 @@ def _add_entries(
     parts["acknowledge"].append(
         np.where(acknowledged == cohort.MISSING, np.iinfo(np.int64).min, acknowledged - opened)
     )
-    parts["stages"].append(kept["stages"].astype(np.int64))
+    parts["stages"].append(kept["stages"])  # int32, widened per figure
     parts["reopened"].append(kept["reopened"] <= known)
     parts["followed"].append(kept["followed"] <= known)
     parts["customer"].append(kept["customer"] == 1)
     # outcome: repurchased (0), lost (1), pending (2); docs/metrics.md, Outcomes
-    evidence = np.isin(kept["id"], bought) | (kept["said"] <= known)
+    evidence = _among(kept["id"], bought) | (kept["said"] <= known)
     outcome = np.where(evidence, 0, np.where(resolved + window <= as_of, 1, 2))
     speed = np.searchsorted(SPEED_LIMITS, resolution, "right")
     fast = (resolution <= target).astype(np.int64)
     satisfied = (kept["satisfied"] <= known).astype(np.int64)
     # (speed bucket, fast, satisfied, outcome) in one small integer; the action kind beside it
-    parts["outcome"].append(((speed * 2 + fast) * 2 + satisfied) * 3 + outcome)
+    parts["outcome"].append((((speed * 2 + fast) * 2 + satisfied) * 3 + outcome).astype(np.int16))
     parts["action"].append(action)
+
+
+def _among(ids: Any, ordered: Ints) -> npt.NDArray[np.bool_]:
+    """Which of `ids` are in the sorted array `ordered` (a binary search each)."""
+    if not len(ordered):
+        return np.zeros(len(ids), np.bool_)
+    at = np.minimum(np.searchsorted(ordered, ids), len(ordered) - 1)
+    return ordered[at] == ids  # type: ignore[no-any-return]
 
 
 def _spread(
@@ -189,17 +206,22 @@ def _spread(
     at: Callable[[int, Any], Any],
 ) -> None:
     """Group the entries by (period, group) and hand each cell's material over."""
-    joined = {name: np.concatenate(values) for name, values in parts.items() if values}
+    joined: dict[str, Any] = {}
+    for name in list(parts):
+        arrays = parts.pop(name)  # each field's parts freed once joined
+        if arrays:
+            joined[name] = np.concatenate(arrays)
     width = len(group_values)
-    cells = joined["place"] * width + joined["group"]
+    cells = joined.pop("place").astype(np.int64) * width + joined.pop("group")
     order = np.argsort(cells, kind="stable")
     counts = np.bincount(cells, minlength=len(keys) * width)
     bounds = np.concatenate([[0], np.cumsum(counts)])
-    scored = Counter[tuple[int, int]]()
+    # promoters, passives, detractors per cell
+    scored = np.zeros((len(keys) * width, 3), np.int64)
     if "score_entry" in joined:
         score_cells = cells[joined["score_entry"]]
         kind = np.where(joined["score"] >= 9, 0, np.where(joined["score"] <= 6, 2, 1))
-        scored.update(zip(score_cells.tolist(), kind.tolist(), strict=True))
+        scored = np.bincount(score_cells * 3 + kind, minlength=len(keys) * width * 3).reshape(-1, 3)
     missing = np.iinfo(np.int64).min
     from latte_cli.cohort import STAGES
 
@@ -211,21 +233,20 @@ def _spread(
         m.acknowledge.append(acknowledge[acknowledge != missing])
         stages = joined["stages"][take]
         for i, stage in enumerate(STAGES):
-            values = stages[:, i]
-            values = values[values != cohort.MISSING]
-            if len(values):
-                m.stages.setdefault(stage, []).append(values)
+            seconds = stages[:, i]
+            seconds = seconds[seconds != cohort.MISSING]
+            if len(seconds):
+                m.stages.setdefault(stage, []).append(seconds)
         m.reopened += int(joined["reopened"][take].sum())
         m.followed += int(joined["followed"][take].sum())
-        m.nps = [m.nps[i] + scored.get((cell, i), 0) for i in range(3)]
+        m.nps = [m.nps[i] + int(scored[cell, i]) for i in range(3)]
         with_customer = take[joined["customer"][take]]
         if not len(with_customer):
             continue
-        combined = (
-            joined["outcome"][with_customer] * len(action_values) + joined["action"][with_customer]
-        )
-        values, counted = np.unique(combined, return_counts=True)
-        for value, n in zip(values.tolist(), counted.tolist(), strict=True):
+        outcome_codes = joined["outcome"][with_customer].astype(np.int64)
+        combined = outcome_codes * len(action_values) + joined["action"][with_customer]
+        found, counted = np.unique(combined, return_counts=True)
+        for value, n in zip(found.tolist(), counted.tolist(), strict=True):
             rest, action = divmod(value, len(action_values))
             rest, outcome = divmod(rest, 3)
             rest, satisfied = divmod(rest, 2)
