@@ -79,7 +79,6 @@ def cohort_figures(
     if last < lo:
         return
     known = min(as_of, cohort.NEVER - 1)  # an as-of time past 2038 still leaves NEVER unknown
-    bought = cohort.bought(conn, lo, last, window, as_of)
     groups, actions = _Labels(None), _Labels(no_value)
     column = cohort.DIMENSION_CODE[by] if by else None
     parts: dict[str, list[Any]] = {name: [] for name in PARTS}
@@ -102,6 +101,12 @@ def cohort_figures(
             continue
         records = np.concatenate(kept_parts)
         resolved = records["resolved"].astype(np.int64)
+        # The ids that bought again, for this chunk's days only (a few MB for a full history
+        # at once otherwise).
+        first_day, last_day = rows[0][0], rows[-1][0]
+        bought = cohort.bought(
+            conn, max(lo, first_day * DAY), min(last, last_day * DAY + DAY - 1), window, as_of
+        )
         place = np.searchsorted(starts, resolved, "right") - 1
         inside = (resolved >= lo) & (resolved <= last)
         inside &= resolved < ends[np.maximum(place, 0)]
@@ -171,10 +176,11 @@ def _add_entries(
     acknowledged = kept["acknowledged"].astype(np.int64)
     parts["place"].append(place)
     parts["group"].append(group)
-    parts["resolution"].append(resolution)
-    parts["acknowledge"].append(
-        np.where(acknowledged == cohort.MISSING, np.iinfo(np.int64).min, acknowledged - opened)
-    )
+    parts["resolution"].append(_narrow(resolution))
+    gap = acknowledged == cohort.MISSING
+    # Missing acknowledge times as the type's minimum, which no difference of two 32-bit
+    # epochs narrowed to 32 bits can be (`_narrow` keeps such a difference in 64 bits).
+    parts["acknowledge"].append(_narrow(np.where(gap, 0, acknowledged - opened), missing=gap))
     parts["stages"].append(kept["stages"])  # int32, widened per figure
     parts["reopened"].append(kept["reopened"] <= known)
     parts["followed"].append(kept["followed"] <= known)
@@ -188,6 +194,17 @@ def _add_entries(
     # (speed bucket, fast, satisfied, outcome) in one small integer; the action kind beside it
     parts["outcome"].append((((speed * 2 + fast) * 2 + satisfied) * 3 + outcome).astype(np.int16))
     parts["action"].append(action)
+
+
+def _narrow(values: Ints, missing: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[Any]:
+    """The values in 32 bits when they fit (half the memory for a full history), else as they
+    are; `missing` entries become the type's minimum."""
+    low, high = np.iinfo(np.int32).min, np.iinfo(np.int32).max
+    fits = not len(values) or (int(values.min()) > low and int(values.max()) <= high)
+    found = values.astype(np.int32) if fits else values.copy()
+    if missing is not None:
+        found[missing] = np.iinfo(found.dtype).min
+    return found
 
 
 def _among(ids: Any, ordered: Ints) -> npt.NDArray[np.bool_]:
@@ -205,46 +222,50 @@ def _spread(
     action_values: list[Any],
     at: Callable[[int, Any], Any],
 ) -> None:
-    """Group the entries by (period, group) and hand each cell's material over."""
-    joined: dict[str, Any] = {}
-    for name in list(parts):
-        arrays = parts.pop(name)  # each field's parts freed once joined
-        if arrays:
-            joined[name] = np.concatenate(arrays)
+    """Group the entries by (period, group) and hand each cell's material over: every field
+    is put in cell order once, one at a time, and each cell gets views of its stretch (no
+    copy per cell; a full history's fields are tens of MB each)."""
     width = len(group_values)
-    cells = joined.pop("place").astype(np.int64) * width + joined.pop("group")
+    cells = np.concatenate(parts.pop("place")).astype(np.int64) * width
+    cells += np.concatenate(parts.pop("group"))
     order = np.argsort(cells, kind="stable")
     counts = np.bincount(cells, minlength=len(keys) * width)
-    bounds = np.concatenate([[0], np.cumsum(counts)])
+    bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
     # promoters, passives, detractors per cell
     scored = np.zeros((len(keys) * width, 3), np.int64)
-    if "score_entry" in joined:
-        score_cells = cells[joined["score_entry"]]
-        kind = np.where(joined["score"] >= 9, 0, np.where(joined["score"] <= 6, 2, 1))
+    if parts["score_entry"]:
+        score_cells = cells[np.concatenate(parts.pop("score_entry"))]
+        score = np.concatenate(parts.pop("score"))
+        kind = np.where(score >= 9, 0, np.where(score <= 6, 2, 1))
         scored = np.bincount(score_cells * 3 + kind, minlength=len(keys) * width * 3).reshape(-1, 3)
-    missing = np.iinfo(np.int64).min
+    del cells
+    joined: dict[str, Any] = {}
+    for name in FIELDS:
+        joined[name] = np.concatenate(parts.pop(name))[order]  # the parts freed as they go
+    del order
+    missing = np.iinfo(joined["acknowledge"].dtype).min
     from latte_cli.cohort import STAGES
 
     for cell in np.flatnonzero(counts).tolist():
-        take = order[bounds[cell] : bounds[cell + 1]]
+        stretch = slice(bounds[cell], bounds[cell + 1])
         m = at(keys[cell // width], group_values[cell % width])
-        m.resolution.append(joined["resolution"][take])
-        acknowledge = joined["acknowledge"][take]
+        m.resolution.append(joined["resolution"][stretch])
+        acknowledge = joined["acknowledge"][stretch]
         m.acknowledge.append(acknowledge[acknowledge != missing])
-        stages = joined["stages"][take]
+        stages = joined["stages"][stretch]
         for i, stage in enumerate(STAGES):
             seconds = stages[:, i]
             seconds = seconds[seconds != cohort.MISSING]
             if len(seconds):
                 m.stages.setdefault(stage, []).append(seconds)
-        m.reopened += int(joined["reopened"][take].sum())
-        m.followed += int(joined["followed"][take].sum())
+        m.reopened += int(joined["reopened"][stretch].sum())
+        m.followed += int(joined["followed"][stretch].sum())
         m.nps = [m.nps[i] + int(scored[cell, i]) for i in range(3)]
-        with_customer = take[joined["customer"][take]]
-        if not len(with_customer):
+        with_customer = joined["customer"][stretch]
+        if not with_customer.any():
             continue
-        outcome_codes = joined["outcome"][with_customer].astype(np.int64)
-        combined = outcome_codes * len(action_values) + joined["action"][with_customer]
+        outcome_codes = joined["outcome"][stretch][with_customer].astype(np.int64)
+        combined = outcome_codes * len(action_values) + joined["action"][stretch][with_customer]
         found, counted = np.unique(combined, return_counts=True)
         for value, n in zip(found.tolist(), counted.tolist(), strict=True):
             rest, action = divmod(value, len(action_values))
@@ -254,6 +275,16 @@ def _spread(
             m.outcomes[(speed, fast, action_values[action], satisfied, OUTCOMES[outcome])] += n
 
 
+FIELDS = (
+    "resolution",
+    "acknowledge",
+    "stages",
+    "reopened",
+    "followed",
+    "customer",
+    "outcome",
+    "action",
+)
 OUTCOMES = ("repurchased", "lost", "pending")
 
 
