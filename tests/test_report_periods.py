@@ -224,6 +224,8 @@ SUMMARY_CASES = [
     ("Asia/Kolkata", "2026-03-01", "2026-05-31", "2026-04-17T06:15:09", 24.0, "channel"),
     ("America/St_Johns", "2026-01-01", "2026-12-31", "2026-11-01T03:59:59", 72.0, "category"),
     (ZONE, "2026-02-10", "2026-11-03", "2027-02-01T12:00", 0.25, "location"),
+    # as-of exactly the target after an open complaint's opening: it is not overdue yet
+    ("UTC", "2026-06-01", "2026-12-31", "edge", 0.25, None),
 ]
 
 
@@ -236,6 +238,7 @@ def test_the_summaries_give_the_figures_of_the_rows(
     report does while a change of another program waits in the queue) is the same, to the
     last bit: long periods, every --by, periods and as-of times cut inside UTC days, a
     fractional SLA target (the overdue limit inside a second's range)."""
+    from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
     from sqlalchemy import create_engine, text
@@ -244,6 +247,17 @@ def test_the_summaries_give_the_figures_of_the_rows(
     from latte_cli.reports.periods import choose_span, parse_as_of
 
     tz = ZoneInfo(zone)
+    if as_of == "edge":
+        rows, _ = year
+        limit = int(target * 3600)
+        start, end = _span(since, until)
+        edge = min(
+            r.opened + limit
+            for r in rows
+            if start <= r.opened + limit < end
+            and (r.first_resolved is None or r.first_resolved > r.opened + limit)
+        )
+        as_of = datetime.fromtimestamp(edge, UTC).isoformat()
     moment = parse_as_of(as_of, tz, 0)
     span = choose_span(zone=tz, as_of=moment, since=since, until=until, weeks=8)
     options = Options(zone=tz, as_of=moment, target_hours=target, window_days=30, by=by)
