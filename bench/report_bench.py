@@ -322,11 +322,11 @@ def measured_process(args: list[str], env: dict[str, str]) -> tuple[float, float
 
 def period_matrix(
     latte: str, env: dict[str, str], runs: int, only: list[str]
-) -> dict[tuple[str, str], float]:
+) -> dict[tuple[str, str], tuple[float, float]]:
     """Every report over every period: time and peak RSS, beside the one-week report."""
     columns = ("wall s", "x week", "CPU s", "x week", "peak MB")
     print(f"{'report':<13} {'period':<13} " + " ".join(f"{c:>7}" for c in columns))
-    times = {}
+    times: dict[tuple[str, str], tuple[float, float]] = {}
     for name, report in REPORTS.items():
         if only and name not in only:
             continue
@@ -340,7 +340,7 @@ def period_matrix(
             cpu = statistics.median(c for _, c, _ in samples)
             peak = max(m for _, _, m in samples)
             week_time, week_cpu = week_time or took, week_cpu or cpu
-            times[(name, period)] = took
+            times[(name, period)] = (took, cpu)
             print(
                 f"{name:<13} {period:<13} {took:>7.2f} {took / week_time:>7.1f} "
                 f"{cpu:>7.2f} {cpu / week_cpu:>7.1f} {peak:>8}"
@@ -414,8 +414,9 @@ def copy_to_postgres(sqlite_path: Path, url: str) -> None:
     dispose_engines()
 
 
-def duck_year(sqlite_path: Path, duck_path: Path) -> float:
-    """Seconds DuckDB takes for the year's figures, its own file, tables loaded beforehand."""
+def duck_year(sqlite_path: Path, duck_path: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds DuckDB takes for the year's figures (medians of 3), its own file,
+    tables loaded beforehand; CPU counts all of DuckDB's threads."""
     import duckdb
 
     duck = duckdb.connect(str(duck_path))
@@ -432,13 +433,14 @@ def duck_year(sqlite_path: Path, duck_path: Path) -> float:
             "id BIGINT, assigned_agent VARCHAR, opened_epoch BIGINT, acknowledged_epoch BIGINT, "
             "first_resolved_epoch BIGINT, reopen_count INTEGER",
         )  # fmt: skip
-    times = []
+    times, cpu = [], []
     for _ in range(3):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         duck.execute(DUCK_YEAR).fetchall()
         times.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
     duck.close()
-    return statistics.median(times)
+    return statistics.median(times), statistics.median(cpu)
 
 
 def timed_process(args: list[str], env: dict[str, str], runs: int = 3) -> float:
@@ -521,11 +523,12 @@ def matrix(
         stdout=subprocess.DEVNULL,
     )  # warm the cache
     times = period_matrix(latte, env, runs, only)
-    anchor = duck_year(db, duck_path)
-    year = times.get(("weekly", "year"), float("nan"))
+    anchor, anchor_cpu = duck_year(db, duck_path)
+    year, year_cpu = times.get(("weekly", "year"), (float("nan"), float("nan")))
     print(
-        f"DuckDB, the year's weekly figures (own file, median of 3): {anchor:.2f} s; "
-        f"latte's yearly weekly report (whole process) {year:.2f} s, ratio {year / anchor:.1f}"
+        f"DuckDB, the year's weekly figures (own file, median of 3): {anchor:.2f} s, "
+        f"{anchor_cpu:.2f} CPU s; latte's yearly weekly report (whole process) {year:.2f} s, "
+        f"{year_cpu:.2f} CPU s: ratio {year / anchor:.1f} (wall), {year_cpu / anchor_cpu:.1f} (CPU)"
     )
 
 
