@@ -4,7 +4,7 @@ A report's period figures are about its **cohort**, the complaints first resolve
 period (docs/metrics.md). Read from the complaint rows, a year's cohort is a million rows and
 their stage records and follow-ups; kept here, it is a few hundred blobs:
 
-- `report_cohort`, per UTC day of first resolution: one fixed-size record (`RECORD`) per
+- `report_cohort`, per UTC day of first resolution: one fixed-size record (`RECORD`, a `struct` layout) per
   complaint first resolved that day, sorted by id, holding what every period figure needs and
   nothing that depends on the report's settings: the opening, acknowledge and first
   resolution epochs, the first cycle's stage durations, the first reopening, the first
@@ -32,13 +32,12 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 from sqlalchemy import ColumnElement, Connection, Table, and_, delete, func, select
 from sqlmodel import SQLModel
 
@@ -53,24 +52,13 @@ ACTION_CODE = 4
 # Epochs and stage durations are 32-bit integer columns on both stores.
 MISSING = -(2**31)  # no acknowledge time, no stage record
 NEVER = 2**31 - 1  # no reopening, no such follow-up
-RECORD = np.dtype(
-    [
-        ("id", "<i8"),
-        ("opened", "<i4"),
-        ("resolved", "<i4"),
-        ("acknowledged", "<i4"),
-        ("stages", "<i4", (len(STAGES),)),
-        ("reopened", "<i4"),
-        ("followed", "<i4"),
-        ("said", "<i4"),
-        ("satisfied", "<i4"),
-        ("customer", "<i1"),
-        ("codes", "<i2", (len(CODES),)),
-    ]
-)
-SCORE = np.dtype([("id", "<i8"), ("recorded", "<i4"), ("nps", "<i4")])
+# One record: id (int64); opened, resolved, acknowledged (int32 epochs); the five stage
+# durations (int32); reopened, followed, said, satisfied (int32 epochs); customer (int8); the
+# five codes (int16). Little-endian, packed: `reports.summarised` reads it as a numpy dtype of
+# the same layout. Written with `struct`, so a write (which folds) never imports numpy.
+RECORD = struct.Struct("<q3i5i4ib5h")
+SCORE = struct.Struct("<qii")  # complaint id, recorded epoch, score
 IDS_PER_STATEMENT = 500
-Records = npt.NDArray[np.void]
 # (id, day, record fields in RECORD order with texts for codes, [(recorded, score), ...])
 Fresh = tuple[int, int, tuple[Any, ...], list[tuple[int, int]]]
 
@@ -170,46 +158,65 @@ def compute(conn: Connection, condition: ColumnElement[bool]) -> list[Fresh]:
     return found
 
 
+def _pack(record: tuple[Any, ...], index: dict[str, int], names: list[str]) -> bytes:
+    """One record's bytes; its texts become codes into `names` (extended as needed)."""
+    codes = []
+    for text in record[-1]:
+        if text is None:
+            codes.append(-1)
+            continue
+        if text not in index:
+            index[text] = len(names)
+            names.append(text)
+        codes.append(index[text])
+    cid, opened, first, acknowledged, stages, *times, customer, _texts = record
+    return RECORD.pack(cid, opened, first, acknowledged, *stages, *times, customer, *codes)
+
+
+def _split(blob: bytes, size: int) -> Iterator[tuple[int, bytes]]:
+    """(complaint id, bytes) of each fixed-size entry of a blob."""
+    for start in range(0, len(blob), size):
+        chunk = blob[start : start + size]
+        yield int.from_bytes(chunk[:8], "little", signed=True), chunk
+
+
+def _patched(
+    before: tuple[str, bytes, bytes] | None, gone: set[int], added: Sequence[Fresh]
+) -> dict[str, Any] | None:
+    """A day's columns after taking the `gone` complaints out and putting `added` in, records
+    sorted by id; None when it has no complaint left."""
+    names: list[str] = json.loads(before[0]) if before else []
+    records = {c: b for c, b in _split(before[1], RECORD.size) if c not in gone} if before else {}
+    scores = [b for c, b in _split(before[2], SCORE.size) if c not in gone] if before else []
+    if not records and not added:
+        return None
+    index = {text: i for i, text in enumerate(names)}
+    for cid, _day, record, score_list in added:
+        records[cid] = _pack(record, index, names)
+        scores.extend(SCORE.pack(cid, recorded, nps) for recorded, nps in score_list)
+    return {
+        "n": len(records),
+        "names": json.dumps(names),
+        "records": b"".join(records[c] for c in sorted(records)),
+        "scores": b"".join(scores),
+    }
+
+
 def encode(fresh: Sequence[Fresh]) -> tuple[int, str, bytes, bytes]:
     """(n, names, records, scores) of one day's complaints, sorted by id."""
-    names: list[str] = []
-    index: dict[str, int] = {}
-    records = np.zeros(len(fresh), RECORD)
-    score_rows: list[tuple[int, int, int]] = []
-    for i, (cid, _day, record, scores) in enumerate(sorted(fresh, key=lambda f: f[0])):
-        codes = []
-        for text in record[-1]:
-            if text is None:
-                codes.append(-1)
-                continue
-            if text not in index:
-                index[text] = len(names)
-                names.append(text)
-            codes.append(index[text])
-        records[i] = (*record[:-1], tuple(codes))
-        score_rows.extend((cid, recorded, nps) for recorded, nps in scores)
-    scored = np.array(score_rows, SCORE)
-    return len(fresh), json.dumps(names), records.tobytes(), scored.tobytes()
-
-
-def decode(names: str, records: bytes, scores: bytes) -> tuple[list[str], Records, Records]:
-    return (
-        json.loads(names),
-        np.frombuffer(records, RECORD).copy(),
-        np.frombuffer(scores, SCORE).copy(),
-    )
+    values = _patched(None, set(), fresh)
+    assert values is not None
+    return values["n"], values["names"], values["records"], values["scores"]
 
 
 def _canonical(names: str, records: bytes, scores: bytes) -> tuple[Any, ...]:
     """A day's content with codes replaced by their texts, for comparisons."""
-    texts, found, scored = decode(names, records, scores)
-    names_of = RECORD.names or ()
-    columns = [found[name].tolist() for name in names_of]
+    texts = json.loads(names)
     rows = []
-    for *values, codes in zip(*columns, strict=True):
-        rows.append((*values, tuple(None if k < 0 else texts[k] for k in codes)))
-    scored_rows = zip(*(scored[name].tolist() for name in SCORE.names or ()), strict=True)
-    return tuple(rows), tuple(sorted(scored_rows))
+    for values in RECORD.iter_unpack(records):
+        codes = values[-5:]
+        rows.append((*values[:-5], tuple(None if k < 0 else texts[k] for k in codes)))
+    return tuple(rows), tuple(sorted(SCORE.iter_unpack(scores)))
 
 
 # ---------------------------------------------------------------------------- folding
@@ -233,15 +240,13 @@ def fold(conn: Connection) -> int:
         fresh.extend(compute(conn, c.id.in_(part)))
     days |= {day for _, day, _, _ in fresh}
     if days:
-        _patch(conn, sorted(days), np.array(ids, np.int64), fresh)
+        _patch(conn, sorted(days), set(ids), fresh)
     for part in _chunks(customers):
         _outcomes(conn, c.customer_id.in_(part), customers=part)
     return len(rows)
 
 
-def _patch(
-    conn: Connection, days: list[int], gone: npt.NDArray[np.int64], fresh: list[Fresh]
-) -> None:
+def _patch(conn: Connection, days: list[int], gone: set[int], fresh: list[Fresh]) -> None:
     """Take the queued complaints out of their days and put their fresh records in. On
     PostgreSQL the day rows are created if missing and locked in day order, and an emptied
     row stays (as `summary._apply` explains for `report_day`)."""
@@ -276,45 +281,6 @@ def _patch(
                 conn.execute(cohort.update().where(cohort.c.day == day).values(**values))
             else:
                 conn.execute(cohort.insert().values(day=day, **values))
-
-
-def _patched(
-    before: tuple[str, bytes, bytes] | None, gone: npt.NDArray[np.int64], added: list[Fresh]
-) -> dict[str, Any] | None:
-    """The day's columns after the change, None when it has no complaint left."""
-    names: list[str]
-    if before is None:
-        names, records, scores = [], np.zeros(0, RECORD), np.zeros(0, SCORE)
-    else:
-        names, records, scores = decode(*before)
-    records = records[~np.isin(records["id"], gone)]
-    scores = scores[~np.isin(scores["id"], gone)]
-    if not len(records) and not added:
-        return None
-    index = {text: i for i, text in enumerate(names)}
-    new = np.zeros(len(added), RECORD)
-    new_scores: list[tuple[int, int, int]] = []
-    for i, (cid, _day, record, score_list) in enumerate(added):
-        codes = []
-        for text in record[-1]:
-            if text is None:
-                codes.append(-1)
-                continue
-            if text not in index:
-                index[text] = len(names)
-                names.append(text)
-            codes.append(index[text])
-        new[i] = (*record[:-1], tuple(codes))
-        new_scores.extend((cid, recorded, nps) for recorded, nps in score_list)
-    records = np.concatenate([records, new])
-    records = records[np.argsort(records["id"], kind="stable")]
-    scores = np.concatenate([scores, np.array(new_scores, SCORE)])
-    return {
-        "n": len(records),
-        "names": json.dumps(names),
-        "records": records.tobytes(),
-        "scores": scores.tobytes(),
-    }
 
 
 def _outcome_select(condition: ColumnElement[bool]) -> Any:
@@ -457,7 +423,7 @@ def _stored_with_queue(conn: Connection) -> tuple[dict[int, tuple[str, bytes, by
     by_day: defaultdict[int, list[Fresh]] = defaultdict(list)
     for item in fresh:
         by_day[item[1]].append(item)
-    gone = np.array(ids, np.int64)
+    gone = set(ids)
     for day in days | set(by_day):
         values = _patched(stored.get(day), gone, by_day.get(day, []))
         if values is None:
@@ -518,10 +484,10 @@ def records_between(
         yield [(int(d), n, bytes(r), bytes(s)) for d, n, r, s in rows]
 
 
-def bought(conn: Connection, lo: int, last: int, window: int, as_of: int) -> npt.NDArray[np.int64]:
-    """Sorted ids of the complaints first resolved in [lo, last] whose customer bought again
-    within `window` seconds of the first resolution, by `as_of` (docs/metrics.md, Outcomes):
-    one text of ids from the outcome index, parsed in C."""
+def bought(conn: Connection, lo: int, last: int, window: int, as_of: int) -> str | None:
+    """The ids, comma-separated, of the complaints first resolved in [lo, last] whose
+    customer bought again within `window` seconds of the first resolution, by `as_of`
+    (docs/metrics.md, Outcomes): one text from the outcome index, not a row per complaint."""
     o = table("report_outcome").c
     condition = and_(
         o.resolved_epoch >= lo,
@@ -535,9 +501,5 @@ def bought(conn: Connection, lo: int, last: int, window: int, as_of: int) -> npt
         joined: Any = func.string_agg(o.complaint_id.cast(Text), ",")
     else:
         joined = func.group_concat(o.complaint_id)
-    text = conn.execute(select(joined).where(condition)).scalar()
-    if not text:
-        return np.zeros(0, np.int64)
-    ids = np.fromstring(text, dtype=np.int64, sep=",")
-    ids.sort()
-    return ids
+    text: str | None = conn.execute(select(joined).where(condition)).scalar()
+    return text

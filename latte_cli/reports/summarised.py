@@ -33,6 +33,24 @@ from latte_cli.reports.periods import Period
 Ints = npt.NDArray[np.int64]
 DAY = cohort.DAY
 SPEED_LIMITS = np.array((4 * 3600, 24 * 3600, 72 * 3600), np.int64)
+# The layouts of `cohort.RECORD` and `cohort.SCORE` (packed, little-endian).
+RECORD = np.dtype(
+    [
+        ("id", "<i8"),
+        ("opened", "<i4"),
+        ("resolved", "<i4"),
+        ("acknowledged", "<i4"),
+        ("stages", "<i4", (len(cohort.STAGES),)),
+        ("reopened", "<i4"),
+        ("followed", "<i4"),
+        ("said", "<i4"),
+        ("satisfied", "<i4"),
+        ("customer", "<i1"),
+        ("codes", "<i2", (len(cohort.CODES),)),
+    ]
+)
+SCORE = np.dtype([("id", "<i8"), ("recorded", "<i4"), ("nps", "<i4")])
+assert RECORD.itemsize == cohort.RECORD.size and SCORE.itemsize == cohort.SCORE.size
 
 
 def available(conn: Connection) -> bool:
@@ -87,7 +105,7 @@ def cohort_figures(
         # A chunk of days at once: only the codes are translated day by day.
         kept_parts, group_parts, action_parts, score_parts = [], [], [], []
         for _day, names, blob, score_blob in rows:
-            records = np.frombuffer(blob, cohort.RECORD)
+            records = np.frombuffer(blob, RECORD)
             texts = json.loads(names)
             codes = records["codes"]
             kept_parts.append(records)
@@ -96,7 +114,7 @@ def cohort_figures(
             else:
                 group_parts.append(groups.table(texts)[codes[:, column]])
             action_parts.append(actions.table(texts)[codes[:, cohort.ACTION_CODE]])
-            score_parts.append(np.frombuffer(score_blob, cohort.SCORE))
+            score_parts.append(np.frombuffer(score_blob, SCORE))
         if not kept_parts:
             continue
         records = np.concatenate(kept_parts)
@@ -104,9 +122,12 @@ def cohort_figures(
         # The ids that bought again, for this chunk's days only (a few MB for a full history
         # at once otherwise).
         first_day, last_day = rows[0][0], rows[-1][0]
-        bought = cohort.bought(
+        text = cohort.bought(
             conn, max(lo, first_day * DAY), min(last, last_day * DAY + DAY - 1), window, as_of
         )
+        # Parsed in C: no Python int per id.
+        bought = np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, np.int64)
+        bought.sort()
         place = np.searchsorted(starts, resolved, "right") - 1
         inside = (resolved >= lo) & (resolved <= last)
         inside &= resolved < ends[np.maximum(place, 0)]
