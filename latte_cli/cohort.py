@@ -4,16 +4,16 @@ A report's period figures are about its **cohort**, the complaints first resolve
 period (docs/metrics.md). Read from the complaint rows, a year's cohort is a million rows and
 their stage records and follow-ups; kept here, it is a few hundred blobs:
 
-- `report_cohort`, per UTC day of first resolution: one fixed-size record (`RECORD`, a `struct` layout) per
-  complaint first resolved that day, sorted by id, holding what every period figure needs and
-  nothing that depends on the report's settings: the opening, acknowledge and first
-  resolution epochs, the first cycle's stage durations, the first reopening, the first
-  follow-up recorded, the first one saying the customer bought again and the first saying
-  they were satisfied (epochs, so any as-of time can be applied), whether there is a
-  customer, and codes into the day's `names` for agent, channel, category, location and
-  action kind. `scores` holds (complaint, recorded epoch, score) per follow-up score.
-  Epochs, not days or buckets: a report's zone, as-of time, target, window and speed buckets
-  are applied when it reads them, so its figures are exact.
+- `report_cohort`, per UTC day of first resolution: one fixed-size record (`RECORD`, a `struct`
+  layout) per complaint first resolved that day, sorted by id, holding what every period figure
+  needs and nothing that depends on the report's settings: the opening, acknowledge and first
+  resolution epochs, the first cycle's stage durations, the first reopening, the first follow-up
+  recorded, the first one saying the customer bought again and the first saying they were
+  satisfied (epochs, so any as-of time can be applied), whether there is a customer, and codes
+  into the day's `names` for agent, channel, category, location and action kind. `scores` holds
+  (complaint, recorded epoch, score) per follow-up score. Epochs, not days or buckets: a
+  report's zone, as-of time, target, window and speed buckets are applied when it reads them, so
+  its figures are exact.
 - `report_outcome`, per first-resolved complaint with a customer: the first purchase after
   that resolution and its amount. With it "bought again within W, known by T" is
   `purchased <= resolved + W and purchased <= T` for any W and T (docs/metrics.md, Outcomes).
