@@ -222,3 +222,49 @@ class ReportChange(SQLModel, table=True):
     channel: str | None = Field(default=None, max_length=20)
     category: str | None = Field(default=None, max_length=100)
     location: str | None = Field(default=None, max_length=100)
+
+
+class ReportCohort(SQLModel, table=True):
+    """The cohort summary (see `latte_cli.cohort`): per UTC day, one fixed-size record per
+    complaint first resolved that day with what the period figures need, kept at write time
+    (revision 0009)."""
+
+    __tablename__ = "report_cohort"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    day: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    n: int = 0
+    # JSON array of the texts the records' codes point at (agents, channels, ...).
+    names: str = "[]"
+    records: bytes = b""
+    # One (record index, recorded epoch, score) per follow-up score of the day's complaints.
+    scores: bytes = b""
+
+
+class ReportOutcome(SQLModel, table=True):
+    """Per first-resolved complaint with a customer: the first purchase after the first
+    resolution and its amount, kept at write time (revision 0009, `latte_cli.cohort`)."""
+
+    __tablename__ = "report_outcome"
+    __table_args__ = (
+        # What a report's repurchase outcome reads, from the index alone.
+        Index("ix_report_outcome_bought", "resolved_epoch", "purchased_epoch", "complaint_id"),
+    )
+
+    complaint_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    customer_id: int = Field(index=True)
+    resolved_epoch: int
+    purchased_epoch: int | None = None
+    amount_cents: int | None = None
+
+
+class ReportQueue(SQLModel, table=True):
+    """What changed since the cohort summary was folded: a complaint (with the first
+    resolution it had or has) or a customer whose purchases changed; written by triggers."""
+
+    __tablename__ = "report_queue"
+
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int | None = None
+    resolved_epoch: int | None = None
+    customer_id: int | None = None

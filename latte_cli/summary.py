@@ -195,26 +195,35 @@ def _pending_rows(conn: Connection) -> Sequence[Any]:
     return conn.execute(query).all()
 
 
+def has_pending(conn: Connection) -> bool:
+    """Whether changes written by another program wait to be folded."""
+    return conn.execute(select(table("report_change").c.id).limit(1)).first() is not None
+
+
 def pending(conn: Connection) -> list[Change]:
     """Changes not folded yet (written by another program since latte's last write)."""
     return [_change_of(row) for row in _pending_rows(conn)]
 
 
 def fold(conn: Connection) -> int:
-    """Move the pending changes into `report_day`, in the caller's transaction; returns how
-    many there were. On PostgreSQL the changes are claimed with DELETE ... RETURNING and the
-    day rows locked in key order, so concurrent writers neither double-count nor deadlock
-    (see `_apply` for why a fold never deletes a day row there)."""
+    """Move the pending changes into `report_day` (and the cohort summary's into
+    `report_cohort` and `report_outcome`, see `cohort.fold`), in the caller's transaction;
+    returns how many there were. On PostgreSQL the changes are claimed with
+    DELETE ... RETURNING and the day rows locked in key order, so concurrent writers neither
+    double-count nor deadlock (see `_apply` for why a fold never deletes a day row there)."""
+    from latte_cli import cohort
+
+    queued = cohort.fold(conn)
     change = table("report_change")
     if conn.execute(select(change.c.id).limit(1)).first() is None:
-        return 0
+        return queued
     rows = conn.execute(delete(change).returning(*_change_columns())).all()
     deltas = {k: d for k, d in deltas_of(rows).items() if not d.unchanged}
     keys = sorted(deltas)
     for start in range(0, len(keys), KEYS_PER_STATEMENT):
         part = keys[start : start + KEYS_PER_STATEMENT]
         _apply(conn, {k: deltas[k] for k in part})
-    return len(rows)
+    return queued + len(rows)
 
 
 def _apply(conn: Connection, deltas: dict[Key, Delta]) -> None:
@@ -324,7 +333,10 @@ def differences(conn: Connection, limit: int = 5) -> tuple[int, list[str]]:
     extra = [key for key in have if key not in seen]
     count += len(extra)
     shown.extend(f"{_where(key)} (no such complaints)" for key in extra)
-    return count, shown[:limit]
+    from latte_cli import cohort
+
+    more, where = cohort.differences(conn, limit)
+    return count + more, (shown + where)[:limit] if count < limit else shown[:limit]
 
 
 def _where(key: Key) -> str:
@@ -333,7 +345,8 @@ def _where(key: Key) -> str:
 
 
 def rebuild(conn: Connection, *, has_merged: bool = True) -> int:
-    """Recompute the whole summary from the complaint rows; returns the rows written.
+    """Recompute the whole summary from the complaint rows; returns the rows written
+    (`cohort.rebuild` recomputes the cohort summary, revision 0009).
 
     `has_merged` False: called by revision 0003, before `complaint.merged_into` exists."""
     if conn.dialect.name == "postgresql":

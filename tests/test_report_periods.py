@@ -4,6 +4,7 @@ definitions of docs/metrics.md)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -175,9 +176,10 @@ def test_outcomes_by_week_in_markdown_and_tables(latte: Any, year: Any) -> None:
 
 
 @pytest.mark.sqlite_only
-def test_cohort_lookups_stay_in_the_covering_indexes(year: Any, sqlite_path: Any) -> None:
-    """The stage durations and follow-up answers of a year's cohort are read from the
-    covering indexes of revision 0005, not from the table rows."""
+def test_a_year_reads_the_summaries_not_the_complaint_rows(year: Any, sqlite_path: Any) -> None:
+    """A year's report reads the report summary and the cohort summary (revision 0009), and
+    of the repurchase outcomes only their covering index: no complaint, stage record,
+    follow-up, event or purchase row."""
     from zoneinfo import ZoneInfo
 
     from sqlalchemy import create_engine, event
@@ -206,8 +208,69 @@ def test_cohort_lookups_stay_in_the_covering_indexes(year: Any, sqlite_path: Any
             for statement, parameters in list(statements)
         }
     engine.dispose()
-    stage_plans = [plan for sql, plan in plans.items() if "stage_record" in sql]
-    followup_plans = [plan for sql, plan in plans.items() if "followup" in sql]
-    assert stage_plans and followup_plans
-    assert all("COVERING INDEX ix_stage_record_durations" in plan for plan in stage_plans)
-    assert all("COVERING INDEX ix_followup_answers" in plan for plan in followup_plans)
+    rows = ("complaint", "stage_record", "followup", "event", "purchase")
+    read = [sql for sql in plans if any(re.search(rf"\b{t}\b", sql) for t in rows)]
+    assert read == []
+    outcome_plans = [plan for sql, plan in plans.items() if "report_outcome" in sql]
+    assert outcome_plans
+    assert all("COVERING INDEX ix_report_outcome_bought" in plan for plan in outcome_plans)
+    assert any("report_cohort" in sql for sql in plans)
+
+
+SUMMARY_CASES = [
+    # (zone, since, until, as-of, target hours, --by)
+    ("UTC", "2025-10-01", "2027-01-14", "2027-02-01T00:00", 24.0, None),
+    ("Europe/Paris", "2026-01-01", "2026-12-31", "2026-10-25T02:30", 1.5, "agent"),
+    ("Asia/Kolkata", "2026-03-01", "2026-05-31", "2026-04-17T06:15:09", 24.0, "channel"),
+    ("America/St_Johns", "2026-01-01", "2026-12-31", "2026-11-01T03:59:59", 72.0, "category"),
+    (ZONE, "2026-02-10", "2026-11-03", "2027-02-01T12:00", 0.25, "location"),
+    # as-of exactly the target after an open complaint's opening: it is not overdue yet
+    ("UTC", "2026-06-01", "2026-12-31", "edge", 0.25, None),
+]
+
+
+@pytest.mark.parametrize(("zone", "since", "until", "as_of", "target", "by"), SUMMARY_CASES)
+def test_the_summaries_give_the_figures_of_the_rows(
+    year: Any, db_url: str, zone: str, since: str, until: str, as_of: str, target: float,
+    by: str | None,
+) -> None:  # fmt: skip
+    """The same report read from the summaries and computed from the complaint rows (which a
+    report does while a change of another program waits in the queue) is the same, to the
+    last bit: long periods, every --by, periods and as-of times cut inside UTC days, a
+    fractional SLA target (the overdue limit inside a second's range)."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import create_engine, text
+
+    from latte_cli.reports.build import Options, build_report
+    from latte_cli.reports.periods import choose_span, parse_as_of
+
+    tz = ZoneInfo(zone)
+    if as_of == "edge":
+        rows, _ = year
+        limit = int(target * 3600)
+        start, end = _span(since, until)
+        edge = min(
+            r.opened + limit
+            for r in rows
+            if start <= r.opened + limit < end
+            and (r.first_resolved is None or r.first_resolved > r.opened + limit)
+        )
+        as_of = datetime.fromtimestamp(edge, UTC).isoformat()
+    moment = parse_as_of(as_of, tz, 0)
+    span = choose_span(zone=tz, as_of=moment, since=since, until=until, weeks=8)
+    options = Options(zone=tz, as_of=moment, target_hours=target, window_days=30, by=by)
+    engine = create_engine(db_url)
+    try:
+        reports = []
+        for queued in (False, True):
+            with engine.begin() as conn:
+                if queued:  # another program's change waits: a queue row with nothing in it
+                    conn.execute(text("INSERT INTO report_queue (customer_id) VALUES (NULL)"))
+                reports.append(build_report(conn, span, options, kind="weekly"))
+    finally:
+        engine.dispose()
+    from_summaries, from_rows = reports
+    assert from_summaries.totals.resolved > 0 and from_summaries.totals.backlog > 0
+    assert from_summaries == from_rows

@@ -31,6 +31,7 @@ from sqlalchemy import (
     update,
 )
 
+from latte_cli import summary
 from latte_cli.importer import customers
 from latte_cli.importer.base import Pending, Run, chunks
 from latte_cli.importer.fields import Bad, cents, integer, text
@@ -207,6 +208,8 @@ class PurchaseKind:
                 accepted += sum(row[5] for row in page)
                 self._write_page(conn, [row[:6] for row in page], run)
                 last = page[-1][6]
+                # The page's repurchase outcomes, in its own transaction (latte_cli.cohort).
+                summary.fold(conn)
         with run.transaction(conn):
             ORDERS.drop(conn)
             STAGING.drop(conn)

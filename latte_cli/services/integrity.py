@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, or_, select
 
-from latte_cli import summary, workflow
+from latte_cli import cohort, summary, workflow
 from latte_cli.errors import LatteError
 from latte_cli.events import EventKind, workflow_events
 from latte_cli.models import Complaint, Customer, Event, FollowUp, Purchase, StageRecord
@@ -213,7 +213,9 @@ def check_database(session: Session) -> CheckReport:
 
 
 def rebuild_summary(session: Session) -> int:
-    """Recompute the report summary from the complaints and commit; returns the rows written."""
-    written = summary.rebuild(session.connection())
+    """Recompute the report summary (day rows, cohort days and repurchase outcomes) from the
+    complaints and purchases and commit; returns the rows written."""
+    conn = session.connection()
+    written = summary.rebuild(conn) + cohort.rebuild(conn)
     session.commit()
     return written

@@ -1,0 +1,505 @@
+"""The cohort summary and the repurchase outcomes, kept at write time (revision 0009).
+
+A report's period figures are about its **cohort**, the complaints first resolved in the
+period (docs/metrics.md). Read from the complaint rows, a year's cohort is a million rows and
+their stage records and follow-ups; kept here, it is a few hundred blobs:
+
+- `report_cohort`, per UTC day of first resolution: one fixed-size record (`RECORD`, a `struct`
+  layout) per complaint first resolved that day, sorted by id, holding what every period figure
+  needs and nothing that depends on the report's settings: the opening, acknowledge and first
+  resolution epochs, the first cycle's stage durations, the first reopening, the first follow-up
+  recorded, the first one saying the customer bought again and the first saying they were
+  satisfied (epochs, so any as-of time can be applied), whether there is a customer, and codes
+  into the day's `names` for agent, channel, category, location and action kind. `scores` holds
+  (complaint, recorded epoch, score) per follow-up score. Epochs, not days or buckets: a
+  report's zone, as-of time, target, window and speed buckets are applied when it reads them, so
+  its figures are exact.
+- `report_outcome`, per first-resolved complaint with a customer: the first purchase after
+  that resolution and its amount. With it "bought again within W, known by T" is
+  `purchased <= resolved + W and purchased <= T` for any W and T (docs/metrics.md, Outcomes).
+  It is a row per complaint, not part of the day records, so that a purchase import (which
+  touches customers all over the history) rewrites a row per affected complaint, never the
+  day blobs.
+
+Triggers (revision 0009) queue, in `report_queue`, every complaint whose record may have
+changed (with the first resolution it had, so its old record is found) and every customer
+whose purchases changed; `fold` (called by `summary.fold`, so before latte commits and per
+import batch) recomputes exactly those. A complaint merged into another is left out in
+`_complaints` (the one condition: it is treated like an absent one).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Table, and_, delete, func, select
+from sqlmodel import SQLModel
+
+from latte_cli import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from latte_cli.events import EventKind
+
+DAY = 86_400
+STAGES = ("listen", "acknowledge", "take_action", "thank", "explain")
+CODES = ("assigned_agent", "channel", "category", "location", "action_kind")
+DIMENSION_CODE = {"agent": 0, "channel": 1, "category": 2, "location": 3}
+ACTION_CODE = 4
+# Epochs and stage durations are 32-bit integer columns on both stores.
+MISSING = -(2**31)  # no acknowledge time, no stage record
+NEVER = 2**31 - 1  # no reopening, no such follow-up
+# One record: id (int64); opened, resolved, acknowledged (int32 epochs); the five stage
+# durations (int32); reopened, followed, said, satisfied (int32 epochs); customer (int8); the
+# five codes (int16). Little-endian, packed: `reports.summarised` reads it as a numpy dtype of
+# the same layout. Written with `struct`, so a write (which folds) never imports numpy.
+RECORD = struct.Struct("<q3i5i4ib5h")
+SCORE = struct.Struct("<qii")  # complaint id, recorded epoch, score
+IDS_PER_STATEMENT = 500
+# (id, day, record fields in RECORD order with texts for codes, [(recorded, score), ...])
+Fresh = tuple[int, int, tuple[Any, ...], list[tuple[int, int]]]
+
+
+def table(name: str) -> Table:
+    return SQLModel.metadata.tables[name]
+
+
+def _chunks(values: Sequence[Any], size: int = IDS_PER_STATEMENT) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _ceil_epoch(moment: datetime) -> int:
+    """The smallest whole second at or after `moment` (naive means UTC, as SQLite returns):
+    `at <= T` for an integer T holds exactly when this is <= T."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return math.ceil(moment.timestamp())
+
+
+def _complaints(condition: ColumnElement[bool]) -> Any:
+    c = table("complaint").c
+    # The one place a complaint is in or out of the cohort summary: first-resolved and not
+    # merged into another (a merged duplicate is in no figure; docs/metrics.md).
+    return and_(condition, c.first_resolved_epoch.is_not(None), c.merged_into.is_(None))
+
+
+def compute(conn: Connection, condition: ColumnElement[bool]) -> list[Fresh]:
+    """The records of the first-resolved complaints matching `condition` (on `complaint`),
+    computed from their rows, sorted by id."""
+    c, s, f, e = (table(n) for n in ("complaint", "stage_record", "followup", "event"))
+    wanted = _complaints(condition)
+    rows = conn.execute(
+        select(
+            c.c.id,
+            c.c.opened_epoch,
+            c.c.first_resolved_epoch,
+            c.c.acknowledged_epoch,
+            c.c.reopen_count,
+            c.c.customer_id,
+            *(c.c[name] for name in CODES),
+        )
+        .where(wanted)
+        .order_by(c.c.id)
+    ).all()
+    if not rows:
+        return []
+    stages: dict[int, list[int]] = {}
+    for cid, stage, seconds in conn.execute(
+        select(s.c.complaint_id, s.c.stage, s.c.duration_seconds)
+        .select_from(s.join(c, s.c.complaint_id == c.c.id))
+        .where(wanted, s.c.cycle == 0)
+    ):
+        if stage in STAGES:
+            stages.setdefault(cid, [MISSING] * len(STAGES))[STAGES.index(stage)] = seconds
+    answers: dict[int, list[int]] = {}  # followed, said, satisfied
+    scores: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
+    for cid, recorded, nps, satisfied, repurchased in conn.execute(
+        select(f.c.complaint_id, f.c.recorded_epoch, f.c.nps, f.c.satisfied, f.c.repurchased)
+        .select_from(f.join(c, f.c.complaint_id == c.c.id))
+        .where(wanted, f.c.recorded_epoch.is_not(None))
+    ):
+        first = answers.setdefault(cid, [NEVER, NEVER, NEVER])
+        first[0] = min(first[0], recorded)
+        if repurchased:
+            first[1] = min(first[1], recorded)
+        if satisfied:
+            first[2] = min(first[2], recorded)
+        if nps is not None:
+            scores[cid].append((recorded, nps))
+    reopened = {
+        cid: _ceil_epoch(at)
+        for cid, at in conn.execute(
+            select(e.c.complaint_id, func.min(e.c.at))
+            .select_from(e.join(c, e.c.complaint_id == c.c.id))
+            .where(wanted, e.c.kind == EventKind.REOPEN.value)
+            .group_by(e.c.complaint_id)
+        )
+        if at is not None
+    }
+    found: list[Fresh] = []
+    no_answers = [NEVER, NEVER, NEVER]
+    for cid, opened, first, acknowledged, reopen_count, customer, *texts in rows:
+        record = (
+            cid,
+            opened,
+            first,
+            MISSING if acknowledged is None else acknowledged,
+            tuple(stages.get(cid, [MISSING] * len(STAGES))),
+            reopened.get(cid, NEVER) if reopen_count else NEVER,
+            *answers.get(cid, no_answers),
+            int(customer is not None),
+            tuple(t or None for t in texts),
+        )
+        found.append((cid, first // DAY, record, sorted(scores.get(cid, []))))
+    return found
+
+
+def _pack(record: tuple[Any, ...], index: dict[str, int], names: list[str]) -> bytes:
+    """One record's bytes; its texts become codes into `names` (extended as needed)."""
+    codes = []
+    for text in record[-1]:
+        if text is None:
+            codes.append(-1)
+            continue
+        if text not in index:
+            index[text] = len(names)
+            names.append(text)
+        codes.append(index[text])
+    cid, opened, first, acknowledged, stages, *times, customer, _texts = record
+    return RECORD.pack(cid, opened, first, acknowledged, *stages, *times, customer, *codes)
+
+
+def _split(blob: bytes, size: int) -> Iterator[tuple[int, bytes]]:
+    """(complaint id, bytes) of each fixed-size entry of a blob."""
+    for start in range(0, len(blob), size):
+        chunk = blob[start : start + size]
+        yield int.from_bytes(chunk[:8], "little", signed=True), chunk
+
+
+def _patched(
+    before: tuple[str, bytes, bytes] | None, gone: set[int], added: Sequence[Fresh]
+) -> dict[str, Any] | None:
+    """A day's columns after taking the `gone` complaints out and putting `added` in, records
+    sorted by id; None when it has no complaint left."""
+    names: list[str] = json.loads(before[0]) if before else []
+    records = {c: b for c, b in _split(before[1], RECORD.size) if c not in gone} if before else {}
+    scores = [b for c, b in _split(before[2], SCORE.size) if c not in gone] if before else []
+    if not records and not added:
+        return None
+    index = {text: i for i, text in enumerate(names)}
+    for cid, _day, record, score_list in added:
+        records[cid] = _pack(record, index, names)
+        scores.extend(SCORE.pack(cid, recorded, nps) for recorded, nps in score_list)
+    return {
+        "n": len(records),
+        "names": json.dumps(names),
+        "records": b"".join(records[c] for c in sorted(records)),
+        "scores": b"".join(scores),
+    }
+
+
+def encode(fresh: Sequence[Fresh]) -> tuple[int, str, bytes, bytes]:
+    """(n, names, records, scores) of one day's complaints, sorted by id."""
+    values = _patched(None, set(), fresh)
+    assert values is not None
+    return values["n"], values["names"], values["records"], values["scores"]
+
+
+def _canonical(names: str, records: bytes, scores: bytes) -> tuple[Any, ...]:
+    """A day's content with codes replaced by their texts, for comparisons."""
+    texts = json.loads(names)
+    rows = []
+    for values in RECORD.iter_unpack(records):
+        codes = values[-5:]
+        rows.append((*values[:-5], tuple(None if k < 0 else texts[k] for k in codes)))
+    return tuple(rows), tuple(sorted(SCORE.iter_unpack(scores)))
+
+
+# ---------------------------------------------------------------------------- folding
+
+
+def fold(conn: Connection) -> int:
+    """Recompute what the queued changes touched, in the caller's transaction; returns how
+    many queue rows there were."""
+    queue = table("report_queue")
+    if conn.execute(select(queue.c.id).limit(1)).first() is None:
+        return 0
+    rows = conn.execute(
+        delete(queue).returning(queue.c.complaint_id, queue.c.resolved_epoch, queue.c.customer_id)
+    ).all()
+    ids = sorted({cid for cid, _, _ in rows if cid is not None})
+    days = {first // DAY for cid, first, _ in rows if cid is not None and first is not None}
+    customers = sorted({customer for _, _, customer in rows if customer is not None})
+    c = table("complaint").c
+    fresh: list[Fresh] = []
+    for part in _chunks(ids):
+        fresh.extend(compute(conn, c.id.in_(part)))
+    days |= {day for _, day, _, _ in fresh}
+    if days:
+        _patch(conn, sorted(days), set(ids), fresh)
+    for part in _chunks(customers):
+        _outcomes(conn, c.customer_id.in_(part), customers=part)
+    return len(rows)
+
+
+def _patch(conn: Connection, days: list[int], gone: set[int], fresh: list[Fresh]) -> None:
+    """Take the queued complaints out of their days and put their fresh records in. On
+    PostgreSQL the day rows are created if missing and locked in day order, and an emptied
+    row stays (as `summary._apply` explains for `report_day`)."""
+    cohort = table("report_cohort")
+    postgres = conn.dialect.name == "postgresql"
+    by_day: defaultdict[int, list[Fresh]] = defaultdict(list)
+    for item in fresh:
+        by_day[item[1]].append(item)
+    empty = {"n": 0, "names": "[]", "records": b"", "scores": b""}
+    for part in _chunks(days, 300):
+        if postgres:
+            from sqlalchemy.dialects.postgresql import insert
+
+            conn.execute(
+                insert(cohort).values([{"day": d, **empty} for d in part]).on_conflict_do_nothing()
+            )
+        query = select(cohort.c.day, cohort.c.names, cohort.c.records, cohort.c.scores).where(
+            cohort.c.day.in_(part)
+        )
+        if postgres:
+            query = query.order_by(cohort.c.day).with_for_update()
+        stored = {int(d): (n, bytes(r), bytes(s)) for d, n, r, s in conn.execute(query)}
+        for day in part:
+            before = stored.get(day)
+            values = _patched(before, gone, by_day.get(day, []))
+            if values is None:
+                if before is not None and not postgres:
+                    conn.execute(cohort.delete().where(cohort.c.day == day))
+                elif before is not None:
+                    conn.execute(cohort.update().where(cohort.c.day == day).values(**empty))
+            elif before is not None:
+                conn.execute(cohort.update().where(cohort.c.day == day).values(**values))
+            else:
+                conn.execute(cohort.insert().values(day=day, **values))
+
+
+def _outcome_select(condition: ColumnElement[bool]) -> Any:
+    """(complaint, customer, first resolution, first purchase after it, its amount) of the
+    first-resolved complaints with a customer matching `condition`. Of purchases at the same
+    second, the first recorded (lowest id) gives the amount."""
+    c, p = table("complaint").c, table("purchase").c
+    after = and_(p.customer_id == c.customer_id, p.purchased_epoch > c.first_resolved_epoch)
+    first = select(func.min(p.purchased_epoch)).where(after).scalar_subquery()
+    amount = (
+        select(p.amount_cents)
+        .where(after)
+        .order_by(p.purchased_epoch, p.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return select(c.id, c.customer_id, c.first_resolved_epoch, first, amount).where(
+        _complaints(condition), c.customer_id.is_not(None)
+    )
+
+
+OUTCOME_COLUMNS = (
+    "complaint_id",
+    "customer_id",
+    "resolved_epoch",
+    "purchased_epoch",
+    "amount_cents",
+)
+
+
+def _outcomes(
+    conn: Connection, condition: ColumnElement[bool], *, customers: Sequence[int]
+) -> None:
+    """Recompute the outcome rows of these customers' complaints."""
+    outcome = table("report_outcome")
+    conn.execute(delete(outcome).where(outcome.c.customer_id.in_(customers)))
+    statement = outcome.insert().from_select(list(OUTCOME_COLUMNS), _outcome_select(condition))
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+
+        upsert = insert(outcome).from_select(list(OUTCOME_COLUMNS), _outcome_select(condition))
+        excluded = upsert.excluded
+        statement = upsert.on_conflict_do_update(
+            index_elements=["complaint_id"],
+            set_={n: excluded[n] for n in OUTCOME_COLUMNS if n != "complaint_id"},
+        )
+    conn.execute(statement)
+
+
+# ---------------------------------------------------------------- rebuild and check
+
+WINDOW_DAYS = 7
+
+
+def _resolved_range(conn: Connection) -> tuple[int, int] | None:
+    c = table("complaint").c
+    low, high = conn.execute(
+        select(func.min(c.first_resolved_epoch), func.max(c.first_resolved_epoch))
+    ).one()
+    return None if low is None else (int(low) // DAY, int(high) // DAY)
+
+
+def expected_days(conn: Connection) -> Iterator[tuple[int, tuple[int, str, bytes, bytes]]]:
+    """The cohort summary computed afresh, day by day (a week of complaints at a time)."""
+    span = _resolved_range(conn)
+    if span is None:
+        return
+    c = table("complaint").c
+    for start in range(span[0], span[1] + 1, WINDOW_DAYS):
+        lo, hi = start * DAY, (start + WINDOW_DAYS) * DAY
+        found = compute(conn, and_(c.first_resolved_epoch >= lo, c.first_resolved_epoch < hi))
+        by_day: defaultdict[int, list[Fresh]] = defaultdict(list)
+        for item in found:
+            by_day[item[1]].append(item)
+        for day in sorted(by_day):
+            yield day, encode(by_day[day])
+
+
+def rebuild(conn: Connection) -> int:
+    """Recompute the cohort summary and the outcomes from the rows; returns the day rows."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "LOCK TABLE report_queue, report_cohort, report_outcome IN EXCLUSIVE MODE"
+        )
+    for name in ("report_queue", "report_cohort", "report_outcome"):
+        conn.execute(delete(table(name)))
+    written = 0
+    batch: list[dict[str, Any]] = []
+    for day, (n, names, records, scores) in expected_days(conn):
+        batch.append({"day": day, "n": n, "names": names, "records": records, "scores": scores})
+        if len(batch) >= 100:
+            conn.execute(table("report_cohort").insert(), batch)
+            written += len(batch)
+            batch.clear()
+    if batch:
+        conn.execute(table("report_cohort").insert(), batch)
+        written += len(batch)
+    c = table("complaint").c
+    conn.execute(
+        table("report_outcome")
+        .insert()
+        .from_select(list(OUTCOME_COLUMNS), _outcome_select(c.id.is_not(None)))
+    )
+    return written
+
+
+def pending(conn: Connection) -> bool:
+    """Whether changes wait in the queue (written by another program since latte's last
+    write); reports then compute from the rows."""
+    return conn.execute(select(table("report_queue").c.id).limit(1)).first() is not None
+
+
+def _queued(conn: Connection) -> tuple[list[int], set[int], list[int]]:
+    """(complaint ids, their days, customer ids) waiting in the queue."""
+    q = table("report_queue").c
+    rows = conn.execute(select(q.complaint_id, q.resolved_epoch, q.customer_id)).all()
+    ids = sorted({cid for cid, _, _ in rows if cid is not None})
+    days = {first // DAY for cid, first, _ in rows if cid is not None and first is not None}
+    return ids, days, sorted({customer for _, _, customer in rows if customer is not None})
+
+
+def _stored_with_queue(conn: Connection) -> tuple[dict[int, tuple[str, bytes, bytes]], set[Any]]:
+    """The stored day rows and outcome rows with the queued changes applied in memory."""
+    cohort = table("report_cohort").c
+    stored = {
+        int(d): (n, bytes(r), bytes(s))
+        for d, n, r, s in conn.execute(
+            select(cohort.day, cohort.names, cohort.records, cohort.scores).where(cohort.n > 0)
+        )
+    }
+    outcome = table("report_outcome").c
+    outcomes = {tuple(r) for r in conn.execute(select(*(outcome[n] for n in OUTCOME_COLUMNS)))}
+    ids, days, customers = _queued(conn)
+    if not ids and not customers:
+        return stored, outcomes
+    c = table("complaint").c
+    fresh: list[Fresh] = []
+    for part in _chunks(ids):
+        fresh.extend(compute(conn, c.id.in_(part)))
+    by_day: defaultdict[int, list[Fresh]] = defaultdict(list)
+    for item in fresh:
+        by_day[item[1]].append(item)
+    gone = set(ids)
+    for day in days | set(by_day):
+        values = _patched(stored.get(day), gone, by_day.get(day, []))
+        if values is None:
+            stored.pop(day, None)
+        else:
+            stored[day] = (values["names"], values["records"], values["scores"])
+    moved = set(customers)
+    outcomes = {row for row in outcomes if row[1] not in moved}
+    for part in _chunks(customers):
+        outcomes |= {tuple(r) for r in conn.execute(_outcome_select(c.customer_id.in_(part)))}
+    return stored, outcomes
+
+
+def differences(conn: Connection, limit: int = 5) -> tuple[int, list[str]]:
+    """(how many days and outcomes differ from a fresh computation, a few of them); changes
+    still queued (written by another program) are applied in memory first."""
+    stored, have_outcomes = _stored_with_queue(conn)
+    count, shown = 0, list[str]()
+
+    def differ(text: str) -> None:
+        nonlocal count
+        count += 1
+        if len(shown) < limit:
+            shown.append(text)
+
+    for day, (_n, names, records, scores) in expected_days(conn):
+        have = stored.pop(day, None)
+        if have is None or (
+            have != (names, records, scores)
+            and _canonical(*have) != _canonical(names, records, scores)
+        ):
+            differ(f"cohort of {_date(day)} (UTC)")
+    for day in stored:
+        differ(f"cohort of {_date(day)} (UTC) (no such complaints)")
+    c = table("complaint").c
+    want = {tuple(r) for r in conn.execute(_outcome_select(c.id.is_not(None)))}
+    for row in sorted(have_outcomes ^ want, key=lambda r: r[0]):
+        differ(f"repurchase outcome of complaint {row[0]}")
+    return count, shown
+
+
+def _date(day: int) -> str:
+    return datetime.fromtimestamp(day * DAY, UTC).date().isoformat()
+
+
+def records_between(
+    conn: Connection, first_day: int, last_day: int, chunk: int = 64
+) -> Iterator[list[tuple[int, str, bytes, bytes]]]:
+    """The stored day rows first_day..last_day in day order, `chunk` rows at a time, straight
+    from the driver (a full history is a thousand rows of blobs)."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    result = conn.exec_driver_sql(
+        f"SELECT day, names, records, scores FROM report_cohort "
+        f"WHERE day >= {mark} AND day <= {mark} AND n > 0 ORDER BY day",
+        (first_day, last_day),
+    )
+    while rows := result.fetchmany(chunk):
+        yield [(int(d), n, bytes(r), bytes(s)) for d, n, r, s in rows]
+
+
+def bought(conn: Connection, lo: int, last: int, window: int, as_of: int) -> str | None:
+    """The ids, comma-separated, of the complaints first resolved in [lo, last] whose
+    customer bought again within `window` seconds of the first resolution, by `as_of`
+    (docs/metrics.md, Outcomes): one text from the outcome index, not a row per complaint."""
+    o = table("report_outcome").c
+    condition = and_(
+        o.resolved_epoch >= lo,
+        o.resolved_epoch <= last,
+        o.purchased_epoch <= o.resolved_epoch + window,
+        o.purchased_epoch <= as_of,
+    )
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy import Text
+
+        joined: Any = func.string_agg(o.complaint_id.cast(Text), ",")
+    else:
+        joined = func.group_concat(o.complaint_id)
+    text: str | None = conn.execute(select(joined).where(condition)).scalar()
+    return text

@@ -1,0 +1,388 @@
+"""A report's period figures read from the summaries kept at write time, on the calendar clock.
+
+- The cohort figures (resolved, resolution and acknowledge times, stage times, reopened,
+  follow-ups, NPS, repurchase outcomes) come from the cohort summary (`latte_cli.cohort`): the
+  day records of the period's UTC days, streamed a few dozen days at a time, each record
+  placed in its period by its first-resolution epoch (so a local period edge or the as-of time
+  inside a UTC day is exact), grouped with numpy, and the ids that bought again from one pass
+  over the outcome index.
+- The volume figures (opened, backlog, overdue) come from the report summary's day counts
+  (`latte_cli.summary`): sums over whole days, and the seconds stored with the entries of the
+  days cut by a period edge, the as-of time or the overdue limit.
+
+What a report reads grows with the number of days, not of complaints: a year is 365 day rows
+per table. The arithmetic is the same as the computation from the rows (`build._Collector`),
+so the figures are identical; docs/architecture.md ("Reports over long periods") says which
+figures need the rows (a business-hours clock).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection, func, select
+
+from latte_cli import cohort, summary
+from latte_cli.reports.periods import Period
+
+Ints = npt.NDArray[np.int64]
+DAY = cohort.DAY
+SPEED_LIMITS = np.array((4 * 3600, 24 * 3600, 72 * 3600), np.int64)
+# The layouts of `cohort.RECORD` and `cohort.SCORE` (packed, little-endian).
+RECORD = np.dtype(
+    [
+        ("id", "<i8"),
+        ("opened", "<i4"),
+        ("resolved", "<i4"),
+        ("acknowledged", "<i4"),
+        ("stages", "<i4", (len(cohort.STAGES),)),
+        ("reopened", "<i4"),
+        ("followed", "<i4"),
+        ("said", "<i4"),
+        ("satisfied", "<i4"),
+        ("customer", "<i1"),
+        ("codes", "<i2", (len(cohort.CODES),)),
+    ]
+)
+SCORE = np.dtype([("id", "<i8"), ("recorded", "<i4"), ("nps", "<i4")])
+assert RECORD.itemsize == cohort.RECORD.size and SCORE.itemsize == cohort.SCORE.size
+
+
+def available(conn: Connection) -> bool:
+    """Both summaries are complete: nothing written by another program waits to be folded."""
+    return not cohort.pending(conn) and not summary.has_pending(conn)
+
+
+class _Labels:
+    """Texts to small integers, in order of first appearance; -1 (no value) maps to `none`."""
+
+    def __init__(self, none: Any) -> None:
+        self.none = none
+        self.index: dict[Any, int] = {}
+        self.values: list[Any] = []
+
+    def of(self, value: Any) -> int:
+        found = self.index.get(value)
+        if found is None:
+            found = self.index[value] = len(self.values)
+            self.values.append(value)
+        return found
+
+    def table(self, texts: list[str]) -> Ints:
+        """Per code of a day row (0..len-1, then -1 as the last element): the label index."""
+        return np.array([self.of(t) for t in texts] + [self.of(self.none)], np.int32)
+
+
+def cohort_figures(
+    conn: Connection,
+    periods: dict[int, Period],
+    *,
+    by: str | None,
+    as_of: int,
+    target: float,
+    window: int,
+    no_value: str,
+    at: Callable[[int, Any], Any],
+) -> None:
+    """Add each (period, group)'s cohort material to `at(key, group)` (a `build._Material`)."""
+    keys = sorted(periods, key=lambda k: periods[k].start)
+    starts = np.array([periods[k].start for k in keys], np.int64)
+    ends = np.array([periods[k].end for k in keys], np.int64)
+    lo, last = int(starts.min()), min(int(ends.max()) - 1, as_of)
+    if last < lo:
+        return
+    known = min(as_of, cohort.NEVER - 1)  # an as-of time past 2038 still leaves NEVER unknown
+    groups, actions = _Labels(None), _Labels(no_value)
+    column = cohort.DIMENSION_CODE[by] if by else None
+    parts: dict[str, list[Any]] = {name: [] for name in PARTS}
+    offset = 0  # entries kept so far, for the scores' entry numbers
+    for rows in cohort.records_between(conn, lo // DAY, last // DAY):
+        # A chunk of days at once: only the codes are translated day by day.
+        kept_parts, group_parts, action_parts, score_parts = [], [], [], []
+        for _day, names, blob, score_blob in rows:
+            records = np.frombuffer(blob, RECORD)
+            texts = json.loads(names)
+            codes = records["codes"]
+            kept_parts.append(records)
+            if column is None:
+                group_parts.append(np.full(len(records), groups.of(None), np.int32))
+            else:
+                group_parts.append(groups.table(texts)[codes[:, column]])
+            action_parts.append(actions.table(texts)[codes[:, cohort.ACTION_CODE]])
+            score_parts.append(np.frombuffer(score_blob, SCORE))
+        if not kept_parts:
+            continue
+        records = np.concatenate(kept_parts)
+        resolved = records["resolved"].astype(np.int64)
+        # The ids that bought again, for this chunk's days only (a few MB for a full history
+        # at once otherwise).
+        first_day, last_day = rows[0][0], rows[-1][0]
+        text = cohort.bought(
+            conn, max(lo, first_day * DAY), min(last, last_day * DAY + DAY - 1), window, as_of
+        )
+        # Parsed in C: no Python int per id.
+        bought = np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, np.int64)
+        bought.sort()
+        place = np.searchsorted(starts, resolved, "right") - 1
+        inside = (resolved >= lo) & (resolved <= last)
+        inside &= resolved < ends[np.maximum(place, 0)]
+        kept = records[inside]
+        if not len(kept):
+            continue
+        _add_entries(
+            parts,
+            kept,
+            place[inside].astype(np.int32),
+            np.concatenate(group_parts)[inside],
+            np.concatenate(action_parts)[inside],
+            bought,
+            known=known,
+            as_of=as_of,
+            target=target,
+            window=window,
+        )
+        scores = np.concatenate(score_parts)
+        if len(scores):
+            # Ids are unique across days and sorted within each: one sort finds every entry.
+            order = np.argsort(kept["id"], kind="stable")
+            ids = kept["id"][order]
+            at_id = np.minimum(np.searchsorted(ids, scores["id"]), len(ids) - 1)
+            counted = (ids[at_id] == scores["id"]) & (scores["recorded"] <= known)
+            parts["score_entry"].append(order[at_id[counted]] + offset)
+            parts["score"].append(scores["nps"][counted].astype(np.int8))
+        offset += len(kept)
+    if not offset:
+        return
+    _spread(parts, keys, groups.values, actions.values, at)
+
+
+PARTS = (
+    "place",
+    "group",
+    "resolution",
+    "acknowledge",
+    "stages",
+    "reopened",
+    "followed",
+    "customer",
+    "outcome",
+    "action",
+    "score_entry",
+    "score",
+)
+
+
+def _add_entries(
+    parts: dict[str, list[Any]],
+    kept: Any,
+    place: npt.NDArray[Any],
+    group: npt.NDArray[Any],
+    action: npt.NDArray[Any],
+    bought: Ints,
+    *,
+    known: int,
+    as_of: int,
+    target: float,
+    window: int,
+) -> None:
+    """The per-entry values of one day's records in the periods."""
+    opened = kept["opened"].astype(np.int64)
+    resolved = kept["resolved"].astype(np.int64)
+    resolution = resolved - opened
+    acknowledged = kept["acknowledged"].astype(np.int64)
+    parts["place"].append(place)
+    parts["group"].append(group)
+    parts["resolution"].append(_narrow(resolution))
+    gap = acknowledged == cohort.MISSING
+    # Missing acknowledge times as the type's minimum, which no difference of two 32-bit
+    # epochs narrowed to 32 bits can be (`_narrow` keeps such a difference in 64 bits).
+    parts["acknowledge"].append(_narrow(np.where(gap, 0, acknowledged - opened), missing=gap))
+    parts["stages"].append(kept["stages"])  # int32, widened per figure
+    parts["reopened"].append(kept["reopened"] <= known)
+    parts["followed"].append(kept["followed"] <= known)
+    parts["customer"].append(kept["customer"] == 1)
+    # outcome: repurchased (0), lost (1), pending (2); docs/metrics.md, Outcomes
+    evidence = _among(kept["id"], bought) | (kept["said"] <= known)
+    outcome = np.where(evidence, 0, np.where(resolved + window <= as_of, 1, 2))
+    speed = np.searchsorted(SPEED_LIMITS, resolution, "right")
+    fast = (resolution <= target).astype(np.int64)
+    satisfied = (kept["satisfied"] <= known).astype(np.int64)
+    # (speed bucket, fast, satisfied, outcome) in one small integer; the action kind beside it
+    parts["outcome"].append((((speed * 2 + fast) * 2 + satisfied) * 3 + outcome).astype(np.int16))
+    parts["action"].append(action)
+
+
+def _narrow(values: Ints, missing: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[Any]:
+    """The values in 32 bits when they fit (half the memory for a full history), else as they
+    are; `missing` entries become the type's minimum."""
+    low, high = np.iinfo(np.int32).min, np.iinfo(np.int32).max
+    fits = not len(values) or (int(values.min()) > low and int(values.max()) <= high)
+    found = values.astype(np.int32) if fits else values.copy()
+    if missing is not None:
+        found[missing] = np.iinfo(found.dtype).min
+    return found
+
+
+def _among(ids: Any, ordered: Ints) -> npt.NDArray[np.bool_]:
+    """Which of `ids` are in the sorted array `ordered` (a binary search each)."""
+    if not len(ordered):
+        return np.zeros(len(ids), np.bool_)
+    at = np.minimum(np.searchsorted(ordered, ids), len(ordered) - 1)
+    return ordered[at] == ids  # type: ignore[no-any-return]
+
+
+def _spread(
+    parts: dict[str, list[Any]],
+    keys: list[int],
+    group_values: list[Any],
+    action_values: list[Any],
+    at: Callable[[int, Any], Any],
+) -> None:
+    """Group the entries by (period, group) and hand each cell's material over: every field
+    is put in cell order once, one at a time, and each cell gets views of its stretch (no
+    copy per cell; a full history's fields are tens of MB each)."""
+    width = len(group_values)
+    cells = np.concatenate(parts.pop("place")).astype(np.int64) * width
+    cells += np.concatenate(parts.pop("group"))
+    order = np.argsort(cells, kind="stable")
+    counts = np.bincount(cells, minlength=len(keys) * width)
+    bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    # promoters, passives, detractors per cell
+    scored = np.zeros((len(keys) * width, 3), np.int64)
+    if parts["score_entry"]:
+        score_cells = cells[np.concatenate(parts.pop("score_entry"))]
+        score = np.concatenate(parts.pop("score"))
+        kind = np.where(score >= 9, 0, np.where(score <= 6, 2, 1))
+        scored = np.bincount(score_cells * 3 + kind, minlength=len(keys) * width * 3).reshape(-1, 3)
+    del cells
+    joined: dict[str, Any] = {}
+    for name in FIELDS:
+        joined[name] = np.concatenate(parts.pop(name))[order]  # the parts freed as they go
+    del order
+    missing = np.iinfo(joined["acknowledge"].dtype).min
+    from latte_cli.cohort import STAGES
+
+    for cell in np.flatnonzero(counts).tolist():
+        stretch = slice(bounds[cell], bounds[cell + 1])
+        m = at(keys[cell // width], group_values[cell % width])
+        m.resolution.append(joined["resolution"][stretch])
+        acknowledge = joined["acknowledge"][stretch]
+        m.acknowledge.append(acknowledge[acknowledge != missing])
+        stages = joined["stages"][stretch]
+        for i, stage in enumerate(STAGES):
+            seconds = stages[:, i]
+            seconds = seconds[seconds != cohort.MISSING]
+            if len(seconds):
+                m.stages.setdefault(stage, []).append(seconds)
+        m.reopened += int(joined["reopened"][stretch].sum())
+        m.followed += int(joined["followed"][stretch].sum())
+        m.nps = [m.nps[i] + int(scored[cell, i]) for i in range(3)]
+        with_customer = joined["customer"][stretch]
+        if not with_customer.any():
+            continue
+        outcome_codes = joined["outcome"][stretch][with_customer].astype(np.int64)
+        combined = outcome_codes * len(action_values) + joined["action"][stretch][with_customer]
+        found, counted = np.unique(combined, return_counts=True)
+        for value, n in zip(found.tolist(), counted.tolist(), strict=True):
+            rest, action = divmod(value, len(action_values))
+            rest, outcome = divmod(rest, 3)
+            rest, satisfied = divmod(rest, 2)
+            speed, fast = divmod(rest, 2)
+            m.outcomes[(speed, fast, action_values[action], satisfied, OUTCOMES[outcome])] += n
+
+
+FIELDS = (
+    "resolution",
+    "acknowledge",
+    "stages",
+    "reopened",
+    "followed",
+    "customer",
+    "outcome",
+    "action",
+)
+OUTCOMES = ("repurchased", "lost", "pending")
+
+
+# ------------------------------------------------------------------------------ volume
+
+
+def _upto(conn: Connection, dimension: str, moment: int) -> dict[str | None, list[int]]:
+    """Per value: [complaints opened at or before `moment`, first resolved at or before it]."""
+    c = summary.table("report_day").c
+    day = moment // DAY
+    found: dict[str | None, list[int]] = {}
+    query = (
+        select(c.value, func.sum(c.opened_n), func.sum(c.resolved_n))
+        .where(c.dimension == dimension, c.day < day)
+        .group_by(c.value)
+    )
+    for value, opened, resolved in conn.execute(query):
+        found[None if value == summary.NONE else value] = [int(opened or 0), int(resolved or 0)]
+    second = moment - day * DAY
+    for row in summary.day_rows_in_full(conn, dimension, [day]):
+        counts = found.setdefault(row.value, [0, 0])
+        counts[0] += int((np.frombuffer(row.opened, "<i4") <= second).sum())
+        counts[1] += int((np.frombuffer(row.resolved_at, "<i4") <= second).sum())
+    return found
+
+
+def _resolved_after_opened_by(
+    conn: Connection, dimension: str, limit: int, moment: int
+) -> dict[str | None, int]:
+    """Per value: complaints first resolved in (limit, moment] that were opened at or before
+    `limit`, from the entries of those days."""
+    found: dict[str | None, int] = {}
+    days = list(range(limit // DAY, moment // DAY + 1))
+    for row in summary.day_rows_in_full(conn, dimension, days):
+        resolved = row.day * DAY + np.frombuffer(row.resolved_at, "<i4").astype(np.int64)
+        opened = resolved - np.frombuffer(row.durations, "<i8").astype(np.int64)
+        n = int(((resolved > limit) & (resolved <= moment) & (opened <= limit)).sum())
+        found[row.value] = found.get(row.value, 0) + n
+    return found
+
+
+def volume_figures(
+    conn: Connection,
+    periods: dict[int, Period],
+    *,
+    by: str | None,
+    as_of: int,
+    target: float,
+    at: Callable[[int, Any], Any],
+) -> None:
+    """Add each (period, group)'s opened, backlog and overdue counts to `at(key, group)`.
+
+    backlog at M = opened by M - first resolved by M; overdue at M = backlog opened before
+    M - target = opened by L - first resolved by L - (first resolved in (L, M], opened by L),
+    with L the last second before M - target (docs/metrics.md, Speed)."""
+    dimension = by or "agent"
+
+    def group(value: str | None) -> Any:
+        return value if by else None
+
+    for key, period in periods.items():
+        moment = min(period.end - 1, as_of)
+        now = _upto(conn, dimension, moment)
+        if moment >= period.start:
+            before = _upto(conn, dimension, period.start - 1)
+            for value, (opened, _) in now.items():
+                n = opened - before.get(value, [0, 0])[0]
+                if n:
+                    at(key, group(value)).opened += n
+        limit = math.ceil(moment - target) - 1
+        older = _upto(conn, dimension, limit)
+        late = _resolved_after_opened_by(conn, dimension, limit, moment)
+        for value, (opened, resolved) in now.items():
+            backlog = opened - resolved
+            old_opened, old_resolved = older.get(value, [0, 0])
+            overdue = old_opened - old_resolved - late.get(value, 0)
+            if backlog or overdue:
+                m = at(key, group(value))
+                m.backlog += backlog
+                m.overdue += overdue
