@@ -181,7 +181,7 @@ def test_writing_commands_create_it(tmp_path: Path, latte: Latte) -> None:
     path = tmp_path / "a" / "latte.db"
     latte.ok("--db", str(path), "db", "upgrade")
     assert path.is_file()
-    assert "No complaints match." in latte.ok("--db", str(path), "list").stdout
+    assert "No complaints match." in latte.ok("--db", str(path), "list", "--all").stdout
 
 
 # Read-only databases --------------------------------------------------------------------------

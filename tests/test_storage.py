@@ -60,7 +60,7 @@ def test_default_location_is_the_user_data_folder(
     )
     latte.ok("db", "upgrade")
     assert (tmp_path / "xdg" / "latte" / "latte.db").exists()
-    assert "No complaints match." in latte.ok("list").stdout
+    assert "No complaints match." in latte.ok("list", "--all").stdout
 
 
 @pytest.mark.sqlite_only
