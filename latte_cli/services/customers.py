@@ -11,7 +11,7 @@ from sqlmodel import Session, col, func, or_, select
 
 from latte_cli import identity
 from latte_cli.errors import InvalidValue, NotFound
-from latte_cli.events import CustomerEditedDetails
+from latte_cli.events import CustomerEditedDetails, Details
 from latte_cli.models import Complaint, Customer, FollowUp, Purchase
 from latte_cli.services.eventlog import log_event
 from latte_cli.timeutil import utcnow
@@ -341,22 +341,29 @@ def log_customer_edit(
 ) -> int:
     """Log a `customer_edited` event on each of the customer's complaints (the event log is
     per complaint); returns how many. The caller commits."""
-    now = utcnow()
-    ids = session.exec(
-        select(Complaint.id).where(Complaint.customer_id == customer.id).order_by(col(Complaint.id))
-    ).all()
+    details = CustomerEditedDetails(
+        customer_id=customer.id or 0, before=before, after=after, reason=reason
+    )
+    return len(log_on_complaints_of(session, customer, details, agent=agent, at=utcnow()))
+
+
+def log_on_complaints_of(
+    session: Session, customer: Customer, details: Details, *, agent: str, at: datetime
+) -> list[int]:
+    """Log one event on each of the customer's complaints (a customer has no log of their
+    own: each complaint's log tells its story); returns their ids. The caller commits."""
+    ids = [
+        complaint_id
+        for complaint_id in session.exec(
+            select(Complaint.id)
+            .where(Complaint.customer_id == customer.id)
+            .order_by(col(Complaint.id))
+        ).all()
+        if complaint_id is not None
+    ]
     for complaint_id in ids:
-        assert complaint_id is not None
-        log_event(
-            session,
-            complaint_id=complaint_id,
-            at=now,
-            agent=agent,
-            details=CustomerEditedDetails(
-                customer_id=customer.id or 0, before=before, after=after, reason=reason
-            ),
-        )
-    return len(ids)
+        log_event(session, complaint_id=complaint_id, at=at, agent=agent, details=details)
+    return ids
 
 
 def search_customers(session: Session, text: str, *, limit: int = 20) -> list[Customer]:

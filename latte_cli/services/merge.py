@@ -27,7 +27,12 @@ from latte_cli.errors import InvalidValue, NotFound
 from latte_cli.events import CustomerMergedDetails, MergedDetails
 from latte_cli.models import Complaint, Customer, Purchase
 from latte_cli.services.complaints import _last_step_time, _required, _store_state, state_of
-from latte_cli.services.customers import describe, get_customer, write_keys
+from latte_cli.services.customers import (
+    describe,
+    get_customer,
+    log_on_complaints_of,
+    write_keys,
+)
 from latte_cli.services.eventlog import log_event
 from latte_cli.timeutil import utcnow
 
@@ -154,20 +159,13 @@ def merge_customer(
         )
     assert source.id is not None and target.id is not None
     now = utcnow()
-    moved = session.exec(
-        select(Complaint.id).where(Complaint.customer_id == source.id).order_by(col(Complaint.id))
-    ).all()
-    for complaint_id in moved:
-        assert complaint_id is not None
-        log_event(
-            session,
-            complaint_id=complaint_id,
-            at=now,
-            agent=agent,
-            details=CustomerMergedDetails(
-                from_customer=source.id, to_customer=target.id, reason=reason
-            ),
-        )
+    moved = log_on_complaints_of(
+        session,
+        source,
+        CustomerMergedDetails(from_customer=source.id, to_customer=target.id, reason=reason),
+        agent=agent,
+        at=now,
+    )
     session.exec(
         update(Complaint)
         .where(col(Complaint.customer_id) == source.id)
