@@ -46,7 +46,7 @@ def test_the_default_is_what_needs_my_action_most_urgent_first(latte: Latte) -> 
     mine_late = opened(latte, 30)
     queued = opened(latte, 2, "--queue")
     theirs = opened(latte, 50)
-    latte.ok("transfer", str(theirs), "--to", "sam", "--note", "yours")
+    latte.ok("transfer", str(theirs), "--to", "sam", "--force", "--note", "yours")
     done = opened(latte, 40)
     resolve(latte, done)
     mine_soon = opened(latte, 10)
@@ -91,7 +91,7 @@ def test_dates_show_the_year_when_it_is_not_this_one(latte: Latte) -> None:
 
 def test_nothing_to_do_says_so_and_how_to_see_everything(latte: Latte) -> None:
     cid = opened(latte, 1)
-    latte.ok("transfer", str(cid), "--to", "sam", "--note", "yours")
+    latte.ok("transfer", str(cid), "--to", "sam", "--force", "--note", "yours")
     out = latte.ok("list").stdout
     assert "Nothing needs action" in out and "latte list --all" in out
     assert listed(latte) == []

@@ -120,7 +120,7 @@ def test_a_bracket_customer_ref_that_does_not_exist_is_a_clean_refusal(latte: La
     latte.ok("db", "upgrade")
     result = latte("customer", "show", "[/]")
     assert result.exit_code == 1
-    assert "No customer with ref '[/]'" in result.stderr
+    assert "No customer has the ref, email, phone or name '[/]'" in result.stderr
     assert isinstance(result.exception, SystemExit)
 
 
