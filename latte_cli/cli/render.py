@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from latte_cli.services.privacy import CustomerData
     from latte_cli.services.search import Hit
     from latte_cli.services.team import TransferNote
-    from latte_cli.services.views import ComplaintRow, StageView, Timeline
+    from latte_cli.services.views import Change, ComplaintRow, HandOff, StageView, Timeline
 
 _PLAIN = config.no_color()
 console = Console(highlight=False, markup=False, color_system=None if _PLAIN else "auto")
@@ -150,6 +150,17 @@ def complaint_json(complaint: Complaint, customer: Customer | None) -> dict[str,
     }
 
 
+def logged_json(entry: HandOff | Change) -> dict[str, Any]:
+    """A logged hand-over or correction: its kind, when, who, its details, where it came from."""
+    return {
+        "kind": entry.kind.value,
+        "at": iso(entry.at),
+        "agent": entry.agent,
+        **as_data(entry.details),
+        "from_complaint": entry.from_complaint,
+    }
+
+
 def timeline_json(view: Timeline) -> dict[str, Any]:
     data = complaint_json(view.complaint, view.customer)
     data["stages"] = [
@@ -171,26 +182,8 @@ def timeline_json(view: Timeline) -> dict[str, Any]:
         }
         for s in view.stages
     ]
-    data["handoffs"] = [
-        {
-            "kind": h.kind.value,
-            "at": iso(h.at),
-            "agent": h.agent,
-            **as_data(h.details),
-            "from_complaint": h.from_complaint,
-        }
-        for h in view.handoffs
-    ]
-    data["history"] = [
-        {
-            "kind": h.kind.value,
-            "at": iso(h.at),
-            "agent": h.agent,
-            **as_data(h.details),
-            "from_complaint": h.from_complaint,
-        }
-        for h in view.history
-    ]
+    data["handoffs"] = [logged_json(h) for h in view.handoffs]
+    data["history"] = [logged_json(h) for h in view.history]
     data["merged_from"] = view.merged_from
     data["total_seconds"] = view.total_seconds
     data["first_resolution_seconds"] = view.first_resolution_seconds
