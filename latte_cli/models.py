@@ -61,6 +61,7 @@ class Complaint(SQLModel, table=True):
             "ix_complaint_first_resolved", "first_resolved_epoch", "opened_epoch", "assigned_agent"
         ),
         Index("ix_complaint_queue", "stage_due", "assigned_agent", "opened_epoch"),
+        Index("ix_complaint_final_due", "stage_due", "final_response_due_epoch"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -92,6 +93,16 @@ class Complaint(SQLModel, table=True):
     # Set by `latte merge` (revision 0007): a duplicate of that complaint, closed, counted in
     # no report figure (docs/metrics.md, "Merged duplicates").
     merged_into: int | None = Field(default=None, foreign_key="complaint.id", index=True)
+    # Fixed when the complaint is opened, from the deadline policy in force (revision 0010,
+    # docs/metrics.md "Deadlines"): the rule that matched, the first-response (acknowledge)
+    # and final-response (first resolution) due times, and the days between the updates the
+    # customer is owed while the complaint is open. NULL: opened before deadlines existed.
+    deadline_policy: str | None = Field(default=None, max_length=100)
+    first_response_due_epoch: int | None = None
+    final_response_due_epoch: int | None = None
+    update_every_days: int | None = None
+    # The latest update sent to the customer (`latte update`), or the opening before the first.
+    last_update_epoch: int | None = None
 
 
 class StageRecord(SQLModel, table=True):
