@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import heapq
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,8 +32,30 @@ LOCATIONS = ["Paris", "Lyon", "Berlin", "Madrid", "Online"]
 ACTIONS = ["refund", "replacement", "repair", "credit", "discount", "escalation",
            "explanation_only", "other"]  # fmt: skip
 ACTION_WEIGHTS = [25, 20, 10, 10, 10, 5, 15, 5]
+# What each remedy costs, in currency units (none for an explanation or an escalation).
+ACTION_COST = {"refund": (5, 200), "replacement": (15, 120), "repair": (10, 80),
+               "credit": (5, 50), "discount": (2, 30)}  # fmt: skip
 CAUSES = ["product_defect", "delivery", "billing", "service", "policy", "communication",
           "customer_error", "other"]  # fmt: skip
+# A few causes behind most complaints, as a Pareto chart expects; each category leans to its own.
+CAUSE_WEIGHTS = [24, 20, 12, 10, 8, 12, 9, 5]
+CATEGORY_CAUSE = {
+    "delivery": "delivery", "billing": "billing", "product": "product_defect",
+    "service": "service", "returns": "policy", "website": "communication",
+}  # fmt: skip
+CHANGES = {
+    "product_defect": ["Supplier quality check on this batch", "Pull the faulty model from sale"],
+    "delivery": ["Switch courier on this route", "Pack fragile items in double boxes",
+                 "Send tracking links on dispatch"],
+    "billing": ["Fix the double-charge bug in checkout", "Refunds paid within five days"],
+    "service": ["Coaching for the shop team", "Call back within one day"],
+    "policy": ["Extend the returns window to 60 days", "Explain the policy before purchase"],
+    "communication": ["Rewrite the order confirmation email", "Show stock levels accurately"],
+    "customer_error": ["Clearer instructions in the box"],
+    "other": ["Review at the next team meeting"],
+}  # fmt: skip
+# A customer comes back with the same problem more often after these causes and slow handling.
+REPEAT_CAUSES = {"product_defect": 0.22, "delivery": 0.12, "billing": 0.18, "communication": 0.1}
 WORDS = {
     "delivery": ["My parcel arrived broken", "The delivery is two weeks late",
                  "The courier left it in the rain"],
@@ -93,14 +116,20 @@ def generate(out: Path, complaints: int, seed: int, lines_per_purchase: float = 
                 amount = f"{rng.randint(500, 15000) / 100:.2f}"
                 purchases_out.writerow([f"O-{order:08d}", customer, iso(at), amount])
 
+        # Customers due back with the same problem: (when, customer, category), earliest first.
+        returning: list[tuple[datetime, int, str]] = []
         for number in range(1, complaints + 1):
             # Opened times rise through the period so files are in time order, as exports are.
             opened = START + timedelta(seconds=int(span * (number - rng.random()) / complaints))
             opened = opened.replace(microsecond=0)
-            c = rng.randrange(customers)
+            anonymous = False
+            if returning and returning[0][0] <= opened:
+                _, c, category = heapq.heappop(returning)
+            else:
+                c = rng.randrange(customers)
+                anonymous = rng.random() < 0.05
+                category = rng.choice(CATEGORIES)
             ref = f"C-{c:06d}"
-            anonymous = rng.random() < 0.05
-            category = rng.choice(CATEGORIES)
             words = rng.choice(WORDS[category])
             if rng.random() < 0.1:
                 words += ",\nand nobody called me back as promised."
@@ -122,8 +151,12 @@ def generate(out: Path, complaints: int, seed: int, lines_per_purchase: float = 
                 keep = rng.randrange(0, 4)
                 times = [t if i < keep else None for i, t in enumerate(times)]
             action = rng.choices(ACTIONS, ACTION_WEIGHTS)[0] if times[1] else ""
-            amount = f"{rng.randint(5, 200)}.{rng.choice(['00', '50', '99'])}" if action in (
-                "refund", "credit", "discount") else ""  # fmt: skip
+            low, high = ACTION_COST.get(action, (0, 0))
+            amount = f"{rng.randint(low, high)}.{rng.choice(['00', '50', '99'])}" if high else ""
+            cause = ""
+            if times[3]:
+                cause = (CATEGORY_CAUSE[category] if rng.random() < 0.35
+                         else rng.choices(CAUSES, CAUSE_WEIGHTS)[0])  # fmt: skip
             name = f"{FIRST[c % len(FIRST)]} {LAST[c % len(LAST)]}"
             complaints_out.writerow([
                 f"S-{number:07d}",
@@ -144,11 +177,16 @@ def generate(out: Path, complaints: int, seed: int, lines_per_purchase: float = 
                 f"{action.replace('_', ' ').capitalize()} agreed with the customer" if action
                 else "",
                 amount,
-                rng.choice(CAUSES) if times[3] else "",
-                "We will check this at the next team meeting" if times[3] else "",
+                cause,
+                rng.choice(CHANGES[cause]) if cause else "",
             ])  # fmt: skip
             if anonymous:
                 continue
+            resolved_at = times[3] or resolved_only
+            slow = resolved_at is not None and resolved_at - opened > timedelta(days=1)
+            if resolved_at and rng.random() < REPEAT_CAUSES.get(cause, 0.05) * (1.5 if slow else 1):
+                back = resolved_at + timedelta(days=rng.randint(1, 29), hours=rng.randint(0, 23))
+                heapq.heappush(returning, (back, c, category))
             if rng.random() < 0.5:
                 before = timedelta(days=rng.randint(1, 60), hours=rng.randint(0, 23))
                 purchase(ref, opened - before)

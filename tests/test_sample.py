@@ -61,6 +61,36 @@ def test_sample_is_varied() -> None:
     assert {row["nps"] for row in _rows("followups.csv") if row["nps"]} >= {"0", "5", "10"}
 
 
+def test_sample_has_repeats_causes_and_remedies() -> None:
+    """What the root-cause, repeat-complaint and remedy figures need to be non-trivial: causes
+    of uneven weight with several "what will change" texts, customers back within 30 days of a
+    resolution, remedy amounts on several action kinds (docs/metrics.md)."""
+    complaints = _rows("complaints.csv")
+    causes = Counter(row["root_cause"] for row in complaints if row["root_cause"])
+    assert len(causes) >= 6
+    ranked = [n for _, n in causes.most_common()]
+    assert ranked[0] >= 3 * ranked[-1]  # a Pareto chart with a head and a tail
+    changes: defaultdict[str, set[str]] = defaultdict(set)
+    for row in complaints:
+        if row["root_cause"]:
+            changes[row["root_cause"]].add(row["what_will_change"])
+    assert sum(len(texts) > 1 for texts in changes.values()) >= 4
+    opened: defaultdict[str, list[datetime]] = defaultdict(list)
+    for row in complaints:
+        if row["customer_ref"]:
+            opened[row["customer_ref"]].append(_moment(row["opened_at"]))
+    repeats = 0
+    for row in complaints:
+        resolved_text = row["explain_at"] or row["resolved_at"]
+        if row["customer_ref"] and resolved_text:
+            resolved = _moment(resolved_text)
+            window = resolved + timedelta(days=30)
+            repeats += any(resolved < t <= window for t in opened[row["customer_ref"]])
+    assert 150 < repeats < 1500
+    with_amount = Counter(row["action_kind"] for row in complaints if row["amount"])
+    assert len(with_amount) >= 4
+
+
 def test_sample_imports_with_exact_counts(latte: Latte, db_url: str) -> None:
     reports = {}
     for kind in ("complaints", "purchases", "followups"):
@@ -68,7 +98,10 @@ def test_sample_imports_with_exact_counts(latte: Latte, db_url: str) -> None:
         assert result.exit_code == 0, result.output
         reports[kind] = json.loads(result.stdout)
     complaints, purchases = _rows("complaints.csv"), _rows("purchases.csv")
-    assert [reports[k]["rows"] for k in reports] == [3000, 4446, 1584]
+    assert [reports[k]["rows"] for k in reports] == [
+        len(_rows(f"{k}.csv")) for k in ("complaints", "purchases", "followups")
+    ]
+    assert reports["complaints"]["rows"] == 3000
     assert reports["complaints"]["inserted"] == len(complaints)
     assert reports["purchases"]["inserted"] == len({p["order_ref"] for p in purchases})
     assert reports["purchases"]["lines_accepted"] == len(purchases)
