@@ -169,7 +169,13 @@ def _open_new(
     listen = _edit_text("listen", request.listen) if edit else request.listen
     request = replace(request, severity=request.severity or "medium", listen=listen)
     with g.session() as session:
-        opened = open_complaint_noting(session, new=request, agent=g.agent, at=opened_at)
+        opened = open_complaint_noting(
+            session,
+            new=request,
+            agent=g.agent,
+            at=opened_at,
+            deadlines=g.settings().deadlines,
+        )
         complaint = opened.complaint
         owner = customer_of(session, complaint) if as_json or opened.notes else None
     for note in opened.notes:

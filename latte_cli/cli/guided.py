@@ -346,7 +346,12 @@ class Conversation:
         )
         with self.g.session() as session:
             self.complaint = open_complaint(
-                session, new=new, agent=self.g.agent, at=began, listened_at=utcnow()
+                session,
+                new=new,
+                agent=self.g.agent,
+                at=began,
+                listened_at=utcnow(),
+                deadlines=self.g.settings().deadlines,
             )
         render.console.print(
             Text(f"Saved Listen: complaint {self.complaint.id} is open.", style="green")
