@@ -403,6 +403,17 @@ def duration_text(seconds: int) -> str:
     return f"{minutes} min"
 
 
+_WITHIN = re.compile(r"^(\d{1,5})(m|h|d|w)$")
+
+
+def parse_within(text: str, *, what: str = "--due-within") -> int:
+    """A look-ahead such as "2d", "8h", "90m" or "1w", in seconds; InvalidValue otherwise."""
+    match = _WITHIN.match(text.strip().lower().replace(" ", ""))
+    if not match or int(match[1]) == 0:
+        raise InvalidValue(f"{what} {text!r} is not a duration. Give it like 2d, 8h, 90m or 1w.")
+    return int(match[1]) * {"m": 60, "h": 3600, "d": DAY, "w": 7 * DAY}[match[2]]
+
+
 def countdown(due: int, done: int | None, now: int) -> str:
     """ "due in 2 d 4 h", "breached 3 h ago"; once done, "met, 2 h early" or "breached by 1 d"."""
     state = standing(due, done, now)

@@ -93,6 +93,8 @@ class Timeline:
     merged_from: list[int] = field(default_factory=list)
     # Updates sent to the customer, oldest first (the duplicates' too, marked).
     updates: list[CustomerUpdate] = field(default_factory=list)
+    # Its deadlines at the time the timeline was read; None if it has none.
+    deadline: DeadlineView | None = None
 
     @property
     def total_seconds(self) -> int | None:
@@ -109,9 +111,10 @@ class Timeline:
         return int((self.complaint.first_resolved_at - self.complaint.opened_at).total_seconds())
 
 
-def timeline(session: Session, complaint_id: int) -> Timeline:
-    """The complaint's stages, hand-offs and corrections, with those of the duplicates merged
-    into it, each marked with the complaint it came from."""
+def timeline(session: Session, complaint_id: int, now: datetime | None = None) -> Timeline:
+    """The complaint's stages, hand-offs, corrections and updates to the customer, with those
+    of the duplicates merged into it, each marked with the complaint it came from, and where
+    its deadlines stand at `now`."""
     complaint = get_complaint(session, complaint_id)
     customer = session.get(Customer, complaint.customer_id) if complaint.customer_id else None
     merged_from = [
@@ -192,6 +195,7 @@ def timeline(session: Session, complaint_id: int) -> Timeline:
         history=history,
         merged_from=merged_from,
         updates=updates,
+        deadline=deadline_view(complaint, now or utcnow()),
     )
 
 
