@@ -69,9 +69,10 @@ def test_an_update_is_in_the_timeline_and_resets_the_interval(
     assert data["stage_due"] == "acknowledge"
     sent = int(datetime.fromisoformat(at).timestamp())
     assert _column(db_url, late, "last_update_epoch") == sent
-    assert data["deadlines"]["next_update_due_at"] == datetime.fromtimestamp(
-        sent + 2 * DAY, UTC
-    ).isoformat()
+    assert (
+        data["deadlines"]["next_update_due_at"]
+        == datetime.fromtimestamp(sent + 2 * DAY, UTC).isoformat()
+    )
     assert _update_due(latte) == []
     shown = latte.ok("show", late).stdout
     assert "update" in shown and "[email] Carrier is tracing it" in shown
@@ -122,7 +123,7 @@ def test_a_resolved_complaint_takes_an_update_and_owes_none(latte: Latte, tmp_pa
     latte.ok("step", cid, "acknowledge", "--text", "Sorry")
     latte.ok("step", cid, "take_action", "--kind", "refund", "--detail", "Refunded")
     latte.ok("step", cid, "thank", "--text", "Thanks")
-    latte.ok("step", cid, "explain", "--root-cause", "carrier", "--change", "New carrier")
+    latte.ok("step", cid, "explain", "--root-cause", "delivery", "--change", "New carrier")
     assert _update_due(latte) == []
     latte.ok("update", cid, "--text", "The refund has arrived")
     data = json.loads(latte.ok("show", cid, "--json").stdout)
