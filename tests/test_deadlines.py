@@ -496,3 +496,28 @@ def test_import_fixes_deadlines_from_each_rows_opening(
     shown = json.loads(latte.ok("show", str(billing["id"]), "--json").stdout)
     assert [u["at"][:16] for u in shown["updates"]] == ["2026-03-02T12:00", "2026-03-03T10:00"]
     assert json.loads(latte.ok("db", "check", "--json").stdout)["clean"]
+
+
+def test_the_guided_flows_line_names_the_deadline_worked_to() -> None:
+    from latte_cli.cli import render
+    from latte_cli.models import Complaint
+    from latte_cli.services.views import deadline_view
+
+    now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    opened = int((now - timedelta(days=4)).timestamp())
+    complaint = Complaint(
+        channel="phone", category="billing", opened_by="ana", opened_at=now, updated_at=now,
+        opened_epoch=opened, stage_due="acknowledge", deadline_policy="desk/billing#0",
+        first_response_due_epoch=opened + 5 * DAY, final_response_due_epoch=opened + 9 * DAY,
+        update_every_days=3, last_update_epoch=opened,
+    )  # fmt: skip
+    line = render.deadline_line(deadline_view(complaint, now))
+    assert line is not None
+    assert line.plain == "Deadline: First response due in 1 d · update to the customer due"
+    complaint.acknowledged_epoch = opened + DAY
+    complaint.last_update_epoch = opened + 2 * DAY
+    line = render.deadline_line(deadline_view(complaint, now))
+    assert line is not None and line.plain == "Deadline: Final response due in 5 d"
+    complaint.deadline_policy = complaint.final_response_due_epoch = None
+    complaint.first_response_due_epoch = complaint.update_every_days = None
+    assert render.deadline_line(deadline_view(complaint, now)) is None
