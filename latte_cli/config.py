@@ -719,7 +719,8 @@ def write_setting(key: str, text: str, environ: Mapping[str, str] | None = None)
     elif (
         (key == "db" and "://" not in text)
         or (key in ("phrases", "vocabulary") and value is not None)
-        or (key == "deadlines" and Path(text.strip()).expanduser().is_file())
+        or (key == "deadlines" and text.strip().lower() not in ("", *deadline_presets()))
+        or (key == "holidays" and text.strip() and not re.match(r"^\d{4}-", text.strip()))
     ):
         # A path is kept absolute: the file is read from any folder.
         text = str(Path(text.strip()).expanduser().absolute())

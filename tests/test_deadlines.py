@@ -521,3 +521,21 @@ def test_the_guided_flows_line_names_the_deadline_worked_to() -> None:
     complaint.deadline_policy = complaint.final_response_due_epoch = None
     complaint.first_response_due_epoch = complaint.update_every_days = None
     assert render.deadline_line(deadline_view(complaint, now)) is None
+
+
+def test_config_set_keeps_policy_and_holiday_files_absolute(
+    latte: Latte, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "desk.toml").write_text(DESK, encoding="utf-8")
+    (tmp_path / "days.txt").write_text("2026-12-25\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    latte.ok("config", "set", "deadlines", "desk.toml")
+    latte.ok("config", "set", "holidays", "days.txt")
+    shown = {r["key"]: r["value"] for r in json.loads(latte.ok("config", "show", "--json").stdout)}
+    assert (shown["deadlines"], shown["holidays"]) == ("desk", "2026-12-25")
+    written = (tmp_path / "config" / "config.toml").read_text(encoding="utf-8")
+    assert f'deadlines = "{tmp_path / "desk.toml"}"' in written
+    assert f'holidays = "{tmp_path / "days.txt"}"' in written
+    latte.ok("config", "set", "deadlines", "FCA-DISP")
+    bad = latte("config", "set", "deadlines", "fca")
+    assert bad.exit_code == 1 and "neither a preset" in bad.stderr
