@@ -379,7 +379,11 @@ def list_(
     ] = None,
     breached: Annotated[
         bool,
-        typer.Option("--breached", help="Only complaints past a deadline (docs/metrics.md)."),
+        typer.Option(
+            "--breached",
+            help="Only complaints that missed a deadline: answered after it, or not yet and "
+            "past it.",
+        ),
     ] = False,
     update_due: Annotated[
         bool,
