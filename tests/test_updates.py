@@ -144,3 +144,24 @@ def test_forgetting_the_customer_erases_the_update_text(
         stored = " ".join(str(d) for (d,) in conn.execute(text("SELECT data FROM event")))
     engine.dispose()
     assert "Elm Street" not in stored
+
+
+def test_updates_travel_with_an_exported_history(latte: Latte, tmp_path: Path) -> None:
+    cid = _opened(latte, 4)
+    at = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="seconds")
+    latte.ok("update", cid, "--text", "Still looking", "--channel", "phone", "--at", at)
+    exported = latte.ok("export", "complaints", "--format", "jsonl").stdout
+    assert "history" in json.loads(exported.splitlines()[0])
+    (tmp_path / "out.jsonl").write_text(exported, encoding="utf-8")
+    _use_policy(tmp_path)  # the policy in force at import fixes the deadlines
+    fresh = ("--db", str(tmp_path / "fresh.db"))
+    latte.ok(*fresh, "import", "complaints", str(tmp_path / "out.jsonl"))
+    data = json.loads(latte.ok(*fresh, "show", "1", "--json").stdout)
+    assert [(u["text"], u["channel"]) for u in data["updates"]] == [("Still looking", "phone")]
+    opened = datetime.fromisoformat(data["opened_at"])
+    deadlines = data["deadlines"]
+    assert deadlines["rule"] == "informed/default"
+    assert deadlines["final_response"]["due_at"] == (opened + timedelta(weeks=8)).isoformat()
+    assert deadlines["last_update_at"] == datetime.fromisoformat(at).isoformat()
+    assert deadlines["update_due"] is False  # one day since the update, every two days
+    assert json.loads(latte.ok(*fresh, "db", "check", "--json").stdout)["clean"]
