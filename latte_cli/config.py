@@ -26,8 +26,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from latte_cli.errors import InvalidValue
 
 if TYPE_CHECKING:
+    from datetime import date
     from zoneinfo import ZoneInfo
 
+    from latte_cli.deadlines import Deadlines, Policy
     from latte_cli.reports.hours import Schedule
 
 ENV_CONFIG = "LATTE_CONFIG"
@@ -42,6 +44,8 @@ ENV_BUSY_TIMEOUT = "LATTE_BUSY_TIMEOUT"
 ENV_VOCABULARY = "LATTE_VOCABULARY"
 ENV_RETENTION = "LATTE_RETENTION"
 ENV_RETENTION_BY_CATEGORY = "LATTE_RETENTION_BY_CATEGORY"
+ENV_DEADLINES = "LATTE_DEADLINES"
+ENV_HOLIDAYS = "LATTE_HOLIDAYS"
 # The editor: git's lookup order without git's own GIT_EDITOR (docs/architecture.md, settings).
 ENV_VISUAL = "VISUAL"
 ENV_EDITOR = "EDITOR"
@@ -249,6 +253,77 @@ def _retention_by_category(text: str) -> dict[str, Period | None]:
     return periods
 
 
+# Deadlines (docs/metrics.md, "Deadlines"): a preset's name, or a policy file (TOML) that may
+# extend one; holidays are dates, or a file of them, one a line.
+
+PACKAGED_DEADLINES = Path(__file__).resolve().parent / "data" / "deadlines.toml"
+
+
+def deadline_presets() -> dict[str, Policy]:
+    """The shipped deadline policies by name (`standard` first)."""
+    import tomllib
+
+    from latte_cli.deadlines import parse_presets
+
+    with PACKAGED_DEADLINES.open("rb") as handle:
+        return parse_presets(tomllib.load(handle), source=str(PACKAGED_DEADLINES))
+
+
+def _deadlines(text: str) -> Policy:
+    import tomllib
+
+    from latte_cli.deadlines import STANDARD, parse_policy
+
+    presets = deadline_presets()
+    value = text.strip() or STANDARD
+    if value.lower() in presets:
+        return presets[value.lower()]
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise ValueError(
+            f"is neither a preset ({', '.join(presets)}) nor a file. Give a preset's name or "
+            "the path of a deadline policy (TOML)."
+        )
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ValueError(f"cannot be read as TOML ({error}). Fix the file.") from None
+    try:
+        return parse_policy(data, name=path.stem, source=str(path), presets=presets)
+    except InvalidValue as error:
+        raise ValueError(f"is a policy file that cannot be used: {error.message}") from None
+
+
+def _holidays(text: str) -> frozenset[date]:
+    from datetime import date
+
+    value = text.strip()
+    where = ""
+    if value and not re.match(r"^\d{4}-\d{2}-\d{2}\b", value):
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise ValueError(
+                "is neither a list of dates nor a file. Give dates like 2026-12-25, 2026-12-26 "
+                "or the path of a file with one date a line."
+            )
+        try:
+            value = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ValueError(f"cannot be read ({error}). Fix the file's permissions.") from None
+        where = f" (in {path})"
+        value = "\n".join(line.split("#")[0] for line in value.splitlines())
+    days: set[date] = set()
+    for item in filter(None, re.split(r"[\s,;]+", value)):
+        try:
+            days.add(date.fromisoformat(item))
+        except ValueError:
+            raise ValueError(
+                f"has {item!r}{where}, which is not a date. Give dates like 2026-12-25."
+            ) from None
+    return frozenset(days)
+
+
 def table_text(table: Mapping[str, object]) -> str:
     """A TOML table of a TABLE_KEYS key as the setting's text ("name=value, name=value")."""
     return ", ".join(f"{name}={value}" for name, value in table.items())
@@ -317,6 +392,8 @@ KEYS: dict[str, Key] = {
         Key("editor", ENV_VISUAL, None, _editor, lambda: DEFAULT_EDITOR,
             env_also=(ENV_EDITOR,)),
         Key("phrase_name", ENV_PHRASE_NAME, None, _phrase_name, lambda: "first"),
+        Key("deadlines", ENV_DEADLINES, None, _deadlines, lambda: "standard"),
+        Key("holidays", ENV_HOLIDAYS, None, _holidays, lambda: ""),
     )
 }  # fmt: skip
 
@@ -520,6 +597,25 @@ class Settings:
         return self.setting("editor")
 
     @cached_property
+    def holidays(self) -> frozenset[date]:
+        """Days on which business time stands still (deadlines; docs/metrics.md)."""
+        days: frozenset[date] = self.setting("holidays").value
+        return days
+
+    @cached_property
+    def deadlines(self) -> Deadlines:
+        """The deadline policy in force, with the business clock it counts on: the `hours`
+        schedule (Mon-Fri 09:00-17:00 when none is set), the zone and the holidays."""
+        from latte_cli.deadlines import Deadlines
+        from latte_cli.reports.hours import DEFAULT_BUSINESS_HOURS, BusinessClock, parse_schedule
+
+        policy: Policy = self.setting("deadlines").value
+        if not policy.business:
+            return Deadlines(policy)
+        schedule = self.hours or parse_schedule(DEFAULT_BUSINESS_HOURS)
+        return Deadlines(policy, BusinessClock(schedule, self.tz, self.holidays))
+
+    @cached_property
     def phrase_name(self) -> str:
         """How phrases name the customer: first (name), full (name) or none."""
         style: str = self.setting("phrase_name").value
@@ -620,8 +716,11 @@ def write_setting(key: str, text: str, environ: Mapping[str, str] | None = None)
     value = check(key, text)
     if KEYS[key].numeric:
         text = _flag_text(value)
-    elif (key == "db" and "://" not in text) or (
-        key in ("phrases", "vocabulary") and value is not None
+    elif (
+        (key == "db" and "://" not in text)
+        or (key in ("phrases", "vocabulary") and value is not None)
+        or (key == "deadlines" and text.strip().lower() not in ("", *deadline_presets()))
+        or (key == "holidays" and text.strip() and not re.match(r"^\d{4}-", text.strip()))
     ):
         # A path is kept absolute: the file is read from any folder.
         text = str(Path(text.strip()).expanduser().absolute())

@@ -53,6 +53,9 @@ class EventKind(StrEnum):
     CUSTOMER_EDITED = "customer_edited"
     # The complaint moved to another customer record (`latte customer merge`).
     CUSTOMER_MERGED = "customer_merged"
+    # An update sent to the customer while the complaint is handled (`latte update`; ISO
+    # 10002 asks that the customer be kept informed): no stage, shown in the timeline.
+    CUSTOMER_UPDATE = "customer_update"
 
 
 # The kinds that complete a step of the workflow: the next step may not be earlier.
@@ -308,6 +311,21 @@ class CustomerMergedDetails:
         return None  # the complaint's state is unchanged
 
 
+@dataclass(frozen=True)
+class CustomerUpdateDetails:
+    text: str
+    # The channel the update went by (a vocabulary value), None when not said.
+    channel: str | None = None
+    kind: ClassVar[EventKind] = EventKind.CUSTOMER_UPDATE
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], row: StoredEvent) -> CustomerUpdateDetails:
+        return cls(text=data.get("text", ""), channel=data.get("channel"))
+
+    def to_workflow(self, at: datetime, agent: str) -> workflow.Event | None:
+        return None  # keeping the customer informed changes no stage
+
+
 # Every kind's details, listed once: the type `Details` and the table `DETAILS` both follow.
 Details = (
     OpenedDetails
@@ -324,6 +342,7 @@ Details = (
     | MergedDetails
     | CustomerEditedDetails
     | CustomerMergedDetails
+    | CustomerUpdateDetails
 )
 DETAILS: dict[EventKind, type[Details]] = {cls.kind: cls for cls in get_args(Details)}
 assert set(DETAILS) == set(EventKind), "every EventKind needs its details class in Details"
@@ -334,8 +353,8 @@ ERASED_TEXT = "[erased]"
 
 def without_free_text(details: Details) -> Details:
     """The details with the free text people wrote (transfer notes, reopening reasons, the
-    reasons of legal holds) replaced by `ERASED_TEXT`; kinds, stages, agents and cycles are
-    kept, so replay is unchanged."""
+    reasons of legal holds, updates sent to the customer) replaced by `ERASED_TEXT`; kinds,
+    stages, agents and cycles are kept, so replay is unchanged."""
     if isinstance(details, TransferDetails) and details.note:
         return replace(details, note=ERASED_TEXT)
     if isinstance(details, ReopenDetails | HeldDetails | ReleasedDetails) and details.reason:
@@ -349,6 +368,8 @@ def without_free_text(details: Details) -> Details:
         )
     if isinstance(details, MergedDetails | CustomerMergedDetails) and details.reason:
         return replace(details, reason=ERASED_TEXT)
+    if isinstance(details, CustomerUpdateDetails) and details.text:
+        return replace(details, text=ERASED_TEXT)
     return details
 
 

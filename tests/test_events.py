@@ -49,6 +49,7 @@ SAMPLES: list[events.Details] = [
         customer_id=3, before={"name": "Ana Diaz"}, after={"name": "Ana Díaz"}, reason=""
     ),
     events.CustomerMergedDetails(from_customer=4, to_customer=3, reason="Same person."),
+    events.CustomerUpdateDetails(text="The refund is on its way.", channel="email"),
 ]
 
 
@@ -99,6 +100,7 @@ def test_the_stored_layout_is_the_one_latte_has_always_written() -> None:
         "merged",
         "customer_edited",
         "customer_merged",
+        "customer_update",
     ]
     # Every kind fits the event table's kind column (20 characters).
     assert max(len(kind.value) for kind in EventKind) <= 20

@@ -13,7 +13,7 @@ from .conftest import Latte
 ROW_KEYS = {
     "id", "external_id", "customer_ref", "customer_name", "channel", "category", "location",
     "severity", "summary", "status", "stage_due", "assigned_agent", "opened_at", "resolved_at",
-    "action_kind", "reopen_count",
+    "action_kind", "reopen_count", "deadlines",
 }  # fmt: skip
 
 

@@ -169,7 +169,13 @@ def _open_new(
     listen = _edit_text("listen", request.listen) if edit else request.listen
     request = replace(request, severity=request.severity or "medium", listen=listen)
     with g.session() as session:
-        opened = open_complaint_noting(session, new=request, agent=g.agent, at=opened_at)
+        opened = open_complaint_noting(
+            session,
+            new=request,
+            agent=g.agent,
+            at=opened_at,
+            deadlines=g.settings().deadlines,
+        )
         complaint = opened.complaint
         owner = customer_of(session, complaint) if as_json or opened.notes else None
     for note in opened.notes:
@@ -309,7 +315,7 @@ def show(
 
     g = globals_of(ctx)
     with g.session(readonly=True) as session:
-        view = timeline(session, complaint_id)
+        view = timeline(session, complaint_id, utcnow())
         note = (
             None if as_json else unread_transfer(session, complaint_id=complaint_id, agent=g.agent)
         )
@@ -327,6 +333,8 @@ def show(
         countdown = sla_countdown(view.complaint.opened_at, utcnow(), g.settings().sla_hours)
         if countdown is not None:
             render.console.print(countdown)
+    for line in render.deadline_lines(view.deadline, g.tz):
+        render.console.print(line)
 
 
 @app.command("list", cls=VocabularyHelp)
@@ -360,10 +368,32 @@ def list_(
         bool, typer.Option("--overdue", help="Only open complaints past the SLA.")
     ] = False,
     target: options.Target = None,
+    due_within: Annotated[
+        str | None,
+        typer.Option(
+            "--due-within",
+            metavar="DURATION",
+            help="Only open complaints whose final deadline (or first-response deadline, "
+            "while not acknowledged) falls within this long from now, e.g. 2d, 8h.",
+        ),
+    ] = None,
+    breached: Annotated[
+        bool,
+        typer.Option(
+            "--breached",
+            help="Only complaints that missed a deadline: answered after it, or not yet and "
+            "past it.",
+        ),
+    ] = False,
+    update_due: Annotated[
+        bool,
+        typer.Option("--update-due", help="Only open complaints owing the customer an update."),
+    ] = False,
     sort: Annotated[
         str | None,
         typer.Option(
-            help="urgent (SLA due soonest, overdue first), opened (oldest first), newest, "
+            help="urgent (earliest final deadline first, then SLA order), opened (oldest "
+            "first), newest, "
             "resolved or id.  [default: urgent; opened with --all]",
             show_default=False,
         ),
@@ -378,10 +408,14 @@ def list_(
 
     Example: latte list --overdue; latte list --all --status resolved --assigned ana
     """
+    from datetime import timedelta
+
+    from latte_cli.deadlines import parse_within
     from latte_cli.services.views import ListFilter, SortKey, Status, complaint_page
     from latte_cli.workflow import parse_choice
 
     g = globals_of(ctx)
+    within = timedelta(seconds=parse_within(due_within)) if due_within else None
     sla_hours = g.settings(sla_hours=target).sla_hours
     needing_action = not every and status is None and agent is None and not mine
     filters = ListFilter(
@@ -397,6 +431,9 @@ def list_(
         until=parse_when(until, what="--until", assume=g.tz) if until else None,
         overdue=overdue,
         sla_hours=sla_hours,
+        due_within=within,
+        breached=breached,
+        update_due=update_due,
         sort=parse_choice(SortKey, sort or ("opened" if every else "urgent"), what="--sort"),
         limit=limit,
     )
@@ -414,6 +451,36 @@ def list_(
             total=page.total,
             needing_action=needing_action,
         )
+
+
+@app.command(cls=VocabularyHelp)
+def update(
+    ctx: typer.Context,
+    complaint: Annotated[
+        str, typer.Argument(metavar="ID|REF", help="The complaint's id or external reference.")
+    ],
+    text: Annotated[str, typer.Option("--text", "-t", help="What you told the customer.")],
+    channel: Annotated[str | None, typer.Option(help="How it was sent: {channel}.")] = None,
+    at: options.At = None,
+    as_json: options.Json = False,
+) -> None:
+    """Record an update sent to the customer while their complaint is handled (no stage).
+
+    Example: latte update 12 --text "The replacement ships tomorrow" --channel email
+    """
+    from latte_cli.services.updates import record_update
+
+    g = globals_of(ctx)
+    when = parse_moment(at, what="--at", assume=g.tz, now=utcnow()) if at else None
+    with g.session() as session:
+        done = record_update(
+            session, complaint=complaint, text=text, agent=g.agent, channel=channel, at=when
+        )
+        assert done.id is not None
+        if as_json:
+            render.print_json(_timeline_json(session, done.id))
+            return
+    typer.echo(f"Recorded an update to the customer on complaint {done.id}.")
 
 
 @app.command()

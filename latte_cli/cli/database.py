@@ -67,11 +67,21 @@ def check(
     from latte_cli.errors import DatabaseError
     from latte_cli.services.integrity import check_database
 
-    with globals_of(ctx).session(readonly=True) as session:
-        report = check_database(session)
+    g = globals_of(ctx)
+    with g.session(readonly=True) as session:
+        report = check_database(session, g.settings().deadlines)
     if as_json:
         render.print_json(
-            render.fields_json(report, "store", "complaints", "clean", "problem_count", "problems")
+            render.fields_json(
+                report,
+                "store",
+                "complaints",
+                "clean",
+                "problem_count",
+                "problems",
+                "deadlines_checked",
+                "deadlines_recomputed",
+            )
         )
     else:
         for problem in report.problems:

@@ -193,6 +193,11 @@ class Conversation:
         line = render.sla_countdown(self.complaint.opened_at, utcnow(), config.sla_hours())
         if line is not None:
             render.console.print(line)
+        from latte_cli.services.views import deadline_view
+
+        deadline = render.deadline_line(deadline_view(self.complaint, utcnow()))
+        if deadline is not None:
+            render.console.print(deadline)
 
     def _save(self, stage: Stage, given: StageInput) -> None:
         assert self.complaint is not None and self.complaint.id is not None
@@ -346,7 +351,12 @@ class Conversation:
         )
         with self.g.session() as session:
             self.complaint = open_complaint(
-                session, new=new, agent=self.g.agent, at=began, listened_at=utcnow()
+                session,
+                new=new,
+                agent=self.g.agent,
+                at=began,
+                listened_at=utcnow(),
+                deadlines=self.g.settings().deadlines,
             )
         render.console.print(
             Text(f"Saved Listen: complaint {self.complaint.id} is open.", style="green")

@@ -172,6 +172,7 @@ def _import(
         rejects=rejects,
         strict=strict,
         dry_run=dry_run,
+        deadlines=g.settings().deadlines if kind == "complaints" else None,
     )
     show_progress = render.err_console.is_terminal and not as_json
     if show_progress:

@@ -25,7 +25,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from latte_cli import config, workflow
+from latte_cli import config, deadlines, workflow
 from latte_cli.events import AmendedDetails, MergedDetails, TransferDetails, as_data
 from latte_cli.phrases import TITLES
 from latte_cli.timeutil import format_duration, local
@@ -38,7 +38,15 @@ if TYPE_CHECKING:
     from latte_cli.services.privacy import CustomerData
     from latte_cli.services.search import Hit
     from latte_cli.services.team import TransferNote
-    from latte_cli.services.views import Change, ComplaintRow, HandOff, StageView, Timeline
+    from latte_cli.services.views import (
+        Change,
+        ComplaintRow,
+        CustomerUpdate,
+        DeadlineView,
+        HandOff,
+        StageView,
+        Timeline,
+    )
 
 _PLAIN = config.no_color()
 console = Console(highlight=False, markup=False, color_system=None if _PLAIN else "auto")
@@ -187,7 +195,100 @@ def timeline_json(view: Timeline) -> dict[str, Any]:
     data["merged_from"] = view.merged_from
     data["total_seconds"] = view.total_seconds
     data["first_resolution_seconds"] = view.first_resolution_seconds
+    data["updates"] = [update_json(u) for u in view.updates]
+    data["deadlines"] = deadline_json(view.deadline)
     return data
+
+
+def update_json(update: CustomerUpdate) -> dict[str, Any]:
+    return {
+        "kind": update.details.kind.value,
+        "at": iso(update.at),
+        "agent": update.agent,
+        **as_data(update.details),
+        "from_complaint": update.from_complaint,
+    }
+
+
+def _epoch_iso(value: int | None) -> str | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC).isoformat()
+
+
+def deadline_json(view: DeadlineView | None) -> dict[str, Any] | None:
+    """Due times fixed at opening and where they stand (docs/metrics.md, "Deadlines")."""
+    if view is None:
+        return None
+
+    def one(due: int | None, done: int | None) -> dict[str, Any] | None:
+        standing = view.standing(due, done)
+        if due is None or standing is None:
+            return None
+        return {
+            "due_at": _epoch_iso(due),
+            "status": standing.value,
+            "countdown": view.countdown(due, done),
+        }
+
+    return {
+        "rule": view.rule,
+        "first_response": one(view.first_response_due, view.first_response_done),
+        "final_response": one(view.final_response_due, view.final_response_done),
+        "update_every_days": view.update_every_days,
+        "last_update_at": _epoch_iso(view.last_update),
+        "next_update_due_at": _epoch_iso(view.next_update_due),
+        "update_due": view.update_overdue,
+    }
+
+
+_STANDING_STYLE = {"met": "green", "breached": "red", "pending": "yellow"}
+
+
+def deadline_lines(view: DeadlineView | None, zone: tzinfo | None) -> list[Text]:
+    """`latte show`: each deadline with its due time and countdown, and the updates owed."""
+    if view is None:
+        return []
+    lines = [plain(f"Deadlines ({view.rule or 'unnamed rule'}):")]
+    for label, due, done in (
+        ("First response", view.first_response_due, view.first_response_done),
+        ("Final response", view.final_response_due, view.final_response_done),
+    ):
+        standing = view.standing(due, done)
+        if due is None or standing is None:
+            continue
+        moment = datetime.fromtimestamp(due, UTC)
+        lines.append(
+            Text.assemble(
+                f"  {label}: due {when(moment, zone)} · ",
+                (view.countdown(due, done) or "", _STANDING_STYLE[standing.value]),
+            )
+        )
+    if view.update_every_days:
+        every = f"  Customer updates: every {view.update_every_days} d"
+        if view.next_update_due is None:
+            lines.append(Text(every))
+        else:
+            next_due = when(datetime.fromtimestamp(view.next_update_due, UTC), zone)
+            late = Text(" · update due", "red") if view.update_overdue else Text("")
+            lines.append(Text.assemble(f"{every} · next by {next_due}", late))
+    return lines
+
+
+def deadline_line(view: DeadlineView | None) -> Text | None:
+    """One line for the guided flow's header: the deadline worked to now, and updates owed."""
+    if view is None:
+        return None
+    parts: list[Text] = []
+    current = view.next_due
+    if current is not None:
+        what, due = current
+        standing = view.standing(due, None)
+        style = _STANDING_STYLE[standing.value] if standing else ""
+        parts.append(Text(f"{what.capitalize()} {view.countdown(due, None)}", style))
+    if view.update_overdue:
+        parts.append(Text("update to the customer due", "red"))
+    if not parts:
+        return None
+    return Text("Deadline: ").append(Text(" · ").join(parts))
 
 
 # Characters that move, hide or rewrite text on a screen: control characters (the terminal's
@@ -312,6 +413,15 @@ def show_timeline(view: Timeline, zone: tzinfo | None) -> None:
             what = f"(from #{h.from_complaint}) {what}"
         label = h.kind.value
         entries.append((h.at, 0, (Text(label), plain(h.agent), when(h.at, zone), "", plain(what))))
+    for u in view.updates:
+        what = u.details.text or "(no text)"
+        if u.details.channel:
+            what = f"[{u.details.channel}] {what}"
+        if u.from_complaint is not None:
+            what = f"(from #{u.from_complaint}) {what}"
+        entries.append(
+            (u.at, 2, (Text("update"), plain(u.agent), when(u.at, zone), "", plain(what)))
+        )
     for _, _, row in sorted(entries, key=lambda e: (e[0], e[1])):
         table.add_row(*row)
     console.print(table)
@@ -396,7 +506,24 @@ def row_json(row: ComplaintRow) -> dict[str, Any]:
         "resolved_at": iso(row.resolved_at),
         "action_kind": row.action_kind,
         "reopen_count": row.reopen_count,
+        "deadlines": deadline_json(row.deadline),
     }
+
+
+def _list_deadline(view: DeadlineView | None) -> Text:
+    """Under the stage due: the deadline worked to ("due 2 d 4 h", "breached") and "update
+    due" when the customer is owed one (docs/metrics.md, "Deadlines")."""
+    text = Text()
+    current = view.next_due if view is not None else None
+    if view is not None and current is not None:
+        _, due = current
+        if view.now > due:
+            text.append("\nbreached", style="red")
+        elif due - view.now <= 7 * 86_400:
+            text.append(f"\ndue {deadlines.duration_text(due - view.now)}", style="yellow")
+    if view is not None and view.update_overdue:
+        text.append("\nupdate due", style="magenta")
+    return text
 
 
 def show_list(
@@ -436,6 +563,7 @@ def show_list(
         late = row.overdue_by(sla_hours, now)
         if late is not None:
             status.append(f" late {format_duration(late)}", style="red")
+        status.append(_list_deadline(row.deadline))
         table.add_row(
             str(row.id),
             short_when(row.opened_at, zone, now),

@@ -37,6 +37,10 @@ def _shown(setting: config.Setting) -> Any:
         return value.text if value is not None else "none"
     if setting.key == "retention_by_category":
         return ", ".join(f"{name}={p.text if p else 'none'}" for name, p in value.items())
+    if setting.key == "deadlines":
+        return value.name
+    if setting.key == "holidays":
+        return ", ".join(sorted(day.isoformat() for day in value))
     return value
 
 

@@ -29,13 +29,15 @@ def next_(
     ] = True,
     as_json: options.Json = False,
 ) -> None:
-    """Take the oldest unassigned open complaint (the most overdue first) and assign it to me.
+    """Take the most urgent unassigned open complaint (earliest deadline) and assign it to me.
 
     Example: latte next
     """
     from latte_cli.cli.app import stdin_is_terminal
     from latte_cli.services.customers import customer_of
     from latte_cli.services.team import claim_next
+    from latte_cli.services.views import deadline_view
+    from latte_cli.timeutil import utcnow
 
     g = globals_of(ctx)
     with g.session() as session:
@@ -51,6 +53,9 @@ def next_(
         return
     who = (owner.name or owner.ref) if owner else "anonymous"
     typer.echo(f"Complaint {complaint.id} is yours ({who}, {complaint.stage_due} due).")
+    deadline = render.deadline_line(deadline_view(complaint, utcnow()))
+    if deadline is not None:
+        render.console.print(deadline)
     if handle and stdin_is_terminal():
         from latte_cli.cli import guided as guide
 

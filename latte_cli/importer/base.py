@@ -65,6 +65,9 @@ class ImportOptions:
     strict: bool = False
     dry_run: bool = False
     batch_rows: int = BATCH_ROWS
+    # The deadline policy in force (`Settings.deadlines`) fixes imported complaints' due times
+    # from their opening (docs/metrics.md, "Deadlines"); None: the standard policy.
+    deadlines: Any = None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, select, update
 
 from latte_cli import workflow
+from latte_cli.deadlines import STANDARD_DEADLINES, Deadlines
 from latte_cli.events import (
+    CustomerUpdateDetails,
     EventKind,
     OpenedDetails,
     ResolvedDetails,
@@ -59,6 +61,7 @@ AGENT_FIELDS = frozenset(AGENT_COLUMN.values())
 # Event rows, encoded once: a million complaints write several each.
 STAGE_EVENT = {s.value: encode(StageDetails(stage=s, cycle=0))[1] for s in Stage}
 RESOLVED_EVENT = encode(ResolvedDetails())[1]
+UPDATE_KIND, UPDATE_EVENT = (v for v in encode(CustomerUpdateDetails(text="")))
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "external_id": (
@@ -125,6 +128,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "take_action_by": ("action_by", "actioned_by"),
     "thank_by": ("thanked_by",),
     "explain_by": ("explained_by", "resolved_by", "solved_by"),
+    # Times of updates sent to the customer, separated by ";" (docs/metrics.md, "Keeping the
+    # customer informed").
+    "updates": ("customer_updates", "update_times"),
 }
 # Columns latte's own export adds that say what the import derives: read, not needed.
 EXPORT_ONLY = (
@@ -170,6 +176,8 @@ class ComplaintIn(NamedTuple):
     resolved_only: datetime | None
     # (stage, agent) for the stages the file credits to their own agent.
     stage_agents: tuple[tuple[str, str], ...] = ()
+    # Updates sent to the customer, in time order (the `updates` column).
+    updates: tuple[datetime, ...] = ()
 
 
 class ComplaintKind:
@@ -248,6 +256,7 @@ class ComplaintKind:
             else:
                 resolved_only = resolved_at
         stage_agents = () if AGENT_FIELDS.isdisjoint(c) else _stage_agents(c)
+        updates = _updates(get("updates", ""), opened_at, run) if get("updates") else ()
         return ComplaintIn(
             external_id,
             customer,
@@ -261,6 +270,7 @@ class ComplaintKind:
             tuple(stages),
             resolved_only,
             stage_agents,
+            updates,
         )
 
     def write(self, conn: Connection, batch: list[Pending], run: Run) -> None:
@@ -279,6 +289,19 @@ class ComplaintKind:
 
     def finish(self, conn: Connection, run: Run) -> None:
         return None
+
+
+def _updates(cell: str, opened_at: datetime, run: Run) -> tuple[datetime, ...]:
+    """The `updates` column: times separated by ";", none before the opening."""
+    found = []
+    for part in filter(None, (p.strip() for p in cell.split(";"))):
+        at = run.times(part, "updates")
+        if at is None:
+            continue
+        if at < opened_at:
+            raise Bad("updates", f"has {part!r}, which is before opened_at")
+        found.append(at)
+    return tuple(sorted(found))
 
 
 def _stage_agents(c: dict[str, str]) -> tuple[tuple[str, str], ...]:
@@ -424,6 +447,11 @@ COMPLAINT_COLUMNS = (
     "action_kind",
     "root_cause",
     "updated_at",
+    "deadline_policy",
+    "first_response_due_epoch",
+    "final_response_due_epoch",
+    "update_every_days",
+    "last_update_epoch",
 )
 EVENT_COLUMNS = ("complaint_id", "at", "agent", "kind", "data")
 RECORD_COLUMNS = (
@@ -449,6 +477,7 @@ def _insert(
     store, ts = run.store, run.store.ts
     now = ts(run.now)
     importer = run.importer
+    deadlines: Deadlines = run.options.deadlines or STANDARD_DEADLINES
     rows = []
     opened_texts = []
     for p in fresh:
@@ -456,6 +485,11 @@ def _insert(
         s = _derive(r.stages, r.resolved_only)
         resolved, ack = s.resolved, s.ack
         opened = ts(r.opened_at)
+        opened_epoch = epoch(r.opened_at)
+        # Fixed from the opening by the policy in force at import (docs/metrics.md).
+        due = deadlines.fixed_at_opening(
+            severity=r.severity, category=r.category, channel=r.channel, opened=opened_epoch
+        )
         opened_texts.append(opened)
         resolved_text = ts(resolved)
         rows.append(
@@ -473,7 +507,7 @@ def _insert(
                 0,
                 0,
                 opened,
-                epoch(r.opened_at),
+                opened_epoch,
                 ts(ack),
                 epoch(ack) if ack else None,
                 resolved_text,
@@ -483,6 +517,11 @@ def _insert(
                 s.action,
                 s.cause,
                 now,
+                due.rule,
+                due.first_response,
+                due.final_response,
+                due.update_every_days,
+                epoch(r.updates[-1]) if r.updates else opened_epoch,
             )
         )
     store.insert(conn, "complaint", COMPLAINT_COLUMNS, rows)
@@ -494,6 +533,8 @@ def _insert(
         cid = ids[r.external_id]
         events.append((cid, opened, _by(r, LISTEN, importer), OPENED_KIND, _opened_data(r.agent)))
         _append_stages(cid, r, r.stages, r.opened_at, importer, events, records, ts, opened)
+        by = r.agent or importer
+        events.extend((cid, ts(at), by, UPDATE_KIND, UPDATE_EVENT) for at in r.updates)
     store.insert(conn, "event", EVENT_COLUMNS, events)
     store.insert(conn, "stage_record", RECORD_COLUMNS, records)
 

@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from latte_cli import events, identity, vocabulary, workflow
+from latte_cli.deadlines import STANDARD_DEADLINES, Deadlines
 from latte_cli.errors import LatteError
 from latte_cli.importer.base import (
     MAX_SHOWN_REJECTS,
@@ -39,7 +40,7 @@ from latte_cli.importer.base import (
 from latte_cli.importer.fields import Bad
 from latte_cli.importer.source import Record, Source
 from latte_cli.models import Complaint, Customer, FollowUp
-from latte_cli.services.complaints import _record, _store_state
+from latte_cli.services.complaints import _record, _store_state, fix_deadlines
 from latte_cli.services.customers import CustomerDetails, check_details
 from latte_cli.services.customers import _create as create_customer
 from latte_cli.services.eventlog import log_event
@@ -274,8 +275,11 @@ def _customer(session: Session, details: CustomerDetails) -> Customer | None:
     return created
 
 
-def write(session: Session, item: HistoryIn) -> None:
-    """Write one complaint, its events, stage records and follow-ups; does not commit."""
+def write(session: Session, item: HistoryIn, deadlines: Deadlines = STANDARD_DEADLINES) -> None:
+    """Write one complaint, its events, stage records and follow-ups; does not commit.
+
+    Its deadlines are fixed from its opening by the policy in force at import, and its last
+    update to the customer is the latest `customer_update` of its history."""
     customer = _customer(session, item.customer)
     opened = item.steps[0]
     complaint = Complaint(
@@ -291,6 +295,7 @@ def write(session: Session, item: HistoryIn) -> None:
         opened_epoch=epoch(opened.at),
         updated_at=utcnow(),
     )
+    fix_deadlines(complaint, deadlines)
     state: workflow.State | None = None
     for step in item.steps:
         details = step.details
@@ -316,6 +321,8 @@ def write(session: Session, item: HistoryIn) -> None:
             session.flush()
         assert complaint.id is not None
         log_event(session, complaint_id=complaint.id, at=step.at, agent=step.agent, details=details)
+        if isinstance(details, events.CustomerUpdateDetails):
+            complaint.last_update_epoch = max(complaint.last_update_epoch or 0, epoch(step.at))
     assert complaint.id is not None
     for followup in item.followups:
         session.add(FollowUp(complaint_id=complaint.id, **followup))
@@ -368,7 +375,7 @@ def import_history(
                 if session.exec(known).first() is not None:
                     report.unchanged += 1
                     continue
-                write(session, item)
+                write(session, item, options.deadlines or STANDARD_DEADLINES)
                 report.inserted += 1
                 if not one_transaction and report.inserted % BATCH == 0:
                     session.commit()

@@ -1,5 +1,9 @@
 """Business hours: a weekly schedule such as "Mon-Fri 09:00-17:00", and the working seconds
 between two moments in the report's zone (DST-aware: each day's window is a wall-clock time).
+
+A clock may also be given holidays: closed all day, whatever the schedule says. The same clock
+adds business time to an instant (`add`, `close_of_business_day`) for the deadlines of
+`latte_cli/deadlines.py` (docs/metrics.md, "Deadlines"): one place for business-time arithmetic.
 """
 
 from __future__ import annotations
@@ -75,16 +79,28 @@ def parse_schedule(text: str) -> Schedule:
     return Schedule(text=text.strip(), windows=merged)
 
 
-class BusinessClock:
-    """Working seconds between two epochs under a schedule, in a zone."""
+# Business days used when no `hours` schedule is set: a deadline in business days still means
+# something (docs/metrics.md, "Deadlines").
+DEFAULT_BUSINESS_HOURS = "Mon-Fri 09:00-17:00"
+# How far `add` looks for working time before it gives up (a schedule of holidays only).
+_MAX_DAYS_AHEAD = 3 * 366
 
-    def __init__(self, schedule: Schedule, zone: ZoneInfo) -> None:
+
+class BusinessClock:
+    """Working seconds between two epochs under a schedule, in a zone, closed on holidays."""
+
+    def __init__(
+        self, schedule: Schedule, zone: ZoneInfo, holidays: frozenset[date] = frozenset()
+    ) -> None:
         self.schedule = schedule
         self.zone = zone
+        self.holidays = holidays
         self._windows = lru_cache(maxsize=8192)(self._day_windows)
 
     def _day_windows(self, ordinal: int) -> tuple[tuple[int, int], ...]:
         day = date.fromordinal(ordinal)
+        if day in self.holidays:
+            return ()
         result = []
         for open_, close in self.schedule.windows[day.weekday()]:
             start = datetime.combine(day, time(0), tzinfo=self.zone) + timedelta(seconds=open_)
@@ -107,3 +123,36 @@ class BusinessClock:
                 if high > low:
                     total += high - low
         return total
+
+    def add(self, start: int, seconds: int) -> int:
+        """The instant `seconds` working seconds after `start` (closed hours and holidays
+        skipped); `start` itself when `seconds` is 0."""
+        if seconds <= 0:
+            return start
+        left = seconds
+        first = self._ordinal(start)
+        for ordinal in range(first, first + _MAX_DAYS_AHEAD):
+            for open_, close in self._windows(ordinal):
+                low = max(open_, start)
+                if close > low:
+                    if left <= close - low:
+                        return low + left
+                    left -= close - low
+        raise InvalidValue(
+            f"has no working hours in {_MAX_DAYS_AHEAD} days. Check the hours and holidays."
+        )
+
+    def close_of_business_day(self, start: int, days: int) -> int:
+        """The close of the `days`-th business day after the day `start` falls on (the day of
+        receipt does not count): a business day has working hours and is no holiday."""
+        counted = 0
+        first = self._ordinal(start)
+        for ordinal in range(first + 1, first + 1 + _MAX_DAYS_AHEAD):
+            windows = self._windows(ordinal)
+            if windows:
+                counted += 1
+                if counted >= days:
+                    return max(close for _, close in windows)
+        raise InvalidValue(
+            f"has no business day in {_MAX_DAYS_AHEAD} days. Check the hours and holidays."
+        )

@@ -15,6 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from latte_cli import vocabulary, workflow
+from latte_cli.deadlines import STANDARD_DEADLINES, Deadlines
 from latte_cli.errors import InvalidValue, NotFound
 from latte_cli.events import (
     STEP_KINDS,
@@ -181,15 +182,33 @@ def open_complaint(
     agent: str,
     at: datetime | None = None,
     listened_at: datetime | None = None,
+    deadlines: Deadlines = STANDARD_DEADLINES,
 ) -> Complaint:
     """Open a complaint with the customer's own words (the Listen stage) and commit it.
 
     `listened_at` is when the agent finished listening (default: the opening time), so that a
-    guided conversation records how long Listen took.
+    guided conversation records how long Listen took. Its deadlines are fixed now, by
+    `deadlines` (the policy in force, `Settings.deadlines`).
     """
     return open_complaint_noting(
-        session, new=new, agent=agent, at=at, listened_at=listened_at
+        session, new=new, agent=agent, at=at, listened_at=listened_at, deadlines=deadlines
     ).complaint
+
+
+def fix_deadlines(complaint: Complaint, deadlines: Deadlines) -> None:
+    """Store the complaint's due times, fixed at its opening by the policy in force
+    (docs/metrics.md, "Deadlines"); a later change of policy leaves them as they are."""
+    due = deadlines.fixed_at_opening(
+        severity=complaint.severity,
+        category=complaint.category,
+        channel=complaint.channel,
+        opened=complaint.opened_epoch,
+    )
+    complaint.deadline_policy = due.rule
+    complaint.first_response_due_epoch = due.first_response
+    complaint.final_response_due_epoch = due.final_response
+    complaint.update_every_days = due.update_every_days
+    complaint.last_update_epoch = complaint.opened_epoch
 
 
 @dataclass(frozen=True)
@@ -206,6 +225,7 @@ def open_complaint_noting(
     agent: str,
     at: datetime | None = None,
     listened_at: datetime | None = None,
+    deadlines: Deadlines = STANDARD_DEADLINES,
 ) -> Opened:
     """`open_complaint`, also saying which given customer details differ from the stored ones
     (kept, or replaced with `update_customer`; an empty one is filled)."""
@@ -245,6 +265,7 @@ def open_complaint_noting(
         updated_at=now,
     )
     _store_state(complaint, state)
+    fix_deadlines(complaint, deadlines)
     session.add(complaint)
     session.flush()
     assert complaint.id is not None

@@ -4,8 +4,14 @@ Invariants: every complaint's event log replays to its stored state; stage recor
 stage events one for one and follow the LATTE order within each cycle; the epoch columns equal
 their timestamps; a merged complaint points at an existing complaint that is not merged, no
 complaint belongs to a merged customer; the report summary equals a recomputation from the
-complaints. Complaints
-are read in batches, so memory stays flat on large databases.
+complaints. Complaints are read in batches, so memory stays flat on large databases.
+
+Deadlines (docs/metrics.md, "Deadlines") were fixed at opening by the policy then in force, so
+a later policy may differ: every complaint's stored due times are checked for consistency (a
+readable rule name, due at or after the opening, the last update not before it), and those
+whose rule is still in force unchanged (same policy, rule and fingerprint: spans, update
+interval and, for business time, the schedule, zone and holidays) are recomputed and must
+equal what is stored. `CheckReport.deadlines_recomputed` says how many were.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, or_, select
 
 from latte_cli import cohort, summary, workflow
+from latte_cli.deadlines import STANDARD_DEADLINES, Deadlines
 from latte_cli.errors import LatteError
 from latte_cli.events import EventKind, workflow_events
 from latte_cli.models import Complaint, Customer, Event, FollowUp, Purchase, StageRecord
@@ -38,6 +45,9 @@ class CheckReport:
     problem_count: int = 0
     # Of problem_count, how many are report summary rows (`rebuild_summary` repairs them).
     summary_problems: int = 0
+    # Complaints with deadlines, and how many of them were recomputed by the rule in force.
+    deadlines_checked: int = 0
+    deadlines_recomputed: int = 0
 
     def add(self, message: str) -> None:
         self.problem_count += 1
@@ -137,6 +147,39 @@ def _check_complaint(
             report.add(f"complaint {cid}: {name}_epoch does not match {name}_at")
 
 
+def _check_deadlines(complaint: Complaint, deadlines: Deadlines, report: CheckReport) -> None:
+    cid, opened, rule = complaint.id, complaint.opened_epoch, complaint.deadline_policy
+    first, final = complaint.first_response_due_epoch, complaint.final_response_due_epoch
+    if rule is None:
+        if first is not None or final is not None or complaint.update_every_days is not None:
+            report.add(f"complaint {cid}: due times stored without the rule that gave them")
+        return
+    report.deadlines_checked += 1
+    policy, slash, rest = rule.partition("/")
+    if not (policy and slash and "#" in rest):
+        report.add(f"complaint {cid}: deadline rule {rule!r} cannot be read")
+        return
+    if final is None:
+        report.add(f"complaint {cid}: deadline rule {rule!r} but no final-response due time")
+    for name, due in (("first-response", first), ("final-response", final)):
+        if due is not None and due < opened:
+            report.add(f"complaint {cid}: {name} due before it was opened")
+    last = complaint.last_update_epoch
+    if last is not None and last < opened:
+        report.add(f"complaint {cid}: last update to the customer before it was opened")
+    again = deadlines.recomputed(rule, opened)
+    if again is None:
+        return
+    report.deadlines_recomputed += 1
+    stored = (first, final, complaint.update_every_days)
+    expected = (again.first_response, again.final_response, again.update_every_days)
+    if stored != expected:
+        report.add(
+            f"complaint {cid}: stored deadlines {stored} differ from rule {rule!r} "
+            f"recomputed {expected}"
+        )
+
+
 def _check_merges(session: Session, report: CheckReport) -> None:
     """Merged complaints point at an existing complaint that is not merged itself; no
     complaint belongs to a merged customer, and merged customers point at a current one."""
@@ -169,7 +212,8 @@ def _check_merges(session: Session, report: CheckReport) -> None:
         report.add(f"customer {customer_id}: merged into customer {into}, {problem}")
 
 
-def check_database(session: Session) -> CheckReport:
+def check_database(session: Session, deadlines: Deadlines = STANDARD_DEADLINES) -> CheckReport:
+    """Every invariant of the module docstring; `deadlines` is the policy in force."""
     report = CheckReport(store=session.get_bind().dialect.name)
     _store_check(session, report)
     for batch in _complaint_batches(session):
@@ -191,6 +235,7 @@ def check_database(session: Session) -> CheckReport:
         for complaint in batch:
             assert complaint.id is not None
             _check_complaint(complaint, events[complaint.id], records[complaint.id], report)
+            _check_deadlines(complaint, deadlines, report)
         report.complaints += len(batch)
     for purchase in session.exec(select(Purchase).order_by(col(Purchase.id))):
         if epoch(purchase.purchased_at) != purchase.purchased_epoch:

@@ -21,6 +21,7 @@ from latte_cli.events import EventKind, TransferDetails
 from latte_cli.models import Agent, Complaint, Event, StageRecord
 from latte_cli.services.complaints import get_complaint, state_of, transfer
 from latte_cli.services.eventlog import log_event
+from latte_cli.services.views import urgent_order
 from latte_cli.timeutil import utcnow
 
 CLAIM_CANDIDATES = 20
@@ -170,7 +171,8 @@ def hand_over(
 
 
 def claim_next(session: Session, *, agent: str) -> Complaint | None:
-    """Assign the oldest unassigned open complaint to `agent` (the most overdue first); commits.
+    """Assign the most urgent unassigned open complaint to `agent` (the earliest final
+    deadline first, `views.urgent_order`); commits.
 
     Returns None when the queue is empty.
     """
@@ -178,7 +180,7 @@ def claim_next(session: Session, *, agent: str) -> Complaint | None:
         candidates = session.exec(
             select(Complaint)
             .where(col(Complaint.stage_due).is_not(None), col(Complaint.assigned_agent).is_(None))
-            .order_by(col(Complaint.opened_epoch), col(Complaint.id))
+            .order_by(*urgent_order())
             .limit(CLAIM_CANDIDATES)
         ).all()
         if not candidates:

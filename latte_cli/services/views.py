@@ -8,14 +8,15 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlmodel import Session, col, func, or_, select
+from sqlmodel import Session, and_, col, func, or_, select
 
-from latte_cli import config, events, vocabulary, workflow
+from latte_cli import config, deadlines, events, vocabulary, workflow
 from latte_cli.errors import InvalidValue
 from latte_cli.events import (
     HANDOFF_KINDS,
     AmendedDetails,
     CustomerEditedDetails,
+    CustomerUpdateDetails,
     EventKind,
     MergedDetails,
     ReopenDetails,
@@ -71,6 +72,16 @@ class Change:
 
 
 @dataclass(frozen=True)
+class CustomerUpdate:
+    """An update sent to the customer (`latte update`), shown in the timeline."""
+
+    at: datetime
+    agent: str
+    details: CustomerUpdateDetails
+    from_complaint: int | None = None
+
+
+@dataclass(frozen=True)
 class Timeline:
     complaint: Complaint
     customer: Customer | None
@@ -80,6 +91,10 @@ class Timeline:
     history: list[Change] = field(default_factory=list)
     # Complaints merged into this one: their stages are in `stages`, marked `from_complaint`.
     merged_from: list[int] = field(default_factory=list)
+    # Updates sent to the customer, oldest first (the duplicates' too, marked).
+    updates: list[CustomerUpdate] = field(default_factory=list)
+    # Its deadlines at the time the timeline was read; None if it has none.
+    deadline: DeadlineView | None = None
 
     @property
     def total_seconds(self) -> int | None:
@@ -96,9 +111,10 @@ class Timeline:
         return int((self.complaint.first_resolved_at - self.complaint.opened_at).total_seconds())
 
 
-def timeline(session: Session, complaint_id: int) -> Timeline:
-    """The complaint's stages, hand-offs and corrections, with those of the duplicates merged
-    into it, each marked with the complaint it came from."""
+def timeline(session: Session, complaint_id: int, now: datetime | None = None) -> Timeline:
+    """The complaint's stages, hand-offs, corrections and updates to the customer, with those
+    of the duplicates merged into it, each marked with the complaint it came from, and where
+    its deadlines stand at `now`."""
     complaint = get_complaint(session, complaint_id)
     customer = session.get(Customer, complaint.customer_id) if complaint.customer_id else None
     merged_from = [
@@ -166,6 +182,11 @@ def timeline(session: Session, complaint_id: int) -> Timeline:
         if isinstance(d, AmendedDetails)
         or (isinstance(d, CustomerEditedDetails) and e.complaint_id == complaint_id)
     ]
+    updates = [
+        CustomerUpdate(at=e.at, agent=e.agent, details=d, from_complaint=origin(e.complaint_id))
+        for e, d in decoded
+        if isinstance(d, CustomerUpdateDetails)
+    ]
     return Timeline(
         complaint=complaint,
         customer=customer,
@@ -173,6 +194,8 @@ def timeline(session: Session, complaint_id: int) -> Timeline:
         handoffs=handoffs,
         history=history,
         merged_from=merged_from,
+        updates=updates,
+        deadline=deadline_view(complaint, now or utcnow()),
     )
 
 
@@ -205,8 +228,91 @@ class ListFilter:
     until: datetime | None = None
     overdue: bool = False
     sla_hours: float = config.DEFAULT_SLA_HOURS
+    # Deadlines (docs/metrics.md, "Deadlines"): due within this long from now (the final
+    # response, or the first while not acknowledged), past either, or owing an update.
+    due_within: timedelta | None = None
+    breached: bool = False
+    update_due: bool = False
     sort: SortKey = SortKey.OPENED
     limit: int = 50
+
+
+@dataclass(frozen=True)
+class DeadlineView:
+    """A complaint's deadlines as fixed at opening, and where they stand at `now`."""
+
+    rule: str | None
+    first_response_due: int | None
+    first_response_done: int | None
+    final_response_due: int | None
+    final_response_done: int | None
+    update_every_days: int | None
+    last_update: int | None
+    next_update_due: int | None
+    update_overdue: bool
+    now: int
+
+    def standing(self, due: int | None, done: int | None) -> deadlines.Standing | None:
+        return None if due is None else deadlines.standing(due, done, self.now)
+
+    def countdown(self, due: int | None, done: int | None) -> str | None:
+        return None if due is None else deadlines.countdown(due, done, self.now)
+
+    @property
+    def first_response(self) -> str | None:
+        return self.countdown(self.first_response_due, self.first_response_done)
+
+    @property
+    def final_response(self) -> str | None:
+        return self.countdown(self.final_response_due, self.final_response_done)
+
+    @property
+    def next_due(self) -> tuple[str, int] | None:
+        """The deadline an open complaint works to now: the first response while it is not
+        done, else the final one ("first response" or "final response", and its epoch)."""
+        if self.final_response_done is not None:
+            return None
+        first, final = self.first_response_due, self.final_response_due
+        if (
+            first is not None
+            and self.first_response_done is None
+            and (final is None or first < final)
+        ):
+            return "first response", first
+        if self.final_response_due is None:
+            return None
+        return "final response", self.final_response_due
+
+
+def deadline_view(complaint: Complaint, now: datetime) -> DeadlineView | None:
+    """None for a complaint opened before deadlines existed (no due times stored)."""
+    if complaint.final_response_due_epoch is None and complaint.update_every_days is None:
+        return None
+    at = epoch(now)
+    # A complaint resolved without recorded stages (imported) gave its first response when it
+    # was resolved (docs/metrics.md, "Deadlines").
+    first_done = complaint.acknowledged_epoch or complaint.first_resolved_epoch
+    is_open = complaint.stage_due is not None and complaint.merged_into is None
+    every = complaint.update_every_days
+    return DeadlineView(
+        rule=deadlines.rule_label(complaint.deadline_policy),
+        first_response_due=complaint.first_response_due_epoch,
+        first_response_done=first_done,
+        final_response_due=complaint.final_response_due_epoch,
+        final_response_done=complaint.first_resolved_epoch,
+        update_every_days=every,
+        last_update=complaint.last_update_epoch,
+        next_update_due=(
+            deadlines.update_due_at(every, complaint.opened_epoch, complaint.last_update_epoch)
+            if is_open
+            else None
+        ),
+        update_overdue=is_open
+        and deadlines.update_overdue(
+            every, complaint.opened_epoch, complaint.last_update_epoch, at
+        ),
+        now=at,
+    )
 
 
 @dataclass(frozen=True)
@@ -226,6 +332,7 @@ class ComplaintRow:
     resolved_at: datetime | None
     action_kind: str | None
     reopen_count: int
+    deadline: DeadlineView | None = None
 
     @property
     def status(self) -> str:
@@ -273,7 +380,54 @@ def _filtered(statement: Any, filters: ListFilter, now: datetime) -> Any:
     if filters.overdue:
         cutoff = epoch(workflow.overdue_cutoff(now, filters.sla_hours))
         statement = statement.where(Complaint.opened_epoch < cutoff)
+    return _deadline_filters(statement, filters, epoch(now))
+
+
+def _deadline_filters(statement: Any, filters: ListFilter, now: int) -> Any:
+    """--due-within, --breached, --update-due (docs/metrics.md, "Deadlines")."""
+    final_due = col(Complaint.final_response_due_epoch)
+    first_due = col(Complaint.first_response_due_epoch)
+    resolved = col(Complaint.first_resolved_epoch)
+    # The first response: the acknowledgement, else (imported without stages) the resolution.
+    first_done = func.coalesce(col(Complaint.acknowledged_epoch), resolved)
+    if filters.due_within is not None:
+        if filters.due_within <= timedelta(0):
+            raise InvalidValue("--due-within must be more than 0, e.g. 2d or 8h.")
+        horizon = now + int(filters.due_within.total_seconds())
+        statement = statement.where(
+            or_(
+                and_(resolved.is_(None), final_due > now, final_due <= horizon),
+                and_(first_done.is_(None), first_due > now, first_due <= horizon),
+            )
+        )
+    if filters.breached:
+        statement = statement.where(
+            or_(
+                and_(final_due.is_not(None), func.coalesce(resolved, now) > final_due),
+                and_(first_due.is_not(None), func.coalesce(first_done, now) > first_due),
+            )
+        )
+    if filters.update_due:
+        statement = statement.where(
+            col(Complaint.stage_due).is_not(None),
+            col(Complaint.update_every_days).is_not(None),
+            func.coalesce(col(Complaint.last_update_epoch), col(Complaint.opened_epoch))
+            + col(Complaint.update_every_days) * deadlines.DAY
+            <= now,
+        )
     return statement
+
+
+def urgent_order() -> tuple[Any, ...]:
+    """What needs action, most urgent first: the earliest final-response deadline, then the
+    complaints without one, oldest first (the SLA order: `workflow.sla_due` is the same target
+    after every opening). `latte list` and `latte next` (services/team.py) both sort by it."""
+    return (
+        col(Complaint.final_response_due_epoch).is_(None),
+        col(Complaint.final_response_due_epoch),
+        col(Complaint.opened_epoch),
+        col(Complaint.id),
+    )
 
 
 def list_complaints(
@@ -288,10 +442,9 @@ def list_complaints(
     statement = _filtered(statement, filters, now)
     oldest_first = (col(Complaint.opened_epoch), col(Complaint.id))
     order = {
-        # Most urgent first: the SLA is due `sla_hours` after opening (`workflow.sla_due`, the
-        # same target for every complaint), so the most overdue, then the soonest due, are the
-        # open complaints opened first (docs/metrics.md, SLA).
-        SortKey.URGENT: oldest_first,
+        # Most urgent first: the earliest final deadline (docs/metrics.md, "Deadlines"), then
+        # by the SLA, due `sla_hours` after opening for every complaint: the oldest first.
+        SortKey.URGENT: urgent_order(),
         SortKey.OPENED: oldest_first,
         SortKey.NEWEST: (col(Complaint.opened_epoch).desc(), col(Complaint.id).desc()),
         SortKey.RESOLVED: (col(Complaint.resolved_epoch).desc().nulls_last(), col(Complaint.id)),
@@ -315,6 +468,7 @@ def list_complaints(
             resolved_at=c.resolved_at,
             action_kind=c.action_kind,
             reopen_count=c.reopen_count,
+            deadline=deadline_view(c, now),
         )
         for c, cu in session.exec(statement).all()
     ]
