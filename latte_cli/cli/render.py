@@ -510,20 +510,29 @@ def row_json(row: ComplaintRow) -> dict[str, Any]:
     }
 
 
-def _list_deadline(view: DeadlineView | None) -> Text:
-    """Under the stage due: the deadline worked to ("due 2 d 4 h", "breached") and "update
-    due" when the customer is owed one (docs/metrics.md, "Deadlines")."""
+def _list_deadline(view: DeadlineView | None, sla_late: timedelta | None) -> Text:
+    """Under the stage due, one word on time: the deadline worked to ("due 2 d 4 h",
+    "breached 3 d") when the complaint has one, else how far past the SLA target it is; and
+    "update due" when the customer is owed one (docs/metrics.md, "Deadlines")."""
     text = Text()
     current = view.next_due if view is not None else None
     if view is not None and current is not None:
         _, due = current
         if view.now > due:
-            text.append("\nbreached", style="red")
+            text.append(f" breached {_largest_unit(view.now - due)}", style="red")
         elif due - view.now <= 7 * 86_400:
-            text.append(f"\ndue {deadlines.duration_text(due - view.now)}", style="yellow")
+            text.append(f" due {deadlines.duration_text(due - view.now)}", style="yellow")
+    elif sla_late is not None:
+        text.append(f" late {format_duration(sla_late)}", style="red")
     if view is not None and view.update_overdue:
-        text.append("\nupdate due", style="magenta")
+        text.append(" update due", style="magenta")
     return text
+
+
+def _largest_unit(seconds: int) -> str:
+    """ "3 d", "5 h", "12 min": a breach's age in a narrow column."""
+    number, unit, *_ = deadlines.duration_text(seconds).split(" ")
+    return f"{number} {unit}"
 
 
 def show_list(
@@ -560,10 +569,7 @@ def show_list(
     table.add_column("Summary", overflow="fold", ratio=1)
     for row in rows:
         status = status_label(row.stage_due)
-        late = row.overdue_by(sla_hours, now)
-        if late is not None:
-            status.append(f" late {format_duration(late)}", style="red")
-        status.append(_list_deadline(row.deadline))
+        status.append(_list_deadline(row.deadline, row.overdue_by(sla_hours, now)))
         table.add_row(
             str(row.id),
             short_when(row.opened_at, zone, now),
