@@ -238,7 +238,7 @@ def test_list_filters_and_sorting(latte: Latte) -> None:
     assert list_ids(latte, "--limit", "1") == [1]
     assert list_ids(latte, "--status", "resolved") == []
     table = latte.ok("list", "--overdue").stdout
-    assert "late" in table and "Summary" in table and "words" in table
+    assert "breached" in table and "Summary" in table and "words" in table
     assert_fits_80_columns(table)
     assert "No complaints match." in latte.ok("list", "--status", "resolved").stdout
 
