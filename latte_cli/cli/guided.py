@@ -351,6 +351,7 @@ class Conversation:
         render.console.print(
             Text(f"Saved Listen: complaint {self.complaint.id} is open.", style="green")
         )
+        self._advice_line(urgency=True)
 
     def _known(self, column: str) -> list[str]:
         from latte_cli.services.views import known_values
@@ -390,8 +391,30 @@ class Conversation:
         text = self._phrase_stage(Stage.ACKNOWLEDGE, "What you said to acknowledge it:")
         self._save(Stage.ACKNOWLEDGE, StageInput(text=text))
 
+    def _advice_line(self, *, urgency: bool = False) -> None:
+        """The urgency line at Listen, or the advice before the action is chosen (cli/advise.py;
+        docs/metrics.md, "Advice for the agent"). A bad advice setting never stops the flow."""
+        from latte_cli.cli import advise
+
+        assert self.complaint is not None and self.complaint.id is not None
+        try:
+            with self.g.session(readonly=True) as session:
+                if urgency:
+                    found = advise.urgency_for(
+                        session, self.complaint.category, self.complaint.id, self.g.settings()
+                    )
+                    if found is not None:
+                        render.console.print(advise.urgency_text(found))
+                    return
+                advice = advise.advice_for(session, self.complaint.id, self.g.settings())
+        except InvalidValue as error:
+            render.console.print(Text(f"No advice: {error.message}"))
+            return
+        advise.show_advice(advice, self.g.tz)
+
     def _take_action(self) -> None:
         self._header(Stage.TAKE_ACTION)
+        self._advice_line()
         kind = self.ask.select("Action:", _choices("action_kind"))
         detail = self._phrase_stage(Stage.TAKE_ACTION, "What exactly was done:")
         amount = ""

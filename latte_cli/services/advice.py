@@ -1,0 +1,244 @@
+"""What kept customers like this one: the advice at Take action and the urgency line at
+Listen (docs/metrics.md, "Advice for the agent").
+
+The complaints looked at are those first resolved in the `months` before the as-of time T,
+with a known customer, not merged into another, other than the complaint itself. Their
+outcomes follow the reports' definitions exactly (docs/metrics.md, "Outcomes"; DESIGN §5):
+
+- repurchase outcome, window W: *repurchased* when the first purchase after the first
+  resolution (kept per complaint at write time in `report_outcome`, `latte_cli.cohort`) is in
+  `(resolved, resolved + W]` and known by T, or a follow-up recorded by T says the customer
+  bought again; *lost* when not and `resolved + W <= T`; *pending* otherwise, never lost;
+- repeat complaint, R days: *repeated* when the customer opened another complaint (not a
+  merged duplicate) in `(resolved, resolved + R]`, by T; *not repeated* when not and
+  `resolved + R <= T`; *pending* otherwise.
+
+Everything is counted by the database in one pass per question (a GROUP BY over the
+category's complaints of the period, revision 0012's index), so the Python side handles a
+handful of rows whatever the history's size. While purchase changes written by another
+program wait to be folded (`cohort.pending`), the first purchase is looked up in `purchase`
+instead of `report_outcome`, as reports do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
+from sqlmodel import Session
+
+from latte_cli import cohort
+from latte_cli.advice import (
+    SPEED_FAST,
+    SPEED_SLOW,
+    ActionAdvice,
+    Advice,
+    Rate,
+    Scope,
+    Urgency,
+    ranked,
+)
+from latte_cli.services.complaints import get_complaint
+from latte_cli.timeutil import utcnow
+
+DAY = 86_400
+REPEAT_DAYS = 30  # DESIGN §5, repeat complaint: R
+NO_KIND = "(none)"
+
+
+def months_before(moment: datetime, months: int) -> datetime:
+    """The same day and time `months` calendar months earlier (the month's last day when
+    that month is shorter)."""
+    import calendar
+
+    total = moment.year * 12 + moment.month - 1 - months
+    year, month = divmod(total, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def _scope(
+    category: str | None, *, as_of: datetime, months: int, window_days: int, min_n: int
+) -> Scope:
+    moment = as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
+    return Scope(
+        category=category,
+        months=months,
+        since=int(months_before(moment.astimezone(UTC), months).timestamp()),
+        as_of=int(moment.timestamp()),
+        window_days=window_days,
+        repeat_days=REPEAT_DAYS,
+        min_n=min_n,
+    )
+
+
+class _Outcomes:
+    """The SQL expressions of one question's complaints and their outcomes."""
+
+    def __init__(self, session: Session, scope: Scope, exclude: int | None) -> None:
+        t = cohort.table
+        self.c, self.o, self.f, self.p = (
+            t(n).c for n in ("complaint", "report_outcome", "followup", "purchase")
+        )
+        c = self.c
+        self.session = session
+        self.scope = scope
+        self.pending_changes = cohort.pending(session.connection())
+        r = c.first_resolved_epoch
+        window = scope.window_days * DAY
+        conditions: list[ColumnElement[bool]] = [
+            r > scope.since,
+            r <= scope.as_of,
+            c.customer_id.is_not(None),
+            c.merged_into.is_(None),
+        ]
+        if exclude is not None:
+            conditions.append(c.id != exclude)
+        if scope.category is not None:
+            conditions.insert(0, c.category == scope.category)
+        self.where = and_(*conditions)
+        if self.pending_changes:
+            p = self.p
+            first: Any = (
+                select(func.min(p.purchased_epoch))
+                .where(p.customer_id == c.customer_id, p.purchased_epoch > r)
+                .scalar_subquery()
+            )
+        else:
+            first = self.o.purchased_epoch
+        # No purchase after the resolution: "never", so the comparisons below are never NULL.
+        first = func.coalesce(first, cohort.NEVER)
+        f = self.f
+        said = exists().where(
+            f.complaint_id == c.id, f.repurchased.is_(True), f.recorded_epoch <= scope.as_of
+        )
+        self.bought = or_(and_(first <= r + window, first <= scope.as_of), said)
+        self.closed = r + window <= scope.as_of
+        again = cohort.table("complaint").alias("again").c
+        self.repeated = exists().where(
+            again.customer_id == c.customer_id,
+            again.opened_epoch > r,
+            again.opened_epoch <= r + scope.repeat_days * DAY,
+            again.opened_epoch <= scope.as_of,
+            again.merged_into.is_(None),
+        )
+        self.repeat_closed = r + scope.repeat_days * DAY <= scope.as_of
+
+    def source(self, *columns: Any) -> Any:
+        query = select(*columns).select_from(cohort.table("complaint"))
+        if not self.pending_changes:
+            query = query.outerjoin(
+                cohort.table("report_outcome"), self.o.complaint_id == self.c.id
+            )
+        return query.where(self.where)
+
+    def counts(self, key: Any) -> dict[Any, tuple[int, ...]]:
+        """Per value of `key`: (repurchased, lost, pending, repeated, not repeated, pending)."""
+
+        def count(condition: ColumnElement[bool]) -> Any:
+            return func.sum(case((condition, 1), else_=0))
+
+        bought, closed = self.bought, self.closed
+        repeated, repeat_closed = self.repeated, self.repeat_closed
+        query = self.source(
+            key.label("key"),
+            count(bought),
+            count(and_(~bought, closed)),
+            count(and_(~bought, ~closed)),
+            count(repeated),
+            count(and_(~repeated, repeat_closed)),
+            count(and_(~repeated, ~repeat_closed)),
+        ).group_by(key)
+        return {row[0]: tuple(int(v or 0) for v in row[1:]) for row in self.session.execute(query)}
+
+    def medians(self, key: Any) -> dict[Any, float]:
+        """Per value of `key`: the median resolution time (first resolution minus opening)."""
+        took = self.c.first_resolved_epoch - self.c.opened_epoch
+        ranked_rows = self.source(
+            key.label("key"),
+            took.label("took"),
+            func.row_number().over(partition_by=key, order_by=took).label("rn"),
+            func.count(literal(1)).over(partition_by=key).label("cnt"),
+        ).subquery()
+        q = ranked_rows.c
+        middle = or_(q.rn == (q.cnt + 1) / 2, q.rn == (q.cnt + 2) / 2)
+        rows = self.session.execute(
+            select(q.key, func.avg(q.took)).where(middle).group_by(q.key)
+        ).all()
+        return {key_value: float(value) for key_value, value in rows}
+
+
+def _action_rows(session: Session, scope: Scope, exclude: int) -> list[ActionAdvice]:
+    q = _Outcomes(session, scope, exclude)
+    kind = func.coalesce(q.c.action_kind, NO_KIND)
+    counts = q.counts(kind)
+    enough = {k for k, v in counts.items() if v[0] + v[1] >= scope.min_n}
+    medians = q.medians(kind) if enough else {}
+    return [
+        ActionAdvice(
+            action_kind=k,
+            repurchase=Rate(hits=v[0], n=v[0] + v[1], pending=v[2]),
+            repeat=Rate(hits=v[3], n=v[3] + v[4], pending=v[5]),
+            median_seconds=medians.get(k),
+        )
+        for k, v in counts.items()
+        if k in enough
+    ]
+
+
+def advise(
+    session: Session,
+    complaint_id: int,
+    *,
+    as_of: datetime | None = None,
+    months: int,
+    min_n: int,
+    window_days: int,
+) -> Advice:
+    """The advice for complaint `complaint_id`: its category's complaints, else (when no
+    action kind there has `min_n` decided outcomes) every category's."""
+    complaint = get_complaint(session, complaint_id)
+    moment = as_of or utcnow()
+    scope = _scope(
+        complaint.category, as_of=moment, months=months, window_days=window_days, min_n=min_n
+    )
+    rows = _action_rows(session, scope, complaint_id)
+    if not ranked(rows, min_n):
+        scope = replace(scope, category=None)
+        rows = _action_rows(session, scope, complaint_id)
+    return Advice(
+        complaint_id=complaint_id,
+        category=complaint.category,
+        scope=scope,
+        rows=ranked(rows, min_n),
+    )
+
+
+def urgency(
+    session: Session,
+    category: str,
+    *,
+    exclude: int | None = None,
+    as_of: datetime | None = None,
+    months: int,
+    min_n: int,
+    window_days: int,
+) -> Urgency | None:
+    """For `category`: repurchase when first resolved within 4 h against after 3 days (the
+    reports' `< 4 h` and `> 3 d` buckets); None unless both have `min_n` decided outcomes.
+    No fallback to other categories: the line is about this kind of problem."""
+    scope = _scope(
+        category, as_of=as_of or utcnow(), months=months, window_days=window_days, min_n=min_n
+    )
+    q = _Outcomes(session, scope, exclude)
+    took = q.c.first_resolved_epoch - q.c.opened_epoch
+    speed = case((took < SPEED_FAST, 0), (took >= SPEED_SLOW, 2), else_=1)
+    counts = q.counts(speed)
+    fast, slow = (counts.get(k, (0,) * 6) for k in (0, 2))
+    fast_rate = Rate(hits=fast[0], n=fast[0] + fast[1], pending=fast[2])
+    slow_rate = Rate(hits=slow[0], n=slow[0] + slow[1], pending=slow[2])
+    if min(fast_rate.n, slow_rate.n) < max(min_n, 1):
+        return None
+    return Urgency(category=category, fast=fast_rate, slow=slow_rate, scope=scope)
