@@ -62,6 +62,13 @@ class Complaint(SQLModel, table=True):
         ),
         Index("ix_complaint_queue", "stage_due", "assigned_agent", "opened_epoch"),
         Index("ix_complaint_final_due", "stage_due", "final_response_due_epoch"),
+        # The advice at Take action (revision 0012, docs/metrics.md "Advice for the agent").
+        Index(
+            "ix_complaint_advice",
+            *("category", "first_resolved_epoch", "customer_id", "merged_into"),
+            *("opened_epoch", "action_kind", "id"),
+        ),
+        Index("ix_complaint_repeat", "customer_id", "opened_epoch", "merged_into"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
