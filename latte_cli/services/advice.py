@@ -26,7 +26,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, text
 from sqlmodel import Session
 
 from latte_cli import cohort
@@ -135,23 +135,27 @@ class _Outcomes:
         return query.where(self.where)
 
     def counts(self, key: Any) -> dict[Any, tuple[int, ...]]:
-        """Per value of `key`: (repurchased, lost, pending, repeated, not repeated, pending)."""
+        """Per value of `key`: (repurchased, lost, pending, repeated, not repeated, pending).
 
-        def count(condition: ColumnElement[bool]) -> Any:
-            return func.sum(case((condition, 1), else_=0))
-
-        bought, closed = self.bought, self.closed
-        repeated, repeat_closed = self.repeated, self.repeat_closed
-        query = self.source(
-            key.label("key"),
-            count(bought),
-            count(and_(~bought, closed)),
-            count(and_(~bought, ~closed)),
-            count(repeated),
-            count(and_(~repeated, repeat_closed)),
-            count(and_(~repeated, ~repeat_closed)),
-        ).group_by(key)
-        return {row[0]: tuple(int(v or 0) for v in row[1:]) for row in self.session.execute(query)}
+        Each complaint's four facts go into one small number grouped on (by position: an
+        expression with bound values repeated in GROUP BY would not match on PostgreSQL),
+        so each lookup runs once per complaint."""
+        code = (
+            case((self.bought, 1), else_=0)
+            + case((self.closed, 2), else_=0)
+            + case((self.repeated, 4), else_=0)
+            + case((self.repeat_closed, 8), else_=0)
+        )
+        query = self.source(key.label("key"), code.label("code"), func.count()).group_by(
+            text("1"), text("2")
+        )
+        found: dict[Any, list[int]] = {}
+        for value, facts, n in self.session.execute(query):
+            counts = found.setdefault(value, [0] * 6)
+            bought, closed, repeated, repeat_closed = (bool(facts & bit) for bit in (1, 2, 4, 8))
+            counts[0 if bought else 1 if closed else 2] += n
+            counts[3 if repeated else 4 if repeat_closed else 5] += n
+        return {value: tuple(counts) for value, counts in found.items()}
 
     def medians(self, key: Any) -> dict[Any, float]:
         """Per value of `key`: the median resolution time (first resolution minus opening)."""
