@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from prompt_toolkit.input import PipeInput
+from sqlalchemy import create_engine, text
 from sqlmodel import Session, select
 
 from latte_cli.advice import median, wilson
@@ -222,6 +223,56 @@ def test_advice_matches_the_definitions(
         assert row.median_seconds == pytest.approx(statistics.median(took[kind]))
     rates = [row.repurchase.rate or 0 for row in found.rows]
     assert rates == sorted(rates, reverse=True)
+
+
+def test_changes_another_program_wrote_are_counted_before_and_after_folding(
+    latte: Latte, session: Session, data: tuple, db_url: str, store: str
+) -> None:
+    rows, purchases, followups = data
+    new = open_one(latte, "delivery")
+    latte.ok("db", "check")  # what the advice reads is kept right at write time
+    # A purchase and a follow-up written by another program wait in the queue: the advice
+    # computes from the rows until latte folds them.
+    lost = next(
+        r
+        for r in rows
+        if r.category == "delivery" and r.customer and r.resolved and r.resolved + W < T - DAY
+        and not any(ref == r.ref for ref, _ in followups)
+        and not any(w == r.customer and r.resolved < at <= r.resolved + W for w, _, at in purchases)
+    )  # fmt: skip
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO purchase (order_ref, customer_id, purchased_at, purchased_epoch, "
+                "amount_cents, lines) SELECT 'LATE-1', id, :at, :epoch, 500, 1 FROM customer "
+                "WHERE ref = :ref"
+            ),
+            {"at": datetime.fromtimestamp(lost.resolved + DAY, UTC), "epoch": lost.resolved + DAY,
+             "ref": lost.customer},
+        )  # fmt: skip
+    engine.dispose()
+    purchases = [*purchases, (lost.customer, "LATE-1", lost.resolved + DAY)]
+    changed = (rows, purchases, followups)
+    counted, _ = expected(changed, category="delivery")
+
+    def shown() -> dict[str, tuple[int, int, int]]:
+        found = advise(session, new, as_of=AS_OF, months=12, min_n=MIN_N, window_days=90)
+        session.commit()
+        return {
+            r.action_kind: (r.repurchase.hits, r.repurchase.n, r.repeat.hits) for r in found.rows
+        }
+
+    want = {
+        k: (e.bought, e.bought + e.lost, e.repeated)
+        for k, e in counted.items()
+        if e.bought + e.lost >= MIN_N
+    }
+    assert session.execute(text("SELECT count(*) FROM report_queue")).scalar()
+    assert shown() == want  # from the rows, the queue not folded yet
+    latte.ok("step", str(new), "acknowledge", "--text", "Sorry")  # latte writes: it folds
+    assert shown() == want  # kept at write time
+    latte.ok("db", "check")
 
 
 def test_too_few_in_the_category_falls_back_to_every_category(

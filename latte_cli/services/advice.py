@@ -3,21 +3,24 @@ Listen (docs/metrics.md, "Advice for the agent").
 
 The complaints looked at are those first resolved in the `months` before the as-of time T,
 with a known customer, not merged into another, other than the complaint itself. Their
-outcomes follow the reports' definitions exactly (docs/metrics.md, "Outcomes"; DESIGN §5):
+outcomes follow the reports' definitions exactly (docs/metrics.md, "Outcomes"; the repeat
+complaint as docs/metrics.md defines it for the advice):
 
 - repurchase outcome, window W: *repurchased* when the first purchase after the first
-  resolution (kept per complaint at write time in `report_outcome`, `latte_cli.cohort`) is in
-  `(resolved, resolved + W]` and known by T, or a follow-up recorded by T says the customer
-  bought again; *lost* when not and `resolved + W <= T`; *pending* otherwise, never lost;
+  resolution is in `(resolved, resolved + W]` and known by T, or a follow-up recorded by T
+  says the customer bought again; *lost* when not and `resolved + W <= T`; *pending*
+  otherwise, never lost;
 - repeat complaint, R days: *repeated* when the customer opened another complaint (not a
   merged duplicate) in `(resolved, resolved + R]`, by T; *not repeated* when not and
   `resolved + R <= T`; *pending* otherwise.
 
-Everything is counted by the database in one pass per question (a GROUP BY over the
-category's complaints of the period, revision 0012's index), so the Python side handles a
-handful of rows whatever the history's size. While purchase changes written by another
-program wait to be folded (`cohort.pending`), the first purchase is looked up in `purchase`
-instead of `report_outcome`, as reports do.
+What decides them is kept per complaint at write time in `report_outcome` (`latte_cli.cohort`,
+revisions 0009 and 0012): the first purchase, the first follow-up saying the customer bought
+again, the customer's next complaint, with the category, action kind and resolution time.
+So the counts are one grouped pass over an index range per question and the medians a short
+read in order, whatever the history's size. While changes written by another program wait
+to be folded (`cohort.pending`), the same is computed from the complaint rows instead, as
+reports do (slower: three look-ups per complaint).
 """
 
 from __future__ import annotations
@@ -74,18 +77,15 @@ def _scope(
     )
 
 
-class _Outcomes:
-    """The SQL expressions of one question's complaints and their outcomes."""
+class _FromRows:
+    """One question's complaints and their outcomes computed from the complaint rows: what
+    the advice reads while changes written by another program wait to be folded."""
 
     def __init__(self, session: Session, scope: Scope, exclude: int | None) -> None:
         t = cohort.table
-        self.c, self.o, self.f, self.p = (
-            t(n).c for n in ("complaint", "report_outcome", "followup", "purchase")
-        )
+        self.c, self.f, self.p = (t(n).c for n in ("complaint", "followup", "purchase"))
         c = self.c
         self.session = session
-        self.scope = scope
-        self.pending_changes = cohort.pending(session.connection())
         r = c.first_resolved_epoch
         window = scope.window_days * DAY
         conditions: list[ColumnElement[bool]] = [
@@ -99,15 +99,12 @@ class _Outcomes:
         if scope.category is not None:
             conditions.insert(0, c.category == scope.category)
         self.where = and_(*conditions)
-        if self.pending_changes:
-            p = self.p
-            first: Any = (
-                select(func.min(p.purchased_epoch))
-                .where(p.customer_id == c.customer_id, p.purchased_epoch > r)
-                .scalar_subquery()
-            )
-        else:
-            first = self.o.purchased_epoch
+        p = self.p
+        first: Any = (
+            select(func.min(p.purchased_epoch))
+            .where(p.customer_id == c.customer_id, p.purchased_epoch > r)
+            .scalar_subquery()
+        )
         # No purchase after the resolution: "never", so the comparisons below are never NULL.
         first = func.coalesce(first, cohort.NEVER)
         f = self.f
@@ -127,15 +124,17 @@ class _Outcomes:
         self.repeat_closed = r + scope.repeat_days * DAY <= scope.as_of
 
     def source(self, *columns: Any) -> Any:
-        query = select(*columns).select_from(cohort.table("complaint"))
-        if not self.pending_changes:
-            query = query.outerjoin(
-                cohort.table("report_outcome"), self.o.complaint_id == self.c.id
-            )
-        return query.where(self.where)
+        return select(*columns).select_from(cohort.table("complaint")).where(self.where)
 
-    def counts(self, key: Any) -> dict[Any, tuple[int, ...]]:
-        """Per value of `key`: (repurchased, lost, pending, repeated, not repeated, pending).
+    def key(self, by: str) -> Any:
+        if by == "kind":
+            return self.c.action_kind
+        took = self.c.first_resolved_epoch - self.c.opened_epoch
+        return case((took < SPEED_FAST, 0), (took >= SPEED_SLOW, 2), else_=1)
+
+    def counts(self, by: str) -> dict[Any, tuple[int, ...]]:
+        """Per action kind or speed (0: < 4 h, 1, 2: >= 3 d): (repurchased, lost, pending,
+        repeated, not repeated, pending).
 
         Each complaint's four facts go into one small number grouped on (by position: an
         expression with bound values repeated in GROUP BY would not match on PostgreSQL),
@@ -146,6 +145,7 @@ class _Outcomes:
             + case((self.repeated, 4), else_=0)
             + case((self.repeat_closed, 8), else_=0)
         )
+        key = self.key(by)
         query = self.source(key.label("key"), code.label("code"), func.count()).group_by(
             text("1"), text("2")
         )
@@ -157,8 +157,9 @@ class _Outcomes:
             counts[3 if repeated else 4 if repeat_closed else 5] += n
         return {value: tuple(counts) for value, counts in found.items()}
 
-    def medians(self, key: Any) -> dict[Any, float]:
-        """Per value of `key`: the median resolution time (first resolution minus opening)."""
+    def medians(self, totals: dict[Any, int]) -> dict[Any, float]:
+        """Per action kind: the median resolution time (first resolution minus opening)."""
+        key = self.key("kind")
         took = self.c.first_resolved_epoch - self.c.opened_epoch
         ranked_rows = self.source(
             key.label("key"),
@@ -174,15 +175,104 @@ class _Outcomes:
         return {key_value: float(value) for key_value, value in rows}
 
 
+class _Kept:
+    """One question's complaints and their outcomes from `report_outcome`, where they are
+    kept at write time (revision 0012): one range of `ix_report_outcome_advice` per category
+    and action kind, no look-up per complaint."""
+
+    def __init__(self, session: Session, scope: Scope, exclude: int | None) -> None:
+        o = self.o = cohort.table("report_outcome").c
+        self.session = session
+        r, t = o.resolved_epoch, scope.as_of
+        window, repeat = scope.window_days * DAY, scope.repeat_days * DAY
+        conditions: list[ColumnElement[bool]] = [r > scope.since, r <= t]
+        if scope.category is not None:
+            conditions.insert(0, o.category == scope.category)
+        if exclude is not None:
+            conditions.append(o.complaint_id != exclude)
+        self.conditions = conditions
+        # Absent ("never") as a time past any as-of time, so no comparison is NULL.
+        first, said, again = (
+            func.coalesce(column, cohort.NEVER)
+            for column in (o.purchased_epoch, o.said_epoch, o.again_epoch)
+        )
+        self.bought = or_(and_(first <= r + window, first <= t), said <= t)
+        self.closed = r + window <= t
+        self.repeated = and_(again <= r + repeat, again <= t)
+        self.repeat_closed = r + repeat <= t
+
+    def _sums(self, within: ColumnElement[bool] | None) -> list[Any]:
+        def count(condition: ColumnElement[bool]) -> Any:
+            if within is not None:
+                condition = and_(within, condition)
+            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+        bought, closed, repeated, repeat_closed = (
+            self.bought, self.closed, self.repeated, self.repeat_closed,
+        )  # fmt: skip
+        return [
+            count(bought),
+            count(and_(~bought, closed)),
+            count(and_(~bought, ~closed)),
+            count(repeated),
+            count(and_(~repeated, repeat_closed)),
+            count(and_(~repeated, ~repeat_closed)),
+        ]
+
+    def counts(self, by: str) -> dict[Any, tuple[int, ...]]:
+        """As `_FromRows.counts`: per action kind (in index order, no sort), or per speed in
+        one pass (a sum per speed and outcome)."""
+        o = self.o
+        if by == "kind":
+            query = (
+                select(o.action_kind, *self._sums(None))
+                .where(*self.conditions)
+                .group_by(o.action_kind)
+            )
+            return {row[0]: tuple(int(v) for v in row[1:]) for row in self.session.execute(query)}
+        took = o.resolution_seconds
+        speeds = {0: took < SPEED_FAST, 2: took >= SPEED_SLOW}
+        columns = [s for within in speeds.values() for s in self._sums(within)]
+        row = self.session.execute(select(*columns).where(*self.conditions)).one()
+        return {k: tuple(int(v) for v in row[6 * i : 6 * i + 6]) for i, k in enumerate(speeds)}
+
+    def medians(self, totals: dict[Any, int]) -> dict[Any, float]:
+        """Per action kind with `totals[kind]` complaints: the median resolution time, read
+        in order from `ix_report_outcome_median` (the middle one or two)."""
+        o = self.o
+        found = {}
+        for kind, total in totals.items():
+            if total <= 0:
+                continue
+            same = o.action_kind.is_(None) if kind is None else o.action_kind == kind
+            middle = self.session.execute(
+                select(o.resolution_seconds)
+                .where(*self.conditions, same)
+                .order_by(o.resolution_seconds)
+                .offset((total - 1) // 2)
+                .limit(2 - total % 2)
+            ).scalars()
+            values = [int(v) for v in middle]
+            found[kind] = sum(values) / len(values)
+        return found
+
+
+def _outcomes(session: Session, scope: Scope, exclude: int | None) -> _Kept | _FromRows:
+    """Where the outcomes are read: kept at write time, or (while changes written by another
+    program wait in the queue, `cohort.pending`) computed from the rows, as reports do."""
+    if cohort.pending(session.connection()):
+        return _FromRows(session, scope, exclude)
+    return _Kept(session, scope, exclude)
+
+
 def _action_rows(session: Session, scope: Scope, exclude: int) -> list[ActionAdvice]:
-    q = _Outcomes(session, scope, exclude)
-    kind = func.coalesce(q.c.action_kind, NO_KIND)
-    counts = q.counts(kind)
-    enough = {k for k, v in counts.items() if v[0] + v[1] >= scope.min_n}
-    medians = q.medians(kind) if enough else {}
+    q = _outcomes(session, scope, exclude)
+    counts = q.counts("kind")
+    enough = {k: sum(v[:3]) for k, v in counts.items() if v[0] + v[1] >= scope.min_n}
+    medians = q.medians(enough) if enough else {}
     return [
         ActionAdvice(
-            action_kind=k,
+            action_kind=NO_KIND if k is None else k,
             repurchase=Rate(hits=v[0], n=v[0] + v[1], pending=v[2]),
             repeat=Rate(hits=v[3], n=v[3] + v[4], pending=v[5]),
             median_seconds=medians.get(k),
@@ -236,10 +326,7 @@ def urgency(
     scope = _scope(
         category, as_of=as_of or utcnow(), months=months, window_days=window_days, min_n=min_n
     )
-    q = _Outcomes(session, scope, exclude)
-    took = q.c.first_resolved_epoch - q.c.opened_epoch
-    speed = case((took < SPEED_FAST, 0), (took >= SPEED_SLOW, 2), else_=1)
-    counts = q.counts(speed)
+    counts = _outcomes(session, scope, exclude).counts("speed")
     fast, slow = (counts.get(k, (0,) * 6) for k in (0, 2))
     fast_rate = Rate(hits=fast[0], n=fast[0] + fast[1], pending=fast[2])
     slow_rate = Rate(hits=slow[0], n=slow[0] + slow[1], pending=slow[2])
