@@ -94,7 +94,8 @@ def measure(url: str, runs: int, label: str) -> None:
 
 
 def plans(url: str) -> None:
-    """The database's plan of the advice's two statements (the counts and the medians)."""
+    """The database's plan of the advice's two kinds of statement: the counts of one
+    category's action kind, and the read of its middle resolution times."""
     from sqlalchemy import event
 
     from latte_cli.db import get_engine, open_session
@@ -105,8 +106,10 @@ def plans(url: str) -> None:
     statements: list[tuple[str, Any]] = []
 
     def keep(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "GROUP BY" in statement:
-            statements.append((statement, parameters))
+        # The first count (sums) and the first median read (in order) of the advice.
+        for mark in ("count(", "ORDER BY"):
+            if mark in statement and not any(mark in s for s, _ in statements):
+                statements.append((statement, parameters))
 
     event.listen(engine, "before_cursor_execute", keep)
     with open_session(url, readonly=True) as session:

@@ -25,11 +25,23 @@ reports do (slower: three look-ups per complaint).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+)
 from sqlmodel import Session
 
 from latte_cli import cohort
@@ -177,84 +189,173 @@ class _FromRows:
 
 class _Kept:
     """One question's complaints and their outcomes from `report_outcome`, where they are
-    kept at write time (revision 0012): one range of `ix_report_outcome_advice` per category
-    and action kind, no look-up per complaint."""
+    kept at write time (revision 0012), without a look-up per complaint or a sort:
+
+    - the (category, action kind) pairs are found by a few seeks of the index;
+    - each pair's period is cut where the repurchase and repeat windows close (T - W,
+      T - R): inside each part a window is closed for all or for none, so a complaint that
+      did not buy again is lost or pending by its part alone, and one statement counts,
+      per pair and part, the complaints, those who bought again and those who complained
+      again, each part one range of `ix_report_outcome_advice`;
+    - a median is the middle one or two of `ix_report_outcome_median`, read in order
+      (`+ 0` keeps the period from choosing the other index, which would need a sort).
+
+    The statements are written as text and run on the driver (as `cohort.records_between`
+    does): building and caching SQLAlchemy constructs for a union of a few dozen parts cost
+    more than running it.
+    """
 
     def __init__(self, session: Session, scope: Scope, exclude: int | None) -> None:
-        o = self.o = cohort.table("report_outcome").c
-        self.session = session
-        r, t = o.resolved_epoch, scope.as_of
-        window, repeat = scope.window_days * DAY, scope.repeat_days * DAY
-        conditions: list[ColumnElement[bool]] = [r > scope.since, r <= t]
-        if scope.category is not None:
-            conditions.insert(0, o.category == scope.category)
-        if exclude is not None:
-            conditions.append(o.complaint_id != exclude)
-        self.conditions = conditions
-        # Absent ("never") as a time past any as-of time, so no comparison is NULL.
-        first, said, again = (
-            func.coalesce(column, cohort.NEVER)
-            for column in (o.purchased_epoch, o.said_epoch, o.again_epoch)
-        )
-        self.bought = or_(and_(first <= r + window, first <= t), said <= t)
-        self.closed = r + window <= t
-        self.repeated = and_(again <= r + repeat, again <= t)
-        self.repeat_closed = r + repeat <= t
+        self.conn = session.connection()
+        self.mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        self.scope = scope
+        self.exclude = exclude
 
-    def _sums(self, within: ColumnElement[bool] | None) -> list[Any]:
-        def count(condition: ColumnElement[bool]) -> Any:
-            if within is not None:
-                condition = and_(within, condition)
-            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    def _run(self, sql: str, params: list[Any]) -> list[Any]:
+        return list(self.conn.exec_driver_sql(sql, tuple(params)).all())
 
-        bought, closed, repeated, repeat_closed = (
-            self.bought, self.closed, self.repeated, self.repeat_closed,
-        )  # fmt: skip
+    def _equal(self, column: str, value: Any, params: list[Any]) -> str:
+        if value is None:
+            return f"{column} IS NULL"
+        params.append(value)
+        return f"{column} = {self.mark}"
+
+    def _distinct(self, column: str, where: str = "", params: Sequence[Any] = ()) -> list[Any]:
+        """The values of an index's leading column (after `where`), one seek each; None
+        last when some rows have none."""
+        m, found = self.mark, list[Any]()
+        prefix = f"{where} AND " if where else ""
+        while True:
+            after = f"{column} > {m}" if found else f"{column} IS NOT NULL"
+            rows = self._run(
+                f"SELECT min({column}) FROM report_outcome WHERE {prefix}{after}",
+                [*params, *found[-1:]],
+            )
+            if rows[0][0] is None:
+                break
+            found.append(rows[0][0])
+        none = f"SELECT 1 FROM report_outcome WHERE {prefix}{column} IS NULL LIMIT 1"
+        if self._run(none, list(params)):
+            found.append(None)
+        return found
+
+    def _groups(self) -> list[tuple[Any, str, list[Any]]]:
+        """Per (category, action kind) of the scope: the kind, its condition and values."""
+        category = self.scope.category
+        categories = [category] if category is not None else self._distinct("category")
+        groups = []
+        for value in categories:
+            params: list[Any] = []
+            same = self._equal("category", value, params)
+            for kind in self._distinct("action_kind", same, params):
+                kind_params = list(params)
+                condition = f"{same} AND {self._equal('action_kind', kind, kind_params)}"
+                groups.append((kind, condition, kind_params))
+        return groups
+
+    def _period(self, low: int, high: int, params: list[Any], shift: str = "") -> str:
+        m = self.mark
+        params += [low, high]
+        text = f"resolved_epoch{shift} > {m} AND resolved_epoch{shift} <= {m}"
+        if self.exclude is not None:
+            params.append(self.exclude)
+            text += f" AND complaint_id <> {m}"
+        return text
+
+    def _parts(self) -> list[tuple[int, int, bool, bool]]:
+        """The period cut where the windows close: (after, up to, repurchase window closed,
+        repeat window closed) for every complaint first resolved in the part."""
+        s = self.scope
+        window, repeat = s.window_days * DAY, s.repeat_days * DAY
+        cuts = sorted({c for c in (s.as_of - window, s.as_of - repeat) if s.since < c < s.as_of})
+        bounds = [s.since, *cuts, s.as_of]
         return [
-            count(bought),
-            count(and_(~bought, closed)),
-            count(and_(~bought, ~closed)),
-            count(repeated),
-            count(and_(~repeated, repeat_closed)),
-            count(and_(~repeated, ~repeat_closed)),
+            (low, high, high + window <= s.as_of, high + repeat <= s.as_of)
+            for low, high in pairwise(bounds)
         ]
 
     def counts(self, by: str) -> dict[Any, tuple[int, ...]]:
-        """As `_FromRows.counts`: per action kind (in index order, no sort), or per speed in
-        one pass (a sum per speed and outcome)."""
-        o = self.o
-        if by == "kind":
-            query = (
-                select(o.action_kind, *self._sums(None))
-                .where(*self.conditions)
-                .group_by(o.action_kind)
+        """As `_FromRows.counts`: per action kind, or per speed (0: < 4 h, 2: >= 3 d)."""
+        m, t = self.mark, self.scope.as_of
+        window, repeat = self.scope.window_days * DAY, self.scope.repeat_days * DAY
+        fast, slow = f"resolution_seconds < {SPEED_FAST}", f"resolution_seconds >= {SPEED_SLOW}"
+        parts, params, keys = [], list[Any](), list[tuple[Any, bool, bool]]()
+        for kind, same, same_params in self._groups():
+            for low, high, closed, repeat_closed in self._parts():
+                # A comparison with an absent time is NULL: not counted. In a closed window
+                # a purchase within it is known by T; in an open one a purchase known by T
+                # is within it. The same for the repeat window.
+                within = "resolved_epoch + " if closed else ""
+                bought = f"(purchased_epoch <= {within}{m} OR said_epoch <= {m})"
+                bought_params = [window if closed else t, t]
+                if by == "kind":
+                    again = "resolved_epoch + " if repeat_closed else ""
+                    columns = (
+                        f"count(*), count(CASE WHEN {bought} THEN 1 END), "
+                        f"count(CASE WHEN again_epoch <= {again}{m} THEN 1 END)"
+                    )
+                    values = [*bought_params, repeat if repeat_closed else t]
+                else:
+                    columns = (
+                        f"count(CASE WHEN {fast} THEN 1 END), "
+                        f"count(CASE WHEN {fast} AND {bought} THEN 1 END), "
+                        f"count(CASE WHEN {slow} THEN 1 END), "
+                        f"count(CASE WHEN {slow} AND {bought} THEN 1 END)"
+                    )
+                    values = bought_params * 2
+                values += same_params
+                period = self._period(low, high, values)
+                # Numbered: the parts of a UNION ALL may come back in any order.
+                parts.append(
+                    f"SELECT {len(keys)}, {columns} FROM report_outcome WHERE {same} AND {period}"
+                )
+                params += values
+                keys.append((kind, closed, repeat_closed))
+        if not parts:
+            return {}
+        found: dict[Any, list[int]] = {}
+        for number, *row in self._run(" UNION ALL ".join(parts), params):
+            kind, closed, repeat_closed = keys[int(number)]
+            counted = [int(v) for v in row]
+            groups = (
+                [(kind, counted[0], counted[1], counted[2])]
+                if by == "kind"
+                else [(0, counted[0], counted[1], None), (2, counted[2], counted[3], None)]
             )
-            return {row[0]: tuple(int(v) for v in row[1:]) for row in self.session.execute(query)}
-        took = o.resolution_seconds
-        speeds = {0: took < SPEED_FAST, 2: took >= SPEED_SLOW}
-        columns = [s for within in speeds.values() for s in self._sums(within)]
-        row = self.session.execute(select(*columns).where(*self.conditions)).one()
-        return {k: tuple(int(v) for v in row[6 * i : 6 * i + 6]) for i, k in enumerate(speeds)}
+            for key, n, bought_n, repeated_n in groups:
+                totals = found.setdefault(key, [0] * 6)
+                totals[0] += bought_n
+                totals[1 if closed else 2] += n - bought_n
+                if repeated_n is not None:
+                    totals[3] += repeated_n
+                    totals[4 if repeat_closed else 5] += n - repeated_n
+        return {key: tuple(v) for key, v in found.items() if any(v)}
 
     def medians(self, totals: dict[Any, int]) -> dict[Any, float]:
-        """Per action kind with `totals[kind]` complaints: the median resolution time, read
-        in order from `ix_report_outcome_median` (the middle one or two)."""
-        o = self.o
-        found = {}
+        """Per action kind with `totals[kind]` complaints: the median resolution time."""
+        s, m = self.scope, self.mark
+        parts, params, kinds = [], list[Any](), list[Any]()
         for kind, total in totals.items():
-            if total <= 0:
-                continue
-            same = o.action_kind.is_(None) if kind is None else o.action_kind == kind
-            middle = self.session.execute(
-                select(o.resolution_seconds)
-                .where(*self.conditions, same)
-                .order_by(o.resolution_seconds)
-                .offset((total - 1) // 2)
-                .limit(2 - total % 2)
-            ).scalars()
-            values = [int(v) for v in middle]
-            found[kind] = sum(values) / len(values)
-        return found
+            values: list[Any] = []
+            same = self._equal("action_kind", kind, values)
+            if s.category is not None:
+                values.insert(0, s.category)
+                same = f"category = {m} AND {same}"
+            where = self._period(s.since, s.as_of, values, " + 0")
+            values += [2 - total % 2, (total - 1) // 2]
+            parts.append(
+                f"SELECT {len(kinds)}, resolution_seconds FROM (SELECT resolution_seconds "
+                f"FROM report_outcome WHERE {same} AND {where} ORDER BY resolution_seconds "
+                f"LIMIT {m} OFFSET {m}) AS middle_{len(kinds)}"
+            )
+            params += values
+            kinds.append(kind)
+        if not parts:
+            return {}
+        middle: dict[Any, list[int]] = {}
+        for number, seconds in self._run(" UNION ALL ".join(parts), params):
+            middle.setdefault(kinds[int(number)], []).append(int(seconds))
+        return {kind: sum(v) / len(v) for kind, v in middle.items()}
 
 
 def _outcomes(session: Session, scope: Scope, exclude: int | None) -> _Kept | _FromRows:
