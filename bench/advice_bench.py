@@ -35,15 +35,18 @@ SETTINGS = {"months": 12, "min_n": 30, "window_days": 90}
 TABLES = ("customer", "complaint", "followup", "purchase", "report_outcome")
 
 
-def timed(call: Callable[[], Any], runs: int) -> tuple[float, float, Any]:
-    """(median ms, worst ms, the last result) of `runs` calls after one warm-up."""
+def timed(call: Callable[[], Any], runs: int) -> tuple[float, float, float, Any]:
+    """(median wall ms, worst wall ms, median CPU ms of this process, the last result) of
+    `runs` calls after one warm-up. On SQLite the CPU time includes the database's work (it
+    runs in the process): the steadier figure on a shared machine."""
     result = call()
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         result = call()
         times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times), max(times), result
+        cpu.append((time.process_time() - started_cpu) * 1000)
+    return statistics.median(times), max(times), statistics.median(cpu), result
 
 
 def subjects(url: str) -> tuple[datetime, list[tuple[str, int]]]:
@@ -77,17 +80,17 @@ def measure(url: str, runs: int, label: str) -> None:
             with open_session(url, readonly=True) as session:
                 return urgency(session, category, exclude=complaint, as_of=as_of, **SETTINGS)
 
-        med, worst, found = timed(advice, runs)
+        med, worst, cpu, found = timed(advice, runs)
         counted = sum(r.repurchase.n + r.repurchase.pending for r in found.rows)
         print(
-            f"  advice  {category:<9} complaint {complaint:>7}: median {med:6.1f} ms, worst "
-            f"{worst:6.1f} ms ({len(found.rows)} kinds, {counted:,} complaints counted)"
+            f"  advice  {category:<9} #{complaint:>7}: median {med:5.1f} ms (cpu {cpu:5.1f}), "
+            f"worst {worst:5.1f} ms; {len(found.rows)} kinds, {counted:,} complaints"
         )
-        med_u, worst_u, line_found = timed(line, runs)
+        med_u, worst_u, cpu_u, line_found = timed(line, runs)
         n = (line_found.fast.n, line_found.slow.n) if line_found else None
         print(
-            f"  urgency {category:<9} complaint {complaint:>7}: median {med_u:6.1f} ms, "
-            f"worst {worst_u:6.1f} ms (n fast, slow: {n})"
+            f"  urgency {category:<9} #{complaint:>7}: median {med_u:5.1f} ms (cpu {cpu_u:5.1f}), "
+            f"worst {worst_u:5.1f} ms; n fast, slow {n}"
         )
         worst_all = max(worst_all, worst, worst_u)
     print(f"  worst of all: {worst_all:.1f} ms")
