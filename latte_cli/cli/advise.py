@@ -4,7 +4,7 @@ and the urgency line read in the guided flow (docs/metrics.md, "Advice for the a
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -15,9 +15,12 @@ from latte_cli.cli.app import app, globals_of
 from latte_cli.timeutil import parse_moment, utcnow
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlmodel import Session
 
     from latte_cli.advice import Advice, Rate, Urgency
+    from latte_cli.cli.app import Globals
     from latte_cli.config import Settings
 
 AsOf = Annotated[
@@ -81,6 +84,51 @@ def urgency_for(
         min_n=settings.advice_min_n,
         window_days=settings.window,
     )
+
+
+class Ahead:
+    """The advice or the urgency line computed in a thread while the agent answers the
+    questions before it (the guided flow), so that showing it adds no wait to the stage; its
+    own read-only session. `result()` waits for it if it is not done yet."""
+
+    def __init__(self, g: Globals, compute: Callable[[Session, Settings], Any]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        def run() -> Any:
+            with g.session(readonly=True) as session:
+                return compute(session, g.settings())
+
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="latte-advice")
+        self.future = executor.submit(run)
+        executor.shutdown(wait=False)
+
+    def result(self) -> Any:
+        return self.future.result()
+
+
+def advice_ahead(g: Globals, complaint_id: int) -> Ahead:
+    return Ahead(g, lambda session, settings: advice_for(session, complaint_id, settings))
+
+
+def urgency_ahead(g: Globals, category: str) -> Ahead:
+    return Ahead(g, lambda session, settings: urgency_for(session, category, None, settings))
+
+
+def show_ahead(ahead: Ahead, zone: tzinfo | None) -> None:
+    """Show what was computed ahead: the advice table, the urgency line, or nothing (not
+    enough data); a bad advice setting is one line and never stops the flow."""
+    from latte_cli.advice import Advice
+    from latte_cli.errors import InvalidValue
+
+    try:
+        found = ahead.result()
+    except InvalidValue as error:
+        render.console.print(Text(f"No advice: {error.message}"))
+        return
+    if isinstance(found, Advice):
+        show_advice(found, zone)
+    elif found is not None:
+        render.console.print(urgency_text(found))
 
 
 # How it reads --------------------------------------------------------------------------------

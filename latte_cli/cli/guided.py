@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from latte_cli import config, vocabulary
-from latte_cli.cli import render
+from latte_cli.cli import advise, render
 from latte_cli.cli.prompts import Prompter, Suggestion
 from latte_cli.errors import Interrupted, InvalidValue, LatteError
 from latte_cli.phrases import (
@@ -132,6 +132,7 @@ class Conversation:
         self.complaint: Complaint | None = None
         self.customer_name = ""
         self.action = ""
+        self.ahead: dict[str, advise.Ahead] = {}
 
     # Plumbing ---------------------------------------------------------------------------
 
@@ -325,6 +326,7 @@ class Conversation:
             instruction="(e.g. delivery, billing, product)",
             required=True,
         )
+        self._advice_ahead("urgency", lambda: advise.urgency_ahead(self.g, category))
         location = given.location
         if location is None:
             location = self.ask.search(
@@ -351,7 +353,7 @@ class Conversation:
         render.console.print(
             Text(f"Saved Listen: complaint {self.complaint.id} is open.", style="green")
         )
-        self._advice_line(urgency=True)
+        self._show_ahead("urgency", lambda: advise.urgency_ahead(self.g, category))
 
     def _known(self, column: str) -> list[str]:
         from latte_cli.services.views import known_values
@@ -388,33 +390,26 @@ class Conversation:
 
     def _acknowledge(self) -> None:
         self._header(Stage.ACKNOWLEDGE)
+        self._advice_ahead("advice", self._advice)
         text = self._phrase_stage(Stage.ACKNOWLEDGE, "What you said to acknowledge it:")
         self._save(Stage.ACKNOWLEDGE, StageInput(text=text))
 
-    def _advice_line(self, *, urgency: bool = False) -> None:
-        """The urgency line at Listen, or the advice before the action is chosen (cli/advise.py;
-        docs/metrics.md, "Advice for the agent"). A bad advice setting never stops the flow."""
-        from latte_cli.cli import advise
+    def _advice_ahead(self, name: str, start: Callable[[], advise.Ahead]) -> None:
+        """Start computing the urgency line or the advice while the agent answers (cli/advise.py;
+        docs/metrics.md, "Advice for the agent"); `_show_ahead` shows it."""
+        self.ahead[name] = start()
 
+    def _show_ahead(self, name: str, start: Callable[[], advise.Ahead]) -> None:
+        ahead = self.ahead.pop(name) if name in self.ahead else start()
+        advise.show_ahead(ahead, self.g.tz)
+
+    def _advice(self) -> advise.Ahead:
         assert self.complaint is not None and self.complaint.id is not None
-        try:
-            with self.g.session(readonly=True) as session:
-                if urgency:
-                    found = advise.urgency_for(
-                        session, self.complaint.category, self.complaint.id, self.g.settings()
-                    )
-                    if found is not None:
-                        render.console.print(advise.urgency_text(found))
-                    return
-                advice = advise.advice_for(session, self.complaint.id, self.g.settings())
-        except InvalidValue as error:
-            render.console.print(Text(f"No advice: {error.message}"))
-            return
-        advise.show_advice(advice, self.g.tz)
+        return advise.advice_ahead(self.g, self.complaint.id)
 
     def _take_action(self) -> None:
         self._header(Stage.TAKE_ACTION)
-        self._advice_line()
+        self._show_ahead("advice", self._advice)
         kind = self.ask.select("Action:", _choices("action_kind"))
         detail = self._phrase_stage(Stage.TAKE_ACTION, "What exactly was done:")
         amount = ""
