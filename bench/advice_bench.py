@@ -2,19 +2,20 @@
 
     cp /work/bench-data/bench-1m.db /tmp/advice-bench.db    # never the original: it upgrades it
     python bench/advice_bench.py --db /tmp/advice-bench.db
-    python bench/advice_bench.py --db /tmp/advice-bench.db --pg        # also on PostgreSQL
+    python bench/advice_bench.py --db /tmp/advice-bench.db --pg --plans  # also PostgreSQL
 
 The database is bench/report_bench.py's (1,000,000 complaints over three years in four
-categories, 2,000,000 purchases). The run brings it to the newest revision (the advice's
-index, revision 0012), then times, in-process, what the guided flow adds to a stage: the
-advice for complaints of every category (`services.advice.advise`, as of the newest
-first resolution, so the twelve months before it are full) and the urgency line
-(`services.advice.urgency`), each in its own read-only session as the guided flow opens one:
-median and worst of `--runs` after one warm-up, per category, with the number of complaints
-each one counted. With `--pg` the same rows (customers, complaints, follow-ups, purchases and
-the kept repurchase outcomes) are copied into a throwaway PostgreSQL cluster
-(tests/pg_cluster.py) with triggers off, and the same is timed there. Each query's plan is
-printed once (`--plans`).
+categories, 2,000,000 purchases). The run brings it to the newest revision (revision 0012
+recomputes the kept outcomes with what the advice reads, and indexes them), then times,
+in-process, the advice for one complaint of every category (`services.advice.advise`, as of
+the newest first resolution, so the twelve months before it are full: about 70,000
+complaints a category) and the urgency line (`services.advice.urgency`), each in its own
+read-only session as the guided flow opens one: median wall and CPU time and the worst of
+`--runs` after one warm-up, with the number of complaints counted. With `--pg` the same rows
+(customers, complaints, follow-ups, purchases and the kept outcomes) are copied into a
+throwaway PostgreSQL cluster (tests/pg_cluster.py) with COPY and the triggers off, and the
+same is timed there; both stores must count the same complaints. `--plans` prints the query
+plans of the counts and of the medians.
 """
 
 from __future__ import annotations
