@@ -59,7 +59,7 @@ from latte_cli.services.complaints import get_complaint
 from latte_cli.timeutil import utcnow
 
 DAY = 86_400
-REPEAT_DAYS = 30  # DESIGN §5, repeat complaint: R
+REPEAT_DAYS = 30  # R of the repeat complaint (docs/metrics.md, "Advice for the agent")
 NO_KIND = "(none)"
 
 
