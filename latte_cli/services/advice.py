@@ -208,6 +208,10 @@ class _Kept:
     def __init__(self, session: Session, scope: Scope, exclude: int | None) -> None:
         self.conn = session.connection()
         self.mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        if self.conn.dialect.name == "postgresql":
+            # The parts are small ranges: starting parallel workers for them (PostgreSQL
+            # plans a parallel append for the union) costs more than it saves.
+            self.conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
         self.scope = scope
         self.exclude = exclude
 
