@@ -177,7 +177,7 @@ def advice_heading(advice: Advice, zone: tzinfo | None) -> str:
     pending = sum(r.repurchase.pending for r in advice.rows)
     return (
         f"What kept customers: {who}{fewer} {period}; bought again within {s.window_days} "
-        f"days ({pending} still in their window, not counted)."
+        f"days ({pending:,} still in their window, not counted)."
     )
 
 
