@@ -233,8 +233,8 @@ def fold(conn: Connection) -> int:
     ).all()
     ids = sorted({cid for cid, _, _ in rows if cid is not None})
     days = {first // DAY for cid, first, _ in rows if cid is not None and first is not None}
-    customers = sorted({customer for _, _, customer in rows if customer is not None})
     c = table("complaint").c
+    customers = _with_customers_of(conn, ids, {cust for _, _, cust in rows if cust is not None})
     fresh: list[Fresh] = []
     for part in _chunks(ids):
         fresh.extend(compute(conn, c.id.in_(part)))
@@ -244,6 +244,20 @@ def fold(conn: Connection) -> int:
     for part in _chunks(customers):
         _outcomes(conn, c.customer_id.in_(part), customers=part)
     return len(rows)
+
+
+def _with_customers_of(conn: Connection, ids: Sequence[int], customers: set[int]) -> list[int]:
+    """`customers` and those of the complaints `ids`: a follow-up queues its complaint
+    alone, and the outcome row holds the first follow-up saying the customer bought again."""
+    c = table("complaint").c
+    found = set(customers)
+    for part in _chunks(ids):
+        found.update(
+            customer
+            for (customer,) in conn.execute(select(c.customer_id).where(c.id.in_(part)))
+            if customer is not None
+        )
+    return sorted(found)
 
 
 def _patch(conn: Connection, days: list[int], gone: set[int], fresh: list[Fresh]) -> None:
@@ -283,11 +297,14 @@ def _patch(conn: Connection, days: list[int], gone: set[int], fresh: list[Fresh]
                 conn.execute(cohort.insert().values(day=day, **values))
 
 
-def _outcome_select(condition: ColumnElement[bool]) -> Any:
-    """(complaint, customer, first resolution, first purchase after it, its amount) of the
-    first-resolved complaints with a customer matching `condition`. Of purchases at the same
-    second, the first recorded (lowest id) gives the amount."""
-    c, p = table("complaint").c, table("purchase").c
+def _outcome_select(condition: ColumnElement[bool], columns: Sequence[str] | None = None) -> Any:
+    """(complaint, customer, first resolution, first purchase after it, its amount; for the
+    advice: category, action kind, resolution time, first follow-up saying they bought again,
+    the customer's next complaint opened after the resolution) of the first-resolved
+    complaints with a customer matching `condition`. Of purchases at the same second, the
+    first recorded (lowest id) gives the amount; a merged duplicate is never the next
+    complaint (docs/metrics.md, "Advice for the agent")."""
+    c, p, f = table("complaint").c, table("purchase").c, table("followup").c
     after = and_(p.customer_id == c.customer_id, p.purchased_epoch > c.first_resolved_epoch)
     first = select(func.min(p.purchased_epoch)).where(after).scalar_subquery()
     amount = (
@@ -297,7 +314,34 @@ def _outcome_select(condition: ColumnElement[bool]) -> Any:
         .limit(1)
         .scalar_subquery()
     )
-    return select(c.id, c.customer_id, c.first_resolved_epoch, first, amount).where(
+    said = (
+        select(func.min(f.recorded_epoch))
+        .where(f.complaint_id == c.id, f.repurchased.is_(True))
+        .scalar_subquery()
+    )
+    other = table("complaint").alias("other").c
+    again = (
+        select(func.min(other.opened_epoch))
+        .where(
+            other.customer_id == c.customer_id,
+            other.opened_epoch > c.first_resolved_epoch,
+            other.merged_into.is_(None),
+        )
+        .scalar_subquery()
+    )
+    values: dict[str, Any] = {
+        "complaint_id": c.id,
+        "customer_id": c.customer_id,
+        "resolved_epoch": c.first_resolved_epoch,
+        "purchased_epoch": first,
+        "amount_cents": amount,
+        "category": c.category,
+        "action_kind": c.action_kind,
+        "resolution_seconds": c.first_resolved_epoch - c.opened_epoch,
+        "said_epoch": said,
+        "again_epoch": again,
+    }
+    return select(*(values[name] for name in columns or OUTCOME_COLUMNS)).where(
         _complaints(condition), c.customer_id.is_not(None)
     )
 
@@ -308,7 +352,14 @@ OUTCOME_COLUMNS = (
     "resolved_epoch",
     "purchased_epoch",
     "amount_cents",
+    "category",
+    "action_kind",
+    "resolution_seconds",
+    "said_epoch",
+    "again_epoch",
 )
+# The columns revision 0009 created; the rest came with revision 0012 (the advice).
+FIRST_OUTCOME_COLUMNS = OUTCOME_COLUMNS[:5]
 
 
 def _outcomes(
@@ -378,13 +429,24 @@ def rebuild(conn: Connection) -> int:
     if batch:
         conn.execute(table("report_cohort").insert(), batch)
         written += len(batch)
+    rebuild_outcomes(conn)
+    return written
+
+
+def rebuild_outcomes(conn: Connection) -> None:
+    """Recompute every outcome row from the rows. A migration before revision 0012 (which
+    runs today's code) fills only the columns its table has."""
+    from sqlalchemy import inspect
+
+    have = {column["name"] for column in inspect(conn).get_columns("report_outcome")}
+    columns = OUTCOME_COLUMNS if set(OUTCOME_COLUMNS) <= have else FIRST_OUTCOME_COLUMNS
     c = table("complaint").c
+    conn.execute(delete(table("report_outcome")))
     conn.execute(
         table("report_outcome")
         .insert()
-        .from_select(list(OUTCOME_COLUMNS), _outcome_select(c.id.is_not(None)))
+        .from_select(list(columns), _outcome_select(c.id.is_not(None), columns))
     )
-    return written
 
 
 def pending(conn: Connection) -> bool:
@@ -399,7 +461,8 @@ def _queued(conn: Connection) -> tuple[list[int], set[int], list[int]]:
     rows = conn.execute(select(q.complaint_id, q.resolved_epoch, q.customer_id)).all()
     ids = sorted({cid for cid, _, _ in rows if cid is not None})
     days = {first // DAY for cid, first, _ in rows if cid is not None and first is not None}
-    return ids, days, sorted({customer for _, _, customer in rows if customer is not None})
+    customers = {customer for _, _, customer in rows if customer is not None}
+    return ids, days, _with_customers_of(conn, ids, customers)
 
 
 def _stored_with_queue(conn: Connection) -> tuple[dict[int, tuple[str, bytes, bytes]], set[Any]]:

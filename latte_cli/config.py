@@ -52,6 +52,13 @@ ENV_EDITOR = "EDITOR"
 DEFAULT_EDITOR = "vi"
 ENV_PHRASE_NAME = "LATTE_PHRASE_NAME"
 PHRASE_NAMES = ("first", "full", "none")
+# The advice at Take action (docs/metrics.md, "Advice for the agent").
+ENV_ADVICE_MONTHS = "LATTE_ADVICE_MONTHS"
+ENV_ADVICE_MIN_N = "LATTE_ADVICE_MIN_N"
+ENV_WINDOW = "LATTE_WINDOW"
+DEFAULT_ADVICE_MONTHS = 12
+DEFAULT_ADVICE_MIN_N = 30
+DEFAULT_WINDOW_DAYS = 90
 
 DEFAULT_SLA_HOURS = 24.0
 MAX_SLA_HOURS = 24.0 * 366
@@ -354,6 +361,21 @@ def _phrase_name(text: str) -> str:
     return value
 
 
+def _whole(low: int, high: int, example: int, unit: str) -> Callable[[str], int]:
+    def validate(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise ValueError(
+                f"must be a whole number of {unit} from {low} to {high}, e.g. {example}."
+            )
+        return value
+
+    return validate
+
+
 def default_db_path() -> Path:
     """`latte.db` in the user's data directory (created on first use)."""
     import platformdirs
@@ -394,6 +416,12 @@ KEYS: dict[str, Key] = {
         Key("phrase_name", ENV_PHRASE_NAME, None, _phrase_name, lambda: "first"),
         Key("deadlines", ENV_DEADLINES, None, _deadlines, lambda: "standard"),
         Key("holidays", ENV_HOLIDAYS, None, _holidays, lambda: ""),
+        Key("window", ENV_WINDOW, None, _whole(1, 3650, 90, "days"),
+            lambda: str(DEFAULT_WINDOW_DAYS), numeric=True),
+        Key("advice_months", ENV_ADVICE_MONTHS, None, _whole(1, 120, 12, "months"),
+            lambda: str(DEFAULT_ADVICE_MONTHS), numeric=True),
+        Key("advice_min_n", ENV_ADVICE_MIN_N, None, _whole(1, 1_000_000, 30, "complaints"),
+            lambda: str(DEFAULT_ADVICE_MIN_N), numeric=True),
     )
 }  # fmt: skip
 
@@ -620,6 +648,24 @@ class Settings:
         """How phrases name the customer: first (name), full (name) or none."""
         style: str = self.setting("phrase_name").value
         return style
+
+    @cached_property
+    def window(self) -> int:
+        """The repurchase window W in days (docs/metrics.md, Outcomes) the advice uses."""
+        days: int = self.setting("window").value
+        return days
+
+    @cached_property
+    def advice_months(self) -> int:
+        """How many months of first resolutions the advice looks back over."""
+        months: int = self.setting("advice_months").value
+        return months
+
+    @cached_property
+    def advice_min_n(self) -> int:
+        """The decided outcomes an action kind needs before the advice shows it."""
+        n: int = self.setting("advice_min_n").value
+        return n
 
 
 def _flag_text(value: object) -> str:

@@ -260,6 +260,17 @@ class ReportOutcome(SQLModel, table=True):
     __table_args__ = (
         # What a report's repurchase outcome reads, from the index alone.
         Index("ix_report_outcome_bought", "resolved_epoch", "purchased_epoch", "complaint_id"),
+        # What the advice at Take action counts, a category's action kind's year from one
+        # range of the index; and its median resolution time, in order (revision 0012).
+        Index(
+            "ix_report_outcome_advice",
+            *("category", "action_kind", "resolved_epoch", "resolution_seconds"),
+            *("purchased_epoch", "said_epoch", "again_epoch", "complaint_id"),
+        ),
+        Index(
+            "ix_report_outcome_median",
+            *("category", "action_kind", "resolution_seconds", "resolved_epoch", "complaint_id"),
+        ),
     )
 
     complaint_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
@@ -267,6 +278,14 @@ class ReportOutcome(SQLModel, table=True):
     resolved_epoch: int
     purchased_epoch: int | None = None
     amount_cents: int | None = None
+    # For the advice (revision 0012, docs/metrics.md "Advice for the agent"): the complaint's
+    # category and action kind, its first resolution time, the first follow-up saying the
+    # customer bought again, and the customer's next complaint opened after the resolution.
+    category: str | None = Field(default=None, max_length=100)
+    action_kind: str | None = Field(default=None, max_length=30)
+    resolution_seconds: int | None = None
+    said_epoch: int | None = None
+    again_epoch: int | None = None
 
 
 class ReportQueue(SQLModel, table=True):

@@ -252,6 +252,7 @@ def step(
         what_will_change=change,
     )
     when = parse_moment(at, what="--at", assume=g.tz, now=utcnow()) if at else None
+    advice = _advice_seen(g, complaint_id) if as_json and chosen is Stage.TAKE_ACTION else None
     with g.session() as session:
         complaint = record_stage(
             session,
@@ -263,12 +264,24 @@ def step(
             followup_days=days,
         )
         if as_json:
-            render.print_json(_timeline_json(session, complaint_id))
+            answer = _timeline_json(session, complaint_id)
+            if advice is not None:
+                answer["advice"] = advice
+            render.print_json(answer)
             return
     due = complaint.stage_due or "none: resolved"
     typer.echo(f"Recorded {stage} on complaint {complaint_id}. Stage due: {due}.")
     if complaint.stage_due is None:
         typer.echo(f"Follow-up scheduled: record it with `latte followup record {complaint_id}`.")
+
+
+def _advice_seen(g: Globals, complaint_id: int) -> dict[str, Any]:
+    """The advice the guided flow would have shown before the action was chosen, read before
+    it is recorded (cli/advise.py)."""
+    from latte_cli.cli.advise import advice_for
+
+    with g.session(readonly=True) as session:
+        return advice_for(session, complaint_id, g.settings()).as_json()
 
 
 # --edit on `new` and `step`: what to write per stage, and the option that gives it instead.

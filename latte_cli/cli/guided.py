@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from latte_cli import config, vocabulary
-from latte_cli.cli import render
+from latte_cli.cli import advise, render
 from latte_cli.cli.prompts import Prompter, Suggestion
 from latte_cli.errors import Interrupted, InvalidValue, LatteError
 from latte_cli.phrases import (
@@ -132,6 +132,7 @@ class Conversation:
         self.complaint: Complaint | None = None
         self.customer_name = ""
         self.action = ""
+        self.ahead: dict[str, advise.Ahead] = {}
 
     # Plumbing ---------------------------------------------------------------------------
 
@@ -330,6 +331,7 @@ class Conversation:
             instruction="(e.g. delivery, billing, product)",
             required=True,
         )
+        self._advice_ahead("urgency", lambda: advise.urgency_ahead(self.g, category))
         location = given.location
         if location is None:
             location = self.ask.search(
@@ -361,6 +363,7 @@ class Conversation:
         render.console.print(
             Text(f"Saved Listen: complaint {self.complaint.id} is open.", style="green")
         )
+        self._show_ahead("urgency", lambda: advise.urgency_ahead(self.g, category))
 
     def _known(self, column: str) -> list[str]:
         from latte_cli.services.views import known_values
@@ -397,11 +400,26 @@ class Conversation:
 
     def _acknowledge(self) -> None:
         self._header(Stage.ACKNOWLEDGE)
+        self._advice_ahead("advice", self._advice)
         text = self._phrase_stage(Stage.ACKNOWLEDGE, "What you said to acknowledge it:")
         self._save(Stage.ACKNOWLEDGE, StageInput(text=text))
 
+    def _advice_ahead(self, name: str, start: Callable[[], advise.Ahead]) -> None:
+        """Start computing the urgency line or the advice while the agent answers (cli/advise.py;
+        docs/metrics.md, "Advice for the agent"); `_show_ahead` shows it."""
+        self.ahead[name] = start()
+
+    def _show_ahead(self, name: str, start: Callable[[], advise.Ahead]) -> None:
+        ahead = self.ahead.pop(name) if name in self.ahead else start()
+        advise.show_ahead(ahead, self.g.tz)
+
+    def _advice(self) -> advise.Ahead:
+        assert self.complaint is not None and self.complaint.id is not None
+        return advise.advice_ahead(self.g, self.complaint.id)
+
     def _take_action(self) -> None:
         self._header(Stage.TAKE_ACTION)
+        self._show_ahead("advice", self._advice)
         kind = self.ask.select("Action:", _choices("action_kind"))
         detail = self._phrase_stage(Stage.TAKE_ACTION, "What exactly was done:")
         amount = ""

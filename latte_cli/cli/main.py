@@ -6,6 +6,7 @@ import sys
 
 from latte_cli import config
 from latte_cli.cli import (  # noqa: F401  (registers commands)
+    advise,
     complaints,
     customers,
     database,
