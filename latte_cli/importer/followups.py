@@ -190,18 +190,18 @@ class FollowUpKind:
             }
             rows = stored.setdefault(complaint.id, [])
             latest = complaint.resolved_epoch
+            answers = _resolution(epoch(r.recorded_at), latest)
             same = next(
                 (
                     f
                     for f in rows
                     if f.values.get("recorded_epoch") is not None
-                    and _resolution(f.values["recorded_epoch"], latest)
-                    == _resolution(values["recorded_epoch"], latest)
+                    and _resolution(f.values["recorded_epoch"], latest) == answers
                 ),
                 None,
             )
             if same is not None:
-                if same.values["recorded_epoch"] > values["recorded_epoch"]:
+                if same.values["recorded_epoch"] > epoch(r.recorded_at):
                     run.report.unchanged += 1  # an earlier answer than the one kept
                     continue
                 if all(same.values[k] == v for k, v in values.items() if k != "recorded_at"):
