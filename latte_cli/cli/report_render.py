@@ -26,6 +26,7 @@ from latte_cli.cli.io import neutralise
 from latte_cli.cli.render import visible
 from latte_cli.reports.build import Figures, Report, TrendRow
 from latte_cli.reports.definitions import Definition, explain
+from latte_cli.reports.fixes import Cause, Deadline, FixFigures, Repeats
 from latte_cli.reports.periods import Period, format_moment
 from latte_cli.reports.stats import Dist, Nps, Outcomes, Share
 
@@ -554,6 +555,81 @@ def figures_json(f: Figures) -> dict[str, Any]:
         "rest": outcomes_json(f.rest),
         "nps": nps_json(f.nps),
         "followup_completion": share_json(f.followed_up),
+        **fixes_json(f.fixes),
+    }
+
+
+def deadline_json(d: Deadline) -> dict[str, Any]:
+    return {
+        "met": d.met,
+        "breached": d.breached,
+        "pending": d.pending,
+        "n": d.rate.n,
+        "rate": _r(d.rate.value),
+    }
+
+
+def repeats_json(r: Repeats) -> dict[str, Any]:
+    return {
+        "repeats": r.repeats,
+        "not_repeated": r.not_repeated,
+        "pending": r.pending,
+        "n": r.rate.n,
+        "rate": _r(r.rate.value),
+    }
+
+
+def cause_json(c: Cause) -> dict[str, Any]:
+    return {
+        "count": c.count,
+        "share": _r(c.share),
+        "cumulative_share": _r(c.cumulative_share),
+        "resolution_time": dist_json(c.resolution),
+        "repurchase": outcomes_json(c.repurchase),
+        "repeat": repeats_json(c.repeat),
+        "previous_count": c.previous_count,
+        "change": c.change,
+        "rising": c.rising,
+        "recurring": c.recurring,
+        # A list: the CSV leaves it out (free texts are not figures).
+        "what_will_change": [{"text": t, "count": n} for t, n in c.changes],
+    }
+
+
+def fixes_json(x: FixFigures) -> dict[str, Any]:
+    r = x.remedies
+    return {
+        "deadlines": {
+            "first": deadline_json(x.deadline_first),
+            "final": deadline_json(x.deadline_final),
+        },
+        "root_causes": {c.cause: cause_json(c) for c in x.root_causes},
+        "repeat": repeats_json(x.repeat),
+        "repeat_by_cause": {cause: repeats_json(v) for cause, v in x.repeat_by_cause},
+        "repeat_by_agent": {agent: repeats_json(v) for agent, v in x.repeat_by_agent},
+        "remedies": {
+            "by_action": {
+                kind: {"complaints": v.complaints, "cost_cents": v.cost_cents}
+                for kind, v in r.by_action
+            },
+            "cost_cents": r.cost_cents,
+            "revenue_kept_cents": r.revenue_kept_cents,
+            "kept_per_remedy": _r(r.kept_per_remedy),
+            "by_speed": {
+                label: {
+                    "complaints": v.complaints,
+                    "cost_cents": v.cost_cents,
+                    "revenue_kept_cents": v.revenue_kept_cents,
+                    "kept_per_remedy": _r(v.kept_per_remedy),
+                }
+                for label, v in r.by_speed
+            },
+        },
+        "per_1000_active": {
+            "opened": x.per_1000.opened,
+            "active_customers": x.per_1000.active_customers,
+            "rate": _r(x.per_1000.rate),
+        },
     }
 
 
@@ -639,6 +715,8 @@ def json_text(report: Report) -> str:
 
 
 def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, list):
+        return  # texts ("what will change"), in JSON only
     if isinstance(value, dict):
         for key, inner in value.items():
             yield from _flatten(f"{prefix}.{key}" if prefix else str(key), inner)
@@ -683,6 +761,8 @@ def csv_text(report: Report) -> str:
 def _csv_value(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, bool):  # flags (a cause rising, recurring) as numbers
+        return int(value)
     if isinstance(value, str):  # no figure is text today; a future one must not run as a formula
         return neutralise(value)
     return value
