@@ -199,7 +199,8 @@ def change_texts(
 ) -> list[tuple[int, Any, str, str, int]]:
     """(key, group, root cause, "what will change" text, explain records) of the cohort: the
     text of each Explain recorded by as-of (current value after corrections), under the
-    complaint's current root cause."""
+    complaint's current root cause. Reports show them for their period only: pass that one
+    (each Explain is a stage record read from the table)."""
     c, s = table("complaint"), table("stage_record")
     text = func.trim(s.c.what_will_change)
     inner = (

@@ -185,7 +185,7 @@ def fix_figures(
     for k, g, name, status, n in fq.deadline_counts(conn, periods, s.by, s.as_of):
         cells[(k, g)].deadlines[name][status] += n
     _cohort(conn, s, periods, cells)
-    for k, g, cause, text, n in fq.change_texts(conn, periods, s.by, s.as_of):
+    for k, g, cause, text, n in fq.change_texts(conn, periods[:1], s.by, s.as_of):
         cells[(k, g)].changes[cause][text] += n
     _remedies(conn, s, periods, cells)
     _kept(conn, s, periods, cells)
