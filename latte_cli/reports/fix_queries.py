@@ -11,6 +11,7 @@ buckets them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,7 @@ from latte_cli.reports.queries import (
 from latte_cli.workflow import Stage
 
 YEAR = 365 * 86_400
+CHUNK = 50_000
 # Deadline statuses and repeat outcomes, as small integers in SQL.
 MET, BREACHED, PENDING = 0, 1, 2
 REPEAT, NOT_REPEATED, REPEAT_PENDING, NO_CUSTOMER = 0, 1, 2, 3
@@ -280,11 +282,12 @@ def kept_purchases(
     *,
     window: int,
     per_complaint: bool,
-) -> list[tuple[Any, ...]]:
+) -> Iterator[list[Any]]:
     """Purchases known by as-of in (resolved, resolved + W] of a cohort complaint of the same
     customer, once per (key, group, speed bucket, purchase): (key, group, bucket, purchase id,
     cents). With `per_complaint`: (key, group, opened, first resolved, purchase id, cents),
-    one per complaint and purchase. The caller counts each purchase once per figure."""
+    one per complaint and purchase; in chunks of rows. The caller counts each purchase once
+    per figure."""
     c, p = table("complaint"), table("purchase")
     resolved = c.c.first_resolved_epoch
     inner = (
@@ -310,13 +313,18 @@ def kept_purchases(
         .where(_cohort(periods, as_of), c.c.customer_id.is_not(None))
     )
     if per_complaint:
-        return list(conn.execute(inner).fetchall())
-    sub = inner.subquery()
-    cells = select(
-        sub.c.k, sub.c.g, speed_bucket(sub.c.r - sub.c.o).label("bucket"), sub.c.pid, sub.c.cents
-    ).subquery()
-    x = cells.c
-    return list(conn.execute(select(x.k, x.g, x.bucket, x.pid, x.cents).distinct()).fetchall())
+        query = inner
+    else:
+        sub = inner.subquery()
+        cells = select(
+            sub.c.k, sub.c.g, speed_bucket(sub.c.r - sub.c.o).label("bucket"), sub.c.pid,
+            sub.c.cents,
+        ).subquery()  # fmt: skip
+        x = cells.c
+        query = select(x.k, x.g, x.bucket, x.pid, x.cents).distinct()
+    # In chunks: a full history has about a million pairs, never all in memory as rows.
+    for chunk in conn.execute(query.execution_options(yield_per=CHUNK)).partitions():
+        yield list(chunk)
 
 
 def active_customers(conn: Connection, period: Period, as_of: int) -> int:

@@ -329,26 +329,29 @@ def _kept(
     """Revenue kept: each purchase once per figure (period; period and group; period and
     bucket; period, group and bucket), de-duplicated with numpy (a full history has about a
     million (complaint, purchase) pairs)."""
-    found = fq.kept_purchases(
-        conn, periods, s.by, s.as_of, window=s.window, per_complaint=s.clock is not None
-    )
-    if not found:
-        return
     groups: dict[Any, int] = {}
     values: list[Any] = []
-    k, g, bucket, pid, cents = (np.zeros(len(found), np.int64) for _ in range(5))
-    for i, row in enumerate(found):
-        if s.clock is None:
-            key, group, b, purchase, amount = row
-        else:
-            key, group, o, r, purchase, amount = row
-            b = _bucket(s.clock, o, r)[1]
-        index = groups.get(group)
-        if index is None:
-            index = groups[group] = len(values)
-            values.append(group)
-        k[i], g[i], bucket[i], pid[i], cents[i] = key, index, b, purchase, amount or 0
-    del found
+    parts: list[Any] = []
+    for chunk in fq.kept_purchases(
+        conn, periods, s.by, s.as_of, window=s.window, per_complaint=s.clock is not None
+    ):
+        part = np.zeros((len(chunk), 5), np.int64)  # k, group, bucket, purchase, cents
+        for i, row in enumerate(chunk):
+            if s.clock is None:
+                key, group, b, purchase, amount = row
+            else:
+                key, group, o, r, purchase, amount = row
+                b = _bucket(s.clock, o, r)[1]
+            index = groups.get(group)
+            if index is None:
+                index = groups[group] = len(values)
+                values.append(group)
+            part[i] = (key, index, b, purchase, amount or 0)
+        parts.append(part)
+    if not parts:
+        return
+    k, g, bucket, pid, cents = np.concatenate(parts).T
+    del parts
     for key, total in _distinct_sums([k], pid, cents).items():
         cells[(key[0], ALL)].kept += total
     for key, total in _distinct_sums([k, g], pid, cents).items():
