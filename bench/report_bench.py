@@ -22,9 +22,10 @@ In one run it measures:
    the report summary and the cohort summary (revisions 0003 and 0009).
 
 The generator writes consistent rows with sqlite3 `executemany` in one transaction per table:
-complaints over three years (only the last three weeks' partly open, 8% reopened), the first
-cycle's stage records, follow-ups, purchases, and the `reopen` events (the only events the
-reports read).
+complaints over three years (only the last three weeks' partly open, 8% reopened; root causes,
+first- and final-response due times, remedy amounts and "what will change" texts, so that the
+deadline, root-cause, repeat and remedy figures have data), the first cycle's stage records,
+follow-ups, purchases, and the `reopen` events (the only events the reports read).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ CHANNELS = ["phone", "email", "chat", "web"]
 CATEGORIES = ["delivery", "billing", "product", "service"]
 LOCATIONS = ["north", "south", "east", "west", None]
 KINDS = ["refund", "replacement", "repair", "credit", "discount", "explanation_only"]
+CAUSES = ["delivery", "delivery", "billing", "product_defect", "service", "communication", "policy"]
+CHANGES = ["Better packaging", "Train the team", "Fix the invoice template", "Check stock daily"]
 STAGES = ["listen", "acknowledge", "take_action", "thank", "explain"]
 GAPS = [0, 300, 900, HOUR, 2 * HOUR, 5 * HOUR, 12 * HOUR, 30 * HOUR, 60 * HOUR, 100 * HOUR]
 
@@ -88,12 +91,14 @@ def generate(path: Path, complaints: int, purchases: int) -> None:
             "summary, opened_by, assigned_agent, stage_due, cycle, reopen_count, opened_at, "
             "opened_epoch, acknowledged_at, acknowledged_epoch, first_resolved_at, "
             "first_resolved_epoch, resolved_at, resolved_epoch, action_kind, root_cause, "
-            "updated_at) VALUES (?,?,?,?,?,'medium','s',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "updated_at, first_response_due_epoch, final_response_due_epoch) "
+            "VALUES (?,?,?,?,?,'medium','s',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             batch_c,
         )
         db.executemany(
             "INSERT INTO stage_record (complaint_id, cycle, stage, text, agent, completed_at, "
-            "duration_seconds, action_kind) VALUES (?, 0, ?, '', ?, ?, ?, ?)",
+            "duration_seconds, action_kind, amount_cents, what_will_change) "
+            "VALUES (?, 0, ?, '', ?, ?, ?, ?, ?, ?)",
             batch_s,
         )
         db.executemany(
@@ -134,9 +139,13 @@ def generate(path: Path, complaints: int, purchases: int) -> None:
             (cid, customer, rnd.choice(CHANNELS), rnd.choice(CATEGORIES), rnd.choice(LOCATIONS),
              agent, agent, due, int(reopened), int(reopened), stamp(opened), opened,
              stamp(ack) if ack else None, ack, stamp(first) if first else None, first,
-             stamp(first) if first else None, first, kind, "delivery" if first else None,
-             stamp(times[-1]))
+             stamp(first) if first else None, first, kind,
+             rnd.choice(CAUSES) if first else None, stamp(times[-1]),
+             # Deadlines (revision 0010) for four complaints in five.
+             opened + 4 * HOUR if cid % 5 else None, opened + 2 * DAY if cid % 5 else None)
         )  # fmt: skip
+        amount = rnd.choice([None, 500, 1500, 4999]) if kind else None
+        change = rnd.choice(CHANGES)
         previous = opened
         for stage, at in zip(STAGES, times, strict=False):
             batch_s.append(
@@ -147,6 +156,8 @@ def generate(path: Path, complaints: int, purchases: int) -> None:
                     stamp(at),
                     at - previous,
                     kind if stage == "take_action" else None,
+                    amount if stage == "take_action" else None,
+                    change if stage == "explain" else None,
                 )
             )
             previous = at

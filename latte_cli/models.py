@@ -62,6 +62,10 @@ class Complaint(SQLModel, table=True):
         ),
         Index("ix_complaint_queue", "stage_due", "assigned_agent", "opened_epoch"),
         Index("ix_complaint_final_due", "stage_due", "final_response_due_epoch"),
+        # The report's deadlines and repeat complaints (revision 0011).
+        Index("ix_complaint_first_response_due", "first_response_due_epoch"),
+        Index("ix_complaint_final_response_due", "final_response_due_epoch"),
+        Index("ix_complaint_customer_opened", "customer_id", "opened_epoch", "merged_into"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

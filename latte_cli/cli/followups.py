@@ -112,6 +112,10 @@ def record(
         typer.Option("--repurchased", help="Bought again since: yes, no or unknown."),
     ] = None,
     note: Annotated[str | None, typer.Option("--note", help="Anything worth keeping.")] = None,
+    replace: Annotated[
+        bool,
+        typer.Option("--replace", help="Replace the answer already recorded for this resolution."),
+    ] = False,
     as_json: options.Json = False,
 ) -> None:
     """Record the follow-up call of a resolved complaint; on a terminal, asks what is missing.
@@ -159,7 +163,7 @@ def record(
         )
     with g.session() as session:
         followup = record_followup(
-            session, complaint_id=complaint_id, outcome=outcome, agent=g.agent
+            session, complaint_id=complaint_id, outcome=outcome, agent=g.agent, replace=replace
         )
     if as_json:
         render.print_json(

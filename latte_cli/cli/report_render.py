@@ -26,6 +26,7 @@ from latte_cli.cli.io import neutralise
 from latte_cli.cli.render import visible
 from latte_cli.reports.build import Figures, Report, TrendRow
 from latte_cli.reports.definitions import Definition, explain
+from latte_cli.reports.fixes import Cause, Deadline, FixFigures, Repeats
 from latte_cli.reports.periods import Period, format_moment
 from latte_cli.reports.stats import Dist, Nps, Outcomes, Share
 
@@ -231,6 +232,195 @@ def repurchase_sections(f: Figures, p: Figures) -> list[Section]:
     return [overall, speed, action, fast]
 
 
+def cents(value: int | None) -> str:
+    """Money in the terminal: cents shown with two decimals."""
+    if value is None:
+        return DASH
+    sign = "-" if value < 0 else ""
+    whole, part = divmod(abs(value), 100)
+    return f"{sign}{whole:,}.{part:02d}"
+
+
+def ratio(value: float | None) -> str:
+    return DASH if value is None else f"{value:.2f}"
+
+
+def _rate_cell(share: Share) -> str:
+    return f"{percent(share)} ({share.n})"
+
+
+def deadline_section(f: Figures, p: Figures) -> Section:
+    section = Section(
+        "Deadlines (due in the period)",
+        ["Deadline", "Met", "Breached", "Pending", "Rate", "n", "Previous", "Change"],
+        short=["Deadline", "Met", "Late", "Pend.", "Rate", "n", "Prev.", "Chg."],
+    )
+    for name, now, before in (
+        ("first response", f.fixes.deadline_first, p.fixes.deadline_first),
+        ("final response", f.fixes.deadline_final, p.fixes.deadline_final),
+    ):
+        section.rows.append(
+            [
+                name,
+                str(now.met),
+                str(now.breached),
+                str(now.pending),
+                percent(now.rate),
+                str(now.rate.n),
+                percent(before.rate),
+                change_share(now.rate, before.rate),
+            ]
+        )
+    section.note = "Rate = met / (met + breached); pending = open and not yet due."
+    return section
+
+
+TOP_CHANGES = 3
+
+
+def cause_sections(f: Figures) -> list[Section]:
+    pareto = Section(
+        "Root causes (Pareto, resolved in the period)",
+        ["Cause", "n", "Share", "Cum.", "Median", "Repurch.", "Repeat", "Change", "Flags"],
+        short=["Cause", "n", "Share", "Cum.", "Med.", "Rep.", "Rpt.", "Chg.", "Flags"],
+    )
+    changes = Section("What will change, by cause", ["Cause", "What will change", "n"])
+    for c in f.fixes.root_causes:
+        flags = "".join(x for x, on in (("↑", c.rising), ("↻", c.recurring)) if on)
+        label = vocabulary.label("root_cause", c.cause)
+        pareto.rows.append(
+            [
+                label,
+                str(c.count),
+                DASH if c.share is None else f"{100 * c.share:.1f}%",
+                DASH if c.cumulative_share is None else f"{100 * c.cumulative_share:.1f}%",
+                hours(c.resolution.median),
+                percent(c.repurchase.rate),
+                percent(c.repeat.rate),
+                DASH if c.change is None else f"{c.change:+d}",
+                flags or DASH,
+            ]
+        )
+        for text, n in c.changes[:TOP_CHANGES]:
+            changes.rows.append([label, text, str(n)])
+    if not pareto.rows:
+        pareto.rows.append([DASH] * len(pareto.columns))
+    pareto.bars = None
+    pareto.note = (
+        "Change: count against the previous period. ↑ rising, ↻ recurring (see --explain)."
+    )
+    result = [pareto]
+    if changes.rows:
+        changes.note = f"The {TOP_CHANGES} most frequent per cause; all of them in --format json."
+        result.append(changes)
+    return result
+
+
+REPEAT_COLUMNS = ["Group", "Rate", "n", "Repeats", "Not rep.", "Pending"]
+
+
+def _repeat_row(name: str, r: Repeats) -> list[str]:
+    return [name, percent(r.rate), str(r.rate.n), str(r.repeats), str(r.not_repeated),
+            str(r.pending)]  # fmt: skip
+
+
+def repeat_sections(f: Figures, p: Figures, repeat_days: int) -> list[Section]:
+    overall = Section(f"Repeat complaints (within {repeat_days} d)", COMPARE)
+    now, before = f.fixes.repeat, p.fixes.repeat
+    overall.rows = [
+        _share_row("repeat rate", now.rate, before.rate),
+        _count_row("repeats", now.repeats, before.repeats),
+        _count_row("not repeated", now.not_repeated, before.not_repeated),
+        _count_row("pending", now.pending, before.pending),
+    ]
+    by_cause = Section("Repeat by root cause", REPEAT_COLUMNS)
+    by_cause.rows = [
+        _repeat_row(vocabulary.label("root_cause", c), r) for c, r in f.fixes.repeat_by_cause
+    ] or [_repeat_row(DASH, Repeats())]
+    by_agent = Section("Repeat by agent", REPEAT_COLUMNS)
+    by_agent.rows = [_repeat_row(a, r) for a, r in f.fixes.repeat_by_agent] or [
+        _repeat_row(DASH, Repeats())
+    ]
+    return [overall, by_cause, by_agent]
+
+
+def remedy_sections(f: Figures, p: Figures) -> list[Section]:
+    r, before = f.fixes.remedies, p.fixes.remedies
+    overall = Section("Remedies and revenue kept", COMPARE)
+    overall.rows = [
+        ["remedy cost", cents(r.cost_cents), "", cents(before.cost_cents),
+         cents(r.cost_cents - before.cost_cents)],
+        ["revenue kept", cents(r.revenue_kept_cents), "", cents(before.revenue_kept_cents),
+         cents(r.revenue_kept_cents - before.revenue_kept_cents)],
+        ["kept per unit of remedy", ratio(r.kept_per_remedy), "", ratio(before.kept_per_remedy),
+         DASH if r.kept_per_remedy is None or before.kept_per_remedy is None
+         else f"{r.kept_per_remedy - before.kept_per_remedy:+.2f}"],
+    ]  # fmt: skip
+    action = Section("Remedy cost by action kind", ["Action", "Complaints", "Cost"])
+    action.rows = [
+        [vocabulary.label("action_kind", k), str(v.complaints), cents(v.cost_cents)]
+        for k, v in r.by_action
+    ] or [[DASH, "0", cents(0)]]
+    speed = Section(
+        "Remedies by resolution speed",
+        ["Speed", "Complaints", "Cost", "Revenue kept", "Kept/cost"],
+        short=["Speed", "n", "Cost", "Kept", "Kept/cost"],
+    )
+    speed.rows = [
+        [label, str(v.complaints), cents(v.cost_cents), cents(v.revenue_kept_cents),
+         ratio(v.kept_per_remedy)]
+        for label, v in r.by_speed
+    ]  # fmt: skip
+    speed.note = "Money in the currency of the amounts recorded, two decimals."
+    return [overall, action, speed]
+
+
+def per_1000_section(f: Figures, p: Figures) -> Section:
+    now, before = f.fixes.per_1000, p.fixes.per_1000
+    section = Section("Complaints per 1,000 active customers", COMPARE)
+    section.rows = [
+        _count_row("opened", now.opened, before.opened),
+        _count_row("active customers", now.active_customers, before.active_customers),
+        ["per 1,000 active", ratio(now.rate), str(now.active_customers), ratio(before.rate),
+         DASH if now.rate is None or before.rate is None else f"{now.rate - before.rate:+.2f}"],
+    ]  # fmt: skip
+    section.note = "Active: a purchase in the 365 days before the period's end."
+    return section
+
+
+def fix_sections(report: Report) -> list[Section]:
+    f, p = report.totals, report.previous_totals
+    return [
+        deadline_section(f, p),
+        *cause_sections(f),
+        *repeat_sections(f, p, report.options.repeat_days),
+        *remedy_sections(f, p),
+        per_1000_section(f, p),
+    ]
+
+
+def group_fix_section(report: Report) -> Section:
+    by = report.options.by or "group"
+    section = Section(
+        f"By {by}: deadlines, repeats, remedies",
+        [by.capitalize(), "Final met", "Repeat", "Remedy cost", "Revenue kept", "Per 1,000"],
+        short=[by.capitalize(), "Final", "Repeat", "Cost", "Kept", "/1000"],
+    )
+    for g in report.groups:
+        x = g.current.fixes
+        section.rows.append(
+            [
+                g.group,
+                _rate_cell(x.deadline_final.rate),
+                _rate_cell(x.repeat.rate),
+                cents(x.remedies.cost_cents),
+                cents(x.remedies.revenue_kept_cents),
+                ratio(x.per_1000.rate),
+            ]
+        )
+    return section
+
+
 def group_section(report: Report) -> Section:
     by = report.options.by or "group"
     section = Section(
@@ -340,15 +530,15 @@ def sections(report: Report) -> list[Section]:
     f, p = report.totals, report.previous_totals
     target = report.options.target_hours
     if report.kind == "agents":
-        return [agents_section(report)]
+        return [agents_section(report), group_fix_section(report)]
     if report.kind == "repurchase":
-        result = repurchase_sections(f, p)
+        result = [*repurchase_sections(f, p), *remedy_sections(f, p)]
         if report.groups:
-            result.append(group_section(report))
+            result += [group_section(report), group_fix_section(report)]
         return result
-    result = [*volume_and_speed(f, p, target), *repurchase_sections(f, p)]
+    result = [*volume_and_speed(f, p, target), *repurchase_sections(f, p), *fix_sections(report)]
     if report.groups:
-        result.append(group_section(report))
+        result += [group_section(report), group_fix_section(report)]
     if report.trend:
         result.append(trend_section(report.trend, grouped=False))
         result.append(outcome_trend_section(report.trend, grouped=False))
@@ -554,6 +744,81 @@ def figures_json(f: Figures) -> dict[str, Any]:
         "rest": outcomes_json(f.rest),
         "nps": nps_json(f.nps),
         "followup_completion": share_json(f.followed_up),
+        **fixes_json(f.fixes),
+    }
+
+
+def deadline_json(d: Deadline) -> dict[str, Any]:
+    return {
+        "met": d.met,
+        "breached": d.breached,
+        "pending": d.pending,
+        "n": d.rate.n,
+        "rate": _r(d.rate.value),
+    }
+
+
+def repeats_json(r: Repeats) -> dict[str, Any]:
+    return {
+        "repeats": r.repeats,
+        "not_repeated": r.not_repeated,
+        "pending": r.pending,
+        "n": r.rate.n,
+        "rate": _r(r.rate.value),
+    }
+
+
+def cause_json(c: Cause) -> dict[str, Any]:
+    return {
+        "count": c.count,
+        "share": _r(c.share),
+        "cumulative_share": _r(c.cumulative_share),
+        "resolution_time": dist_json(c.resolution),
+        "repurchase": outcomes_json(c.repurchase),
+        "repeat": repeats_json(c.repeat),
+        "previous_count": c.previous_count,
+        "change": c.change,
+        "rising": c.rising,
+        "recurring": c.recurring,
+        # A list: the CSV leaves it out (free texts are not figures).
+        "what_will_change": [{"text": t, "count": n} for t, n in c.changes],
+    }
+
+
+def fixes_json(x: FixFigures) -> dict[str, Any]:
+    r = x.remedies
+    return {
+        "deadlines": {
+            "first": deadline_json(x.deadline_first),
+            "final": deadline_json(x.deadline_final),
+        },
+        "root_causes": {c.cause: cause_json(c) for c in x.root_causes},
+        "repeat": repeats_json(x.repeat),
+        "repeat_by_cause": {cause: repeats_json(v) for cause, v in x.repeat_by_cause},
+        "repeat_by_agent": {agent: repeats_json(v) for agent, v in x.repeat_by_agent},
+        "remedies": {
+            "by_action": {
+                kind: {"complaints": v.complaints, "cost_cents": v.cost_cents}
+                for kind, v in r.by_action
+            },
+            "cost_cents": r.cost_cents,
+            "revenue_kept_cents": r.revenue_kept_cents,
+            "kept_per_remedy": _r(r.kept_per_remedy),
+            "by_speed": {
+                label: {
+                    "complaints": v.complaints,
+                    "cost_cents": v.cost_cents,
+                    "revenue_kept_cents": v.revenue_kept_cents,
+                    "kept_per_remedy": _r(v.kept_per_remedy),
+                }
+                for label, v in r.by_speed
+            },
+        },
+        "per_1000_active": {
+            "opened": x.per_1000.opened,
+            "active_customers": x.per_1000.active_customers,
+            "rate": _r(x.per_1000.rate),
+        },
     }
 
 
@@ -610,6 +875,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "business_hours": o.schedule.text if o.schedule else None,
         "target_hours": o.target_hours,
         "window_days": o.window_days,
+        "repeat_days": o.repeat_days,
         "by": o.by,
         # Set only when the default period is empty (README "Supervisors: reports").
         "latest_week_with_data": _latest_week(report),
@@ -639,6 +905,8 @@ def json_text(report: Report) -> str:
 
 
 def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, list):
+        return  # texts ("what will change"), in JSON only
     if isinstance(value, dict):
         for key, inner in value.items():
             yield from _flatten(f"{prefix}.{key}" if prefix else str(key), inner)
@@ -683,6 +951,8 @@ def csv_text(report: Report) -> str:
 def _csv_value(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, bool):  # flags (a cause rising, recurring) as numbers
+        return int(value)
     if isinstance(value, str):  # no figure is text today; a future one must not run as a formula
         return neutralise(value)
     return value

@@ -47,6 +47,9 @@ AsOf = Annotated[
     typer.Option(metavar="WHEN", help="Report as the database stood at this time. Default: now."),
 ]
 Window = Annotated[int, typer.Option(metavar="DAYS", help="Repurchase window in days.")]
+RepeatDays = Annotated[
+    int, typer.Option(metavar="DAYS", help="Days after a resolution in which a new one repeats.")
+]
 Format = Annotated[str, typer.Option("--format", "-f", help="table, json, csv, markdown or html.")]
 Explain = Annotated[
     bool, typer.Option("--explain", help="Print each figure's definition, clock and exclusions.")
@@ -67,6 +70,7 @@ class Request:
     as_of: str | None = None
     target: float | None = None
     window: int = 90
+    repeat_days: int = 30
     hours: str | None = None
     format: str = "table"
     output: Path | None = None
@@ -101,6 +105,8 @@ def _run(ctx: typer.Context, r: Request) -> None:
         raise InvalidValue(f"--by {r.by!r} is not one of: {', '.join(DIMENSIONS)}.")
     if r.window < 1:
         raise InvalidValue(f"--window must be at least 1 day, not {r.window}.")
+    if r.repeat_days < 1:
+        raise InvalidValue(f"--repeat-days must be at least 1 day, not {r.repeat_days}.")
     weeks = _weeks(r.weeks)
     settings = g.settings(tz=r.tz, sla_hours=r.target, hours=r.hours)
     zone = settings.tz
@@ -112,6 +118,7 @@ def _run(ctx: typer.Context, r: Request) -> None:
         window_days=r.window,
         schedule=settings.hours,
         by=by,
+        repeat_days=r.repeat_days,
     )
     with g.session(readonly=True) as session:
         conn = session.connection()
@@ -195,6 +202,7 @@ def weekly(
     as_of: AsOf = None,
     target: options.Target = None,
     window: Window = 90,
+    repeat_days: RepeatDays = 30,
     hours: options.Hours = None,
     fmt: Format = "table",
     output: options.Output = None,
@@ -215,6 +223,7 @@ def weekly(
         as_of=as_of,
         target=target,
         window=window,
+        repeat_days=repeat_days,
         hours=hours,
         format=fmt,
         output=output,
@@ -233,6 +242,7 @@ def agents(
     as_of: AsOf = None,
     target: options.Target = None,
     window: Window = 90,
+    repeat_days: RepeatDays = 30,
     hours: options.Hours = None,
     fmt: Format = "table",
     output: options.Output = None,
@@ -252,6 +262,7 @@ def agents(
         as_of=as_of,
         target=target,
         window=window,
+        repeat_days=repeat_days,
         hours=hours,
         format=fmt,
         output=output,
@@ -271,6 +282,7 @@ def repurchase(
     as_of: AsOf = None,
     target: options.Target = None,
     window: Window = 90,
+    repeat_days: RepeatDays = 30,
     hours: options.Hours = None,
     fmt: Format = "table",
     output: options.Output = None,
@@ -290,6 +302,7 @@ def repurchase(
         as_of=as_of,
         target=target,
         window=window,
+        repeat_days=repeat_days,
         hours=hours,
         format=fmt,
         output=output,

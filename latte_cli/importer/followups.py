@@ -4,6 +4,12 @@ A follow-up is known by its complaint (external id) and the time it was recorded
 fills in the complaint's pending follow-up if it has one, else is added; either way it is
 logged as a `followup` event, as when an agent records the call. A known one whose outcome
 changed is updated (and logged again); an unchanged one is counted as such.
+
+One follow-up per resolution (docs/metrics.md, "One follow-up per resolution"): a row for a
+complaint whose follow-up of the same resolution is already recorded (a row recorded at or
+after the complaint's latest resolution, or both before it) is an update of that follow-up:
+the later answer replaces it (the earlier stays in the event log), an earlier answer than the
+one stored changes nothing. Importing the same file twice therefore changes nothing.
 """
 
 from __future__ import annotations
@@ -62,6 +68,37 @@ class FollowUpIn:
         return (self.reached, self.satisfied, self.nps, self.repurchased, self.note)
 
 
+OUTCOME_COLUMNS = (
+    "recorded_at",
+    "recorded_epoch",
+    "agent",
+    "reached",
+    "satisfied",
+    "nps",
+    "repurchased",
+    "note",
+)
+
+
+@dataclass
+class _Stored:
+    """A follow-up row of a complaint in the batch: stored (id) or to insert (no id)."""
+
+    id: int | None
+    values: dict[str, Any]
+    changed: bool = False
+
+    @classmethod
+    def of(cls, row: Any) -> _Stored:
+        return cls(row.id, {k: getattr(row, k) for k in OUTCOME_COLUMNS})
+
+
+def _resolution(recorded: int, latest: int | None) -> bool:
+    """Which resolution a follow-up answers: the latest (recorded at or after it), or one
+    before a reopening."""
+    return latest is None or recorded >= latest
+
+
 class FollowUpKind:
     name: str = "followups"
     aliases: dict[str, tuple[str, ...]] = ALIASES
@@ -108,17 +145,19 @@ class FollowUpKind:
         found: dict[str, Any] = {}
         for part in chunks(sorted({p.row.external_id for p in batch})):
             statement = select(
-                complaints.c.id, complaints.c.external_id, complaints.c.stage_due
+                complaints.c.id,
+                complaints.c.external_id,
+                complaints.c.stage_due,
+                complaints.c.resolved_epoch,
             ).where(complaints.c.external_id.in_(part))
             found.update({row.external_id: row for row in conn.execute(statement)})
         ids = sorted({row.id for row in found.values()})
-        stored: dict[int, list[Any]] = {}
+        stored: dict[int, list[_Stored]] = {}
         for part in chunks(ids):
             statement = select(table).where(table.c.complaint_id.in_(part)).order_by(table.c.id)
             for row in conn.execute(statement):
-                stored.setdefault(row.complaint_id, []).append(row)
+                stored.setdefault(row.complaint_id, []).append(_Stored.of(row))
         ts = run.store.ts
-        inserts: list[tuple[Any, ...]] = []
         events: list[tuple[Any, ...]] = []
         for pending in batch:
             r: FollowUpIn = pending.row
@@ -149,40 +188,37 @@ class FollowUpKind:
                 "repurchased": r.repurchased,
                 "note": r.note,
             }
-            rows = stored.get(complaint.id, [])
-            same = next((f for f in rows if f.recorded_at == r.recorded_at), None)
+            rows = stored.setdefault(complaint.id, [])
+            latest = complaint.resolved_epoch
+            answers = _resolution(epoch(r.recorded_at), latest)
+            same = next(
+                (
+                    f
+                    for f in rows
+                    if f.values.get("recorded_epoch") is not None
+                    and _resolution(f.values["recorded_epoch"], latest) == answers
+                ),
+                None,
+            )
             if same is not None:
-                if (
-                    same.reached,
-                    same.satisfied,
-                    same.nps,
-                    same.repurchased,
-                    same.note,
-                    same.agent,
-                ) == (*r.outcome(), agent):
+                if same.values["recorded_epoch"] > epoch(r.recorded_at):
+                    run.report.unchanged += 1  # an earlier answer than the one kept
+                    continue
+                if all(same.values[k] == v for k, v in values.items() if k != "recorded_at"):
                     run.report.unchanged += 1
                     continue
-                conn.execute(update(table).where(table.c.id == same.id).values(**values))
+                same.values.update(values)
+                same.changed = True
                 run.report.updated += 1
             else:
-                pending_row = next((f for f in reversed(rows) if f.recorded_at is None), None)
+                pending_row = next(
+                    (f for f in reversed(rows) if f.values.get("recorded_epoch") is None), None
+                )
                 if pending_row is not None:
-                    conn.execute(update(table).where(table.c.id == pending_row.id).values(**values))
-                    rows.remove(pending_row)
+                    pending_row.values.update(values)
+                    pending_row.changed = True
                 else:
-                    inserts.append(
-                        (
-                            complaint.id,
-                            ts(r.recorded_at),
-                            epoch(r.recorded_at),
-                            agent,
-                            r.reached,
-                            r.satisfied,
-                            r.nps,
-                            r.repurchased,
-                            r.note,
-                        )
-                    )
+                    rows.append(_Stored(None, dict(values), changed=True))
                 run.report.inserted += 1
             kind, data = encode(
                 FollowUpDetails(
@@ -190,6 +226,28 @@ class FollowUpKind:
                 )
             )
             events.append((complaint.id, ts(r.recorded_at), agent, kind.value, data))
+        inserts: list[tuple[Any, ...]] = []
+        for complaint_id, rows in stored.items():
+            for f in rows:
+                if not f.changed:
+                    continue
+                if f.id is not None:
+                    conn.execute(update(table).where(table.c.id == f.id).values(**f.values))
+                    continue
+                v = f.values
+                inserts.append(
+                    (
+                        complaint_id,
+                        ts(v["recorded_at"]),
+                        v["recorded_epoch"],
+                        v["agent"],
+                        v["reached"],
+                        v["satisfied"],
+                        v["nps"],
+                        v["repurchased"],
+                        v["note"],
+                    )
+                )
         run.store.insert(
             conn,
             "followup",

@@ -8,7 +8,7 @@ import gc
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar, cast
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection
 
 from latte_cli import vocabulary
+from latte_cli.reports import fixes as fx
 from latte_cli.reports import queries as q
 from latte_cli.reports import summarised
 from latte_cli.reports.hours import BusinessClock, Schedule
@@ -49,6 +50,7 @@ class Options:
     window_days: int = 90
     schedule: Schedule | None = None
     by: str | None = None
+    repeat_days: int = 30
 
     @property
     def target_seconds(self) -> float:
@@ -85,6 +87,8 @@ class Figures:
     rest: Outcomes
     nps: Nps
     followed_up: Share
+    # Deadlines, root causes, repeats, remedies, per 1,000 active customers (`fixes`).
+    fixes: fx.FixFigures = field(default_factory=fx.FixFigures)
 
 
 @dataclass(frozen=True)
@@ -388,15 +392,35 @@ def build_report(conn: Connection, span: Span, options: Options, *, kind: str) -
         collector.everything_else(explicit)
     target = options.target_seconds
     current, previous = collector.merged(0), collector.merged(1)
+    totals_opened = {0: current.opened, 1: previous.opened}
+    settings = fx.Settings(
+        periods=(span.current, span.previous),
+        by=options.by,
+        as_of=options.as_of,
+        window=options.window_seconds,
+        repeat=options.repeat_days * 86_400,
+        clock=collector.clock,
+        zone=options.zone,
+    )
+    fixes = fx.fix_figures(
+        conn,
+        settings,
+        lambda k, g: totals_opened[k] if g is fx.ALL else collector.at(k, g).opened,
+    )
     groups: tuple[GroupFigures, ...] = ()
     if options.by is not None:
+        present = set(collector.groups()) | {g for _, g in fixes if g is not fx.ALL}
         groups = tuple(
             GroupFigures(
                 group=_label(g),
-                current=collector.at(0, g).figures(target),
-                previous=collector.at(1, g).figures(target),
+                current=replace(
+                    collector.at(0, g).figures(target), fixes=fixes.get((0, g), fx.FixFigures())
+                ),
+                previous=replace(
+                    collector.at(1, g).figures(target), fixes=fixes.get((1, g), fx.FixFigures())
+                ),
             )
-            for g in collector.groups()
+            for g in sorted(present, key=lambda g: (g is None, str(g)))
         )
     trend: tuple[TrendRow, ...] = ()
     group_trend: tuple[TrendRow, ...] = ()
@@ -407,8 +431,8 @@ def build_report(conn: Connection, span: Span, options: Options, *, kind: str) -
         options=options,
         current=span.current,
         previous=span.previous,
-        totals=current.figures(target),
-        previous_totals=previous.figures(target),
+        totals=replace(current.figures(target), fixes=fixes[(0, fx.ALL)]),
+        previous_totals=replace(previous.figures(target), fixes=fixes[(1, fx.ALL)]),
         groups=groups,
         trend=trend,
         group_trend=group_trend,

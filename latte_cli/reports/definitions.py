@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from latte_cli.reports.build import Report
+from latte_cli.reports.fixes import RECURRING_WEEKS, RISING_MIN, RISING_RATIO
 from latte_cli.reports.periods import format_moment
 
 
@@ -137,6 +138,7 @@ def explain(report: Report) -> tuple[Definition, ...]:
             f"first_resolved_at; follow-ups recorded by {as_of}",
             "Follow-ups still pending count as not done.",
         ),
+        *_fix_definitions(report, as_of, clock),
         Definition(
             "previous and change",
             f"The same figure for the period just before ({report.previous.label}, same "
@@ -151,5 +153,70 @@ def explain(report: Report) -> tuple[Definition, ...]:
             "target, and the repurchase rate and NPS of that week's resolved, as above.",
             f"{o.zone.key}; {clock}",
             "Weeks after the as-of time are empty.",
+        ),
+    )
+
+
+def _fix_definitions(report: Report, as_of: str, clock: str) -> tuple[Definition, ...]:
+    """Deadlines, root causes, repeats, remedies, per 1,000 active customers."""
+    o = report.options
+    x = report.totals.fixes
+    final = x.deadline_final
+    return (
+        Definition(
+            "deadlines",
+            "For each complaint whose due time falls in the period: first response = "
+            "acknowledge completion against first_response_due; final response = first "
+            "resolution against final_response_due (both fixed at opening). Met = completed at "
+            "or before the due time; breached = completed after it, or not completed by the "
+            "as-of time and already past it; pending = not completed and not yet due at the "
+            "as-of time. Rate = met / (met + breached).",
+            f"due times in the period; completions known by {as_of}",
+            f"Complaints without a due time are in none. {final.breached} final-response "
+            "breaches this period: list them with `latte report weekly --detail "
+            "deadlines.final.breached`.",
+        ),
+        Definition(
+            "root causes",
+            "Complaints first resolved in the period by their root cause (the current value "
+            "recorded at Explain), most frequent first: share = count / all with a root cause, "
+            "cumulative share in that order, median resolution time, repurchase rate, repeat "
+            f"rate, change in count from the previous period. Rising = at least {RISING_MIN} "
+            f"more than the previous period and at least {RISING_RATIO:g} times as many; "
+            f"recurring = present in each of the last {RECURRING_WEEKS} ISO weeks up to the "
+            "period's end. 'What will change': the texts recorded at Explain, with how often.",
+            f"first_resolved_at; {clock} for the median",
+            "Complaints without a root cause are left out of the Pareto and its shares.",
+        ),
+        Definition(
+            "repeat complaints",
+            f"For each resolved complaint with a known customer, R = {o.repeat_days} days: "
+            "repeat = the same customer opened another complaint in (resolved_at, "
+            "resolved_at + R], known by the as-of time; not repeated = none and resolved_at + R "
+            "<= as-of; pending = none yet and the window still open. Rate = repeats / (repeats "
+            "+ not repeated); by root cause and by the complaint's current agent.",
+            f"first_resolved_at; complaints opened by {as_of}",
+            f"pending: {x.repeat.pending} complaints whose window is still open are not counted "
+            "as not repeated. Merged duplicates never count as a repeat. Anonymous complaints "
+            "are left out.",
+        ),
+        Definition(
+            "remedies and revenue kept",
+            "Remedy cost = the amounts recorded at Take action (current values) of the "
+            "complaints first resolved in the period, by action kind. Revenue kept = the "
+            "amounts of the distinct purchases in (resolved_at, resolved_at + W] of at least "
+            f"one of the customer's complaints first resolved in the period (W = "
+            f"{o.window_days} days), each purchase counted once. Kept per unit of remedy = "
+            "revenue kept / remedy cost. By speed bucket as the repurchase outcomes.",
+            f"first_resolved_at; records and purchases known by {as_of}; {clock} for buckets",
+            "— when the cost is 0. Complaints with no amount add nothing to the cost.",
+        ),
+        Definition(
+            "complaints per 1,000 active customers",
+            "Complaints opened in the period x 1000 / the distinct customers with a purchase "
+            "in the 365 days before the period's end.",
+            f"opened_at; purchases known by {as_of}",
+            "— when there are no active customers. Per group: the group's complaints over all "
+            "active customers.",
         ),
     )

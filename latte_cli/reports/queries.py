@@ -219,8 +219,25 @@ def nps_counts(
     conn: Connection, b: Buckets, by: str | None, as_of: int
 ) -> Iterator[tuple[int, Any, int, int, int]]:
     """(key, group, promoters, passives, detractors) among follow-up scores recorded by as-of
-    for complaints resolved in the buckets."""
+    for complaints resolved in the buckets: each complaint's latest score recorded by as-of,
+    once (docs/metrics.md, "One follow-up per resolution")."""
     c, f = table("complaint"), table("followup")
+    later = f.alias("later")
+    superseded = _exists(
+        later.c.complaint_id == f.c.complaint_id,
+        later.c.nps.is_not(None),
+        later.c.recorded_epoch <= as_of,
+        or_(
+            later.c.recorded_epoch > f.c.recorded_epoch,
+            # Of scores in the same second, the highest (as the cohort summary).
+            and_(later.c.recorded_epoch == f.c.recorded_epoch, later.c.nps > f.c.nps),
+            and_(
+                later.c.recorded_epoch == f.c.recorded_epoch,
+                later.c.nps == f.c.nps,
+                later.c.id > f.c.id,
+            ),
+        ),
+    )
     inner = (
         select(
             b.key(c.c.first_resolved_epoch).label("k"),
@@ -233,6 +250,7 @@ def nps_counts(
             b.within(c.c.first_resolved_epoch, as_of),
             f.c.recorded_epoch <= as_of,
             f.c.nps.is_not(None),
+            ~superseded,
             counted(),
         )
     )

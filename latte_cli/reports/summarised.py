@@ -146,19 +146,33 @@ def cohort_figures(
             target=target,
             window=window,
         )
-        scores = np.concatenate(score_parts)
+        scores = _latest_scores(np.concatenate(score_parts), known)
         if len(scores):
             # Ids are unique across days and sorted within each: one sort finds every entry.
             order = np.argsort(kept["id"], kind="stable")
             ids = kept["id"][order]
             at_id = np.minimum(np.searchsorted(ids, scores["id"]), len(ids) - 1)
-            counted = (ids[at_id] == scores["id"]) & (scores["recorded"] <= known)
+            counted = ids[at_id] == scores["id"]
             parts["score_entry"].append(order[at_id[counted]] + offset)
             parts["score"].append(scores["nps"][counted].astype(np.int8))
         offset += len(kept)
     if not offset:
         return
     _spread(parts, keys, groups.values, actions.values, at)
+
+
+def _latest_scores(scores: Any, known: int) -> Any:
+    """Each complaint's latest score recorded by `known`, once (docs/metrics.md, "One
+    follow-up per resolution"); of scores in the same second, the highest. A complaint's
+    scores are all in its day's record, so a chunk holds all of them."""
+    scores = scores[scores["recorded"] <= known]
+    if not len(scores):
+        return scores
+    order = np.lexsort((scores["nps"], scores["recorded"], scores["id"]))
+    ordered = scores[order]
+    last = np.ones(len(ordered), np.bool_)
+    last[:-1] = ordered["id"][1:] != ordered["id"][:-1]
+    return ordered[last]
 
 
 PARTS = (

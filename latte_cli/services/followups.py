@@ -5,6 +5,10 @@ schedules one `followup_days` later in the same transaction as the stage, so a c
 never resolved without its follow-up; resolving it again after a reopening moves the pending
 follow-up instead of adding a second one. Recording it keeps whether the customer was reached,
 satisfied, their NPS answer and whether they bought again (docs/metrics.md).
+
+One follow-up per resolution (docs/metrics.md, "One follow-up per resolution"): a second record
+for the same resolution is refused unless the caller asks to replace the answer; then the row
+holds the latest answer and the earlier one stays in the event log.
 """
 
 from __future__ import annotations
@@ -128,14 +132,41 @@ def resolved_complaint(
     return complaint
 
 
+def recorded_followup(session: Session, complaint: Complaint) -> FollowUp | None:
+    """The follow-up already recorded for the complaint's latest resolution, if any: one
+    recorded at or after that resolution (an earlier one belongs to a resolution before a
+    reopening)."""
+    assert complaint.id is not None
+    statement = select(FollowUp).where(
+        FollowUp.complaint_id == complaint.id, col(FollowUp.recorded_at).is_not(None)
+    )
+    if complaint.resolved_at is not None:
+        # Full precision: a reopening and a new resolution may fall in the same second.
+        statement = statement.where(col(FollowUp.recorded_at) >= complaint.resolved_at)
+    return session.exec(statement.order_by(col(FollowUp.id).desc())).first()
+
+
 def record_followup(
-    session: Session, *, complaint_id: int, outcome: Outcome, agent: str
+    session: Session,
+    *,
+    complaint_id: int,
+    outcome: Outcome,
+    agent: str,
+    replace: bool = False,
 ) -> FollowUp:
     """Record the follow-up call of a resolved complaint; commits.
 
-    Fills in the pending follow-up, or adds one when there is none (a second call).
+    Fills in the pending follow-up, or adds one when there is none. A follow-up already
+    recorded for this resolution is refused, or overwritten with `replace`.
     """
-    resolved_complaint(session, complaint_id, for_update=True)
+    complaint = resolved_complaint(session, complaint_id, for_update=True)
+    earlier = recorded_followup(session, complaint)
+    if earlier is not None and not replace:
+        raise InvalidValue(
+            f"Complaint {complaint_id}'s follow-up was already recorded"
+            f"{_when(earlier)}. Pass --replace to replace that answer (it stays in the "
+            "history)."
+        )
     check_reached(
         reached=outcome.reached,
         satisfied=outcome.satisfied,
@@ -148,7 +179,9 @@ def record_followup(
         )
     note = (outcome.note or "").strip() or None
     now = utcnow()
-    followup = pending_followup(session, complaint_id) or FollowUp(complaint_id=complaint_id)
+    followup = (
+        earlier or pending_followup(session, complaint_id) or FollowUp(complaint_id=complaint_id)
+    )
     followup.recorded_at = now
     followup.recorded_epoch = epoch(now)
     followup.agent = agent
@@ -172,6 +205,11 @@ def record_followup(
     )
     session.commit()
     return followup
+
+
+def _when(followup: FollowUp) -> str:
+    at = followup.recorded_at
+    return f" on {at:%Y-%m-%d %H:%M} UTC" if at is not None else ""
 
 
 class Due(StrEnum):

@@ -1,0 +1,338 @@
+"""The SQL of the figures on what to fix and what it is worth (docs/metrics.md: "Deadlines in
+reports", "Root causes", "Repeat complaints", "Remedies and revenue kept", "Complaints per
+1,000 active customers").
+
+Every query groups in the database and returns small aggregates per (period key, group, ...);
+durations cross as comma-separated texts (`queries.joined`), as the speed figures do. With a
+business-hours clock the resolution time and speed bucket of a complaint cannot be computed in
+SQL: those queries return one row per complaint instead (`per_complaint=True`) and the caller
+buckets them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, case, func, literal, or_, select
+
+from latte_cli.reports.periods import Period, period_index
+from latte_cli.reports.queries import (
+    _exists,
+    counted,
+    group_column,
+    joined,
+    speed_bucket,
+    table,
+)
+from latte_cli.workflow import Stage
+
+YEAR = 365 * 86_400
+CHUNK = 50_000
+# Deadline statuses and repeat outcomes, as small integers in SQL.
+MET, BREACHED, PENDING = 0, 1, 2
+REPEAT, NOT_REPEATED, REPEAT_PENDING, NO_CUSTOMER = 0, 1, 2, 3
+
+
+def _as_of_datetime(as_of: int) -> datetime:
+    return datetime.fromtimestamp(as_of, UTC)
+
+
+def _cohort(periods: list[Period], as_of: int) -> Any:
+    """Complaints first resolved in one of the periods, by as-of (docs/metrics.md)."""
+    first = table("complaint").c.first_resolved_epoch
+    lo = min(p.start for p in periods)
+    hi = max(p.end for p in periods)
+    return and_(first >= lo, first < hi, first <= as_of, counted())
+
+
+def deadline_counts(
+    conn: Connection, periods: list[Period], by: str | None, as_of: int
+) -> list[tuple[int, Any, str, int, int]]:
+    """(key, group, "first" or "final", status, complaints) of the complaints whose due time
+    falls in one of the periods (docs/metrics.md, "Deadlines in reports").
+
+    met: completed by as-of, at or before the due time; breached: completed by as-of after
+    it, or not completed by as-of and the due time passed before as-of; pending: otherwise
+    (not completed by as-of, not yet due then).
+    """
+    c = table("complaint").c
+    lo = min(p.start for p in periods)
+    hi = max(p.end for p in periods)
+    found: list[tuple[int, Any, str, int, int]] = []
+    for name, due, done in (
+        ("first", c.first_response_due_epoch, c.acknowledged_epoch),
+        ("final", c.final_response_due_epoch, c.first_resolved_epoch),
+    ):
+        known = and_(done.is_not(None), done <= as_of)
+        status = case(
+            (and_(known, done <= due), literal(MET)),
+            (or_(known, due < as_of), literal(BREACHED)),
+            else_=literal(PENDING),
+        )
+        inner = select(
+            period_index(due, periods).label("k"),
+            group_column(by).label("g"),
+            status.label("s"),
+        ).where(due >= lo, due < hi, c.opened_epoch <= as_of, counted())
+        sub = inner.subquery()
+        query = select(sub.c.k, sub.c.g, sub.c.s, func.count()).group_by(sub.c.k, sub.c.g, sub.c.s)
+        for k, g, s, n in conn.execute(query).fetchall():
+            if k is not None:
+                found.append((int(k), g, name, int(s), int(n)))
+    return found
+
+
+def repeat_code(as_of: int, repeat: int) -> Any:
+    """SQL: a cohort complaint's repeat outcome (docs/metrics.md, "Repeat complaints"):
+    another complaint of the same customer, not a merged duplicate, opened in
+    (resolved, resolved + R] and by as-of."""
+    c = table("complaint")
+    other = c.alias("other")
+    resolved = c.c.first_resolved_epoch
+    again = _exists(
+        other.c.customer_id == c.c.customer_id,
+        other.c.opened_epoch > resolved,
+        other.c.opened_epoch <= resolved + repeat,
+        other.c.opened_epoch <= as_of,
+        other.c.merged_into.is_(None),
+        other.c.id != c.c.id,
+    )
+    return case(
+        (c.c.customer_id.is_(None), literal(NO_CUSTOMER)),
+        (again, literal(REPEAT)),
+        (resolved + repeat <= as_of, literal(NOT_REPEATED)),
+        else_=literal(REPEAT_PENDING),
+    )
+
+
+def outcome_code(as_of: int, window: int) -> Any:
+    """SQL: a cohort complaint's repurchase outcome index in queries.OUTCOMES, or 3 without a
+    customer (docs/metrics.md, Outcomes)."""
+    c, p, f = table("complaint"), table("purchase"), table("followup")
+    resolved = c.c.first_resolved_epoch
+    bought = _exists(
+        p.c.customer_id == c.c.customer_id,
+        p.c.purchased_epoch > resolved,
+        p.c.purchased_epoch <= resolved + window,
+        p.c.purchased_epoch <= as_of,
+    )
+    said = _exists(
+        f.c.complaint_id == c.c.id, f.c.repurchased.is_(True), f.c.recorded_epoch <= as_of
+    )
+    return case(
+        (c.c.customer_id.is_(None), literal(3)),
+        (or_(bought, said), literal(0)),
+        (resolved + window <= as_of, literal(1)),
+        else_=literal(2),
+    )
+
+
+def _cohort_select(
+    periods: list[Period], by: str | None, as_of: int, *, window: int, repeat: int
+) -> Select[Any]:
+    c = table("complaint").c
+    return select(
+        period_index(c.first_resolved_epoch, periods).label("k"),
+        group_column(by).label("g"),
+        func.nullif(c.root_cause, "").label("cause"),
+        func.nullif(c.assigned_agent, "").label("agent"),
+        c.opened_epoch.label("o"),
+        c.first_resolved_epoch.label("r"),
+        outcome_code(as_of, window).label("outcome"),
+        repeat_code(as_of, repeat).label("rep"),
+    ).where(_cohort(periods, as_of))
+
+
+def cohort_cells(
+    conn: Connection,
+    periods: list[Period],
+    by: str | None,
+    as_of: int,
+    *,
+    window: int,
+    repeat: int,
+    per_complaint: bool,
+) -> list[tuple[Any, ...]]:
+    """The cohort by (key, group, root cause, agent, speed bucket, repurchase outcome, repeat
+    outcome): (..., complaints, resolution seconds as a comma-separated text). With
+    `per_complaint`: one row per complaint, (key, group, cause, agent, opened, first
+    resolved, outcome, repeat), for a business-hours clock."""
+    inner = _cohort_select(periods, by, as_of, window=window, repeat=repeat)
+    if per_complaint:
+        return list(conn.execute(inner).fetchall())
+    sub = inner.subquery()
+    seconds = sub.c.r - sub.c.o
+    cells = select(
+        sub.c.k,
+        sub.c.g,
+        sub.c.cause,
+        sub.c.agent,
+        speed_bucket(seconds).label("bucket"),
+        sub.c.outcome,
+        sub.c.rep,
+        seconds.label("seconds"),
+    ).subquery()
+    s = cells.c
+    keys = (s.k, s.g, s.cause, s.agent, s.bucket, s.outcome, s.rep)
+    query = select(*keys, func.count(), joined(conn, s.seconds)).group_by(*keys)
+    return list(conn.execute(query).fetchall())
+
+
+def cause_weeks(
+    conn: Connection, weeks: list[Period], by: str | None, as_of: int
+) -> list[tuple[int, Any, str]]:
+    """(week index, group, root cause) present among the complaints first resolved in each of
+    `weeks` (for "recurring")."""
+    c = table("complaint").c
+    inner = select(
+        period_index(c.first_resolved_epoch, weeks).label("k"),
+        group_column(by).label("g"),
+        func.nullif(c.root_cause, "").label("cause"),
+    ).where(_cohort(weeks, as_of))
+    sub = inner.subquery()
+    query = select(sub.c.k, sub.c.g, sub.c.cause).where(sub.c.cause.is_not(None)).distinct()
+    return [(int(k), g, cause) for k, g, cause in conn.execute(query).fetchall() if k is not None]
+
+
+def change_texts(
+    conn: Connection, periods: list[Period], by: str | None, as_of: int
+) -> list[tuple[int, Any, str, str, int]]:
+    """(key, group, root cause, "what will change" text, explain records) of the cohort: the
+    text of each Explain recorded by as-of (current value after corrections), under the
+    complaint's current root cause. Reports show them for their period only: pass that one
+    (each Explain is a stage record read from the table)."""
+    c, s = table("complaint"), table("stage_record")
+    text = func.trim(s.c.what_will_change)
+    inner = (
+        select(
+            period_index(c.c.first_resolved_epoch, periods).label("k"),
+            group_column(by).label("g"),
+            func.nullif(c.c.root_cause, "").label("cause"),
+            text.label("t"),
+        )
+        .select_from(s.join(c, s.c.complaint_id == c.c.id))
+        .where(
+            _cohort(periods, as_of),
+            s.c.stage == Stage.EXPLAIN.value,
+            s.c.completed_at <= _as_of_datetime(as_of),
+            s.c.what_will_change.is_not(None),
+        )
+    )
+    sub = inner.subquery()
+    query = (
+        select(sub.c.k, sub.c.g, sub.c.cause, sub.c.t, func.count())
+        .where(sub.c.cause.is_not(None), sub.c.t != "")
+        .group_by(sub.c.k, sub.c.g, sub.c.cause, sub.c.t)
+    )
+    return [
+        (int(k), g, cause, t, int(n))
+        for k, g, cause, t, n in conn.execute(query).fetchall()
+        if k is not None
+    ]
+
+
+def remedy_cells(
+    conn: Connection, periods: list[Period], by: str | None, as_of: int, *, per_complaint: bool
+) -> list[tuple[Any, ...]]:
+    """The amounts recorded at Take action (by as-of; current values) of the cohort: (key,
+    group, speed bucket, action kind, complaints, cents). With `per_complaint`: one row per
+    record, (key, group, opened, first resolved, action kind, complaint id, cents)."""
+    c, s = table("complaint"), table("stage_record")
+    inner = (
+        select(
+            period_index(c.c.first_resolved_epoch, periods).label("k"),
+            group_column(by).label("g"),
+            c.c.opened_epoch.label("o"),
+            c.c.first_resolved_epoch.label("r"),
+            func.coalesce(func.nullif(s.c.action_kind, ""), "(none)").label("kind"),
+            c.c.id.label("cid"),
+            s.c.amount_cents.label("cents"),
+        )
+        .select_from(s.join(c, s.c.complaint_id == c.c.id))
+        .where(
+            _cohort(periods, as_of),
+            s.c.stage == Stage.TAKE_ACTION.value,
+            s.c.completed_at <= _as_of_datetime(as_of),
+        )
+    )
+    if per_complaint:
+        return list(conn.execute(inner).fetchall())
+    sub = inner.subquery()
+    cells = select(
+        sub.c.k,
+        sub.c.g,
+        speed_bucket(sub.c.r - sub.c.o).label("bucket"),
+        sub.c.kind,
+        sub.c.cid,
+        sub.c.cents,
+    ).subquery()
+    x = cells.c
+    keys = (x.k, x.g, x.bucket, x.kind)
+    query = select(*keys, func.count(func.distinct(x.cid)), func.sum(x.cents)).group_by(*keys)
+    return list(conn.execute(query).fetchall())
+
+
+def kept_purchases(
+    conn: Connection,
+    periods: list[Period],
+    by: str | None,
+    as_of: int,
+    *,
+    window: int,
+    per_complaint: bool,
+) -> Iterator[list[Any]]:
+    """Purchases known by as-of in (resolved, resolved + W] of a cohort complaint of the same
+    customer, once per (key, group, speed bucket, purchase): (key, group, bucket, purchase id,
+    cents). With `per_complaint`: (key, group, opened, first resolved, purchase id, cents),
+    one per complaint and purchase; in chunks of rows. The caller counts each purchase once
+    per figure."""
+    c, p = table("complaint"), table("purchase")
+    resolved = c.c.first_resolved_epoch
+    inner = (
+        select(
+            period_index(resolved, periods).label("k"),
+            group_column(by).label("g"),
+            c.c.opened_epoch.label("o"),
+            resolved.label("r"),
+            p.c.id.label("pid"),
+            p.c.amount_cents.label("cents"),
+        )
+        .select_from(
+            c.join(
+                p,
+                and_(
+                    p.c.customer_id == c.c.customer_id,
+                    p.c.purchased_epoch > resolved,
+                    p.c.purchased_epoch <= resolved + window,
+                    p.c.purchased_epoch <= as_of,
+                ),
+            )
+        )
+        .where(_cohort(periods, as_of), c.c.customer_id.is_not(None))
+    )
+    if per_complaint:
+        query = inner
+    else:
+        sub = inner.subquery()
+        cells = select(
+            sub.c.k, sub.c.g, speed_bucket(sub.c.r - sub.c.o).label("bucket"), sub.c.pid,
+            sub.c.cents,
+        ).subquery()  # fmt: skip
+        x = cells.c
+        query = select(x.k, x.g, x.bucket, x.pid, x.cents).distinct()
+    # In chunks: a full history has about a million pairs, never all in memory as rows.
+    for chunk in conn.execute(query.execution_options(yield_per=CHUNK)).partitions():
+        yield list(chunk)
+
+
+def active_customers(conn: Connection, period: Period, as_of: int) -> int:
+    """Distinct customers with a purchase in the 365 days before the period's end, known by
+    as-of (docs/metrics.md, "Complaints per 1,000 active customers")."""
+    p = table("purchase").c
+    end = min(period.end, as_of + 1)
+    query = select(func.count(func.distinct(p.customer_id))).where(
+        p.purchased_epoch >= period.end - YEAR, p.purchased_epoch < end
+    )
+    return int(conn.execute(query).scalar() or 0)

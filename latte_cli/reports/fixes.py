@@ -1,0 +1,440 @@
+"""What to fix and what it is worth: deadlines, the root-cause Pareto, repeat complaints,
+remedies against revenue kept, and complaints per 1,000 active customers (docs/metrics.md).
+
+`fix_figures` runs the queries of `fix_queries` once for the period and the one before it
+(and per group with `--by`) and freezes the result into `FixFigures`, one per (period,
+group); `build.build_report` attaches them to the report's `Figures`.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sqlalchemy import Connection
+
+from latte_cli import vocabulary
+from latte_cli.reports import fix_queries as fq
+from latte_cli.reports.hours import BusinessClock
+from latte_cli.reports.periods import Period, week_of, week_period
+from latte_cli.reports.queries import SPEED_BUCKETS, SPEED_LIMITS
+from latte_cli.reports.stats import Dist, Outcomes, Share
+
+NO_VALUE = "(none)"
+# A cause is *rising* when its count is at least RISING_MIN more than the previous period's
+# and at least RISING_RATIO times it; *recurring* when present in each of the last
+# RECURRING_WEEKS ISO weeks up to the period's end (docs/metrics.md, "Root causes").
+RISING_MIN = 3
+RISING_RATIO = 1.25
+RECURRING_WEEKS = 4
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """One deadline kind's statuses (docs/metrics.md, "Deadlines in reports")."""
+
+    met: int = 0
+    breached: int = 0
+    pending: int = 0
+
+    @property
+    def rate(self) -> Share:
+        return Share(self.met, self.met + self.breached)
+
+
+@dataclass(frozen=True)
+class Repeats:
+    """Repeat outcomes of resolved complaints with a known customer."""
+
+    repeats: int = 0
+    not_repeated: int = 0
+    pending: int = 0
+
+    @property
+    def rate(self) -> Share:
+        return Share(self.repeats, self.repeats + self.not_repeated)
+
+
+@dataclass(frozen=True)
+class Cause:
+    """One root cause's line of the Pareto."""
+
+    cause: str
+    count: int
+    share: float | None
+    cumulative_share: float | None
+    resolution: Dist
+    repurchase: Outcomes
+    repeat: Repeats
+    previous_count: int | None  # None for the previous period's own Pareto
+    rising: bool
+    recurring: bool
+    changes: tuple[tuple[str, int], ...]  # "what will change" texts, most frequent first
+
+    @property
+    def change(self) -> int | None:
+        return None if self.previous_count is None else self.count - self.previous_count
+
+
+@dataclass(frozen=True)
+class Remedy:
+    complaints: int = 0
+    cost_cents: int = 0
+
+
+@dataclass(frozen=True)
+class SpeedRemedy:
+    complaints: int = 0
+    cost_cents: int = 0
+    revenue_kept_cents: int = 0
+
+    @property
+    def kept_per_remedy(self) -> float | None:
+        return self.revenue_kept_cents / self.cost_cents if self.cost_cents else None
+
+
+@dataclass(frozen=True)
+class Remedies:
+    by_action: tuple[tuple[str, Remedy], ...] = ()
+    cost_cents: int = 0
+    revenue_kept_cents: int = 0
+    by_speed: tuple[tuple[str, SpeedRemedy], ...] = tuple(
+        (label, SpeedRemedy()) for label in SPEED_BUCKETS
+    )
+
+    @property
+    def kept_per_remedy(self) -> float | None:
+        return self.revenue_kept_cents / self.cost_cents if self.cost_cents else None
+
+
+@dataclass(frozen=True)
+class PerThousand:
+    opened: int = 0
+    active_customers: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        if not self.active_customers:
+            return None
+        return self.opened * 1000 / self.active_customers
+
+
+@dataclass(frozen=True)
+class FixFigures:
+    """The figures on what to fix and what it is worth, of one period (and group)."""
+
+    deadline_first: Deadline = field(default_factory=Deadline)
+    deadline_final: Deadline = field(default_factory=Deadline)
+    root_causes: tuple[Cause, ...] = ()
+    repeat: Repeats = field(default_factory=Repeats)
+    repeat_by_cause: tuple[tuple[str, Repeats], ...] = ()
+    repeat_by_agent: tuple[tuple[str, Repeats], ...] = ()
+    remedies: Remedies = field(default_factory=Remedies)
+    per_1000: PerThousand = field(default_factory=PerThousand)
+
+
+@dataclass
+class _Cell:
+    """Material of one (period, group) before it is frozen."""
+
+    deadlines: dict[str, list[int]] = field(
+        default_factory=lambda: {"first": [0, 0, 0], "final": [0, 0, 0]}
+    )
+    causes: Counter[str] = field(default_factory=Counter)
+    seconds: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    outcomes: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
+    repeat_cause: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0] * 3))
+    repeat_agent: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0] * 3))
+    changes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    in_bucket: list[int] = field(default_factory=lambda: [0] * len(SPEED_BUCKETS))
+    action: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    bucket_cost: list[int] = field(default_factory=lambda: [0] * len(SPEED_BUCKETS))
+    kept: int = 0
+    bucket_kept: list[int] = field(default_factory=lambda: [0] * len(SPEED_BUCKETS))
+    weeks: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+
+
+def _label(value: Any) -> str:
+    return NO_VALUE if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    periods: tuple[Period, Period]  # the period and the one before it
+    by: str | None
+    as_of: int
+    window: int
+    repeat: int
+    clock: BusinessClock | None
+    zone: ZoneInfo
+
+
+def fix_figures(
+    conn: Connection, s: Settings, opened: Callable[[int, Any], int]
+) -> dict[tuple[int, Any], FixFigures]:
+    """Per (period key 0 = the period / 1 = the one before, group): the figures; the key
+    (k, ALL) holds each period's totals. `opened(k, group)` gives the complaints opened
+    (the volume figure, already computed), for the rate per 1,000 active customers."""
+    periods = list(s.periods)
+    cells: dict[tuple[int, Any], _Cell] = defaultdict(_Cell)
+    for k, g, name, status, n in fq.deadline_counts(conn, periods, s.by, s.as_of):
+        cells[(k, g)].deadlines[name][status] += n
+    _cohort(conn, s, periods, cells)
+    for k, g, cause, text, n in fq.change_texts(conn, periods[:1], s.by, s.as_of):
+        cells[(k, g)].changes[cause][text] += n
+    _remedies(conn, s, periods, cells)
+    _kept(conn, s, periods, cells)
+    _recurring(conn, s, cells)
+    active = [fq.active_customers(conn, p, s.as_of) for p in periods]
+    groups = sorted({g for _, g in cells}, key=lambda g: (g is None, str(g)))
+    found: dict[tuple[int, Any], FixFigures] = {}
+    for k in (0, 1):
+        total = _Cell()
+        for g in groups:
+            _add(total, cells.get((k, g)) or _Cell())
+        # Revenue kept counts each purchase once: a total is not the sum of its groups.
+        total.kept = cells[(k, ALL)].kept
+        total.bucket_kept = cells[(k, ALL)].bucket_kept
+        previous = _cause_counts(cells, 1, groups) if k == 0 else None
+        found[(k, ALL)] = _freeze(total, previous, PerThousand(opened(k, ALL), active[k]))
+        if s.by is not None:
+            for g in groups:
+                if g is ALL:
+                    continue
+                cell = cells.get((k, g)) or _Cell()
+                before = (cells.get((1, g)) or _Cell()).causes if k == 0 else None
+                found[(k, g)] = _freeze(cell, before, PerThousand(opened(k, g), active[k]))
+    return found
+
+
+class _All:
+    """The key of a period's totals among its groups."""
+
+    def __repr__(self) -> str:
+        return "ALL"
+
+
+ALL: Any = _All()
+
+
+def _cause_counts(cells: dict[tuple[int, Any], _Cell], k: int, groups: list[Any]) -> Counter[str]:
+    total: Counter[str] = Counter()
+    for g in groups:
+        if g is not ALL and (k, g) in cells:
+            total.update(cells[(k, g)].causes)
+    return total
+
+
+def _add(total: _Cell, cell: _Cell) -> None:
+    for name, counts in cell.deadlines.items():
+        total.deadlines[name] = [a + b for a, b in zip(total.deadlines[name], counts, strict=True)]
+    total.causes.update(cell.causes)
+    for cause, parts in cell.seconds.items():
+        total.seconds[cause].extend(parts)
+    for table_name in ("outcomes", "repeat_cause", "repeat_agent"):
+        mine, theirs = getattr(total, table_name), getattr(cell, table_name)
+        for key, counts in theirs.items():
+            mine[key] = [a + b for a, b in zip(mine[key], counts, strict=True)]
+    for cause, texts in cell.changes.items():
+        total.changes[cause].update(texts)
+    total.in_bucket = [a + b for a, b in zip(total.in_bucket, cell.in_bucket, strict=True)]
+    total.bucket_cost = [a + b for a, b in zip(total.bucket_cost, cell.bucket_cost, strict=True)]
+    for kind, counts in cell.action.items():
+        total.action[kind] = [a + b for a, b in zip(total.action[kind], counts, strict=True)]
+    for cause, weeks in cell.weeks.items():
+        total.weeks[cause] |= weeks
+
+
+def _bucket(clock: BusinessClock | None, opened: int, resolved: int) -> tuple[int, int]:
+    """(resolution seconds on the report's clock, speed bucket)."""
+    seconds = clock.seconds(opened, resolved) if clock else resolved - opened
+    return seconds, bisect_right(SPEED_LIMITS, seconds)
+
+
+def _cohort(
+    conn: Connection, s: Settings, periods: list[Period], cells: dict[tuple[int, Any], _Cell]
+) -> None:
+    rows: Iterable[tuple[Any, ...]]
+    if s.clock is None:
+        rows = fq.cohort_cells(
+            conn, periods, s.by, s.as_of, window=s.window, repeat=s.repeat, per_complaint=False
+        )
+    else:
+        clock = s.clock
+        grouped: dict[tuple[Any, ...], list[Any]] = {}
+        for k, g, cause, agent, o, r, outcome, rep in fq.cohort_cells(
+            conn, periods, s.by, s.as_of, window=s.window, repeat=s.repeat, per_complaint=True
+        ):
+            seconds, bucket = _bucket(clock, o, r)
+            entry = grouped.setdefault((k, g, cause, agent, bucket, outcome, rep), [0, []])
+            entry[0] += 1
+            entry[1].append(seconds)
+        rows = [(*key, n, values) for key, (n, values) in grouped.items()]
+    for k, g, cause, agent, bucket, outcome, rep, n, seconds in rows:
+        if k is None:
+            continue
+        cell = cells[(int(k), g)]
+        n = int(n)
+        cell.in_bucket[int(bucket)] += n
+        if rep != fq.NO_CUSTOMER:
+            cell.repeat_agent[_label(agent)][int(rep)] += n
+        if cause is None:
+            continue
+        cell.causes[cause] += n
+        cell.seconds[cause].append(
+            np.fromstring(seconds, dtype=np.int64, sep=",")
+            if isinstance(seconds, str)
+            else np.asarray(seconds if seconds is not None else [], np.int64)
+        )
+        if outcome != 3:
+            cell.outcomes[cause][int(outcome)] += n
+        if rep != fq.NO_CUSTOMER:
+            cell.repeat_cause[cause][int(rep)] += n
+
+
+def _remedies(
+    conn: Connection, s: Settings, periods: list[Period], cells: dict[tuple[int, Any], _Cell]
+) -> None:
+    if s.clock is None:
+        for k, g, bucket, kind, n, cents in fq.remedy_cells(
+            conn, periods, s.by, s.as_of, per_complaint=False
+        ):
+            if k is None:
+                continue
+            cell = cells[(int(k), g)]
+            cell.action[kind][0] += int(n)
+            cell.action[kind][1] += int(cents or 0)
+            cell.bucket_cost[int(bucket)] += int(cents or 0)
+        return
+    seen: set[tuple[Any, ...]] = set()
+    for k, g, o, r, kind, cid, cents in fq.remedy_cells(
+        conn, periods, s.by, s.as_of, per_complaint=True
+    ):
+        cell = cells[(int(k), g)]
+        if (cid, kind) not in seen:
+            seen.add((cid, kind))
+            cell.action[kind][0] += 1
+        cell.action[kind][1] += int(cents or 0)
+        cell.bucket_cost[_bucket(s.clock, o, r)[1]] += int(cents or 0)
+
+
+def _kept(
+    conn: Connection, s: Settings, periods: list[Period], cells: dict[tuple[int, Any], _Cell]
+) -> None:
+    """Revenue kept: each purchase once per figure (period; period and group; period and
+    bucket; period, group and bucket), de-duplicated with numpy (a full history has about a
+    million (complaint, purchase) pairs)."""
+    groups: dict[Any, int] = {}
+    values: list[Any] = []
+    parts: list[Any] = []
+    for chunk in fq.kept_purchases(
+        conn, periods, s.by, s.as_of, window=s.window, per_complaint=s.clock is not None
+    ):
+        part = np.zeros((len(chunk), 5), np.int64)  # k, group, bucket, purchase, cents
+        for i, row in enumerate(chunk):
+            if s.clock is None:
+                key, group, b, purchase, amount = row
+            else:
+                key, group, o, r, purchase, amount = row
+                b = _bucket(s.clock, o, r)[1]
+            index = groups.get(group)
+            if index is None:
+                index = groups[group] = len(values)
+                values.append(group)
+            part[i] = (key, index, b, purchase, amount or 0)
+        parts.append(part)
+    if not parts:
+        return
+    k, g, bucket, pid, cents = np.concatenate(parts).T
+    del parts
+    for key, total in _distinct_sums([k], pid, cents).items():
+        cells[(key[0], ALL)].kept += total
+    for key, total in _distinct_sums([k, g], pid, cents).items():
+        cells[(key[0], values[key[1]])].kept += total
+    for key, total in _distinct_sums([k, bucket], pid, cents).items():
+        cells[(key[0], ALL)].bucket_kept[key[1]] += total
+    for key, total in _distinct_sums([k, g, bucket], pid, cents).items():
+        cells[(key[0], values[key[1]])].bucket_kept[key[2]] += total
+
+
+def _distinct_sums(keys: list[Any], pid: Any, cents: Any) -> dict[tuple[int, ...], int]:
+    """Per distinct combination of `keys`: the sum of `cents` over its distinct purchases."""
+    table = np.stack([*keys, pid], axis=1)
+    distinct, first = np.unique(table, axis=0, return_index=True)
+    combos, inverse = np.unique(distinct[:, :-1], axis=0, return_inverse=True)
+    sums = np.zeros(len(combos), np.int64)
+    np.add.at(sums, inverse.ravel(), cents[first])
+    return {
+        tuple(int(v) for v in combo): int(total)
+        for combo, total in zip(combos.tolist(), sums.tolist(), strict=True)
+    }
+
+
+def _recurring(conn: Connection, s: Settings, cells: dict[tuple[int, Any], _Cell]) -> None:
+    """Which causes were present in each of the last ISO weeks up to the period's end."""
+    last = min(s.periods[0].end - 1, s.as_of)
+    week = week_of(last, s.zone)
+    weeks = [week_period(week - i, s.zone) for i in reversed(range(RECURRING_WEEKS))]
+    for index, g, cause in fq.cause_weeks(conn, weeks, s.by, s.as_of):
+        cells[(0, g)].weeks[cause].add(index)
+
+
+def _freeze(cell: _Cell, previous: Counter[str] | None, per_1000: PerThousand) -> FixFigures:
+    with_cause = sum(cell.causes.values())
+    running = 0
+    causes: list[Cause] = []
+    for cause, count in sorted(cell.causes.items(), key=lambda item: (-item[1], item[0])):
+        running += count
+        parts = cell.seconds[cause]
+        values = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        values.sort()
+        ordered: list[int] = values.tolist()
+        before = previous.get(cause, 0) if previous is not None else None
+        rising = before is not None and count - before >= RISING_MIN
+        rising = rising and count >= RISING_RATIO * (before or 0)
+        texts = sorted(cell.changes.get(cause, Counter()).items(), key=lambda t: (-t[1], t[0]))
+        causes.append(
+            Cause(
+                cause=cause,
+                count=count,
+                share=count / with_cause,
+                cumulative_share=running / with_cause,
+                resolution=Dist.of(ordered),
+                repurchase=Outcomes(*cell.outcomes[cause]),
+                repeat=Repeats(*cell.repeat_cause[cause]),
+                previous_count=before,
+                rising=rising,
+                recurring=len(cell.weeks.get(cause, ())) == RECURRING_WEEKS,
+                changes=tuple(texts),
+            )
+        )
+    kinds = [k for k in vocabulary.values("action_kind") if k in cell.action]
+    kinds += sorted(set(cell.action) - set(kinds))
+    totals = [0, 0, 0]
+    for counts in cell.repeat_agent.values():
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
+    return FixFigures(
+        deadline_first=Deadline(*cell.deadlines["first"]),
+        deadline_final=Deadline(*cell.deadlines["final"]),
+        root_causes=tuple(causes),
+        repeat=Repeats(*totals),
+        repeat_by_cause=tuple((c.cause, c.repeat) for c in causes),
+        repeat_by_agent=tuple(
+            (agent, Repeats(*counts)) for agent, counts in sorted(cell.repeat_agent.items())
+        ),
+        remedies=Remedies(
+            by_action=tuple((k, Remedy(*cell.action[k])) for k in kinds),
+            cost_cents=sum(cost for _, cost in cell.action.values()),
+            revenue_kept_cents=cell.kept,
+            by_speed=tuple(
+                (label, SpeedRemedy(cell.in_bucket[i], cell.bucket_cost[i], cell.bucket_kept[i]))
+                for i, label in enumerate(SPEED_BUCKETS)
+            ),
+        ),
+        per_1000=per_1000,
+    )
