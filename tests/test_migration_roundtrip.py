@@ -121,7 +121,11 @@ def generate(session: Session, seed: int, count: int) -> list[int]:
                     note=rng.choice([None, "Called back"]),
                 )
                 record_followup(
-                    session, complaint_id=complaint.id, outcome=outcome, agent=rng.choice(AGENTS)
+                    session,
+                    complaint_id=complaint.id,
+                    outcome=outcome,
+                    agent=rng.choice(AGENTS),
+                    replace=True,
                 )
             reopenings -= 1
             at += timedelta(hours=rng.randint(1, 48))
@@ -137,8 +141,14 @@ def generate(session: Session, seed: int, count: int) -> list[int]:
         if stop == len(stages) and rng.random() < 0.6:
             reached = rng.random() < 0.7
             outcome = Outcome(reached=True, satisfied=True, nps=9) if reached else Outcome(False)
+            # Recorded now, after every simulated resolution: it replaces an earlier cycle's
+            # answer (one follow-up per resolution, docs/metrics.md).
             record_followup(
-                session, complaint_id=complaint.id, outcome=outcome, agent=rng.choice(AGENTS)
+                session,
+                complaint_id=complaint.id,
+                outcome=outcome,
+                agent=rng.choice(AGENTS),
+                replace=True,
             )
     return ids
 
