@@ -305,6 +305,19 @@ def test_record_at_a_terminal_checks_the_complaint_before_asking(
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_second_guided_record_is_refused_before_asking(
+    latte: Latte, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One follow-up per resolution: at a terminal the refusal comes before the questions."""
+    cid = resolved(latte)
+    latte.ok("followup", "record", cid, "--reached", "--satisfied", "--nps", "9")
+    monkeypatch.setattr("latte_cli.cli.app.stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(guided, "make_prompter", NoQuestions)
+    result = latte("followup", "record", cid)
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert "already recorded" in result.stderr and "--replace" in result.stderr
+
+
 def test_answering_not_reached_with_an_nps_flag_is_refused_at_once(
     latte: Latte, session: Session, pipe: PipeInput
 ) -> None:

@@ -142,7 +142,7 @@ def record(
         from latte_cli.cli import guided as guide
 
         conversation = guide.Conversation(g, guide.make_prompter())
-        conversation.introduce_followup(complaint_id)
+        conversation.introduce_followup(complaint_id, replace=replace)
         given = OutcomeGiven(
             reached=reached, satisfied=satisfied, nps=nps, repurchased=bought, note=note
         )

@@ -48,7 +48,7 @@ from latte_cli.services.customers import (
     customer_history,
     search_customers,
 )
-from latte_cli.services.followups import followup_days, pending_followup, resolved_complaint
+from latte_cli.services.followups import followup_days, followup_to_record, pending_followup
 from latte_cli.services.views import timeline
 from latte_cli.timeutil import utcnow
 from latte_cli.workflow import STAGES, Stage
@@ -489,14 +489,14 @@ class Conversation:
 
     # Follow-up call ---------------------------------------------------------------------
 
-    def introduce_followup(self, complaint_id: int) -> None:
+    def introduce_followup(self, complaint_id: int, *, replace: bool = False) -> None:
         """Before `latte followup record`'s questions: who to call, about what, and what to say.
 
         The complaint is checked first, so that no answers are typed for a complaint that
-        cannot be followed up yet.
+        cannot be followed up yet, or whose follow-up is recorded already (without `replace`).
         """
         with self.g.session(readonly=True) as session:
-            resolved_complaint(session, complaint_id)
+            followup_to_record(session, complaint_id, replace=replace)
             view = timeline(session, complaint_id)
         self.complaint = view.complaint
         customer = view.customer

@@ -146,6 +146,24 @@ def recorded_followup(session: Session, complaint: Complaint) -> FollowUp | None
     return session.exec(statement.order_by(col(FollowUp.id).desc())).first()
 
 
+def followup_to_record(
+    session: Session, complaint_id: int, *, replace: bool, for_update: bool = False
+) -> tuple[Complaint, FollowUp | None]:
+    """The resolved complaint whose follow-up is about to be recorded, and the answer already
+    recorded for its latest resolution; refused when there is one and `replace` is not set
+    (one follow-up per resolution, docs/metrics.md). The guided call checks this before it
+    asks anything."""
+    complaint = resolved_complaint(session, complaint_id, for_update=for_update)
+    earlier = recorded_followup(session, complaint)
+    if earlier is not None and not replace:
+        raise InvalidValue(
+            f"Complaint {complaint_id}'s follow-up was already recorded"
+            f"{_when(earlier)}. Pass --replace to replace that answer (it stays in the "
+            "history)."
+        )
+    return complaint, earlier
+
+
 def record_followup(
     session: Session,
     *,
@@ -159,14 +177,7 @@ def record_followup(
     Fills in the pending follow-up, or adds one when there is none. A follow-up already
     recorded for this resolution is refused, or overwritten with `replace`.
     """
-    complaint = resolved_complaint(session, complaint_id, for_update=True)
-    earlier = recorded_followup(session, complaint)
-    if earlier is not None and not replace:
-        raise InvalidValue(
-            f"Complaint {complaint_id}'s follow-up was already recorded"
-            f"{_when(earlier)}. Pass --replace to replace that answer (it stays in the "
-            "history)."
-        )
+    _, earlier = followup_to_record(session, complaint_id, replace=replace, for_update=True)
     check_reached(
         reached=outcome.reached,
         satisfied=outcome.satisfied,
