@@ -277,7 +277,9 @@ def oracle(
     c_all, k_all = cost(cohort), kept(cohort)
     return {
         "deadlines": {
-            "first": deadline(x.first_due, lambda r: r.ack),
+            "first": deadline(
+                x.first_due, lambda r: r.ack if r.ack is not None else r.first_resolved
+            ),
             "final": deadline(x.final_due, lambda r: r.first_resolved),
         },
         "root_causes": causes,
@@ -443,3 +445,26 @@ def test_bad_repeat_days_is_refused(latte: Any) -> None:
     result = latte("report", "weekly", "--repeat-days", "0")
     assert result.exit_code == 1
     assert "--repeat-days" in result.output and "Traceback" not in result.output
+
+
+def test_a_complaint_imported_resolved_gave_its_first_response_at_resolution(
+    latte: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import that knows only the resolution: that is when the first response was given
+    (docs/metrics.md, "Deadlines"); its first-response deadline is met or breached by it."""
+    monkeypatch.setenv("LATTE_DEADLINES", "cfpb")  # first response within 15 days
+    source = tmp_path / "resolved.csv"
+    source.write_text(
+        "external_id,channel,category,listen,opened_at,resolved_at\n"
+        "R-1,email,billing,Charged twice,2026-11-01T10:00:00Z,2026-11-03T10:00:00Z\n"
+        "R-2,email,billing,Charged twice,2026-11-02T10:00:00Z,2026-11-20T10:00:00Z\n"
+        "R-3,email,billing,Charged twice,2026-11-03T10:00:00Z,\n",
+        encoding="utf-8",
+    )
+    latte.ok("import", "complaints", str(source))
+    result = latte.ok(
+        "report", "weekly", "--week", "2026-W47", "--as-of", "2026-11-23", "--format", "json"
+    )
+    first = json.loads(result.stdout)["figures"]["deadlines"]["first"]
+    # Due 11-16, 11-17 and 11-18: R-1 answered 11-03, R-2 on 11-20, R-3 not yet.
+    assert (first["met"], first["breached"], first["pending"]) == (1, 2, 0)

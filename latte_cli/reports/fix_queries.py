@@ -62,7 +62,12 @@ def deadline_counts(
     hi = max(p.end for p in periods)
     found: list[tuple[int, Any, str, int, int]] = []
     for name, due, done in (
-        ("first", c.first_response_due_epoch, c.acknowledged_epoch),
+        # Resolved without recorded stages (an import): the resolution was the first response.
+        (
+            "first",
+            c.first_response_due_epoch,
+            func.coalesce(c.acknowledged_epoch, c.first_resolved_epoch),
+        ),
         ("final", c.final_response_due_epoch, c.first_resolved_epoch),
     ):
         known = and_(done.is_not(None), done <= as_of)
