@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -51,6 +51,15 @@ Format = Annotated[str, typer.Option("--format", "-f", help="table, json, csv, m
 Explain = Annotated[
     bool, typer.Option("--explain", help="Print each figure's definition, clock and exclusions.")
 ]
+Detail = Annotated[
+    str | None,
+    typer.Option(
+        metavar="FIGURE[:GROUP]",
+        help="List the complaints behind a count, named by its path in --format json's "
+        "figures, e.g. repurchase.lost or 'repurchase_by_speed.\"> 3 d\".lost:ana' (with --by).",
+    ),
+]
+DETAIL_FORMATS = ("table", "json", "csv")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +80,7 @@ class Request:
     format: str = "table"
     output: Path | None = None
     explain: bool = False
+    detail: str | None = None
 
 
 def _weeks(text: str) -> int:
@@ -130,6 +140,9 @@ def _run(ctx: typer.Context, r: Request) -> None:
             weeks=weeks,
             first_week=first,
         )
+        if r.detail is not None:
+            _detail(session, r, fmt, span, options, zone)
+            return
         report = build_report(conn, span, options, kind=r.kind)
         if (
             r.week is None
@@ -139,6 +152,35 @@ def _run(ctx: typer.Context, r: Request) -> None:
             latest = latest_week_with_complaints(conn, as_of=as_of, zone=zone)
             report = replace(report, empty_default=EmptyPeriod(latest))
     _emit(report, fmt, r.output, r.explain)
+
+
+def _detail(session: Any, r: Request, fmt: str, span: Any, options: Any, zone: Any) -> None:
+    """`--detail`: the complaints behind one count (docs/metrics.md, "Drill-down")."""
+    from latte_cli.cli import detail_render
+    from latte_cli.services.detail import figure_details
+
+    if fmt not in DETAIL_FORMATS:
+        raise InvalidValue(f"--detail lists complaints as {', '.join(DETAIL_FORMATS)}, not {fmt}.")
+    assert r.detail is not None
+    (page,) = figure_details(session, span=span, options=options, figures=[r.detail])
+    if fmt == "table":
+        detail_render.show(page, zone)
+        return
+    text = detail_render.csv_text(page) if fmt == "csv" else rows_text(page)
+    if r.output is None:
+        typer.echo(text, nl=False)
+        return
+    with _open(r.output) as handle:
+        handle.write(text)
+    typer.echo(f"Wrote the {fmt} list to {r.output}.", err=True)
+
+
+def rows_text(page: Any) -> str:
+    import json
+
+    from latte_cli.cli import detail_render
+
+    return json.dumps(detail_render.rows_json(page), indent=2, ensure_ascii=False) + "\n"
 
 
 def _emit(report: object, fmt: str, output: Path | None, explain: bool) -> None:
@@ -199,6 +241,7 @@ def weekly(
     fmt: Format = "table",
     output: options.Output = None,
     explain: Explain = False,
+    detail: Detail = None,
 ) -> None:
     """The weekly report: volume, speed, SLA, stages, reopenings, repurchase, NPS and a trend.
 
@@ -219,6 +262,7 @@ def weekly(
         format=fmt,
         output=output,
         explain=explain,
+        detail=detail,
     )
     _run(ctx, request)
 
@@ -237,6 +281,7 @@ def agents(
     fmt: Format = "table",
     output: options.Output = None,
     explain: Explain = False,
+    detail: Detail = None,
 ) -> None:
     """One row per agent for coaching: resolved, speed, SLA, reopenings, repurchase, NPS, backlog.
 
@@ -256,6 +301,7 @@ def agents(
         format=fmt,
         output=output,
         explain=explain,
+        detail=detail,
     )
     _run(ctx, request)
 
@@ -275,6 +321,7 @@ def repurchase(
     fmt: Format = "table",
     output: options.Output = None,
     explain: Explain = False,
+    detail: Detail = None,
 ) -> None:
     """Repurchase outcomes in detail: overall, by speed, by action, fast and satisfied vs rest.
 
@@ -294,5 +341,6 @@ def repurchase(
         format=fmt,
         output=output,
         explain=explain,
+        detail=detail,
     )
     _run(ctx, request)
