@@ -16,13 +16,13 @@ from latte_cli.timeutil import format_duration
 
 # The figure's columns shown in the terminal table (all of them in JSON and CSV): the first
 # ones say most (see reports/detail.py), and 80 columns hold the list's own few beside them.
-TABLE_FIGURE_COLUMNS = 3
+TABLE_FIGURE_COLUMNS = 2
 
 
 def title(page: DetailPage) -> str:
     d = page.detail
     group = f" ({d.group})" if d.group is not None else ""
-    return f"{d.figure}{group} in {d.period.label}: {page.total:,} complaints"
+    return f"{d.figure}{group} in {d.period.label}: {page.total:,} {d.unit}"
 
 
 def command(page: DetailPage, base: str) -> str:
@@ -47,6 +47,10 @@ def cell(column: Column, value: Any, zone: tzinfo | None) -> str:
     if column.kind == "cents":
         return render.money(value)
     return str(value)
+
+
+def cell_time(moment: datetime | None, zone: tzinfo | None) -> str:
+    return render.when(moment, zone)
 
 
 def raw(column: Column, value: Any) -> Any:
@@ -80,6 +84,14 @@ def csv_text(page: DetailPage) -> str:
     return out.getvalue()
 
 
+def heading(column: Column) -> str:
+    """A column's name for people: `resolution_seconds` is shown as a duration, "resolution"."""
+    name = column.name
+    for suffix in ("_seconds", "_cents", "_stage"):
+        name = name.removesuffix(suffix)
+    return name.replace("_", " ")
+
+
 def show(page: DetailPage, zone: tzinfo | None) -> None:
     """The list's table (id, opened, customer, agent) with the figure's first columns."""
     console = render.console
@@ -92,10 +104,10 @@ def show(page: DetailPage, zone: tzinfo | None) -> None:
     table = render.narrow_table()
     table.add_column("ID", justify="right", no_wrap=True)
     table.add_column("Opened", no_wrap=True)
-    table.add_column("Customer", overflow="fold", ratio=1)
+    table.add_column("Customer", overflow="fold", ratio=1, min_width=12)
     table.add_column("Agent", overflow="fold", max_width=10)
     for column in shown:
-        table.add_column(column.name.replace("_", " "), overflow="fold", justify="right")
+        table.add_column(heading(column), overflow="fold", justify="right")
     for row, member in zip(page.rows, page.detail.members, strict=False):
         table.add_row(
             str(row.id),

@@ -151,7 +151,8 @@ def _run(ctx: typer.Context, r: Request) -> None:
         ):
             latest = latest_week_with_complaints(conn, as_of=as_of, zone=zone)
             report = replace(report, empty_default=EmptyPeriod(latest))
-    _emit(report, fmt, r.output, r.explain)
+        details = _html_details(session, report, span, options) if fmt == "html" else None
+    _emit(report, fmt, r.output, r.explain, details)
 
 
 def _detail(session: Any, r: Request, fmt: str, span: Any, options: Any, zone: Any) -> None:
@@ -183,7 +184,20 @@ def rows_text(page: Any) -> str:
     return json.dumps(detail_render.rows_json(page), indent=2, ensure_ascii=False) + "\n"
 
 
-def _emit(report: object, fmt: str, output: Path | None, explain: bool) -> None:
+def _html_details(session: Any, report: Any, span: Any, options: Any) -> dict[str, Any]:
+    """The complaints behind each count the HTML report links (the first rows of each)."""
+    from latte_cli.cli.report_html import DETAIL_ROWS
+    from latte_cli.cli.report_links import linked_figures
+    from latte_cli.services.detail import figure_details
+
+    figures = linked_figures(report)
+    pages = figure_details(session, span=span, options=options, figures=figures, limit=DETAIL_ROWS)
+    return dict(zip(figures, pages, strict=True))
+
+
+def _emit(
+    report: object, fmt: str, output: Path | None, explain: bool, details: Any = None
+) -> None:
     from latte_cli.cli import report_render as rr
     from latte_cli.reports.build import Report
 
@@ -201,7 +215,7 @@ def _emit(report: object, fmt: str, output: Path | None, explain: bool) -> None:
     if fmt == "html":
         from latte_cli.cli.report_html import html_text
 
-        text = html_text(report)
+        text = html_text(report, details)
     elif fmt == "json":
         text = rr.json_text(report)
     elif fmt == "csv":

@@ -107,6 +107,8 @@ class Detail:
     period: Period
     columns: tuple[Column, ...]
     members: tuple[Member, ...]
+    # What a row is: a complaint, or for NPS a follow-up score (a complaint may give two).
+    unit: str = "complaints"
 
 
 @dataclass(frozen=True)
@@ -435,7 +437,7 @@ def _outcomes(facts: Facts, wanted: Callable[[Case, int, bool], bool], key: str)
             continue
         if outcome == key or (key == "n" and outcome != "pending"):
             at, cents = purchase if purchase else (None, None)
-            rows.append((c.id, (seconds, outcome, end, at, cents, resolved, c.action)))
+            rows.append((c.id, (seconds, outcome, end, at, cents, resolved)))
     columns = (
         Column("resolution_seconds", "seconds"),
         Column("outcome", "text"),
@@ -443,7 +445,6 @@ def _outcomes(facts: Facts, wanted: Callable[[Case, int, bool], bool], key: str)
         Column("bought_at", "time"),
         Column("purchase_cents", "cents"),
         Column("first_resolved_at", "time"),
-        Column("action_kind", "text"),
     )
     return columns, rows
 
@@ -515,8 +516,8 @@ def _backlog(facts: Facts, overdue: bool) -> Selection:
     for c in facts.backlog:
         age = facts.span(c.opened, m)
         if not overdue or age > target:
-            rows.append((c.id, (m, age)))
-    return (Column("open_at", "time"), Column("age_seconds", "seconds")), rows
+            rows.append((c.id, (age, m)))
+    return (Column("age_seconds", "seconds"), Column("open_at", "time")), rows
 
 
 def _cohort_where(facts: Facts, wanted: Callable[[Case], bool], *columns: Column) -> Selection:
@@ -539,8 +540,6 @@ def _extra(facts: Facts, c: Case, name: str) -> Any:
         return known[0][0] if known else None
     if name == "root_cause":
         return c.cause
-    if name == "action_kind":
-        return c.action
     if name == "remedy_cents":
         return facts.amounts.get(c.id)
     if name.endswith("_stage_seconds"):
@@ -606,7 +605,7 @@ def _select(facts: Facts, path: tuple[str, ...]) -> Selection | None:
         case ("root_causes", cause, "count"):
             return _cohort_where(facts, lambda c: c.cause == cause, Column("root_cause", "text"))
         case ("remedies", "by_action", kind, "complaints"):
-            columns = (Column("remedy_cents", "cents"), Column("action_kind", "text"))
+            columns = (Column("remedy_cents", "cents"),)
             return _cohort_where(facts, lambda c: c.action == kind, *columns)
     return None
 
@@ -628,7 +627,12 @@ def detail(facts: Facts, name: FigureName) -> Detail:
         rows = [(i, values) for i, values in rows if i in chosen]
     members = tuple(Member(complaint_id=i, values=values) for i, values in rows)
     return Detail(
-        figure=name.text, group=name.group, period=facts.period, columns=columns, members=members
+        figure=name.text,
+        group=name.group,
+        period=facts.period,
+        columns=columns,
+        members=members,
+        unit="follow-up scores" if name.path[0] == "nps" else "complaints",
     )
 
 
