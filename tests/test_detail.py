@@ -11,10 +11,13 @@ breaks this test.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import random
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,12 +25,14 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import Session, SQLModel
 
+from latte_cli.cli import report_html
 from latte_cli.reports.build import Options
 from latte_cli.reports.detail import is_count, parse_figure
 from latte_cli.reports.hours import parse_schedule
 from latte_cli.reports.periods import choose_span
 from latte_cli.services.detail import figure_details
 
+from .test_report_html import CHROMIUM, chromium
 from .test_reports import WEEK_END, WEEK_START, Row, epoch_of, generate, write
 
 AS_OF = "2026-11-23T08:00"
@@ -319,3 +324,54 @@ def test_parse_figure_keeps_quoted_keys_whole() -> None:
     assert name.path == ("repurchase_by_speed", "> 3 d", "lost")
     assert name.group == "north" and name.previous
     assert parse_figure('opened:"a:b"').group == "a:b"
+
+
+# The HTML report ---------------------------------------------------------------------------
+
+# Run in the page by Chromium (only the test's copy has a script): for every link of the
+# report's tables, the link's text and the rows of the table it leads to.
+LINKS = """<script>
+const out = document.createElement("pre"); out.id = "links";
+out.textContent = JSON.stringify([...document.querySelectorAll("td a[href^='#']")].map(a => {
+  const target = document.querySelector(a.getAttribute("href"));
+  return {text: a.textContent, href: a.getAttribute("href"),
+          found: target !== null, total: target && Number(target.dataset.total),
+          rows: target ? target.querySelectorAll("tbody tr").length : -1,
+          note: target && target.querySelector("p") ? target.querySelector("p").textContent : ""};
+}));
+document.body.appendChild(out);
+</script>"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_html_counts_link_to_tables_of_as_many_rows(
+    latte: Any, data: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    cap = 25  # below the bigger counts, so that the cap and its note are seen too
+    monkeypatch.setattr(report_html, "DETAIL_ROWS", cap)
+    page = tmp_path / "week.html"
+    args = ("weekly", "--week", "2026-W47", "--as-of", AS_OF, "--by", "agent", "--weeks", "2")
+    latte.ok("report", *args, "--format", "html", "--output", str(page))
+    report = report_json(latte, *args)
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.read_text().replace("</body>", LINKS + "</body>"))
+    dom = chromium(tmp_path, "--dump-dom", probe.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    found = re.search(r'<pre id="links">(.*?)</pre>', dom.stdout.decode(), re.S)
+    assert found, "the page's script did not run"
+    links = json.loads(html.unescape(found[1]))
+    assert len(links) > 40
+    for link in links:
+        assert link["found"], link
+        count = int(link["text"])
+        assert link["total"] == count, link
+        assert link["rows"] == min(count, cap), link
+        if count > cap:
+            assert f"showing {cap} of {count}" in link["note"]
+            assert "--detail" in link["note"]
+    assert any(int(link["text"]) > cap for link in links)
+    # The links say what the JSON says: opened, and the lost of a speed bucket.
+    texts = {link["text"] for link in links}
+    assert str(report["figures"]["opened"]) in texts
+    assert any(int(link["text"]) > 0 for link in links)
