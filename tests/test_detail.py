@@ -213,7 +213,7 @@ def test_detail_by_group_from_the_agents_report(latte: Any, data: Any) -> None:
         ("resolution_time.median_seconds", (), "not a count of complaints"),
         ("repurchase.rate", (), "not a count of complaints"),
         ("resolved:ana", (), "add --by"),
-        ("resolved:zed", ("--by", "agent"), "No group 'zed'"),
+        ("resolved:zed", ("--by", "agent"), "No complaint has agent 'zed'"),
         ('repurchase_by_speed."> 3 d.lost', (), "not a figure name"),
         ("opened", ("--format", "html"), "--detail lists complaints as"),
     ],

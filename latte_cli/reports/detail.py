@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -160,7 +160,7 @@ def _epoch(value: Any) -> int:
     return int(value)
 
 
-@dataclass
+@dataclass(slots=True)
 class Case:
     """What the figures need to know about one complaint of a population."""
 
@@ -174,7 +174,6 @@ class Case:
     cause: str
     agent: str
     due: int | None = None
-    stages: dict[str, int] = field(default_factory=dict)
 
 
 class Facts:
@@ -644,8 +643,8 @@ def detail(facts: Facts, name: FigureName) -> Detail:
 
 
 def _group_ids(facts: Facts, path: tuple[str, ...], group: str) -> set[int]:
-    """The ids of the population behind `path` that belong to `group`; an unknown group is an
-    error naming the groups there are."""
+    """The ids of the population behind `path` that belong to `group`; a group no complaint
+    has is an error naming the near ones."""
     if path in (("opened",), ("per_1000_active", "opened")):
         population = facts.opened
     elif path in (("open_backlog",), ("overdue",)):
@@ -654,17 +653,30 @@ def _group_ids(facts: Facts, path: tuple[str, ...], group: str) -> set[int]:
         population = facts.due(path[1])
     else:
         population = facts.cohort
-    groups = {c.group for c in population} | {
-        c.group for c in (*facts.opened, *facts.backlog, *facts.cohort)
-    }
-    if group not in groups:
-        near = difflib.get_close_matches(group, sorted(groups), n=5, cutoff=0.4)
-        shown = near or sorted(groups)[:10]
+    chosen = {c.id for c in population if c.group == group}
+    if not chosen and not _group_exists(facts, group):
+        known = _group_values(facts)
+        near = difflib.get_close_matches(group, known, n=5, cutoff=0.4)
+        shown = near or known[:10]
         raise InvalidValue(
-            f"No group {group!r} by {facts.options.by} in {facts.period.label}. "
-            f"Groups: {', '.join(shown) or 'none'}."
+            f"No complaint has {facts.options.by} {group!r}. "
+            f"Give one of: {', '.join(shown) or 'none'}."
         )
-    return {c.id for c in population if c.group == group}
+    return chosen
+
+
+def _group_exists(facts: Facts, group: str) -> bool:
+    """Whether any complaint is in `group` (a group with no complaint in a figure counts 0)."""
+    value = q.group_column(facts.options.by)
+    match = value.is_(None) if group == NO_VALUE else value == group
+    query = select(q.table("complaint").c.id).where(match).limit(1)
+    return facts.conn.execute(query).first() is not None
+
+
+def _group_values(facts: Facts) -> list[str]:
+    value = q.group_column(facts.options.by)
+    found = facts.conn.execute(select(value).distinct()).scalars()
+    return sorted(NO_VALUE if v is None else str(v) for v in found)
 
 
 def _unknown(name: FigureName) -> str:
