@@ -8,6 +8,8 @@ import io
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from rich.console import Console
+
 from latte_cli.cli import render
 from latte_cli.cli.io import neutralise
 from latte_cli.reports.detail import Column
@@ -92,9 +94,9 @@ def heading(column: Column) -> str:
     return name.replace("_", " ")
 
 
-def show(page: DetailPage, zone: tzinfo | None) -> None:
+def show(page: DetailPage, zone: tzinfo | None, console: Console | None = None) -> None:
     """The list's table (id, opened, customer, agent) with the figure's first columns."""
-    console = render.console
+    console = console or render.console
     console.print(title(page), style="bold")
     if not page.rows:
         console.print("No complaints behind this figure.")

@@ -165,7 +165,14 @@ def _detail(session: Any, r: Request, fmt: str, span: Any, options: Any, zone: A
     assert r.detail is not None
     (page,) = figure_details(session, span=span, options=options, figures=[r.detail])
     if fmt == "table":
-        detail_render.show(page, zone)
+        if r.output is None:
+            detail_render.show(page, zone)
+            return
+        from rich.console import Console
+
+        with _open(r.output) as handle:
+            console = Console(file=handle, width=80, no_color=True, highlight=False)
+            detail_render.show(page, zone, console)
         return
     text = detail_render.csv_text(page) if fmt == "csv" else rows_text(page)
     if r.output is None:
