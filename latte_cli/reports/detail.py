@@ -399,6 +399,38 @@ class Facts:
             found.setdefault(int(cid), (int(other), int(at)))
         return found
 
+    @cached_property
+    def resolution(self) -> dict[int, int]:
+        """Cohort complaint id: its resolution time on the report's clock."""
+        return {c.id: self.span(c.opened, _int(c.resolved)) for c in self.cohort}
+
+    @cached_property
+    def outcomes(self) -> list[tuple[Case, int, bool, str, tuple[Any, ...]]]:
+        """Per cohort complaint with a customer (docs/metrics.md, Outcomes): its resolution
+        time, whether a follow-up said satisfied, its outcome, and the outcome's columns
+        (see `_outcomes`); computed once for every breakdown."""
+        o = self.options
+        found = []
+        for c in self.cohort:
+            if c.customer is None:
+                continue
+            resolved = _int(c.resolved)
+            known = self.followups.get(c.id, [])
+            purchase = self.bought.get(c.id)
+            end = resolved + o.window_seconds
+            if purchase or any(f[3] is True for f in known):
+                outcome = "repurchased"
+            elif end <= o.as_of:
+                outcome = "lost"
+            else:
+                outcome = "pending"
+            seconds = self.resolution[c.id]
+            satisfied = any(f[2] is True for f in known)
+            at, cents = purchase if purchase else (None, None)
+            values = (seconds, outcome, end, at, cents, resolved)
+            found.append((c, seconds, satisfied, outcome, values))
+        return found
+
 
 # Figures ------------------------------------------------------------------------------------
 
@@ -409,7 +441,7 @@ RESOLVED = (Column("resolution_seconds", "seconds"), Column("first_resolved_at",
 
 
 def _resolution(facts: Facts, cases: list[Case]) -> Selection:
-    rows = [(c.id, (facts.span(c.opened, _int(c.resolved)), c.resolved)) for c in cases]
+    rows = [(c.id, (facts.resolution[c.id], c.resolved)) for c in cases]
     return RESOLVED, rows
 
 
@@ -421,29 +453,12 @@ def _int(value: int | None) -> int:
 def _outcomes(facts: Facts, wanted: Callable[[Case, int, bool], bool], key: str) -> Selection:
     """The cohort's repurchase outcomes (docs/metrics.md, Outcomes): `wanted(case, seconds,
     satisfied)` picks the complaints of a breakdown, `key` the outcome (n: repurchased + lost)."""
-    o = facts.options
-    rows: Rows = []
-    for c in facts.cohort:
-        if c.customer is None:
-            continue
-        resolved = _int(c.resolved)
-        known = facts.followups.get(c.id, [])
-        purchase = facts.bought.get(c.id)
-        said = any(f[3] is True for f in known)
-        end = resolved + o.window_seconds
-        if purchase or said:
-            outcome = "repurchased"
-        elif end <= o.as_of:
-            outcome = "lost"
-        else:
-            outcome = "pending"
-        seconds = facts.span(c.opened, resolved)
-        satisfied = any(f[2] is True for f in known)
-        if not wanted(c, seconds, satisfied):
-            continue
-        if outcome == key or (key == "n" and outcome != "pending"):
-            at, cents = purchase if purchase else (None, None)
-            rows.append((c.id, (seconds, outcome, end, at, cents, resolved)))
+    rows: Rows = [
+        (c.id, values)
+        for c, seconds, satisfied, outcome, values in facts.outcomes
+        if wanted(c, seconds, satisfied)
+        and (outcome == key or (key == "n" and outcome != "pending"))
+    ]
     columns = (
         Column("resolution_seconds", "seconds"),
         Column("outcome", "text"),
@@ -532,7 +547,7 @@ def _cohort_where(facts: Facts, wanted: Callable[[Case], bool], *columns: Column
     for c in facts.cohort:
         if wanted(c):
             own = tuple(_extra(facts, c, col.name) for col in columns)
-            rows.append((c.id, (*own, facts.span(c.opened, _int(c.resolved)), c.resolved)))
+            rows.append((c.id, (*own, facts.resolution[c.id], c.resolved)))
     return (*columns, *RESOLVED), rows
 
 
@@ -575,7 +590,7 @@ def _select(facts: Facts, path: tuple[str, ...]) -> Selection | None:
             ack = Column("acknowledge_seconds", "seconds")
             return _cohort_where(facts, lambda c: c.acknowledged is not None, ack)
         case ("within_target", "count"):
-            return _cohort_where(facts, lambda c: facts.span(c.opened, _int(c.resolved)) <= target)
+            return _cohort_where(facts, lambda c: facts.resolution[c.id] <= target)
         case ("stages", stage, "n") if stage in STAGES:
             column = Column(f"{stage}_stage_seconds", "seconds")
             return _cohort_where(facts, lambda c: stage in facts.stages.get(c.id, {}), column)
