@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, select
 
@@ -92,9 +92,9 @@ class Column:
     kind: str
 
 
-@dataclass(frozen=True)
-class Member:
-    """One complaint behind a count, with the values of the figure's columns."""
+class Member(NamedTuple):
+    """One complaint behind a count, with the values of the figure's columns (a tuple: a
+    year's figures hold hundreds of thousands)."""
 
     complaint_id: int
     values: tuple[Any, ...]
@@ -434,14 +434,14 @@ class Facts:
 
 # Figures ------------------------------------------------------------------------------------
 
-Rows = list[tuple[int, tuple[Any, ...]]]
+Rows = list[Member]
 Selection = tuple[tuple[Column, ...], Rows]
 
 RESOLVED = (Column("resolution_seconds", "seconds"), Column("first_resolved_at", "time"))
 
 
 def _resolution(facts: Facts, cases: list[Case]) -> Selection:
-    rows = [(c.id, (facts.resolution[c.id], c.resolved)) for c in cases]
+    rows = [Member(c.id, (facts.resolution[c.id], c.resolved)) for c in cases]
     return RESOLVED, rows
 
 
@@ -454,7 +454,7 @@ def _outcomes(facts: Facts, wanted: Callable[[Case, int, bool], bool], key: str)
     """The cohort's repurchase outcomes (docs/metrics.md, Outcomes): `wanted(case, seconds,
     satisfied)` picks the complaints of a breakdown, `key` the outcome (n: repurchased + lost)."""
     rows: Rows = [
-        (c.id, values)
+        Member(c.id, values)
         for c, seconds, satisfied, outcome, values in facts.outcomes
         if wanted(c, seconds, satisfied)
         and (outcome == key or (key == "n" and outcome != "pending"))
@@ -486,7 +486,7 @@ def _repeat(facts: Facts, wanted: Callable[[Case], bool], key: str) -> Selection
             outcome = "pending"
         if outcome == key or (key == "n" and outcome != "pending"):
             other, at = found if found else (None, None)
-            rows.append((c.id, (outcome, end, other, at, c.resolved, c.cause)))
+            rows.append(Member(c.id, (outcome, end, other, at, c.resolved, c.cause)))
     columns = (
         Column("repeat", "text"),
         Column("repeat_window_end", "time"),
@@ -513,7 +513,7 @@ def _deadline(facts: Facts, kind: str, key: str) -> Selection:
         else:
             outcome = "breached" if as_of > due else "pending"
         if outcome == key or (key == "n" and outcome != "pending"):
-            rows.append((c.id, (due, done, outcome)))
+            rows.append(Member(c.id, (due, done, outcome)))
     columns = (Column("due_at", "time"), Column("completed_at", "time"), Column("deadline", "text"))
     return columns, rows
 
@@ -527,7 +527,7 @@ def _nps(facts: Facts, key: str) -> Selection:
                 continue
             kind = "promoters" if score >= 9 else "detractors" if score <= 6 else "passives"
             if key in (kind, "n"):
-                rows.append((c.id, (recorded, score)))
+                rows.append(Member(c.id, (recorded, score)))
     return (Column("recorded_at", "time"), Column("score", "number")), rows
 
 
@@ -537,34 +537,37 @@ def _backlog(facts: Facts, overdue: bool) -> Selection:
     for c in facts.backlog:
         age = facts.span(c.opened, m)
         if not overdue or age > target:
-            rows.append((c.id, (age, m)))
+            rows.append(Member(c.id, (age, m)))
     return (Column("age_seconds", "seconds"), Column("open_at", "time")), rows
 
 
 def _cohort_where(facts: Facts, wanted: Callable[[Case], bool], *columns: Column) -> Selection:
-    """Cohort complaints `wanted` picks, with their resolution and `columns` (see `_extra`)."""
-    rows: Rows = []
-    for c in facts.cohort:
-        if wanted(c):
-            own = tuple(_extra(facts, c, col.name) for col in columns)
-            rows.append((c.id, (*own, facts.resolution[c.id], c.resolved)))
+    """Cohort complaints `wanted` picks, with their resolution and `columns` (see `_value`)."""
+    values = [_value(facts, column.name) for column in columns]
+    resolution = facts.resolution
+    rows: Rows = [
+        Member(c.id, (*(value(c) for value in values), resolution[c.id], c.resolved))
+        for c in facts.cohort
+        if wanted(c)
+    ]
     return (*columns, *RESOLVED), rows
 
 
-def _extra(facts: Facts, c: Case, name: str) -> Any:
+def _value(facts: Facts, name: str) -> Callable[[Case], Any]:
+    """How a cohort figure's own column is read for one complaint."""
     if name == "acknowledge_seconds":
-        return facts.span(c.opened, _int(c.acknowledged))
+        return lambda c: facts.span(c.opened, _int(c.acknowledged))
     if name == "reopened_at":
-        return facts.reopened.get(c.id)
+        return lambda c: facts.reopened.get(c.id)
     if name == "followed_up_at":
-        known = facts.followups.get(c.id)
-        return known[0][0] if known else None
+        return lambda c: facts.followups[c.id][0][0] if c.id in facts.followups else None
     if name == "root_cause":
-        return c.cause
+        return lambda c: c.cause
     if name == "remedy_cents":
-        return facts.amounts.get(c.id)
+        return lambda c: facts.amounts.get(c.id)
     if name.endswith("_stage_seconds"):
-        return facts.stages.get(c.id, {}).get(name.removesuffix("_stage_seconds"))
+        stage = name.removesuffix("_stage_seconds")
+        return lambda c: facts.stages.get(c.id, {}).get(stage)
     raise ValueError(name)
 
 
@@ -577,7 +580,7 @@ def _select(facts: Facts, path: tuple[str, ...]) -> Selection | None:
     every: Callable[[Case], bool] = lambda c: True  # noqa: E731
     match path:
         case ("opened",) | ("per_1000_active", "opened"):
-            return (Column("opened_at", "time"),), [(c.id, (c.opened,)) for c in facts.opened]
+            return (Column("opened_at", "time"),), [Member(c.id, (c.opened,)) for c in facts.opened]
         case ("resolved",) | ("resolution_time", "n") | ("within_target", "n"):
             return _resolution(facts, facts.cohort)
         case ("reopen_rate", "n") | ("followup_completion", "n"):
@@ -645,8 +648,8 @@ def detail(facts: Facts, name: FigureName) -> Detail:
                 "agent|channel|category|location."
             )
         chosen = _group_ids(facts, name.path, name.group)
-        rows = [(i, values) for i, values in rows if i in chosen]
-    members = tuple(Member(complaint_id=i, values=values) for i, values in rows)
+        rows = [m for m in rows if m.complaint_id in chosen]
+    members = tuple(rows)
     return Detail(
         figure=name.text,
         group=name.group,
