@@ -226,7 +226,7 @@ class Facts:
                 agent=ag or NO_VALUE,
                 due=d if due is not None else None,
             )
-            for i, g, cu, o, a, r, k, rc, ag, d in self.conn.execute(query)
+            for i, g, cu, o, a, r, k, rc, ag, d in self.conn.execute(query).fetchall()
         ]
         # Sorted here: ORDER BY id made SQLite walk the whole table in id order instead of
         # the epoch index's range.
@@ -280,7 +280,7 @@ class Facts:
 
     def _joined(self, *columns: Any, source: Any, where: Iterable[Any] = ()) -> list[Any]:
         query = select(*columns).select_from(source).where(self._cohort(), q.counted(), *where)
-        return list(self.conn.execute(query))
+        return list(self.conn.execute(query).fetchall())
 
     @cached_property
     def reopened(self) -> dict[int, int]:

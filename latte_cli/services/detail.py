@@ -56,7 +56,7 @@ def complaint_rows(session: Session, ids: Sequence[int]) -> list[ComplaintRow]:
             .select_from(complaint.outerjoin(customer, customer.c.id == complaint.c.customer_id))
             .where(complaint.c.id.in_(chunk))
         )
-        for values in conn.execute(statement):
+        for values in conn.execute(statement).fetchall():
             row = ComplaintRow(**dict(zip(names, values, strict=True)))
             found[row.id] = row
     return [found[i] for i in ids if i in found]
