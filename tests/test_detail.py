@@ -337,7 +337,7 @@ out.textContent = JSON.stringify([...document.querySelectorAll("td a[href^='#']"
   return {text: a.textContent, href: a.getAttribute("href"),
           found: target !== null, total: target && Number(target.dataset.total),
           rows: target ? target.querySelectorAll("tbody tr").length : -1,
-          note: target && target.querySelector("p") ? target.querySelector("p").textContent : ""};
+          note: target ? [...target.querySelectorAll("p")].map(p => p.textContent).join(" ") : ""};
 }));
 document.body.appendChild(out);
 </script>"""

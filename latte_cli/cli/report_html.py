@@ -219,6 +219,18 @@ def _anchor(figure: str) -> str:
     return "detail-" + hashlib.sha1(figure.encode()).hexdigest()[:12]
 
 
+def _shared(details: Mapping[str, DetailPage]) -> dict[str, str]:
+    """Figure: the figure whose table it links to. Counts of the same complaints with the same
+    columns (resolved, resolution_time.n, within_target.n, ...) share one table."""
+    first: dict[tuple[Any, ...], str] = {}
+    found: dict[str, str] = {}
+    for figure, page in details.items():
+        d = page.detail
+        key = (d.columns, d.unit, tuple(m.complaint_id for m in d.members))
+        found[figure] = first.setdefault(key, figure)
+    return found
+
+
 def _linker(
     report: Report, section: Section, details: Mapping[str, DetailPage] | None
 ) -> Callable[[int, int, str], str] | None:
@@ -226,11 +238,13 @@ def _linker(
     if not details:
         return None
 
+    shared = _shared(details)
+
     def cell(row: int, column: int, text: str) -> str:
         figure = report_links.figure_at(report, section, row, column)
         if figure is None or figure not in details:
             return _escape(text)
-        return f"<a href='#{_anchor(figure)}'>{_escape(text)}</a>"
+        return f"<a href='#{_anchor(shared[figure])}'>{_escape(text)}</a>"
 
     return cell
 
@@ -238,8 +252,12 @@ def _linker(
 def _detail_sections(report: Report, details: Mapping[str, DetailPage]) -> str:
     parts = ["<h2>The complaints behind each count</h2>"]
     zone = report.options.zone
+    shared = _shared(details)
     for figure, page in details.items():
+        if shared[figure] != figure:
+            continue
         d = page.detail
+        also = [f for f, first in shared.items() if first == figure and f != figure]
         columns = ["ID", "Opened", "Customer", "Agent", "Summary"]
         columns += [detail_render.heading(c) for c in d.columns]
         head = "".join(f"<th>{_escape(c)}</th>" for c in columns)
@@ -266,8 +284,14 @@ def _detail_sections(report: Report, details: Mapping[str, DetailPage]) -> str:
             )
         parts.append(
             f"<section class='detail' id='{_anchor(figure)}' data-total='{page.total}'>"
-            f"<h3>{_escape(detail_render.title(page))}</h3>{note}"
+            f"<h3>{_escape(detail_render.title(page))}</h3>{_also(also)}{note}"
             f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
             "</section>"
         )
     return "".join(parts)
+
+
+def _also(figures: list[str]) -> str:
+    if not figures:
+        return ""
+    return f"<p class='meta'>Also the complaints of: {_escape(', '.join(figures))}.</p>"
