@@ -104,13 +104,14 @@ def report_json(latte: Any, *args: str) -> dict[str, Any]:
     return json.loads(latte.ok("report", *args, "--format", "json").stdout)  # type: ignore[no-any-return]
 
 
-def options_for(*, by: str | None, zone: str = "UTC", hours: str | None = None) -> Any:
+def options_for(*, by: str | None, zone: str = "UTC", hours: str | None = None, **more: Any) -> Any:
     tz = ZoneInfo(zone)
     return Options(
         zone=tz,
         as_of=epoch_of(AS_OF, zone),
         by=by,
         schedule=parse_schedule(hours) if hours else None,
+        **more,
     )
 
 
@@ -144,6 +145,16 @@ def test_every_count_opens_to_as_many_complaints(latte: Any, session: Session, d
     assert len(counts) > 60
     non_zero = assert_every_count_opens(session, report, options_for(by=None))
     assert non_zero > 0.7 * 2 * len(counts), "the data must make most counts non-zero"
+
+
+def test_lost_windows_and_a_short_target_open_too(latte: Any, session: Session, data: Any) -> None:
+    """A 3-day window closes before the as-of time for most of the cohort: lost counts."""
+    args = ("weekly", "--week", "2026-W47", "--as-of", AS_OF, "--window", "3", "--target", "8")
+    report = report_json(latte, *args, "--by", "channel")
+    assert report["figures"]["repurchase"]["lost"] > 0
+    assert report["previous"]["repurchase"]["lost"] > 0
+    options = options_for(by="channel", window_days=3, target_hours=8.0)
+    assert_every_count_opens(session, report, options)
 
 
 @pytest.mark.parametrize("by", ["agent", "location"])
