@@ -7,15 +7,21 @@ imported only when `--format html` is asked for.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from latte_cli.cli import detail_render, report_links
 from latte_cli.cli.render import visible
 from latte_cli.cli.report_render import DASH, Section, empty_notice, header, sections
 from latte_cli.reports.build import Report
 from latte_cli.reports.definitions import explain
+
+if TYPE_CHECKING:
+    from latte_cli.services.detail import DetailPage
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;
@@ -30,7 +36,10 @@ figcaption{color:#444;font-size:13px;max-width:720px;margin-top:4px}
 p.notice{background:#fff4d6;border-left:4px solid #e0a100;padding:8px 12px;font-weight:600}
 p.notice code{white-space:nowrap}
 dl dt{font-weight:600;margin-top:8px}dl dd{margin-left:16px;color:#333}
+td a{color:inherit}section.detail td{font-size:13px}
 """
+# Rows per drill-down table, so that a report with big counts stays a small file.
+DETAIL_ROWS = 200
 
 
 # Room above the tallest bar or point, as a share of the axis, so that nothing touches or
@@ -158,16 +167,20 @@ def _code(text: str) -> str:
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces))
 
 
-def _table(section: Section) -> str:
+def _table(section: Section, cell: Callable[[int, int, str], str] | None = None) -> str:
     head = "".join(f"<th>{_escape(c)}</th>" for c in section.columns)
+    shown = cell or (lambda r, c, text: _escape(text))
     body = "".join(
-        "<tr>" + "".join(f"<td>{_escape(c)}</td>" for c in row) + "</tr>" for row in section.rows
+        "<tr>" + "".join(f"<td>{shown(r, c, text)}</td>" for c, text in enumerate(row)) + "</tr>"
+        for r, row in enumerate(section.rows)
     )
     note = f"<p class='meta'>{_escape(section.note)}</p>" if section.note else ""
     return f"<h2>{_escape(section.title)}</h2><table><tr>{head}</tr>{body}</table>{note}"
 
 
-def html_text(report: Report) -> str:
+def html_text(report: Report, details: Mapping[str, DetailPage] | None = None) -> str:
+    """The report as one HTML file; with `details` (figure: its complaints, see
+    `report_links.linked_figures`) each count links to a table of its complaints."""
     lines = header(report)
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -183,7 +196,7 @@ def html_text(report: Report) -> str:
             f"<h2>{_escape(chart.title)}</h2><figure class='chart'>{chart.svg}"
             f"<figcaption>{_escape(chart.caption)}</figcaption></figure>"
         )
-    parts += [_table(section) for section in sections(report)]
+    parts += [_table(section, _linker(report, section, details)) for section in sections(report)]
     parts.append("<h2>Definitions</h2><dl>")
     for d in explain(report):
         parts.append(
@@ -192,5 +205,93 @@ def html_text(report: Report) -> str:
             f"<em>Exclusions:</em> {_escape(d.exclusions)}</dd>"
         )
     parts.append(f"</dl><p class='meta'>{DASH} means no data (n = 0).</p>")
+    if details:
+        parts.append(_detail_sections(report, details))
     parts.append("</body></html>\n")
     return "".join(parts)
+
+
+# Drill-down: each count links to the complaints behind it (docs/metrics.md, "Drill-down").
+
+
+def _anchor(figure: str) -> str:
+    """A fragment id for the figure's table: figure names may hold any character."""
+    return "detail-" + hashlib.sha1(figure.encode()).hexdigest()[:12]
+
+
+def _shared(details: Mapping[str, DetailPage]) -> dict[str, str]:
+    """Figure: the figure whose table it links to. Counts of the same complaints with the same
+    columns (resolved, resolution_time.n, within_target.n, ...) share one table."""
+    first: dict[tuple[Any, ...], str] = {}
+    found: dict[str, str] = {}
+    for figure, page in details.items():
+        d = page.detail
+        key = (d.columns, d.unit, tuple(m.complaint_id for m in d.members))
+        found[figure] = first.setdefault(key, figure)
+    return found
+
+
+def _linker(
+    report: Report, section: Section, details: Mapping[str, DetailPage] | None
+) -> Callable[[int, int, str], str] | None:
+    """How the section's cells are written: a count with its complaints becomes a link."""
+    if not details:
+        return None
+
+    shared = _shared(details)
+
+    def cell(row: int, column: int, text: str) -> str:
+        figure = report_links.figure_at(report, section, row, column)
+        if figure is None or figure not in details:
+            return _escape(text)
+        return f"<a href='#{_anchor(shared[figure])}'>{_escape(text)}</a>"
+
+    return cell
+
+
+def _detail_sections(report: Report, details: Mapping[str, DetailPage]) -> str:
+    parts = ["<h2>The complaints behind each count</h2>"]
+    zone = report.options.zone
+    shared = _shared(details)
+    for figure, page in details.items():
+        if shared[figure] != figure:
+            continue
+        d = page.detail
+        also = [f for f, first in shared.items() if first == figure and f != figure]
+        columns = ["ID", "Opened", "Customer", "Agent", "Summary"]
+        columns += [detail_render.heading(c) for c in d.columns]
+        head = "".join(f"<th>{_escape(c)}</th>" for c in columns)
+        rows = []
+        for row, member in zip(page.rows, d.members, strict=False):
+            cells = [
+                str(row.id),
+                detail_render.cell_time(row.opened_at, zone),
+                row.customer_name or row.customer_ref or DASH,
+                row.assigned_agent or DASH,
+                row.summary,
+                *[
+                    detail_render.cell(c, v, zone)
+                    for c, v in zip(d.columns, member.values, strict=True)
+                ],
+            ]
+            rows.append("<tr>" + "".join(f"<td>{_escape(c)}</td>" for c in cells) + "</tr>")
+        shown = len(page.rows)
+        note = ""
+        if shown < page.total:
+            note = (
+                f"<p class='meta'>showing {shown} of {page.total:,}; all of them: "
+                f"<code>{_escape(report_links.command(report, figure))}</code></p>"
+            )
+        parts.append(
+            f"<section class='detail' id='{_anchor(figure)}' data-total='{page.total}'>"
+            f"<h3>{_escape(detail_render.title(page))}</h3>{_also(also)}{note}"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            "</section>"
+        )
+    return "".join(parts)
+
+
+def _also(figures: list[str]) -> str:
+    if not figures:
+        return ""
+    return f"<p class='meta'>Also the complaints of: {_escape(', '.join(figures))}.</p>"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -54,6 +54,15 @@ Format = Annotated[str, typer.Option("--format", "-f", help="table, json, csv, m
 Explain = Annotated[
     bool, typer.Option("--explain", help="Print each figure's definition, clock and exclusions.")
 ]
+Detail = Annotated[
+    str | None,
+    typer.Option(
+        metavar="FIGURE[:GROUP]",
+        help="List the complaints behind a count, named by its path in --format json's "
+        "figures, e.g. repurchase.lost or 'repurchase_by_speed.\"> 3 d\".lost:ana' (with --by).",
+    ),
+]
+DETAIL_FORMATS = ("table", "json", "csv")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +84,7 @@ class Request:
     format: str = "table"
     output: Path | None = None
     explain: bool = False
+    detail: str | None = None
 
 
 def _weeks(text: str) -> int:
@@ -137,6 +147,9 @@ def _run(ctx: typer.Context, r: Request) -> None:
             weeks=weeks,
             first_week=first,
         )
+        if r.detail is not None:
+            _detail(session, r, fmt, span, options, zone)
+            return
         report = build_report(conn, span, options, kind=r.kind)
         if (
             r.week is None
@@ -145,10 +158,60 @@ def _run(ctx: typer.Context, r: Request) -> None:
         ):
             latest = latest_week_with_complaints(conn, as_of=as_of, zone=zone)
             report = replace(report, empty_default=EmptyPeriod(latest))
-    _emit(report, fmt, r.output, r.explain)
+        details = _html_details(session, report, span, options) if fmt == "html" else None
+    _emit(report, fmt, r.output, r.explain, details)
 
 
-def _emit(report: object, fmt: str, output: Path | None, explain: bool) -> None:
+def _detail(session: Any, r: Request, fmt: str, span: Any, options: Any, zone: Any) -> None:
+    """`--detail`: the complaints behind one count (docs/metrics.md, "Drill-down")."""
+    from latte_cli.cli import detail_render
+    from latte_cli.services.detail import figure_details
+
+    if fmt not in DETAIL_FORMATS:
+        raise InvalidValue(f"--detail lists complaints as {', '.join(DETAIL_FORMATS)}, not {fmt}.")
+    assert r.detail is not None
+    (page,) = figure_details(session, span=span, options=options, figures=[r.detail])
+    if fmt == "table":
+        if r.output is None:
+            detail_render.show(page, zone)
+            return
+        from rich.console import Console
+
+        with _open(r.output) as handle:
+            console = Console(file=handle, width=80, no_color=True, highlight=False)
+            detail_render.show(page, zone, console)
+        return
+    text = detail_render.csv_text(page) if fmt == "csv" else rows_text(page)
+    if r.output is None:
+        typer.echo(text, nl=False)
+        return
+    with _open(r.output) as handle:
+        handle.write(text)
+    typer.echo(f"Wrote the {fmt} list to {r.output}.", err=True)
+
+
+def rows_text(page: Any) -> str:
+    import json
+
+    from latte_cli.cli import detail_render
+
+    return json.dumps(detail_render.rows_json(page), indent=2, ensure_ascii=False) + "\n"
+
+
+def _html_details(session: Any, report: Any, span: Any, options: Any) -> dict[str, Any]:
+    """The complaints behind each count the HTML report links (the first rows of each)."""
+    from latte_cli.cli.report_html import DETAIL_ROWS
+    from latte_cli.cli.report_links import linked_figures
+    from latte_cli.services.detail import figure_details
+
+    figures = linked_figures(report)
+    pages = figure_details(session, span=span, options=options, figures=figures, limit=DETAIL_ROWS)
+    return dict(zip(figures, pages, strict=True))
+
+
+def _emit(
+    report: object, fmt: str, output: Path | None, explain: bool, details: Any = None
+) -> None:
     from latte_cli.cli import report_render as rr
     from latte_cli.reports.build import Report
 
@@ -166,7 +229,7 @@ def _emit(report: object, fmt: str, output: Path | None, explain: bool) -> None:
     if fmt == "html":
         from latte_cli.cli.report_html import html_text
 
-        text = html_text(report)
+        text = html_text(report, details)
     elif fmt == "json":
         text = rr.json_text(report)
     elif fmt == "csv":
@@ -207,6 +270,7 @@ def weekly(
     fmt: Format = "table",
     output: options.Output = None,
     explain: Explain = False,
+    detail: Detail = None,
 ) -> None:
     """The weekly report: volume, speed, SLA, stages, reopenings, repurchase, NPS and a trend.
 
@@ -228,6 +292,7 @@ def weekly(
         format=fmt,
         output=output,
         explain=explain,
+        detail=detail,
     )
     _run(ctx, request)
 
@@ -247,6 +312,7 @@ def agents(
     fmt: Format = "table",
     output: options.Output = None,
     explain: Explain = False,
+    detail: Detail = None,
 ) -> None:
     """One row per agent for coaching: resolved, speed, SLA, reopenings, repurchase, NPS, backlog.
 
@@ -267,6 +333,7 @@ def agents(
         format=fmt,
         output=output,
         explain=explain,
+        detail=detail,
     )
     _run(ctx, request)
 
@@ -287,6 +354,7 @@ def repurchase(
     fmt: Format = "table",
     output: options.Output = None,
     explain: Explain = False,
+    detail: Detail = None,
 ) -> None:
     """Repurchase outcomes in detail: overall, by speed, by action, fast and satisfied vs rest.
 
@@ -307,5 +375,6 @@ def repurchase(
         format=fmt,
         output=output,
         explain=explain,
+        detail=detail,
     )
     _run(ctx, request)
