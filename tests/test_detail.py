@@ -386,3 +386,15 @@ def test_html_counts_link_to_tables_of_as_many_rows(
     texts = {link["text"] for link in links}
     assert str(report["figures"]["opened"]) in texts
     assert any(int(link["text"]) > 0 for link in links)
+
+
+def test_a_long_period_html_report_has_no_links(latte: Any, data: Any, tmp_path: Path) -> None:
+    """Beyond five weeks the HTML report leaves the drill-down to `--detail` (docs/metrics.md)."""
+    page = tmp_path / "long.html"
+    week = ("--week", "2026-W47", "--as-of", AS_OF)
+    latte.ok("report", "weekly", *week, "--format", "html", "--output", str(page))
+    assert "The complaints behind each count" in page.read_text()
+    long = ("--since", "2026-09-01", "--until", "2026-11-22", "--as-of", AS_OF)
+    latte.ok("report", "weekly", *long, "--format", "html", "--output", str(page))
+    text = page.read_text()
+    assert "The complaints behind each count" not in text and '<a href="#' not in text

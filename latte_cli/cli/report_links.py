@@ -44,6 +44,9 @@ def figure_at(report: Report, section: Section, row: int, column: int) -> str | 
         if row == 0:
             return "repurchase.n" if column == 2 else None
         return _compare(f"repurchase.{OUTCOMES[row - 1]}", column)
+    fixes = _fix_figure(report, title, row, column)
+    if fixes is not None:
+        return fixes
     if column not in OUTCOME_CELLS and not title.startswith(("By ", "One row per agent")):
         return None
     key = OUTCOME_CELLS.get(column)
@@ -55,10 +58,45 @@ def figure_at(report: Report, section: Section, row: int, column: int) -> str | 
         return f"repurchase_by_action.{_key(f.by_action[row][0])}.{key}"
     if title == "Fast and satisfied against the rest":
         return f"{('fast_and_satisfied', 'rest')[row]}.{key}"
-    if title.startswith("By ") and column in (1, 2):
+    if title.startswith("By ") and ":" not in title and column in (1, 2):
         return f"{('opened', 'resolved')[column - 1]}:{report.groups[row].group}"
     if title.startswith("One row per agent") and column == 1:
         return f"resolved:{report.groups[row].group}"
+    return None
+
+
+DEADLINE_CELLS = {1: "met", 2: "breached", 3: "pending", 5: "n"}
+REPEAT_CELLS = {2: "n", 3: "repeats", 4: "not_repeated", 5: "pending"}
+REPEAT_ROWS = ("repeats", "not_repeated", "pending")
+
+
+def _fix_figure(report: Report, title: str, row: int, column: int) -> str | None:
+    """The counts of the sections on what to fix and what it is worth (report_render)."""
+    x = report.totals.fixes
+    if title.startswith("Deadlines") and column in DEADLINE_CELLS:
+        return f"deadlines.{('first', 'final')[row]}.{DEADLINE_CELLS[column]}"
+    if title.startswith("Root causes (Pareto") and column == 1 and row < len(x.root_causes):
+        return f"root_causes.{_key(x.root_causes[row].cause)}.count"
+    if title.startswith("Repeat complaints"):
+        if row == 0:
+            return "repeat.n" if column == 2 else None
+        return _compare(f"repeat.{REPEAT_ROWS[row - 1]}", column)
+    for prefix, name, groups in (
+        ("Repeat by root cause", "repeat_by_cause", x.repeat_by_cause),
+        ("Repeat by agent", "repeat_by_agent", x.repeat_by_agent),
+    ):
+        if title == prefix:
+            if row < len(groups) and column in REPEAT_CELLS:
+                return f"{name}.{_key(groups[row][0])}.{REPEAT_CELLS[column]}"
+            return None
+    if title == "Remedy cost by action kind":
+        if column == 1 and row < len(x.remedies.by_action):
+            return f"remedies.by_action.{_key(x.remedies.by_action[row][0])}.complaints"
+        return None
+    if title == "Remedies by resolution speed":
+        return f"remedies.by_speed.{_key(SPEED_BUCKETS[row])}.complaints" if column == 1 else None
+    if title.startswith("Complaints per 1,000"):
+        return _compare("per_1000_active.opened", column) if row == 0 else None
     return None
 
 

@@ -158,8 +158,16 @@ def _run(ctx: typer.Context, r: Request) -> None:
         ):
             latest = latest_week_with_complaints(conn, as_of=as_of, zone=zone)
             report = replace(report, empty_default=EmptyPeriod(latest))
-        details = _html_details(session, report, span, options) if fmt == "html" else None
+        details = None
+        if fmt == "html" and span.current.end - span.current.start <= DETAIL_LINKS_MAX:
+            details = _html_details(session, report, span, options)
     _emit(report, fmt, r.output, r.explain, details)
+
+
+# The HTML report links its counts to their complaints for periods up to five weeks: the
+# drill-down reads the period's rows, which over a year takes about a minute on a million
+# complaints (docs/metrics.md, "Drill-down"); `--detail` opens any count of any period.
+DETAIL_LINKS_MAX = 35 * 86_400
 
 
 def _detail(session: Any, r: Request, fmt: str, span: Any, options: Any, zone: Any) -> None:
@@ -170,7 +178,9 @@ def _detail(session: Any, r: Request, fmt: str, span: Any, options: Any, zone: A
     if fmt not in DETAIL_FORMATS:
         raise InvalidValue(f"--detail lists complaints as {', '.join(DETAIL_FORMATS)}, not {fmt}.")
     assert r.detail is not None
-    (page,) = figure_details(session, span=span, options=options, figures=[r.detail])
+    (page,) = figure_details(
+        session, span=span, options=options, figures=[r.detail], repeat_days=r.repeat_days
+    )
     if fmt == "table":
         if r.output is None:
             detail_render.show(page, zone)
@@ -205,7 +215,14 @@ def _html_details(session: Any, report: Any, span: Any, options: Any) -> dict[st
     from latte_cli.services.detail import figure_details
 
     figures = linked_figures(report)
-    pages = figure_details(session, span=span, options=options, figures=figures, limit=DETAIL_ROWS)
+    pages = figure_details(
+        session,
+        span=span,
+        options=options,
+        figures=figures,
+        limit=DETAIL_ROWS,
+        repeat_days=options.repeat_days,
+    )
     return dict(zip(figures, pages, strict=True))
 
 

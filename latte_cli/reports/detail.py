@@ -39,8 +39,11 @@ NPS_KEYS = ("promoters", "passives", "detractors", "n")
 DEADLINE_KINDS = ("first", "final")
 DEFAULT_REPEAT_DAYS = 30
 # Leaves of the report's JSON that are not counts of complaints: values, shares, money.
+# A root cause's previous count is `previous.root_causes.<cause>.count`, its change a
+# difference, and active customers are customers.
 VALUE_KEYS = frozenset(
     {"median_seconds", "p90_seconds", "mean_seconds", "rate", "score", "share", "value"}
+    | {"previous_count", "change", "active_customers"}
 )
 VALUE_SUFFIXES = ("_cents", "_seconds", "_rate", "_share", "_per_unit")
 
@@ -79,7 +82,11 @@ CATALOGUE = (
     *(f"repeat_by_cause.<cause>.{k}" for k in REPEAT_KEYS),
     *(f"repeat_by_agent.<agent>.{k}" for k in REPEAT_KEYS),
     "root_causes.<cause>.count",
+    "root_causes.<cause>.resolution_time.n",
+    *(f"root_causes.<cause>.repurchase.{k}" for k in OUTCOME_KEYS),
+    *(f"root_causes.<cause>.repeat.{k}" for k in REPEAT_KEYS),
     "remedies.by_action.<kind>.complaints",
+    *(f'remedies.by_speed."{label}".complaints' for label in q.SPEED_BUCKETS),
     "per_1000_active.opened",
 )
 
@@ -353,6 +360,22 @@ class Facts:
         return found
 
     @cached_property
+    def remedy_kinds(self) -> dict[int, set[str]]:
+        """Cohort complaint id: the action kinds of its Take action records completed by the
+        as-of time (current values; a reopened complaint may have several)."""
+        c, s = q.table("complaint"), q.table("stage_record")
+        rows = self._joined(
+            s.c.complaint_id,
+            s.c.action_kind,
+            source=s.join(c, s.c.complaint_id == c.c.id),
+            where=(s.c.stage == "take_action", s.c.completed_at <= _dt(self.options.as_of)),
+        )
+        found: dict[int, set[str]] = {}
+        for cid, kind in rows:
+            found.setdefault(int(cid), set()).add(kind or NO_VALUE)
+        return found
+
+    @cached_property
     def bought(self) -> dict[int, tuple[int, int]]:
         """Cohort complaint id: the customer's first purchase in (resolved, resolved + W],
         known by the as-of time (epoch, amount in cents)."""
@@ -500,12 +523,15 @@ def _repeat(facts: Facts, wanted: Callable[[Case], bool], key: str) -> Selection
 
 def _deadline(facts: Facts, kind: str, key: str) -> Selection:
     """Met, breached or pending deadlines due in the period (docs/metrics.md, Deadlines):
-    first response = acknowledge, final response = first resolution."""
+    first response = acknowledge (the resolution for a complaint resolved without recorded
+    stages), final response = first resolution."""
     as_of = facts.options.as_of
     rows: Rows = []
     for c in facts.due(kind):
         due = _int(c.due)
-        done = c.acknowledged if kind == "first" else c.resolved
+        done = c.resolved
+        if kind == "first" and c.acknowledged is not None:
+            done = c.acknowledged
         if done is not None and done > as_of:
             done = None
         if done is not None:
@@ -519,15 +545,19 @@ def _deadline(facts: Facts, kind: str, key: str) -> Selection:
 
 
 def _nps(facts: Facts, key: str) -> Selection:
-    """One row per follow-up score recorded by the as-of time (NPS counts scores)."""
+    """Each complaint's latest score recorded by the as-of time, once (of scores in the same
+    second, the highest; docs/metrics.md, "One follow-up per resolution")."""
     rows: Rows = []
     for c in facts.cohort:
-        for recorded, score, _, _ in facts.followups.get(c.id, []):
-            if score is None:
-                continue
-            kind = "promoters" if score >= 9 else "detractors" if score <= 6 else "passives"
-            if key in (kind, "n"):
-                rows.append(Member(c.id, (recorded, score)))
+        scored = [
+            (at, score) for at, score, _, _ in facts.followups.get(c.id, []) if score is not None
+        ]
+        if not scored:
+            continue
+        recorded, score = max(scored)
+        kind = "promoters" if score >= 9 else "detractors" if score <= 6 else "passives"
+        if key in (kind, "n"):
+            rows.append(Member(c.id, (recorded, score)))
     return (Column("recorded_at", "time"), Column("score", "number")), rows
 
 
@@ -626,11 +656,25 @@ def _select(facts: Facts, path: tuple[str, ...]) -> Selection | None:
             return _repeat(facts, lambda c: c.cause == cause, key)
         case ("repeat_by_agent", agent, key) if key in REPEAT_KEYS:
             return _repeat(facts, lambda c: c.agent == agent, key)
-        case ("root_causes", cause, "count"):
+        case ("root_causes", cause, "count") | ("root_causes", cause, "resolution_time", "n"):
             return _cohort_where(facts, lambda c: c.cause == cause, Column("root_cause", "text"))
+        case ("root_causes", cause, "repurchase", key) if key in OUTCOME_KEYS:
+            return _outcomes(facts, lambda c, s, sat: c.cause == cause, key)
+        case ("root_causes", cause, "repeat", key) if key in REPEAT_KEYS:
+            return _repeat(facts, lambda c: c.cause == cause, key)
         case ("remedies", "by_action", kind, "complaints"):
+            # A complaint with a Take action of that kind (recorded by T), as the cost counts.
             columns = (Column("remedy_cents", "cents"),)
-            return _cohort_where(facts, lambda c: c.action == kind, *columns)
+            kinds = facts.remedy_kinds
+            return _cohort_where(facts, lambda c: kind in kinds.get(c.id, ()), *columns)
+        case ("remedies", "by_speed", label, "complaints") if label in SPEED:
+            bucket, resolution = SPEED[label], facts.resolution
+            columns = (Column("remedy_cents", "cents"),)
+            return _cohort_where(
+                facts,
+                lambda c: bisect_right(q.SPEED_LIMITS, resolution[c.id]) == bucket,
+                *columns,
+            )
     return None
 
 
@@ -656,7 +700,7 @@ def detail(facts: Facts, name: FigureName) -> Detail:
         period=facts.period,
         columns=columns,
         members=members,
-        unit="follow-up scores" if name.path[0] == "nps" else "complaints",
+        unit="complaints",
     )
 
 

@@ -38,11 +38,17 @@ class DetailPage:
 
 
 def complaint_rows(session: Session, ids: Sequence[int]) -> list[ComplaintRow]:
-    """The list rows of `ids`, in that order: every `ComplaintRow` field read by its name from
-    the complaint's columns (the customer's ref and name from the customer), as plain rows, not
-    ORM objects (a year's cohort is a few hundred thousand)."""
+    """The list rows of `ids`, in that order: every `ComplaintRow` field that is a column, read
+    by its name from the complaint's columns (the customer's ref and name from the customer),
+    as plain rows, not ORM objects (a year's cohort is a few hundred thousand)."""
     complaint, customer = Complaint.__table__, Customer.__table__  # type: ignore[attr-defined]
-    names = [f.name for f in dataclasses.fields(ComplaintRow)]
+    # Fields with no column of that name (the deadline countdown) keep their defaults: the
+    # figure's own columns say what the drill-down is about.
+    names = [
+        f.name
+        for f in dataclasses.fields(ComplaintRow)
+        if f.name in FROM_CUSTOMER or f.name in complaint.c
+    ]
     columns = [
         customer.c[FROM_CUSTOMER[n]].label(n) if n in FROM_CUSTOMER else complaint.c[n]
         for n in names
