@@ -175,9 +175,8 @@ def generate(out: Path, complaints: int, seed: int, lines_per_purchase: float = 
             updates = ""
             if ended is None and updates_rng.random() < 0.4:
                 updates = _updates(updates_rng, opened, LAST_DAY)
-            elif ended is not None and ended - opened > timedelta(days=2):
-                if updates_rng.random() < 0.5:
-                    updates = _updates(updates_rng, opened, ended)
+            elif ended and ended - opened > timedelta(days=2) and updates_rng.random() < 0.5:
+                updates = _updates(updates_rng, opened, ended)
             complaints_out.writerow([
                 f"S-{number:07d}",
                 "" if anonymous else ref,
