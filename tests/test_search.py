@@ -245,3 +245,41 @@ def test_on_a_terminal_the_words_found_are_highlighted(latte: Latte, db_url: str
     shown = child.before or ""
     assert "\x1b[1;7mblender\x1b[0m" in shown and "\x1b[1;7mkitchen\x1b[0m" in shown
     assert "\x1b[1;7mexploded" not in shown
+
+
+def test_updates_sent_to_the_customer_are_found_until_forgotten(latte: Latte, db_url: str) -> None:
+    """Revision 0013: the text of an update sent to the customer is in the complaint's
+    document; forgetting the customer erases it from the index too."""
+    cid = new(latte, "The lamp flickers", "--customer", "C-8", "--name", "Ana Diaz")
+    other = new(latte, "The lamp is dim", "--customer", "C-9", "--name", "Ben Rossi")
+    assert ids(latte, "zeppelin") == []
+    latte.ok("update", cid, "--text", "A zeppelin courier brings the new lamp on Friday")
+    latte.ok("update", other, "--text", "We are still looking into it")
+    assert ids(latte, "zeppelin") == [int(cid)]
+    assert ids(latte, "zeppelin courier friday") == [int(cid)]
+    integrity(db_url)
+    latte.ok("customer", "forget", "C-8", "--reason", "erasure request", "--yes")
+    assert ids(latte, "zeppelin") == []
+    assert ids(latte, "looking") == [int(other)]
+    integrity(db_url)
+
+
+def test_revision_0013_adds_stored_updates_and_its_downgrade_removes_them(
+    latte: Latte, db_url: str
+) -> None:
+    cid = new(latte, "The kettle leaks")
+    latte.ok("update", cid, "--text", "The quokka team is on it")
+    engine = db.get_engine(db_url)
+    config = alembic_config()
+    for target, step, found in (
+        ("0010", command.downgrade, []),
+        ("head", command.upgrade, [int(cid)]),
+    ):
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            step(config, target)
+        integrity(db_url)
+        with db.open_session(db_url) as session:
+            hits = search(session, SearchFilter(text="quokka"))
+            assert [hit.complaint_id for hit in hits] == found
+        assert len(ids(latte, "kettle")) == 1

@@ -23,6 +23,7 @@ REVISIONS: tuple[str, ...] = (
     "0008",
     "0009",
     "0010",
+    "0013",
 )
 HEAD = REVISIONS[-1]
 

@@ -3,7 +3,8 @@
 The index is the database's own (revision 0008, docs/architecture.md "Storage"): an FTS5 table
 on SQLite ranked by bm25, a `tsvector` column with a GIN index on PostgreSQL ranked by
 `ts_rank`. One document per complaint holds its summary, every stage text, transfer notes,
-reopening reasons and follow-up notes, and its customer's name, email and phone. Triggers keep
+reopening reasons, updates sent to the customer (revision 0013) and follow-up notes, and its
+customer's name, email and phone. Triggers keep
 it current, so every writer (commands, the importer, forgetting, merging) is covered.
 
 A search text is folded as `identity.fold` folds names (case, diacritics, ł, ø, ß) and split
@@ -27,7 +28,13 @@ from sqlmodel import Session, col, select
 
 from latte_cli import events, identity
 from latte_cli.errors import InvalidValue, NotFound, SeveralCustomers
-from latte_cli.events import HANDOFF_KINDS, ReopenDetails, TransferDetails
+from latte_cli.events import (
+    HANDOFF_KINDS,
+    CustomerUpdateDetails,
+    EventKind,
+    ReopenDetails,
+    TransferDetails,
+)
 from latte_cli.models import Complaint, Customer, Event, FollowUp, StageRecord
 from latte_cli.services.customers import CustomerHistory, customer_history, get_customer
 from latte_cli.timeutil import epoch
@@ -38,6 +45,8 @@ MIN_PREFIX = 3
 CANDIDATES = 2000
 SNIPPET_CHARS = 90
 STAGE_TEXTS = ("text", "action_detail", "options_offered", "what_will_change")
+# The events whose text is in a document (revisions 0008 and 0013).
+TEXT_KINDS = (*HANDOFF_KINDS, EventKind.CUSTOMER_UPDATE)
 
 
 @dataclass(frozen=True)
@@ -210,12 +219,13 @@ def _texts(session: Session, ids: list[int]) -> dict[int, list[str]]:
                 texts.setdefault(record.complaint_id, []).append(value)
     for row in session.exec(
         select(Event)
-        .where(col(Event.complaint_id).in_(ids), col(Event.kind).in_(HANDOFF_KINDS))
+        .where(col(Event.complaint_id).in_(ids), col(Event.kind).in_(TEXT_KINDS))
         .order_by(col(Event.id))
     ):
         details = events.decode(row)
         note = details.note if isinstance(details, TransferDetails) else ""
         note = details.reason if isinstance(details, ReopenDetails) else note
+        note = details.text if isinstance(details, CustomerUpdateDetails) else note
         if note:
             texts.setdefault(row.complaint_id, []).append(note)
     for followup in session.exec(
