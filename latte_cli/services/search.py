@@ -379,3 +379,78 @@ def customer_history_named(
     if len(found) == 1 or choose is None:
         return customer_history(session, found[0])
     return customer_history(session, choose(found))
+
+
+def check_index(session: Session, add: Callable[[str], None], *, batch: int = 2000) -> bool:
+    """Report to `add` what is wrong with the search index (`latte db check`); False when the
+    documents could not be compared (a read-only SQLite file: FTS5's check is a write
+    statement). Found: a complaint without exactly one document, a document of no complaint,
+    a document that differs from a fresh build of it (docs/architecture.md, "The search
+    index"). SQLite: FTS5's `integrity-check` compares the
+    index with the documents the view builds, and the index's own row list (`_docsize`) with
+    the complaints; PostgreSQL: every stored `tsvector` with `latte_search_documents`, a batch
+    of complaint ids at a time."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        missing, orphans = (
+            connection.execute(sa.text(f"SELECT count(*) FROM ({query})")).scalar_one()
+            for query in (
+                "SELECT id FROM complaint EXCEPT SELECT id FROM search_index_docsize",
+                "SELECT id FROM search_index_docsize EXCEPT SELECT id FROM complaint",
+            )
+        )
+        if missing:
+            add(f"search index: {missing} complaints have no document")
+        if orphans:
+            add(f"search index: {orphans} documents belong to no complaint")
+        try:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO search_index (search_index, rank) VALUES ('integrity-check', 1)"
+                )
+            )
+        except sa.exc.DatabaseError as error:
+            reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
+            if "readonly" in reason.lower():
+                return False
+            add(f"search index: it differs from the complaints' documents ({reason})")
+        return True
+    missing = connection.execute(
+        sa.text(
+            "SELECT count(*) FROM complaint c "
+            "WHERE NOT EXISTS (SELECT 1 FROM search_index s WHERE s.complaint_id = c.id)"
+        )
+    ).scalar_one()
+    if missing:
+        add(f"search index: {missing} complaints have no document")
+    top = connection.execute(sa.text("SELECT max(id) FROM complaint")).scalar() or 0
+    compare = sa.text(
+        "SELECT s.complaint_id FROM search_index s "
+        "JOIN latte_search_documents(ARRAY(SELECT id FROM complaint "
+        "WHERE id > :low AND id <= :high)) d ON d.doc_id = s.complaint_id "
+        "WHERE s.document IS DISTINCT FROM d.doc ORDER BY s.complaint_id"
+    )
+    for low in range(0, top, batch):
+        for (complaint_id,) in connection.execute(compare, {"low": low, "high": low + batch}):
+            add(f"complaint {complaint_id}: its search document differs from a fresh build")
+    return True
+
+
+def rebuild_index(session: Session, *, batch: int = 20_000) -> int:
+    """Build every complaint's search document again from the tables (`latte db
+    rebuild-search`) and commit; returns the number of complaints indexed."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.execute(sa.text("INSERT INTO search_index (search_index) VALUES ('rebuild')"))
+    else:
+        connection.execute(sa.text("DELETE FROM search_index"))
+        top = connection.execute(sa.text("SELECT max(id) FROM complaint")).scalar() or 0
+        refresh = sa.text(
+            "SELECT latte_search_refresh(ARRAY(SELECT id FROM complaint "
+            "WHERE id > :low AND id <= :high))"
+        )
+        for low in range(0, top, batch):
+            connection.execute(refresh, {"low": low, "high": low + batch})
+    count = int(connection.execute(sa.text("SELECT count(*) FROM complaint")).scalar_one())
+    session.commit()
+    return count

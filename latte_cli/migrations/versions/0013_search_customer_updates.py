@@ -9,8 +9,10 @@ which have only a time) change no document.
   the notes and reasons of transfers and reopenings; the triggers on `event` fire for updates
   with text too. Only the documents of complaints that have updates are rewritten: each leaves
   the index through the old view and enters it through the new one.
-- PostgreSQL: `latte_search_refresh` gathers the same texts; the statement-level triggers on
-  `event` already refresh every complaint a statement touched. The documents of complaints
+- PostgreSQL: a complaint's document is built by the new function `latte_search_documents`
+  (which `latte db check` calls to compare the stored documents with fresh ones), gathering
+  the same texts; `latte_search_refresh` stores what it builds. The statement-level triggers
+  on `event` already refresh every complaint a statement touched. The documents of complaints
   with updates are refreshed.
 
 Revision ID: 0013
@@ -128,13 +130,13 @@ def _event_triggers(new: bool) -> list[str]:
     return triggers
 
 
-def _postgresql_refresh(kinds: str, keys: tuple[str, ...]) -> str:
+def _postgresql_functions(kinds: str, keys: tuple[str, ...], new: bool) -> list[str]:
+    """The refresh of revision 0008, with the texts of `kinds`. From this revision the document
+    is built by its own function, `latte_search_documents`, which `latte db check` also calls
+    to compare the stored documents with fresh ones."""
     stage_text = ", ".join(f"s.{c}" for c in STAGE_TEXTS)
     event_text = ", ".join(f"e.data::json ->> '{k}'" for k in keys)
-    return f"""CREATE OR REPLACE FUNCTION latte_search_refresh(ids integer[]) RETURNS void
-        LANGUAGE sql AS $$
-            INSERT INTO search_index (complaint_id, document)
-            SELECT c.id,
+    build = f"""SELECT c.id,
                 setweight(to_tsvector('simple', latte_search_fold(concat_ws(' ',
                     cu.name, cu.email, cu.phone, replace(cu.phone_key, '+', '')))), 'A')
                 || setweight(to_tsvector('simple', latte_search_fold(concat_ws(' ', c.summary,
@@ -145,9 +147,29 @@ def _postgresql_refresh(kinds: str, keys: tuple[str, ...]) -> str:
                     (SELECT string_agg(f.note, ' ' ORDER BY f.id)
                      FROM followup f WHERE f.complaint_id = c.id)))), 'B')
             FROM complaint c LEFT JOIN customer cu ON cu.id = c.customer_id
-            WHERE c.id = ANY(ids)
+            WHERE c.id = ANY(ids)"""
+    if not new:
+        return [
+            f"""CREATE OR REPLACE FUNCTION latte_search_refresh(ids integer[]) RETURNS void
+            LANGUAGE sql AS $$
+                INSERT INTO search_index (complaint_id, document)
+                {build}
+                ON CONFLICT (complaint_id) DO UPDATE SET document = excluded.document
+            $$""",
+            "DROP FUNCTION latte_search_documents(integer[])",
+        ]
+    return [
+        f"""CREATE FUNCTION latte_search_documents(ids integer[])
+        RETURNS TABLE (doc_id integer, doc tsvector) LANGUAGE sql STABLE AS $$
+            {build}
+        $$""",
+        """CREATE OR REPLACE FUNCTION latte_search_refresh(ids integer[]) RETURNS void
+        LANGUAGE sql AS $$
+            INSERT INTO search_index (complaint_id, document)
+            SELECT doc_id, doc FROM latte_search_documents(ids)
             ON CONFLICT (complaint_id) DO UPDATE SET document = excluded.document
-        $$"""
+        $$""",
+    ]
 
 
 def _batches(bind: sa.Connection) -> list[tuple[int, int]]:
@@ -161,7 +183,8 @@ def _switch(new: bool) -> None:
     kinds, keys = (NEW_KINDS, NEW_KEYS) if new else (OLD_KINDS, OLD_KEYS)
     touched = f"id IN ({UPDATES} AND complaint_id > :low AND complaint_id <= :high)"
     if bind.dialect.name != "sqlite":
-        op.execute(_postgresql_refresh(kinds, keys))
+        for statement in _postgresql_functions(kinds, keys, new):
+            op.execute(statement)
         refresh = f"SELECT latte_search_refresh(ARRAY(SELECT id FROM complaint WHERE {touched}))"
         for low, high in _batches(bind):
             bind.execute(sa.text(refresh), {"low": low, "high": high})
