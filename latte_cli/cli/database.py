@@ -13,7 +13,8 @@ from latte_cli.cli.app import LatteGroup, app, globals_of
 db_app = typer.Typer(
     cls=LatteGroup,
     no_args_is_help=True,
-    help="Look after the database: upgrade, status, check, rebuild-summary, backup, retain.",
+    help="Look after the database: upgrade, status, check, rebuild-summary, rebuild-search, "
+    "backup, retain.",
 )
 app.add_typer(db_app, name="db")
 
