@@ -8,8 +8,9 @@ the repurchase report shows customers lost as well as won back) across agents, c
 categories, locations and action kinds, most fully handled through LATTE, some resolved in a
 system that only kept the resolution time, some still open; purchases before and (more often
 after fast resolutions) after the complaints, as orders of one to three lines; follow-up
-calls with NPS. The same seed always gives the same files, byte for byte. Rows are written as
-they are made: memory stays flat.
+calls with NPS; updates sent to the customer on some open and some slow complaints (the
+`updates` column). The same seed always gives the same files, byte for byte. Rows are written
+as they are made: memory stays flat.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ COMPLAINT_FIELDS = [
     "external_id", "customer_ref", "customer_name", "customer_email", "channel", "category",
     "location", "severity", "summary", "listen", "agent", "opened_at", "acknowledged_at",
     "take_action_at", "thank_at", "explain_at", "resolved_at", "action_kind", "action_detail",
-    "amount", "root_cause", "what_will_change",
+    "amount", "root_cause", "what_will_change", "updates",
 ]  # fmt: skip
 FIRST = ["Ana", "Ben", "Chloé", "David", "Eva", "Farid", "Greta", "Hugo", "Inès", "Jonas",
          "Karim", "Lena", "Marta", "Nico", "Olga", "Pablo"]  # fmt: skip
@@ -89,8 +90,20 @@ def _minutes(rng: random.Random, median: float) -> timedelta:
     return timedelta(minutes=max(1.0, rng.lognormvariate(0, 1.0) * median))
 
 
+def _updates(rng: random.Random, opened: datetime, until: datetime) -> str:
+    """One to three updates sent to the customer while the complaint was open, at least a day
+    apart, joined by ";" as the import's `updates` column expects (README, "Import")."""
+    days = int((until - opened).total_seconds() // 86400)
+    if days < 1:
+        return ""
+    chosen = sorted(rng.sample(range(1, days + 1), min(days, rng.randint(1, 3))))
+    return ";".join(iso(opened + timedelta(days=d, minutes=-rng.randint(5, 600))) for d in chosen)
+
+
 def generate(out: Path, complaints: int, seed: int, lines_per_purchase: float = 1.8) -> None:
     rng = random.Random(seed)
+    # Updates draw from their own generator, so adding them left the rest of the sample as it was.
+    updates_rng = random.Random(seed * 1_000_003 + 1)
     out.mkdir(parents=True, exist_ok=True)
     customers = max(10, complaints // 2)
     span = WEEKS * 7 * 24 * 3600
@@ -158,6 +171,12 @@ def generate(out: Path, complaints: int, seed: int, lines_per_purchase: float = 
                 cause = (CATEGORY_CAUSE[category] if rng.random() < 0.35
                          else rng.choices(CAUSES, CAUSE_WEIGHTS)[0])  # fmt: skip
             name = f"{FIRST[c % len(FIRST)]} {LAST[c % len(LAST)]}"
+            ended = times[3] or resolved_only
+            updates = ""
+            if ended is None and updates_rng.random() < 0.4:
+                updates = _updates(updates_rng, opened, LAST_DAY)
+            elif ended and ended - opened > timedelta(days=2) and updates_rng.random() < 0.5:
+                updates = _updates(updates_rng, opened, ended)
             complaints_out.writerow([
                 f"S-{number:07d}",
                 "" if anonymous else ref,
@@ -179,6 +198,7 @@ def generate(out: Path, complaints: int, seed: int, lines_per_purchase: float = 
                 amount,
                 cause,
                 rng.choice(CHANGES[cause]) if cause else "",
+                updates,
             ])  # fmt: skip
             if anonymous:
                 continue

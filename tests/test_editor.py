@@ -126,6 +126,7 @@ def test_an_empty_text_or_a_failing_editor_saves_nothing(
     assert len(result.output.strip().splitlines()) == 1
     assert "Traceback" not in result.output
     assert session.exec(select(Complaint)).all() == []
+    session.rollback()
 
 
 @pytest.mark.sqlite_only
@@ -255,3 +256,68 @@ def test_the_editor_key_in_a_multiline_answer(
     assert written == answer
     if "exit 4" in body:
         assert "exited with status 4" in capsys.readouterr().err
+
+
+@pytest.fixture
+def data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user's data folder, where a refused command keeps the text written for it."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return tmp_path / "data" / "latte" / "unsaved"
+
+
+def test_a_refused_step_keeps_the_text_and_the_next_edit_starts_from_it(
+    latte: Latte, session: Session, writer: Path, data_folder: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    latte.ok(*NEW, "--category", "delivery", "--listen", "Broken lamp")
+    latte.ok("step", "1", "acknowledge", "--text", "Sorry")
+    refused = latte("step", "1", "take_action", "--kind", "teleport", "--edit")
+    assert refused.exit_code == 1
+    kept = data_folder / "step-1-take_action.txt"
+    assert kept.read_text() == "The lamp arrived broken.\nThe box was dry.\n"
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert stat.S_IMODE(data_folder.stat().st_mode) == 0o700
+    message = " ".join(refused.stderr.split())
+    assert "teleport" in message
+    assert f"Your text is kept in {kept}" in message
+    assert "`latte step 1 take_action --edit` starts from it" in message
+    assert f'--detail "$(cat {kept})"' in message
+    assert len(stages(session)) == 2  # nothing half-written
+    session.rollback()  # the test's transaction ends: the next command may write
+
+    # The next --edit opens the kept text; saved unchanged, it is recorded and removed.
+    seen = tmp_path / "seen-again.txt"
+    monkeypatch.setenv("VISUAL", str(script(tmp_path, "keep.sh", f'cp "$1" "{seen}"\n')))
+    latte.ok("step", "1", "take_action", "--kind", "refund", "--edit")
+    assert seen.read_text().startswith("The lamp arrived broken.\nThe box was dry.\n\n# Write")
+    _, _, action = stages(session)
+    assert action.action_detail == "The lamp arrived broken.\nThe box was dry."
+    assert not kept.exists()
+
+
+def test_a_refused_new_keeps_the_text_until_it_is_given_again(
+    latte: Latte, session: Session, writer: Path, data_folder: Path
+) -> None:
+    refused = latte(*NEW[:-2], "--channel", "pigeon", "--category", "delivery", "--edit")
+    assert refused.exit_code == 1
+    kept = data_folder / "new-listen.txt"
+    assert f'--listen "$(cat {kept})"' in " ".join(refused.stderr.split())
+    assert session.exec(select(Complaint)).all() == []
+    session.rollback()
+    # A command with another text leaves it; the one given the kept text removes it.
+    latte.ok(*NEW, "--category", "delivery", "--listen", "Something else")
+    assert kept.exists()
+    text = kept.read_text().rstrip("\n")  # as "$(cat PATH)" gives it
+    latte.ok(*NEW, "--category", "delivery", "--listen", text)
+    assert not kept.exists()
+    assert [s.text for s in stages(session)] == ["Something else", text]
+
+
+def test_a_refusal_without_the_editor_keeps_nothing(
+    latte: Latte, data_folder: Path, writer: Path
+) -> None:
+    latte.ok(*NEW, "--category", "delivery", "--listen", "Broken lamp")
+    refused = latte("step", "1", "thank", "--text", "Thanks")  # acknowledge is due
+    assert refused.exit_code == 1, refused.output
+    assert "kept" not in refused.stderr
+    assert not data_folder.exists()

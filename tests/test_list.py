@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from latte_cli import workflow
+import pytest
+from sqlalchemy import text
+
+from latte_cli import db, workflow
 
 from .conftest import Latte
 
@@ -95,3 +98,66 @@ def test_nothing_to_do_says_so_and_how_to_see_everything(latte: Latte) -> None:
     out = latte.ok("list").stdout
     assert "Nothing needs action" in out and "latte list --all" in out
     assert listed(latte) == []
+
+
+def _deadlines(db_url: str, ids: list[int]) -> dict[int, tuple[int | None, int]]:
+    """Give every third complaint no deadline and the others deadlines out of opening order,
+    as a policy change or an older database leaves them; return (final due, opened) by id."""
+    with db.get_engine(db_url).begin() as connection:
+        for n, cid in enumerate(ids):
+            due = None if n % 3 == 0 else 2_000_000_000 - (n % 4) * 3600
+            connection.execute(
+                text("UPDATE complaint SET final_response_due_epoch = :due WHERE id = :id"),
+                {"due": due, "id": cid},
+            )
+        return {
+            row[0]: (row[1], row[2])
+            for row in connection.execute(
+                text("SELECT id, final_response_due_epoch, opened_epoch FROM complaint")
+            )
+        }
+
+
+def test_all_open_most_urgent_first_with_the_count(latte: Latte, db_url: str) -> None:
+    """`list --all --status open --sort urgent`: the earliest final deadline first, those
+    without one last, oldest first within; "showing N of M" counts every open complaint
+    (docs/metrics.md, "Deadlines")."""
+    ids = [opened(latte, hours) for hours in (9, 30, 1, 50, 7, 12, 3, 26, 40, 5)]
+    resolve(latte, ids[3])
+    stored = _deadlines(db_url, ids)
+    open_ids = [cid for cid in ids if cid != ids[3]]
+    expected = sorted(
+        open_ids,
+        key=lambda cid: (stored[cid][0] is None, stored[cid][0] or 0, stored[cid][1], cid),
+    )
+    rows = listed(latte, "--all", "--status", "open", "--sort", "urgent", "--limit", "100")
+    assert [r["id"] for r in rows] == expected
+    rows = listed(latte, "--all", "--status", "open", "--sort", "urgent", "--limit", "4")
+    assert [r["id"] for r in rows] == expected[:4]
+    table = latte.ok("list", "--all", "--status", "open", "--sort", "urgent", "--limit", "4")
+    assert f"showing 4 of {len(open_ids)} — use --limit" in table.stdout
+
+
+@pytest.mark.sqlite_only
+def test_open_complaints_are_read_from_the_deadline_index(latte: Latte, db_url: str) -> None:
+    """On SQLite, the open condition is one `ix_complaint_final_due` can answer, and the count
+    of open complaints reads that index alone. (On the million-complaint bench database,
+    whose statistics say a fifth is open, `stage_due IS NOT NULL` made SQLite scan the table
+    for the urgent list: `bench/deadlines_bench.py` measures it.)"""
+    from sqlmodel import Session, func, select
+
+    from latte_cli.models import Complaint
+    from latte_cli.services.views import is_open, urgent_order
+
+    opened(latte, 3)
+    engine = db.get_engine(db_url)
+    with Session(engine) as session:
+        for statement, used in (
+            (select(Complaint).where(is_open()).order_by(*urgent_order()), ""),
+            (select(func.count()).select_from(Complaint).where(is_open()), "COVERING "),
+        ):
+            compiled = statement.compile(engine, compile_kwargs={"literal_binds": True})
+            plan = " ".join(
+                str(row[-1]) for row in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
+            )
+            assert f"USING {used}INDEX ix_complaint_final_due" in plan, plan

@@ -12,7 +12,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from latte_cli import db
-from latte_cli.models import Complaint, Purchase
+from latte_cli.events import EventKind
+from latte_cli.models import Complaint, Event, Purchase
 
 from .conftest import Latte
 
@@ -127,6 +128,63 @@ def test_sample_imports_with_exact_counts(latte: Latte, db_url: str) -> None:
         total = session.execute(select(func.sum(Purchase.amount_cents))).scalar_one()
     assert stored == expected
     assert total == cents
+
+
+def test_sample_updates_and_deadlines(latte: Latte, db_url: str) -> None:
+    """Updates sent to the customer on some open and some slow complaints, imported as
+    `customer_update` events; every complaint's deadlines fixed by the default policy (the
+    `standard` rule: first resolution within 24 calendar hours of the opening) and some of them
+    breached (docs/metrics.md, "Deadlines"), all counted here from the file."""
+    latte.ok("import", "complaints", str(SAMPLE / "complaints.csv"))
+    complaints = _rows("complaints.csv")
+    expected_updates: Counter[str] = Counter()
+    on_open = on_slow = 0
+    breached = 0
+    as_of = _moment("2026-11-28T00:00:00Z")
+    due_by_id: dict[str, int] = {}
+    for row in complaints:
+        opened = _moment(row["opened_at"])
+        due = opened + timedelta(hours=24)
+        due_by_id[row["external_id"]] = int(due.timestamp())
+        resolved_text = row["explain_at"] or row["resolved_at"]
+        done = _moment(resolved_text) if resolved_text else None
+        breached += done > due if done else as_of > due
+        times = [t for t in row["updates"].split(";") if t]
+        if not times:
+            continue
+        expected_updates[row["external_id"]] = len(times)
+        assert all(opened <= _moment(t) for t in times)
+        if done is None:
+            on_open += 1
+        elif done - opened > timedelta(days=1):
+            on_slow += 1
+    assert on_open >= 20 and on_slow >= 20
+    assert sum(expected_updates.values()) > len(expected_updates)  # some have more than one
+    assert 0 < breached < len(complaints)
+    with db.open_session(db_url) as session:
+        stored_updates = Counter(
+            dict(
+                session.execute(
+                    select(Complaint.external_id, func.count())
+                    .join(Event, Event.complaint_id == Complaint.id)
+                    .where(Event.kind == EventKind.CUSTOMER_UPDATE.value)
+                    .group_by(Complaint.external_id)
+                ).all()
+            )
+        )
+        stored_due = dict(
+            session.execute(select(Complaint.external_id, Complaint.final_response_due_epoch)).all()
+        )
+        stored_breached = session.execute(
+            select(func.count()).where(
+                Complaint.final_response_due_epoch.is_not(None),  # type: ignore[union-attr]
+                func.coalesce(Complaint.first_resolved_epoch, int(as_of.timestamp()))
+                > Complaint.final_response_due_epoch,
+            )
+        ).scalar_one()
+    assert stored_updates == expected_updates
+    assert stored_due == due_by_id
+    assert stored_breached == breached
 
 
 def _moment(text: str) -> datetime:

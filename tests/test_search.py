@@ -245,3 +245,88 @@ def test_on_a_terminal_the_words_found_are_highlighted(latte: Latte, db_url: str
     shown = child.before or ""
     assert "\x1b[1;7mblender\x1b[0m" in shown and "\x1b[1;7mkitchen\x1b[0m" in shown
     assert "\x1b[1;7mexploded" not in shown
+
+
+def test_updates_sent_to_the_customer_are_found_until_forgotten(latte: Latte, db_url: str) -> None:
+    """Revision 0013: the text of an update sent to the customer is in the complaint's
+    document; forgetting the customer erases it from the index too."""
+    cid = new(latte, "The lamp flickers", "--customer", "C-8", "--name", "Ana Diaz")
+    other = new(latte, "The lamp is dim", "--customer", "C-9", "--name", "Ben Rossi")
+    assert ids(latte, "zeppelin") == []
+    latte.ok("update", cid, "--text", "A zeppelin courier brings the new lamp on Friday")
+    latte.ok("update", other, "--text", "We are still looking into it")
+    assert ids(latte, "zeppelin") == [int(cid)]
+    assert ids(latte, "zeppelin courier friday") == [int(cid)]
+    integrity(db_url)
+    latte.ok("customer", "forget", "C-8", "--reason", "erasure request", "--yes")
+    assert ids(latte, "zeppelin") == []
+    assert ids(latte, "looking") == [int(other)]
+    integrity(db_url)
+
+
+def test_revision_0013_adds_stored_updates_and_its_downgrade_removes_them(
+    latte: Latte, db_url: str
+) -> None:
+    cid = new(latte, "The kettle leaks")
+    latte.ok("update", cid, "--text", "The quokka team is on it")
+    engine = db.get_engine(db_url)
+    config = alembic_config()
+    for target, step, found in (
+        ("0010", command.downgrade, []),
+        ("head", command.upgrade, [int(cid)]),
+    ):
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            step(config, target)
+        integrity(db_url)
+        with db.open_session(db_url) as session:
+            hits = search(session, SearchFilter(text="quokka"))
+            assert [hit.complaint_id for hit in hits] == found
+        assert len(ids(latte, "kettle")) == 1
+
+
+def test_db_check_finds_a_broken_index_and_rebuild_search_repairs_it(
+    latte: Latte, db_url: str
+) -> None:
+    """`latte db check` finds a complaint without its document and a document that differs
+    from a fresh build of it; `latte db rebuild-search` repairs both."""
+    lost = new(latte, "The wombat plush lost an ear", "--customer", "C-1", "--name", "Ana")
+    stale = new(latte, "The teapot lid cracked", "--customer", "C-2", "--name", "Ben")
+    latte.ok("update", stale, "--text", "A new lid is on its way")
+    latte.ok("db", "check")
+    sqlite = db_url.startswith("sqlite")
+    breaks = (
+        [
+            "INSERT INTO search_index (search_index, rowid, words, customer) "
+            f"SELECT 'delete', id, words, customer FROM search_document WHERE id = {lost}",
+            "INSERT INTO search_index (search_index, rowid, words, customer) "
+            f"SELECT 'delete', id, words, customer FROM search_document WHERE id = {stale}",
+            f"INSERT INTO search_index (rowid, words, customer) VALUES ({stale}, 'bogus', '')",
+        ]
+        if sqlite
+        else [
+            f"DELETE FROM search_index WHERE complaint_id = {lost}",
+            "UPDATE search_index SET document = to_tsvector('simple', 'bogus') "
+            f"WHERE complaint_id = {stale}",
+        ]
+    )
+    with db.get_engine(db_url).begin() as connection:
+        for statement in breaks:
+            connection.exec_driver_sql(statement)
+    assert ids(latte, "wombat") == []
+    assert ids(latte, "bogus") == [int(stale)]
+
+    result = latte("db", "check")
+    assert result.exit_code == 1
+    assert "Run `latte db rebuild-search`" in result.stderr
+    assert "1 complaints have no document" in result.stdout
+    differs = "differs from the complaints' documents" if sqlite else f"complaint {stale}: its"
+    assert differs in result.stdout
+
+    rebuilt = latte.ok("db", "rebuild-search")
+    assert "Search index rebuilt: 2 complaints." in rebuilt.stdout
+    latte.ok("db", "check")
+    assert ids(latte, "wombat") == [int(lost)]
+    assert ids(latte, "bogus") == []
+    assert ids(latte, "lid way") == [int(stale)]
+    integrity(db_url)

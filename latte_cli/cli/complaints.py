@@ -166,9 +166,9 @@ def _open_new(
     from latte_cli.services.complaints import open_complaint_noting
     from latte_cli.services.customers import customer_of
 
-    listen = _edit_text("listen", request.listen) if edit else request.listen
+    listen = _edit_text("listen", request.listen, kept="new-listen") if edit else request.listen
     request = replace(request, severity=request.severity or "medium", listen=listen)
-    with g.session() as session:
+    with _kept("new-listen", listen, edit, "--listen", "latte new"), g.session() as session:
         opened = open_complaint_noting(
             session,
             new=request,
@@ -238,10 +238,13 @@ def step(
     chosen = parse_choice(Stage, stage, what="Stage")
     resolves = chosen is Stage.EXPLAIN
     days = g.settings(followup_days=followup_days).followup_days if resolves else None
+    # A bad --at is refused before the editor opens: nothing written is lost.
+    when = parse_moment(at, what="--at", assume=g.tz, now=utcnow()) if at else None
+    kept = f"step-{complaint_id}-{chosen.value}"
     if edit and chosen is Stage.TAKE_ACTION:
-        detail = _edit_text(chosen.value, detail, complaint_id)
+        detail = _edit_text(chosen.value, detail, complaint_id, kept=kept)
     elif edit:
-        text = _edit_text(chosen.value, text, complaint_id)
+        text = _edit_text(chosen.value, text, complaint_id, kept=kept)
     given = StageInput(
         text=text,
         action_kind=kind,
@@ -251,9 +254,11 @@ def step(
         root_cause=root_cause,
         what_will_change=change,
     )
-    when = parse_moment(at, what="--at", assume=g.tz, now=utcnow()) if at else None
     advice = _advice_seen(g, complaint_id) if as_json and chosen is Stage.TAKE_ACTION else None
-    with g.session() as session:
+    written = detail if chosen is Stage.TAKE_ACTION else text
+    command = f"latte step {complaint_id} {chosen.value}"
+    flag = EDIT_WHAT[chosen.value][1]
+    with _kept(kept, written, edit, flag, command), g.session() as session:
         complaint = record_stage(
             session,
             complaint_id=complaint_id,
@@ -294,13 +299,24 @@ EDIT_WHAT = {
 }
 
 
-def _edit_text(stage: str, initial: str | None, complaint_id: int | None = None) -> str:
-    """The stage's text written in the editor (cli/editor.py), from `initial` if given."""
-    from latte_cli.cli.editor import compose
+def _edit_text(
+    stage: str, initial: str | None, complaint_id: int | None = None, *, kept: str | None = None
+) -> str:
+    """The stage's text written in the editor (cli/editor.py), from `initial` if given, else
+    from the text a refused command left under `kept`."""
+    from latte_cli.cli.editor import compose, kept_text
 
     what, flag = EDIT_WHAT.get(stage, (f"the {stage} text", "--text"))
     hint = f"Complaint {complaint_id}, stage {stage}." if complaint_id is not None else ""
-    return compose(what, initial=initial or "", instead=flag, hint=hint)
+    initial = initial or (kept_text(kept) if kept else None) or ""
+    return compose(what, initial=initial, instead=flag, hint=hint)
+
+
+def _kept(name: str, text: str | None, edited: bool, flag: str, command: str) -> Any:
+    """A refused `new` or `step` keeps the text written in the editor (cli/editor.py)."""
+    from latte_cli.cli.editor import kept_if_refused
+
+    return kept_if_refused(name, text, edited=edited, flag=flag, command=command)
 
 
 def _timeline_json(session: Session, complaint_id: int) -> dict[str, Any]:

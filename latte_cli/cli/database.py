@@ -13,7 +13,8 @@ from latte_cli.cli.app import LatteGroup, app, globals_of
 db_app = typer.Typer(
     cls=LatteGroup,
     no_args_is_help=True,
-    help="Look after the database: upgrade, status, check, rebuild-summary, backup, retain.",
+    help="Look after the database: upgrade, status, check, rebuild-summary, rebuild-search, "
+    "backup, retain.",
 )
 app.add_typer(db_app, name="db")
 
@@ -81,6 +82,7 @@ def check(
                 "problems",
                 "deadlines_checked",
                 "deadlines_recomputed",
+                "search_compared",
             )
         )
     else:
@@ -90,10 +92,20 @@ def check(
             typer.echo(
                 f"OK: {report.complaints} complaints checked on {report.store}; no problems found."
             )
+        if not report.search_compared:
+            typer.echo(
+                "The search documents were not compared with the complaints: the database is "
+                "read-only (FTS5's check writes). Check a writable copy for that."
+            )
     if report.only_summary:
         raise DatabaseError(
             f"The report summary is out of date ({report.problem_count} rows differ; listed "
             "on stdout). Run `latte db rebuild-summary`."
+        )
+    if report.only_search:
+        raise DatabaseError(
+            f"The search index is out of date ({report.problem_count} problems; listed on "
+            "stdout). Run `latte db rebuild-search`."
         )
     if not report.clean:
         raise DatabaseError(
@@ -116,6 +128,22 @@ def rebuild_summary(ctx: typer.Context) -> None:
     with globals_of(ctx).session() as session:
         written = rebuild(session)
     typer.echo(f"Report summary rebuilt: {written:,} rows.")
+
+
+@db_app.command("rebuild-search")
+def rebuild_search(ctx: typer.Context) -> None:
+    """Build the search index again from the complaints, customers and their texts.
+
+    Only needed when `latte db check` says the search index is out of date, for example after
+    rows were changed by hand with the index's triggers dropped.
+
+    Example: latte db rebuild-search
+    """
+    from latte_cli.services.search import rebuild_index
+
+    with globals_of(ctx).session(create=False) as session:
+        indexed = rebuild_index(session)
+    typer.echo(f"Search index rebuilt: {indexed:,} complaints.")
 
 
 @db_app.command("backup")

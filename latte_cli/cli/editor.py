@@ -10,6 +10,13 @@ afterwards.
 `git commit`); `edit` is what the guided flow's editor key calls (an empty text keeps the
 prompt's text). An editor that cannot be started or exits with an error is an `InvalidValue`
 naming the variable to set.
+
+A text written for `--edit` is not lost when the command then refuses it (a bad value, a stage
+out of order, a database error), as git keeps a refused commit message: `kept_if_refused`
+writes it to `unsaved/NAME.txt` in the user's data folder (beside the default database;
+folder and file readable by their owner only) and the refusal says where it is. The next
+`--edit` of the same command starts from it, and it is removed once a command succeeds with
+that text, however it was given (README, "Writing in your editor").
 """
 
 from __future__ import annotations
@@ -18,12 +25,13 @@ import os
 import shlex
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from latte_cli import config
-from latte_cli.errors import InvalidValue
+from latte_cli.errors import InvalidValue, LatteError
 
 COMMENT = "#"
 FOOTER = ("Lines starting with '#' are left out. An empty text cancels: nothing is saved.",)
@@ -128,3 +136,57 @@ def compose(what: str, *, initial: str = "", instead: str = "", hint: str = "") 
             f"again with --edit{other}."
         )
     return text
+
+
+def kept_path(name: str) -> Path:
+    """Where a refused command's text is kept: `unsaved/NAME.txt` in the user's data folder."""
+    return config.default_db_path().parent / "unsaved" / f"{name}.txt"
+
+
+def kept_text(name: str) -> str | None:
+    """The text a refused command left under `name`, if any."""
+    try:
+        return kept_path(name).read_text(encoding="utf-8").rstrip("\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def keep(name: str, text: str) -> Path:
+    """Write `text` where `kept_path` says, readable by its owner only (it holds customer
+    data): the folder is created 0700 and the file 0600 before any byte is written."""
+    path = kept_path(name)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(handle, 0o600)  # an older file keeps its mode through O_CREAT
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        file.write(f"{text}\n")
+    return path
+
+
+@contextmanager
+def kept_if_refused(
+    name: str, text: str | None, *, edited: bool, flag: str, command: str
+) -> Iterator[None]:
+    """Run the command that saves `text`; if it is refused and the text was written in the
+    editor (`edited`), keep it and say in the refusal (same class and exit code) where it is
+    and how to reuse it. On success, a text kept under `name` that is the one just saved is
+    removed, whether it came from the editor or an option."""
+    try:
+        yield
+    except LatteError as error:
+        if not (edited and text):
+            raise
+        try:
+            path = keep(name, text)
+        except OSError as failure:
+            reason = failure.strerror or str(failure)
+            error.message += f" Your text could not be kept ({reason})."
+        else:
+            error.message += (
+                f" Your text is kept in {path}: `{command} --edit` starts from it, or give "
+                f'it with {flag} "$(cat {path})".'
+            )
+        error.args = (error.message,)
+        raise
+    if text and kept_text(name) == text.rstrip("\n"):
+        kept_path(name).unlink(missing_ok=True)

@@ -10,13 +10,19 @@ complaint equals the original's, ids aside (docs/architecture.md, "Batch import"
 Counts and rejects work as for any import. A complaint whose external id is already in the
 database is left as it is and counted unchanged, so importing the same export twice changes
 nothing. Rows are validated entirely before anything of them is written.
+
+A merged duplicate's `merged` event names its target by the target's external id (the event's
+`into`, beside its details): the internal id in the details named a complaint of the source
+database. The importer points the duplicate at the complaint with that external id; one merged
+into a complaint further on in the file waits until the end of the file, and is rejected if
+its target is then in neither the file nor the database.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -94,6 +100,8 @@ class HistoryIn:
     steps: tuple[Step, ...]
     # Each follow-up's FollowUp columns.
     followups: tuple[dict[str, Any], ...]
+    # A merged duplicate: its target's external id, as the export names it.
+    merged_into: str | None = None
 
 
 def _text(data: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
@@ -244,7 +252,20 @@ def parse(data: Mapping[str, Any]) -> HistoryIn:
         opened_by=_text(data, "opened_by") or steps[0].agent,
         steps=steps,
         followups=_followups(data.get("followups")),
+        merged_into=_merge_target(data.get("history")),
     )
+
+
+def _merge_target(history: Any) -> str | None:
+    """The external id the last `merged` event names its target by (None: an export made
+    before targets were named so; the internal id is kept as it was)."""
+    target = None
+    for event in history:
+        if event.get("kind") == events.EventKind.MERGED.value and "into" in event:
+            target = event["into"]
+            if not isinstance(target, str) or not target:
+                raise Bad("history", f"a merged event's into {target!r} is not an external id")
+    return target
 
 
 def _customer(session: Session, details: CustomerDetails) -> Customer | None:
@@ -275,11 +296,27 @@ def _customer(session: Session, details: CustomerDetails) -> Customer | None:
     return created
 
 
-def write(session: Session, item: HistoryIn, deadlines: Deadlines = STANDARD_DEADLINES) -> None:
+def merge_target(session: Session, item: HistoryIn) -> int | None:
+    """The id, in this database, of the complaint `item` was merged into (None: not merged,
+    or its target is not here yet)."""
+    if item.merged_into is None:
+        return None
+    found = session.exec(select(Complaint.id).where(Complaint.external_id == item.merged_into))
+    return found.first()
+
+
+def write(
+    session: Session,
+    item: HistoryIn,
+    deadlines: Deadlines = STANDARD_DEADLINES,
+    *,
+    target: int | None = None,
+) -> None:
     """Write one complaint, its events, stage records and follow-ups; does not commit.
 
     Its deadlines are fixed from its opening by the policy in force at import, and its last
-    update to the customer is the latest `customer_update` of its history."""
+    update to the customer is the latest `customer_update` of its history. A merged duplicate's
+    `merged` events name `target` (`merge_target`)."""
     customer = _customer(session, item.customer)
     opened = item.steps[0]
     complaint = Complaint(
@@ -312,6 +349,8 @@ def write(session: Session, item: HistoryIn, deadlines: Deadlines = STANDARD_DEA
                 **step.content,
             )
             continue
+        if isinstance(details, events.MergedDetails) and target is not None:
+            details = replace(details, into=target)
         change = details.to_workflow(step.at, step.agent)
         if change is not None:
             state = workflow.apply(state, change)
@@ -358,6 +397,9 @@ def import_history(
         rejects.add(record, found)
 
     one_transaction = options.strict or options.dry_run
+    deadlines = options.deadlines or STANDARD_DEADLINES
+    # Merged duplicates whose target is further on in the file (few: kept until its end).
+    waiting: list[tuple[Record, HistoryIn]] = []
     try:
         with open_session(url, busy_timeout_ms=busy_timeout_ms) as session:
             for record in source.records():
@@ -375,12 +417,28 @@ def import_history(
                 if session.exec(known).first() is not None:
                     report.unchanged += 1
                     continue
-                write(session, item, options.deadlines or STANDARD_DEADLINES)
+                target = merge_target(session, item)
+                if item.merged_into is not None and target is None:
+                    waiting.append((record, item))  # its target comes later in the file
+                    continue
+                write(session, item, deadlines, target=target)
                 report.inserted += 1
                 if not one_transaction and report.inserted % BATCH == 0:
                     session.commit()
                 if progress is not None and report.rows % 1000 == 0:
                     progress(report.rows, source.bytes_read)
+            for record, item in waiting:
+                target = merge_target(session, item)
+                if target is None:
+                    reject(
+                        record,
+                        "history",
+                        f"merged into {item.merged_into}, which is neither in the file nor in "
+                        "the database; import the file that holds it first",
+                    )
+                    continue
+                write(session, item, deadlines, target=target)
+                report.inserted += 1
             if options.dry_run or (options.strict and report.rejected):
                 session.rollback()
             else:

@@ -155,14 +155,24 @@ def _histories(conn: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
         content[(record["complaint_id"], record["cycle"], record["stage"])] = record
     found: dict[int, dict[str, Any]] = {i: {"history": [], "followups": []} for i in ids}
     rows = conn.execute(select(ev).where(ev.c.complaint_id.in_(ids)).order_by(ev.c.id))
-    for row in rows.mappings():
-        details = events.decode(_Stored(row["kind"], row["at"], row["agent"], row["data"]))
+    history = [
+        (row, events.decode(_Stored(row["kind"], row["at"], row["agent"], row["data"])))
+        for row in rows.mappings()
+    ]
+    targets = _external_ids(
+        conn, {d.into for _, d in history if isinstance(d, events.MergedDetails)}
+    )
+    for row, details in history:
         event: dict[str, Any] = {
             "kind": details.kind.value,
             "at": iso(row["at"]),
             "agent": row["agent"],
             "details": events.as_data(details),
         }
+        if isinstance(details, events.MergedDetails):
+            # The target by the id the file gives it: its internal id names another complaint
+            # in the database the file is imported into (importer/history.py maps it back).
+            event["into"] = targets.get(details.into)
         if isinstance(details, events.StageDetails):
             key = (row["complaint_id"], details.cycle, details.stage.value)
             if (stage_row := content.get(key)) is not None:
@@ -183,6 +193,15 @@ def _histories(conn: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
             }
         )
     return found
+
+
+def _external_ids(conn: Connection, ids: set[int]) -> dict[int, str]:
+    """The external ids these complaints have in an export (`external_id`, else `latte-ID`)."""
+    if not ids:
+        return {}
+    c = _table(Complaint)
+    rows = conn.execute(select(c.c.id, c.c.external_id).where(c.c.id.in_(sorted(ids))))
+    return {row.id: external_id(row.external_id, row.id) for row in rows}
 
 
 def _stage_content(record: Any) -> dict[str, Any]:

@@ -4,7 +4,9 @@ Invariants: every complaint's event log replays to its stored state; stage recor
 stage events one for one and follow the LATTE order within each cycle; the epoch columns equal
 their timestamps; a merged complaint points at an existing complaint that is not merged, no
 complaint belongs to a merged customer; the report summary equals a recomputation from the
-complaints. Complaints are read in batches, so memory stays flat on large databases.
+complaints; every complaint has exactly one search document, equal to a fresh build of it
+(`services/search.py`, `check_index`; on a read-only SQLite file only the count). Complaints
+are read in batches, so memory stays flat on large databases.
 
 Deadlines (docs/metrics.md, "Deadlines") were fixed at opening by the policy then in force, so
 a later policy may differ: every complaint's stored due times are checked for consistency (a
@@ -30,6 +32,7 @@ from latte_cli.deadlines import STANDARD_DEADLINES, Deadlines
 from latte_cli.errors import LatteError
 from latte_cli.events import EventKind, workflow_events
 from latte_cli.models import Complaint, Customer, Event, FollowUp, Purchase, StageRecord
+from latte_cli.services import search
 from latte_cli.services.customers import colliding_customers
 from latte_cli.timeutil import epoch
 
@@ -45,6 +48,10 @@ class CheckReport:
     problem_count: int = 0
     # Of problem_count, how many are report summary rows (`rebuild_summary` repairs them).
     summary_problems: int = 0
+    # Of problem_count, how many are in the search index (`search.rebuild_index` repairs them).
+    search_problems: int = 0
+    # False when the search documents could not be compared (a read-only SQLite file).
+    search_compared: bool = True
     # Complaints with deadlines, and how many of them were recomputed by the rule in force.
     deadlines_checked: int = 0
     deadlines_recomputed: int = 0
@@ -61,6 +68,10 @@ class CheckReport:
     @property
     def only_summary(self) -> bool:
         return 0 < self.problem_count == self.summary_problems
+
+    @property
+    def only_search(self) -> bool:
+        return 0 < self.problem_count == self.search_problems
 
 
 def _store_check(session: Session, report: CheckReport) -> None:
@@ -254,6 +265,12 @@ def check_database(session: Session, deadlines: Deadlines = STANDARD_DEADLINES) 
         report.add(f"report summary: {where} differs from the complaints")
     report.problem_count += count - len(shown)
     report.summary_problems = count
+
+    def search_problem(message: str) -> None:
+        report.add(message)
+        report.search_problems += 1
+
+    report.search_compared = search.check_index(session, search_problem)
     return report
 
 

@@ -3,7 +3,8 @@
 The index is the database's own (revision 0008, docs/architecture.md "Storage"): an FTS5 table
 on SQLite ranked by bm25, a `tsvector` column with a GIN index on PostgreSQL ranked by
 `ts_rank`. One document per complaint holds its summary, every stage text, transfer notes,
-reopening reasons and follow-up notes, and its customer's name, email and phone. Triggers keep
+reopening reasons, updates sent to the customer (revision 0013) and follow-up notes, and its
+customer's name, email and phone. Triggers keep
 it current, so every writer (commands, the importer, forgetting, merging) is covered.
 
 A search text is folded as `identity.fold` folds names (case, diacritics, ł, ø, ß) and split
@@ -27,7 +28,13 @@ from sqlmodel import Session, col, select
 
 from latte_cli import events, identity
 from latte_cli.errors import InvalidValue, NotFound, SeveralCustomers
-from latte_cli.events import HANDOFF_KINDS, ReopenDetails, TransferDetails
+from latte_cli.events import (
+    HANDOFF_KINDS,
+    CustomerUpdateDetails,
+    EventKind,
+    ReopenDetails,
+    TransferDetails,
+)
 from latte_cli.models import Complaint, Customer, Event, FollowUp, StageRecord
 from latte_cli.services.customers import CustomerHistory, customer_history, get_customer
 from latte_cli.timeutil import epoch
@@ -38,6 +45,8 @@ MIN_PREFIX = 3
 CANDIDATES = 2000
 SNIPPET_CHARS = 90
 STAGE_TEXTS = ("text", "action_detail", "options_offered", "what_will_change")
+# The events whose text is in a document (revisions 0008 and 0013).
+TEXT_KINDS = (*HANDOFF_KINDS, EventKind.CUSTOMER_UPDATE)
 
 
 @dataclass(frozen=True)
@@ -210,12 +219,13 @@ def _texts(session: Session, ids: list[int]) -> dict[int, list[str]]:
                 texts.setdefault(record.complaint_id, []).append(value)
     for row in session.exec(
         select(Event)
-        .where(col(Event.complaint_id).in_(ids), col(Event.kind).in_(HANDOFF_KINDS))
+        .where(col(Event.complaint_id).in_(ids), col(Event.kind).in_(TEXT_KINDS))
         .order_by(col(Event.id))
     ):
         details = events.decode(row)
         note = details.note if isinstance(details, TransferDetails) else ""
         note = details.reason if isinstance(details, ReopenDetails) else note
+        note = details.text if isinstance(details, CustomerUpdateDetails) else note
         if note:
             texts.setdefault(row.complaint_id, []).append(note)
     for followup in session.exec(
@@ -369,3 +379,78 @@ def customer_history_named(
     if len(found) == 1 or choose is None:
         return customer_history(session, found[0])
     return customer_history(session, choose(found))
+
+
+def check_index(session: Session, add: Callable[[str], None], *, batch: int = 2000) -> bool:
+    """Report to `add` what is wrong with the search index (`latte db check`); False when the
+    documents could not be compared (a read-only SQLite file: FTS5's check is a write
+    statement). Found: a complaint without exactly one document, a document of no complaint,
+    a document that differs from a fresh build of it (docs/architecture.md, "The search
+    index"). SQLite: FTS5's `integrity-check` compares the
+    index with the documents the view builds, and the index's own row list (`_docsize`) with
+    the complaints; PostgreSQL: every stored `tsvector` with `latte_search_documents`, a batch
+    of complaint ids at a time."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        missing, orphans = (
+            connection.execute(sa.text(f"SELECT count(*) FROM ({query})")).scalar_one()
+            for query in (
+                "SELECT id FROM complaint EXCEPT SELECT id FROM search_index_docsize",
+                "SELECT id FROM search_index_docsize EXCEPT SELECT id FROM complaint",
+            )
+        )
+        if missing:
+            add(f"search index: {missing} complaints have no document")
+        if orphans:
+            add(f"search index: {orphans} documents belong to no complaint")
+        try:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO search_index (search_index, rank) VALUES ('integrity-check', 1)"
+                )
+            )
+        except sa.exc.DatabaseError as error:
+            reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
+            if "readonly" in reason.lower():
+                return False
+            add(f"search index: it differs from the complaints' documents ({reason})")
+        return True
+    missing = connection.execute(
+        sa.text(
+            "SELECT count(*) FROM complaint c "
+            "WHERE NOT EXISTS (SELECT 1 FROM search_index s WHERE s.complaint_id = c.id)"
+        )
+    ).scalar_one()
+    if missing:
+        add(f"search index: {missing} complaints have no document")
+    top = connection.execute(sa.text("SELECT max(id) FROM complaint")).scalar() or 0
+    compare = sa.text(
+        "SELECT s.complaint_id FROM search_index s "
+        "JOIN latte_search_documents(ARRAY(SELECT id FROM complaint "
+        "WHERE id > :low AND id <= :high)) d ON d.doc_id = s.complaint_id "
+        "WHERE s.document IS DISTINCT FROM d.doc ORDER BY s.complaint_id"
+    )
+    for low in range(0, top, batch):
+        for (complaint_id,) in connection.execute(compare, {"low": low, "high": low + batch}):
+            add(f"complaint {complaint_id}: its search document differs from a fresh build")
+    return True
+
+
+def rebuild_index(session: Session, *, batch: int = 20_000) -> int:
+    """Build every complaint's search document again from the tables (`latte db
+    rebuild-search`) and commit; returns the number of complaints indexed."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.execute(sa.text("INSERT INTO search_index (search_index) VALUES ('rebuild')"))
+    else:
+        connection.execute(sa.text("DELETE FROM search_index"))
+        top = connection.execute(sa.text("SELECT max(id) FROM complaint")).scalar() or 0
+        refresh = sa.text(
+            "SELECT latte_search_refresh(ARRAY(SELECT id FROM complaint "
+            "WHERE id > :low AND id <= :high))"
+        )
+        for low in range(0, top, batch):
+            connection.execute(refresh, {"low": low, "high": low + batch})
+    count = int(connection.execute(sa.text("SELECT count(*) FROM complaint")).scalar_one())
+    session.commit()
+    return count
