@@ -60,7 +60,10 @@ def test_db_check_finds_a_state_that_drifted_from_the_event_log(latte: Latte, db
     assert result.exit_code == 1
     assert "complaint 1: stored state" in result.stdout
     assert "opened_epoch does not match" in result.stdout
-    assert "has 2 problems" in result.stderr
+    # The deadlines fixed at opening no longer agree with the shifted opening either.
+    assert "last update to the customer before it was opened" in result.stdout
+    assert "stored deadlines" in result.stdout and "recomputed" in result.stdout
+    assert "has 4 problems" in result.stderr
 
 
 @pytest.mark.sqlite_only
