@@ -416,7 +416,7 @@ KEYS: dict[str, Key] = {
         Key("phrase_name", ENV_PHRASE_NAME, None, _phrase_name, lambda: "first"),
         Key("deadlines", ENV_DEADLINES, None, _deadlines, lambda: "standard"),
         Key("holidays", ENV_HOLIDAYS, None, _holidays, lambda: ""),
-        Key("window", ENV_WINDOW, None, _whole(1, 3650, 90, "days"),
+        Key("window", ENV_WINDOW, "--window", _whole(1, 3650, 90, "days"),
             lambda: str(DEFAULT_WINDOW_DAYS), numeric=True),
         Key("advice_months", ENV_ADVICE_MONTHS, None, _whole(1, 120, 12, "months"),
             lambda: str(DEFAULT_ADVICE_MONTHS), numeric=True),
@@ -651,7 +651,7 @@ class Settings:
 
     @cached_property
     def window(self) -> int:
-        """The repurchase window W in days (docs/metrics.md, Outcomes) the advice uses."""
+        """The repurchase window W in days (docs/metrics.md, Outcomes): reports and advice."""
         days: int = self.setting("window").value
         return days
 

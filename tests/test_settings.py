@@ -266,3 +266,19 @@ def test_help_reads_no_settings_and_imports_none_of_their_libraries(tmp_path: Pa
         env={**os.environ, "LATTE_CONFIG": str(broken)},
     )
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_window_setting_is_the_reports_default_and_the_flag_wins(
+    latte: Latte, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One repurchase window for the reports and the advice: the `window` setting, which
+    `--window` overrides for one report."""
+    latte.ok("db", "upgrade")
+    week = ("report", "repurchase", "--week", "2026-W10", "--format", "json")
+    assert json.loads(latte.ok(*week).stdout)["window_days"] == 90
+    monkeypatch.setenv("LATTE_WINDOW", "30")
+    assert json.loads(latte.ok(*week).stdout)["window_days"] == 30
+    assert json.loads(latte.ok(*week, "--window", "45").stdout)["window_days"] == 45
+    refused = latte(*week, "--window", "0")
+    assert refused.exit_code == 1
+    assert "--window" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1

@@ -46,7 +46,12 @@ AsOf = Annotated[
     str | None,
     typer.Option(metavar="WHEN", help="Report as the database stood at this time. Default: now."),
 ]
-Window = Annotated[int, typer.Option(metavar="DAYS", help="Repurchase window in days.")]
+Window = Annotated[
+    int | None,
+    typer.Option(
+        metavar="DAYS", help="Repurchase window in days [default: the window setting, 90]."
+    ),
+]
 RepeatDays = Annotated[
     int, typer.Option(metavar="DAYS", help="Days after a resolution in which a new one repeats.")
 ]
@@ -78,7 +83,7 @@ class Request:
     tz: str | None = None
     as_of: str | None = None
     target: float | None = None
-    window: int = 90
+    window: int | None = None
     repeat_days: int = 30
     hours: str | None = None
     format: str = "table"
@@ -113,19 +118,17 @@ def _run(ctx: typer.Context, r: Request) -> None:
     by = r.by.strip().lower() if r.by else None
     if by is not None and by not in DIMENSIONS:
         raise InvalidValue(f"--by {r.by!r} is not one of: {', '.join(DIMENSIONS)}.")
-    if r.window < 1:
-        raise InvalidValue(f"--window must be at least 1 day, not {r.window}.")
     if r.repeat_days < 1:
         raise InvalidValue(f"--repeat-days must be at least 1 day, not {r.repeat_days}.")
     weeks = _weeks(r.weeks)
-    settings = g.settings(tz=r.tz, sla_hours=r.target, hours=r.hours)
+    settings = g.settings(tz=r.tz, sla_hours=r.target, hours=r.hours, window=r.window)
     zone = settings.tz
     as_of = parse_as_of(r.as_of, zone, epoch(utcnow()))
     options = Options(
         zone=zone,
         as_of=as_of,
         target_hours=settings.sla_hours,
-        window_days=r.window,
+        window_days=settings.window,
         schedule=settings.hours,
         by=by,
         repeat_days=r.repeat_days,
@@ -281,7 +284,7 @@ def weekly(
     tz: options.Tz = None,
     as_of: AsOf = None,
     target: options.Target = None,
-    window: Window = 90,
+    window: Window = None,
     repeat_days: RepeatDays = 30,
     hours: options.Hours = None,
     fmt: Format = "table",
@@ -323,7 +326,7 @@ def agents(
     tz: options.Tz = None,
     as_of: AsOf = None,
     target: options.Target = None,
-    window: Window = 90,
+    window: Window = None,
     repeat_days: RepeatDays = 30,
     hours: options.Hours = None,
     fmt: Format = "table",
@@ -365,7 +368,7 @@ def repurchase(
     tz: options.Tz = None,
     as_of: AsOf = None,
     target: options.Target = None,
-    window: Window = 90,
+    window: Window = None,
     repeat_days: RepeatDays = 30,
     hours: options.Hours = None,
     fmt: Format = "table",
