@@ -25,6 +25,7 @@ REVISIONS: tuple[str, ...] = (
     "0010",
     "0011",
     "0012",
+    "0014",
 )
 HEAD = REVISIONS[-1]
 
