@@ -66,6 +66,23 @@ class Complaint(SQLModel, table=True):
         Index("ix_complaint_first_response_due", "first_response_due_epoch"),
         Index("ix_complaint_final_response_due", "final_response_due_epoch"),
         Index("ix_complaint_customer_opened", "customer_id", "opened_epoch", "merged_into"),
+        # Covering what the report's deadlines and cohort figures on what to fix read
+        # (revision 0014).
+        Index(
+            "ix_complaint_fix_first_due",
+            *("first_response_due_epoch", "opened_epoch", "merged_into", "acknowledged_epoch"),
+            "assigned_agent",
+        ),
+        Index(
+            "ix_complaint_fix_final_due",
+            *("final_response_due_epoch", "opened_epoch", "merged_into", "first_resolved_epoch"),
+            "assigned_agent",
+        ),
+        Index(
+            "ix_complaint_fix_cohort",
+            *("first_resolved_epoch", "opened_epoch", "merged_into", "customer_id", "root_cause"),
+            *("assigned_agent", "channel", "category", "location", "id"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -115,6 +132,13 @@ class StageRecord(SQLModel, table=True):
         UniqueConstraint("complaint_id", "cycle", "stage"),
         # Covering: a report reads a cohort's stage durations from the index alone (0005).
         Index("ix_stage_record_durations", "complaint_id", "cycle", "stage", "duration_seconds"),
+        # Covering: the amounts and "what will change" texts of a cohort's Take action and
+        # Explain records (revision 0014).
+        Index(
+            "ix_stage_record_fixes",
+            *("complaint_id", "stage", "completed_at", "action_kind", "amount_cents"),
+            "what_will_change",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -172,7 +196,11 @@ class FollowUp(SQLModel, table=True):
 
 
 class Purchase(SQLModel, table=True):
-    __table_args__ = (Index("ix_purchase_customer_time", "customer_id", "purchased_epoch"),)
+    # Covering: a customer's purchases in time order with their amounts (revenue kept,
+    # revision 0014).
+    __table_args__ = (
+        Index("ix_purchase_customer_time", "customer_id", "purchased_epoch", "amount_cents"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     order_ref: str = Field(unique=True, max_length=100)

@@ -176,12 +176,14 @@ def test_outcomes_by_week_in_markdown_and_tables(latte: Any, year: Any) -> None:
 
 
 @pytest.mark.sqlite_only
-def test_a_year_reads_the_summaries_not_the_complaint_rows(
-    year: Any, sqlite_path: Any, monkeypatch: Any
-) -> None:
+def test_a_year_reads_the_summaries_not_the_complaint_rows(year: Any, sqlite_path: Any) -> None:
     """A year's report reads the report summary and the cohort summary (revision 0009), and
     of the repurchase outcomes only their covering index: no complaint, stage record,
-    follow-up, event or purchase row."""
+    follow-up, event or purchase row. The figures on what to fix and what it is worth
+    (deadlines, root causes, repeats, remedies, revenue kept, active customers) read the
+    complaints, stage records and purchases of the period, but only through covering indexes
+    (revision 0014), and the repeat and repurchase outcomes from the rows kept at write time
+    (docs/architecture.md, "Reports over long periods")."""
     from zoneinfo import ZoneInfo
 
     from sqlalchemy import create_engine, event
@@ -199,28 +201,34 @@ def test_a_year_reads_the_summaries_not_the_complaint_rows(
         if not statement.startswith("EXPLAIN"):
             statements.append((statement, parameters))
 
-    # The figures on what to fix and what it is worth (deadlines, root causes, repeats,
-    # remedies) still read the complaint rows (docs/architecture.md, "Reports over long
-    # periods"); this guard is about everything else.
-    from latte_cli.reports import fixes
-
-    empty = {(k, fixes.ALL): fixes.FixFigures() for k in (0, 1)}
-    monkeypatch.setattr(fixes, "fix_figures", lambda *_: empty)
     with engine.connect() as conn:
         options = Options(zone=ZoneInfo(ZONE), as_of=end, by="agent")
         build_report(conn, span, options, kind="weekly")
         plans = {
-            statement: " ".join(
+            statement: [
                 str(row[3])
                 for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
-            )
+            ]
             for statement, parameters in list(statements)
         }
     engine.dispose()
     rows = ("complaint", "stage_record", "followup", "event", "purchase")
-    read = [sql for sql in plans if any(re.search(rf"\b{t}\b", sql) for t in rows)]
-    assert read == []
-    outcome_plans = [plan for sql, plan in plans.items() if "report_outcome" in sql]
+    read = {
+        sql: plan for sql, plan in plans.items() if any(re.search(rf"\b{t}\b", sql) for t in rows)
+    }
+    assert read, "the figures on what to fix read the complaints"
+    for sql, plan in read.items():
+        assert not re.search(r"\b(followup|event)\b", sql)
+        steps = [step for step in plan if re.match(r"(SEARCH|SCAN) ", step)]
+        for step in steps:
+            table_name = step.split()[1]
+            if table_name in ("complaint", "stage_record", "purchase"):
+                assert "COVERING INDEX" in step, (step, sql)
+            else:  # the outcomes kept at write time, one row per cohort complaint
+                assert table_name == "kept" and "INTEGER PRIMARY KEY" in step, (step, sql)
+    outcome_plans = [
+        " ".join(plan) for sql, plan in plans.items() if "report_outcome" in sql and sql not in read
+    ]
     assert outcome_plans
     assert all("COVERING INDEX ix_report_outcome_bought" in plan for plan in outcome_plans)
     assert any("report_cohort" in sql for sql in plans)

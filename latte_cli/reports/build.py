@@ -384,7 +384,8 @@ def build_report(conn: Connection, span: Span, options: Options, *, kind: str) -
     `options.by` is set, and the weekly trend over `span.trend_weeks` (weekly report only)."""
     explicit = q.Buckets({0: span.current, 1: span.previous}, options.zone, weekly=False)
     collector = _Collector(conn, options)
-    if options.schedule is None and summarised.available(conn):
+    available = summarised.available(conn)
+    if options.schedule is None and available:
         # Cost grows with the days of the period, not its complaints (docs/architecture.md).
         collector.from_summary(explicit)
     else:
@@ -401,6 +402,7 @@ def build_report(conn: Connection, span: Span, options: Options, *, kind: str) -
         repeat=options.repeat_days * 86_400,
         clock=collector.clock,
         zone=options.zone,
+        kept=available,
     )
     fixes = fx.fix_figures(
         conn,

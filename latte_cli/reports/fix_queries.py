@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, case, func, literal, or_, select
@@ -20,7 +21,6 @@ from sqlalchemy import Connection, Select, and_, case, func, literal, or_, selec
 from latte_cli.reports.periods import Period, period_index
 from latte_cli.reports.queries import (
     _exists,
-    counted,
     group_column,
     joined,
     speed_bucket,
@@ -39,12 +39,20 @@ def _as_of_datetime(as_of: int) -> datetime:
     return datetime.fromtimestamp(as_of, UTC)
 
 
+def _counted() -> Any:
+    """`queries.counted()` (a merged duplicate counts in no figure), written so that SQLite
+    does not look it up in `ix_complaint_merged_into` (nearly every complaint is unmerged)
+    but reads the period's range of the covering indexes of revision 0014, with or without
+    statistics."""
+    return (table("complaint").c.merged_into + 0).is_(None)
+
+
 def _cohort(periods: list[Period], as_of: int) -> Any:
     """Complaints first resolved in one of the periods, by as-of (docs/metrics.md)."""
     first = table("complaint").c.first_resolved_epoch
     lo = min(p.start for p in periods)
     hi = max(p.end for p in periods)
-    return and_(first >= lo, first < hi, first <= as_of, counted())
+    return and_(first >= lo, first < hi, first <= as_of, _counted())
 
 
 def deadline_counts(
@@ -80,7 +88,7 @@ def deadline_counts(
             period_index(due, periods).label("k"),
             group_column(by).label("g"),
             status.label("s"),
-        ).where(due >= lo, due < hi, c.opened_epoch <= as_of, counted())
+        ).where(due >= lo, due < hi, c.opened_epoch <= as_of, _counted())
         sub = inner.subquery()
         query = select(sub.c.k, sub.c.g, sub.c.s, func.count()).group_by(sub.c.k, sub.c.g, sub.c.s)
         for k, g, s, n in conn.execute(query).fetchall():
@@ -134,20 +142,62 @@ def outcome_code(as_of: int, window: int) -> Any:
     )
 
 
+def kept_codes(as_of: int, window: int, repeat: int) -> tuple[Any, Any]:
+    """SQL: a cohort complaint's repurchase outcome and repeat outcome, as `outcome_code` and
+    `repeat_code` give them, read from its `report_outcome` row (revisions 0009 and 0012, kept
+    at write time by `latte_cli.cohort`: the first purchase after the first resolution, the
+    first follow-up saying the customer bought again, the customer's next complaint opened
+    after the resolution, not a merged duplicate) instead of three look-ups per complaint.
+    The row is there for every first-resolved complaint with a customer that is not a merged
+    duplicate; the caller joins it (outer) as `kept`."""
+    c, o = table("complaint").c, _kept().c
+    resolved = c.first_resolved_epoch
+    bought = and_(o.purchased_epoch <= resolved + window, o.purchased_epoch <= as_of)
+    outcome = case(
+        (c.customer_id.is_(None), literal(3)),
+        (or_(bought, o.said_epoch <= as_of), literal(0)),
+        (resolved + window <= as_of, literal(1)),
+        else_=literal(2),
+    )
+    rep = case(
+        (c.customer_id.is_(None), literal(NO_CUSTOMER)),
+        (and_(o.again_epoch <= resolved + repeat, o.again_epoch <= as_of), literal(REPEAT)),
+        (resolved + repeat <= as_of, literal(NOT_REPEATED)),
+        else_=literal(REPEAT_PENDING),
+    )
+    return outcome, rep
+
+
+@cache
+def _kept() -> Any:
+    """`report_outcome` as the queries here join it (one alias, so its columns match)."""
+    return table("report_outcome").alias("kept")
+
+
+def _outcome_join() -> Any:
+    c, o = table("complaint"), _kept()
+    return c.outerjoin(o, o.c.complaint_id == c.c.id)
+
+
 def _cohort_select(
-    periods: list[Period], by: str | None, as_of: int, *, window: int, repeat: int
+    periods: list[Period], by: str | None, as_of: int, *, window: int, repeat: int, kept: bool
 ) -> Select[Any]:
     c = table("complaint").c
-    return select(
+    if kept:
+        outcome, rep = kept_codes(as_of, window, repeat)
+    else:
+        outcome, rep = outcome_code(as_of, window), repeat_code(as_of, repeat)
+    query = select(
         period_index(c.first_resolved_epoch, periods).label("k"),
         group_column(by).label("g"),
         func.nullif(c.root_cause, "").label("cause"),
         func.nullif(c.assigned_agent, "").label("agent"),
         c.opened_epoch.label("o"),
         c.first_resolved_epoch.label("r"),
-        outcome_code(as_of, window).label("outcome"),
-        repeat_code(as_of, repeat).label("rep"),
+        outcome.label("outcome"),
+        rep.label("rep"),
     ).where(_cohort(periods, as_of))
+    return query.select_from(_outcome_join()) if kept else query
 
 
 def cohort_cells(
@@ -159,12 +209,14 @@ def cohort_cells(
     window: int,
     repeat: int,
     per_complaint: bool,
+    kept: bool,
 ) -> list[tuple[Any, ...]]:
     """The cohort by (key, group, root cause, agent, speed bucket, repurchase outcome, repeat
     outcome): (..., complaints, resolution seconds as a comma-separated text). With
     `per_complaint`: one row per complaint, (key, group, cause, agent, opened, first
-    resolved, outcome, repeat), for a business-hours clock."""
-    inner = _cohort_select(periods, by, as_of, window=window, repeat=repeat)
+    resolved, outcome, repeat), for a business-hours clock. With `kept` (the outcomes kept at
+    write time are up to date) the outcomes are read from them (`kept_codes`)."""
+    inner = _cohort_select(periods, by, as_of, window=window, repeat=repeat, kept=kept)
     if per_complaint:
         return list(conn.execute(inner).fetchall())
     sub = inner.subquery()
@@ -287,14 +339,26 @@ def kept_purchases(
     *,
     window: int,
     per_complaint: bool,
+    kept: bool,
 ) -> Iterator[list[Any]]:
     """Purchases known by as-of in (resolved, resolved + W] of a cohort complaint of the same
     customer, once per (key, group, speed bucket, purchase): (key, group, bucket, purchase id,
     cents). With `per_complaint`: (key, group, opened, first resolved, purchase id, cents),
     one per complaint and purchase; in chunks of rows. The caller counts each purchase once
-    per figure."""
+    per figure. With `kept` (the outcomes kept at write time are up to date) only the
+    complaints whose first purchase after the resolution falls in the window look their
+    purchases up: the others have none there."""
     c, p = table("complaint"), table("purchase")
     resolved = c.c.first_resolved_epoch
+    source: Any = c
+    first_in_window: list[Any] = []
+    if kept:
+        o = _kept()
+        source = c.join(o, o.c.complaint_id == c.c.id)
+        first_in_window = [
+            o.c.purchased_epoch <= resolved + window,
+            o.c.purchased_epoch <= as_of,
+        ]
     inner = (
         select(
             period_index(resolved, periods).label("k"),
@@ -305,7 +369,7 @@ def kept_purchases(
             p.c.amount_cents.label("cents"),
         )
         .select_from(
-            c.join(
+            source.join(
                 p,
                 and_(
                     p.c.customer_id == c.c.customer_id,
@@ -315,7 +379,7 @@ def kept_purchases(
                 ),
             )
         )
-        .where(_cohort(periods, as_of), c.c.customer_id.is_not(None))
+        .where(_cohort(periods, as_of), c.c.customer_id.is_not(None), *first_in_window)
     )
     if per_complaint:
         query = inner

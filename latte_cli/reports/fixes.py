@@ -172,6 +172,9 @@ class Settings:
     repeat: int
     clock: BusinessClock | None
     zone: ZoneInfo
+    # The outcomes kept at write time (`report_outcome`) are up to date: the repurchase and
+    # repeat outcomes are read from them (docs/architecture.md, "Reports over long periods").
+    kept: bool = False
 
 
 def fix_figures(
@@ -262,14 +265,16 @@ def _cohort(
     rows: Iterable[tuple[Any, ...]]
     if s.clock is None:
         rows = fq.cohort_cells(
-            conn, periods, s.by, s.as_of, window=s.window, repeat=s.repeat, per_complaint=False
-        )
+            conn, periods, s.by, s.as_of, window=s.window, repeat=s.repeat, per_complaint=False,
+            kept=s.kept,
+        )  # fmt: skip
     else:
         clock = s.clock
         grouped: dict[tuple[Any, ...], list[Any]] = {}
         for k, g, cause, agent, o, r, outcome, rep in fq.cohort_cells(
-            conn, periods, s.by, s.as_of, window=s.window, repeat=s.repeat, per_complaint=True
-        ):
+            conn, periods, s.by, s.as_of, window=s.window, repeat=s.repeat, per_complaint=True,
+            kept=s.kept,
+        ):  # fmt: skip
             seconds, bucket = _bucket(clock, o, r)
             entry = grouped.setdefault((k, g, cause, agent, bucket, outcome, rep), [0, []])
             entry[0] += 1
@@ -332,22 +337,28 @@ def _kept(
     groups: dict[Any, int] = {}
     values: list[Any] = []
     parts: list[Any] = []
+
+    def index(group: Any) -> int:
+        found = groups.get(group)
+        if found is None:
+            found = groups[group] = len(values)
+            values.append(group)
+        return found
+
+    clock = s.clock
     for chunk in fq.kept_purchases(
-        conn, periods, s.by, s.as_of, window=s.window, per_complaint=s.clock is not None
-    ):
-        part = np.zeros((len(chunk), 5), np.int64)  # k, group, bucket, purchase, cents
-        for i, row in enumerate(chunk):
-            if s.clock is None:
-                key, group, b, purchase, amount = row
-            else:
-                key, group, o, r, purchase, amount = row
-                b = _bucket(s.clock, o, r)[1]
-            index = groups.get(group)
-            if index is None:
-                index = groups[group] = len(values)
-                values.append(group)
-            part[i] = (key, index, b, purchase, amount or 0)
-        parts.append(part)
+        conn, periods, s.by, s.as_of, window=s.window, per_complaint=clock is not None,
+        kept=s.kept,
+    ):  # fmt: skip
+        # Column by column: a full history has about a million rows.
+        if clock is None:
+            key, group, bucket, purchase, amount = zip(*chunk, strict=True)
+        else:
+            key, group, o, r, purchase, amount = zip(*chunk, strict=True)
+            bucket = tuple(_bucket(clock, a, b)[1] for a, b in zip(o, r, strict=True))
+        codes = [index(g) for g in group] if s.by is not None else [index(None)] * len(chunk)
+        cents = [a or 0 for a in amount]
+        parts.append(np.array([key, codes, bucket, purchase, cents], np.int64).T)
     if not parts:
         return
     k, g, bucket, pid, cents = np.concatenate(parts).T
@@ -363,15 +374,21 @@ def _kept(
 
 
 def _distinct_sums(keys: list[Any], pid: Any, cents: Any) -> dict[tuple[int, ...], int]:
-    """Per distinct combination of `keys`: the sum of `cents` over its distinct purchases."""
-    table = np.stack([*keys, pid], axis=1)
-    distinct, first = np.unique(table, axis=0, return_index=True)
-    combos, inverse = np.unique(distinct[:, :-1], axis=0, return_inverse=True)
-    sums = np.zeros(len(combos), np.int64)
-    np.add.at(sums, inverse.ravel(), cents[first])
+    """Per distinct combination of `keys` (small non-negative integers): the sum of `cents`
+    over its distinct purchases. The keys and then the purchase are folded into one integer
+    each, so that numpy sorts plain integers, not rows."""
+    code = np.zeros(len(pid), np.int64)
+    for key in keys:
+        code = code * (int(key.max()) + 1) + key
+    codes, first_of, combo = np.unique(code, return_index=True, return_inverse=True)
+    combo = combo.ravel()
+    pairs = combo * (int(pid.max()) + 1) + pid  # well inside int64: ids and a few combos
+    _, first = np.unique(pairs, return_index=True)
+    sums = np.zeros(len(codes), np.int64)
+    np.add.at(sums, combo[first], cents[first])
     return {
-        tuple(int(v) for v in combo): int(total)
-        for combo, total in zip(combos.tolist(), sums.tolist(), strict=True)
+        tuple(int(key[i]) for key in keys): int(total)
+        for i, total in zip(first_of.tolist(), sums.tolist(), strict=True)
     }
 
 
