@@ -398,3 +398,15 @@ def test_a_long_period_html_report_has_no_links(latte: Any, data: Any, tmp_path:
     latte.ok("report", "weekly", *long, "--format", "html", "--output", str(page))
     text = page.read_text()
     assert "The complaints behind each count" not in text and '<a href="#' not in text
+
+
+@pytest.mark.parametrize(
+    "key", ['=HYPERLINK("http://evil.example","agent")', "a.b:c", 'back\\slash"', "> 3 d", "ana"]
+)
+def test_any_key_survives_quoting(key: str) -> None:
+    """A group such as an agent's name may hold quotes, dots, colons and backslashes: the name
+    `--detail` is given for it reads back as the same key."""
+    from latte_cli.reports.detail import quoted_key
+
+    name = parse_figure(f"repeat_by_agent.{quoted_key(key)}.repeats:{key}")
+    assert name.path == ("repeat_by_agent", key, "repeats") and name.group == key

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from latte_cli.cli.report_render import Section, sections
 from latte_cli.reports.build import Report
+from latte_cli.reports.detail import quoted_key
 from latte_cli.reports.queries import SPEED_BUCKETS
 
 VOLUME = ("opened", "resolved", "open_backlog", "overdue")
@@ -20,7 +21,7 @@ OUTCOME_CELLS = {2: "n", 3: "repurchased", 4: "lost", 5: "pending"}
 
 
 def _key(label: str) -> str:
-    return label if label.isidentifier() else f'"{label}"'
+    return quoted_key(label)
 
 
 def _compare(key: str, column: int) -> str | None:

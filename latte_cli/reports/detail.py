@@ -126,22 +126,34 @@ class FigureName:
 
     @property
     def text(self) -> str:
-        return ".".join(f'"{p}"' if not p.isidentifier() else p for p in self.path)
+        return ".".join(quoted_key(p) for p in self.path)
+
+
+def quoted_key(key: str) -> str:
+    """A key as `--detail` writes it: as it is when it is a name, else in double quotes with
+    backslashes before quotes and backslashes inside (a group may hold any character)."""
+    if key.isidentifier():
+        return key
+    return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def parse_figure(text: str) -> FigureName:
     """`repurchase_by_speed."> 3 d".lost:north` into its path and group; double quotes keep
-    dots, colons and spaces inside one key."""
+    dots, colons and spaces inside one key, and a backslash inside them the next character."""
     parts: list[str] = []
-    current, quoted, group = "", False, None
+    current, quoted, group, escaped = "", False, None, False
     for i, char in enumerate(text):
-        if char == '"':
+        if escaped:
+            current, escaped = current + char, False
+        elif char == "\\" and quoted:
+            escaped = True
+        elif char == '"':
             quoted = not quoted
         elif char == "." and not quoted:
             parts.append(current)
             current = ""
         elif char == ":" and not quoted:
-            group = text[i + 1 :].strip().strip('"')
+            group = _unquoted(text[i + 1 :].strip())
             break
         else:
             current += char
@@ -154,6 +166,20 @@ def parse_figure(text: str) -> FigureName:
         )
     previous = path[0] == "previous" and len(path) > 1
     return FigureName(path=path[1:] if previous else path, group=group, previous=previous)
+
+
+def _unquoted(group: str) -> str:
+    """A group as given after the colon: as it is, or inside double quotes (as `quoted_key`
+    writes it)."""
+    if len(group) < 2 or not (group.startswith('"') and group.endswith('"')):
+        return group
+    inner, escaped, found = group[1:-1], False, ""
+    for char in inner:
+        if escaped or char != "\\":
+            found, escaped = found + char, False
+        else:
+            escaped = True
+    return found
 
 
 def _dt(moment: int | None) -> datetime | None:
