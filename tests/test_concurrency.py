@@ -30,6 +30,8 @@ EXPECTED_REFUSALS = re.compile(
     r"|InvalidValue: (The complaint|Complaint) is already assigned to .*"
     r"|InvalidValue: \w+ is away\. .*"
     r"|InvalidValue: Complaint is still open .*"
+    # One follow-up per resolution: two agents calling the same customer, the second is refused.
+    r"|InvalidValue: Complaint follow-up was already recorded .*"
     r"|InvalidValue: latte has never seen an agent called .*"
     r"|InvalidValue: Complaint is resolved: reopen it first: .*)$"
 )
