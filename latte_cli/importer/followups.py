@@ -251,17 +251,7 @@ class FollowUpKind:
         run.store.insert(
             conn,
             "followup",
-            (
-                "complaint_id",
-                "recorded_at",
-                "recorded_epoch",
-                "agent",
-                "reached",
-                "satisfied",
-                "nps",
-                "repurchased",
-                "note",
-            ),
+            ("complaint_id", *OUTCOME_COLUMNS),
             inserts,
         )
         run.store.insert(conn, "event", ("complaint_id", "at", "agent", "kind", "data"), events)

@@ -23,6 +23,7 @@ from latte_cli.reports.queries import (
     _exists,
     group_column,
     joined,
+    repurchase_evidence,
     speed_bucket,
     table,
 )
@@ -123,20 +124,11 @@ def repeat_code(as_of: int, repeat: int) -> Any:
 def outcome_code(as_of: int, window: int) -> Any:
     """SQL: a cohort complaint's repurchase outcome index in queries.OUTCOMES, or 3 without a
     customer (docs/metrics.md, Outcomes)."""
-    c, p, f = table("complaint"), table("purchase"), table("followup")
+    c = table("complaint")
     resolved = c.c.first_resolved_epoch
-    bought = _exists(
-        p.c.customer_id == c.c.customer_id,
-        p.c.purchased_epoch > resolved,
-        p.c.purchased_epoch <= resolved + window,
-        p.c.purchased_epoch <= as_of,
-    )
-    said = _exists(
-        f.c.complaint_id == c.c.id, f.c.repurchased.is_(True), f.c.recorded_epoch <= as_of
-    )
     return case(
         (c.c.customer_id.is_(None), literal(3)),
-        (or_(bought, said), literal(0)),
+        (repurchase_evidence(as_of, window), literal(0)),
         (resolved + window <= as_of, literal(1)),
         else_=literal(2),
     )

@@ -352,10 +352,10 @@ def _codes(text: str | None) -> Counter[int]:
     return Counter(int(code) for code in text.split(",")) if text else Counter()
 
 
-def _outcome_rows(b: Buckets, by: str | None, as_of: int, *, window: int) -> Select[Any]:
-    """One row per complaint with a customer, resolved in the buckets: (k, g, o opened,
-    r first resolved, a action kind, code = outcome index in OUTCOMES * 2 + satisfied); see
-    docs/metrics.md, Outcomes."""
+def repurchase_evidence(as_of: int, window: int) -> Any:
+    """SQL, for a complaint row: the customer bought again (docs/metrics.md, Outcomes) — a
+    purchase in (first resolution, first resolution + W] known by as-of, or a follow-up known
+    by as-of saying so."""
     c, p, f = table("complaint"), table("purchase"), table("followup")
     resolved = c.c.first_resolved_epoch
     bought = _exists(
@@ -367,12 +367,22 @@ def _outcome_rows(b: Buckets, by: str | None, as_of: int, *, window: int) -> Sel
     said = _exists(
         f.c.complaint_id == c.c.id, f.c.repurchased.is_(True), f.c.recorded_epoch <= as_of
     )
+    return or_(bought, said)
+
+
+def _outcome_rows(b: Buckets, by: str | None, as_of: int, *, window: int) -> Select[Any]:
+    """One row per complaint with a customer, resolved in the buckets: (k, g, o opened,
+    r first resolved, a action kind, code = outcome index in OUTCOMES * 2 + satisfied); see
+    docs/metrics.md, Outcomes."""
+    c, f = table("complaint"), table("followup")
+    resolved = c.c.first_resolved_epoch
+    bought_again = repurchase_evidence(as_of, window)
     satisfied = _exists(
         f.c.complaint_id == c.c.id, f.c.satisfied.is_(True), f.c.recorded_epoch <= as_of
     )
     # One small integer per complaint, outcome * 2 + satisfied, computed once: grouping on the
     # outcome and satisfied expressions themselves made SQLite evaluate the subqueries twice.
-    outcome = case((or_(bought, said), 0), (resolved + window <= as_of, 1), else_=2)
+    outcome = case((bought_again, 0), (resolved + window <= as_of, 1), else_=2)
     code = outcome * 2 + case((satisfied, 1), else_=0)
     return select(
         b.key(resolved).label("k"),
