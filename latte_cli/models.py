@@ -71,7 +71,8 @@ class Complaint(SQLModel, table=True):
         Index(
             "ix_complaint_fix_first_due",
             *("first_response_due_epoch", "opened_epoch", "merged_into", "acknowledged_epoch"),
-            "assigned_agent",
+            # A complaint resolved without recorded stages answered at its resolution.
+            *("first_resolved_epoch", "assigned_agent"),
         ),
         Index(
             "ix_complaint_fix_final_due",

@@ -40,6 +40,7 @@ INDEXES = (
             "opened_epoch",
             "merged_into",
             "acknowledged_epoch",
+            "first_resolved_epoch",
             "assigned_agent",
         ],
     ),
