@@ -181,9 +181,7 @@ def _detail(session: Any, r: Request, fmt: str, span: Any, options: Any, zone: A
     if fmt not in DETAIL_FORMATS:
         raise InvalidValue(f"--detail lists complaints as {', '.join(DETAIL_FORMATS)}, not {fmt}.")
     assert r.detail is not None
-    (page,) = figure_details(
-        session, span=span, options=options, figures=[r.detail], repeat_days=r.repeat_days
-    )
+    (page,) = figure_details(session, span=span, options=options, figures=[r.detail])
     if fmt == "table":
         if r.output is None:
             detail_render.show(page, zone)
@@ -224,7 +222,6 @@ def _html_details(session: Any, report: Any, span: Any, options: Any) -> dict[st
         options=options,
         figures=figures,
         limit=DETAIL_ROWS,
-        repeat_days=options.repeat_days,
     )
     return dict(zip(figures, pages, strict=True))
 

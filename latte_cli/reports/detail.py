@@ -37,7 +37,6 @@ REPEAT_KEYS = ("repeats", "not_repeated", "pending", "n")
 DEADLINE_KEYS = ("met", "breached", "pending", "n")
 NPS_KEYS = ("promoters", "passives", "detractors", "n")
 DEADLINE_KINDS = ("first", "final")
-DEFAULT_REPEAT_DAYS = 30
 # Leaves of the report's JSON that are not counts of complaints: values, shares, money.
 # A root cause's previous count is `previous.root_causes.<cause>.count`, its change a
 # difference, and active customers are customers.
@@ -217,13 +216,11 @@ class Facts:
         conn: Connection,
         period: Period,
         options: Options,
-        *,
-        repeat_days: int = DEFAULT_REPEAT_DAYS,
     ) -> None:
         self.conn = conn
         self.period = period
         self.options = options
-        self.repeat_seconds = repeat_days * 86_400
+        self.repeat_seconds = options.repeat_days * 86_400
         self.clock = BusinessClock(options.schedule, options.zone) if options.schedule else None
 
     def span(self, start: int, end: int) -> int:

@@ -74,15 +74,14 @@ def figure_details(
     span: Span,
     options: Options,
     figures: Sequence[str | FigureName],
-    repeat_days: int = 30,
     limit: int | None = None,
 ) -> list[DetailPage]:
     """Each figure's complaints, with at most `limit` list rows each (all when None); the
     populations are read once for all of them."""
     conn = session.connection()
     facts = {
-        False: Facts(conn, span.current, options, repeat_days=repeat_days),
-        True: Facts(conn, span.previous, options, repeat_days=repeat_days),
+        False: Facts(conn, span.current, options),
+        True: Facts(conn, span.previous, options),
     }
     pages = []
     for figure in figures:
