@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, case, func, literal, or_, select
+from sqlalchemy import Connection, Select, and_, case, func, literal, null, or_, select
 
 from latte_cli.reports.periods import Period, period_index
 from latte_cli.reports.queries import (
@@ -27,6 +27,7 @@ from latte_cli.reports.queries import (
     speed_bucket,
     table,
 )
+from latte_cli.summary import DIMENSIONS
 from latte_cli.workflow import Stage
 
 YEAR = 365 * 86_400
@@ -65,10 +66,14 @@ def deadline_counts(
     met: completed by as-of, at or before the due time; breached: completed by as-of after
     it, or not completed by as-of and the due time passed before as-of; pending: otherwise
     (not completed by as-of, not yet due then).
+
+    One pass over each period's range of the covering index, counting the statuses with
+    filtered aggregates: grouping by a status expression made SQLite sort every complaint of
+    the period (docs/architecture.md, "Reports over long periods"). With `--by` the rows are
+    grouped by the stored column itself, the empty value joined to no value here.
     """
     c = table("complaint").c
-    lo = min(p.start for p in periods)
-    hi = max(p.end for p in periods)
+    group = c[DIMENSIONS[by]] if by is not None else None
     found: list[tuple[int, Any, str, int, int]] = []
     for name, due, done in (
         # Resolved without recorded stages (an import): the resolution was the first response.
@@ -79,22 +84,24 @@ def deadline_counts(
         ),
         ("final", c.final_response_due_epoch, c.first_resolved_epoch),
     ):
-        known = and_(done.is_not(None), done <= as_of)
-        status = case(
-            (and_(known, done <= due), literal(MET)),
-            (or_(known, due < as_of), literal(BREACHED)),
-            else_=literal(PENDING),
-        )
-        inner = select(
-            period_index(due, periods).label("k"),
-            group_column(by).label("g"),
-            status.label("s"),
-        ).where(due >= lo, due < hi, c.opened_epoch <= as_of, _counted())
-        sub = inner.subquery()
-        query = select(sub.c.k, sub.c.g, sub.c.s, func.count()).group_by(sub.c.k, sub.c.g, sub.c.s)
-        for k, g, s, n in conn.execute(query).fetchall():
-            if k is not None:
-                found.append((int(k), g, name, int(s), int(n)))
+        # NULL (not completed) satisfies neither comparison: not met.
+        met = func.count().filter(and_(done <= as_of, done <= due))
+        pending = func.count().filter(due >= as_of, or_(done.is_(None), done > as_of))
+        counts = (func.count(), met, pending)
+        for k, period in enumerate(periods):
+            where = (due >= period.start, due < period.end, c.opened_epoch <= as_of, _counted())
+            query = (
+                select(null(), *counts).where(*where)
+                if group is None
+                else select(group, *counts).where(*where).group_by(group)
+            )
+            for g, n, m, w in conn.execute(query).fetchall():
+                statuses = ((MET, int(m)), (BREACHED, int(n) - int(m) - int(w)), (PENDING, int(w)))
+                found += [
+                    (k, None if g == "" else g, name, status, count)
+                    for status, count in statuses
+                    if count
+                ]
     return found
 
 
@@ -324,65 +331,48 @@ def remedy_cells(
 
 
 def kept_purchases(
-    conn: Connection,
-    periods: list[Period],
-    by: str | None,
-    as_of: int,
-    *,
-    window: int,
-    per_complaint: bool,
-    kept: bool,
+    conn: Connection, periods: list[Period], by: str | None, as_of: int, *, window: int, kept: bool
 ) -> Iterator[list[Any]]:
     """Purchases known by as-of in (resolved, resolved + W] of a cohort complaint of the same
-    customer, once per (key, group, speed bucket, purchase): (key, group, bucket, purchase id,
-    cents). With `per_complaint`: (key, group, opened, first resolved, purchase id, cents),
-    one per complaint and purchase; in chunks of rows. The caller counts each purchase once
-    per figure. With `kept` (the outcomes kept at write time are up to date) only the
-    complaints whose first purchase after the resolution falls in the window look their
-    purchases up: the others have none there."""
+    customer: (first resolution, resolution seconds on the calendar clock, group, purchase
+    id, cents), one row per complaint and purchase, in chunks of rows. The caller finds the
+    period and the speed bucket and counts each purchase once per figure (`fixes._kept`):
+    sorting the pairs here (DISTINCT) cost more than the whole of that.
+
+    With `kept` (the outcomes kept at write time are up to date) the cohort is read from
+    `report_outcome`, which then holds exactly the first-resolved complaints with a customer
+    that are not merged duplicates, with their first resolution and resolution time
+    (`latte_cli.cohort`, checked by `latte db check`): only those whose first purchase after
+    the resolution falls in the window are read, from the range of `ix_report_outcome_bought`
+    (the others have no purchase there), and the complaint only for the group of `--by`."""
     c, p = table("complaint"), table("purchase")
-    resolved = c.c.first_resolved_epoch
-    source: Any = c
-    first_in_window: list[Any] = []
     if kept:
         o = _kept()
-        source = c.join(o, o.c.complaint_id == c.c.id)
-        first_in_window = [
+        resolved, seconds, customer = o.c.resolved_epoch, o.c.resolution_seconds, o.c.customer_id
+        source: Any = o if by is None else o.join(c, c.c.id == o.c.complaint_id)
+        cohort = and_(
+            resolved >= min(q.start for q in periods),
+            resolved < max(q.end for q in periods),
+            resolved <= as_of,
             o.c.purchased_epoch <= resolved + window,
             o.c.purchased_epoch <= as_of,
-        ]
-    inner = (
-        select(
-            period_index(resolved, periods).label("k"),
-            group_column(by).label("g"),
-            c.c.opened_epoch.label("o"),
-            resolved.label("r"),
-            p.c.id.label("pid"),
-            p.c.amount_cents.label("cents"),
         )
-        .select_from(
-            source.join(
-                p,
-                and_(
-                    p.c.customer_id == c.c.customer_id,
-                    p.c.purchased_epoch > resolved,
-                    p.c.purchased_epoch <= resolved + window,
-                    p.c.purchased_epoch <= as_of,
-                ),
-            )
-        )
-        .where(_cohort(periods, as_of), c.c.customer_id.is_not(None), *first_in_window)
-    )
-    if per_complaint:
-        query = inner
     else:
-        sub = inner.subquery()
-        cells = select(
-            sub.c.k, sub.c.g, speed_bucket(sub.c.r - sub.c.o).label("bucket"), sub.c.pid,
-            sub.c.cents,
-        ).subquery()  # fmt: skip
-        x = cells.c
-        query = select(x.k, x.g, x.bucket, x.pid, x.cents).distinct()
+        resolved, customer = c.c.first_resolved_epoch, c.c.customer_id
+        seconds = resolved - c.c.opened_epoch
+        source = c
+        cohort = and_(_cohort(periods, as_of), customer.is_not(None))
+    bought = and_(
+        p.c.customer_id == customer,
+        p.c.purchased_epoch > resolved,
+        p.c.purchased_epoch <= resolved + window,
+        p.c.purchased_epoch <= as_of,
+    )
+    query = (
+        select(resolved, seconds, group_column(by), p.c.id, p.c.amount_cents)
+        .select_from(source.join(p, bought))
+        .where(cohort)
+    )
     # In chunks: a full history has about a million pairs, never all in memory as rows.
     for chunk in conn.execute(query.execution_options(yield_per=CHUNK)).partitions():
         yield list(chunk)
