@@ -334,10 +334,10 @@ def kept_purchases(
     conn: Connection, periods: list[Period], by: str | None, as_of: int, *, window: int, kept: bool
 ) -> Iterator[list[Any]]:
     """Purchases known by as-of in (resolved, resolved + W] of a cohort complaint of the same
-    customer: (first resolution, resolution seconds on the calendar clock, group, purchase
-    id, cents), one row per complaint and purchase, in chunks of rows. The caller finds the
-    period and the speed bucket and counts each purchase once per figure (`fixes._kept`):
-    sorting the pairs here (DISTINCT) cost more than the whole of that.
+    customer: (first resolution, resolution seconds on the calendar clock, purchase id, cents,
+    and with `by` the group), one row per complaint and purchase, in chunks of rows. The
+    caller finds the period and the speed bucket and counts each purchase once per figure
+    (`fixes._kept`): sorting the pairs here (DISTINCT) cost more than the whole of that.
 
     With `kept` (the outcomes kept at write time are up to date) the cohort is read from
     `report_outcome`, which then holds exactly the first-resolved complaints with a customer
@@ -368,11 +368,10 @@ def kept_purchases(
         p.c.purchased_epoch <= resolved + window,
         p.c.purchased_epoch <= as_of,
     )
-    query = (
-        select(resolved, seconds, group_column(by), p.c.id, p.c.amount_cents)
-        .select_from(source.join(p, bought))
-        .where(cohort)
-    )
+    columns = [resolved, seconds, p.c.id, func.coalesce(p.c.amount_cents, 0)]
+    if by is not None:
+        columns.append(group_column(by))
+    query = select(*columns).select_from(source.join(p, bought)).where(cohort)
     # In chunks: a full history has about a million pairs, never all in memory as rows.
     for chunk in conn.execute(query.execution_options(yield_per=CHUNK)).partitions():
         yield list(chunk)

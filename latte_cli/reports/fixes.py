@@ -12,6 +12,7 @@ from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -347,14 +348,14 @@ def _kept(
         return found
 
     for chunk in fq.kept_purchases(conn, periods, s.by, s.as_of, window=s.window, kept=s.kept):
-        # Column by column: a full history has about a million rows.
-        resolved, seconds, group, purchase, amount = zip(*chunk, strict=True)
-        codes = [index(g) for g in group] if s.by is not None else [index(None)] * len(chunk)
-        cents = [a or 0 for a in amount]
-        parts.append(np.array([resolved, seconds, codes, purchase, cents], np.int64))
+        # Straight into numpy: a full history has about a million rows.
+        numbers = chunk if s.by is None else (row[:4] for row in chunk)
+        pairs = np.fromiter(chain.from_iterable(numbers), np.int64, count=4 * len(chunk))
+        codes = [index(row[4]) for row in chunk] if s.by is not None else [index(None)] * len(chunk)
+        parts.append(np.column_stack([pairs.reshape(-1, 4), np.array(codes, np.int64)]))
     if not parts:
         return
-    r, seconds, g, pid, cents = np.concatenate(parts, axis=1)
+    r, seconds, pid, cents, g = np.concatenate(parts).T
     del parts
     k = np.full(len(r), -1, np.int64)
     for i, period in enumerate(periods):
