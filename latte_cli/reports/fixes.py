@@ -358,7 +358,7 @@ def _kept(
     r, seconds, pid, cents, g = np.concatenate(parts).T
     del parts
     k = np.full(len(r), -1, np.int64)
-    for i, period in enumerate(periods):
+    for i, period in reversed(list(enumerate(periods))):  # the first period that holds it
         k[(r >= period.start) & (r < period.end)] = i
     bucket = _buckets(s.clock, r, seconds)
     inside = k >= 0

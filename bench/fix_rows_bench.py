@@ -1,0 +1,83 @@
+"""Time the report's deadlines and revenue kept alone, per period length (SQLite, read only).
+
+    cp /tmp/speed-bench-0014.db /tmp/fix-rows-bench.db   # a copy: never the original
+    python bench/fix_rows_bench.py --db /tmp/fix-rows-bench.db [--by agent]
+
+For a week, a quarter, a year and three years (each with the period before it, as a report
+reads them), prints the CPU seconds of `fix_queries.deadline_counts` and of `fixes._kept`
+(revenue kept: the query and the counting), from the outcomes kept at write time, on the
+calendar clock, with a 30-day window and as-of 2026-12-06 (docs/architecture.md, "Reports
+over long periods"). Run it by hand: the numbers depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+DAY = 86_400
+
+
+def epoch(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp())
+
+
+def spans() -> dict[str, tuple[int, int]]:
+    return {
+        "week": (epoch("2026-11-16"), epoch("2026-11-23")),
+        "quarter": (epoch("2025-10-01"), epoch("2026-01-01")),
+        "year": (epoch("2025-01-01"), epoch("2026-01-01")),
+        "3 years": (epoch("2023-11-27"), epoch("2026-11-23")),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", required=True, help="a copy of the bench database")
+    parser.add_argument("--by", default=None, help="agent, channel, category or location")
+    args = parser.parse_args()
+
+    from sqlalchemy import create_engine
+
+    import latte_cli.models  # noqa: F401  (the tables)
+    from latte_cli.reports import fix_queries as fq
+    from latte_cli.reports import fixes as fx
+    from latte_cli.reports.periods import Period
+
+    as_of = epoch("2026-12-06")
+    engine = create_engine(f"sqlite:///file:{args.db}?mode=ro&uri=true")
+    print(f"{'period':8} {'deadlines':>10} {'revenue kept':>13}   (CPU s, --by {args.by})")
+    with engine.connect() as conn:
+        for name, (start, end) in spans().items():
+            periods = [Period(start, end, name), Period(2 * start - end, start, "before")]
+            began = time.process_time()
+            fq.deadline_counts(conn, periods, args.by, as_of)
+            deadlines = time.process_time() - began
+            settings = fx.Settings(
+                periods=(periods[0], periods[1]),
+                by=args.by,
+                as_of=as_of,
+                window=30 * DAY,
+                repeat=30 * DAY,
+                clock=None,
+                zone=ZoneInfo("UTC"),
+                kept=True,
+            )
+            cells: dict[tuple[int, Any], Any] = defaultdict(fx._Cell)
+            began = time.process_time()
+            fx._kept(conn, settings, periods, cells)
+            kept = time.process_time() - began
+            print(f"{name:8} {deadlines:10.2f} {kept:13.2f}")
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
