@@ -1,26 +1,28 @@
 """Benchmark `latte search` on the 1,000,000-complaint bench database, on SQLite and PostgreSQL.
 
-    cp /tmp/latte-bench-scale.db /tmp/search-bench.db    # never the original: this rewrites it
-    python bench/search_bench.py --db /tmp/search-bench.db --pg-complaints 200000
+    cp /tmp/speed-bench-0014.db /tmp/search-bench.db    # never the original: this rewrites it
+    python bench/search_bench.py --db /tmp/search-bench.db            # fill, index, time SQLite
+    python bench/pg_load.py --db /tmp/search-bench.db --pg-url ADMIN_URL   # prints URL
+    python bench/search_bench.py --db /tmp/search-bench.db --indexed --pg-url URL
 
 The bench database (bench/report_bench.py) has no free text, so the run first writes some
 where it is empty, deterministically: a summary (4-9 words), the Listen stage's words (12-30)
 and the Acknowledge text (6-12) of every complaint, drawn from a Zipf-distributed vocabulary
 of 30,000 generated words plus ordinary complaint words; and a name, an email and a phone
 (written with varied punctuation) for every customer; the generator's `reopen` events get a
-reason. It then measures:
+reason. The texts are written with the triggers off (no figure reads them) and the index is
+then rebuilt whole. It measures:
 
-1. the index build: revision 0008 applied to the filled database (the migration's batched
-   backfill), CPU and wall time, and the index's size (SQLite's `dbstat`);
+1. the index build: FTS5's `rebuild` of the whole index (what `latte db rebuild-search`
+   runs), CPU and wall time, and the index's size (SQLite's `dbstat`);
 2. queries through the service (`latte_cli.services.search.search`, 20 hits with snippets)
    in-process: a common, a middling and a rare word, two words, a prefix, a name with an
    accent typed without it, and a phone typed with other punctuation; CPU and wall time,
    median of 5 after one warm-up run, with the number of complaints each query matches;
-3. the same on PostgreSQL (a throwaway cluster from tests/pg_cluster.py): the first
-   `--pg-complaints` complaints with their customers, stage records and events copied at
-   revision 0005, revision 0008 applied (the backfill), then the same queries; beside them,
-   the server's execution time (EXPLAIN ANALYZE) of a query ranking every match, which the
-   service avoids beyond 2,000 matches.
+3. with `--pg-url`, the same queries on PostgreSQL, on the whole database loaded from the
+   filled copy by bench/pg_load.py (which times the index's build with latte's own function
+   and gives its size); beside them, the server's execution time (EXPLAIN ANALYZE) of a query
+   ranking every match, which the service avoids beyond 2,000 matches.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -202,21 +203,6 @@ def _write_keys(connection: sqlite3.Connection) -> None:
     )
 
 
-def migrate(url: str, revision: str, *, down: bool = False) -> tuple[float, float]:
-    """Bring the database at `url` to `revision`; (CPU seconds, wall seconds)."""
-    from alembic import command
-
-    from latte_cli.db import get_engine
-    from latte_cli.migrations import alembic_config
-
-    config = alembic_config()
-    cpu, wall = time.process_time(), time.perf_counter()
-    with get_engine(url).begin() as connection:
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
-    return time.process_time() - cpu, time.perf_counter() - wall
-
-
 def pick_queries(path: Path) -> list[tuple[str, str]]:
     rng = random.Random(SEED)
     words, _ = vocabulary(rng)
@@ -309,71 +295,26 @@ def sqlite_run(path: Path) -> list[tuple[str, str]]:
     return queries
 
 
-def postgres_run(path: Path, complaints: int, queries: list[tuple[str, str]]) -> None:
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-    from sqlmodel import SQLModel
-
+def postgres_run(url: str, queries: list[tuple[str, str]]) -> None:
+    """The queries on a PostgreSQL database loaded from the same filled copy by
+    bench/pg_load.py (which builds the search index and reports its build time and size)."""
     from latte_cli import db
-    from tests import pg_cluster
 
-    admin = pg_cluster.start()
-    try:
-        engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.exec_driver_sql('CREATE DATABASE "search_bench"')
-        engine.dispose()
-        url = make_url(admin).set(database="search_bench").render_as_string(hide_password=False)
-        migrate(url, "0005")
-        source = create_engine(f"sqlite:///{path}")
-        where = {
-            "customer": f"id IN (SELECT customer_id FROM complaint WHERE id <= {complaints})",
-            "complaint": f"id <= {complaints}",
-            "stage_record": f"complaint_id <= {complaints}",
-            "event": f"complaint_id <= {complaints}",
-        }
-        started = time.perf_counter()
-        with source.connect() as reading, db.get_engine(url).begin() as writing:
-            for name, condition in where.items():
-                table = SQLModel.metadata.tables[name]
-                rows = reading.execution_options(yield_per=20_000).execute(
-                    table.select().where(sql_text(condition))
-                )
-                for part in rows.partitions():
-                    writing.execute(table.insert(), [row._asdict() for row in part])
-            writing.exec_driver_sql(
-                "SELECT setval('complaint_id_seq', (SELECT max(id) FROM complaint))"
-            )
-        print(
-            f"PostgreSQL: copied {complaints:,} complaints in {time.perf_counter() - started:.0f} s"
-        )
-        cpu, wall = migrate(url, "0008")
-        with db.get_engine(url).begin() as connection:
-            connection.exec_driver_sql("ANALYZE")
-            size = connection.exec_driver_sql(
-                "SELECT pg_total_relation_size('search_index')"
-            ).scalar()
-        print(
-            f"PostgreSQL index build (revision 0008 on {complaints:,} complaints): "
-            f"client cpu {cpu:.1f} s, wall {wall:.1f} s, size {int(size or 0) / 2**20:.0f} MiB"
-        )
-        print("PostgreSQL queries (20 hits with snippets, in-process, median of 5):")
-        time_queries(url, queries, explain=True)
-        db.dispose_engines()
-    finally:
-        pg_cluster.stop(admin)
-
-
-def sql_text(condition: str) -> Any:
-    from sqlalchemy import text
-
-    return text(condition)
+    with db.get_engine(url).connect() as connection:
+        size = connection.exec_driver_sql("SELECT pg_total_relation_size('search_index')").scalar()
+        documents = connection.exec_driver_sql("SELECT count(*) FROM search_index").scalar()
+    print(f"PostgreSQL search index: {documents:,} documents, {int(size or 0) / 2**20:.0f} MiB")
+    print("PostgreSQL queries (20 hits with snippets, in-process, median of 5):")
+    time_queries(url, queries, explain=True)
+    db.dispose_engines()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", type=Path, required=True, help="A copy of the bench database.")
-    parser.add_argument("--pg-complaints", type=int, default=0, help="Also on PostgreSQL.")
+    parser.add_argument(
+        "--pg-url", help="Also on PostgreSQL: a database bench/pg_load.py loaded from --db."
+    )
     parser.add_argument(
         "--indexed",
         action="store_true",
@@ -386,8 +327,8 @@ def main() -> None:
         time_queries(f"sqlite:///{args.db}", queries)
     else:
         queries = sqlite_run(args.db)
-    if args.pg_complaints:
-        postgres_run(args.db, args.pg_complaints, queries)
+    if args.pg_url:
+        postgres_run(args.pg_url, queries)
 
 
 if __name__ == "__main__":
