@@ -15,8 +15,10 @@ foreign keys read from the catalogue), summary tables included (`report_day`,
 The copy runs with `session_replication_role = replica` (the role must be a superuser, as the
 test cluster's is): no trigger fires, neither the foreign-key checks nor latte's own, which
 would refresh a search document and queue every complaint in `report_queue` row by row for
-work the copied summaries already hold. The SQLite source is consistent, and `--verify` runs
-`latte db check`, which compares the summaries with a fresh computation.
+work the copied summaries already hold; `report_queue` and `report_change` are copied as they
+are, and whatever the SQLite database had queued is then folded by latte's own
+`summary.fold`. The SQLite source is consistent, and `--check` runs `latte db check` on both
+stores (it compares the summaries with a fresh computation) and compares their findings.
 
 Then the id sequences are set past the largest id, the search index is built with latte's own
 function (`latte_search_refresh`, in batches, as `latte db rebuild-search` does: its time is
@@ -175,6 +177,20 @@ def reset_sequences(connection: Any) -> None:
             )
 
 
+def fold(url: str) -> None:
+    """Changes the SQLite database had queued for the summaries and not folded yet (a program
+    wrote rows around latte): folded as latte folds them before a commit (`summary.fold`),
+    since a report does not read the summaries while something is queued."""
+    from latte_cli import summary
+    from latte_cli.db import dispose_engines, get_engine
+
+    started = time.perf_counter()
+    with get_engine(url).begin() as connection:
+        folded = summary.fold(connection)
+    dispose_engines()
+    print(f"folded {folded:,} queued changes into the summaries in {time.perf_counter() - started:.0f} s")
+
+
 def build_index(url: str) -> tuple[float, float]:
     """The search index built by latte's own function; (client CPU s, wall s)."""
     from latte_cli.db import dispose_engines, open_session
@@ -270,6 +286,8 @@ def main() -> None:
         (queued,) = connection.execute("SELECT count(*) FROM report_queue").fetchone()
         print(f"report_queue after the copy: {queued} rows (as in the SQLite database)")
     source.close()
+    if queued:
+        fold(url)
 
     cpu, wall = build_index(url)
     with connect(url) as connection:

@@ -109,7 +109,6 @@ def vocabulary(rng: random.Random) -> tuple[list[str], list[float]]:
 def fill_texts(path: Path) -> None:
     """Write generated words where the bench database has none (idempotent)."""
     connection = sqlite3.connect(path)
-    _reopen_reasons(connection)
     (named,) = connection.execute("SELECT count(name) FROM customer").fetchone()
     if named:
         connection.close()
@@ -123,14 +122,16 @@ def fill_texts(path: Path) -> None:
     started = time.perf_counter()
     # The texts are written with the triggers off: they would refresh the search index and
     # queue every complaint for the report summary row by row. No figure reads these columns
-    # (summary, stage texts, customer contact), and the index is rebuilt whole afterwards.
+    # (summary, stage texts, customer contact, a reopening's reason), and the index is rebuilt
+    # whole afterwards.
     triggers = connection.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-        "AND tbl_name IN ('complaint', 'stage_record', 'customer')"
+        "AND tbl_name IN ('complaint', 'stage_record', 'customer', 'event')"
     ).fetchall()
     with connection:
         for name, _ in triggers:
             connection.execute(f'DROP TRIGGER "{name}"')
+        _reopen_reasons(connection)
         customers = [row[0] for row in connection.execute("SELECT id FROM customer")]
         rows = []
         for cid in customers:
@@ -163,22 +164,20 @@ def fill_texts(path: Path) -> None:
 
 def _reopen_reasons(connection: sqlite3.Connection) -> None:
     """The generator's `reopen` events carry no details (`{}`, which latte cannot read): give
-    them a reason, as `latte reopen` records one, and the first cycle."""
+    them a reason, as `latte reopen` records one, and the first cycle (in the caller's
+    transaction, the triggers off)."""
     rng = random.Random(SEED + 1)
-    with connection:
-        ids = [
-            row[0]
-            for row in connection.execute(
-                "SELECT id FROM event WHERE kind = 'reopen' AND data = '{}'"
-            )
-        ]
-        connection.executemany(
-            "UPDATE event SET data = ? WHERE id = ?",
-            [
-                (json.dumps({"reason": " ".join(rng.sample(COMPLAINT_WORDS, 4)), "cycle": 1}), i)
-                for i in ids
-            ],
-        )
+    ids = [
+        row[0]
+        for row in connection.execute("SELECT id FROM event WHERE kind = 'reopen' AND data = '{}'")
+    ]
+    connection.executemany(
+        "UPDATE event SET data = ? WHERE id = ?",
+        [
+            (json.dumps({"reason": " ".join(rng.sample(COMPLAINT_WORDS, 4)), "cycle": 1}), i)
+            for i in ids
+        ],
+    )
 
 
 def _parts(connection: sqlite3.Connection, table: str, stage: str | None) -> Iterator[list[int]]:
