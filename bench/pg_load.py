@@ -188,7 +188,8 @@ def fold(url: str) -> None:
     with get_engine(url).begin() as connection:
         folded = summary.fold(connection)
     dispose_engines()
-    print(f"folded {folded:,} queued changes into the summaries in {time.perf_counter() - started:.0f} s")
+    took = time.perf_counter() - started
+    print(f"folded {folded:,} queued changes into the summaries in {took:.0f} s")
 
 
 def build_index(url: str) -> tuple[float, float]:
