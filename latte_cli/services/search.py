@@ -156,18 +156,22 @@ def search(session: Session, filters: SearchFilter) -> list[Hit]:
 
     # Ranking reads every match's statistics: a word in most complaints would cost seconds.
     # Only the most recent CANDIDATES matches are ranked (all of them when there are fewer).
-    floor = session.exec(
-        matching(select(key).select_from(index))
-        .order_by(key.desc())
-        .offset(CANDIDATES - 1)
-        .limit(1)
-    ).first()
-    statement = matching(select(Complaint, Customer).select_from(index)).outerjoin(
-        Customer, col(Customer.id) == Complaint.customer_id
-    )
-    if floor is not None:
-        statement = statement.where(key >= floor)
-    statement = statement.order_by(*best_first)
+    if session.get_bind().dialect.name == "sqlite":
+        floor = session.exec(
+            matching(select(key).select_from(index))
+            .order_by(key.desc())
+            .offset(CANDIDATES - 1)
+            .limit(1)
+        ).first()
+        statement = matching(select(Complaint, Customer).select_from(index)).outerjoin(
+            Customer, col(Customer.id) == Complaint.customer_id
+        )
+        if floor is not None:
+            statement = statement.where(key >= floor)
+        statement = statement.order_by(*best_first)
+    else:
+        matches = matching(select(key, index.c.document).select_from(index))
+        statement = _ranked_recent(session, matches.order_by(key.desc()), tsquery)
     found = session.exec(statement.limit(filters.limit)).all()
     texts = _texts(session, [c.id or 0 for c, _ in found])
     hits = []
@@ -188,6 +192,26 @@ def search(session: Session, filters: SearchFilter) -> list[Hit]:
             )
         )
     return hits
+
+
+def _ranked_recent(session: Session, matches: Any, tsquery: Any) -> Any:
+    """PostgreSQL: the most recent CANDIDATES matches taken once (one pass over the index,
+    materialised), then ranked by `ts_rank` (docs/architecture.md, "The search index"). The
+    best way to find them depends on how common the words are (the primary key backwards for
+    a common word, the GIN index for a rare one), so the plan is made for these words: a
+    connection that prepared the statement (psycopg does from its fifth run) would otherwise
+    reuse a plan made for other words."""
+    session.connection().exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+    recent = (
+        matches.limit(CANDIDATES).cte("recent").prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    return (
+        select(Complaint, Customer)
+        .select_from(recent)
+        .join(Complaint, col(Complaint.id) == recent.c.complaint_id)
+        .outerjoin(Customer, col(Customer.id) == Complaint.customer_id)
+        .order_by(sa.func.ts_rank(recent.c.document, tsquery).desc(), col(Complaint.id))
+    )
 
 
 def _narrowed(statement: Any, filters: SearchFilter, customer_id: int | None) -> Any:
