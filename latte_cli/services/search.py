@@ -200,8 +200,12 @@ def _ranked_recent(session: Session, matches: Any, tsquery: Any) -> Any:
     best way to find them depends on how common the words are (the primary key backwards for
     a common word, the GIN index for a rare one), so the plan is made for these words: a
     connection that prepared the statement (psycopg does from its fifth run) would otherwise
-    reuse a plan made for other words."""
-    session.connection().exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+    reuse a plan made for other words. No parallel workers: starting them costs more than the
+    2,000 rows they would share, and more still on a busy server."""
+    session.connection().exec_driver_sql(
+        "SET LOCAL plan_cache_mode = force_custom_plan; "
+        "SET LOCAL max_parallel_workers_per_gather = 0"
+    )
     recent = (
         matches.limit(CANDIDATES).cte("recent").prefix_with("MATERIALIZED", dialect="postgresql")
     )
