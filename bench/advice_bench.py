@@ -15,7 +15,10 @@ read-only session as the guided flow opens one: median wall and CPU time and the
 (customers, complaints, follow-ups, purchases and the kept outcomes) are copied into a
 throwaway PostgreSQL cluster (tests/pg_cluster.py) with COPY and the triggers off, and the
 same is timed there; both stores must count the same complaints. `--plans` prints the query
-plans of the counts and of the medians.
+plans of the counts and of the medians. `--pg-url URL` times only a PostgreSQL database
+bench/pg_load.py loaded from a copy at the newest revision (`--db` names that copy):
+
+    python bench/advice_bench.py --db /tmp/my-bench.db --pg-url URL
 """
 
 from __future__ import annotations
@@ -178,7 +181,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--pg", action="store_true", help="also on a throwaway PostgreSQL")
     parser.add_argument("--plans", action="store_true", help="print the query plans")
+    parser.add_argument(
+        "--pg-url", help="only on this PostgreSQL database, loaded by bench/pg_load.py"
+    )
     args = parser.parse_args()
+    if args.pg_url:
+        measure(args.pg_url, args.runs, "PostgreSQL")
+        if args.plans:
+            plans(args.pg_url)
+        return
     url = f"sqlite:///{args.db}"
     print(f"SQLite: brought to the newest revision in {upgrade(url):.0f} s")
     with sqlite3.connect(args.db) as raw:

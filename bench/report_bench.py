@@ -26,6 +26,14 @@ complaints over three years (only the last three weeks' partly open, 8% reopened
 first- and final-response due times, remedy amounts and "what will change" texts, so that the
 deadline, root-cause, repeat and remedy figures have data), the first cycle's stage records,
 follow-ups, purchases, and the `reopen` events (the only events the reports read).
+
+On PostgreSQL, part 3 against a database bench/pg_load.py loaded from the same SQLite copy
+(no DuckDB anchor; the server's CPU seconds per report beside the client's, when the server
+runs on this machine, as the test cluster does):
+
+    python -m tests.pg_cluster start                                  # prints ADMIN_URL
+    python bench/pg_load.py --db /tmp/my-bench.db --pg-url ADMIN_URL  # prints URL
+    python bench/report_bench.py --db /tmp/my-bench.db --pg-url URL --runs 3
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -331,11 +340,49 @@ def measured_process(args: list[str], env: dict[str, str]) -> tuple[float, float
     return float(wall), float(user) + float(system), int(peak_kb) // 1024
 
 
+def server_clock(url: str) -> Callable[[], float] | None:
+    """The CPU seconds the PostgreSQL server's finished processes used so far: the
+    postmaster's children's time (/proc/PID/stat `cutime` + `cstime`), which takes in a
+    client's backend when it ends. None unless the server runs on this machine and the role
+    may read `data_directory` (a superuser, as the test cluster's is)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    options: dict[str, Any] = {"dbname": parsed.database, "user": parsed.username}
+    options["host"] = parsed.host or parsed.query.get("host")
+    if port := parsed.port or parsed.query.get("port"):
+        options["port"] = int(str(port))
+    try:
+        with psycopg.connect(**options) as connection:
+            folder = connection.execute("SHOW data_directory").fetchone()
+        pid = int((Path(folder[0]) / "postmaster.pid").read_text().split()[0])
+        stat = Path(f"/proc/{pid}/stat")
+        stat.read_text()
+    except (psycopg.Error, OSError, ValueError, TypeError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def clock() -> float:
+        time.sleep(0.2)  # the postmaster collects the backend of the client that just ended
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[13]) + int(fields[14])) / ticks
+
+    return clock
+
+
 def period_matrix(
-    latte: str, env: dict[str, str], runs: int, only: list[str]
+    latte: str,
+    env: dict[str, str],
+    runs: int,
+    only: list[str],
+    server: Callable[[], float] | None = None,
 ) -> dict[tuple[str, str], tuple[float, float]]:
-    """Every report over every period: time and peak RSS, beside the one-week report."""
+    """Every report over every period: time and peak RSS, beside the one-week report; with
+    `server`, the PostgreSQL server's CPU seconds for the report too."""
     columns = ("wall s", "x week", "CPU s", "x week", "peak MB")
+    if server:
+        columns += ("server s",)
     print(f"{'report':<13} {'period':<13} " + " ".join(f"{c:>7}" for c in columns))
     times: dict[tuple[str, str], tuple[float, float]] = {}
     for name, report in REPORTS.items():
@@ -346,15 +393,20 @@ def period_matrix(
             if (name, period) in SKIPPED:
                 continue
             args = [latte, "report", *report, *flags]
-            samples = [measured_process(args, env) for _ in range(runs)]
+            samples, served = [], []
+            for _ in range(runs):
+                before = server() if server else 0.0
+                samples.append(measured_process(args, env))
+                served.append(server() - before if server else 0.0)
             took = statistics.median(t for t, _, _ in samples)
             cpu = statistics.median(c for _, c, _ in samples)
             peak = max(m for _, _, m in samples)
             week_time, week_cpu = week_time or took, week_cpu or cpu
             times[(name, period)] = (took, cpu)
+            on_server = f" {statistics.median(served):>8.2f}" if server else ""
             print(
                 f"{name:<13} {period:<13} {took:>7.2f} {took / week_time:>7.1f} "
-                f"{cpu:>7.2f} {cpu / week_cpu:>7.1f} {peak:>8}"
+                f"{cpu:>7.2f} {cpu / week_cpu:>7.1f} {peak:>8}{on_server}"
             )
     return times
 
@@ -474,6 +526,10 @@ def main() -> None:
     parser.add_argument(
         "--postgres", help="a PostgreSQL URL: copy the data there and run part 3 against it"
     )
+    parser.add_argument(
+        "--pg-url",
+        help="a PostgreSQL database bench/pg_load.py loaded from --db: part 3 against it",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     if not args.db.exists():
@@ -485,6 +541,17 @@ def main() -> None:
     duck_path = args.db.with_suffix(".duckdb")
     latte = str(Path(sys.executable).parent / "latte")
     env = {**os.environ, "LATTE_DB": url, "LATTE_TZ": "UTC", "NO_COLOR": "1"}
+    if args.pg_url:
+        env["LATTE_DB"] = args.pg_url
+        subprocess.run(
+            [latte, "report", "weekly", *PERIODS["week"]],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )  # warm the cache
+        print(f"on PostgreSQL ({args.pg_url.split('?')[0]}), {args.runs} runs each:")
+        period_matrix(latte, env, args.runs, args.only, server_clock(args.pg_url))
+        return
     if args.postgres:
         started = time.perf_counter()
         copy_to_postgres(args.db, args.postgres)

@@ -157,6 +157,34 @@ def test_filters_and_snippets(latte: Latte) -> None:
     assert old in table and "2025-" in table  # another year's date shows its year
 
 
+def test_among_many_matches_only_the_most_recent_are_ranked(
+    latte: Latte, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond CANDIDATES matches the most recent CANDIDATES (highest ids) are ranked, the
+    filters applied first (docs/architecture.md, "The search index")."""
+    import latte_cli.services.search as searching
+
+    monkeypatch.setattr(searching, "CANDIDATES", 3)
+    texts = [
+        "Kettle kettle kettle: the kettle again",  # the best match, but the oldest
+        "A kettle arrived late",
+        "Kettle broken, kettle lid missing",
+        "The toaster burns bread",
+        "My kettle is noisy",
+        "The kettle handle is loose",
+    ]
+    opened = [int(new(latte, text, "--customer", f"C-{i % 2}")) for i, text in enumerate(texts)]
+    matching = [cid for cid, text in zip(opened, texts, strict=True) if "kettle" in text.lower()]
+    recent = sorted(matching, reverse=True)[:3]
+    found = ids(latte, "kettle")
+    assert sorted(found) == sorted(recent)
+    assert found[0] == opened[2]  # twice the word: ranked first among the three
+    # The customer filter comes before the cut: C-0's three most recent matches.
+    mine = [c for i, c in enumerate(opened) if i % 2 == 0 and c in matching]
+    assert sorted(ids(latte, "kettle", "--customer", "C-0")) == sorted(mine)[-3:]
+    assert ids(latte, "toaster") == [opened[3]]
+
+
 def test_long_texts_are_cut_around_the_words_found(latte: Latte) -> None:
     words = " ".join(f"filler{n}" for n in range(60))
     new(latte, f"{words} the blender exploded {words}")

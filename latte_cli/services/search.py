@@ -156,18 +156,25 @@ def search(session: Session, filters: SearchFilter) -> list[Hit]:
 
     # Ranking reads every match's statistics: a word in most complaints would cost seconds.
     # Only the most recent CANDIDATES matches are ranked (all of them when there are fewer).
-    floor = session.exec(
-        matching(select(key).select_from(index))
-        .order_by(key.desc())
-        .offset(CANDIDATES - 1)
-        .limit(1)
-    ).first()
-    statement = matching(select(Complaint, Customer).select_from(index)).outerjoin(
-        Customer, col(Customer.id) == Complaint.customer_id
-    )
-    if floor is not None:
-        statement = statement.where(key >= floor)
-    statement = statement.order_by(*best_first)
+    if session.get_bind().dialect.name == "sqlite":
+        floor = session.exec(
+            matching(select(key).select_from(index))
+            .order_by(key.desc())
+            .offset(CANDIDATES - 1)
+            .limit(1)
+        ).first()
+        statement = matching(select(Complaint, Customer).select_from(index)).outerjoin(
+            Customer, col(Customer.id) == Complaint.customer_id
+        )
+        if floor is not None:
+            statement = statement.where(key >= floor)
+        statement = statement.order_by(*best_first)
+    else:
+        matches = select(key).select_from(index).where(match)
+        if customer_id is not None or filters.status != "all" or filters.since or filters.until:
+            matches = matching(select(key).select_from(index))
+        recent = matches.order_by(key.desc()).limit(CANDIDATES)
+        statement = _ranked_recent(session, recent, tsquery, filters.limit)
     found = session.exec(statement.limit(filters.limit)).all()
     texts = _texts(session, [c.id or 0 for c, _ in found])
     hits = []
@@ -188,6 +195,39 @@ def search(session: Session, filters: SearchFilter) -> list[Hit]:
             )
         )
     return hits
+
+
+def _ranked_recent(session: Session, recent: Any, tsquery: Any, limit: int) -> Any:
+    """PostgreSQL: the ids of the most recent CANDIDATES matches, taken once (materialised),
+    then ranked by `ts_rank` over their documents, and only the best `limit` joined to their
+    complaints and customers (docs/architecture.md, "The search index"). Without a filter
+    on the complaint, the index alone is read: every document has its complaint (a foreign
+    key). The best way to find the matches depends on how common the words are (the primary
+    key backwards for a common word, the GIN index for a rare one), so the plan is made for
+    these words: a connection that prepared the statement (psycopg does from its fifth run)
+    would otherwise reuse a plan made for other words. No parallel workers: starting them
+    costs more than the 2,000 rows they would share, and more still on a busy server."""
+    session.connection().exec_driver_sql(
+        "SET LOCAL plan_cache_mode = force_custom_plan; "
+        "SET LOCAL max_parallel_workers_per_gather = 0"
+    )
+    ids = recent.cte("recent").prefix_with("MATERIALIZED", dialect="postgresql")
+    documents = sa.table("search_index", sa.column("complaint_id"), sa.column("document"))
+    rank = sa.func.ts_rank(documents.c.document, tsquery)
+    best = (
+        select(ids.c.complaint_id, rank.label("rank"))
+        .join_from(ids, documents, documents.c.complaint_id == ids.c.complaint_id)
+        .order_by(rank.desc(), ids.c.complaint_id)
+        .limit(limit)
+        .subquery("best")
+    )
+    return (
+        select(Complaint, Customer)
+        .select_from(best)
+        .join(Complaint, col(Complaint.id) == best.c.complaint_id)
+        .outerjoin(Customer, col(Customer.id) == Complaint.customer_id)
+        .order_by(best.c.rank.desc(), col(Complaint.id))
+    )
 
 
 def _narrowed(statement: Any, filters: SearchFilter, customer_id: int | None) -> Any:
