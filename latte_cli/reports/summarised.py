@@ -46,7 +46,7 @@ RECORD = np.dtype(
         ("said", "<i4"),
         ("satisfied", "<i4"),
         ("customer", "<i1"),
-        ("codes", "<i2", (len(cohort.CODES),)),
+        ("codes", "<i4", (len(cohort.CODES),)),
     ]
 )
 SCORE = np.dtype([("id", "<i8"), ("recorded", "<i4"), ("nps", "<i4")])
