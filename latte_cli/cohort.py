@@ -295,6 +295,9 @@ def encode(fresh: Sequence[Fresh]) -> tuple[int, Day]:
 def _canonical(day: Day) -> tuple[Any, ...]:
     """A day's content with codes replaced by their texts, for comparisons."""
     texts = json.loads(day[0])
+    layouts = (RECORD, SCORE, REMEDY, CHANGE)
+    if any(len(blob) % layout.size for blob, layout in zip(day[1:], layouts, strict=True)):
+        return ("broken",)  # a blob cut or overwritten: equal to no computed day
 
     def text(code: int) -> str | None:
         return None if code < 0 else texts[code]
