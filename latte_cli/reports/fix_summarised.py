@@ -185,15 +185,16 @@ def cohort_cells(
 ) -> list[tuple[Any, ...]]:
     """As `fix_queries.cohort_cells` (not per complaint, outcomes kept): (key, group, root
     cause, agent, speed bucket, repurchase outcome, repeat outcome, complaints, resolution
-    seconds as an array)."""
+    seconds as an array). Grouped chunk by chunk: only the cells stay in memory."""
     texts = _Texts()
     known = min(as_of, cohort.NEVER - 1)  # an as-of time past 2038 leaves NEVER unknown
-    parts: list[list[Ints]] = []
+    found: dict[tuple[int, ...], list[Ints]] = {}
     columns = [cohort.CAUSE_CODE, AGENT, *_group_column(by)]
     for chunk in _chunks(conn, periods, as_of, texts, columns):
-        records, inside = chunk.records, chunk.place >= 0
+        inside = chunk.place >= 0
         if not inside.any():
             continue
+        records = chunk.records[inside]
         resolved = records["resolved"].astype(np.int64)
         seconds, bucket = _speed(records)
         customer = records["customer"] == 1
@@ -209,27 +210,23 @@ def cohort_cells(
         )
         rep = np.where(customer, rep, fq.NO_CUSTOMER)
         values = [
-            chunk.place,
-            _group(chunk, by),
-            chunk.codes[cohort.CAUSE_CODE],
-            chunk.codes[AGENT],
+            chunk.place[inside],
+            _group(chunk, by)[inside],
+            chunk.codes[cohort.CAUSE_CODE][inside],
+            chunk.codes[AGENT][inside],
             bucket,
             outcome.astype(np.int64),
             rep.astype(np.int64),
-            seconds,
         ]
-        parts.append([v[inside] for v in values])
-    if not parts:
-        return []
-    joined = [np.concatenate(column) for column in zip(*parts, strict=True)]
-    seconds = joined.pop()
-    order, starts, first = _cells(joined)
-    bounds = [*starts.tolist(), len(order)]
-    found: list[tuple[Any, ...]] = []
-    for i, row in enumerate(first.tolist()):
-        k, g, cause, agent, bucket_, outcome_, rep_ = (int(v[row]) for v in joined)
-        stretch = order[bounds[i] : bounds[i + 1]]
-        found.append(
+        order, starts, first = _cells(values)
+        bounds = [*starts.tolist(), len(order)]
+        rows = np.stack(values, axis=1)[first].tolist()
+        for i, row in enumerate(rows):
+            found.setdefault(tuple(row), []).append(seconds[order[bounds[i] : bounds[i + 1]]])
+    cells: list[tuple[Any, ...]] = []
+    for (k, g, cause, agent, bucket_, outcome_, rep_), parts in found.items():
+        joined = np.concatenate(parts)
+        cells.append(
             (
                 k,
                 texts.values[g],
@@ -238,20 +235,21 @@ def cohort_cells(
                 bucket_,
                 outcome_,
                 rep_,
-                len(stretch),
-                seconds[stretch],
+                len(joined),
+                joined,
             )
         )
-    return found
+    return cells
 
 
 def remedy_cells(
     conn: Connection, periods: list[Period], by: str | None, as_of: int
 ) -> list[tuple[Any, ...]]:
     """As `fix_queries.remedy_cells` (not per complaint): (key, group, speed bucket, action
-    kind, complaints, cents); no amount counts as 0 cents."""
+    kind, complaints, cents); no amount counts as 0 cents. Grouped chunk by chunk (all of a
+    complaint's entries are in its day's row, so its count per cell is whole in a chunk)."""
     texts = _Texts()
-    parts: list[list[Ints]] = []
+    found: dict[tuple[int, ...], list[int]] = {}
     for chunk in _chunks(conn, periods, as_of, texts, _group_column(by), ("remedies",)):
         entries, at, kind = chunk.entries["remedies"]
         counted = (chunk.place[at] >= 0) & (entries["completed"].astype(np.int64) <= as_of)
@@ -259,40 +257,26 @@ def remedy_cells(
             continue
         _, bucket = _speed(chunk.records)
         at = at[counted]
-        parts.append(
-            [
-                chunk.place[at],
-                _group(chunk, by)[at],
-                bucket[at],
-                kind[counted],
-                entries["id"][counted],
-                entries["cents"][counted].astype(np.int64),
-            ]
-        )
-    if not parts:
-        return []
-    k, g, bucket, kind, cid, cents = (np.concatenate(c) for c in zip(*parts, strict=True))
-    order, starts, first = _cells([k, g, bucket, kind])
-    cell = np.empty(len(order), np.int64)
-    cell[order] = np.repeat(np.arange(len(starts)), np.diff([*starts.tolist(), len(order)]))
-    total = np.zeros(len(starts), np.int64)
-    np.add.at(total, cell, cents)
-    # Complaints, each once per cell (a complaint has a Take action per cycle).
-    _, _, distinct = _cells([cell, cid - int(cid.min())])
-    complaints = np.bincount(cell[distinct], minlength=len(starts))
-    found: list[tuple[Any, ...]] = []
-    for i, row in enumerate(first.tolist()):
-        found.append(
-            (
-                int(k[row]),
-                texts.values[int(g[row])],
-                int(bucket[row]),
-                texts.values[int(kind[row])],
-                int(complaints[i]),
-                int(total[i]),
-            )
-        )
-    return found
+        values = [chunk.place[at], _group(chunk, by)[at], bucket[at], kind[counted]]
+        cid = entries["id"][counted]
+        cents = entries["cents"][counted].astype(np.int64)
+        order, starts, first = _cells(values)
+        cell = np.empty(len(order), np.int64)
+        cell[order] = np.repeat(np.arange(len(starts)), np.diff([*starts.tolist(), len(order)]))
+        total = np.zeros(len(starts), np.int64)
+        np.add.at(total, cell, cents)
+        # Complaints, each once per cell (a complaint has a Take action per cycle).
+        _, _, distinct = _cells([cell, cid - int(cid.min())])
+        complaints = np.bincount(cell[distinct], minlength=len(starts))
+        rows = np.stack(values, axis=1)[first].tolist()
+        for row, n, cents_sum in zip(rows, complaints.tolist(), total.tolist(), strict=True):
+            sums = found.setdefault(tuple(row), [0, 0])
+            sums[0] += n
+            sums[1] += cents_sum
+    return [
+        (k, texts.values[g], bucket_, texts.values[kind_], n, cents_sum)
+        for (k, g, bucket_, kind_), (n, cents_sum) in found.items()
+    ]
 
 
 def change_texts(
