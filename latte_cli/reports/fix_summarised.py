@@ -37,6 +37,9 @@ CHANGE = np.dtype([("id", "<i8"), ("completed", "<i4"), ("code", "<i4")])
 LAYOUTS = {"remedies": REMEDY, "changes": CHANGE}
 assert REMEDY.itemsize == cohort.REMEDY.size and CHANGE.itemsize == cohort.CHANGE.size
 AGENT = cohort.DIMENSION_CODE["agent"]
+# Days read at a time: a full history's chunk of 64 days holds tens of MB of intermediate
+# arrays; a fortnight's is a quarter of that, for a few more index reads.
+DAYS = 16
 
 
 class _Texts:
@@ -89,7 +92,8 @@ def _chunks(
     lo, last = int(starts.min()), min(int(ends.max()) - 1, as_of)
     if last < lo:
         return
-    for rows in cohort.records_between(conn, lo // DAY, last // DAY, blobs=("records", *blobs)):
+    days = cohort.records_between(conn, lo // DAY, last // DAY, DAYS, ("records", *blobs))
+    for rows in days:
         records, codes = [], {column: list[Ints]() for column in columns}
         entries: dict[str, list[tuple[Any, Ints, Ints]]] = {name: [] for name in blobs}
         offset = 0

@@ -216,7 +216,8 @@ def _add_entries(
     # Missing acknowledge times as the type's minimum, which no difference of two 32-bit
     # epochs narrowed to 32 bits can be (`_narrow` keeps such a difference in 64 bits).
     parts["acknowledge"].append(_narrow(np.where(gap, 0, acknowledged - opened), missing=gap))
-    parts["stages"].append(kept["stages"])  # int32, widened per figure
+    # int32, widened per figure; a copy, not a view that would keep every whole record alive
+    parts["stages"].append(np.ascontiguousarray(kept["stages"]))
     parts["reopened"].append(kept["reopened"] <= known)
     parts["followed"].append(kept["followed"] <= known)
     parts["customer"].append(kept["customer"] == 1)
