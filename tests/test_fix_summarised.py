@@ -349,3 +349,33 @@ def test_db_check_finds_a_broken_remedy_blob_and_rebuild_repairs_it(
     assert summary_problems() == 1
     latte.ok("db", "rebuild-summary")
     assert summary_problems() == 0
+
+
+def test_revision_0015_downgrades_to_rows_an_older_latte_reads_and_upgrades_again(
+    db_url: str, data: list[Row]
+) -> None:
+    """Downgraded, the days of the new layout are gone and every resolved complaint queued
+    (an older latte computes from the rows until it folds them); upgraded again, the summary
+    is exact."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from latte_cli.migrations import alembic_config
+
+    engine = db.get_engine(db_url)
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0014")
+        columns = {c["name"] for c in inspect(connection).get_columns("report_cohort")}
+        assert not {"remedies", "changes"} & columns
+        assert connection.execute(text("SELECT count(*) FROM report_cohort")).scalar() == 0
+        resolved = sum(1 for r in data if r.first_resolved)
+        queued = connection.execute(text("SELECT count(*) FROM report_queue")).scalar()
+        assert queued == resolved
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    with engine.connect() as connection:
+        assert cohort.differences(connection) == (0, [])
+        assert_same(connection, zones=("UTC",))

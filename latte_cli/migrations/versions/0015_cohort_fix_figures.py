@@ -143,5 +143,11 @@ def downgrade() -> None:
             op.execute(f"ALTER TABLE report_cohort DROP COLUMN {name}")
         else:
             op.drop_column("report_cohort", name)
-    # The records go back to revision 0014's layout by a `latte db rebuild-summary` of that
-    # version's code.
+    # The records of this revision's layout are not those an older latte reads: the days are
+    # emptied and every first-resolved complaint queued, so that an older latte computes its
+    # reports from the rows until its next write folds them (or `latte db rebuild-summary`).
+    op.execute("DELETE FROM report_cohort")
+    op.execute(
+        f"{QUEUE} SELECT id, first_resolved_epoch, NULL FROM complaint "
+        "WHERE first_resolved_epoch IS NOT NULL"
+    )
