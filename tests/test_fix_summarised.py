@@ -379,3 +379,28 @@ def test_revision_0015_downgrades_to_rows_an_older_latte_reads_and_upgrades_agai
     with engine.connect() as connection:
         assert cohort.differences(connection) == (0, [])
         assert_same(connection, zones=("UTC",))
+
+
+def test_a_root_cause_changed_alone_is_folded(
+    session: Session, db_url: str, data: list[Row]
+) -> None:
+    """Another program changes only complaints' root causes (no stage record): the trigger
+    queues them and latte's next write folds them into the day records."""
+    conn = session.connection()
+    resolved = [
+        int(i)
+        for (i,) in conn.execute(
+            text(
+                "SELECT id FROM complaint WHERE first_resolved_epoch IS NOT NULL "
+                "AND merged_into IS NULL ORDER BY id LIMIT 5"
+            )
+        )
+    ]
+    for cid in resolved:
+        conn.execute(text("UPDATE complaint SET root_cause = 'moved' WHERE id = :id"), {"id": cid})
+    session.commit()
+    with db.get_engine(db_url).connect() as connection:
+        assert cohort.differences(connection) == (0, [])
+        periods = [Period(START, END + 30 * DAY, "all")]
+        rows = fs.cohort_cells(connection, periods, None, END + 30 * DAY, window=WINDOW, repeat=1)
+        assert sum(n for _, _, cause, *_, n, _ in rows if cause == "moved") == len(resolved)
