@@ -27,7 +27,7 @@ from sqlalchemy import Connection
 from latte_cli import cohort
 from latte_cli.reports import fix_queries as fq
 from latte_cli.reports.periods import Period
-from latte_cli.reports.summarised import RECORD, SPEED_LIMITS, _among
+from latte_cli.reports.summarised import RECORD, SPEED_LIMITS, among
 
 Ints = npt.NDArray[np.int64]
 DAY = cohort.DAY
@@ -204,11 +204,11 @@ def cohort_cells(
         customer = records["customer"] == 1
         bought = _ids(cohort.bought(conn, chunk.lo, chunk.last, window, as_of))
         again = _ids(cohort.came_again(conn, chunk.lo, chunk.last, repeat, as_of))
-        evidence = _among(records["id"], bought) | (records["said"] <= known)
+        evidence = among(records["id"], bought) | (records["said"] <= known)
         outcome = np.where(evidence, 0, np.where(resolved + window <= as_of, 1, 2))
         outcome = np.where(customer, outcome, 3)
         rep = np.where(
-            _among(records["id"], again),
+            among(records["id"], again),
             fq.REPEAT,
             np.where(resolved + repeat <= as_of, fq.NOT_REPEATED, fq.REPEAT_PENDING),
         )

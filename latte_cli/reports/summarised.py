@@ -222,7 +222,7 @@ def _add_entries(
     parts["followed"].append(kept["followed"] <= known)
     parts["customer"].append(kept["customer"] == 1)
     # outcome: repurchased (0), lost (1), pending (2); docs/metrics.md, Outcomes
-    evidence = _among(kept["id"], bought) | (kept["said"] <= known)
+    evidence = among(kept["id"], bought) | (kept["said"] <= known)
     outcome = np.where(evidence, 0, np.where(resolved + window <= as_of, 1, 2))
     speed = np.searchsorted(SPEED_LIMITS, resolution, "right")
     fast = (resolution <= target).astype(np.int64)
@@ -243,7 +243,7 @@ def _narrow(values: Ints, missing: npt.NDArray[np.bool_] | None = None) -> npt.N
     return found
 
 
-def _among(ids: Any, ordered: Ints) -> npt.NDArray[np.bool_]:
+def among(ids: Any, ordered: Ints) -> npt.NDArray[np.bool_]:
     """Which of `ids` are in the sorted array `ordered` (a binary search each)."""
     if not len(ordered):
         return np.zeros(len(ids), np.bool_)
