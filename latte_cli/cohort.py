@@ -10,8 +10,12 @@ their stage records and follow-ups; kept here, it is a few hundred blobs:
   resolution epochs, the first cycle's stage durations, the first reopening, the first follow-up
   recorded, the first one saying the customer bought again and the first saying they were
   satisfied (epochs, so any as-of time can be applied), whether there is a customer, and codes
-  into the day's `names` for agent, channel, category, location and action kind. `scores` holds
-  (complaint, recorded epoch, score) per follow-up score. Epochs, not days or buckets: a
+  into the day's `names` for agent, channel, category, location, action kind and root cause.
+  `scores` holds (complaint, recorded epoch, score) per follow-up score. `remedies` holds
+  (complaint, completed epoch, action kind code, cents) per Take action stage record of any
+  cycle, and `changes` (complaint, completed epoch, text code) per Explain stage record with a
+  "what will change" text (revision 0015, docs/architecture.md "Reports over long periods").
+  Epochs, not days or buckets: a
   report's zone, as-of time, target, window and speed buckets are applied when it reads them, so
   its figures are exact.
 - `report_outcome`, per first-resolved complaint with a customer: the first purchase after
@@ -43,24 +47,42 @@ from sqlmodel import SQLModel
 
 from latte_cli import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from latte_cli.events import EventKind
+from latte_cli.workflow import Stage
 
 DAY = 86_400
 STAGES = ("listen", "acknowledge", "take_action", "thank", "explain")
-CODES = ("assigned_agent", "channel", "category", "location", "action_kind")
+TAKE_ACTION, EXPLAIN = Stage.TAKE_ACTION.value, Stage.EXPLAIN.value
+CODES = ("assigned_agent", "channel", "category", "location", "action_kind", "root_cause")
 DIMENSION_CODE = {"agent": 0, "channel": 1, "category": 2, "location": 3}
 ACTION_CODE = 4
+CAUSE_CODE = 5
+NO_KIND = "(none)"  # a Take action record without an action kind (docs/metrics.md, Remedies)
 # Epochs and stage durations are 32-bit integer columns on both stores.
 MISSING = -(2**31)  # no acknowledge time, no stage record
 NEVER = 2**31 - 1  # no reopening, no such follow-up
 # One record: id (int64); opened, resolved, acknowledged (int32 epochs); the five stage
 # durations (int32); reopened, followed, said, satisfied (int32 epochs); customer (int8); the
-# five codes (int16). Little-endian, packed: `reports.summarised` reads it as a numpy dtype of
-# the same layout. Written with `struct`, so a write (which folds) never imports numpy.
-RECORD = struct.Struct("<q3i5i4ib5h")
+# six codes (int32: the day's names also hold the "what will change" texts). Little-endian,
+# packed: `reports.summarised` reads it as a numpy dtype of the same layout. Written with
+# `struct`, so a write (which folds) never imports numpy.
+RECORD = struct.Struct("<q3i5i4ib6i")
 SCORE = struct.Struct("<qii")  # complaint id, recorded epoch, score
+REMEDY = struct.Struct("<qiiq")  # complaint id, completed epoch, action kind code, cents
+CHANGE = struct.Struct("<qii")  # complaint id, completed epoch, text code
+BLOBS = ("records", "scores", "remedies", "changes")
 IDS_PER_STATEMENT = 500
-# (id, day, record fields in RECORD order with texts for codes, [(recorded, score), ...])
-Fresh = tuple[int, int, tuple[Any, ...], list[tuple[int, int]]]
+# One day's stored columns: names, then the BLOBS.
+Day = tuple[str, bytes, bytes, bytes, bytes]
+# (id, day, record fields in RECORD order with texts for codes, [(recorded, score), ...],
+# [(completed, action kind, cents), ...], [(completed, text), ...])
+Fresh = tuple[
+    int,
+    int,
+    tuple[Any, ...],
+    list[tuple[int, int]],
+    list[tuple[int, str, int]],
+    list[tuple[int, str]],
+]
 
 
 def table(name: str) -> Table:
@@ -130,6 +152,7 @@ def compute(conn: Connection, condition: ColumnElement[bool]) -> list[Fresh]:
             first[2] = min(first[2], recorded)
         if nps is not None:
             scores[cid].append((recorded, nps))
+    remedies, changes = _actions(conn, wanted)
     reopened = {
         cid: _ceil_epoch(at)
         for cid, at in conn.execute(
@@ -154,21 +177,70 @@ def compute(conn: Connection, condition: ColumnElement[bool]) -> list[Fresh]:
             int(customer is not None),
             tuple(t or None for t in texts),
         )
-        found.append((cid, first // DAY, record, sorted(scores.get(cid, []))))
+        found.append(
+            (
+                cid,
+                first // DAY,
+                record,
+                sorted(scores.get(cid, [])),
+                sorted(remedies.get(cid, [])),
+                sorted(changes.get(cid, [])),
+            )
+        )
     return found
 
 
-def _pack(record: tuple[Any, ...], index: dict[str, int], names: list[str]) -> bytes:
-    """One record's bytes; its texts become codes into `names` (extended as needed)."""
-    codes = []
-    for text in record[-1]:
+def _actions(
+    conn: Connection, wanted: ColumnElement[bool]
+) -> tuple[dict[int, list[tuple[int, str, int]]], dict[int, list[tuple[int, str]]]]:
+    """Per complaint: (completed, action kind, cents) of each Take action stage record and
+    (completed, text) of each Explain one with a "what will change" text, of every cycle,
+    as `reports.fix_queries` reads them (docs/metrics.md, "Remedies and revenue kept", "Root
+    causes"): an empty kind is NO_KIND, no amount is 0, the text trimmed of spaces as SQL's
+    `trim` does, an empty one left out."""
+    c, s = table("complaint"), table("stage_record")
+    remedies: defaultdict[int, list[tuple[int, str, int]]] = defaultdict(list)
+    changes: defaultdict[int, list[tuple[int, str]]] = defaultdict(list)
+    for cid, stage, completed, kind, cents, text in conn.execute(
+        select(
+            s.c.complaint_id,
+            s.c.stage,
+            s.c.completed_at,
+            s.c.action_kind,
+            s.c.amount_cents,
+            s.c.what_will_change,
+        )
+        .select_from(s.join(c, s.c.complaint_id == c.c.id))
+        .where(wanted, s.c.stage.in_((TAKE_ACTION, EXPLAIN)), s.c.completed_at.is_not(None))
+    ):
+        at = _ceil_epoch(completed)
+        if stage == TAKE_ACTION:
+            remedies[cid].append((at, kind or NO_KIND, int(cents or 0)))
+        elif text is not None and text.strip(" "):
+            changes[cid].append((at, text.strip(" ")))
+    return remedies, changes
+
+
+class _Names:
+    """A day's `names` and their codes, extended as texts are packed."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.index = {text: i for i, text in enumerate(names)}
+
+    def code(self, text: str | None) -> int:
         if text is None:
-            codes.append(-1)
-            continue
-        if text not in index:
-            index[text] = len(names)
-            names.append(text)
-        codes.append(index[text])
+            return -1
+        found = self.index.get(text)
+        if found is None:
+            found = self.index[text] = len(self.names)
+            self.names.append(text)
+        return found
+
+
+def _pack(record: tuple[Any, ...], names: _Names) -> bytes:
+    """One record's bytes; its texts become codes into the day's names."""
+    codes = [names.code(text) for text in record[-1]]
     cid, opened, first, acknowledged, stages, *times, customer, _texts = record
     return RECORD.pack(cid, opened, first, acknowledged, *stages, *times, customer, *codes)
 
@@ -180,43 +252,66 @@ def _split(blob: bytes, size: int) -> Iterator[tuple[int, bytes]]:
         yield int.from_bytes(chunk[:8], "little", signed=True), chunk
 
 
-def _patched(
-    before: tuple[str, bytes, bytes] | None, gone: set[int], added: Sequence[Fresh]
-) -> dict[str, Any] | None:
+def _patched(before: Day | None, gone: set[int], added: Sequence[Fresh]) -> dict[str, Any] | None:
     """A day's columns after taking the `gone` complaints out and putting `added` in, records
     sorted by id; None when it has no complaint left."""
-    names: list[str] = json.loads(before[0]) if before else []
-    records = {c: b for c, b in _split(before[1], RECORD.size) if c not in gone} if before else {}
-    scores = [b for c, b in _split(before[2], SCORE.size) if c not in gone] if before else []
+    names = _Names(json.loads(before[0]) if before else [])
+    records: dict[int, bytes] = {}
+    kept: dict[str, list[bytes]] = {"scores": [], "remedies": [], "changes": []}
+    if before:
+        records = {c: b for c, b in _split(before[1], RECORD.size) if c not in gone}
+        for entries, blob, layout in zip(
+            kept.values(), before[2:], (SCORE, REMEDY, CHANGE), strict=True
+        ):
+            entries.extend(b for c, b in _split(blob, layout.size) if c not in gone)
     if not records and not added:
         return None
-    index = {text: i for i, text in enumerate(names)}
-    for cid, _day, record, score_list in added:
-        records[cid] = _pack(record, index, names)
-        scores.extend(SCORE.pack(cid, recorded, nps) for recorded, nps in score_list)
+    for cid, _day, record, score_list, remedy_list, change_list in added:
+        records[cid] = _pack(record, names)
+        kept["scores"].extend(SCORE.pack(cid, at, nps) for at, nps in score_list)
+        kept["remedies"].extend(
+            REMEDY.pack(cid, at, names.code(kind), cents) for at, kind, cents in remedy_list
+        )
+        kept["changes"].extend(CHANGE.pack(cid, at, names.code(text)) for at, text in change_list)
     return {
         "n": len(records),
-        "names": json.dumps(names),
+        "names": json.dumps(names.names),
         "records": b"".join(records[c] for c in sorted(records)),
-        "scores": b"".join(scores),
+        **{name: b"".join(entries) for name, entries in kept.items()},
     }
 
 
-def encode(fresh: Sequence[Fresh]) -> tuple[int, str, bytes, bytes]:
-    """(n, names, records, scores) of one day's complaints, sorted by id."""
+def _day(values: dict[str, Any]) -> Day:
+    return values["names"], *(values[name] for name in BLOBS)
+
+
+def encode(fresh: Sequence[Fresh]) -> tuple[int, Day]:
+    """(n, (names, records, scores, remedies, changes)) of one day's complaints."""
     values = _patched(None, set(), fresh)
     assert values is not None
-    return values["n"], values["names"], values["records"], values["scores"]
+    return values["n"], _day(values)
 
 
-def _canonical(names: str, records: bytes, scores: bytes) -> tuple[Any, ...]:
+def _canonical(day: Day) -> tuple[Any, ...]:
     """A day's content with codes replaced by their texts, for comparisons."""
-    texts = json.loads(names)
+    texts = json.loads(day[0])
+    layouts = (RECORD, SCORE, REMEDY, CHANGE)
+    if any(len(blob) % layout.size for blob, layout in zip(day[1:], layouts, strict=True)):
+        return ("broken",)  # a blob cut or overwritten: equal to no computed day
+
+    def text(code: int) -> str | None:
+        return None if code < 0 else texts[code]
+
+    width = len(CODES)
     rows = []
-    for values in RECORD.iter_unpack(records):
-        codes = values[-5:]
-        rows.append((*values[:-5], tuple(None if k < 0 else texts[k] for k in codes)))
-    return tuple(rows), tuple(sorted(SCORE.iter_unpack(scores)))
+    for values in RECORD.iter_unpack(day[1]):
+        rows.append((*values[:-width], tuple(text(k) for k in values[-width:])))
+    return (
+        tuple(rows),
+        tuple(sorted(SCORE.iter_unpack(day[2]))),
+        tuple(sorted((c, at, text(k), cents) for c, at, k, cents in REMEDY.iter_unpack(day[3]))),
+        tuple(sorted((c, at, text(k)) for c, at, k in CHANGE.iter_unpack(day[4]))),
+    )
 
 
 # ---------------------------------------------------------------------------- folding
@@ -238,7 +333,7 @@ def fold(conn: Connection) -> int:
     fresh: list[Fresh] = []
     for part in _chunks(ids):
         fresh.extend(compute(conn, c.id.in_(part)))
-    days |= {day for _, day, _, _ in fresh}
+    days |= {item[1] for item in fresh}
     if days:
         _patch(conn, sorted(days), set(ids), fresh)
     for part in _chunks(customers):
@@ -269,7 +364,7 @@ def _patch(conn: Connection, days: list[int], gone: set[int], fresh: list[Fresh]
     by_day: defaultdict[int, list[Fresh]] = defaultdict(list)
     for item in fresh:
         by_day[item[1]].append(item)
-    empty = {"n": 0, "names": "[]", "records": b"", "scores": b""}
+    empty = {"n": 0, "names": "[]", **{name: b"" for name in BLOBS}}
     for part in _chunks(days, 300):
         if postgres:
             from sqlalchemy.dialects.postgresql import insert
@@ -277,12 +372,10 @@ def _patch(conn: Connection, days: list[int], gone: set[int], fresh: list[Fresh]
             conn.execute(
                 insert(cohort).values([{"day": d, **empty} for d in part]).on_conflict_do_nothing()
             )
-        query = select(cohort.c.day, cohort.c.names, cohort.c.records, cohort.c.scores).where(
-            cohort.c.day.in_(part)
-        )
+        query = select(cohort.c.day, *_columns(cohort)).where(cohort.c.day.in_(part))
         if postgres:
             query = query.order_by(cohort.c.day).with_for_update()
-        stored = {int(d): (n, bytes(r), bytes(s)) for d, n, r, s in conn.execute(query)}
+        stored = {int(row[0]): _stored(row[1:]) for row in conn.execute(query)}
         for day in part:
             before = stored.get(day)
             values = _patched(before, gone, by_day.get(day, []))
@@ -295,6 +388,15 @@ def _patch(conn: Connection, days: list[int], gone: set[int], fresh: list[Fresh]
                 conn.execute(cohort.update().where(cohort.c.day == day).values(**values))
             else:
                 conn.execute(cohort.insert().values(day=day, **values))
+
+
+def _columns(cohort: Table) -> list[Any]:
+    return [cohort.c.names, *(cohort.c[name] for name in BLOBS)]
+
+
+def _stored(row: Sequence[Any]) -> Day:
+    """A day's stored columns (names, then the BLOBS) as Python values."""
+    return row[0], *(bytes(blob) for blob in row[1:])
 
 
 def _outcome_select(condition: ColumnElement[bool], columns: Sequence[str] | None = None) -> Any:
@@ -394,7 +496,7 @@ def _resolved_range(conn: Connection) -> tuple[int, int] | None:
     return None if low is None else (int(low) // DAY, int(high) // DAY)
 
 
-def expected_days(conn: Connection) -> Iterator[tuple[int, tuple[int, str, bytes, bytes]]]:
+def expected_days(conn: Connection) -> Iterator[tuple[int, tuple[int, Day]]]:
     """The cohort summary computed afresh, day by day (a week of complaints at a time)."""
     span = _resolved_range(conn)
     if span is None:
@@ -418,10 +520,16 @@ def rebuild(conn: Connection) -> int:
         )
     for name in ("report_queue", "report_cohort", "report_outcome"):
         conn.execute(delete(table(name)))
+    # A migration before revision 0015 (which runs today's code) fills only the columns its
+    # table has; revision 0015 rebuilds it.
+    from sqlalchemy import inspect
+
+    have = {column["name"] for column in inspect(conn).get_columns("report_cohort")}
     written = 0
     batch: list[dict[str, Any]] = []
-    for day, (n, names, records, scores) in expected_days(conn):
-        batch.append({"day": day, "n": n, "names": names, "records": records, "scores": scores})
+    for day, (n, stored) in expected_days(conn):
+        values = dict(zip(("names", *BLOBS), stored, strict=True))
+        batch.append({"day": day, "n": n, **{k: v for k, v in values.items() if k in have}})
         if len(batch) >= 100:
             conn.execute(table("report_cohort").insert(), batch)
             written += len(batch)
@@ -465,14 +573,12 @@ def _queued(conn: Connection) -> tuple[list[int], set[int], list[int]]:
     return ids, days, _with_customers_of(conn, ids, customers)
 
 
-def _stored_with_queue(conn: Connection) -> tuple[dict[int, tuple[str, bytes, bytes]], set[Any]]:
+def _stored_with_queue(conn: Connection) -> tuple[dict[int, Day], set[Any]]:
     """The stored day rows and outcome rows with the queued changes applied in memory."""
-    cohort = table("report_cohort").c
+    cohort = table("report_cohort")
     stored = {
-        int(d): (n, bytes(r), bytes(s))
-        for d, n, r, s in conn.execute(
-            select(cohort.day, cohort.names, cohort.records, cohort.scores).where(cohort.n > 0)
-        )
+        int(row[0]): _stored(row[1:])
+        for row in conn.execute(select(cohort.c.day, *_columns(cohort)).where(cohort.c.n > 0))
     }
     outcome = table("report_outcome").c
     outcomes = {tuple(r) for r in conn.execute(select(*(outcome[n] for n in OUTCOME_COLUMNS)))}
@@ -492,7 +598,7 @@ def _stored_with_queue(conn: Connection) -> tuple[dict[int, tuple[str, bytes, by
         if values is None:
             stored.pop(day, None)
         else:
-            stored[day] = (values["names"], values["records"], values["scores"])
+            stored[day] = _day(values)
     moved = set(customers)
     outcomes = {row for row in outcomes if row[1] not in moved}
     for part in _chunks(customers):
@@ -512,12 +618,9 @@ def differences(conn: Connection, limit: int = 5) -> tuple[int, list[str]]:
         if len(shown) < limit:
             shown.append(text)
 
-    for day, (_n, names, records, scores) in expected_days(conn):
+    for day, (_n, want_day) in expected_days(conn):
         have = stored.pop(day, None)
-        if have is None or (
-            have != (names, records, scores)
-            and _canonical(*have) != _canonical(names, records, scores)
-        ):
+        if have is None or (have != want_day and _canonical(have) != _canonical(want_day)):
             differ(f"cohort of {_date(day)} (UTC)")
     for day in stored:
         differ(f"cohort of {_date(day)} (UTC) (no such complaints)")
@@ -533,31 +636,29 @@ def _date(day: int) -> str:
 
 
 def records_between(
-    conn: Connection, first_day: int, last_day: int, chunk: int = 64
-) -> Iterator[list[tuple[int, str, bytes, bytes]]]:
+    conn: Connection,
+    first_day: int,
+    last_day: int,
+    chunk: int = 64,
+    blobs: Sequence[str] = ("records", "scores"),
+) -> Iterator[list[tuple[Any, ...]]]:
     """The stored day rows first_day..last_day in day order, `chunk` rows at a time, straight
-    from the driver (a full history is a thousand rows of blobs)."""
+    from the driver (a full history is a thousand rows of blobs): (day, names, *blobs)."""
+    assert set(blobs) <= set(BLOBS)
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     result = conn.exec_driver_sql(
-        f"SELECT day, names, records, scores FROM report_cohort "
+        f"SELECT day, names, {', '.join(blobs)} FROM report_cohort "
         f"WHERE day >= {mark} AND day <= {mark} AND n > 0 ORDER BY day",
         (first_day, last_day),
     )
     while rows := result.fetchmany(chunk):
-        yield [(int(d), n, bytes(r), bytes(s)) for d, n, r, s in rows]
+        yield [(int(row[0]), row[1], *(bytes(b) for b in row[2:])) for row in rows]
 
 
-def bought(conn: Connection, lo: int, last: int, window: int, as_of: int) -> str | None:
-    """The ids, comma-separated, of the complaints first resolved in [lo, last] whose
-    customer bought again within `window` seconds of the first resolution, by `as_of`
-    (docs/metrics.md, Outcomes): one text from the outcome index, not a row per complaint."""
+def _ids_text(conn: Connection, condition: ColumnElement[bool]) -> str | None:
+    """The ids of the outcome rows matching `condition`, comma-separated: one text from an
+    index of `report_outcome`, not a row per complaint."""
     o = table("report_outcome").c
-    condition = and_(
-        o.resolved_epoch >= lo,
-        o.resolved_epoch <= last,
-        o.purchased_epoch <= o.resolved_epoch + window,
-        o.purchased_epoch <= as_of,
-    )
     if conn.dialect.name == "postgresql":
         from sqlalchemy import Text
 
@@ -566,3 +667,36 @@ def bought(conn: Connection, lo: int, last: int, window: int, as_of: int) -> str
         joined = func.group_concat(o.complaint_id)
     text: str | None = conn.execute(select(joined).where(condition)).scalar()
     return text
+
+
+def came_again(conn: Connection, lo: int, last: int, repeat: int, as_of: int) -> str | None:
+    """The ids, comma-separated, of the complaints first resolved in [lo, last] whose
+    customer opened another complaint (not a merged duplicate) within `repeat` seconds of the
+    first resolution, by `as_of` (docs/metrics.md, "Repeat complaints"), from
+    `ix_report_outcome_again` (revision 0015)."""
+    o = table("report_outcome").c
+    return _ids_text(
+        conn,
+        and_(
+            o.resolved_epoch >= lo,
+            o.resolved_epoch <= last,
+            o.again_epoch <= o.resolved_epoch + repeat,
+            o.again_epoch <= as_of,
+        ),
+    )
+
+
+def bought(conn: Connection, lo: int, last: int, window: int, as_of: int) -> str | None:
+    """The ids, comma-separated, of the complaints first resolved in [lo, last] whose
+    customer bought again within `window` seconds of the first resolution, by `as_of`
+    (docs/metrics.md, Outcomes): one text from the outcome index, not a row per complaint."""
+    o = table("report_outcome").c
+    return _ids_text(
+        conn,
+        and_(
+            o.resolved_epoch >= lo,
+            o.resolved_epoch <= last,
+            o.purchased_epoch <= o.resolved_epoch + window,
+            o.purchased_epoch <= as_of,
+        ),
+    )

@@ -283,6 +283,11 @@ class ReportCohort(SQLModel, table=True):
     records: bytes = b""
     # One (record index, recorded epoch, score) per follow-up score of the day's complaints.
     scores: bytes = b""
+    # Per Take action record of any cycle: (complaint, completed epoch, action kind code,
+    # cents); per Explain record with a "what will change" text: (complaint, completed epoch,
+    # text code) (revision 0015).
+    remedies: bytes = b""
+    changes: bytes = b""
 
 
 class ReportOutcome(SQLModel, table=True):
@@ -293,6 +298,8 @@ class ReportOutcome(SQLModel, table=True):
     __table_args__ = (
         # What a report's repurchase outcome reads, from the index alone.
         Index("ix_report_outcome_bought", "resolved_epoch", "purchased_epoch", "complaint_id"),
+        # What a report's repeat outcome reads, from the index alone (revision 0015).
+        Index("ix_report_outcome_again", "resolved_epoch", "again_epoch", "complaint_id"),
         # What the advice at Take action counts, a category's action kind's year from one
         # range of the index; and its median resolution time, in order (revision 0012).
         Index(

@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 
 from latte_cli import vocabulary
 from latte_cli.reports import fix_queries as fq
+from latte_cli.reports import fix_summarised as fs
 from latte_cli.reports.hours import BusinessClock
 from latte_cli.reports.periods import Period, week_of, week_period
 from latte_cli.reports.queries import SPEED_BUCKETS, SPEED_LIMITS
@@ -189,7 +190,7 @@ def fix_figures(
     for k, g, name, status, n in fq.deadline_counts(conn, periods, s.by, s.as_of):
         cells[(k, g)].deadlines[name][status] += n
     _cohort(conn, s, periods, cells)
-    for k, g, cause, text, n in fq.change_texts(conn, periods[:1], s.by, s.as_of):
+    for k, g, cause, text, n in _source(s).change_texts(conn, periods[:1], s.by, s.as_of):
         cells[(k, g)].changes[cause][text] += n
     _remedies(conn, s, periods, cells)
     _kept(conn, s, periods, cells)
@@ -254,6 +255,17 @@ def _add(total: _Cell, cell: _Cell) -> None:
         total.weeks[cause] |= weeks
 
 
+def _summarised(s: Settings) -> bool:
+    """Whether the cohort figures are read from the cohort summary: it is current and the
+    report is on the calendar clock (docs/architecture.md, "Reports over long periods")."""
+    return s.kept and s.clock is None
+
+
+def _source(s: Settings) -> Any:
+    """The module whose `change_texts` and `cause_weeks` the report reads (same rows)."""
+    return fs if _summarised(s) else fq
+
+
 def _bucket(clock: BusinessClock | None, opened: int, resolved: int) -> tuple[int, int]:
     """(resolution seconds on the report's clock, speed bucket)."""
     seconds = clock.seconds(opened, resolved) if clock else resolved - opened
@@ -264,7 +276,9 @@ def _cohort(
     conn: Connection, s: Settings, periods: list[Period], cells: dict[tuple[int, Any], _Cell]
 ) -> None:
     rows: Iterable[tuple[Any, ...]]
-    if s.clock is None:
+    if _summarised(s):
+        rows = fs.cohort_cells(conn, periods, s.by, s.as_of, window=s.window, repeat=s.repeat)
+    elif s.clock is None:
         rows = fq.cohort_cells(
             conn, periods, s.by, s.as_of, window=s.window, repeat=s.repeat, per_complaint=False,
             kept=s.kept,
@@ -307,9 +321,12 @@ def _remedies(
     conn: Connection, s: Settings, periods: list[Period], cells: dict[tuple[int, Any], _Cell]
 ) -> None:
     if s.clock is None:
-        for k, g, bucket, kind, n, cents in fq.remedy_cells(
-            conn, periods, s.by, s.as_of, per_complaint=False
-        ):
+        found = (
+            fs.remedy_cells(conn, periods, s.by, s.as_of)
+            if _summarised(s)
+            else fq.remedy_cells(conn, periods, s.by, s.as_of, per_complaint=False)
+        )
+        for k, g, bucket, kind, n, cents in found:
             if k is None:
                 continue
             cell = cells[(int(k), g)]
@@ -412,7 +429,7 @@ def _recurring(conn: Connection, s: Settings, cells: dict[tuple[int, Any], _Cell
     last = min(s.periods[0].end - 1, s.as_of)
     week = week_of(last, s.zone)
     weeks = [week_period(week - i, s.zone) for i in reversed(range(RECURRING_WEEKS))]
-    for index, g, cause in fq.cause_weeks(conn, weeks, s.by, s.as_of):
+    for index, g, cause in _source(s).cause_weeks(conn, weeks, s.by, s.as_of):
         cells[(0, g)].weeks[cause].add(index)
 
 

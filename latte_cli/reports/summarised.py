@@ -46,7 +46,7 @@ RECORD = np.dtype(
         ("said", "<i4"),
         ("satisfied", "<i4"),
         ("customer", "<i1"),
-        ("codes", "<i2", (len(cohort.CODES),)),
+        ("codes", "<i4", (len(cohort.CODES),)),
     ]
 )
 SCORE = np.dtype([("id", "<i8"), ("recorded", "<i4"), ("nps", "<i4")])
@@ -216,12 +216,13 @@ def _add_entries(
     # Missing acknowledge times as the type's minimum, which no difference of two 32-bit
     # epochs narrowed to 32 bits can be (`_narrow` keeps such a difference in 64 bits).
     parts["acknowledge"].append(_narrow(np.where(gap, 0, acknowledged - opened), missing=gap))
-    parts["stages"].append(kept["stages"])  # int32, widened per figure
+    # int32, widened per figure; a copy, not a view that would keep every whole record alive
+    parts["stages"].append(np.ascontiguousarray(kept["stages"]))
     parts["reopened"].append(kept["reopened"] <= known)
     parts["followed"].append(kept["followed"] <= known)
     parts["customer"].append(kept["customer"] == 1)
     # outcome: repurchased (0), lost (1), pending (2); docs/metrics.md, Outcomes
-    evidence = _among(kept["id"], bought) | (kept["said"] <= known)
+    evidence = among(kept["id"], bought) | (kept["said"] <= known)
     outcome = np.where(evidence, 0, np.where(resolved + window <= as_of, 1, 2))
     speed = np.searchsorted(SPEED_LIMITS, resolution, "right")
     fast = (resolution <= target).astype(np.int64)
@@ -242,7 +243,7 @@ def _narrow(values: Ints, missing: npt.NDArray[np.bool_] | None = None) -> npt.N
     return found
 
 
-def _among(ids: Any, ordered: Ints) -> npt.NDArray[np.bool_]:
+def among(ids: Any, ordered: Ints) -> npt.NDArray[np.bool_]:
     """Which of `ids` are in the sorted array `ordered` (a binary search each)."""
     if not len(ordered):
         return np.zeros(len(ids), np.bool_)
