@@ -296,8 +296,13 @@ class ReportOutcome(SQLModel, table=True):
 
     __tablename__ = "report_outcome"
     __table_args__ = (
-        # What a report's repurchase outcome reads, from the index alone.
-        Index("ix_report_outcome_bought", "resolved_epoch", "purchased_epoch", "complaint_id"),
+        # What a report's repurchase outcome and revenue kept read, from the index alone
+        # (customer and resolution time since revision 0015).
+        Index(
+            "ix_report_outcome_bought",
+            *("resolved_epoch", "purchased_epoch", "complaint_id"),
+            *("customer_id", "resolution_seconds"),
+        ),
         # What a report's repeat outcome reads, from the index alone (revision 0015).
         Index("ix_report_outcome_again", "resolved_epoch", "again_epoch", "complaint_id"),
         # What the advice at Take action counts, a category's action kind's year from one

@@ -13,7 +13,10 @@ thousand complaint and stage record rows. The cohort summary (`latte_cli.cohort`
 - `report_cohort.changes`: per Explain stage record with a "what will change" text, the
   complaint, its completion epoch and the text;
 - `ix_report_outcome_again` holds the repeat evidence (the customer's next complaint) in
-  first-resolution order, so a period's repeated complaints are one range of an index.
+  first-resolution order, so a period's repeated complaints are one range of an index;
+- `ix_report_outcome_bought` also holds the customer and the resolution time, so revenue kept
+  reads the complaints that bought again from the index alone (and SQLite, choosing between
+  two indexes that start with the first resolution, takes the one that covers the query).
 
 The triggers now also queue a complaint when its root cause changes and when a stage record
 of a later cycle at Take action or Explain changes. The summary is rebuilt from the rows.
@@ -34,6 +37,9 @@ depends_on: str | Sequence[str] | None = None
 
 BLOBS = ("remedies", "changes")
 AGAIN = ("ix_report_outcome_again", ["resolved_epoch", "again_epoch", "complaint_id"])
+BOUGHT = "ix_report_outcome_bought"
+BOUGHT_BEFORE = ["resolved_epoch", "purchased_epoch", "complaint_id"]
+BOUGHT_NOW = [*BOUGHT_BEFORE, "customer_id", "resolution_seconds"]
 # The complaint columns a cohort record or an outcome is made of, as revision 0009 lists them;
 # this revision adds the root cause.
 REPORTED = (
@@ -125,6 +131,8 @@ def upgrade() -> None:
 
     cohort.rebuild(op.get_bind())
     op.create_index(AGAIN[0], "report_outcome", AGAIN[1])
+    op.drop_index(BOUGHT, table_name="report_outcome")
+    op.create_index(BOUGHT, "report_outcome", BOUGHT_NOW)
     if sqlite:
         analysed = (
             op.get_bind()
@@ -136,6 +144,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(BOUGHT, table_name="report_outcome")
+    op.create_index(BOUGHT, "report_outcome", BOUGHT_BEFORE)
     op.drop_index(AGAIN[0], table_name="report_outcome")
     _replace_triggers(REPORTED, BEFORE_STAGES)
     for name in reversed(BLOBS):
