@@ -86,7 +86,8 @@ with open(source, encoding="utf-8", newline="") as f:
             rows += 1
             cid += 1
             (ext, ref, name, email, channel, category, location, severity, summary, listen, agent,
-             opened, ack, act, thank, explain, resolved, kind_, detail, amount, cause, change) = r
+             opened, ack, act, thank, explain, resolved, kind_, detail, amount, cause, change,
+             updates) = r
             o, oe = ts(opened)
             stages = [t for t in (ack, act, thank, explain) if t]
             times = [ts(t) for t in stages]
@@ -107,6 +108,8 @@ with open(source, encoding="utf-8", newline="") as f:
                 previous = te
             if resolved and not explain:
                 batch_e.append((cid, res[0], who, "resolved", "{}"))
+            for at in updates.split(";") if updates else ():
+                batch_e.append((cid, ts(at)[0], who, "customer_update", '{"channel": null, "text": ""}'))
             if len(batch_c) >= 5000:
                 flush()
         flush()
