@@ -13,8 +13,9 @@ Counts: inserted / updated / unchanged are purchases (orders); rejected counts l
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -39,7 +40,7 @@ from latte_cli.importer.source import Record
 from latte_cli.models import Purchase
 from latte_cli.timeutil import epoch
 
-PAGE = 10_000
+PAGE = 50_000
 ALIASES: dict[str, tuple[str, ...]] = {
     "order_ref": (
         "order",
@@ -78,6 +79,7 @@ STAGING = Table(
     Column("line", Integer, nullable=False),
     Column("customer_ref", String(100), nullable=False),
     *_summed_columns(),
+    Column("count", Integer, nullable=False),
     Column("raw", Text, nullable=False),
     prefixes=["TEMPORARY"],
 )
@@ -101,23 +103,72 @@ MICROSECOND = timedelta(microseconds=1)
 SECOND = 1_000_000
 # A staged line's original cells, joined by a separator no cell holds (a cheap join, not
 # JSON per line); a line whose cells hold it, or a JSON record, is JSON after RAW_JSON.
-RAW_SEPARATOR, RAW_JSON = "\x1f", "\x1e"
+# Lines of one order that follow each other are staged as one row (see `write`), their
+# [line, cells] pairs as JSON after RAW_RUN.
+RAW_SEPARATOR, RAW_JSON, RAW_RUN = "\x1f", "\x1e", "\x1d"
 
 
-def pack_raw(raw: list[str] | dict[str, Any] | None) -> str:
+Raw = list[str] | dict[str, Any] | None
+
+
+def pack_raw(raw: Raw) -> str:
     """A line's original cells as one text for the staging table (see `unpack_raw`)."""
     if isinstance(raw, list) and raw:
         joined = RAW_SEPARATOR.join(raw)
-        if joined.count(RAW_SEPARATOR) == len(raw) - 1 and not joined.startswith(RAW_JSON):
+        if joined.count(RAW_SEPARATOR) == len(raw) - 1 and not joined.startswith(
+            (RAW_JSON, RAW_RUN)
+        ):
             return joined
     return RAW_JSON + json.dumps(raw, ensure_ascii=False)
 
 
-def unpack_raw(packed: str) -> list[str] | dict[str, Any] | None:
+def unpack_raw(packed: str) -> Raw:
     if packed.startswith(RAW_JSON):
-        value: list[str] | dict[str, Any] | None = json.loads(packed[1:])
+        value: Raw = json.loads(packed[1:])
         return value
     return packed.split(RAW_SEPARATOR)
+
+
+def pack_lines(lines: Sequence[tuple[int, Raw]]) -> str:
+    """The (line number, original cells) of a staged row: one line as `pack_raw`, several
+    (an order's lines that follow each other) as JSON (see `unpack_lines`)."""
+    if len(lines) == 1:
+        return pack_raw(lines[0][1])
+    return RAW_RUN + json.dumps(lines, ensure_ascii=False)
+
+
+def unpack_lines(line: int, packed: str) -> list[tuple[int, Raw]]:
+    if packed.startswith(RAW_RUN):
+        return [(number, raw) for number, raw in json.loads(packed[1:])]
+    return [(line, unpack_raw(packed))]
+
+
+def _runs(batch: list[Pending]) -> Iterator[tuple[Any, ...]]:
+    """The staging rows of a batch: lines of one order and customer that follow each other
+    (how most files list an order) summed into one row, as the floor does, so that staging,
+    indexing and grouping handle orders rather than lines (docs/architecture.md, "Batch
+    import"). A row is (first line, customer, order, time, amount, lines, line count, raw)."""
+    current: list[Any] | None = None
+    raws: list[tuple[int, Raw]] = []
+    for pending in batch:
+        customer, order, micros, amount, lines = pending.row
+        record = pending.record
+        if current is not None and current[2] == order and current[1] == customer:
+            if micros < current[3]:
+                current[3] = micros
+            current[4] += amount
+            current[5] += lines
+            current[6] += 1
+            raws.append((record.line, record.raw))
+            continue
+        if current is not None:
+            current.append(pack_lines(raws))
+            yield tuple(current)
+        current = [record.line, customer, order, micros, amount, lines, 1]
+        raws = [(record.line, record.raw)]
+    if current is not None:
+        current.append(pack_lines(raws))
+        yield tuple(current)
 
 
 class PurchaseKind:
@@ -163,8 +214,7 @@ class PurchaseKind:
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
             STAGING.create(conn)
             self.staged = True
-        rows = [(p.record.line, *p.row, pack_raw(p.record.raw)) for p in batch]
-        run.store.insert(conn, STAGING.name, STAGING_COLUMNS, rows)
+        run.store.insert(conn, STAGING.name, STAGING_COLUMNS, list(_runs(batch)))
 
     def finish(self, conn: Connection, run: Run) -> None:
         if not self.staged:
@@ -179,7 +229,7 @@ class PurchaseKind:
                 func.min(STAGING.c.purchased_us),
                 func.sum(STAGING.c.amount_cents),
                 func.sum(STAGING.c.lines),
-                func.count(),
+                func.sum(STAGING.c.count),
             ).group_by(STAGING.c.order_ref)
             # Numbered in order_ref order: purchases are inserted in that order, as before.
             sums = sums.order_by(STAGING.c.order_ref)
@@ -222,10 +272,14 @@ class PurchaseKind:
                 .where(STAGING.c.order_ref.in_(part))
                 .order_by(STAGING.c.line)
             ).all()
-            for line, order, raw in lines:
-                record = Record(line, {}, None, unpack_raw(raw))
+            rejected = [
+                (number, order, raw)
+                for line, order, packed in lines
+                for number, raw in unpack_lines(line, packed)
+            ]
+            for number, order, raw in sorted(rejected, key=itemgetter(0)):
                 run.reject(
-                    record,
+                    Record(number, {}, None, raw),
                     "customer_ref",
                     f"the lines of order {order} name different customers; "
                     "one order belongs to one customer",
