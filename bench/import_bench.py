@@ -3,6 +3,7 @@
 
     python bench/import_bench.py                      # 1,000,000 complaints, ~2,000,000 lines
     python bench/import_bench.py --complaints 100000  # quicker
+    python bench/import_bench.py --rss-only 100000,200000,500000,1000000 --kinds purchases
 
 The floor is plain stdlib `sqlite3`: read the same CSV with `csv`, convert only what the
 schema needs (timestamps to SQLAlchemy's text layout and epoch seconds), and `executemany` the
@@ -224,15 +225,61 @@ def run(complaints: int, folder: Path, small: int) -> dict[str, object]:
     return results
 
 
+def rss_only(sizes: list[int], kinds: list[str], folder: Path) -> dict[str, object]:
+    """Peak RSS (and CPU) of latte's import alone, per file size: is memory flat?"""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from generate_sample import generate
+
+    results: dict[str, object] = {}
+    for size in sorted(sizes):
+        data = folder / f"data-{size}"
+        if not (data / "complaints.csv").exists():
+            generate(data, size, seed=11, lines_per_purchase=2.9)
+        for kind in kinds:
+            database = folder / f"rss-{kind}-{size}.db"
+            for leftover in folder.glob(f"{database.name}*"):
+                leftover.unlink()
+            _fresh_db(database)
+            source = data / f"{kind}.csv"
+            seconds, rss, cpu = _measure(
+                LATTE_CHILD, ["--db", str(database), "import", kind, str(source), "--json"]
+            )
+            for leftover in folder.glob(f"{database.name}*"):
+                leftover.unlink()
+            key = f"{kind}-{size}-latte"
+            results[key] = {"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
+                            "peak_rss_mib": round(rss)}  # fmt: skip
+            print(key, results[key], flush=True)
+    for kind in kinds:
+        peaks = [results[f"{kind}-{size}-latte"]["peak_rss_mib"] for size in sorted(sizes)]  # type: ignore[index]
+        print(f"{kind}: peak RSS {peaks} MiB at {sorted(sizes)} rows "
+              f"({max(peaks) / min(peaks) - 1:+.1%} largest over smallest)")  # fmt: skip
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--complaints", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument("--keep", type=Path, help="Keep the generated files in this folder.")
+    parser.add_argument(
+        "--rss-only",
+        help="Comma-separated sizes (complaints): measure latte's peak RSS alone at each.",
+    )
+    parser.add_argument("--kinds", default="complaints,purchases", help="With --rss-only.")
     args = parser.parse_args()
     os.environ.setdefault("LATTE_AGENT", "bench")
     os.environ.setdefault("LATTE_TZ", "UTC")
-    if args.keep:
+    if args.rss_only:
+        sizes = [int(size) for size in args.rss_only.split(",")]
+        kinds = args.kinds.split(",")
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            results = rss_only(sizes, kinds, args.keep)
+        else:
+            with tempfile.TemporaryDirectory() as folder:
+                results = rss_only(sizes, kinds, Path(folder))
+    elif args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
         results = run(args.complaints, args.keep, args.small)
     else:
