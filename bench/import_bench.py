@@ -3,6 +3,7 @@
 
     python bench/import_bench.py                      # 1,000,000 complaints, ~2,000,000 lines
     python bench/import_bench.py --complaints 100000  # quicker
+    python bench/import_bench.py --complaints 200000 --kinds purchases
     python bench/import_bench.py --rss-only 100000,200000,500000,1000000 --kinds purchases
 
 The floor is plain stdlib `sqlite3`: read the same CSV with `csv`, convert only what the
@@ -167,7 +168,9 @@ def _rows(path: Path) -> int:
         return sum(1 for _ in csv.reader(f)) - 1
 
 
-def run(complaints: int, folder: Path, small: int) -> dict[str, object]:
+def run(
+    complaints: int, folder: Path, small: int, only: tuple[str, ...] = ("complaints", "purchases")
+) -> dict[str, object]:
     sys.path.insert(0, str(ROOT / "scripts"))
     from generate_sample import generate
 
@@ -178,6 +181,7 @@ def run(complaints: int, folder: Path, small: int) -> dict[str, object]:
         if not (data / "complaints.csv").exists():
             generate(data, size, seed=11, lines_per_purchase=2.9)
         kinds = ["complaints", "purchases"] if size == complaints else ["complaints"]
+        kinds = [kind for kind in kinds if kind in only]
         for kind in kinds:
             source = data / f"{kind}.csv"
             lines = _rows(source)
@@ -266,7 +270,7 @@ def main() -> None:
         "--rss-only",
         help="Comma-separated sizes (complaints): measure latte's peak RSS alone at each.",
     )
-    parser.add_argument("--kinds", default="complaints,purchases", help="With --rss-only.")
+    parser.add_argument("--kinds", default="complaints,purchases", help="The imports to run.")
     args = parser.parse_args()
     os.environ.setdefault("LATTE_AGENT", "bench")
     os.environ.setdefault("LATTE_TZ", "UTC")
@@ -281,10 +285,10 @@ def main() -> None:
                 results = rss_only(sizes, kinds, Path(folder))
     elif args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
-        results = run(args.complaints, args.keep, args.small)
+        results = run(args.complaints, args.keep, args.small, tuple(args.kinds.split(",")))
     else:
         with tempfile.TemporaryDirectory() as folder:
-            results = run(args.complaints, Path(folder), args.small)
+            results = run(args.complaints, Path(folder), args.small, tuple(args.kinds.split(",")))
     print(json.dumps(results, indent=2))
 
 

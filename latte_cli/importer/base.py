@@ -439,7 +439,7 @@ def _csv_cells(header: list[str], columns: Columns) -> Callable[[list[str]], dic
     take = itemgetter(*(position[columns.by_field[f]] for f in names))
     if len(names) == 1:
         return lambda cells: {names[0]: take(cells)}
-    return lambda cells: dict(zip(names, take(cells), strict=True))
+    return lambda cells: dict(zip(names, take(cells)))  # noqa: B905  (`take` gives one each)
 
 
 def _adjust(

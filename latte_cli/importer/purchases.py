@@ -84,8 +84,8 @@ STAGING = Table(
     prefixes=["TEMPORARY"],
 )
 STAGING_COLUMNS = tuple(c.name for c in STAGING.c)
-# Created once the lines are staged (one sort, not a B-tree insert per line): the lines are
-# grouped by order in its order, and a conflicting order's lines are found by it.
+# Created only when some order names two customers, to find their lines: grouping sorts the
+# staged rows once without it (an index is a sort too, then a look-up per row).
 STAGING_INDEX = f"CREATE INDEX ix_latte_import_purchase_order ON {STAGING.name} (order_ref)"
 ORDERS = Table(
     "latte_import_order",
@@ -103,8 +103,9 @@ MICROSECOND = timedelta(microseconds=1)
 SECOND = 1_000_000
 # A staged line's original cells, joined by a separator no cell holds (a cheap join, not
 # JSON per line); a line whose cells hold it, or a JSON record, is JSON after RAW_JSON.
-# Lines of one order that follow each other are staged as one row (see `write`), their
-# [line, cells] pairs as JSON after RAW_RUN.
+# Lines of one order that follow each other are staged as one row (see `_runs`): RAW_RUN,
+# then each line's number, RAW_SEPARATOR and its packed cells, the lines joined by RAW_RUN
+# (or RAW_RUN, RAW_JSON and JSON where a cell holds RAW_RUN).
 RAW_SEPARATOR, RAW_JSON, RAW_RUN = "\x1f", "\x1e", "\x1d"
 
 
@@ -134,12 +135,18 @@ def pack_lines(lines: Sequence[tuple[int, Raw]]) -> str:
     (an order's lines that follow each other) as JSON (see `unpack_lines`)."""
     if len(lines) == 1:
         return pack_raw(lines[0][1])
-    return RAW_RUN + json.dumps(lines, ensure_ascii=False)
+    joined = RAW_RUN.join([f"{number}{RAW_SEPARATOR}{pack_raw(raw)}" for number, raw in lines])
+    if joined.count(RAW_RUN) == len(lines) - 1:
+        return RAW_RUN + joined
+    return RAW_RUN + RAW_JSON + json.dumps(lines, ensure_ascii=False)
 
 
 def unpack_lines(line: int, packed: str) -> list[tuple[int, Raw]]:
+    if packed.startswith(RAW_RUN + RAW_JSON):
+        return [(number, raw) for number, raw in json.loads(packed[2:])]
     if packed.startswith(RAW_RUN):
-        return [(number, raw) for number, raw in json.loads(packed[1:])]
+        parts = (part.partition(RAW_SEPARATOR) for part in packed[1:].split(RAW_RUN))
+        return [(int(number), unpack_raw(raw)) for number, _, raw in parts]
     return [(line, unpack_raw(packed))]
 
 
@@ -191,8 +198,14 @@ class PurchaseKind:
         return None
 
     def parse(self, c: dict[str, str], run: Run) -> tuple[Any, ...]:
-        order = text(c["order_ref"], "order_ref", limit=100, required=True)
-        customer = text(c["customer_ref"], "customer_ref", limit=100, required=True)
+        # `text`'s checks inline for the common case (a short, non-empty reference): this
+        # runs for every line.
+        order = c["order_ref"].strip()
+        if not 0 < len(order) <= 100:
+            text(order, "order_ref", limit=100, required=True)  # raises Bad with the reason
+        customer = c["customer_ref"].strip()
+        if not 0 < len(customer) <= 100:
+            text(customer, "customer_ref", limit=100, required=True)  # raises Bad, as above
         when_text = c["purchased_at"]
         if when_text == self.last_time[0]:  # an order's lines share their time
             micros = self.last_time[1]
@@ -205,7 +218,8 @@ class PurchaseKind:
         amount = cents(c["amount"], "amount")
         if amount is None:
             raise Bad("amount", "is empty")
-        lines = integer(c.get("lines", ""), "lines", 1, 1_000_000) or 1
+        count = c.get("lines")
+        lines = integer(count, "lines", 1, 1_000_000) or 1 if count else 1
         return (customer, order, micros, amount, lines)
 
     def write(self, conn: Connection, batch: list[Pending], run: Run) -> None:
@@ -220,7 +234,6 @@ class PurchaseKind:
         if not self.staged:
             return
         with run.transaction(conn):
-            conn.exec_driver_sql(STAGING_INDEX)
             ORDERS.create(conn)
             sums = select(
                 STAGING.c.order_ref,
@@ -240,10 +253,18 @@ class PurchaseKind:
         accepted = 0
         last = 0
         # The page's orders with the purchase stored under each reference, if any: one join
-        # instead of an IN list per few hundred orders.
+        # instead of an IN list per few hundred orders. SQLite gives each time in its stored
+        # layout (`Store.ts`) and epoch, without a datetime per order in Python.
+        stored_at = "NULL"
+        if run.store.sqlite:
+            stored_at = (
+                "strftime('%Y-%m-%d %H:%M:%S', o.purchased_us / 1000000, 'unixepoch') "
+                "|| '.' || substr('00000' || (o.purchased_us % 1000000), -6)"
+            )
         page_sql = (
             f"SELECT o.order_ref, o.first_customer, o.purchased_us, o.amount_cents, o.lines, "
-            f"o.count, o.n, p.id, p.customer_id, p.purchased_at, p.amount_cents, p.lines "
+            f"o.count, o.n, {stored_at}, o.purchased_us / {SECOND}, "
+            f"p.id, p.customer_id, p.purchased_at, p.amount_cents, p.lines "
             f"FROM {ORDERS.name} o LEFT JOIN purchase p ON p.order_ref = o.order_ref "
             f"WHERE o.n > {run.store.mark} ORDER BY o.n LIMIT {PAGE}"
         )
@@ -266,6 +287,8 @@ class PurchaseKind:
     def _reject_conflicts(self, conn: Connection, run: Run) -> None:
         split = select(ORDERS.c.order_ref).where(ORDERS.c.first_customer != ORDERS.c.last_customer)
         orders = [row[0] for row in conn.execute(split)]
+        if orders:
+            conn.exec_driver_sql(STAGING_INDEX)
         for part in chunks(orders):
             lines = conn.execute(
                 select(STAGING.c.line, STAGING.c.order_ref, STAGING.c.raw)
@@ -288,18 +311,22 @@ class PurchaseKind:
 
     def _write_page(self, conn: Connection, page: Sequence[Any], run: Run) -> None:
         """Write one page of summed orders: each row is (order, customer, time, amount,
-        lines, line count, n) and the stored purchase's (id, customer, time, amount, lines),
-        all None for a new order."""
+        lines, line count, n, time as SQLite stores it or None, epoch) and the stored
+        purchase's (id, customer, time, amount, lines), all None for a new order."""
         table = Purchase.__table__  # type: ignore[attr-defined]
         ids = customers.resolve_refs(conn, list({row[1]: None for row in page}), run)
         ts = run.store.ts
         new = []
-        for order, customer, micros, amount, lines, _count, _n, stored_id, *stored in page:
-            when = UNIX + micros * MICROSECOND
-            values = (ids[customer], ts(when), int(amount), int(lines))
+        for row in page:
+            order, customer, micros, amount, lines, _count, _n, at, at_epoch, stored_id = row[:10]
+            if at is None:
+                at = ts(UNIX + micros * MICROSECOND)
+            values = (ids[customer], at, int(amount), int(lines))
             if stored_id is None:
-                new.append((order, values[0], values[1], micros // SECOND, values[2], values[3]))
+                new.append((order, values[0], at, at_epoch, values[2], values[3]))
                 continue
+            stored = row[10:]
+            when = UNIX + micros * MICROSECOND
             if tuple(stored) == values:
                 run.report.unchanged += 1
                 continue
