@@ -250,21 +250,14 @@ class PurchaseKind:
             names += ["amount_cents", "lines", "count"]
             conn.execute(ORDERS.insert().from_select(names, sums))
             self._reject_conflicts(conn, run)
-        accepted = 0
+            total = f"SELECT sum(count) FROM {ORDERS.name}"
+            accepted = int(conn.exec_driver_sql(total).scalar() or 0)
         last = 0
         # The page's orders with the purchase stored under each reference, if any: one join
-        # instead of an IN list per few hundred orders. SQLite gives each time in its stored
-        # layout (`Store.ts`) and epoch, without a datetime per order in Python.
-        stored_at = "NULL"
-        if run.store.sqlite:
-            stored_at = (
-                "strftime('%Y-%m-%d %H:%M:%S', o.purchased_us / 1000000, 'unixepoch') "
-                "|| '.' || substr('00000' || (o.purchased_us % 1000000), -6)"
-            )
+        # instead of an IN list per few hundred orders.
         page_sql = (
             f"SELECT o.order_ref, o.first_customer, o.purchased_us, o.amount_cents, o.lines, "
-            f"o.count, o.n, {stored_at}, o.purchased_us / {SECOND}, "
-            f"p.id, p.customer_id, p.purchased_at, p.amount_cents, p.lines "
+            f"o.n, p.id, p.customer_id, p.purchased_at, p.amount_cents, p.lines "
             f"FROM {ORDERS.name} o LEFT JOIN purchase p ON p.order_ref = o.order_ref "
             f"WHERE o.n > {run.store.mark} ORDER BY o.n LIMIT {PAGE}"
         )
@@ -273,9 +266,8 @@ class PurchaseKind:
                 page = conn.exec_driver_sql(page_sql, (last,)).all()
                 if not page:
                     break
-                accepted += sum(row[5] for row in page)
                 self._write_page(conn, page, run)
-                last = page[-1][6]
+                last = page[-1][5]
                 # The page's repurchase outcomes, in its own transaction (latte_cli.cohort).
                 summary.fold(conn)
         with run.transaction(conn):
@@ -311,22 +303,18 @@ class PurchaseKind:
 
     def _write_page(self, conn: Connection, page: Sequence[Any], run: Run) -> None:
         """Write one page of summed orders: each row is (order, customer, time, amount,
-        lines, line count, n, time as SQLite stores it or None, epoch) and the stored
-        purchase's (id, customer, time, amount, lines), all None for a new order."""
+        lines, n) and the stored purchase's (id, customer, time, amount, lines), all None for a
+        new order."""
         table = Purchase.__table__  # type: ignore[attr-defined]
         ids = customers.resolve_refs(conn, list({row[1]: None for row in page}), run)
         ts = run.store.ts
         new = []
-        for row in page:
-            order, customer, micros, amount, lines, _count, _n, at, at_epoch, stored_id = row[:10]
-            if at is None:
-                at = ts(UNIX + micros * MICROSECOND)
-            values = (ids[customer], at, int(amount), int(lines))
-            if stored_id is None:
-                new.append((order, values[0], at, at_epoch, values[2], values[3]))
-                continue
-            stored = row[10:]
+        for order, customer, micros, amount, lines, _n, stored_id, *stored in page:
             when = UNIX + micros * MICROSECOND
+            values = (ids[customer], ts(when), int(amount), int(lines))
+            if stored_id is None:
+                new.append((order, values[0], values[1], micros // SECOND, values[2], values[3]))
+                continue
             if tuple(stored) == values:
                 run.report.unchanged += 1
                 continue
