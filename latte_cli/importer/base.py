@@ -407,10 +407,12 @@ def _import_records(
     batch = _Batch(conn, run, kind)
     constants, value_maps = run.options.constants, run.options.values
     adjust = bool(constants or value_maps)
+    # Bound once: this loop runs for every row of the file.
+    parse, key, add, reject = kind.parse, kind.key, batch.add, run.reject
     for record in source.records():
         report.rows += 1
         if record.problem:
-            run.reject(record, None, record.problem)
+            reject(record, None, record.problem)
         else:
             if cells_of is None or record.cells is None:
                 cells = _json_cells(record, columns, kind, run.options, report)
@@ -419,11 +421,11 @@ def _import_records(
             if adjust:
                 cells = _adjust(cells, constants, value_maps)
             try:
-                row = kind.parse(cells, run)
+                row = parse(cells, run)
             except Bad as bad:
-                run.reject(record, bad.field, bad.reason)
+                reject(record, bad.field, bad.reason)
             else:
-                batch.add(Pending(row, record), kind.key(row))
+                add(Pending(row, record), key(row))
         if progress is not None and report.rows % 1000 == 0:
             progress(report.rows, source.bytes_read)
     batch.flush()
