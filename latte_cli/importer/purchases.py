@@ -40,7 +40,7 @@ from latte_cli.importer.source import Record
 from latte_cli.models import Purchase
 from latte_cli.timeutil import epoch
 
-PAGE = 50_000
+PAGE = 20_000
 ALIASES: dict[str, tuple[str, ...]] = {
     "order_ref": (
         "order",
