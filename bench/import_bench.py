@@ -106,7 +106,14 @@ with open(source, encoding="utf-8", newline="") as f:
             previous = oe
             for name_, (t, te) in zip(stage_names, times):
                 batch_e.append((cid, t, who, "stage", '{"cycle": 0, "stage": "%s"}' % name_))
-                batch_s.append((cid, 0, name_, "", who, t, te - previous, None, None, None, None, None))
+                # The same record contents latte writes (their texts feed the search index).
+                content = ("", None, None, None, None, None)
+                if name_ == "take_action":
+                    cents = int(round(float(amount) * 100)) if amount else None
+                    content = (detail or kind_, kind_ or None, detail or None, cents, None, None)
+                elif name_ == "explain":
+                    content = (change or "", None, None, None, cause or None, change or None)
+                batch_s.append((cid, 0, name_, content[0], who, t, te - previous, *content[1:]))
                 previous = te
             if resolved and not explain:
                 batch_e.append((cid, res[0], who, "resolved", "{}"))
