@@ -3,6 +3,8 @@
 
     python bench/import_bench.py                      # 1,000,000 complaints, ~2,000,000 lines
     python bench/import_bench.py --complaints 100000  # quicker
+    python bench/import_bench.py --complaints 200000 --kinds purchases
+    python bench/import_bench.py --rss-only 100000,200000,500000,1000000 --kinds purchases
 
 The floor is plain stdlib `sqlite3`: read the same CSV with `csv`, convert only what the
 schema needs (timestamps to SQLAlchemy's text layout and epoch seconds), and `executemany` the
@@ -86,7 +88,8 @@ with open(source, encoding="utf-8", newline="") as f:
             rows += 1
             cid += 1
             (ext, ref, name, email, channel, category, location, severity, summary, listen, agent,
-             opened, ack, act, thank, explain, resolved, kind_, detail, amount, cause, change) = r
+             opened, ack, act, thank, explain, resolved, kind_, detail, amount, cause, change,
+             updates) = r
             o, oe = ts(opened)
             stages = [t for t in (ack, act, thank, explain) if t]
             times = [ts(t) for t in stages]
@@ -103,10 +106,19 @@ with open(source, encoding="utf-8", newline="") as f:
             previous = oe
             for name_, (t, te) in zip(stage_names, times):
                 batch_e.append((cid, t, who, "stage", '{"cycle": 0, "stage": "%s"}' % name_))
-                batch_s.append((cid, 0, name_, "", who, t, te - previous, None, None, None, None, None))
+                # The same record contents latte writes (their texts feed the search index).
+                content = ("", None, None, None, None, None)
+                if name_ == "take_action":
+                    cents = int(round(float(amount) * 100)) if amount else None
+                    content = (detail or kind_, kind_ or None, detail or None, cents, None, None)
+                elif name_ == "explain":
+                    content = (change or "", None, None, None, cause or None, change or None)
+                batch_s.append((cid, 0, name_, content[0], who, t, te - previous, *content[1:]))
                 previous = te
             if resolved and not explain:
                 batch_e.append((cid, res[0], who, "resolved", "{}"))
+            for at in updates.split(";") if updates else ():
+                batch_e.append((cid, ts(at)[0], who, "customer_update", '{"channel": null, "text": ""}'))
             if len(batch_c) >= 5000:
                 flush()
         flush()
@@ -163,7 +175,9 @@ def _rows(path: Path) -> int:
         return sum(1 for _ in csv.reader(f)) - 1
 
 
-def run(complaints: int, folder: Path, small: int) -> dict[str, object]:
+def run(
+    complaints: int, folder: Path, small: int, only: tuple[str, ...] = ("complaints", "purchases")
+) -> dict[str, object]:
     sys.path.insert(0, str(ROOT / "scripts"))
     from generate_sample import generate
 
@@ -174,6 +188,7 @@ def run(complaints: int, folder: Path, small: int) -> dict[str, object]:
         if not (data / "complaints.csv").exists():
             generate(data, size, seed=11, lines_per_purchase=2.9)
         kinds = ["complaints", "purchases"] if size == complaints else ["complaints"]
+        kinds = [kind for kind in kinds if kind in only]
         for kind in kinds:
             source = data / f"{kind}.csv"
             lines = _rows(source)
@@ -221,20 +236,66 @@ def run(complaints: int, folder: Path, small: int) -> dict[str, object]:
     return results
 
 
+def rss_only(sizes: list[int], kinds: list[str], folder: Path) -> dict[str, object]:
+    """Peak RSS (and CPU) of latte's import alone, per file size: is memory flat?"""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from generate_sample import generate
+
+    results: dict[str, object] = {}
+    for size in sorted(sizes):
+        data = folder / f"data-{size}"
+        if not (data / "complaints.csv").exists():
+            generate(data, size, seed=11, lines_per_purchase=2.9)
+        for kind in kinds:
+            database = folder / f"rss-{kind}-{size}.db"
+            for leftover in folder.glob(f"{database.name}*"):
+                leftover.unlink()
+            _fresh_db(database)
+            source = data / f"{kind}.csv"
+            seconds, rss, cpu = _measure(
+                LATTE_CHILD, ["--db", str(database), "import", kind, str(source), "--json"]
+            )
+            for leftover in folder.glob(f"{database.name}*"):
+                leftover.unlink()
+            key = f"{kind}-{size}-latte"
+            results[key] = {"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
+                            "peak_rss_mib": round(rss)}  # fmt: skip
+            print(key, results[key], flush=True)
+    for kind in kinds:
+        peaks = [results[f"{kind}-{size}-latte"]["peak_rss_mib"] for size in sorted(sizes)]  # type: ignore[index]
+        print(f"{kind}: peak RSS {peaks} MiB at {sorted(sizes)} rows "
+              f"({max(peaks) / min(peaks) - 1:+.1%} largest over smallest)")  # fmt: skip
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--complaints", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument("--keep", type=Path, help="Keep the generated files in this folder.")
+    parser.add_argument(
+        "--rss-only",
+        help="Comma-separated sizes (complaints): measure latte's peak RSS alone at each.",
+    )
+    parser.add_argument("--kinds", default="complaints,purchases", help="The imports to run.")
     args = parser.parse_args()
     os.environ.setdefault("LATTE_AGENT", "bench")
     os.environ.setdefault("LATTE_TZ", "UTC")
-    if args.keep:
+    if args.rss_only:
+        sizes = [int(size) for size in args.rss_only.split(",")]
+        kinds = args.kinds.split(",")
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            results = rss_only(sizes, kinds, args.keep)
+        else:
+            with tempfile.TemporaryDirectory() as folder:
+                results = rss_only(sizes, kinds, Path(folder))
+    elif args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
-        results = run(args.complaints, args.keep, args.small)
+        results = run(args.complaints, args.keep, args.small, tuple(args.kinds.split(",")))
     else:
         with tempfile.TemporaryDirectory() as folder:
-            results = run(args.complaints, Path(folder), args.small)
+            results = run(args.complaints, Path(folder), args.small, tuple(args.kinds.split(",")))
     print(json.dumps(results, indent=2))
 
 

@@ -11,7 +11,7 @@ per row.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -143,19 +143,36 @@ def resolve(conn: Connection, given: list[CustomerIn | None], run: Run) -> dict[
 
 
 def _resolve_refs(conn: Connection, wanted: list[CustomerIn], run: Run) -> dict[CustomerIn, int]:
-    """Customers given by ref alone (every purchase line): such details reach only the first
-    rule of `identity.CustomerIndex.match`, the same ref with the lowest id, and fill nothing
-    in, so one grouped query finds them (tests/test_import.py holds this to the index)."""
-    key_of = {customer: identity.clean(customer.ref) for customer in wanted}
+    """Customers given by ref alone: see `resolve_refs`."""
+    ids = resolve_refs(conn, [customer.ref for customer in wanted], run)
+    return {customer: ids[customer.ref] for customer in wanted}
+
+
+def resolve_refs(conn: Connection, refs: list[str | None], run: Run) -> dict[str | None, int]:
+    """The customer id of each distinct ref (every purchase line), creating those that are
+    new. Details given by ref alone reach only the first rule of
+    `identity.CustomerIndex.match`, the same ref with the lowest id, and fill nothing in, so
+    one grouped query finds them (tests/test_import.py holds this to the index)."""
+    key_of = {ref: identity.clean(ref) for ref in dict.fromkeys(refs)}
     query = "SELECT ref_key, min(id) FROM customer WHERE ref_key IN ({in}) GROUP BY ref_key"
     keys = sorted({key for key in key_of.values() if key})
     found: dict[str | None, int] = dict(run.store.rows_in(conn, query, keys))
     new = list(dict.fromkeys(key for key in key_of.values() if key not in found))
-    records: list[dict[str, str | None]] = [
-        {"ref": key, "name": None, "email": None, "phone": None} for key in new
-    ]
-    found.update(zip(new, _insert(conn, records, run), strict=True))
-    return {customer: found[key] for customer, key in key_of.items()}
+    found.update(zip(new, _insert_refs(conn, new, run), strict=True))
+    return {ref: found[key] for ref, key in key_of.items()}
+
+
+def _insert_refs(conn: Connection, refs: list[str | None], run: Run) -> list[int]:
+    """Insert customers known by their (cleaned) ref alone: the ref is its own key
+    (`identity.keys_of`), no other detail or key."""
+    if not run.store.sqlite:
+        records = [{"ref": ref, "name": None, "email": None, "phone": None} for ref in refs]
+        return _insert(conn, records, run)
+    if not refs:
+        return []
+    created_at = run.store.ts(run.now)
+    names = ("ref", "ref_key", "created_at")
+    return _insert_sqlite(conn, names, [(ref, ref, created_at) for ref in refs], run)
 
 
 def _insert(conn: Connection, records: list[dict[str, str | None]], run: Run) -> list[int]:
@@ -174,23 +191,30 @@ def _insert(conn: Connection, records: list[dict[str, str | None]], run: Run) ->
             }
         )
     if run.store.sqlite:
-        # One executemany instead of a RETURNING statement per row (what SQLAlchemy falls back
-        # to on SQLite when the order must be kept). The import holds the write lock, so the
-        # new rows take the ids after the largest one, in the order given.
-        before = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
         names = list(rows[0])
         created_at = run.store.ts(run.now)
         values = [tuple(created_at if n == "created_at" else row[n] for n in names) for row in rows]
-        run.store.insert(conn, "customer", names, values)
-        # Each new row took the next rowid, so the ids are the numbers after `before`;
-        # the count and the largest id prove it without reading every id back.
-        count, last = conn.execute(
-            select(func.count(), func.max(table.c.id)).where(table.c.id > before)
-        ).one()
-        assert (count, last) == (len(rows), before + len(rows)), "the import holds the lock"
-        return list(range(before + 1, before + 1 + len(rows)))
+        return _insert_sqlite(conn, names, values, run)
     statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     return [row.id for row in conn.execute(statement, rows)]
+
+
+def _insert_sqlite(
+    conn: Connection, names: Sequence[str], values: list[tuple[Any, ...]], run: Run
+) -> list[int]:
+    """One executemany instead of a RETURNING statement per row (what SQLAlchemy falls back
+    to on SQLite when the order must be kept). The import holds the write lock, so the new
+    rows take the ids after the largest one, in the order given."""
+    table = Customer.__table__  # type: ignore[attr-defined]
+    before = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+    run.store.insert(conn, "customer", names, values)
+    # Each new row took the next rowid, so the ids are the numbers after `before`;
+    # the count and the largest id prove it without reading every id back.
+    count, last = conn.execute(
+        select(func.count(), func.max(table.c.id)).where(table.c.id > before)
+    ).one()
+    assert (count, last) == (len(values), before + len(values)), "the import holds the lock"
+    return list(range(before + 1, before + 1 + len(values)))
 
 
 def _fill(

@@ -234,6 +234,11 @@ def cents(value: str, field: str) -> int | None:
     value = value.strip()
     if not value:
         return None
+    if len(value) > 3 and value[-3] == "." and value.isascii():
+        # The most common layout, 12.50, in a few operations (a purchase file has one a line).
+        digits = value[:-3] + value[-2:]
+        if digits.isdigit():
+            return int(digits)
     whole, dot, frac = value.partition(".")
     if whole.isascii() and whole.isdigit() and len(frac) in (0, 1, 2) and (frac or not dot):
         # The common case without the pattern: ASCII digits, then up to two decimals.

@@ -13,8 +13,9 @@ Counts: inserted / updated / unchanged are purchases (orders); rejected counts l
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -39,7 +40,7 @@ from latte_cli.importer.source import Record
 from latte_cli.models import Purchase
 from latte_cli.timeutil import epoch
 
-PAGE = 10_000
+PAGE = 20_000
 ALIASES: dict[str, tuple[str, ...]] = {
     "order_ref": (
         "order",
@@ -78,12 +79,13 @@ STAGING = Table(
     Column("line", Integer, nullable=False),
     Column("customer_ref", String(100), nullable=False),
     *_summed_columns(),
+    Column("count", Integer, nullable=False),
     Column("raw", Text, nullable=False),
     prefixes=["TEMPORARY"],
 )
 STAGING_COLUMNS = tuple(c.name for c in STAGING.c)
-# Created once the lines are staged (one sort, not a B-tree insert per line): the lines are
-# grouped by order in its order, and a conflicting order's lines are found by it.
+# Created only when some order names two customers, to find their lines: grouping sorts the
+# staged rows once without it (an index is a sort too, then a look-up per row).
 STAGING_INDEX = f"CREATE INDEX ix_latte_import_purchase_order ON {STAGING.name} (order_ref)"
 ORDERS = Table(
     "latte_import_order",
@@ -97,25 +99,83 @@ ORDERS = Table(
 )
 UNIX = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
+# Microseconds in a second: a time at or after 1970 is `epoch` seconds by floor division.
+SECOND = 1_000_000
 # A staged line's original cells, joined by a separator no cell holds (a cheap join, not
 # JSON per line); a line whose cells hold it, or a JSON record, is JSON after RAW_JSON.
-RAW_SEPARATOR, RAW_JSON = "\x1f", "\x1e"
+# Lines of one order that follow each other are staged as one row (see `_runs`): RAW_RUN,
+# then each line's number, RAW_SEPARATOR and its packed cells, the lines joined by RAW_RUN
+# (or RAW_RUN, RAW_JSON and JSON where a cell holds RAW_RUN).
+RAW_SEPARATOR, RAW_JSON, RAW_RUN = "\x1f", "\x1e", "\x1d"
 
 
-def pack_raw(raw: list[str] | dict[str, Any] | None) -> str:
+Raw = list[str] | dict[str, Any] | None
+
+
+def pack_raw(raw: Raw) -> str:
     """A line's original cells as one text for the staging table (see `unpack_raw`)."""
     if isinstance(raw, list) and raw:
         joined = RAW_SEPARATOR.join(raw)
-        if joined.count(RAW_SEPARATOR) == len(raw) - 1 and not joined.startswith(RAW_JSON):
+        if joined.count(RAW_SEPARATOR) == len(raw) - 1 and not joined.startswith(
+            (RAW_JSON, RAW_RUN)
+        ):
             return joined
     return RAW_JSON + json.dumps(raw, ensure_ascii=False)
 
 
-def unpack_raw(packed: str) -> list[str] | dict[str, Any] | None:
+def unpack_raw(packed: str) -> Raw:
     if packed.startswith(RAW_JSON):
-        value: list[str] | dict[str, Any] | None = json.loads(packed[1:])
+        value: Raw = json.loads(packed[1:])
         return value
     return packed.split(RAW_SEPARATOR)
+
+
+def pack_lines(lines: Sequence[tuple[int, Raw]]) -> str:
+    """The (line number, original cells) of a staged row: one line as `pack_raw`, several
+    (an order's lines that follow each other) as JSON (see `unpack_lines`)."""
+    if len(lines) == 1:
+        return pack_raw(lines[0][1])
+    joined = RAW_RUN.join([f"{number}{RAW_SEPARATOR}{pack_raw(raw)}" for number, raw in lines])
+    if joined.count(RAW_RUN) == len(lines) - 1:
+        return RAW_RUN + joined
+    return RAW_RUN + RAW_JSON + json.dumps(lines, ensure_ascii=False)
+
+
+def unpack_lines(line: int, packed: str) -> list[tuple[int, Raw]]:
+    if packed.startswith(RAW_RUN + RAW_JSON):
+        return [(number, raw) for number, raw in json.loads(packed[2:])]
+    if packed.startswith(RAW_RUN):
+        parts = (part.partition(RAW_SEPARATOR) for part in packed[1:].split(RAW_RUN))
+        return [(int(number), unpack_raw(raw)) for number, _, raw in parts]
+    return [(line, unpack_raw(packed))]
+
+
+def _runs(batch: list[Pending]) -> Iterator[tuple[Any, ...]]:
+    """The staging rows of a batch: lines of one order and customer that follow each other
+    (how most files list an order) summed into one row, as the floor does, so that staging,
+    indexing and grouping handle orders rather than lines (docs/architecture.md, "Batch
+    import"). A row is (first line, customer, order, time, amount, lines, line count, raw)."""
+    current: list[Any] | None = None
+    raws: list[tuple[int, Raw]] = []
+    for pending in batch:
+        customer, order, micros, amount, lines = pending.row
+        record = pending.record
+        if current is not None and current[2] == order and current[1] == customer:
+            if micros < current[3]:
+                current[3] = micros
+            current[4] += amount
+            current[5] += lines
+            current[6] += 1
+            raws.append((record.line, record.raw))
+            continue
+        if current is not None:
+            current.append(pack_lines(raws))
+            yield tuple(current)
+        current = [record.line, customer, order, micros, amount, lines, 1]
+        raws = [(record.line, record.raw)]
+    if current is not None:
+        current.append(pack_lines(raws))
+        yield tuple(current)
 
 
 class PurchaseKind:
@@ -138,8 +198,14 @@ class PurchaseKind:
         return None
 
     def parse(self, c: dict[str, str], run: Run) -> tuple[Any, ...]:
-        order = text(c["order_ref"], "order_ref", limit=100, required=True)
-        customer = text(c["customer_ref"], "customer_ref", limit=100, required=True)
+        # `text`'s checks inline for the common case (a short, non-empty reference): this
+        # runs for every line.
+        order = c["order_ref"].strip()
+        if not 0 < len(order) <= 100:
+            text(order, "order_ref", limit=100, required=True)  # raises Bad with the reason
+        customer = c["customer_ref"].strip()
+        if not 0 < len(customer) <= 100:
+            text(customer, "customer_ref", limit=100, required=True)  # raises Bad, as above
         when_text = c["purchased_at"]
         if when_text == self.last_time[0]:  # an order's lines share their time
             micros = self.last_time[1]
@@ -152,7 +218,8 @@ class PurchaseKind:
         amount = cents(c["amount"], "amount")
         if amount is None:
             raise Bad("amount", "is empty")
-        lines = integer(c.get("lines", ""), "lines", 1, 1_000_000) or 1
+        count = c.get("lines")
+        lines = integer(count, "lines", 1, 1_000_000) or 1 if count else 1
         return (customer, order, micros, amount, lines)
 
     def write(self, conn: Connection, batch: list[Pending], run: Run) -> None:
@@ -161,14 +228,12 @@ class PurchaseKind:
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
             STAGING.create(conn)
             self.staged = True
-        rows = [(p.record.line, *p.row, pack_raw(p.record.raw)) for p in batch]
-        run.store.insert(conn, STAGING.name, STAGING_COLUMNS, rows)
+        run.store.insert(conn, STAGING.name, STAGING_COLUMNS, list(_runs(batch)))
 
     def finish(self, conn: Connection, run: Run) -> None:
         if not self.staged:
             return
         with run.transaction(conn):
-            conn.exec_driver_sql(STAGING_INDEX)
             ORDERS.create(conn)
             sums = select(
                 STAGING.c.order_ref,
@@ -177,7 +242,7 @@ class PurchaseKind:
                 func.min(STAGING.c.purchased_us),
                 func.sum(STAGING.c.amount_cents),
                 func.sum(STAGING.c.lines),
-                func.count(),
+                func.sum(STAGING.c.count),
             ).group_by(STAGING.c.order_ref)
             # Numbered in order_ref order: purchases are inserted in that order, as before.
             sums = sums.order_by(STAGING.c.order_ref)
@@ -185,29 +250,24 @@ class PurchaseKind:
             names += ["amount_cents", "lines", "count"]
             conn.execute(ORDERS.insert().from_select(names, sums))
             self._reject_conflicts(conn, run)
-        accepted = 0
+            total = f"SELECT sum(count) FROM {ORDERS.name}"
+            accepted = int(conn.exec_driver_sql(total).scalar() or 0)
         last = 0
+        # The page's orders with the purchase stored under each reference, if any: one join
+        # instead of an IN list per few hundred orders.
+        page_sql = (
+            f"SELECT o.order_ref, o.first_customer, o.purchased_us, o.amount_cents, o.lines, "
+            f"o.n, p.id, p.customer_id, p.purchased_at, p.amount_cents, p.lines "
+            f"FROM {ORDERS.name} o LEFT JOIN purchase p ON p.order_ref = o.order_ref "
+            f"WHERE o.n > {run.store.mark} ORDER BY o.n LIMIT {PAGE}"
+        )
         while True:
             with run.transaction(conn):
-                page = conn.execute(
-                    select(
-                        ORDERS.c.order_ref,
-                        ORDERS.c.first_customer,
-                        ORDERS.c.purchased_us,
-                        ORDERS.c.amount_cents,
-                        ORDERS.c.lines,
-                        ORDERS.c.count,
-                        ORDERS.c.n,
-                    )
-                    .where(ORDERS.c.n > last)
-                    .order_by(ORDERS.c.n)
-                    .limit(PAGE)
-                ).all()
+                page = conn.exec_driver_sql(page_sql, (last,)).all()
                 if not page:
                     break
-                accepted += sum(row[5] for row in page)
-                self._write_page(conn, [row[:6] for row in page], run)
-                last = page[-1][6]
+                self._write_page(conn, page, run)
+                last = page[-1][5]
                 # The page's repurchase outcomes, in its own transaction (latte_cli.cohort).
                 summary.fold(conn)
         with run.transaction(conn):
@@ -219,16 +279,22 @@ class PurchaseKind:
     def _reject_conflicts(self, conn: Connection, run: Run) -> None:
         split = select(ORDERS.c.order_ref).where(ORDERS.c.first_customer != ORDERS.c.last_customer)
         orders = [row[0] for row in conn.execute(split)]
+        if orders:
+            conn.exec_driver_sql(STAGING_INDEX)
         for part in chunks(orders):
             lines = conn.execute(
                 select(STAGING.c.line, STAGING.c.order_ref, STAGING.c.raw)
                 .where(STAGING.c.order_ref.in_(part))
                 .order_by(STAGING.c.line)
             ).all()
-            for line, order, raw in lines:
-                record = Record(line, {}, None, unpack_raw(raw))
+            rejected = [
+                (number, order, raw)
+                for line, order, packed in lines
+                for number, raw in unpack_lines(line, packed)
+            ]
+            for number, order, raw in sorted(rejected, key=itemgetter(0)):
                 run.reject(
-                    record,
+                    Record(number, {}, None, raw),
                     "customer_ref",
                     f"the lines of order {order} name different customers; "
                     "one order belongs to one customer",
@@ -236,29 +302,25 @@ class PurchaseKind:
             conn.execute(ORDERS.delete().where(ORDERS.c.order_ref.in_(part)))
 
     def _write_page(self, conn: Connection, page: Sequence[Any], run: Run) -> None:
+        """Write one page of summed orders: each row is (order, customer, time, amount,
+        lines, n) and the stored purchase's (id, customer, time, amount, lines), all None for a
+        new order."""
         table = Purchase.__table__  # type: ignore[attr-defined]
-        wanted = {row[1]: customers.CustomerIn(row[1], None, None, None) for row in page}
-        ids = customers.resolve(conn, list(wanted.values()), run)
+        ids = customers.resolve_refs(conn, list({row[1]: None for row in page}), run)
         ts = run.store.ts
-        query = (
-            "SELECT order_ref, id, customer_id, purchased_at, amount_cents, lines "
-            "FROM purchase WHERE order_ref IN ({in})"
-        )
-        existing = {row[0]: row[1:] for row in run.store.rows_in(conn, query, [r[0] for r in page])}
         new = []
-        for order, customer, micros, amount, lines, _count in page:
+        for order, customer, micros, amount, lines, _n, stored_id, *stored in page:
             when = UNIX + micros * MICROSECOND
-            values = (ids[wanted[customer]], ts(when), int(amount), int(lines))
-            stored = existing.get(order)
-            if stored is None:
-                new.append((order, values[0], values[1], epoch(when), values[2], values[3]))
+            values = (ids[customer], ts(when), int(amount), int(lines))
+            if stored_id is None:
+                new.append((order, values[0], values[1], micros // SECOND, values[2], values[3]))
                 continue
-            if stored[1:] == values:
+            if tuple(stored) == values:
                 run.report.unchanged += 1
                 continue
             conn.execute(
                 update(table)
-                .where(table.c.id == stored[0])
+                .where(table.c.id == stored_id)
                 .values(
                     customer_id=values[0],
                     purchased_at=when,

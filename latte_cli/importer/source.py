@@ -12,6 +12,7 @@ import contextlib
 import csv
 import io
 import json
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +28,13 @@ FIELD_LIMIT = 1_000_000
 csv.field_size_limit(FIELD_LIMIT)
 # A header line longer than this is not a header (a binary file, or the wrong file).
 HEADER_LIMIT = 1 << 20
+# Bytes read at a time; lines are split only at "\n", as reading the file line by line does
+# (not at the other characters `str.splitlines` takes for line ends).
+BLOCK = 1 << 16
+# A block longer than this (a very long line) is read line by line.
+BIG_BLOCK = 1 << 20
+_LINE = re.compile(r"[^\n]*\n|[^\n]+")
+_BYTE_LINE = re.compile(rb"[^\n]*\n|[^\n]+")
 
 
 @dataclass(slots=True)
@@ -91,22 +99,59 @@ class Source:
 
     def _lines(self, bad: list[int], start: int, quoted: list[bool] | None = None) -> Iterator[str]:
         """Decoded lines; the numbers of lines that did not decode go to `bad`, and
-        `quoted[0]` is set when a line holds an apostrophe (see `_csv`)."""
+        `quoted[0]` is set when a line holds an apostrophe (see `_csv`).
+
+        Read a block of whole lines at a time: a block that decodes and holds no apostrophe
+        (nearly all of them) is decoded and split in two C calls, not a call per line; any
+        other block goes line by line as before, so a bad byte still rejects only its row."""
         number = start
         decode = codecs.getdecoder(self.encoding)
-        lines: Iterator[bytes] = iter(self.stream)
+        for block in self._blocks():
+            if len(block) <= BIG_BLOCK and (quoted is None or b"'" not in block):
+                try:
+                    lines = _LINE.findall(decode(block)[0])
+                except UnicodeDecodeError:
+                    pass
+                else:
+                    number += len(lines)
+                    yield from lines
+                    continue
+            # Line by line, each line let go once read (a 50 MB line is held once or twice,
+            # never in three copies).
+            raws = _BYTE_LINE.findall(block)
+            block = b""
+            raws.reverse()
+            while raws:
+                raw = raws.pop()
+                number += 1
+                if quoted is not None and b"'" in raw:
+                    quoted[0] = True
+                try:
+                    text = decode(raw)[0]
+                except UnicodeDecodeError:
+                    bad.append(number)
+                    # The row is rejected; its bytes go back to the rejects file as they were.
+                    text = raw.decode(self.encoding, errors="surrogateescape")
+                raw = b""
+                yield text
+
+    def _blocks(self) -> Iterator[bytes]:
+        """The rest of the file in blocks of whole lines (the first line read already, the
+        header or first record, comes first)."""
         if self._first:
-            lines = _chain(self._first, lines)
-        for raw in lines:
-            number += 1
-            if quoted is not None and b"'" in raw:
-                quoted[0] = True
-            try:
-                yield decode(raw)[0]
-            except UnicodeDecodeError:
-                bad.append(number)
-                # The row is rejected; its bytes go back to the rejects file as they were.
-                yield raw.decode(self.encoding, errors="surrogateescape")
+            yield self._first
+        rest: list[bytes] = []  # a line's start, in pieces (a long line is not copied over)
+        while chunk := self.stream.read(BLOCK):
+            end = chunk.rfind(b"\n") + 1
+            if not end:
+                rest.append(chunk)
+                continue
+            rest.append(chunk[:end])
+            block = [b"".join(rest)]
+            rest = [chunk[end:]]
+            yield block.pop()  # held by the reader alone while it is read
+        if rest and rest != [b""]:
+            yield b"".join(rest)
 
     def _csv(self) -> Iterator[Record]:
         bad: list[int] = []
@@ -199,11 +244,6 @@ class Source:
                 else:
                     problem = problem or f"column {key}: a list or object is not a value"
             yield Record(number, values, problem, data)
-
-
-def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    yield first
-    yield from rest
 
 
 def _strip_bom(line: bytes, encoding: str) -> tuple[bytes, str]:

@@ -1,0 +1,172 @@
+"""The purchases import's fast paths give what the plain paths give.
+
+Staged runs of an order's lines, the amount's common layout, the read of a file in blocks of
+lines: each is checked here against an independent plain-Python computation (docs/architecture.md,
+"Batch import").
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from latte_cli import db
+from latte_cli.importer.fields import Bad, cents
+from latte_cli.importer.purchases import pack_lines, unpack_lines
+from latte_cli.importer.source import BLOCK, open_source
+from latte_cli.models import Customer, Purchase
+
+from .conftest import Latte
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [(2, ["O1", "C-1", "2026-11-05", "1.00"])],
+        [(2, ["O1", "C-1", "x", "1"]), (3, ["O1", "C-1", "y\x1fz", "2"])],
+        [(2, ["O1\x1d", "C-1"]), (5, ["O1", "C-1\x1e"])],
+        [(7, {"order": "O1"}), (9, ["\x1eO1", ""])],
+        [(4, ["", ""]), (5, ["multi\nline", "é"])],
+    ],
+)
+def test_staged_runs_come_back_with_their_lines_and_cells(lines: list[tuple[int, object]]) -> None:
+    assert unpack_lines(lines[0][0], pack_lines(lines)) == lines  # type: ignore[arg-type]
+
+
+def _plain_cents(value: str) -> int | None:
+    """Money as whole cents, the rule written out: ASCII or Unicode digits, then up to two
+    decimals after a dot; nothing else."""
+    text = value.strip()
+    if not text:
+        return None
+    whole, dot, frac = text.partition(".")
+    if not whole or not all(c.isdecimal() for c in whole) or len(frac) > 2:
+        raise ValueError(value)
+    if dot and (not frac or not all(c.isdecimal() for c in frac)):
+        raise ValueError(value)
+    return int(whole) * 100 + (int(frac.ljust(2, "0")) if frac else 0)
+
+
+def test_amounts_read_as_the_rule_says() -> None:
+    rng = random.Random(5)
+    samples = ["12.50", "0.05", "100", "12.5", "1.234", "-1.00", ".50", "1,00.00", " 3.10 ", ""]
+    samples += ["١٢.٣٤", "+1.00", "1 .00", "1.0x", "12.", "00.00", "9" * 30 + ".99", "1e3"]
+    alphabet = "0123456789.-+ ,e٣"
+    samples += [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 7))) for _ in range(3000)
+    ]
+    for value in samples:
+        try:
+            expected: int | str | None = _plain_cents(value)
+        except ValueError:
+            expected = "bad"
+        try:
+            got: int | str | None = cents(value, "amount")
+        except Bad:
+            got = "bad"
+        assert got == expected, value
+
+
+def _lines_of(data: bytes, tmp_path: Path) -> list[tuple[int, str | None, list[str] | None]]:
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    source = open_source(str(path))
+    try:
+        return [(r.line, r.problem, r.cells) for r in source.records()]
+    finally:
+        source.close()
+
+
+def test_blocks_split_lines_at_newlines_only_and_reject_only_a_bad_row(tmp_path: Path) -> None:
+    # Rows long enough that the file spans several blocks, a bad byte in one row, characters
+    # other splitters take for line ends, a quoted cell over two lines, CRLF endings.
+    rows: list[list[str]] = []
+    body = io.StringIO()
+    writer = csv.writer(body, lineterminator="\r\n")
+    writer.writerow(["a", "b"])
+    for i in range(3 * BLOCK // 40):
+        row = [f"r{i}", f"x\x0cy\x1dz\u2028{'w' * (i % 30)}"]
+        if i % 997 == 5:
+            row[1] = "two\nlines"
+        rows.append(row)
+        writer.writerow(row)
+    data = bytearray(body.getvalue().encode("utf-8"))
+    bad_row = 2000
+    marker = f"r{bad_row},".encode()
+    at = data.index(marker) + len(marker)
+    data[at:at] = b"\xff"
+    got = _lines_of(bytes(data), tmp_path)
+    # Expected, independently: each row's first line number, counting the newlines before it.
+    expected_lines, line = [], 2
+    for row in rows:
+        expected_lines.append(line)
+        line += 1 + row[1].count("\n")
+    assert [g[0] for g in got] == expected_lines
+    problems = [(i, g[1]) for i, g in enumerate(got) if g[1]]
+    assert len(problems) == 1 and problems[0][0] == bad_row
+    assert f"line {expected_lines[bad_row]} is not valid" in str(problems[0][1])
+    for i, (_, problem, cells) in enumerate(got):
+        if not problem:
+            assert cells == rows[i]
+
+
+def test_purchases_summed_across_runs_and_conflicts_rejected_by_line(
+    latte: Latte, db_url: str, tmp_path: Path
+) -> None:
+    """Lines of an order in runs and scattered; an order naming two customers in one run and
+    across runs: sums, counts and rejected lines against a plain computation."""
+    rng = random.Random(11)
+    lines: list[tuple[str, str, str, str]] = []
+    for n in range(400):
+        order, customer = f"O{n % 150}", f"C-{(n % 150) % 40}"
+        if n % 150 == 7 and n > 300:
+            customer = "C-other"  # a later run of O7 names another customer
+        amount = f"{rng.randint(0, 500)}.{rng.randint(0, 99):02d}"
+        for _ in range(rng.randint(1, 3)):  # a run of lines of one order
+            lines.append((order, customer, f"2026-10-{1 + n % 150 // 10:02d}T10:00:00Z", amount))
+    lines.insert(10, ("O9", "C-9", "2026-10-01T10:00:00Z", "1.00"))
+    lines.insert(11, ("O9", "C-x", "2026-10-01T10:00:00Z", "1.00"))  # conflict inside a run
+    text = "order,customer,date,total\n" + "".join(",".join(line) + "\n" for line in lines)
+    path = tmp_path / "p.csv"
+    path.write_text(text, encoding="utf-8")
+
+    by_order: dict[str, list[tuple[int, tuple[str, str, str, str]]]] = {}
+    for number, line in enumerate(lines, start=2):
+        by_order.setdefault(line[0], []).append((number, line))
+    split = {o for o, ls in by_order.items() if len({line[1] for _, line in ls}) > 1}
+    expected = {
+        o: (
+            ls[0][1][1],
+            sum(int(Decimal(line[3]) * 100) for _, line in ls),
+            len(ls),
+        )
+        for o, ls in by_order.items()
+        if o not in split
+    }
+    rejected_lines = sorted(n for o in split for n, _ in by_order[o])
+
+    result = latte("import", "purchases", str(path), "--json")
+    report = json.loads(result.stdout)
+    assert report["inserted"] == len(expected)
+    assert report["rejected"] == len(rejected_lines)
+    assert report["lines_accepted"] == sum(count for _, _, count in expected.values())
+    with (tmp_path / "p.rejects.csv").open(encoding="utf-8", newline="") as f:
+        rejects = list(csv.reader(f))[1:]
+    assert [int(r[0]) for r in rejects] == rejected_lines
+    assert [tuple(r[3:]) for r in rejects] == [lines[n - 2] for n in rejected_lines]
+    with db.open_session(db_url) as session:
+        refs = dict(session.execute(select(Customer.id, Customer.ref)).all())
+        stored = {
+            p.order_ref: (refs[p.customer_id], p.amount_cents, p.lines)
+            for p in session.execute(select(Purchase)).scalars()
+        }
+    assert stored == expected
+    again = json.loads(latte("import", "purchases", str(path), "--json").stdout)
+    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, len(expected))
