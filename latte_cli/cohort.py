@@ -643,13 +643,16 @@ def records_between(
     blobs: Sequence[str] = ("records", "scores"),
 ) -> Iterator[list[tuple[Any, ...]]]:
     """The stored day rows first_day..last_day in day order, `chunk` rows at a time, straight
-    from the driver (a full history is a thousand rows of blobs): (day, names, *blobs)."""
+    from the driver (a full history is a thousand rows of blobs): (day, names, *blobs). On
+    PostgreSQL through a server-side cursor: the driver would otherwise receive every row
+    before the first is read (a full history's blobs, about 100 MB)."""
     assert set(blobs) <= set(BLOBS)
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     result = conn.exec_driver_sql(
         f"SELECT day, names, {', '.join(blobs)} FROM report_cohort "
         f"WHERE day >= {mark} AND day <= {mark} AND n > 0 ORDER BY day",
         (first_day, last_day),
+        execution_options={"stream_results": True},
     )
     while rows := result.fetchmany(chunk):
         yield [(int(row[0]), row[1], *(bytes(b) for b in row[2:])) for row in rows]
