@@ -658,9 +658,13 @@ def records_between(
         yield [(int(row[0]), row[1], *(bytes(b) for b in row[2:])) for row in rows]
 
 
-def _ids_text(conn: Connection, condition: ColumnElement[bool]) -> str | None:
-    """The ids of the outcome rows matching `condition`, comma-separated: one text from an
-    index of `report_outcome`, not a row per complaint."""
+def _first_within(
+    conn: Connection, column: str, lo: int, last: int, span: int, as_of: int
+) -> str | None:
+    """The ids, comma-separated, of the outcome rows first resolved in [lo, last] whose
+    `column` (an epoch) falls within `span` seconds of the first resolution and by `as_of`:
+    one text from an index of `report_outcome` that leads with the first resolution and
+    holds `column`, not a row per complaint."""
     o = table("report_outcome").c
     if conn.dialect.name == "postgresql":
         from sqlalchemy import Text
@@ -668,6 +672,12 @@ def _ids_text(conn: Connection, condition: ColumnElement[bool]) -> str | None:
         joined: Any = func.string_agg(o.complaint_id.cast(Text), ",")
     else:
         joined = func.group_concat(o.complaint_id)
+    condition = and_(
+        o.resolved_epoch >= lo,
+        o.resolved_epoch <= last,
+        o[column] <= o.resolved_epoch + span,
+        o[column] <= as_of,
+    )
     text: str | None = conn.execute(select(joined).where(condition)).scalar()
     return text
 
@@ -677,29 +687,11 @@ def came_again(conn: Connection, lo: int, last: int, repeat: int, as_of: int) ->
     customer opened another complaint (not a merged duplicate) within `repeat` seconds of the
     first resolution, by `as_of` (docs/metrics.md, "Repeat complaints"), from
     `ix_report_outcome_again` (revision 0015)."""
-    o = table("report_outcome").c
-    return _ids_text(
-        conn,
-        and_(
-            o.resolved_epoch >= lo,
-            o.resolved_epoch <= last,
-            o.again_epoch <= o.resolved_epoch + repeat,
-            o.again_epoch <= as_of,
-        ),
-    )
+    return _first_within(conn, "again_epoch", lo, last, repeat, as_of)
 
 
 def bought(conn: Connection, lo: int, last: int, window: int, as_of: int) -> str | None:
     """The ids, comma-separated, of the complaints first resolved in [lo, last] whose
     customer bought again within `window` seconds of the first resolution, by `as_of`
-    (docs/metrics.md, Outcomes): one text from the outcome index, not a row per complaint."""
-    o = table("report_outcome").c
-    return _ids_text(
-        conn,
-        and_(
-            o.resolved_epoch >= lo,
-            o.resolved_epoch <= last,
-            o.purchased_epoch <= o.resolved_epoch + window,
-            o.purchased_epoch <= as_of,
-        ),
-    )
+    (docs/metrics.md, Outcomes), from `ix_report_outcome_bought`."""
+    return _first_within(conn, "purchased_epoch", lo, last, window, as_of)
