@@ -273,12 +273,46 @@ def _patched(before: Day | None, gone: set[int], added: Sequence[Fresh]) -> dict
             REMEDY.pack(cid, at, names.code(kind), cents) for at, kind, cents in remedy_list
         )
         kept["changes"].extend(CHANGE.pack(cid, at, names.code(text)) for at, text in change_list)
+    if before:
+        _compact(names, records, kept)
     return {
         "n": len(records),
         "names": json.dumps(names.names),
         "records": b"".join(records[c] for c in sorted(records)),
         **{name: b"".join(entries) for name, entries in kept.items()},
     }
+
+
+# Where a code sits: the record's last len(CODES) integers; an entry's third field.
+RECORD_CODES = struct.Struct(f"<{len(CODES)}i")
+ENTRY_CODE = struct.Struct("<i")
+ENTRY_CODE_AT = 12
+
+
+def _compact(names: _Names, records: dict[int, bytes], kept: dict[str, list[bytes]]) -> None:
+    """Drop the names no record or entry of the day uses any more, renumbering the codes: a
+    text erased by `customer forget` or retention (a "what will change" text) must not stay
+    in the day's names once no complaint has it (docs/architecture.md, "Customer data")."""
+    at = RECORD.size - RECORD_CODES.size
+    used = {c for b in records.values() for c in RECORD_CODES.unpack_from(b, at)}
+    for name in ("remedies", "changes"):
+        used.update(ENTRY_CODE.unpack_from(b, ENTRY_CODE_AT)[0] for b in kept[name])
+    used.discard(-1)
+    if len(used) == len(names.names):
+        return
+    new = {old: i for i, old in enumerate(sorted(used))}
+    names.names[:] = [names.names[old] for old in sorted(used)]
+    names.index = {text: i for i, text in enumerate(names.names)}
+    for cid, b in records.items():
+        codes = (new.get(c, -1) for c in RECORD_CODES.unpack_from(b, at))
+        records[cid] = b[:at] + RECORD_CODES.pack(*codes)
+    for name in ("remedies", "changes"):
+        kept[name] = [
+            b[:ENTRY_CODE_AT]
+            + ENTRY_CODE.pack(new[ENTRY_CODE.unpack_from(b, ENTRY_CODE_AT)[0]])
+            + b[ENTRY_CODE_AT + ENTRY_CODE.size :]
+            for b in kept[name]
+        ]
 
 
 def _day(values: dict[str, Any]) -> Day:
