@@ -358,3 +358,34 @@ def test_db_check_finds_a_broken_index_and_rebuild_search_repairs_it(
     assert ids(latte, "bogus") == []
     assert ids(latte, "lid way") == [int(stale)]
     integrity(db_url)
+
+
+def test_a_phone_finds_its_digits_and_the_texts_holding_its_groups(latte: Latte) -> None:
+    """A phone search matches the customers whose phone's digits start with its digits, and
+    the complaints holding every digit group as a word; on SQLite the groups are left out of
+    the ranking when they find nothing the digits do not (services/search.py, `_fts5`)."""
+    rows = [  # text, customer, phone as written
+        ("Broken lamp", "C-1", "+44 7700 900 123"),
+        ("Cracked lamp", "C-2", "+447700900123"),
+        ("Lamp again", "C-3", "+44 (7700) 900-999"),
+        ("Call me on 44 7700 900 123 please", "C-4", None),
+    ]
+    opened = {}
+    for said, ref, phone in rows:
+        cid = int(new(latte, said, "--customer", ref, *(("--phone", phone) if phone else ())))
+        opened[cid] = (said, phone or "")
+
+    def expected(query: str) -> set[int]:
+        digits = "".join(c for c in query if c.isdigit())
+        groups = set("".join(c if c.isdigit() else " " for c in query).split())
+        return {
+            cid
+            for cid, (text, phone) in opened.items()
+            if "".join(c for c in phone if c.isdigit()).startswith(digits)
+            or groups <= set("".join(c if c.isalnum() else " " for c in text + " " + phone).split())
+        }
+
+    for query in ("+44 7700 900 123", "+44.7700.900.123", "+447700900123", "+44 (7700) 900 999"):
+        found = ids(latte, query)
+        assert len(found) == len(set(found)) and set(found) == expected(query), query
+    assert len(expected("+44 7700 900 123")) == 3  # two phones and the text that quotes one
