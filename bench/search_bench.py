@@ -237,12 +237,16 @@ def backend_clock(session: Any) -> Callable[[], float] | None:
     return clock
 
 
-def time_queries(url: str, queries: list[tuple[str, str]], explain: bool = False) -> None:
+def time_queries(
+    url: str, queries: list[tuple[str, str]], explain: bool = False
+) -> dict[str, list[int]]:
+    """Time each query; returns the ids each one found, best first."""
     from sqlalchemy import text as sql
 
     from latte_cli.db import open_session
     from latte_cli.services.search import Query, SearchFilter, search
 
+    found: dict[str, list[int]] = {}
     with open_session(url, readonly=True) as session:
         postgres = session.get_bind().dialect.name == "postgresql"
         for what, text in queries:
@@ -265,6 +269,7 @@ def time_queries(url: str, queries: list[tuple[str, str]], explain: bool = False
                 hits = search(session, filters)
                 cpu.append(time.process_time() - c)
                 wall.append(time.perf_counter() - w)
+            found[text] = [hit.complaint_id for hit in hits]
             server = f"  server cpu {(backend() - started) / 5 * 1000:5.1f} ms" if backend else ""
             if explain and postgres:
                 plan = (
@@ -285,6 +290,7 @@ def time_queries(url: str, queries: list[tuple[str, str]], explain: bool = False
                 f"cpu {statistics.median(cpu) * 1000:6.1f} ms  "
                 f"wall {statistics.median(wall) * 1000:6.1f} ms{server}"
             )
+    return found
 
 
 def index_size_sqlite(path: Path) -> int:
@@ -296,7 +302,23 @@ def index_size_sqlite(path: Path) -> int:
     return int(size or 0)
 
 
-def sqlite_run(path: Path) -> list[tuple[str, str]]:
+def same_hits(path: Path | None, store: str, found: dict[str, list[int]]) -> None:
+    """With --hits: the ids each query found (best first) are written to PATH the first
+    time, and compared with it afterwards, so that a change to the search shows whether it
+    finds the same complaints in the same order."""
+    if path is None:
+        return
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    if store not in saved:
+        saved[store] = found
+        path.write_text(json.dumps(saved, indent=1))
+        print(f"{store}: hits written to {path}")
+        return
+    differ = [text for text in found if saved[store].get(text) != found[text]]
+    print(f"{store}: hits {'differ for ' + repr(differ) if differ else 'the same as'} in {path}")
+
+
+def sqlite_run(path: Path) -> tuple[list[tuple[str, str]], dict[str, list[int]]]:
     """Fill the texts of a bench copy at the current revision (0014), rebuild its index the
     way `latte db rebuild-search` does and time the build, then the queries."""
     fill_texts(path)
@@ -313,11 +335,10 @@ def sqlite_run(path: Path) -> list[tuple[str, str]]:
     url = f"sqlite:///{path}"
     queries = pick_queries(path)
     print("SQLite queries (20 hits with snippets, in-process, median of 5):")
-    time_queries(url, queries)
-    return queries
+    return queries, time_queries(url, queries)
 
 
-def postgres_run(url: str, queries: list[tuple[str, str]]) -> None:
+def postgres_run(url: str, queries: list[tuple[str, str]]) -> dict[str, list[int]]:
     """The queries on a PostgreSQL database loaded from the same filled copy by
     bench/pg_load.py (which builds the search index and reports its build time and size)."""
     from latte_cli import db
@@ -327,8 +348,9 @@ def postgres_run(url: str, queries: list[tuple[str, str]]) -> None:
         documents = connection.exec_driver_sql("SELECT count(*) FROM search_index").scalar()
     print(f"PostgreSQL search index: {documents:,} documents, {int(size or 0) / 2**20:.0f} MiB")
     print("PostgreSQL queries (20 hits with snippets, in-process, median of 5):")
-    time_queries(url, queries, explain=True)
+    found = time_queries(url, queries, explain=True)
     db.dispose_engines()
+    return found
 
 
 def main() -> None:
@@ -342,15 +364,23 @@ def main() -> None:
         action="store_true",
         help="The copy is filled and indexed by an earlier run: time the queries only.",
     )
+    parser.add_argument(
+        "--pg-only", action="store_true", help="With --indexed: PostgreSQL's queries alone."
+    )
+    parser.add_argument(
+        "--hits", type=Path, help="Write each query's ids to this JSON file, or compare with it."
+    )
     args = parser.parse_args()
     if args.indexed:
         queries = pick_queries(args.db)
-        print("SQLite queries (20 hits with snippets, in-process, median of 5):")
-        time_queries(f"sqlite:///{args.db}", queries)
+        if not args.pg_only:
+            print("SQLite queries (20 hits with snippets, in-process, median of 5):")
+            same_hits(args.hits, "sqlite", time_queries(f"sqlite:///{args.db}", queries))
     else:
-        queries = sqlite_run(args.db)
+        queries, found = sqlite_run(args.db)
+        same_hits(args.hits, "sqlite", found)
     if args.pg_url:
-        postgres_run(args.pg_url, queries)
+        same_hits(args.hits, "postgresql", postgres_run(args.pg_url, queries))
 
 
 if __name__ == "__main__":
