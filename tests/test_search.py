@@ -389,3 +389,54 @@ def test_a_phone_finds_its_digits_and_the_texts_holding_its_groups(latte: Latte)
         found = ids(latte, query)
         assert len(found) == len(set(found)) and set(found) == expected(query), query
     assert len(expected("+44 7700 900 123")) == 3  # two phones and the text that quotes one
+
+
+def test_the_newest_matches_are_the_same_read_either_way(
+    latte: Latte, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL reads the newest CANDIDATES matches by testing documents newest first, or,
+    when the planner expects few matches, every match through the GIN index (`_tsquery`):
+    both find the complaints a plain reading of the texts finds, in the same order."""
+    import sqlalchemy as sa
+
+    import latte_cli.services.search as searching
+
+    monkeypatch.setattr(searching, "CANDIDATES", 3)
+    texts = [
+        f"Kettle {'cracked ' * (i % 3)}number {i}" if i % 2 else f"Toaster {i}" for i in range(12)
+    ]
+    opened = [int(new(latte, text, "--customer", f"C-{i % 4}")) for i, text in enumerate(texts)]
+    if db_url.startswith("postgresql"):
+        with db.get_engine(db_url).begin() as connection:
+            connection.exec_driver_sql("ANALYZE search_index")
+
+    def expected(word: str, customer: int | None = None) -> list[int]:
+        said = dict(zip(opened, texts, strict=True))
+        found = [
+            cid
+            for i, cid in enumerate(opened)
+            if word in said[cid].lower().split() and customer in (None, i % 4)
+        ]
+        return sorted(found, reverse=True)[:3]
+
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", seen)
+    orders: dict[tuple[str, int | None], list[int]] = {}
+    try:
+        for visit, how in ((0, "matches AS MATERIALIZED"), (10**9, "recent AS MATERIALIZED")):
+            monkeypatch.setattr(searching, "GIN_VISIT", visit)
+            for word, customer in (("kettle", None), ("cracked", None), ("kettle", 1)):
+                args = ("--customer", f"C-{customer}") if customer is not None else ()
+                found = ids(latte, word, *args)
+                assert sorted(found, reverse=True) == expected(word, customer), (visit, word)
+                # Ranked alike whichever way they were read.
+                assert orders.setdefault((word, customer), found) == found, (visit, word)
+            if db_url.startswith("postgresql"):
+                assert any(how in statement for statement in statements), visit
+            statements.clear()
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", seen)

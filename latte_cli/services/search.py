@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlmodel import Session, col, select
 
 from latte_cli import events, identity
@@ -43,6 +44,9 @@ WORD = re.compile(r"[^\W_]+")
 MIN_PREFIX = 3
 # Among more matches than this, the most recent this many are ranked (docs/architecture.md).
 CANDIDATES = 2000
+# PostgreSQL: reading a match through the GIN index costs about this many documents tested
+# newest first (bench/search_bench.py; `_tsquery`).
+GIN_VISIT = 4
 SNIPPET_CHARS = 90
 STAGE_TEXTS = ("text", "action_detail", "options_offered", "what_will_change")
 # The events whose text is in a document (revisions 0008 and 0013).
@@ -144,9 +148,7 @@ def search(session: Session, filters: SearchFilter) -> list[Hit]:
     else:
         index = sa.table("search_index", sa.column("complaint_id"), sa.column("document"))
         key = index.c.complaint_id
-        tsquery = sa.func.to_tsquery(
-            sa.literal_column("'simple'::regconfig"), sa.func.unaccent(query.tsquery())
-        )
+        tsquery, few = _tsquery(session, query)
         match = index.c.document.op("@@")(tsquery)
         best_first = (sa.func.ts_rank(index.c.document, tsquery).desc(), col(Complaint.id))
 
@@ -173,8 +175,13 @@ def search(session: Session, filters: SearchFilter) -> list[Hit]:
         matches = select(key).select_from(index).where(match)
         if customer_id is not None or filters.status != "all" or filters.since or filters.until:
             matches = matching(select(key).select_from(index))
-        recent = matches.order_by(key.desc()).limit(CANDIDATES)
-        statement = _ranked_recent(session, recent, tsquery, filters.limit)
+        if few:
+            every = matches.cte("matches").prefix_with("MATERIALIZED", dialect="postgresql")
+            newest: Any = every.c.complaint_id
+            recent = select(newest).order_by(newest.desc()).limit(CANDIDATES)
+        else:
+            recent = matches.order_by(key.desc()).limit(CANDIDATES)
+        statement = _ranked_recent(recent, tsquery, filters.limit)
     found = session.exec(statement.limit(filters.limit)).all()
     texts = _texts(session, [c.id or 0 for c, _ in found])
     hits = []
@@ -215,20 +222,50 @@ def _fts5(session: Session, query: Query) -> str:
     return query.fts5() if more.first() else phone.fts5()
 
 
-def _ranked_recent(session: Session, recent: Any, tsquery: Any, limit: int) -> Any:
+def _tsquery(session: Session, query: Query) -> tuple[Any, bool]:
+    """PostgreSQL: the query's `tsquery`, made once by the server, as a value the statement
+    holds, and whether its matches are few enough to be read all through the GIN index.
+
+    `to_tsquery(unaccent(...))` in the statement would be run again for every document it
+    tests, as `unaccent` may change between rows (it is STABLE): that was 80 % of a search
+    that tests 35,000 documents. The newest CANDIDATES matches are found either by testing
+    the documents newest first (about CANDIDATES * documents / matches of them) or by reading
+    every match through the GIN index, each a visit to a page of the table that costs about
+    GIN_VISIT tests; the planner's estimate of the matches chooses (docs/architecture.md, "The
+    search index"), as the planner itself counts a test as nearly free. The first round trip
+    also sets the transaction's plan settings (`_ranked_recent`)."""
+    connection = session.connection()
+    made, documents = connection.execute(
+        sa.text(
+            "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+            "set_config('max_parallel_workers_per_gather', '0', true), "
+            "to_tsquery('simple'::regconfig, unaccent(:words))::text, "
+            "(SELECT reltuples FROM pg_class WHERE oid = 'search_index'::regclass)"
+        ),
+        {"words": query.tsquery()},
+    ).one()[2:]
+    plan = connection.execute(
+        sa.text(
+            "EXPLAIN (FORMAT JSON) SELECT 1 FROM search_index WHERE document @@ CAST(:q AS tsquery)"
+        ),
+        {"q": made},
+    ).scalar_one()
+    matches = float(plan[0]["Plan"]["Plan Rows"])
+    few = documents > 0 and matches * matches * GIN_VISIT < CANDIDATES * documents
+    return sa.cast(sa.literal(made, sa.Text), TSQUERY), few
+
+
+def _ranked_recent(recent: Any, tsquery: Any, limit: int) -> Any:
     """PostgreSQL: the ids of the most recent CANDIDATES matches, taken once (materialised),
     then ranked by `ts_rank` over their documents, and only the best `limit` joined to their
     complaints and customers (docs/architecture.md, "The search index"). Without a filter
     on the complaint, the index alone is read: every document has its complaint (a foreign
     key). The best way to find the matches depends on how common the words are (the primary
     key backwards for a common word, the GIN index for a rare one), so the plan is made for
-    these words: a connection that prepared the statement (psycopg does from its fifth run)
-    would otherwise reuse a plan made for other words. No parallel workers: starting them
+    these words (`_tsquery` sets it for the transaction): a connection that prepared the
+    statement (psycopg does from its fifth run) would otherwise reuse a plan made for other
+    words. No parallel workers: starting them
     costs more than the 2,000 rows they would share, and more still on a busy server."""
-    session.connection().exec_driver_sql(
-        "SET LOCAL plan_cache_mode = force_custom_plan; "
-        "SET LOCAL max_parallel_workers_per_gather = 0"
-    )
     ids = recent.cte("recent").prefix_with("MATERIALIZED", dialect="postgresql")
     documents = sa.table("search_index", sa.column("complaint_id"), sa.column("document"))
     rank = sa.func.ts_rank(documents.c.document, tsquery)
