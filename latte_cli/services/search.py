@@ -264,8 +264,8 @@ def _ranked_recent(recent: Any, tsquery: Any, limit: int) -> Any:
     key backwards for a common word, the GIN index for a rare one), so the plan is made for
     these words (`_tsquery` sets it for the transaction): a connection that prepared the
     statement (psycopg does from its fifth run) would otherwise reuse a plan made for other
-    words. No parallel workers: starting them
-    costs more than the 2,000 rows they would share, and more still on a busy server."""
+    words. No parallel workers: starting them costs more than the 2,000 rows they would
+    share, and more still on a busy server."""
     ids = recent.cte("recent").prefix_with("MATERIALIZED", dialect="postgresql")
     documents = sa.table("search_index", sa.column("complaint_id"), sa.column("document"))
     rank = sa.func.ts_rank(documents.c.document, tsquery)
