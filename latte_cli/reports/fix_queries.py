@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, case, func, literal, null, or_, select
+from sqlalchemy import Connection, Select, Text, and_, case, cast, func, literal, null, or_, select
 
 from latte_cli.reports.periods import Period, period_index
 from latte_cli.reports.queries import (
@@ -27,11 +27,17 @@ from latte_cli.reports.queries import (
     speed_bucket,
     table,
 )
-from latte_cli.summary import DIMENSIONS
+from latte_cli.summary import DIMENSIONS, NONE
 from latte_cli.workflow import Stage
 
-YEAR = 365 * 86_400
+DAY = 86_400
+YEAR = 365 * DAY
 CHUNK = 50_000
+# First-resolution days per revenue-kept text (`kept_pairs`): a quarter is about 150,000
+# (complaint, purchase) pairs of the bench data, a few MB of text.
+KEPT_DAYS = 91
+# Group codes of `kept_pairs`: no value, and a value missing from the list asked for.
+NO_GROUP, UNLISTED = -1, -2
 # Deadline statuses and repeat outcomes, as small integers in SQL.
 MET, BREACHED, PENDING = 0, 1, 2
 REPEAT, NOT_REPEATED, REPEAT_PENDING, NO_CUSTOMER = 0, 1, 2, 3
@@ -375,6 +381,68 @@ def kept_purchases(
     # In chunks: a full history has about a million pairs, never all in memory as rows.
     for chunk in conn.execute(query.execution_options(yield_per=CHUNK)).partitions():
         yield list(chunk)
+
+
+def group_values(conn: Connection, by: str) -> list[str]:
+    """The values of a dimension the report summary holds (each counted complaint's current
+    value, kept at write time): a few dozen day-row keys, not a pass over the complaints."""
+    c = table("report_day").c
+    query = select(c.value).where(c.dimension == by, c.value != NONE).distinct()
+    return sorted(str(v) for v in conn.execute(query).scalars())
+
+
+def kept_pairs(
+    conn: Connection,
+    periods: list[Period],
+    by: str | None,
+    as_of: int,
+    *,
+    window: int,
+    values: list[str],
+) -> Iterator[str]:
+    """What `kept_purchases` returns when the outcomes kept at write time are up to date,
+    as texts of comma-separated integers, five per (complaint, purchase) pair: first
+    resolution, resolution seconds, purchase id, cents, and the group's index in `values`
+    (NO_GROUP without a value or without `by`; UNLISTED for a value not in `values`). One
+    text per KEPT_DAYS days of first resolutions, built by the database: a row per pair
+    cost more to cross into Python than the join cost to run (docs/architecture.md,
+    "Reports over long periods")."""
+    c, p, o = table("complaint"), table("purchase"), _kept()
+    resolved = o.c.resolved_epoch
+    source: Any = o
+    group: Any = literal(NO_GROUP)
+    if by is not None:
+        column = c.c[DIMENSIONS[by]]
+        source = o.join(c, c.c.id == o.c.complaint_id)
+        empty = or_(column.is_(None), column == NONE)
+        listed = {value: index for index, value in enumerate(values)}
+        unlisted = case((empty, NO_GROUP), else_=UNLISTED)
+        group = case(listed, value=column, else_=unlisted) if listed else unlisted
+    bought = and_(
+        p.c.customer_id == o.c.customer_id,
+        p.c.purchased_epoch > resolved,
+        p.c.purchased_epoch <= resolved + window,
+        p.c.purchased_epoch <= as_of,
+    )
+    pair: Any = cast(resolved, Text)
+    for part in (o.c.resolution_seconds, p.c.id, func.coalesce(p.c.amount_cents, 0), group):
+        pair = pair + "," + cast(part, Text)
+    lo = min(q.start for q in periods)
+    hi = min(max(q.end for q in periods), as_of + 1)
+    for start in range(lo, hi, KEPT_DAYS * DAY):
+        query = (
+            select(joined(conn, pair))
+            .select_from(source.join(p, bought))
+            .where(
+                resolved >= start,
+                resolved < min(start + KEPT_DAYS * DAY, hi),
+                o.c.purchased_epoch <= resolved + window,
+                o.c.purchased_epoch <= as_of,
+            )
+        )
+        text = conn.execute(query).scalar()
+        if text:
+            yield str(text)
 
 
 def active_customers(conn: Connection, period: Period, as_of: int) -> int:
