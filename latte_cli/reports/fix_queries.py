@@ -11,7 +11,7 @@ buckets them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -25,6 +25,7 @@ from latte_cli.reports.queries import (
     joined,
     repurchase_evidence,
     speed_bucket,
+    streamed,
     table,
 )
 from latte_cli.summary import DIMENSIONS, NONE
@@ -215,15 +216,15 @@ def cohort_cells(
     repeat: int,
     per_complaint: bool,
     kept: bool,
-) -> list[tuple[Any, ...]]:
+) -> Iterable[tuple[Any, ...]]:
     """The cohort by (key, group, root cause, agent, speed bucket, repurchase outcome, repeat
     outcome): (..., complaints, resolution seconds as a comma-separated text). With
-    `per_complaint`: one row per complaint, (key, group, cause, agent, opened, first
-    resolved, outcome, repeat), for a business-hours clock. With `kept` (the outcomes kept at
-    write time are up to date) the outcomes are read from them (`kept_codes`)."""
+    `per_complaint`: one row per complaint, streamed, (key, group, cause, agent, opened,
+    first resolved, outcome, repeat), for a business-hours clock. With `kept` (the outcomes
+    kept at write time are up to date) the outcomes are read from them (`kept_codes`)."""
     inner = _cohort_select(periods, by, as_of, window=window, repeat=repeat, kept=kept)
     if per_complaint:
-        return list(conn.execute(inner).fetchall())
+        return streamed(conn, inner)
     sub = inner.subquery()
     seconds = sub.c.r - sub.c.o
     cells = select(
@@ -297,10 +298,11 @@ def change_texts(
 
 def remedy_cells(
     conn: Connection, periods: list[Period], by: str | None, as_of: int, *, per_complaint: bool
-) -> list[tuple[Any, ...]]:
+) -> Iterable[tuple[Any, ...]]:
     """The amounts recorded at Take action (by as-of; current values) of the cohort: (key,
     group, speed bucket, action kind, complaints, cents). With `per_complaint`: one row per
-    record, (key, group, opened, first resolved, action kind, complaint id, cents)."""
+    record, streamed, (key, group, opened, first resolved, action kind, complaint id,
+    cents)."""
     c, s = table("complaint"), table("stage_record")
     inner = (
         select(
@@ -320,7 +322,7 @@ def remedy_cells(
         )
     )
     if per_complaint:
-        return list(conn.execute(inner).fetchall())
+        return streamed(conn, inner)
     sub = inner.subquery()
     cells = select(
         sub.c.k,

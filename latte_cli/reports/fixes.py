@@ -8,6 +8,7 @@ group); `build.build_report` attaches them to the report's `Figures`.
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -291,7 +292,11 @@ def _cohort(
             kept=s.kept,
         ):  # fmt: skip
             seconds, bucket = _bucket(clock, o, r)
-            entry = grouped.setdefault((k, g, cause, agent, bucket, outcome, rep), [0, []])
+            # 64-bit arrays, not lists of Python ints (docs/architecture.md, "Reports over
+            # long periods")
+            entry = grouped.get((k, g, cause, agent, bucket, outcome, rep))
+            if entry is None:
+                entry = grouped[(k, g, cause, agent, bucket, outcome, rep)] = [0, array("q")]
             entry[0] += 1
             entry[1].append(seconds)
         rows = [(*key, n, values) for key, (n, values) in grouped.items()]
@@ -334,16 +339,21 @@ def _remedies(
             cell.action[kind][1] += int(cents or 0)
             cell.bucket_cost[int(bucket)] += int(cents or 0)
         return
-    seen: set[tuple[Any, ...]] = set()
+    # The complaints of each (period, group, kind) in a 64-bit array, counted once each at the
+    # end: a set of (complaint, kind) tuples held about 100 bytes per record of the period.
+    complaints: dict[tuple[int, Any, str], array[int]] = {}
     for k, g, o, r, kind, cid, cents in fq.remedy_cells(
         conn, periods, s.by, s.as_of, per_complaint=True
     ):
         cell = cells[(int(k), g)]
-        if (cid, kind) not in seen:
-            seen.add((cid, kind))
-            cell.action[kind][0] += 1
+        ids = complaints.get((int(k), g, kind))
+        if ids is None:
+            ids = complaints[(int(k), g, kind)] = array("q")
+        ids.append(cid)
         cell.action[kind][1] += int(cents or 0)
         cell.bucket_cost[_bucket(s.clock, o, r)[1]] += int(cents or 0)
+    for (k, g, kind), ids in complaints.items():
+        cells[(k, g)].action[kind][0] += len(np.unique(np.asarray(ids)))
 
 
 def _kept(
