@@ -287,8 +287,8 @@ def test_revenue_kept_from_texts_a_day_at_a_time_and_from_the_rows_for_an_unknow
 ) -> None:
     """Revenue kept crosses from the database as texts of integers, one per KEPT_DAYS days of
     first resolutions: the same figures with one text per day. A group value the report
-    summary does not list (another program's) sends the report to the rows, with the same
-    figures."""
+    summary does not list (another program's) sends revenue kept to the rows and the
+    deadlines to grouping by the stored column, with the same figures."""
     from latte_cli.reports import fix_queries
 
     rows, bought, due = store_scene(session)

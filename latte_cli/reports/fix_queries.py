@@ -11,11 +11,12 @@ buckets them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, Select, Text, and_, case, cast, func, literal, null, or_, select
 
 from latte_cli.reports.periods import Period, period_index
@@ -76,11 +77,15 @@ def deadline_counts(
 
     One pass over each period's range of the covering index, counting the statuses with
     filtered aggregates: grouping by a status expression made SQLite sort every complaint of
-    the period (docs/architecture.md, "Reports over long periods"). With `--by` the rows are
-    grouped by the stored column itself, the empty value joined to no value here.
+    the period (docs/architecture.md, "Reports over long periods"). With `--by` each
+    complaint's (group, status) comes back as one small integer in a text (`_group_codes`),
+    counted with numpy: no sort at all; a group value the report summary does not list
+    sends the query back to grouping by the stored column (the empty value joined to no
+    value here).
     """
     c = table("complaint").c
     group = c[DIMENSIONS[by]] if by is not None else None
+    values = group_values(conn, by) if by is not None else []
     found: list[tuple[int, Any, str, int, int]] = []
     for name, due, done in (
         # Resolved without recorded stages (an import): the resolution was the first response.
@@ -92,17 +97,20 @@ def deadline_counts(
         ("final", c.final_response_due_epoch, c.first_resolved_epoch),
     ):
         # NULL (not completed) satisfies neither comparison: not met.
-        met = func.count().filter(and_(done <= as_of, done <= due))
-        pending = func.count().filter(due >= as_of, or_(done.is_(None), done > as_of))
-        counts = (func.count(), met, pending)
+        met = and_(done <= as_of, done <= due)
+        pending = and_(due >= as_of, or_(done.is_(None), done > as_of))
+        counts = (func.count(), func.count().filter(met), func.count().filter(pending))
         for k, period in enumerate(periods):
             where = (due >= period.start, due < period.end, c.opened_epoch <= as_of, _counted())
-            query = (
-                select(null(), *counts).where(*where)
-                if group is None
-                else select(group, *counts).where(*where).group_by(group)
-            )
-            for g, n, m, w in conn.execute(query).fetchall():
+            rows: Sequence[Any]
+            if group is None:
+                rows = conn.execute(select(null(), *counts).where(*where)).fetchall()
+            else:
+                status = case((met, MET), (pending, PENDING), else_=BREACHED)
+                rows = _group_codes(conn, group, status, values, where) or (
+                    conn.execute(select(group, *counts).where(*where).group_by(group)).fetchall()
+                )
+            for g, n, m, w in rows:
                 statuses = ((MET, int(m)), (BREACHED, int(n) - int(m) - int(w)), (PENDING, int(w)))
                 found += [
                     (k, None if g == "" else g, name, status, count)
@@ -110,6 +118,30 @@ def deadline_counts(
                     if count
                 ]
     return found
+
+
+def _group_codes(
+    conn: Connection, group: Any, status: Any, values: list[str], where: Any
+) -> list[tuple[Any, int, int, int]] | None:
+    """(group, complaints, met, pending) per group value, from one text of group index x 3 +
+    status per complaint, or None when a complaint holds a value not in `values` (another
+    program's)."""
+    empty = or_(group.is_(None), group == NONE)
+    listed = {value: index for index, value in enumerate(values)}
+    # No value: the index after the listed values; an unlisted value: negative.
+    unlisted = case((empty, len(values)), else_=UNLISTED - len(values) - 1)
+    index = case(listed, value=group, else_=unlisted) if listed else unlisted
+    text = conn.execute(select(joined(conn, index * 3 + status)).where(*where)).scalar()
+    codes = np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, np.int64)
+    if len(codes) and int(codes.min()) < 0:
+        return None
+    counted = np.bincount(codes, minlength=(len(values) + 1) * 3).reshape(-1, 3)
+    labels = [*values, ""]
+    return [
+        (labels[i], int(row.sum()), int(row[MET]), int(row[PENDING]))
+        for i, row in enumerate(counted)
+        if row.any()
+    ]
 
 
 def repeat_code(as_of: int, repeat: int) -> Any:
