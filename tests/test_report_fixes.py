@@ -402,7 +402,11 @@ def test_a_month_with_other_windows_on_both_clocks_and_by_agent(
         opened = wanted["per_1000_active"]["opened"]
         wanted["per_1000_active"]["rate"] = opened * 1000 / active if active else None
         check(figures, wanted)
-    # The business-hours clock: medians and speed buckets on the schedule.
+    # The business-hours clock: medians and speed buckets on the schedule; the complaint and
+    # Take action rows streamed a few at a time (`queries.streamed`).
+    from latte_cli.reports import queries
+
+    monkeypatch.setattr(queries, "ROWS_AT_ONCE", 3)
     monkeypatch.setenv("LATTE_HOURS", "Mon-Fri 09:00-17:00")
     report = run_json(latte, *args[:-2], "--tz", "UTC")
     check(report["figures"], oracle(rows, extra, start, end, clock=utc_hours, **settings))

@@ -562,10 +562,18 @@ def business_seconds(start: int, end: int) -> int:
     return total
 
 
-def test_business_hours_clock(latte: Any, session: Session, monkeypatch: Any) -> None:
+@pytest.mark.parametrize("rows_at_once", [None, 3])
+def test_business_hours_clock(
+    latte: Any, session: Session, monkeypatch: Any, rows_at_once: int | None
+) -> None:
+    """Also with the complaint rows streamed three at a time (`queries.streamed`)."""
     start = epoch_of("2026-10-19T00:00", "Europe/Paris")  # the DST week and the next
     rows, purchases = generate(11, start, start + 14 * 86_400, n=40)
     write(session, rows, purchases)
+    if rows_at_once is not None:
+        from latte_cli.reports import queries
+
+        monkeypatch.setattr(queries, "ROWS_AT_ONCE", rows_at_once)
     monkeypatch.setenv("LATTE_HOURS", "Mon-Fri 09:00-17:00")
     report = run_json(
         latte, "weekly", "--week", "2026-W44", "--tz", "Europe/Paris", "--as-of", "2027-03-01"

@@ -11,12 +11,13 @@ buckets them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, case, func, literal, null, or_, select
+import numpy as np
+from sqlalchemy import Connection, Select, Text, and_, case, cast, func, literal, null, or_, select
 
 from latte_cli.reports.periods import Period, period_index
 from latte_cli.reports.queries import (
@@ -25,13 +26,20 @@ from latte_cli.reports.queries import (
     joined,
     repurchase_evidence,
     speed_bucket,
+    streamed,
     table,
 )
-from latte_cli.summary import DIMENSIONS
+from latte_cli.summary import DIMENSIONS, NONE
 from latte_cli.workflow import Stage
 
-YEAR = 365 * 86_400
+DAY = 86_400
+YEAR = 365 * DAY
 CHUNK = 50_000
+# First-resolution days per revenue-kept text (`kept_pairs`): a quarter is about 150,000
+# (complaint, purchase) pairs of the bench data, a few MB of text.
+KEPT_DAYS = 91
+# Group codes of `kept_pairs`: no value, and a value missing from the list asked for.
+NO_GROUP, UNLISTED = -1, -2
 # Deadline statuses and repeat outcomes, as small integers in SQL.
 MET, BREACHED, PENDING = 0, 1, 2
 REPEAT, NOT_REPEATED, REPEAT_PENDING, NO_CUSTOMER = 0, 1, 2, 3
@@ -69,11 +77,15 @@ def deadline_counts(
 
     One pass over each period's range of the covering index, counting the statuses with
     filtered aggregates: grouping by a status expression made SQLite sort every complaint of
-    the period (docs/architecture.md, "Reports over long periods"). With `--by` the rows are
-    grouped by the stored column itself, the empty value joined to no value here.
+    the period (docs/architecture.md, "Reports over long periods"). With `--by` each
+    complaint's (group, status) comes back as one small integer in a text (`_group_codes`),
+    counted with numpy: no sort at all; a group value the report summary does not list
+    sends the query back to grouping by the stored column (the empty value joined to no
+    value here).
     """
     c = table("complaint").c
     group = c[DIMENSIONS[by]] if by is not None else None
+    values = group_values(conn, by) if by is not None else []
     found: list[tuple[int, Any, str, int, int]] = []
     for name, due, done in (
         # Resolved without recorded stages (an import): the resolution was the first response.
@@ -85,17 +97,20 @@ def deadline_counts(
         ("final", c.final_response_due_epoch, c.first_resolved_epoch),
     ):
         # NULL (not completed) satisfies neither comparison: not met.
-        met = func.count().filter(and_(done <= as_of, done <= due))
-        pending = func.count().filter(due >= as_of, or_(done.is_(None), done > as_of))
-        counts = (func.count(), met, pending)
+        met = and_(done <= as_of, done <= due)
+        pending = and_(due >= as_of, or_(done.is_(None), done > as_of))
+        counts = (func.count(), func.count().filter(met), func.count().filter(pending))
         for k, period in enumerate(periods):
             where = (due >= period.start, due < period.end, c.opened_epoch <= as_of, _counted())
-            query = (
-                select(null(), *counts).where(*where)
-                if group is None
-                else select(group, *counts).where(*where).group_by(group)
-            )
-            for g, n, m, w in conn.execute(query).fetchall():
+            rows: Sequence[Any]
+            if group is None:
+                rows = conn.execute(select(null(), *counts).where(*where)).fetchall()
+            else:
+                status = case((met, MET), (pending, PENDING), else_=BREACHED)
+                rows = _group_codes(conn, group, status, values, where) or (
+                    conn.execute(select(group, *counts).where(*where).group_by(group)).fetchall()
+                )
+            for g, n, m, w in rows:
                 statuses = ((MET, int(m)), (BREACHED, int(n) - int(m) - int(w)), (PENDING, int(w)))
                 found += [
                     (k, None if g == "" else g, name, status, count)
@@ -103,6 +118,30 @@ def deadline_counts(
                     if count
                 ]
     return found
+
+
+def _group_codes(
+    conn: Connection, group: Any, status: Any, values: list[str], where: Any
+) -> list[tuple[Any, int, int, int]] | None:
+    """(group, complaints, met, pending) per group value, from one text of group index x 3 +
+    status per complaint, or None when a complaint holds a value not in `values` (another
+    program's)."""
+    empty = or_(group.is_(None), group == NONE)
+    listed = {value: index for index, value in enumerate(values)}
+    # No value: the index after the listed values; an unlisted value: negative.
+    unlisted = case((empty, len(values)), else_=UNLISTED - len(values) - 1)
+    index = case(listed, value=group, else_=unlisted) if listed else unlisted
+    text = conn.execute(select(joined(conn, index * 3 + status)).where(*where)).scalar()
+    codes = np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, np.int64)
+    if len(codes) and int(codes.min()) < 0:
+        return None
+    counted = np.bincount(codes, minlength=(len(values) + 1) * 3).reshape(-1, 3)
+    labels = [*values, ""]
+    return [
+        (labels[i], int(row.sum()), int(row[MET]), int(row[PENDING]))
+        for i, row in enumerate(counted)
+        if row.any()
+    ]
 
 
 def repeat_code(as_of: int, repeat: int) -> Any:
@@ -209,15 +248,15 @@ def cohort_cells(
     repeat: int,
     per_complaint: bool,
     kept: bool,
-) -> list[tuple[Any, ...]]:
+) -> Iterable[tuple[Any, ...]]:
     """The cohort by (key, group, root cause, agent, speed bucket, repurchase outcome, repeat
     outcome): (..., complaints, resolution seconds as a comma-separated text). With
-    `per_complaint`: one row per complaint, (key, group, cause, agent, opened, first
-    resolved, outcome, repeat), for a business-hours clock. With `kept` (the outcomes kept at
-    write time are up to date) the outcomes are read from them (`kept_codes`)."""
+    `per_complaint`: one row per complaint, streamed, (key, group, cause, agent, opened,
+    first resolved, outcome, repeat), for a business-hours clock. With `kept` (the outcomes
+    kept at write time are up to date) the outcomes are read from them (`kept_codes`)."""
     inner = _cohort_select(periods, by, as_of, window=window, repeat=repeat, kept=kept)
     if per_complaint:
-        return list(conn.execute(inner).fetchall())
+        return streamed(conn, inner)
     sub = inner.subquery()
     seconds = sub.c.r - sub.c.o
     cells = select(
@@ -291,10 +330,11 @@ def change_texts(
 
 def remedy_cells(
     conn: Connection, periods: list[Period], by: str | None, as_of: int, *, per_complaint: bool
-) -> list[tuple[Any, ...]]:
+) -> Iterable[tuple[Any, ...]]:
     """The amounts recorded at Take action (by as-of; current values) of the cohort: (key,
     group, speed bucket, action kind, complaints, cents). With `per_complaint`: one row per
-    record, (key, group, opened, first resolved, action kind, complaint id, cents)."""
+    record, streamed, (key, group, opened, first resolved, action kind, complaint id,
+    cents)."""
     c, s = table("complaint"), table("stage_record")
     inner = (
         select(
@@ -314,7 +354,7 @@ def remedy_cells(
         )
     )
     if per_complaint:
-        return list(conn.execute(inner).fetchall())
+        return streamed(conn, inner)
     sub = inner.subquery()
     cells = select(
         sub.c.k,
@@ -375,6 +415,68 @@ def kept_purchases(
     # In chunks: a full history has about a million pairs, never all in memory as rows.
     for chunk in conn.execute(query.execution_options(yield_per=CHUNK)).partitions():
         yield list(chunk)
+
+
+def group_values(conn: Connection, by: str) -> list[str]:
+    """The values of a dimension the report summary holds (each counted complaint's current
+    value, kept at write time): a few dozen day-row keys, not a pass over the complaints."""
+    c = table("report_day").c
+    query = select(c.value).where(c.dimension == by, c.value != NONE).distinct()
+    return sorted(str(v) for v in conn.execute(query).scalars())
+
+
+def kept_pairs(
+    conn: Connection,
+    periods: list[Period],
+    by: str | None,
+    as_of: int,
+    *,
+    window: int,
+    values: list[str],
+) -> Iterator[str]:
+    """What `kept_purchases` returns when the outcomes kept at write time are up to date,
+    as texts of comma-separated integers, five per (complaint, purchase) pair: first
+    resolution, resolution seconds, purchase id, cents, and the group's index in `values`
+    (NO_GROUP without a value or without `by`; UNLISTED for a value not in `values`). One
+    text per KEPT_DAYS days of first resolutions, built by the database: a row per pair
+    cost more to cross into Python than the join cost to run (docs/architecture.md,
+    "Reports over long periods")."""
+    c, p, o = table("complaint"), table("purchase"), _kept()
+    resolved = o.c.resolved_epoch
+    source: Any = o
+    group: Any = literal(NO_GROUP)
+    if by is not None:
+        column = c.c[DIMENSIONS[by]]
+        source = o.join(c, c.c.id == o.c.complaint_id)
+        empty = or_(column.is_(None), column == NONE)
+        listed = {value: index for index, value in enumerate(values)}
+        unlisted = case((empty, NO_GROUP), else_=UNLISTED)
+        group = case(listed, value=column, else_=unlisted) if listed else unlisted
+    bought = and_(
+        p.c.customer_id == o.c.customer_id,
+        p.c.purchased_epoch > resolved,
+        p.c.purchased_epoch <= resolved + window,
+        p.c.purchased_epoch <= as_of,
+    )
+    pair: Any = cast(resolved, Text)
+    for part in (o.c.resolution_seconds, p.c.id, func.coalesce(p.c.amount_cents, 0), group):
+        pair = pair + "," + cast(part, Text)
+    lo = min(q.start for q in periods)
+    hi = min(max(q.end for q in periods), as_of + 1)
+    for start in range(lo, hi, KEPT_DAYS * DAY):
+        query = (
+            select(joined(conn, pair))
+            .select_from(source.join(p, bought))
+            .where(
+                resolved >= start,
+                resolved < min(start + KEPT_DAYS * DAY, hi),
+                o.c.purchased_epoch <= resolved + window,
+                o.c.purchased_epoch <= as_of,
+            )
+        )
+        text = conn.execute(query).scalar()
+        if text:
+            yield str(text)
 
 
 def active_customers(conn: Connection, period: Period, as_of: int) -> int:

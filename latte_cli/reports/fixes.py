@@ -8,6 +8,7 @@ group); `build.build_report` attaches them to the report's `Figures`.
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -291,7 +292,11 @@ def _cohort(
             kept=s.kept,
         ):  # fmt: skip
             seconds, bucket = _bucket(clock, o, r)
-            entry = grouped.setdefault((k, g, cause, agent, bucket, outcome, rep), [0, []])
+            # 64-bit arrays, not lists of Python ints (docs/architecture.md, "Reports over
+            # long periods")
+            entry = grouped.get((k, g, cause, agent, bucket, outcome, rep))
+            if entry is None:
+                entry = grouped[(k, g, cause, agent, bucket, outcome, rep)] = [0, array("q")]
             entry[0] += 1
             entry[1].append(seconds)
         rows = [(*key, n, values) for key, (n, values) in grouped.items()]
@@ -334,16 +339,21 @@ def _remedies(
             cell.action[kind][1] += int(cents or 0)
             cell.bucket_cost[int(bucket)] += int(cents or 0)
         return
-    seen: set[tuple[Any, ...]] = set()
+    # The complaints of each (period, group, kind) in a 64-bit array, counted once each at the
+    # end: a set of (complaint, kind) tuples held about 100 bytes per record of the period.
+    complaints: dict[tuple[int, Any, str], array[int]] = {}
     for k, g, o, r, kind, cid, cents in fq.remedy_cells(
         conn, periods, s.by, s.as_of, per_complaint=True
     ):
         cell = cells[(int(k), g)]
-        if (cid, kind) not in seen:
-            seen.add((cid, kind))
-            cell.action[kind][0] += 1
+        ids = complaints.get((int(k), g, kind))
+        if ids is None:
+            ids = complaints[(int(k), g, kind)] = array("q")
+        ids.append(cid)
         cell.action[kind][1] += int(cents or 0)
         cell.bucket_cost[_bucket(s.clock, o, r)[1]] += int(cents or 0)
+    for (k, g, kind), ids in complaints.items():
+        cells[(k, g)].action[kind][0] += len(np.unique(np.asarray(ids)))
 
 
 def _kept(
@@ -353,6 +363,47 @@ def _kept(
     bucket; period, group and bucket). The period and speed bucket of each (complaint,
     purchase) pair and the de-duplication are done with numpy on plain integers (a full
     history has about a million pairs)."""
+    found = _kept_from_texts(conn, s, periods) if s.kept else None
+    r, seconds, pid, cents, g, values = found or _kept_from_rows(conn, s, periods)
+    if not len(r):
+        return
+    k = np.full(len(r), -1, np.int64)
+    for i, period in reversed(list(enumerate(periods))):  # the first period that holds it
+        k[(r >= period.start) & (r < period.end)] = i
+    bucket = _buckets(s.clock, r, seconds)
+    inside = k >= 0
+    k, g, bucket, pid, cents = k[inside], g[inside], bucket[inside], pid[inside], cents[inside]
+    if not len(k):
+        return
+    for key, total in _distinct_sums([k], pid, cents).items():
+        cells[(key[0], ALL)].kept += total
+    for key, total in _distinct_sums([k, bucket], pid, cents).items():
+        cells[(key[0], ALL)].bucket_kept[key[1]] += total
+    if s.by is None:
+        return  # one group: its figures are the totals
+    for key, total in _distinct_sums([k, g], pid, cents).items():
+        cells[(key[0], values[key[1]])].kept += total
+    for key, total in _distinct_sums([k, g, bucket], pid, cents).items():
+        cells[(key[0], values[key[1]])].bucket_kept[key[2]] += total
+
+
+def _kept_from_texts(conn: Connection, s: Settings, periods: list[Period]) -> Any:
+    """The pairs of `fix_queries.kept_pairs`, parsed in C: (first resolution, seconds,
+    purchase id, cents, group index into `values`), or None when a complaint holds a group
+    value the report summary does not (written by another program): the rows then."""
+    values: list[Any] = fq.group_values(conn, s.by) if s.by is not None else []
+    texts = fq.kept_pairs(conn, periods, s.by, s.as_of, window=s.window, values=values)
+    parts = [np.fromstring(text, dtype=np.int64, sep=",") for text in texts]
+    pairs = np.concatenate(parts).reshape(-1, 5) if parts else np.zeros((0, 5), np.int64)
+    r, seconds, pid, cents, g = pairs.T
+    if (g == fq.UNLISTED).any():
+        return None
+    g = np.where(g == fq.NO_GROUP, len(values), g)  # no value: the last label
+    return r, seconds, pid, cents, g, [*values, None]
+
+
+def _kept_from_rows(conn: Connection, s: Settings, periods: list[Period]) -> Any:
+    """The pairs of `fix_queries.kept_purchases`, a row each, with the group labels."""
     groups: dict[Any, int] = {}
     values: list[Any] = []
     parts: list[Any] = []
@@ -370,26 +421,8 @@ def _kept(
         pairs = np.fromiter(chain.from_iterable(numbers), np.int64, count=4 * len(chunk))
         codes = [index(row[4]) for row in chunk] if s.by is not None else [index(None)] * len(chunk)
         parts.append(np.column_stack([pairs.reshape(-1, 4), np.array(codes, np.int64)]))
-    if not parts:
-        return
-    r, seconds, pid, cents, g = np.concatenate(parts).T
-    del parts
-    k = np.full(len(r), -1, np.int64)
-    for i, period in reversed(list(enumerate(periods))):  # the first period that holds it
-        k[(r >= period.start) & (r < period.end)] = i
-    bucket = _buckets(s.clock, r, seconds)
-    inside = k >= 0
-    k, g, bucket, pid, cents = k[inside], g[inside], bucket[inside], pid[inside], cents[inside]
-    if not len(k):
-        return
-    for key, total in _distinct_sums([k], pid, cents).items():
-        cells[(key[0], ALL)].kept += total
-    for key, total in _distinct_sums([k, g], pid, cents).items():
-        cells[(key[0], values[key[1]])].kept += total
-    for key, total in _distinct_sums([k, bucket], pid, cents).items():
-        cells[(key[0], ALL)].bucket_kept[key[1]] += total
-    for key, total in _distinct_sums([k, g, bucket], pid, cents).items():
-        cells[(key[0], values[key[1]])].bucket_kept[key[2]] += total
+    found = np.concatenate(parts) if parts else np.zeros((0, 5), np.int64)
+    return (*found.T, values)
 
 
 def _buckets(clock: BusinessClock | None, resolved: Any, seconds: Any) -> Any:

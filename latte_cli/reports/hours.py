@@ -9,9 +9,11 @@ adds business time to an instant (`add`, `close_of_business_day`) for the deadli
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from itertools import accumulate
 from zoneinfo import ZoneInfo
 
 from latte_cli.errors import InvalidValue
@@ -96,6 +98,7 @@ class BusinessClock:
         self.zone = zone
         self.holidays = holidays
         self._windows = lru_cache(maxsize=8192)(self._day_windows)
+        self._table: _Windows | None = None
 
     def _day_windows(self, ordinal: int) -> tuple[tuple[int, int], ...]:
         day = date.fromordinal(ordinal)
@@ -115,6 +118,30 @@ class BusinessClock:
         """Working seconds in [start, end); 0 if end <= start."""
         if end <= start:
             return 0
+        table = self._table
+        if table is None or not (table.low <= start and end < table.high):
+            table = self._table = self._cover(start, end)
+        if table.disjoint:
+            return table.upto(end) - table.upto(start)
+        return self._seconds_day_by_day(start, end)
+
+    def _cover(self, start: int, end: int) -> _Windows:
+        """The windows of a span of days around [start, end] and the ones already covered,
+        with room for more: a report's complaints arrive in time order, a span at a time."""
+        first, last = self._ordinal(start), self._ordinal(end)
+        if self._table is not None:
+            first, last = min(first, self._table.first), max(last, self._table.last)
+        room = max(31, (last - first) // 2)
+        first, last = first - room, last + room
+        windows = [w for ordinal in range(first, last + 1) for w in self._windows(ordinal)]
+        return _Windows(first, last, windows, self._midnight(first + 1), self._midnight(last))
+
+    def _midnight(self, ordinal: int) -> int:
+        return int(
+            datetime.combine(date.fromordinal(ordinal), time(0), tzinfo=self.zone).timestamp()
+        )
+
+    def _seconds_day_by_day(self, start: int, end: int) -> int:
         total = 0
         first, last = self._ordinal(start), self._ordinal(end)
         for ordinal in range(first, last + 1):
@@ -156,3 +183,29 @@ class BusinessClock:
         raise InvalidValue(
             f"has no business day in {_MAX_DAYS_AHEAD} days. Check the hours and holidays."
         )
+
+
+class _Windows:
+    """The working windows of the days `first`..`last` in time order, with the working
+    seconds before each, so that the working seconds in [a, b) are `upto(b) - upto(a)` (two
+    binary searches, not a loop over the days between) for a and b in [low, high): a day
+    inside the span at each end, so that every window of the days outside it closes before
+    `low` or opens after `high`, whatever the zone's offsets. Overlapping windows (two groups
+    of one day that overlap, which `seconds` counts twice) are left to the loop over the days
+    (`disjoint` False)."""
+
+    def __init__(
+        self, first: int, last: int, windows: list[tuple[int, int]], low: int, high: int
+    ) -> None:
+        self.first, self.last, self.low, self.high = first, last, low, high
+        self.opens = [open_ for open_, _ in windows]
+        self.lengths = [close - open_ for open_, close in windows]
+        self.before = list(accumulate(self.lengths, initial=0))
+        self.disjoint = all(windows[i][1] <= windows[i + 1][0] for i in range(len(windows) - 1))
+
+    def upto(self, moment: int) -> int:
+        """Working seconds of the windows before `moment`, from the span's first window."""
+        i = bisect_right(self.opens, moment)
+        if not i:
+            return 0
+        return self.before[i - 1] + min(moment - self.opens[i - 1], self.lengths[i - 1])

@@ -9,7 +9,7 @@ expression (bound parameters in a repeated CASE would not match).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -119,9 +119,22 @@ def opened_counts(
         yield int(k), g, int(n)
 
 
-def resolved_rows(conn: Connection, b: Buckets, by: str | None, as_of: int) -> Sequence[Any]:
+# Rows held at once by the queries that return a row per complaint (a business-hours clock).
+ROWS_AT_ONCE = 20_000
+
+
+def streamed(conn: Connection, query: Any) -> Iterator[Any]:
+    """The rows of `query`, ROWS_AT_ONCE at a time (a server-side cursor on PostgreSQL): a
+    business-hours year and the year before are about 700,000 rows, which as row objects all
+    at once took hundreds of MB (docs/architecture.md, "Reports over long periods")."""
+    result = conn.execute(query.execution_options(yield_per=ROWS_AT_ONCE))
+    for part in result.partitions():
+        yield from part
+
+
+def resolved_rows(conn: Connection, b: Buckets, by: str | None, as_of: int) -> Iterator[Any]:
     """Complaints first resolved in the buckets by as-of, one row each: (key, group, opened,
-    acknowledged, first resolved) epochs, for a business-hours clock."""
+    acknowledged, first resolved) epochs, for a business-hours clock, streamed."""
     c = table("complaint").c
     first = c.first_resolved_epoch
     inner = select(
@@ -133,7 +146,7 @@ def resolved_rows(conn: Connection, b: Buckets, by: str | None, as_of: int) -> S
     ).where(b.within(first, as_of), counted())
     if not b.full_scan:
         inner = inner.order_by(first)
-    return conn.execute(inner).fetchall()
+    return streamed(conn, inner)
 
 
 def joined(conn: Connection, values: ColumnElement[Any]) -> ColumnElement[str]:
@@ -300,19 +313,20 @@ def repurchase_rows(
     *,
     window: int,
     target: float | None,
-) -> list[tuple[Any, ...]]:
+) -> Iterable[tuple[Any, ...]]:
     """Repurchase outcomes of complaints with a customer, resolved in the buckets.
 
     With `target` (calendar clock): grouped rows (key, group, speed bucket, fast, action kind,
     satisfied, outcome, count). Without: one row per complaint (key, group, opened, first
-    resolved, action kind, satisfied, outcome), for the caller to bucket in business hours.
+    resolved, action kind, satisfied, outcome), streamed, for the caller to bucket in
+    business hours.
     """
     inner = _outcome_rows(b, by, as_of, window=window)
     if target is None:
-        return [
+        return (
             (k, g, o, r, a, code % 2, OUTCOMES[code // 2])
-            for k, g, o, r, a, code in conn.execute(inner).fetchall()
-        ]
+            for k, g, o, r, a, code in streamed(conn, inner)
+        )
     sub = inner.subquery()
     seconds = sub.c.r - sub.c.o
     grouped = select(
