@@ -33,6 +33,7 @@ from latte_cli.events import (
 from latte_cli.importer import customers
 from latte_cli.importer.base import Pending, Run, chunks
 from latte_cli.importer.fields import Bad, cents, choice, text
+from latte_cli.importer.search_hold import documents_once
 from latte_cli.models import Complaint, StageRecord
 from latte_cli.timeutil import epoch
 from latte_cli.workflow import STAGES, Stage
@@ -278,7 +279,8 @@ class ComplaintKind:
         existing = _existing(conn, [p.row.external_id for p in batch])
         fresh = [p for p in batch if p.row.external_id not in existing]
         if fresh:
-            _insert(conn, fresh, ids, run)
+            with documents_once(conn):
+                _insert(conn, fresh, ids, run)
             run.report.inserted += len(fresh)
         known = [p for p in batch if p.row.external_id in existing]
         if known:
