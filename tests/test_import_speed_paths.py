@@ -34,10 +34,14 @@ from .conftest import Latte
         [(2, ["O1\x1d", "C-1"]), (5, ["O1", "C-1\x1e"])],
         [(7, {"order": "O1"}), (9, ["\x1eO1", ""])],
         [(4, ["", ""]), (5, ["multi\nline", "é"])],
+        [(3, ["O1", "C,1", "a"]), (4, ["O1", "C,1", "b"]), (9, ["O1", "C,1", "\x1dc"])],
+        [(2, ["O1", "C-1"]), (3, ["O1"])],
+        [(2, []), (3, [])],
     ],
 )
 def test_staged_runs_come_back_with_their_lines_and_cells(lines: list[tuple[int, object]]) -> None:
-    assert unpack_lines(lines[0][0], pack_lines(lines)) == lines  # type: ignore[arg-type]
+    numbers, raws = [n for n, _ in lines], [r for _, r in lines]
+    assert unpack_lines(lines[0][0], pack_lines(numbers, raws)) == lines  # type: ignore[arg-type]
 
 
 def _plain_cents(value: str) -> int | None:
