@@ -31,7 +31,7 @@ from latte_cli.events import (
     encode,
 )
 from latte_cli.importer import customers
-from latte_cli.importer.base import Pending, Run, chunks
+from latte_cli.importer.base import IMPORT_CACHE_KIB, Pending, Run, chunks
 from latte_cli.importer.fields import Bad, cents, choice, text
 from latte_cli.importer.search_hold import documents_once
 from latte_cli.models import Complaint, StageRecord
@@ -183,6 +183,7 @@ class ComplaintIn(NamedTuple):
 
 class ComplaintKind:
     name: str = "complaints"
+    cache_kib: int = IMPORT_CACHE_KIB
     aliases: dict[str, tuple[str, ...]] = ALIASES
     required: tuple[str | tuple[str, ...], ...] = (
         "external_id",

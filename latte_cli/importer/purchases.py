@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from itertools import chain
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -35,7 +35,7 @@ from sqlalchemy import (
 
 from latte_cli import summary
 from latte_cli.importer import customers
-from latte_cli.importer.base import Pending, Run, chunks
+from latte_cli.importer.base import PURCHASE_CACHE_KIB, Pending, Run, chunks
 from latte_cli.importer.fields import Bad, cents, integer, text
 from latte_cli.importer.source import Record
 from latte_cli.models import Purchase
@@ -158,9 +158,7 @@ def unpack_lines(line: int, packed: str) -> list[tuple[int, Raw]]:
         numbers = [int(number) for number in head.split(",")]
         cells = body.split(RAW_SEPARATOR)
         width = len(cells) // len(numbers)
-        return [
-            (number, cells[i * width : (i + 1) * width]) for i, number in enumerate(numbers)
-        ]
+        return [(number, cells[i * width : (i + 1) * width]) for i, number in enumerate(numbers)]
     return [(line, unpack_raw(packed))]
 
 
@@ -197,6 +195,7 @@ def _runs(batch: list[Pending]) -> Iterator[tuple[Any, ...]]:
 
 class PurchaseKind:
     name: str = "purchases"
+    cache_kib: int = PURCHASE_CACHE_KIB
     aliases: dict[str, tuple[str, ...]] = ALIASES
     required: tuple[str | tuple[str, ...], ...] = (
         "order_ref",
@@ -269,14 +268,21 @@ class PurchaseKind:
             self._reject_conflicts(conn, run)
             total = f"SELECT sum(count) FROM {ORDERS.name}"
             accepted = int(conn.exec_driver_sql(total).scalar() or 0)
+            first = conn.exec_driver_sql("SELECT 1 FROM purchase LIMIT 1").first() is None
         last = 0
         # The page's orders with the purchase stored under each reference, if any: one join
-        # instead of an IN list per few hundred orders.
+        # instead of an IN list per few hundred orders. Into a table without purchases (a
+        # first import) there is nothing to find: no look-up per order. (Each order is in
+        # one page only, so no page finds what an earlier one wrote.)
+        stored = (
+            "p.id, p.customer_id, p.purchased_at, p.amount_cents, p.lines "
+            f"FROM {ORDERS.name} o LEFT JOIN purchase p ON p.order_ref = o.order_ref"
+        )
+        if first:
+            stored = f"NULL, NULL, NULL, NULL, NULL FROM {ORDERS.name} o"
         page_sql = (
             f"SELECT o.order_ref, o.first_customer, o.purchased_us, o.amount_cents, o.lines, "
-            f"o.n, p.id, p.customer_id, p.purchased_at, p.amount_cents, p.lines "
-            f"FROM {ORDERS.name} o LEFT JOIN purchase p ON p.order_ref = o.order_ref "
-            f"WHERE o.n > {run.store.mark} ORDER BY o.n LIMIT {PAGE}"
+            f"o.n, {stored} WHERE o.n > {run.store.mark} ORDER BY o.n LIMIT {PAGE}"
         )
         while True:
             with run.transaction(conn):
