@@ -174,3 +174,22 @@ def test_purchases_summed_across_runs_and_conflicts_rejected_by_line(
     assert stored == expected
     again = json.loads(latte("import", "purchases", str(path), "--json").stdout)
     assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, len(expected))
+
+
+def test_times_from_microseconds_read_as_from_datetimes() -> None:
+    """`Store.ts_micros` (a purchase's time without a datetime) gives what `Store.ts` gives."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import create_engine
+
+    from latte_cli.importer.base import Store
+
+    unix = datetime(1970, 1, 1, tzinfo=UTC)
+    rng = random.Random(8)
+    samples = [0, -1, 1, 86_400_000_000 - 1, -86_400_000_000, -(68 * 365 * 86_400_000_000)]
+    samples += [rng.randint(-(2**61), 2**61) // 1000 for _ in range(5000)]
+    with create_engine("sqlite://").connect() as conn:
+        store = Store(conn)
+        for micros in samples:
+            moment = unix + timedelta(microseconds=micros)
+            assert store.ts_micros(micros) == store.ts(moment), micros

@@ -268,21 +268,14 @@ class PurchaseKind:
             self._reject_conflicts(conn, run)
             total = f"SELECT sum(count) FROM {ORDERS.name}"
             accepted = int(conn.exec_driver_sql(total).scalar() or 0)
-            first = conn.exec_driver_sql("SELECT 1 FROM purchase LIMIT 1").first() is None
         last = 0
         # The page's orders with the purchase stored under each reference, if any: one join
-        # instead of an IN list per few hundred orders. Into a table without purchases (a
-        # first import) there is nothing to find: no look-up per order. (Each order is in
-        # one page only, so no page finds what an earlier one wrote.)
-        stored = (
-            "p.id, p.customer_id, p.purchased_at, p.amount_cents, p.lines "
-            f"FROM {ORDERS.name} o LEFT JOIN purchase p ON p.order_ref = o.order_ref"
-        )
-        if first:
-            stored = f"NULL, NULL, NULL, NULL, NULL FROM {ORDERS.name} o"
+        # instead of an IN list per few hundred orders.
         page_sql = (
             f"SELECT o.order_ref, o.first_customer, o.purchased_us, o.amount_cents, o.lines, "
-            f"o.n, {stored} WHERE o.n > {run.store.mark} ORDER BY o.n LIMIT {PAGE}"
+            f"o.n, p.id, p.customer_id, p.purchased_at, p.amount_cents, p.lines "
+            f"FROM {ORDERS.name} o LEFT JOIN purchase p ON p.order_ref = o.order_ref "
+            f"WHERE o.n > {run.store.mark} ORDER BY o.n LIMIT {PAGE}"
         )
         while True:
             with run.transaction(conn):
@@ -330,17 +323,17 @@ class PurchaseKind:
         new order."""
         table = Purchase.__table__  # type: ignore[attr-defined]
         ids = customers.resolve_refs(conn, list({row[1]: None for row in page}), run)
-        ts = run.store.ts
+        ts = run.store.ts_micros
         new = []
         for order, customer, micros, amount, lines, _n, stored_id, *stored in page:
-            when = UNIX + micros * MICROSECOND
-            values = (ids[customer], ts(when), int(amount), int(lines))
+            values = (ids[customer], ts(micros), int(amount), int(lines))
             if stored_id is None:
                 new.append((order, values[0], values[1], micros // SECOND, values[2], values[3]))
                 continue
             if tuple(stored) == values:
                 run.report.unchanged += 1
                 continue
+            when = UNIX + micros * MICROSECOND
             conn.execute(
                 update(table)
                 .where(table.c.id == stored_id)
