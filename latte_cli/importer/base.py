@@ -42,9 +42,10 @@ IN_CHUNK = 900
 IMPORT_CACHE_KIB = 64 * 1024
 # Purchases: their writes touch the end of `purchase`'s indexes and the customers' ref index,
 # and their grouping sort may use as much memory as the main cache. 64 MiB filled up only in
-# bigger databases, so peak RSS grew with the file (108 MiB at 100,000 complaints' purchases,
-# 172 MiB at 1,000,000); 16 MiB costs no CPU time measured and keeps it flat.
-PURCHASE_CACHE_KIB = 16 * 1024
+# bigger databases, so peak RSS grew with the file (107 MiB at 100,000 complaints' purchases,
+# 172 MiB at 1,000,000); 8 MiB costs no CPU time measured (docs/architecture.md, "Batch
+# import").
+PURCHASE_CACHE_KIB = 8 * 1024
 # The purchases' staging tables are written in order and read by one scan: a small cache
 # does. (A sort, grouping the staged lines, takes up to the main cache again on its own, so
 # three caches of 64 MiB went past the 250 MB budget at 500,000 complaints' purchases.)
