@@ -193,3 +193,23 @@ def test_times_from_microseconds_read_as_from_datetimes() -> None:
         for micros in samples:
             moment = unix + timedelta(microseconds=micros)
             assert store.ts_micros(micros) == store.ts(moment), micros
+
+
+def test_lookups_by_a_list_find_each_value_once_whatever_its_length() -> None:
+    """`Store.rows_in` pads a list to one of a few lengths: the rows found are the same."""
+    from sqlalchemy import create_engine
+
+    from latte_cli.importer.base import IN_CHUNK, Store
+
+    with create_engine("sqlite://").connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (k TEXT, v INTEGER)")
+        conn.exec_driver_sql(
+            "INSERT INTO t VALUES " + ", ".join(f"('k{i % 700}', {i})" for i in range(1400))
+        )
+        store = Store(conn)
+        query = "SELECT k, count(*), sum(v) FROM t WHERE k IN ({in}) GROUP BY k"
+        for n in (1, 2, 7, 8, 9, 63, 65, 299, 301, IN_CHUNK - 1, IN_CHUNK + 1, 2 * IN_CHUNK + 5):
+            keys = [f"k{i}" for i in range(0, 3 * n, 3)]
+            found = sorted(store.rows_in(conn, query, keys))
+            expected = sorted((f"k{i}", 2, i + i + 700) for i in range(0, 3 * n, 3) if i < 700)
+            assert found == expected, n

@@ -39,6 +39,7 @@ BATCH_ROWS = 5000
 MAX_SHOWN_REJECTS = 20
 # Variables per statement stay under SQLite's and PostgreSQL's limits.
 IN_CHUNK = 900
+IN_SIZES = (1, 8, 64, 300, IN_CHUNK)
 IMPORT_CACHE_KIB = 64 * 1024
 # Purchases: their writes touch the end of `purchase`'s indexes and the customers' ref index,
 # and their grouping sort may use as much memory as the main cache. 64 MiB filled up only in
@@ -190,11 +191,17 @@ class Store:
     def rows_in(self, conn: Connection, query: str, values: Sequence[Any]) -> Iterator[Any]:
         """The rows of `query` (plain SQL whose `{in}` stands for a list of values) for all
         `values`, a chunk at a time: SQLAlchemy's expanding IN renders each list again for
-        every execution, which cost more than the lookup itself. Values come back as the
+        every execution, which cost more than the lookup itself. Duplicate values must not
+        change the rows (`{in}` is an IN list). Values come back as the
         driver gives them (a timestamp is text on SQLite: compare it with `ts`)."""
         for part in chunks(values):
-            marks = ", ".join([self.mark] * len(part))
-            yield from conn.exec_driver_sql(query.format(**{"in": marks}), tuple(part))
+            # A list's length is one of a few, its last value repeated (the same rows): the
+            # driver keeps each distinct statement text prepared, and one per length made
+            # memory grow page after page of a purchases import.
+            size = next(size for size in IN_SIZES if size >= len(part))
+            padded = (*part, *[part[-1]] * (size - len(part)))
+            marks = ", ".join([self.mark] * size)
+            yield from conn.exec_driver_sql(query.format(**{"in": marks}), padded)
 
 
 def chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
