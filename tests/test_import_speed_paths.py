@@ -34,10 +34,14 @@ from .conftest import Latte
         [(2, ["O1\x1d", "C-1"]), (5, ["O1", "C-1\x1e"])],
         [(7, {"order": "O1"}), (9, ["\x1eO1", ""])],
         [(4, ["", ""]), (5, ["multi\nline", "é"])],
+        [(3, ["O1", "C,1", "a"]), (4, ["O1", "C,1", "b"]), (9, ["O1", "C,1", "\x1dc"])],
+        [(2, ["O1", "C-1"]), (3, ["O1"])],
+        [(2, []), (3, [])],
     ],
 )
 def test_staged_runs_come_back_with_their_lines_and_cells(lines: list[tuple[int, object]]) -> None:
-    assert unpack_lines(lines[0][0], pack_lines(lines)) == lines  # type: ignore[arg-type]
+    numbers, raws = [n for n, _ in lines], [r for _, r in lines]
+    assert unpack_lines(lines[0][0], pack_lines(numbers, raws)) == lines  # type: ignore[arg-type]
 
 
 def _plain_cents(value: str) -> int | None:
@@ -170,3 +174,42 @@ def test_purchases_summed_across_runs_and_conflicts_rejected_by_line(
     assert stored == expected
     again = json.loads(latte("import", "purchases", str(path), "--json").stdout)
     assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, len(expected))
+
+
+def test_times_from_microseconds_read_as_from_datetimes() -> None:
+    """`Store.ts_micros` (a purchase's time without a datetime) gives what `Store.ts` gives."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import create_engine
+
+    from latte_cli.importer.base import Store
+
+    unix = datetime(1970, 1, 1, tzinfo=UTC)
+    rng = random.Random(8)
+    samples = [0, -1, 1, 86_400_000_000 - 1, -86_400_000_000, -(68 * 365 * 86_400_000_000)]
+    samples += [rng.randint(-(2**61), 2**61) // 1000 for _ in range(5000)]
+    with create_engine("sqlite://").connect() as conn:
+        store = Store(conn)
+        for micros in samples:
+            moment = unix + timedelta(microseconds=micros)
+            assert store.ts_micros(micros) == store.ts(moment), micros
+
+
+def test_lookups_by_a_list_find_each_value_once_whatever_its_length() -> None:
+    """`Store.rows_in` pads a list to one of a few lengths: the rows found are the same."""
+    from sqlalchemy import create_engine
+
+    from latte_cli.importer.base import IN_CHUNK, Store
+
+    with create_engine("sqlite://").connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (k TEXT, v INTEGER)")
+        conn.exec_driver_sql(
+            "INSERT INTO t VALUES " + ", ".join(f"('k{i % 700}', {i})" for i in range(1400))
+        )
+        store = Store(conn)
+        query = "SELECT k, count(*), sum(v) FROM t WHERE k IN ({in}) GROUP BY k"
+        for n in (1, 2, 7, 8, 9, 63, 65, 299, 301, IN_CHUNK - 1, IN_CHUNK + 1, 2 * IN_CHUNK + 5):
+            keys = [f"k{i}" for i in range(0, 3 * n, 3)]
+            found = sorted(store.rows_in(conn, query, keys))
+            expected = sorted((f"k{i}", 2, i + i + 700) for i in range(0, 3 * n, 3) if i < 700)
+            assert found == expected, n

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -39,11 +39,20 @@ BATCH_ROWS = 5000
 MAX_SHOWN_REJECTS = 20
 # Variables per statement stay under SQLite's and PostgreSQL's limits.
 IN_CHUNK = 900
+IN_SIZES = (1, 8, 64, 300, IN_CHUNK)
 IMPORT_CACHE_KIB = 64 * 1024
+# Purchases: their writes touch the end of `purchase`'s indexes and the customers' ref index,
+# and their grouping sort may use as much memory as the main cache. 64 MiB filled up only in
+# bigger databases, so peak RSS grew with the file (107 MiB at 100,000 complaints' purchases,
+# 172 MiB at 1,000,000); 8 MiB costs no CPU time measured (docs/architecture.md, "Batch
+# import").
+PURCHASE_CACHE_KIB = 8 * 1024
 # The purchases' staging tables are written in order and read by one scan: a small cache
 # does. (A sort, grouping the staged lines, takes up to the main cache again on its own, so
 # three caches of 64 MiB went past the 250 MB budget at 500,000 complaints' purchases.)
 IMPORT_TEMP_CACHE_KIB = 8 * 1024
+UNIX = datetime(1970, 1, 1, tzinfo=UTC)
+DAY_MICROS = 86_400_000_000
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,8 @@ class Kind(Protocol):
     """One kind of import: complaints, purchases or follow-ups."""
 
     name: str
+    # The SQLite page cache while importing, in KiB (see `_import_cache`).
+    cache_kib: int
     aliases: dict[str, tuple[str, ...]]
     # A tuple entry is satisfied by any one of its fields.
     required: tuple[str | tuple[str, ...], ...]
@@ -142,6 +153,7 @@ class Store:
         self.dialect = conn.dialect
         self.sqlite = conn.dialect.name == "sqlite"
         self.mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        self._days: dict[int, str] = {}
 
     def ts(self, moment: datetime | None) -> Any:
         if moment is None or not self.sqlite:
@@ -150,6 +162,21 @@ class Store:
             moment = moment.astimezone(UTC)
         # SQLAlchemy's SQLite layout, "2026-11-23 10:00:00.000000" (a test pins the equality).
         return moment.isoformat(" ", "microseconds")[:26]
+
+    def ts_micros(self, micros: int) -> Any:
+        """`ts` of the time `micros` microseconds after 1970-01-01 UTC, without a datetime on
+        SQLite (one per purchase cost more than the rest of writing it): the day's text is
+        made once per day."""
+        if not self.sqlite:
+            return UNIX + timedelta(microseconds=micros)
+        day, rest = divmod(micros, DAY_MICROS)
+        date = self._days.get(day)
+        if date is None:
+            date = self._days[day] = (UNIX + timedelta(days=day)).date().isoformat()
+        seconds, fraction = divmod(rest, 1_000_000)
+        minutes, second = divmod(seconds, 60)
+        hour, minute = divmod(minutes, 60)
+        return f"{date} {hour:02d}:{minute:02d}:{second:02d}.{fraction:06d}"
 
     def insert_sql(self, table: str, columns: Sequence[str]) -> str:
         quote = self.dialect.identifier_preparer.quote
@@ -164,11 +191,17 @@ class Store:
     def rows_in(self, conn: Connection, query: str, values: Sequence[Any]) -> Iterator[Any]:
         """The rows of `query` (plain SQL whose `{in}` stands for a list of values) for all
         `values`, a chunk at a time: SQLAlchemy's expanding IN renders each list again for
-        every execution, which cost more than the lookup itself. Values come back as the
+        every execution, which cost more than the lookup itself. Duplicate values must not
+        change the rows (`{in}` is an IN list). Values come back as the
         driver gives them (a timestamp is text on SQLite: compare it with `ts`)."""
         for part in chunks(values):
-            marks = ", ".join([self.mark] * len(part))
-            yield from conn.exec_driver_sql(query.format(**{"in": marks}), tuple(part))
+            # A list's length is one of a few, its last value repeated (the same rows): the
+            # driver keeps each distinct statement text prepared, and one per length made
+            # memory grow page after page of a purchases import.
+            size = next(size for size in IN_SIZES if size >= len(part))
+            padded = (*part, *[part[-1]] * (size - len(part)))
+            marks = ", ".join([self.mark] * size)
+            yield from conn.exec_driver_sql(query.format(**{"in": marks}), padded)
 
 
 def chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
@@ -331,7 +364,7 @@ def _run(
         Path(options.rejects) if options.rejects else default_rejects(options.path, source.format)
     )
     times = TimeParser(options.date_formats, options.zone, now=now, earliest=options.earliest)
-    with engine.connect() as conn, _import_cache(conn):
+    with engine.connect() as conn, _import_cache(conn, kind.cache_kib):
         run = Run(options, report, columns, Store(conn), times, now, Rejects(rejects_path, source))
         try:
             if options.strict or options.dry_run:
@@ -348,14 +381,14 @@ def _run(
 
 
 @contextmanager
-def _import_cache(conn: Connection) -> Iterator[None]:
+def _import_cache(conn: Connection, cache_kib: int) -> Iterator[None]:
     """A bigger SQLite page cache while importing: the UNIQUE indexes outgrow the default
     2 MiB after a few hundred thousand rows. Reset before the connection goes back to the
     pool, after rolling back whatever an interrupted import left open."""
     if conn.dialect.name != "sqlite":
         yield
         return
-    conn.exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{cache_kib}")
     # The purchases' staging tables live in the temp schema, which has its own cache.
     conn.exec_driver_sql(f"PRAGMA temp.cache_size = -{IMPORT_TEMP_CACHE_KIB}")
     conn.commit()

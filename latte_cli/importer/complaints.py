@@ -31,8 +31,9 @@ from latte_cli.events import (
     encode,
 )
 from latte_cli.importer import customers
-from latte_cli.importer.base import Pending, Run, chunks
+from latte_cli.importer.base import IMPORT_CACHE_KIB, Pending, Run, chunks
 from latte_cli.importer.fields import Bad, cents, choice, text
+from latte_cli.importer.search_hold import documents_once
 from latte_cli.models import Complaint, StageRecord
 from latte_cli.timeutil import epoch
 from latte_cli.workflow import STAGES, Stage
@@ -182,6 +183,7 @@ class ComplaintIn(NamedTuple):
 
 class ComplaintKind:
     name: str = "complaints"
+    cache_kib: int = IMPORT_CACHE_KIB
     aliases: dict[str, tuple[str, ...]] = ALIASES
     required: tuple[str | tuple[str, ...], ...] = (
         "external_id",
@@ -278,7 +280,8 @@ class ComplaintKind:
         existing = _existing(conn, [p.row.external_id for p in batch])
         fresh = [p for p in batch if p.row.external_id not in existing]
         if fresh:
-            _insert(conn, fresh, ids, run)
+            with documents_once(conn):
+                _insert(conn, fresh, ids, run)
             run.report.inserted += len(fresh)
         known = [p for p in batch if p.row.external_id in existing]
         if known:

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from latte_cli.events import FollowUpDetails, encode
-from latte_cli.importer.base import Pending, Run, chunks
+from latte_cli.importer.base import IMPORT_CACHE_KIB, Pending, Run, chunks
 from latte_cli.importer.fields import Bad, boolean, integer, text
 from latte_cli.models import Complaint, FollowUp
 from latte_cli.timeutil import epoch
@@ -101,6 +101,7 @@ def _resolution(recorded: int, latest: int | None) -> bool:
 
 class FollowUpKind:
     name: str = "followups"
+    cache_kib: int = IMPORT_CACHE_KIB
     aliases: dict[str, tuple[str, ...]] = ALIASES
     required: tuple[str | tuple[str, ...], ...] = ("complaint_external_id", "recorded_at")
     ignored: tuple[str, ...] = ("latte_id", "complaint_latte_id")

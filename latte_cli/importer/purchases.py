@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -34,7 +35,7 @@ from sqlalchemy import (
 
 from latte_cli import summary
 from latte_cli.importer import customers
-from latte_cli.importer.base import Pending, Run, chunks
+from latte_cli.importer.base import PURCHASE_CACHE_KIB, Pending, Run, chunks
 from latte_cli.importer.fields import Bad, cents, integer, text
 from latte_cli.importer.source import Record
 from latte_cli.models import Purchase
@@ -104,8 +105,9 @@ SECOND = 1_000_000
 # A staged line's original cells, joined by a separator no cell holds (a cheap join, not
 # JSON per line); a line whose cells hold it, or a JSON record, is JSON after RAW_JSON.
 # Lines of one order that follow each other are staged as one row (see `_runs`): RAW_RUN,
-# then each line's number, RAW_SEPARATOR and its packed cells, the lines joined by RAW_RUN
-# (or RAW_RUN, RAW_JSON and JSON where a cell holds RAW_RUN).
+# their line numbers joined by commas, RAW_RUN again and all their cells, line after line,
+# joined by RAW_SEPARATOR (or RAW_RUN, RAW_JSON and JSON where a cell holds RAW_SEPARATOR or
+# the lines' cells are not lists of one length).
 RAW_SEPARATOR, RAW_JSON, RAW_RUN = "\x1f", "\x1e", "\x1d"
 
 
@@ -130,14 +132,21 @@ def unpack_raw(packed: str) -> Raw:
     return packed.split(RAW_SEPARATOR)
 
 
-def pack_lines(lines: Sequence[tuple[int, Raw]]) -> str:
-    """The (line number, original cells) of a staged row: one line as `pack_raw`, several
-    (an order's lines that follow each other) as JSON (see `unpack_lines`)."""
-    if len(lines) == 1:
-        return pack_raw(lines[0][1])
-    joined = RAW_RUN.join([f"{number}{RAW_SEPARATOR}{pack_raw(raw)}" for number, raw in lines])
-    if joined.count(RAW_RUN) == len(lines) - 1:
-        return RAW_RUN + joined
+def pack_lines(numbers: list[int], raws: list[Raw]) -> str:
+    """The line numbers and original cells of a staged row: one line as `pack_raw`, several
+    (an order's lines that follow each other) as described above (see `unpack_lines`). The
+    lines of a CSV file all have the header's number of cells, so a run's cells are joined
+    at once, without a call per line."""
+    if len(numbers) == 1:
+        return pack_raw(raws[0])
+    if set(map(type, raws)) == {list}:
+        lists: list[list[str]] = raws  # type: ignore[assignment]
+        widths = set(map(len, lists))
+        if len(widths) == 1 and 0 not in widths:
+            joined = RAW_SEPARATOR.join(chain.from_iterable(lists))
+            if joined.count(RAW_SEPARATOR) == len(lists) * len(lists[0]) - 1:
+                return f"{RAW_RUN}{','.join(map(str, numbers))}{RAW_RUN}{joined}"
+    lines = list(zip(numbers, raws, strict=True))
     return RAW_RUN + RAW_JSON + json.dumps(lines, ensure_ascii=False)
 
 
@@ -145,8 +154,11 @@ def unpack_lines(line: int, packed: str) -> list[tuple[int, Raw]]:
     if packed.startswith(RAW_RUN + RAW_JSON):
         return [(number, raw) for number, raw in json.loads(packed[2:])]
     if packed.startswith(RAW_RUN):
-        parts = (part.partition(RAW_SEPARATOR) for part in packed[1:].split(RAW_RUN))
-        return [(int(number), unpack_raw(raw)) for number, _, raw in parts]
+        head, _, body = packed[1:].partition(RAW_RUN)
+        numbers = [int(number) for number in head.split(",")]
+        cells = body.split(RAW_SEPARATOR)
+        width = len(cells) // len(numbers)
+        return [(number, cells[i * width : (i + 1) * width]) for i, number in enumerate(numbers)]
     return [(line, unpack_raw(packed))]
 
 
@@ -156,7 +168,8 @@ def _runs(batch: list[Pending]) -> Iterator[tuple[Any, ...]]:
     indexing and grouping handle orders rather than lines (docs/architecture.md, "Batch
     import"). A row is (first line, customer, order, time, amount, lines, line count, raw)."""
     current: list[Any] | None = None
-    raws: list[tuple[int, Raw]] = []
+    numbers: list[int] = []
+    raws: list[Raw] = []
     for pending in batch:
         customer, order, micros, amount, lines = pending.row
         record = pending.record
@@ -166,20 +179,23 @@ def _runs(batch: list[Pending]) -> Iterator[tuple[Any, ...]]:
             current[4] += amount
             current[5] += lines
             current[6] += 1
-            raws.append((record.line, record.raw))
+            numbers.append(record.line)
+            raws.append(record.raw)
             continue
         if current is not None:
-            current.append(pack_lines(raws))
+            current.append(pack_lines(numbers, raws))
             yield tuple(current)
         current = [record.line, customer, order, micros, amount, lines, 1]
-        raws = [(record.line, record.raw)]
+        numbers = [record.line]
+        raws = [record.raw]
     if current is not None:
-        current.append(pack_lines(raws))
+        current.append(pack_lines(numbers, raws))
         yield tuple(current)
 
 
 class PurchaseKind:
     name: str = "purchases"
+    cache_kib: int = PURCHASE_CACHE_KIB
     aliases: dict[str, tuple[str, ...]] = ALIASES
     required: tuple[str | tuple[str, ...], ...] = (
         "order_ref",
@@ -307,17 +323,17 @@ class PurchaseKind:
         new order."""
         table = Purchase.__table__  # type: ignore[attr-defined]
         ids = customers.resolve_refs(conn, list({row[1]: None for row in page}), run)
-        ts = run.store.ts
+        ts = run.store.ts_micros
         new = []
         for order, customer, micros, amount, lines, _n, stored_id, *stored in page:
-            when = UNIX + micros * MICROSECOND
-            values = (ids[customer], ts(when), int(amount), int(lines))
+            values = (ids[customer], ts(micros), int(amount), int(lines))
             if stored_id is None:
                 new.append((order, values[0], values[1], micros // SECOND, values[2], values[3]))
                 continue
             if tuple(stored) == values:
                 run.report.unchanged += 1
                 continue
+            when = UNIX + micros * MICROSECOND
             conn.execute(
                 update(table)
                 .where(table.c.id == stored_id)
