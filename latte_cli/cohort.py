@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, delete, func, select
+from sqlalchemy import text as sql_text
 from sqlmodel import SQLModel
 
 from latte_cli import models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -71,6 +72,8 @@ REMEDY = struct.Struct("<qiiq")  # complaint id, completed epoch, action kind co
 CHANGE = struct.Struct("<qii")  # complaint id, completed epoch, text code
 BLOBS = ("records", "scores", "remedies", "changes")
 IDS_PER_STATEMENT = 500
+# The outcome rows are recomputed for this many customers at a time.
+CUSTOMERS_PER_STATEMENT = 5000
 # One day's stored columns: names, then the BLOBS.
 Day = tuple[str, bytes, bytes, bytes, bytes]
 # (id, day, record fields in RECORD order with texts for codes, [(recorded, score), ...],
@@ -370,8 +373,8 @@ def fold(conn: Connection) -> int:
     days |= {item[1] for item in fresh}
     if days:
         _patch(conn, sorted(days), set(ids), fresh)
-    for part in _chunks(customers):
-        _outcomes(conn, c.customer_id.in_(part), customers=part)
+    for part in _chunks(customers, CUSTOMERS_PER_STATEMENT):
+        _outcomes(conn, part)
     return len(rows)
 
 
@@ -498,23 +501,43 @@ OUTCOME_COLUMNS = (
 FIRST_OUTCOME_COLUMNS = OUTCOME_COLUMNS[:5]
 
 
-def _outcomes(
-    conn: Connection, condition: ColumnElement[bool], *, customers: Sequence[int]
-) -> None:
-    """Recompute the outcome rows of these customers' complaints."""
-    outcome = table("report_outcome")
-    conn.execute(delete(outcome).where(outcome.c.customer_id.in_(customers)))
-    statement = outcome.insert().from_select(list(OUTCOME_COLUMNS), _outcome_select(condition))
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+def _outcomes(conn: Connection, customers: Sequence[int]) -> None:
+    """Recompute the outcome rows of these customers' complaints. The list goes to the
+    database as one parameter (a JSON array on SQLite, an array on PostgreSQL) and the two
+    statements are made once per dialect: SQLAlchemy checks each value of a literal `IN`
+    list, building the select cost more than running it on a large purchases import (every
+    buyer is queued), and the driver keeps a prepared statement per length of an expanded
+    list."""
+    dialect = conn.dialect.name
+    listed = json.dumps(list(customers)) if dialect == "sqlite" else list(customers)
+    for statement in _outcome_statements(dialect):
+        conn.execute(statement, {"customers": listed})
 
-        upsert = insert(outcome).from_select(list(OUTCOME_COLUMNS), _outcome_select(condition))
-        excluded = upsert.excluded
-        statement = upsert.on_conflict_do_update(
-            index_elements=["complaint_id"],
-            set_={n: excluded[n] for n in OUTCOME_COLUMNS if n != "complaint_id"},
-        )
-    conn.execute(statement)
+
+_OUTCOME_STATEMENTS: dict[str, tuple[Any, Any]] = {}
+
+
+def _outcome_statements(dialect: str) -> tuple[Any, Any]:
+    """(delete, insert) of the outcome rows of the customers in the `customers` parameter."""
+    if dialect not in _OUTCOME_STATEMENTS:
+        outcome, c = table("report_outcome"), table("complaint").c
+        if dialect == "postgresql":
+            listed: Any = sql_text("SELECT unnest(CAST(:customers AS bigint[]))")
+        else:
+            listed = sql_text("SELECT value FROM json_each(:customers)")
+        rows = _outcome_select(c.customer_id.in_(listed))
+        insert: Any = outcome.insert().from_select(list(OUTCOME_COLUMNS), rows)
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            upsert = pg_insert(outcome).from_select(list(OUTCOME_COLUMNS), rows)
+            insert = upsert.on_conflict_do_update(
+                index_elements=["complaint_id"],
+                set_={n: upsert.excluded[n] for n in OUTCOME_COLUMNS if n != "complaint_id"},
+            )
+        remove = delete(outcome).where(outcome.c.customer_id.in_(listed))
+        _OUTCOME_STATEMENTS[dialect] = (remove, insert)
+    return _OUTCOME_STATEMENTS[dialect]
 
 
 # ---------------------------------------------------------------- rebuild and check
