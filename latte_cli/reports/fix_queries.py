@@ -126,11 +126,8 @@ def _group_codes(
     """(group, complaints, met, pending) per group value, from one text of group index x 3 +
     status per complaint, or None when a complaint holds a value not in `values` (another
     program's)."""
-    empty = or_(group.is_(None), group == NONE)
-    listed = {value: index for index, value in enumerate(values)}
     # No value: the index after the listed values; an unlisted value: negative.
-    unlisted = case((empty, len(values)), else_=UNLISTED - len(values) - 1)
-    index = case(listed, value=group, else_=unlisted) if listed else unlisted
+    index = _group_index(group, values, none=len(values), unlisted=UNLISTED - len(values) - 1)
     text = conn.execute(select(joined(conn, index * 3 + status)).where(*where)).scalar()
     codes = np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, np.int64)
     if len(codes) and int(codes.min()) < 0:
@@ -142,6 +139,14 @@ def _group_codes(
         for i, row in enumerate(counted)
         if row.any()
     ]
+
+
+def _group_index(column: Any, values: list[str], *, none: int, unlisted: int) -> Any:
+    """SQL: the index of `column`'s value in `values`, `none` for no value and `unlisted`
+    for a value the list lacks."""
+    other = case((or_(column.is_(None), column == NONE), none), else_=unlisted)
+    listed = {value: index for index, value in enumerate(values)}
+    return case(listed, value=column, else_=other) if listed else other
 
 
 def repeat_code(as_of: int, repeat: int) -> Any:
@@ -448,10 +453,7 @@ def kept_pairs(
     if by is not None:
         column = c.c[DIMENSIONS[by]]
         source = o.join(c, c.c.id == o.c.complaint_id)
-        empty = or_(column.is_(None), column == NONE)
-        listed = {value: index for index, value in enumerate(values)}
-        unlisted = case((empty, NO_GROUP), else_=UNLISTED)
-        group = case(listed, value=column, else_=unlisted) if listed else unlisted
+        group = _group_index(column, values, none=NO_GROUP, unlisted=UNLISTED)
     bought = and_(
         p.c.customer_id == o.c.customer_id,
         p.c.purchased_epoch > resolved,
