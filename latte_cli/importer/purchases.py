@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -35,7 +35,7 @@ from sqlalchemy import (
 
 from latte_cli import summary
 from latte_cli.importer import customers
-from latte_cli.importer.base import PURCHASE_CACHE_KIB, Pending, Run, chunks
+from latte_cli.importer.base import PURCHASE_CACHE_KIB, UNIX, Pending, Run, chunks
 from latte_cli.importer.fields import Bad, cents, integer, text
 from latte_cli.importer.source import Record
 from latte_cli.models import Purchase
@@ -98,7 +98,6 @@ ORDERS = Table(
     Column("count", Integer, nullable=False),
     prefixes=["TEMPORARY"],
 )
-UNIX = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 # Microseconds in a second: a time at or after 1970 is `epoch` seconds by floor division.
 SECOND = 1_000_000
