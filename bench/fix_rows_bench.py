@@ -6,7 +6,8 @@
 For a week, a quarter, a year and three years (each with the period before it, as a report
 reads them), prints the CPU seconds of `fix_queries.deadline_counts` and of `fixes._kept`
 (revenue kept: the query and the counting), from the outcomes kept at write time, on the
-calendar clock, with a 30-day window and as-of 2026-12-06 (docs/architecture.md, "Reports
+calendar clock, with the default 90-day window (`--window` days: another window reads every
+pair) and as-of 2026-12-06 (docs/architecture.md, "Reports
 over long periods"). Run it by hand: the numbers depend on the machine and its load.
 """
 
@@ -43,6 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True, help="a copy of the bench database")
     parser.add_argument("--by", default=None, help="agent, channel, category or location")
+    parser.add_argument("--window", type=int, default=90, help="repurchase window, days")
     args = parser.parse_args()
 
     from sqlalchemy import create_engine
@@ -54,7 +56,8 @@ def main() -> None:
 
     as_of = epoch("2026-12-06")
     engine = create_engine(f"sqlite:///file:{args.db}?mode=ro&uri=true")
-    print(f"{'period':8} {'deadlines':>10} {'revenue kept':>13}   (CPU s, --by {args.by})")
+    head = f"{'period':8} {'deadlines':>10} {'revenue kept':>13}"
+    print(f"{head}   (CPU s, --by {args.by}, W {args.window} days)")
     with engine.connect() as conn:
         for name, (start, end) in spans().items():
             periods = [Period(start, end, name), Period(2 * start - end, start, "before")]
@@ -65,7 +68,7 @@ def main() -> None:
                 periods=(periods[0], periods[1]),
                 by=args.by,
                 as_of=as_of,
-                window=30 * DAY,
+                window=args.window * DAY,
                 repeat=30 * DAY,
                 clock=None,
                 zone=ZoneInfo("UTC"),

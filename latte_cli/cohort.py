@@ -23,7 +23,10 @@ their stage records and follow-ups; kept here, it is a few hundred blobs:
   `purchased <= resolved + W and purchased <= T` for any W and T (docs/metrics.md, Outcomes).
   It is a row per complaint, not part of the day records, so that a purchase import (which
   touches customers all over the history) rewrites a row per affected complaint, never the
-  day blobs.
+  day blobs. For revenue kept over the default window W (`KEPT_WINDOW`, revision 0017) it
+  also holds the cents of the customer's purchases in (resolved, resolved + W] and whether
+  one of them also follows another complaint of the customer: a report sums the others'
+  cents without reading a purchase (docs/architecture.md, "Reports over long periods").
 
 Triggers (revision 0009) queue, in `report_queue`, every complaint whose record may have
 changed (with the first resolution it had, so its old record is found) and every customer
@@ -42,15 +45,29 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, delete, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    null,
+    select,
+)
 from sqlalchemy import text as sql_text
 from sqlmodel import SQLModel
 
 from latte_cli import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from latte_cli.config import DEFAULT_WINDOW_DAYS
 from latte_cli.events import EventKind
 from latte_cli.workflow import Stage
 
 DAY = 86_400
+# The repurchase window `report_outcome.kept_cents` is kept for: the default `--window`.
+KEPT_WINDOW = DEFAULT_WINDOW_DAYS * DAY
 STAGES = ("listen", "acknowledge", "take_action", "thank", "explain")
 TAKE_ACTION, EXPLAIN = Stage.TAKE_ACTION.value, Stage.EXPLAIN.value
 CODES = ("assigned_agent", "channel", "category", "location", "action_kind", "root_cause")
@@ -458,7 +475,26 @@ def _outcome_select(condition: ColumnElement[bool], columns: Sequence[str] | Non
         .where(f.complaint_id == c.id, f.repurchased.is_(True))
         .scalar_subquery()
     )
-    other = table("complaint").alias("other").c
+    others = table("complaint").alias("other")
+    other = others.c
+    window = and_(after, p.purchased_epoch <= c.first_resolved_epoch + KEPT_WINDOW)
+    kept = select(func.sum(func.coalesce(p.amount_cents, 0))).where(window).scalar_subquery()
+    # A purchase in the window that is also in another counted complaint's window: the
+    # report counts it once per figure, from the (complaint, purchase) pairs. NULL without
+    # a purchase in the window, so that each kind is one range of `ix_report_outcome_kept`.
+    shared = (
+        select(literal(1))
+        .select_from(table("purchase").join(others, other.customer_id == p.customer_id))
+        .where(
+            window,
+            other.id != c.id,
+            other.first_resolved_epoch.is_not(None),
+            other.merged_into.is_(None),
+            p.purchased_epoch > other.first_resolved_epoch,
+            p.purchased_epoch <= other.first_resolved_epoch + KEPT_WINDOW,
+        )
+        .exists()
+    )
     again = (
         select(func.min(other.opened_epoch))
         .where(
@@ -479,6 +515,8 @@ def _outcome_select(condition: ColumnElement[bool], columns: Sequence[str] | Non
         "resolution_seconds": c.first_resolved_epoch - c.opened_epoch,
         "said_epoch": said,
         "again_epoch": again,
+        "kept_cents": kept,
+        "kept_shared": case((kept.is_not(None), shared), else_=null()),
     }
     return select(*(values[name] for name in columns or OUTCOME_COLUMNS)).where(
         _complaints(condition), c.customer_id.is_not(None)
@@ -496,9 +534,9 @@ OUTCOME_COLUMNS = (
     "resolution_seconds",
     "said_epoch",
     "again_epoch",
+    "kept_cents",
+    "kept_shared",
 )
-# The columns revision 0009 created; the rest came with revision 0012 (the advice).
-FIRST_OUTCOME_COLUMNS = OUTCOME_COLUMNS[:5]
 
 
 def _outcomes(conn: Connection, customers: Sequence[int]) -> None:
@@ -599,12 +637,12 @@ def rebuild(conn: Connection) -> int:
 
 
 def rebuild_outcomes(conn: Connection) -> None:
-    """Recompute every outcome row from the rows. A migration before revision 0012 (which
+    """Recompute every outcome row from the rows. A migration of an older revision (which
     runs today's code) fills only the columns its table has."""
     from sqlalchemy import inspect
 
     have = {column["name"] for column in inspect(conn).get_columns("report_outcome")}
-    columns = OUTCOME_COLUMNS if set(OUTCOME_COLUMNS) <= have else FIRST_OUTCOME_COLUMNS
+    columns = [name for name in OUTCOME_COLUMNS if name in have]
     c = table("complaint").c
     conn.execute(delete(table("report_outcome")))
     conn.execute(

@@ -316,6 +316,13 @@ class ReportOutcome(SQLModel, table=True):
             "ix_report_outcome_median",
             *("category", "action_kind", "resolution_seconds", "resolved_epoch", "complaint_id"),
         ),
+        # What revenue kept reads, from the index alone: the sums of the complaints whose
+        # purchases follow no other complaint, and the others' pairs (revision 0017).
+        Index(
+            "ix_report_outcome_kept",
+            *("kept_shared", "resolved_epoch", "kept_cents", "resolution_seconds"),
+            *("purchased_epoch", "customer_id", "complaint_id"),
+        ),
     )
 
     complaint_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
@@ -331,6 +338,13 @@ class ReportOutcome(SQLModel, table=True):
     resolution_seconds: int | None = None
     said_epoch: int | None = None
     again_epoch: int | None = None
+    # For revenue kept (revision 0017, docs/metrics.md "Remedies and revenue kept"), over the
+    # default window (`cohort.KEPT_WINDOW`): the cents of the customer's purchases in
+    # (resolved, resolved + W], None without one; and whether one of them also follows
+    # another complaint of the customer (a report then de-duplicates it from the pairs),
+    # None without one.
+    kept_cents: int | None = None
+    kept_shared: bool | None = None
 
 
 class ReportQueue(SQLModel, table=True):

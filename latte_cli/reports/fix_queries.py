@@ -14,10 +14,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import cache
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Select, Text, and_, case, cast, func, literal, null, or_, select
+from sqlalchemy import (
+    Connection,
+    Select,
+    Text,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+)
 
 from latte_cli.reports.periods import Period, period_index
 from latte_cli.reports.queries import (
@@ -438,6 +453,7 @@ def kept_pairs(
     *,
     window: int,
     values: list[str],
+    shared: bool = False,
 ) -> Iterator[str]:
     """What `kept_purchases` returns when the outcomes kept at write time are up to date,
     as texts of comma-separated integers, five per (complaint, purchase) pair: first
@@ -445,15 +461,14 @@ def kept_pairs(
     (NO_GROUP without a value or without `by`; UNLISTED for a value not in `values`). One
     text per KEPT_DAYS days of first resolutions, built by the database: a row per pair
     cost more to cross into Python than the join cost to run (docs/architecture.md,
-    "Reports over long periods")."""
-    c, p, o = table("complaint"), table("purchase"), _kept()
-    resolved = o.c.resolved_epoch
-    source: Any = o
-    group: Any = literal(NO_GROUP)
-    if by is not None:
-        column = c.c[DIMENSIONS[by]]
-        source = o.join(c, c.c.id == o.c.complaint_id)
-        group = _group_index(column, values, none=NO_GROUP, unlisted=UNLISTED)
+    "Reports over long periods").
+
+    With `shared` (`window` is `cohort.KEPT_WINDOW`), only the complaints `kept_sums`
+    leaves out: those with a purchase that also follows another complaint, and those whose
+    window ends after as-of."""
+    resolved = _kept().c.resolved_epoch
+    source, group = _kept_source(by, values)
+    o, p = _kept(), table("purchase")
     bought = and_(
         p.c.customer_id == o.c.customer_id,
         p.c.purchased_epoch > resolved,
@@ -465,20 +480,74 @@ def kept_pairs(
         pair = pair + "," + cast(part, Text)
     lo = min(q.start for q in periods)
     hi = min(max(q.end for q in periods), as_of + 1)
-    for start in range(lo, hi, KEPT_DAYS * DAY):
+    # With `shared`, the windows that end by as-of: only the shared complaints (one range of
+    # `ix_report_outcome_kept`); from `cut` on, every complaint that bought again.
+    cut = min(max(as_of - window + 1, lo), hi) if shared else lo
+    edges = [*range(lo, cut, KEPT_DAYS * DAY), *range(cut, hi, KEPT_DAYS * DAY), hi]
+    for start, stop in pairwise(edges):
         query = (
             select(joined(conn, pair))
             .select_from(source.join(p, bought))
             .where(
                 resolved >= start,
-                resolved < min(start + KEPT_DAYS * DAY, hi),
+                resolved < stop,
                 o.c.purchased_epoch <= resolved + window,
                 o.c.purchased_epoch <= as_of,
+                o.c.kept_shared == true() if start < cut else true(),
             )
         )
         text = conn.execute(query).scalar()
         if text:
             yield str(text)
+
+
+def _kept_source(by: str | None, values: list[str]) -> tuple[Any, Any]:
+    """(`report_outcome`, joined to the complaint with `by`; the SQL group index in
+    `values`, NO_GROUP without a value or without `by`, UNLISTED for a value not listed)."""
+    o, c = _kept(), table("complaint")
+    if by is None:
+        return o, literal(NO_GROUP)
+    column = c.c[DIMENSIONS[by]]
+    group = _group_index(column, values, none=NO_GROUP, unlisted=UNLISTED)
+    return o.join(c, c.c.id == o.c.complaint_id), group
+
+
+def kept_sums(
+    conn: Connection,
+    periods: list[Period],
+    by: str | None,
+    as_of: int,
+    *,
+    values: list[str],
+) -> list[tuple[int, int, int, int]]:
+    """Revenue kept over `cohort.KEPT_WINDOW` from the complaints whose purchases in the
+    window follow no other complaint, so that their cents add up without a purchase read:
+    (period index, group index as in `kept_pairs`, calendar speed bucket, cents) per
+    combination, from `ix_report_outcome_kept` (revision 0017). Left out, for `kept_pairs`:
+    complaints with a purchase that also follows another complaint, and those whose window
+    ends after as-of (their purchases after as-of are not known by then)."""
+    from latte_cli.cohort import KEPT_WINDOW
+
+    o = _kept().c
+    source, group = _kept_source(by, values)
+    resolved, bucket = o.resolved_epoch, speed_bucket(o.resolution_seconds)
+    k = period_index(resolved, periods)
+    query = (
+        select(k, group, bucket, func.sum(o.kept_cents))
+        .select_from(source)
+        .where(
+            resolved >= min(q.start for q in periods),
+            resolved < max(q.end for q in periods),
+            resolved <= as_of - KEPT_WINDOW,
+            o.kept_shared == false(),
+        )
+        .group_by(k, group, bucket)
+    )
+    return [
+        (int(i), int(g), int(b), int(cents))
+        for i, g, b, cents in conn.execute(query)
+        if i is not None
+    ]
 
 
 def active_customers(conn: Connection, period: Period, as_of: int) -> int:
