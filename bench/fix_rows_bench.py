@@ -1,14 +1,15 @@
 """Time the report's deadlines and revenue kept alone, per period length (SQLite, read only).
 
-    cp /tmp/speed-bench-0014.db /tmp/fix-rows-bench.db   # a copy: never the original
-    python bench/fix_rows_bench.py --db /tmp/fix-rows-bench.db [--by agent]
+    cp /tmp/srch2-bench.db /tmp/fix-rows-bench.db   # a copy: never the original
+    LATTE_DB=sqlite:////tmp/fix-rows-bench.db latte db upgrade   # revision 0017: the sums
+    python bench/fix_rows_bench.py --db /tmp/fix-rows-bench.db [--by agent] [--window 30]
 
 For a week, a quarter, a year and three years (each with the period before it, as a report
 reads them), prints the CPU seconds of `fix_queries.deadline_counts` and of `fixes._kept`
 (revenue kept: the query and the counting), from the outcomes kept at write time, on the
-calendar clock, with the default 90-day window (`--window` days: another window reads every
-pair) and as-of 2026-12-06 (docs/architecture.md, "Reports
-over long periods"). Run it by hand: the numbers depend on the machine and its load.
+calendar clock, with the default 90-day window (summed at write time; another `--window`
+reads every pair) and as-of 2026-12-06 (docs/architecture.md, "Reports over long periods").
+Run it by hand: the numbers depend on the machine and its load.
 """
 
 from __future__ import annotations
