@@ -37,6 +37,7 @@ COMPLAINTS = {
     "X8": ("C-6", "chat", "2026-06-20T08:00", "2026-06-21T08:00"),  # the period before
     "X9": ("C-6", "chat", "2026-07-03T08:00", "2026-07-03T09:00"),
     "X10": ("", "email", "2026-07-04T08:00", "2026-07-04T09:00"),  # no customer
+    "X11": ("C-7", "letter", "2026-08-05T08:00", "2026-08-05T10:00"),  # a channel summed only
 }
 # order: (customer ref, when, cents)
 FIRST = {
@@ -52,6 +53,7 @@ FIRST = {
     "O11": ("C-5", "2026-11-15T00:00", 512_003),  # at as-of: known
     "O12": ("C-5", "2026-11-20T00:00", 1_024_001),  # after as-of: not known
     "O13": ("C-6", "2026-07-10T00:00", 2_048_003),  # after X8 and X9
+    "O15": ("C-7", "2026-08-20T00:00", 8_192_003),
 }
 
 
@@ -189,7 +191,8 @@ def test_revenue_kept_summed_follows_late_purchases_and_a_reopening(
     assert not kept["X5"][1] and not kept["X4"][1] and kept["X1"][1] and kept["X9"][1]
     assert summed and any(cents for rows in summed for *_, cents in rows)
     total = oracle(purchases, WINDOW, by=False)["(all)"]["kept"]
-    assert total == 2_003 + 4_007 + 16_001 + 64_007 + 128_009 + 256_001 + 512_003 + 2_048_003
+    found = 2_003 + 4_007 + 16_001 + 64_007 + 128_009 + 256_001 + 512_003 + 2_048_003
+    assert total == found + 8_192_003
 
     # An import of older purchases: one follows X5 and X6 (X5 was summed alone), one X4.
     purchases |= {
@@ -242,3 +245,29 @@ def test_another_programs_change_is_counted_and_a_wrong_sum_is_found_and_repaire
     latte.ok("db", "check")
     assert stored(db_url) == stored_oracle(purchases)
     assert_right(latte, purchases)
+
+
+def test_a_group_value_the_summary_does_not_list_sends_revenue_kept_to_the_rows(
+    latte: Latte, tmp_path: Path, desk: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `--by`, a complaint's value missing from the report summary's list (another
+    program's) makes the sums unusable: every pair is read from the rows, same figures. The
+    one value left out ("letter") is only in the sums: the shared pairs are all listed."""
+    from latte_cli.reports import fix_queries
+
+    purchases = dict(FIRST)
+    import_purchases(latte, tmp_path / "p1.csv", purchases)
+    from_rows: list[Any] = []
+    read_rows = fix_queries.kept_purchases
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        from_rows.append(args)
+        return read_rows(*args, **kwargs)
+
+    monkeypatch.setattr(fix_queries, "kept_purchases", counted)
+    listed = ["chat", "email", "phone", "web"]
+    monkeypatch.setattr(fix_queries, "group_values", lambda conn, by: listed)
+    data = report(latte, 90, by=True)
+    wanted = oracle(purchases, WINDOW, by=True)
+    assert {g["group"]: pick(g["figures"]) for g in data["groups"]} == wanted
+    assert from_rows
