@@ -38,6 +38,7 @@ COMPLAINTS = {
     "X9": ("C-6", "chat", "2026-07-03T08:00", "2026-07-03T09:00"),
     "X10": ("", "email", "2026-07-04T08:00", "2026-07-04T09:00"),  # no customer
     "X11": ("C-7", "letter", "2026-08-05T08:00", "2026-08-05T10:00"),  # a channel summed only
+    "X12": ("C-8", "email", "2026-08-16T20:00", "2026-08-17T00:00"),  # resolved at T - W
 }
 # order: (customer ref, when, cents)
 FIRST = {
@@ -54,6 +55,9 @@ FIRST = {
     "O12": ("C-5", "2026-11-20T00:00", 1_024_001),  # after as-of: not known
     "O13": ("C-6", "2026-07-10T00:00", 2_048_003),  # after X8 and X9
     "O15": ("C-7", "2026-08-20T00:00", 8_192_003),
+    "O16": ("C-3", "2026-10-23T08:00", 16_384_001),  # exactly X4's resolution + W
+    "O17": ("C-8", "2026-08-17T00:00", 32_768_003),  # at X12's resolution
+    "O18": ("C-8", "2026-11-15T00:00", 65_536_001),  # X12's resolution + W, at as-of
 }
 
 
@@ -189,10 +193,11 @@ def test_revenue_kept_summed_follows_late_purchases_and_a_reopening(
     # The scene reaches what it is meant to: both paths, and the edges.
     kept = stored_oracle(purchases)
     assert not kept["X5"][1] and not kept["X4"][1] and kept["X1"][1] and kept["X9"][1]
+    assert kept["X12"] == (65_536_001, False)
     assert summed and any(cents for rows in summed for *_, cents in rows)
     total = oracle(purchases, WINDOW, by=False)["(all)"]["kept"]
     found = 2_003 + 4_007 + 16_001 + 64_007 + 128_009 + 256_001 + 512_003 + 2_048_003
-    assert total == found + 8_192_003
+    assert total == found + 8_192_003 + 16_384_001 + 65_536_001
 
     # An import of older purchases: one follows X5 and X6 (X5 was summed alone), one X4.
     purchases |= {
