@@ -256,9 +256,14 @@ class PurchaseKind:
                 raise Bad("purchased_at", "is empty")
             micros = (when - UNIX) // MICROSECOND
             self.last_time = (when_text, micros)
-        amount = cents(amount_text, "amount")
-        if amount is None:
-            raise Bad("amount", "is empty")
+        # `cents`'s most common layout, 12.50, inline; anything else goes through it.
+        digits = amount_text[:-3] + amount_text[-2:]
+        if len(digits) > 2 and amount_text[-3] == "." and digits.isdigit() and digits.isascii():
+            amount = int(digits)
+        else:
+            amount = cents(amount_text, "amount")
+            if amount is None:
+                raise Bad("amount", "is empty")
         lines = integer(count, "lines", 1, 1_000_000) or 1 if count else 1
         return (customer, order, micros, amount, lines)
 
