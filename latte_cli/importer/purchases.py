@@ -258,6 +258,7 @@ class PurchaseKind:
             self.last_time = (when_text, micros)
         # `cents`'s most common layout, 12.50, inline; anything else goes through it.
         digits = amount_text[:-3] + amount_text[-2:]
+        amount: int | None
         if len(digits) > 2 and amount_text[-3] == "." and digits.isdigit() and digits.isascii():
             amount = int(digits)
         else:
