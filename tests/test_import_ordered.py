@@ -18,8 +18,10 @@ from sqlalchemy import select
 
 from latte_cli import db
 from latte_cli.importer import ImportOptions, ImportReport, import_file
+from latte_cli.importer.base import Pending
 from latte_cli.importer.fields import Bad, TimeParser, cents
-from latte_cli.importer.purchases import PurchaseKind
+from latte_cli.importer.purchases import PurchaseKind, _runs, unpack_lines
+from latte_cli.importer.source import Record
 from latte_cli.models import Customer, Purchase
 
 Line = tuple[str, str, str, str]
@@ -235,3 +237,40 @@ def test_the_inline_amount_reads_as_cents_does() -> None:
             except Bad:
                 got = None
             assert got == want, value
+
+
+@pytest.mark.parametrize("special", ["", "\x1f", "\x1e", "\x1d"])
+def test_staged_rows_give_back_each_line_and_its_cells(special: str) -> None:
+    """A batch's staged rows (runs of an order's lines packed without per-row checks when no
+    cell holds a separator, with them otherwise) unpack to the batch's lines, in order, and
+    sum each run as a plain loop does."""
+    rng = random.Random(len(special))
+    batch = []
+    number = 2
+    for n in range(300):
+        order, customer = f"O{n // 2}", f"C-{rng.randint(1, 3)}"
+        for _ in range(rng.randint(1, 3)):
+            cells = [order, customer, f"t{number}", f"{rng.randint(0, 9)}.00"]
+            if special and rng.random() < 0.01:
+                cells[2] = f"a{special}b"
+            values = (customer, order, rng.randint(0, 10**9), rng.randint(0, 999), 1)
+            batch.append(Pending(values, Record(number, {}, None, cells, cells)))
+            number += rng.choice([1, 1, 2])  # a rejected or blank line between, now and then
+    staged = list(_runs(batch))
+    assert [line for row in staged for line in unpack_lines(row[0], row[7])] == [
+        (p.record.line, p.record.raw) for p in batch
+    ]
+    plain: list[list[Any]] = []
+    for p in batch:
+        customer, order, micros, amount, lines = p.row
+        if plain and plain[-1][1:3] == [customer, order]:
+            last = plain[-1]
+            last[3], last[4], last[5], last[6] = (
+                min(last[3], micros),
+                last[4] + amount,
+                last[5] + lines,
+                last[6] + 1,
+            )
+        else:
+            plain.append([p.record.line, customer, order, micros, amount, lines, 1])
+    assert [list(row[:7]) for row in staged] == plain
