@@ -220,7 +220,9 @@ class Store:
             size = next(size for size in IN_SIZES if size >= len(part))
             padded = (*part, *[part[-1]] * (size - len(part)))
             marks = ", ".join([self.mark] * size)
-            yield from conn.exec_driver_sql(query.format(**{"in": marks}), padded)
+            # All the chunk's rows in one fetch: iterating the result fetched them one by one
+            # (a call per customer found, a tenth of a purchases import's page writes).
+            yield from conn.exec_driver_sql(query.format(**{"in": marks}), padded).all()
 
 
 def chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
