@@ -56,6 +56,8 @@ UNIX = datetime(1970, 1, 1, tzinfo=UTC)
 # importing (see `_collector_spared`).
 YOUNG_OBJECTS = 50_000
 DAY_MICROS = 86_400_000_000
+# "00." to "59.": a clock's seconds, as `Store.ts_micros` writes them.
+SECONDS = tuple(f"{second:02d}." for second in range(60))
 
 
 @dataclass(frozen=True)
@@ -167,9 +169,8 @@ class Store:
         self.sqlite = conn.dialect.name == "sqlite"
         self.mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         self._days: dict[int, str] = {}
-        # A second of the day's clock text, "10:00:00.", made once per second of the day
-        # (at most 86,400 of them: memory does not grow with the file).
-        self._clocks: dict[int, str] = {}
+        # A minute of the day's clock text, "10:00:", made once per minute (at most 1,440).
+        self._minutes: dict[int, str] = {}
 
     def ts(self, moment: datetime | None) -> Any:
         if moment is None or not self.sqlite:
@@ -189,13 +190,13 @@ class Store:
         date = self._days.get(day)
         if date is None:
             date = self._days[day] = (UNIX + timedelta(days=day)).date().isoformat() + " "
-        seconds, fraction = divmod(rest, 1_000_000)
-        clock = self._clocks.get(seconds)
+        minutes, rest = divmod(rest, 60_000_000)
+        second, fraction = divmod(rest, 1_000_000)
+        clock = self._minutes.get(minutes)
         if clock is None:
-            minutes, second = divmod(seconds, 60)
             hour, minute = divmod(minutes, 60)
-            clock = self._clocks[seconds] = f"{hour:02d}:{minute:02d}:{second:02d}."
-        return date + clock + (f"{fraction:06d}" if fraction else "000000")
+            clock = self._minutes[minutes] = f"{hour:02d}:{minute:02d}:"
+        return date + clock + SECONDS[second] + (f"{fraction:06d}" if fraction else "000000")
 
     def insert_sql(self, table: str, columns: Sequence[str]) -> str:
         quote = self.dialect.identifier_preparer.quote
