@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, runtime_checkable
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
@@ -52,7 +52,12 @@ PURCHASE_CACHE_KIB = 8 * 1024
 # three caches of 64 MiB went past the 250 MB budget at 500,000 complaints' purchases.)
 IMPORT_TEMP_CACHE_KIB = 8 * 1024
 UNIX = datetime(1970, 1, 1, tzinfo=UTC)
+# New objects between two collections of the cycle collector's youngest generation while
+# importing (see `_collector_spared`).
+YOUNG_OBJECTS = 50_000
 DAY_MICROS = 86_400_000_000
+# "00." to "59.": a clock's seconds, as `Store.ts_micros` writes them.
+SECONDS = tuple(f"{second:02d}." for second in range(60))
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,16 @@ class Kind(Protocol):
     def finish(self, conn: Connection, run: Run) -> None: ...
 
 
+@runtime_checkable
+class PositionalKind(Kind, Protocol):
+    """A kind that also parses a CSV row straight from its cells (`row_parser`), without a
+    dict per row: used when no `--set` or `--value` adjusts the cells."""
+
+    def row_parser(self, positions: dict[str, int], run: Run) -> Callable[[list[str]], Any]:
+        """What `parse` gives for a row, from its cells; `positions`: each field's cell."""
+        ...
+
+
 @dataclass(slots=True)
 class Pending:
     """A valid row waiting for its batch: the parsed value and the record it came from."""
@@ -154,6 +169,8 @@ class Store:
         self.sqlite = conn.dialect.name == "sqlite"
         self.mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         self._days: dict[int, str] = {}
+        # A minute of the day's clock text, "10:00:", made once per minute (at most 1,440).
+        self._minutes: dict[int, str] = {}
 
     def ts(self, moment: datetime | None) -> Any:
         if moment is None or not self.sqlite:
@@ -172,11 +189,14 @@ class Store:
         day, rest = divmod(micros, DAY_MICROS)
         date = self._days.get(day)
         if date is None:
-            date = self._days[day] = (UNIX + timedelta(days=day)).date().isoformat()
-        seconds, fraction = divmod(rest, 1_000_000)
-        minutes, second = divmod(seconds, 60)
-        hour, minute = divmod(minutes, 60)
-        return f"{date} {hour:02d}:{minute:02d}:{second:02d}.{fraction:06d}"
+            date = self._days[day] = (UNIX + timedelta(days=day)).date().isoformat() + " "
+        minutes, rest = divmod(rest, 60_000_000)
+        second, fraction = divmod(rest, 1_000_000)
+        clock = self._minutes.get(minutes)
+        if clock is None:
+            hour, minute = divmod(minutes, 60)
+            clock = self._minutes[minutes] = f"{hour:02d}:{minute:02d}:"
+        return date + clock + SECONDS[second] + (f"{fraction:06d}" if fraction else "000000")
 
     def insert_sql(self, table: str, columns: Sequence[str]) -> str:
         quote = self.dialect.identifier_preparer.quote
@@ -201,7 +221,9 @@ class Store:
             size = next(size for size in IN_SIZES if size >= len(part))
             padded = (*part, *[part[-1]] * (size - len(part)))
             marks = ", ".join([self.mark] * size)
-            yield from conn.exec_driver_sql(query.format(**{"in": marks}), padded)
+            # All the chunk's rows in one fetch: iterating the result fetched them one by one
+            # (a call per customer found, a tenth of a purchases import's page writes).
+            yield from conn.exec_driver_sql(query.format(**{"in": marks}), padded).all()
 
 
 def chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
@@ -309,12 +331,18 @@ def _collector_spared() -> Iterator[None]:
     """Keep the objects alive before the import (modules, SQLAlchemy's tables and compiled
     statements) out of the cycle collector's full passes: an import allocates a few objects
     per cell, and each full pass walked all of them again (a fifth of a purchases import's
-    CPU time; docs/architecture.md, "Batch import")."""
+    CPU time; docs/architecture.md, "Batch import"). The youngest generation is collected
+    every 50,000 new objects rather than 700: the rows, cells and records an import makes are
+    freed by reference counting (they hold no cycles), and each young pass walked the batch's
+    waiting rows again (a thirtieth of a purchases import's CPU time)."""
     gc.collect()
     gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(YOUNG_OBJECTS, *thresholds[1:])
     try:
         yield
     finally:
+        gc.set_threshold(*thresholds)
         gc.unfreeze()
 
 
@@ -444,12 +472,22 @@ def _import_records(
     batch = _Batch(conn, run, kind)
     constants, value_maps = run.options.constants, run.options.values
     adjust = bool(constants or value_maps)
+    row_of = None
+    if cells_of is not None and not adjust and isinstance(kind, PositionalKind):
+        row_of = kind.row_parser(_positions(source.columns, columns), run)
     # Bound once: this loop runs for every row of the file.
     parse, key, add, reject = kind.parse, kind.key, batch.add, run.reject
     for record in source.records():
         report.rows += 1
         if record.problem:
             reject(record, None, record.problem)
+        elif row_of is not None and record.cells is not None:
+            try:
+                row = row_of(record.cells)
+            except Bad as bad:
+                reject(record, bad.field, bad.reason)
+            else:
+                add(Pending(row, record), key(row))
         else:
             if cells_of is None or record.cells is None:
                 cells = _json_cells(record, columns, kind, run.options, report)
@@ -468,14 +506,20 @@ def _import_records(
     batch.flush()
 
 
-def _csv_cells(header: list[str], columns: Columns) -> Callable[[list[str]], dict[str, str]]:
-    """A CSV row's cells by field, taken by position (a row read without a problem has as
-    many cells as the header; of two columns with one name, the last counts)."""
+def _positions(header: list[str], columns: Columns) -> dict[str, int]:
+    """Each matched field's cell in a CSV row (a row read without a problem has as many
+    cells as the header; of two columns with one name, the last counts)."""
     position = {name: i for i, name in enumerate(header)}
-    names = tuple(columns.by_field)
+    return {f: position[c] for f, c in columns.by_field.items()}
+
+
+def _csv_cells(header: list[str], columns: Columns) -> Callable[[list[str]], dict[str, str]]:
+    """A CSV row's cells by field, taken by position (see `_positions`)."""
+    position = _positions(header, columns)
+    names = tuple(position)
     if not names:
         return lambda cells: {}
-    take = itemgetter(*(position[columns.by_field[f]] for f in names))
+    take = itemgetter(*position.values())
     if len(names) == 1:
         return lambda cells: {names[0]: take(cells)}
     return lambda cells: dict(zip(names, take(cells)))  # noqa: B905  (`take` gives one each)

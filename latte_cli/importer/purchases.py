@@ -13,7 +13,7 @@ Counts: inserted / updated / unchanged are purchases (orders); rejected counts l
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from itertools import chain
 from operator import itemgetter
@@ -77,7 +77,9 @@ def _summed_columns() -> list[Column[Any]]:
 STAGING = Table(
     "latte_import_purchase",
     _staging_metadata,
-    Column("line", Integer, nullable=False),
+    # A staged row's first line: the rows' order in the file, and the key that pages them
+    # when the file lists each order once (on SQLite the rowid itself).
+    Column("line", Integer, primary_key=True, autoincrement=False),
     Column("customer_ref", String(100), nullable=False),
     *_summed_columns(),
     Column("count", Integer, nullable=False),
@@ -166,6 +168,7 @@ def _runs(batch: list[Pending]) -> Iterator[tuple[Any, ...]]:
     (how most files list an order) summed into one row, as the floor does, so that staging,
     indexing and grouping handle orders rather than lines (docs/architecture.md, "Batch
     import"). A row is (first line, customer, order, time, amount, lines, line count, raw)."""
+    pack = _plain_packer(batch) or pack_lines
     current: list[Any] | None = None
     numbers: list[int] = []
     raws: list[Raw] = []
@@ -182,14 +185,36 @@ def _runs(batch: list[Pending]) -> Iterator[tuple[Any, ...]]:
             raws.append(record.raw)
             continue
         if current is not None:
-            current.append(pack_lines(numbers, raws))
+            current.append(pack(numbers, raws))
             yield tuple(current)
         current = [record.line, customer, order, micros, amount, lines, 1]
         numbers = [record.line]
         raws = [record.raw]
     if current is not None:
-        current.append(pack_lines(numbers, raws))
+        current.append(pack(numbers, raws))
         yield tuple(current)
+
+
+def _plain_packer(batch: list[Pending]) -> Callable[[list[int], list[Raw]], str] | None:
+    """`pack_lines` without its checks per row, for a batch of CSV lines (each a list of the
+    header's number of cells) none of whose cells holds a separator: one scan of the batch's
+    cells instead of a count per staged row. None for any other batch."""
+    raws = [pending.record.raw for pending in batch]
+    if not all(type(raw) is list and raw for raw in raws):
+        return None
+    cells = "".join(chain.from_iterable(raws))  # type: ignore[arg-type]
+    if RAW_SEPARATOR in cells or RAW_JSON in cells or RAW_RUN in cells:
+        return None
+    if len(set(map(len, raws))) != 1:  # type: ignore[arg-type]
+        return None
+    join, chained = RAW_SEPARATOR.join, chain.from_iterable
+
+    def pack(numbers: list[int], raws: list[Raw]) -> str:
+        if len(numbers) == 1:
+            return join(raws[0])  # type: ignore[arg-type]
+        return f"{RAW_RUN}{','.join(map(str, numbers))}{RAW_RUN}{join(chained(raws))}"  # type: ignore[arg-type]
+
+    return pack
 
 
 class PurchaseKind:
@@ -207,46 +232,104 @@ class PurchaseKind:
     def __init__(self) -> None:
         self.staged = False
         self.last_time: tuple[str | None, int] = (None, 0)
+        # Whether every staged row so far names an order after the previous row's: then each
+        # order is one staged row, already summed, and the grouping pass is skipped (see
+        # `finish`). The lines of the batch's last order wait for the next batch (`held`), so
+        # that a run cut by a batch's end is still staged as one row.
+        self.ascending = True
+        self.last_order: str | None = None
+        self.held: list[Pending] = []
+        self.accepted = 0
 
     def key(self, row: tuple[Any, ...]) -> None:
         # Lines sharing an order go to staging together, summed later.
         return None
 
     def parse(self, c: dict[str, str], run: Run) -> tuple[Any, ...]:
-        # `text`'s checks inline for the common case (a short, non-empty reference): this
-        # runs for every line.
-        order = c["order_ref"].strip()
+        fields = (c["order_ref"], c["customer_ref"], c["purchased_at"], c["amount"])
+        return self._line(*fields, c.get("lines", ""), run.times)
+
+    def row_parser(self, positions: dict[str, int], run: Run) -> Callable[[list[str]], Any]:
+        """`parse` from a CSV row's cells, taken by position without a dict (this runs for
+        every line; docs/architecture.md, "Batch import")."""
+        line, times = self._line, run.times
+        names = ["order_ref", "customer_ref", "purchased_at", "amount"]
+        take: Callable[[list[str]], Sequence[str]]
+        if "lines" not in positions:
+            take = itemgetter(*(positions[name] for name in names))
+            return lambda cells: line(*take(cells), "", times)  # type: ignore[call-arg]
+        take = itemgetter(*(positions[name] for name in [*names, "lines"]))
+        return lambda cells: line(*take(cells), times)  # type: ignore[call-arg]
+
+    def _line(
+        self, order: str, customer: str, when_text: str, amount_text: str, count: str, times: Any
+    ) -> tuple[Any, ...]:
+        """A line's (customer, order, microseconds, cents, lines), or Bad."""
+        # `text`'s checks inline for the common case (a short, non-empty reference).
+        order = order.strip()
         if not 0 < len(order) <= 100:
             text(order, "order_ref", limit=100, required=True)  # raises Bad with the reason
-        customer = c["customer_ref"].strip()
+        customer = customer.strip()
         if not 0 < len(customer) <= 100:
             text(customer, "customer_ref", limit=100, required=True)  # raises Bad, as above
-        when_text = c["purchased_at"]
-        if when_text == self.last_time[0]:  # an order's lines share their time
-            micros = self.last_time[1]
-        else:
-            when = run.times(when_text, "purchased_at")
+        last_text, micros = self.last_time
+        if when_text != last_text:  # else an order's lines share their time
+            when = times(when_text, "purchased_at")
             if when is None:
                 raise Bad("purchased_at", "is empty")
             micros = (when - UNIX) // MICROSECOND
             self.last_time = (when_text, micros)
-        amount = cents(c["amount"], "amount")
-        if amount is None:
-            raise Bad("amount", "is empty")
-        count = c.get("lines")
+        # `cents`'s most common layout, 12.50, inline; anything else goes through it.
+        digits = amount_text[:-3] + amount_text[-2:]
+        amount: int | None
+        if len(digits) > 2 and amount_text[-3] == "." and digits.isdigit() and digits.isascii():
+            amount = int(digits)
+        else:
+            amount = cents(amount_text, "amount")
+            if amount is None:
+                raise Bad("amount", "is empty")
         lines = integer(count, "lines", 1, 1_000_000) or 1 if count else 1
         return (customer, order, micros, amount, lines)
 
     def write(self, conn: Connection, batch: list[Pending], run: Run) -> None:
+        pending = [*self.held, *batch] if self.held else batch
+        # Hold the last order's lines back, unless they are the whole batch (an order longer
+        # than a batch is staged in several rows, and grouped as any unordered file).
+        last = pending[-1].row[1]
+        cut = len(pending) - 1
+        while cut > 0 and pending[cut - 1].row[1] == last:
+            cut -= 1
+        self.held = pending[cut:] if cut else []
+        self._stage(conn, pending[:cut] if cut else pending, run)
+
+    def _stage(self, conn: Connection, lines: list[Pending], run: Run) -> None:
         if not self.staged:
             for table in (STAGING, ORDERS):
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
             STAGING.create(conn)
             self.staged = True
-        run.store.insert(conn, STAGING.name, STAGING_COLUMNS, list(_runs(batch)))
+        rows = list(_runs(lines))
+        if self.ascending:
+            previous = self.last_order
+            for row in rows:
+                order = row[2]
+                if previous is not None and order <= previous:
+                    self.ascending = False
+                    break
+                previous = order
+            self.last_order = rows[-1][2]
+        self.accepted += len(lines)
+        run.store.insert(conn, STAGING.name, STAGING_COLUMNS, rows)
 
     def finish(self, conn: Connection, run: Run) -> None:
+        if self.held:
+            with run.transaction(conn):
+                self._stage(conn, self.held, run)
+            self.held = []
         if not self.staged:
+            return
+        if self.ascending:
+            self._write_staged(conn, run)
             return
         with run.transaction(conn):
             ORDERS.create(conn)
@@ -288,8 +371,39 @@ class PurchaseKind:
         with run.transaction(conn):
             ORDERS.drop(conn)
             STAGING.drop(conn)
-        self.staged = False
+        self._reset()
         run.report.lines_accepted = accepted
+
+    def _write_staged(self, conn: Connection, run: Run) -> None:
+        """Write the staged rows as they are, a page at a time by first line: each names an
+        order no other row names (`ascending`), so each is an order, summed and with one
+        customer, in order_ref order as the grouping would give (docs/architecture.md,
+        "Batch import")."""
+        page_sql = (
+            f"SELECT s.order_ref, s.customer_ref, s.purchased_us, s.amount_cents, s.lines, "
+            f"s.line, p.id, p.customer_id, p.purchased_at, p.amount_cents, p.lines "
+            f"FROM {STAGING.name} s LEFT JOIN purchase p ON p.order_ref = s.order_ref "
+            f"WHERE s.line > {run.store.mark} ORDER BY s.line LIMIT {PAGE}"
+        )
+        last = 0
+        while True:
+            with run.transaction(conn):
+                page = conn.exec_driver_sql(page_sql, (last,)).all()
+                if not page:
+                    break
+                self._write_page(conn, page, run)
+                last = page[-1][5]
+                summary.fold(conn)
+        with run.transaction(conn):
+            STAGING.drop(conn)
+        run.report.lines_accepted = self.accepted
+        self._reset()
+
+    def _reset(self) -> None:
+        self.staged = False
+        self.ascending = True
+        self.last_order = None
+        self.accepted = 0
 
     def _reject_conflicts(self, conn: Connection, run: Run) -> None:
         split = select(ORDERS.c.order_ref).where(ORDERS.c.first_customer != ORDERS.c.last_customer)
