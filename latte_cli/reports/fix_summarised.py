@@ -3,14 +3,15 @@
 The same aggregate rows as `fix_queries.cohort_cells`, `remedy_cells`, `change_texts` and
 `cause_weeks` (docs/metrics.md: "Root causes", "Repeat complaints", "Remedies and revenue
 kept"), from the day records of `report_cohort` (`latte_cli.cohort`, revision 0015) instead
-of the complaint and stage record rows: the period's UTC days streamed a few dozen at a time,
-each record placed in its period by its first-resolution epoch (so a local period edge or an
-as-of time inside a UTC day is exact), each Take action and Explain entry joined to its
-record by complaint id, grouped with numpy. The repurchase and repeat outcomes are the ids
-read in one pass over an index of `report_outcome` per chunk of days (`cohort.bought`,
-`cohort.came_again`), as `fix_queries.kept_codes` defines them. What a report reads grows
-with the number of days, not of complaints (docs/architecture.md, "Reports over long
-periods").
+of the complaint and stage record rows. Each is a figure family fed chunk by chunk by
+`cohort_days.read`: the period's UTC days streamed a fortnight at a time and decoded once
+for every family of the report (the build's cohort figures with them), each record placed in
+its period by its first-resolution epoch (so a local period edge or an as-of time inside a
+UTC day is exact), each Take action and Explain entry joined to its record by complaint id,
+grouped with numpy. The repurchase and repeat outcomes are the ids read in one pass over an
+index of `report_outcome` per chunk of days (`cohort.bought`, `cohort.came_again`), as
+`fix_queries.kept_codes` defines them. What a report reads grows with the number of days,
+not of complaints (docs/architecture.md, "Reports over long periods").
 """
 
 from __future__ import annotations
