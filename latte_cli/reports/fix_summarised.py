@@ -26,7 +26,7 @@ from sqlalchemy import Connection
 
 from latte_cli import cohort
 from latte_cli.reports import fix_queries as fq
-from latte_cli.reports.cohort_days import Chunk, Texts, read
+from latte_cli.reports.cohort_days import Chunk, Columns, Texts, read
 from latte_cli.reports.periods import Period
 from latte_cli.reports.summarised import SPEED_LIMITS
 
@@ -81,7 +81,8 @@ class CohortCells:
     def __init__(self, by: str | None, as_of: int, *, window: int, repeat: int) -> None:
         self.by, self.as_of, self.window, self.repeat = by, as_of, window, repeat
         self.columns = [cohort.CAUSE_CODE, AGENT, *_group_column(by)]
-        self.found: dict[tuple[int, ...], list[Ints]] = {}
+        self.number: dict[tuple[int, ...], int] = {}  # cell -> its number
+        self.kept: Columns | None = None  # per record: its cell's number, its seconds
 
     def add(self, chunk: Chunk) -> None:
         inside = chunk.place >= 0
@@ -112,19 +113,36 @@ class CohortCells:
             rep.astype(np.int64),
         ]
         order, starts, first = _cells(values)
-        ordered = seconds[order]  # each cell's seconds a view of its stretch
-        bounds = [*starts.tolist(), len(order)]
         rows = np.stack(values, axis=1)[first].tolist()
-        found = self.found
-        for i, row in enumerate(rows):
-            found.setdefault(tuple(row), []).append(ordered[bounds[i] : bounds[i + 1]])
+        number = self.number
+        found = np.array([number.setdefault(tuple(r), len(number)) for r in rows], np.int32)
+        cell = np.empty(len(order), np.int32)
+        cell[order] = np.repeat(found, np.diff([*starts.tolist(), len(order)]))
+        # Per record its cell's number and its seconds, in 32 bits when they fit, grouped
+        # once at the end (half the memory of a full history's durations in 64 bits, and no
+        # object per cell and chunk).
+        if self.kept is None:
+            self.kept = Columns(chunk.total)
+        self.kept.add("cell", cell)
+        fits = not len(seconds) or int(np.abs(seconds).max()) < 2**31
+        self.kept.add("seconds", seconds.astype(np.int32) if fits else seconds)
 
     def rows(self, texts: Texts) -> list[tuple[Any, ...]]:
         """(key, group, root cause, agent, speed bucket, repurchase outcome, repeat outcome,
-        complaints, resolution seconds as an array)."""
+        complaints, resolution seconds as an array). Handed over once: the family forgets
+        them, so they do not outlive their use in the report."""
+        if not self.number or self.kept is None:
+            return []
+        cell = self.kept.parts("cell")[0]
+        order = np.argsort(cell, kind="stable")
+        seconds = self.kept.parts("seconds")[0][order]  # each cell's a view of its stretch
+        del order
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(cell, minlength=len(self.number)))])
+        number, self.number, self.kept = self.number, {}, None
+        del cell
         cells: list[tuple[Any, ...]] = []
-        for (k, g, cause, agent, bucket_, outcome_, rep_), parts in self.found.items():
-            joined = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        for (k, g, cause, agent, bucket_, outcome_, rep_), i in number.items():
+            values = seconds[int(bounds[i]) : int(bounds[i + 1])]
             cells.append(
                 (
                     k,
@@ -134,8 +152,8 @@ class CohortCells:
                     bucket_,
                     outcome_,
                     rep_,
-                    len(joined),
-                    joined,
+                    len(values),
+                    values,
                 )
             )
         return cells
@@ -195,7 +213,7 @@ class ChangeTexts:
     def __init__(self, by: str | None, as_of: int, counted: int) -> None:
         self.by, self.as_of, self.counted = by, as_of, counted
         self.columns = [cohort.CAUSE_CODE, *_group_column(by)]
-        self.parts: list[list[Ints]] = []
+        self.found: dict[tuple[int, ...], int] = {}
 
     def add(self, chunk: Chunk) -> None:
         entries, at, text = chunk.entries["changes"]
@@ -204,27 +222,22 @@ class ChangeTexts:
         place = chunk.place[at]
         counted = (place >= 0) & (place < self.counted) & (cause != 0)
         counted &= entries["completed"].astype(np.int64) <= self.as_of
-        if counted.any():
-            at = at[counted]
-            group = _group(chunk, self.by)[at]
-            self.parts.append([chunk.place[at], group, cause[counted], text[counted]])
+        if not counted.any():
+            return
+        at = at[counted]
+        values = [chunk.place[at], _group(chunk, self.by)[at], cause[counted], text[counted]]
+        # Counted per chunk: only the cells stay in memory, not an entry per Explain record.
+        _, starts, first = _cells(values)
+        n = np.diff([*starts.tolist(), len(values[0])])
+        rows = np.stack(values, axis=1)[first].tolist()
+        for row, count in zip(rows, n.tolist(), strict=True):
+            self.found[tuple(row)] = self.found.get(tuple(row), 0) + count
 
     def rows(self, texts: Texts) -> list[tuple[int, Any, str, str, int]]:
         """(key, group, root cause, "what will change" text, Explain records)."""
-        if not self.parts:
-            return []
-        joined = [np.concatenate(c) for c in zip(*self.parts, strict=True)]
-        _, starts, first = _cells(joined)
-        n = np.diff([*starts.tolist(), len(joined[0])])
         return [
-            (
-                int(joined[0][row]),
-                texts.values[int(joined[1][row])],
-                str(texts.values[int(joined[2][row])]),
-                str(texts.values[int(joined[3][row])]),
-                int(count),
-            )
-            for row, count in zip(first.tolist(), n.tolist(), strict=True)
+            (k, texts.values[g], str(texts.values[cause]), str(texts.values[text]), n)
+            for (k, g, cause, text), n in self.found.items()
         ]
 
 

@@ -28,7 +28,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection, func, select
 
 from latte_cli import cohort, summary
-from latte_cli.reports.cohort_days import Chunk, Family, Texts, read
+from latte_cli.reports.cohort_days import Chunk, Columns, Family, Texts, read
 from latte_cli.reports.periods import Period
 
 Ints = npt.NDArray[np.int64]
@@ -62,7 +62,8 @@ class CohortFigures:
         self.no_value, self.at = no_value, at
         self.column = cohort.DIMENSION_CODE[by] if by else None
         self.columns = [cohort.ACTION_CODE, *([self.column] if self.column is not None else [])]
-        self.parts: dict[str, list[Any]] = {name: [] for name in PARTS}
+        self.parts: dict[str, list[Any]] = {name: [] for name in PARTS}  # of one chunk
+        self.kept: Columns | None = None  # of every chunk so far
         self.offset = 0  # entries kept so far, for the scores' entry numbers
 
     def add(self, chunk: Chunk) -> None:
@@ -99,16 +100,25 @@ class CohortFigures:
             self.parts["score_entry"].append(rank[found_at[counted]] + self.offset)
             self.parts["score"].append(found["nps"][counted].astype(np.int8))
         self.offset += len(kept)
+        if self.kept is None:
+            self.kept = Columns(chunk.total)
+        for name, parts in self.parts.items():
+            for part in parts:
+                self.kept.add(name, part)
+            parts.clear()
 
     def finish(self, texts: Texts) -> None:
-        if not self.offset:
+        if not self.offset or self.kept is None:
             return
+        self.parts = {name: self.kept.parts(name) for name in PARTS}
+        self.kept = None
         groups = np.concatenate(self.parts["group"])
         # The groups present, numbered densely (text numbers count every name read).
         present = np.flatnonzero(np.bincount(groups, minlength=len(texts.values)))
-        dense = np.zeros(len(texts.values), np.int64)
+        dense = np.zeros(len(texts.values), np.int32)
         dense[present] = np.arange(len(present))
         self.parts["group"] = [dense[groups]]
+        del groups  # not held through the grouping, the report's peak of memory
         group_values = [texts.values[i] for i in present.tolist()]
         action_values = [self.no_value if v is None else v for v in texts.values]
         _spread(self.parts, self.keys, group_values, action_values, self.at)
@@ -164,12 +174,15 @@ def _latest_scores(scores: Any, at: Ints, known: int) -> tuple[Any, Ints] | None
     return ordered[last], at[order][last]
 
 
+# Each stage's seconds are a field of their own: grouping a field needs it twice at once
+# (gathered, then in cell order), and six stages at once were the report's peak of memory.
+STAGE_FIELDS = tuple(f"stage {stage}" for stage in cohort.STAGES)
 PARTS = (
     "place",
     "group",
     "resolution",
     "acknowledge",
-    "stages",
+    *STAGE_FIELDS,
     "reopened",
     "followed",
     "customer",
@@ -207,7 +220,9 @@ def _add_entries(
     # epochs narrowed to 32 bits can be (`_narrow` keeps such a difference in 64 bits).
     parts["acknowledge"].append(_narrow(np.where(gap, 0, acknowledged - opened), missing=gap))
     # int32, widened per figure; a copy, not a view that would keep every whole record alive
-    parts["stages"].append(np.ascontiguousarray(kept["stages"]))
+    stages = kept["stages"]
+    for i, name in enumerate(STAGE_FIELDS):
+        parts[name].append(np.ascontiguousarray(stages[:, i]))
     parts["reopened"].append(kept["reopened"] <= known)
     parts["followed"].append(kept["followed"] <= known)
     parts["customer"].append(kept["customer"] == 1)
@@ -270,9 +285,8 @@ def _spread(
         m.resolution.append(joined["resolution"][stretch])
         acknowledge = joined["acknowledge"][stretch]
         m.acknowledge.append(acknowledge[acknowledge != missing])
-        stages = joined["stages"][stretch]
-        for i, stage in enumerate(STAGES):
-            seconds = stages[:, i]
+        for name, stage in zip(STAGE_FIELDS, STAGES, strict=True):
+            seconds = joined[name][stretch]
             seconds = seconds[seconds != cohort.MISSING]
             if len(seconds):
                 m.stages.setdefault(stage, []).append(seconds)
@@ -296,7 +310,7 @@ def _spread(
 FIELDS = (
     "resolution",
     "acknowledge",
-    "stages",
+    *STAGE_FIELDS,
     "reopened",
     "followed",
     "customer",
