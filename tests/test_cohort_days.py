@@ -150,3 +150,21 @@ def test_a_report_reads_each_day_once(
     assert max(counts.values()) <= 2
     # Days read twice: only the recurring causes' four weeks (29 days at most).
     assert sum(1 for n in counts.values() if n == 2) <= 29
+
+
+def test_columns_hold_what_concatenating_would() -> None:
+    """Values kept across chunks (`cohort_days.Columns`) equal the chunks concatenated, also
+    when a later chunk needs a wider type than the first."""
+    chunks = [
+        np.array([3, -1, 7], np.int32),
+        np.array([], np.int32),
+        np.array([2**40, 5], np.int64),
+        np.array([9], np.int16),
+    ]
+    columns = cohort_days.Columns(sum(len(c) for c in chunks))
+    for chunk in chunks:
+        columns.add("seconds", chunk)
+    (kept,) = columns.parts("seconds")
+    assert kept.dtype == np.int64
+    assert kept.tolist() == [3, -1, 7, 2**40, 5, 9]
+    assert columns.parts("absent") == []
