@@ -48,6 +48,8 @@ CHANGE = np.dtype([("id", "<i8"), ("completed", "<i4"), ("code", "<i4")])
 LAYOUTS = {"scores": SCORE, "remedies": REMEDY, "changes": CHANGE}
 assert RECORD.itemsize == cohort.RECORD.size and SCORE.itemsize == cohort.SCORE.size
 assert REMEDY.itemsize == cohort.REMEDY.size and CHANGE.itemsize == cohort.CHANGE.size
+# The speed buckets' upper limits in seconds (`queries.speed_bucket`).
+SPEED_LIMITS = np.array((4 * 3600, 24 * 3600, 72 * 3600), np.int64)
 # Days read at a time: a full history's chunk of 64 days holds tens of MB of intermediate
 # arrays; a fortnight's is a quarter of that, for a few more index reads.
 DAYS = 16
@@ -148,6 +150,16 @@ class Chunk:
     codes: dict[int, Ints] = field(default_factory=dict)
     entries: dict[str, tuple[Any, Ints, Ints | None]] = field(default_factory=dict)
     _found: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
+    _speed: tuple[Ints, Ints] | None = None
+
+    def speed(self) -> tuple[Ints, Ints]:
+        """Per record: (resolution seconds, speed bucket), computed once for every family."""
+        if self._speed is None:
+            records = self.records
+            seconds = records["resolved"].astype(np.int64) - records["opened"].astype(np.int64)
+            bucket = np.searchsorted(SPEED_LIMITS, seconds, "right").astype(np.int64)
+            self._speed = (seconds, bucket)
+        return self._speed
 
     def bought(self) -> npt.NDArray[np.bool_]:
         """Per record: its customer bought again within the window, by the as-of time (one

@@ -28,7 +28,6 @@ from latte_cli import cohort
 from latte_cli.reports import fix_queries as fq
 from latte_cli.reports.cohort_days import Chunk, Columns, Texts, read
 from latte_cli.reports.periods import Period
-from latte_cli.reports.summarised import SPEED_LIMITS
 
 Ints = npt.NDArray[np.int64]
 AGENT = cohort.DIMENSION_CODE["agent"]
@@ -42,12 +41,6 @@ def _group(chunk: Chunk, by: str | None) -> Ints:
     if by is None:
         return np.zeros(len(chunk.place), np.int64)  # text number 0: no value
     return chunk.codes[cohort.DIMENSION_CODE[by]]
-
-
-def _speed(records: Any) -> tuple[Ints, Ints]:
-    """(resolution seconds, speed bucket) of each record (`queries.speed_bucket`)."""
-    seconds = records["resolved"].astype(np.int64) - records["opened"].astype(np.int64)
-    return seconds, np.searchsorted(SPEED_LIMITS, seconds, "right").astype(np.int64)
 
 
 def _cells(columns: Sequence[Ints]) -> tuple[Ints, Ints, Ints]:
@@ -92,7 +85,7 @@ class CohortCells:
         known = min(as_of, cohort.NEVER - 1)  # an as-of time past 2038 leaves NEVER unknown
         records = chunk.records[inside]
         resolved = records["resolved"].astype(np.int64)
-        seconds, bucket = _speed(records)
+        seconds, bucket = (values[inside] for values in chunk.speed())
         customer = records["customer"] == 1
         evidence = chunk.bought()[inside] | (records["said"] <= known)
         outcome = np.where(evidence, 0, np.where(resolved + window <= as_of, 1, 2))
@@ -177,7 +170,7 @@ class RemedyCells:
         if not counted.any():
             return
         at = at[counted]
-        _, bucket = _speed(chunk.records[at])
+        bucket = chunk.speed()[1][at]
         values = [chunk.place[at], _group(chunk, self.by)[at], bucket, kind[counted]]
         cid = entries["id"][counted]
         cents = entries["cents"][counted].astype(np.int64)

@@ -28,12 +28,11 @@ import numpy.typing as npt
 from sqlalchemy import Connection, func, select
 
 from latte_cli import cohort, summary
-from latte_cli.reports.cohort_days import Chunk, Columns, Family, Texts, read
+from latte_cli.reports.cohort_days import SPEED_LIMITS, Chunk, Columns, Family, Texts, read
 from latte_cli.reports.periods import Period
 
 Ints = npt.NDArray[np.int64]
 DAY = cohort.DAY
-SPEED_LIMITS = np.array((4 * 3600, 24 * 3600, 72 * 3600), np.int64)
 
 
 def available(conn: Connection) -> bool:
