@@ -154,17 +154,18 @@ def test_a_report_reads_each_day_once(
 
 def test_columns_hold_what_concatenating_would() -> None:
     """Values kept across chunks (`cohort_days.Columns`) equal the chunks concatenated, also
-    when a later chunk needs a wider type than the first."""
+    when a later chunk needs a wider type than the first or the bound was too small."""
     chunks = [
         np.array([3, -1, 7], np.int32),
         np.array([], np.int32),
         np.array([2**40, 5], np.int64),
         np.array([9], np.int16),
     ]
-    columns = cohort_days.Columns(sum(len(c) for c in chunks))
-    for chunk in chunks:
-        columns.add("seconds", chunk)
-    (kept,) = columns.parts("seconds")
-    assert kept.dtype == np.int64
-    assert kept.tolist() == [3, -1, 7, 2**40, 5, 9]
-    assert columns.parts("absent") == []
+    for size in (sum(len(c) for c in chunks), 2):  # the bound, and one too small
+        columns = cohort_days.Columns(size)
+        for chunk in chunks:
+            columns.add("seconds", chunk)
+        (kept,) = columns.parts("seconds")
+        assert kept.dtype == np.int64
+        assert kept.tolist() == [3, -1, 7, 2**40, 5, 9]
+        assert columns.parts("absent") == []

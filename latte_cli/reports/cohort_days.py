@@ -116,6 +116,10 @@ class Columns:
             found = self.arrays[name] = np.empty(self.size, values.dtype)
         elif np.result_type(found, values) != found.dtype:  # a wider chunk (as concatenating)
             found = self.arrays[name] = found.astype(np.result_type(found, values))
+        if n + len(values) > len(found):  # more than the bound (a day's count out of date)
+            grown = np.empty(max(2 * len(found), n + len(values)), found.dtype)
+            grown[:n] = found[:n]
+            found = self.arrays[name] = grown
         found[n : n + len(values)] = values
         self.used[name] = n + len(values)
 
