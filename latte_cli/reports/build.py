@@ -19,6 +19,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection
 
 from latte_cli import vocabulary
+from latte_cli.reports import fix_summarised as fs
 from latte_cli.reports import fixes as fx
 from latte_cli.reports import queries as q
 from latte_cli.reports import summarised
@@ -303,9 +304,10 @@ class _Collector:
             if acknowledge:
                 m.acknowledge.append(_integers(acknowledged))
 
-    def from_summary(self, b: q.Buckets) -> None:
+    def from_summary(self, b: q.Buckets, fixes: fs.Fixes | None = None) -> None:
         """Everything `speed` and `everything_else` add, from the summaries kept at write time
-        (calendar clock, nothing pending; see `summarised`)."""
+        (calendar clock, nothing pending; see `summarised`); the cohort summary's days read
+        once for these and for `fixes` (docs/architecture.md, "Reports over long periods")."""
         o = self.options
         by, as_of, target = o.by, o.as_of, o.target_seconds
         summarised.volume_figures(
@@ -314,6 +316,9 @@ class _Collector:
         summarised.cohort_figures(
             self.conn, b.periods, by=by, as_of=as_of, target=target,
             window=o.window_seconds, no_value=NO_VALUE, at=self.at,
+            together=fixes.families if fixes else (),
+            texts=fixes.texts if fixes else None,
+            repeat=o.repeat_days * 86_400,
         )  # fmt: skip
 
     def everything_else(self, b: q.Buckets) -> None:
@@ -391,15 +396,6 @@ def build_report(conn: Connection, span: Span, options: Options, *, kind: str) -
     explicit = q.Buckets({0: span.current, 1: span.previous}, options.zone, weekly=False)
     collector = _Collector(conn, options)
     available = summarised.available(conn)
-    if options.schedule is None and available:
-        # Cost grows with the days of the period, not its complaints (docs/architecture.md).
-        collector.from_summary(explicit)
-    else:
-        collector.speed(explicit)
-        collector.everything_else(explicit)
-    target = options.target_seconds
-    current, previous = collector.merged(0), collector.merged(1)
-    totals_opened = {0: current.opened, 1: previous.opened}
     settings = fx.Settings(
         periods=(span.current, span.previous),
         by=options.by,
@@ -410,10 +406,23 @@ def build_report(conn: Connection, span: Span, options: Options, *, kind: str) -
         zone=options.zone,
         kept=available,
     )
+    read: fs.Fixes | None = None
+    if options.schedule is None and available:
+        # Cost grows with the days of the period, not its complaints (docs/architecture.md);
+        # the cohort summary's days are read once for these figures and those on what to fix.
+        read = fx.summarised_fixes(settings)
+        collector.from_summary(explicit, read)
+    else:
+        collector.speed(explicit)
+        collector.everything_else(explicit)
+    target = options.target_seconds
+    current, previous = collector.merged(0), collector.merged(1)
+    totals_opened = {0: current.opened, 1: previous.opened}
     fixes = fx.fix_figures(
         conn,
         settings,
         lambda k, g: totals_opened[k] if g is fx.ALL else collector.at(k, g).opened,
+        read=read,
     )
     groups: tuple[GroupFigures, ...] = ()
     if options.by is not None:

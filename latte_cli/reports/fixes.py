@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 
 from latte_cli import vocabulary
 from latte_cli.cohort import KEPT_WINDOW
+from latte_cli.reports import cohort_days
 from latte_cli.reports import fix_queries as fq
 from latte_cli.reports import fix_summarised as fs
 from latte_cli.reports.hours import BusinessClock
@@ -182,19 +183,30 @@ class Settings:
 
 
 def fix_figures(
-    conn: Connection, s: Settings, opened: Callable[[int, Any], int]
+    conn: Connection,
+    s: Settings,
+    opened: Callable[[int, Any], int],
+    *,
+    read: fs.Fixes | None = None,
 ) -> dict[tuple[int, Any], FixFigures]:
     """Per (period key 0 = the period / 1 = the one before, group): the figures; the key
     (k, ALL) holds each period's totals. `opened(k, group)` gives the complaints opened
-    (the volume figure, already computed), for the rate per 1,000 active customers."""
+    (the volume figure, already computed), for the rate per 1,000 active customers.
+    `read`: the cohort cells, remedies and texts already read from the cohort summary
+    (`summarised_fixes`, filled with the report's cohort figures)."""
     periods = list(s.periods)
     cells: dict[tuple[int, Any], _Cell] = defaultdict(_Cell)
     for k, g, name, status, n in fq.deadline_counts(conn, periods, s.by, s.as_of):
         cells[(k, g)].deadlines[name][status] += n
-    _cohort(conn, s, periods, cells)
-    for k, g, cause, text, n in _source(s).change_texts(conn, periods[:1], s.by, s.as_of):
-        cells[(k, g)].changes[cause][text] += n
-    _remedies(conn, s, periods, cells)
+    if read is None and _summarised(s):
+        # The three families from one read of the days (docs/architecture.md).
+        read = summarised_fixes(s)
+        cohort_days.read(
+            conn, periods, s.as_of, read.families, read.texts, window=s.window, repeat=s.repeat
+        )
+    _cohort(conn, s, periods, cells, read)
+    _changes(conn, s, periods, cells, read)
+    _remedies(conn, s, periods, cells, read)
     _kept(conn, s, periods, cells)
     _recurring(conn, s, cells)
     active = [fq.active_customers(conn, p, s.as_of) for p in periods]
@@ -274,12 +286,39 @@ def _bucket(clock: BusinessClock | None, opened: int, resolved: int) -> tuple[in
     return seconds, bisect_right(SPEED_LIMITS, seconds)
 
 
+def summarised_fixes(s: Settings) -> fs.Fixes:
+    """The cohort cells, remedies and texts to fill from one read of the cohort summary's
+    days over (the period, the one before)."""
+    return fs.fixes(s.by, s.as_of, window=s.window, repeat=s.repeat, texts=cohort_days.Texts())
+
+
+def _changes(
+    conn: Connection,
+    s: Settings,
+    periods: list[Period],
+    cells: dict[tuple[int, Any], _Cell],
+    read: fs.Fixes | None,
+) -> None:
+    """The "what will change" texts of the period (not of the one before)."""
+    found = (
+        read.changes.rows(read.texts)
+        if read is not None
+        else fq.change_texts(conn, periods[:1], s.by, s.as_of)
+    )
+    for k, g, cause, text, n in found:
+        cells[(k, g)].changes[cause][text] += n
+
+
 def _cohort(
-    conn: Connection, s: Settings, periods: list[Period], cells: dict[tuple[int, Any], _Cell]
+    conn: Connection,
+    s: Settings,
+    periods: list[Period],
+    cells: dict[tuple[int, Any], _Cell],
+    read: fs.Fixes | None,
 ) -> None:
     rows: Iterable[tuple[Any, ...]]
-    if _summarised(s):
-        rows = fs.cohort_cells(conn, periods, s.by, s.as_of, window=s.window, repeat=s.repeat)
+    if read is not None:
+        rows = read.cells.rows(read.texts)
     elif s.clock is None:
         rows = fq.cohort_cells(
             conn, periods, s.by, s.as_of, window=s.window, repeat=s.repeat, per_complaint=False,
@@ -324,12 +363,16 @@ def _cohort(
 
 
 def _remedies(
-    conn: Connection, s: Settings, periods: list[Period], cells: dict[tuple[int, Any], _Cell]
+    conn: Connection,
+    s: Settings,
+    periods: list[Period],
+    cells: dict[tuple[int, Any], _Cell],
+    read: fs.Fixes | None,
 ) -> None:
     if s.clock is None:
         found = (
-            fs.remedy_cells(conn, periods, s.by, s.as_of)
-            if _summarised(s)
+            read.remedies.rows(read.texts)
+            if read is not None
             else fq.remedy_cells(conn, periods, s.by, s.as_of, per_complaint=False)
         )
         for k, g, bucket, kind, n, cents in found:

@@ -2,10 +2,11 @@
 
 - The cohort figures (resolved, resolution and acknowledge times, stage times, reopened,
   follow-ups, NPS, repurchase outcomes) come from the cohort summary (`latte_cli.cohort`): the
-  day records of the period's UTC days, streamed a few dozen days at a time, each record
-  placed in its period by its first-resolution epoch (so a local period edge or the as-of time
-  inside a UTC day is exact), grouped with numpy, and the ids that bought again from one pass
-  over the outcome index.
+  day records of the period's UTC days, streamed a fortnight at a time and decoded once for
+  every figure family of the report (`cohort_days.read`), each record placed in its period by
+  its first-resolution epoch (so a local period edge or the as-of time inside a UTC day is
+  exact), grouped with numpy, and the ids that bought again from one pass over the outcome
+  index.
 - The volume figures (opened, backlog, overdue) come from the report summary's day counts
   (`latte_cli.summary`): sums over whole days, and the seconds stored with the entries of the
   days cut by a period edge, the as-of time or the overdue limit.
@@ -18,9 +19,8 @@ figures need the rows (a business-hours clock).
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,29 +28,11 @@ import numpy.typing as npt
 from sqlalchemy import Connection, func, select
 
 from latte_cli import cohort, summary
+from latte_cli.reports.cohort_days import SPEED_LIMITS, Chunk, Columns, Family, Texts, read
 from latte_cli.reports.periods import Period
 
 Ints = npt.NDArray[np.int64]
 DAY = cohort.DAY
-SPEED_LIMITS = np.array((4 * 3600, 24 * 3600, 72 * 3600), np.int64)
-# The layouts of `cohort.RECORD` and `cohort.SCORE` (packed, little-endian).
-RECORD = np.dtype(
-    [
-        ("id", "<i8"),
-        ("opened", "<i4"),
-        ("resolved", "<i4"),
-        ("acknowledged", "<i4"),
-        ("stages", "<i4", (len(cohort.STAGES),)),
-        ("reopened", "<i4"),
-        ("followed", "<i4"),
-        ("said", "<i4"),
-        ("satisfied", "<i4"),
-        ("customer", "<i1"),
-        ("codes", "<i4", (len(cohort.CODES),)),
-    ]
-)
-SCORE = np.dtype([("id", "<i8"), ("recorded", "<i4"), ("nps", "<i4")])
-assert RECORD.itemsize == cohort.RECORD.size and SCORE.itemsize == cohort.SCORE.size
 
 
 def available(conn: Connection) -> bool:
@@ -58,24 +40,87 @@ def available(conn: Connection) -> bool:
     return not cohort.pending(conn) and not summary.has_pending(conn)
 
 
-class _Labels:
-    """Texts to small integers, in order of first appearance; -1 (no value) maps to `none`."""
+class CohortFigures:
+    """Each (period, group)'s cohort material, added to `at(key, group)` (a `build._Material`)
+    from the chunks of a `cohort_days.read`: period `i` of the read is key `keys[i]`."""
 
-    def __init__(self, none: Any) -> None:
-        self.none = none
-        self.index: dict[Any, int] = {}
-        self.values: list[Any] = []
+    blobs: Sequence[str] = ("scores",)
 
-    def of(self, value: Any) -> int:
-        found = self.index.get(value)
-        if found is None:
-            found = self.index[value] = len(self.values)
-            self.values.append(value)
-        return found
+    def __init__(
+        self,
+        keys: list[int],
+        *,
+        by: str | None,
+        as_of: int,
+        target: float,
+        window: int,
+        no_value: str,
+        at: Callable[[int, Any], Any],
+    ) -> None:
+        self.keys, self.by, self.as_of, self.target, self.window = keys, by, as_of, target, window
+        self.no_value, self.at = no_value, at
+        self.column = cohort.DIMENSION_CODE[by] if by else None
+        self.columns = [cohort.ACTION_CODE, *([self.column] if self.column is not None else [])]
+        self.parts: dict[str, list[Any]] = {name: [] for name in PARTS}  # of one chunk
+        self.kept: Columns | None = None  # of every chunk so far
+        self.offset = 0  # entries kept so far, for the scores' entry numbers
 
-    def table(self, texts: list[str]) -> Ints:
-        """Per code of a day row (0..len-1, then -1 as the last element): the label index."""
-        return np.array([self.of(t) for t in texts] + [self.of(self.none)], np.int32)
+    def add(self, chunk: Chunk) -> None:
+        inside = chunk.place >= 0
+        kept = chunk.records[inside]
+        if not len(kept):
+            return
+        known = min(self.as_of, cohort.NEVER - 1)  # an as-of time past 2038 leaves NEVER unknown
+        # Group and action kind as text numbers (0: no value), per kept record.
+        group = (
+            np.zeros(len(kept), np.int64)
+            if self.column is None
+            else chunk.codes[self.column][inside]
+        )
+        _add_entries(
+            self.parts,
+            kept,
+            chunk.place[inside].astype(np.int32),
+            group.astype(np.int32),
+            chunk.codes[cohort.ACTION_CODE][inside].astype(np.int32),
+            chunk.bought()[inside],
+            known=known,
+            as_of=self.as_of,
+            target=self.target,
+            window=self.window,
+        )
+        scores, at, _ = chunk.entries["scores"]
+        latest = _latest_scores(scores, at, known)
+        if latest is not None:
+            found, found_at = latest
+            counted = inside[found_at]
+            # The kept record of each entry: its rank among the chunk's kept records.
+            rank = np.cumsum(inside) - 1
+            self.parts["score_entry"].append(rank[found_at[counted]] + self.offset)
+            self.parts["score"].append(found["nps"][counted].astype(np.int8))
+        self.offset += len(kept)
+        if self.kept is None:
+            self.kept = Columns(chunk.total)
+        for name, parts in self.parts.items():
+            for part in parts:
+                self.kept.add(name, part)
+            parts.clear()
+
+    def finish(self, texts: Texts) -> None:
+        if not self.offset or self.kept is None:
+            return
+        self.parts = {name: self.kept.parts(name) for name in PARTS}
+        self.kept = None
+        groups = np.concatenate(self.parts["group"])
+        # The groups present, numbered densely (text numbers count every name read).
+        present = np.flatnonzero(np.bincount(groups, minlength=len(texts.values)))
+        dense = np.zeros(len(texts.values), np.int32)
+        dense[present] = np.arange(len(present))
+        self.parts["group"] = [dense[groups]]
+        del groups  # not held through the grouping, the report's peak of memory
+        group_values = [texts.values[i] for i in present.tolist()]
+        action_values = [self.no_value if v is None else v for v in texts.values]
+        _spread(self.parts, self.keys, group_values, action_values, self.at)
 
 
 def cohort_figures(
@@ -88,99 +133,55 @@ def cohort_figures(
     window: int,
     no_value: str,
     at: Callable[[int, Any], Any],
+    together: Sequence[Family] = (),
+    texts: Texts | None = None,
+    repeat: int = 0,
 ) -> None:
-    """Add each (period, group)'s cohort material to `at(key, group)` (a `build._Material`)."""
-    keys = sorted(periods, key=lambda k: periods[k].start)
-    starts = np.array([periods[k].start for k in keys], np.int64)
-    ends = np.array([periods[k].end for k in keys], np.int64)
-    lo, last = int(starts.min()), min(int(ends.max()) - 1, as_of)
-    if last < lo:
-        return
-    known = min(as_of, cohort.NEVER - 1)  # an as-of time past 2038 still leaves NEVER unknown
-    groups, actions = _Labels(None), _Labels(no_value)
-    column = cohort.DIMENSION_CODE[by] if by else None
-    parts: dict[str, list[Any]] = {name: [] for name in PARTS}
-    offset = 0  # entries kept so far, for the scores' entry numbers
-    for rows in cohort.records_between(conn, lo // DAY, last // DAY):
-        # A chunk of days at once: only the codes are translated day by day.
-        kept_parts, group_parts, action_parts, score_parts = [], [], [], []
-        for _day, names, blob, score_blob in rows:
-            records = np.frombuffer(blob, RECORD)
-            texts = json.loads(names)
-            codes = records["codes"]
-            kept_parts.append(records)
-            if column is None:
-                group_parts.append(np.full(len(records), groups.of(None), np.int32))
-            else:
-                group_parts.append(groups.table(texts)[codes[:, column]])
-            action_parts.append(actions.table(texts)[codes[:, cohort.ACTION_CODE]])
-            score_parts.append(np.frombuffer(score_blob, SCORE))
-        if not kept_parts:
-            continue
-        records = np.concatenate(kept_parts)
-        resolved = records["resolved"].astype(np.int64)
-        # The ids that bought again, for this chunk's days only (a few MB for a full history
-        # at once otherwise).
-        first_day, last_day = rows[0][0], rows[-1][0]
-        text = cohort.bought(
-            conn, max(lo, first_day * DAY), min(last, last_day * DAY + DAY - 1), window, as_of
-        )
-        # Parsed in C: no Python int per id.
-        bought = np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, np.int64)
-        bought.sort()
-        place = np.searchsorted(starts, resolved, "right") - 1
-        inside = (resolved >= lo) & (resolved <= last)
-        inside &= resolved < ends[np.maximum(place, 0)]
-        kept = records[inside]
-        if not len(kept):
-            continue
-        _add_entries(
-            parts,
-            kept,
-            place[inside].astype(np.int32),
-            np.concatenate(group_parts)[inside],
-            np.concatenate(action_parts)[inside],
-            bought,
-            known=known,
-            as_of=as_of,
-            target=target,
-            window=window,
-        )
-        scores = _latest_scores(np.concatenate(score_parts), known)
-        if len(scores):
-            # Ids are unique across days and sorted within each: one sort finds every entry.
-            order = np.argsort(kept["id"], kind="stable")
-            ids = kept["id"][order]
-            at_id = np.minimum(np.searchsorted(ids, scores["id"]), len(ids) - 1)
-            counted = ids[at_id] == scores["id"]
-            parts["score_entry"].append(order[at_id[counted]] + offset)
-            parts["score"].append(scores["nps"][counted].astype(np.int8))
-        offset += len(kept)
-    if not offset:
-        return
-    _spread(parts, keys, groups.values, actions.values, at)
+    """Add each (period, group)'s cohort material to `at(key, group)` (a `build._Material`),
+    reading the days once for it and for the families `together` (their text numbers in
+    `texts`, their repeat window `repeat`)."""
+    keys = list(periods)
+    texts = texts or Texts()
+    family = CohortFigures(
+        keys, by=by, as_of=as_of, target=target, window=window, no_value=no_value, at=at
+    )
+    read(
+        conn,
+        [periods[k] for k in keys],
+        as_of,
+        [family, *together],
+        texts,
+        window=window,
+        repeat=repeat,
+    )
+    family.finish(texts)
 
 
-def _latest_scores(scores: Any, known: int) -> Any:
+def _latest_scores(scores: Any, at: Ints, known: int) -> tuple[Any, Ints] | None:
     """Each complaint's latest score recorded by `known`, once (docs/metrics.md, "One
-    follow-up per resolution"); of scores in the same second, the highest. A complaint's
-    scores are all in its day's record, so a chunk holds all of them."""
-    scores = scores[scores["recorded"] <= known]
+    follow-up per resolution"); of scores in the same second, the highest; with the index of
+    its record. A complaint's scores are all in its day's record, so a chunk holds all of
+    them."""
+    recorded = scores["recorded"] <= known
+    scores, at = scores[recorded], at[recorded]
     if not len(scores):
-        return scores
+        return None
     order = np.lexsort((scores["nps"], scores["recorded"], scores["id"]))
     ordered = scores[order]
     last = np.ones(len(ordered), np.bool_)
     last[:-1] = ordered["id"][1:] != ordered["id"][:-1]
-    return ordered[last]
+    return ordered[last], at[order][last]
 
 
+# Each stage's seconds are a field of their own: grouping a field needs it twice at once
+# (gathered, then in cell order), and six stages at once were the report's peak of memory.
+STAGE_FIELDS = tuple(f"stage {stage}" for stage in cohort.STAGES)
 PARTS = (
     "place",
     "group",
     "resolution",
     "acknowledge",
-    "stages",
+    *STAGE_FIELDS,
     "reopened",
     "followed",
     "customer",
@@ -197,14 +198,15 @@ def _add_entries(
     place: npt.NDArray[Any],
     group: npt.NDArray[Any],
     action: npt.NDArray[Any],
-    bought: Ints,
+    bought: npt.NDArray[np.bool_],
     *,
     known: int,
     as_of: int,
     target: float,
     window: int,
 ) -> None:
-    """The per-entry values of one day's records in the periods."""
+    """The per-entry values of a chunk's records in the periods (`bought`: per record, its
+    customer bought again within the window)."""
     opened = kept["opened"].astype(np.int64)
     resolved = kept["resolved"].astype(np.int64)
     resolution = resolved - opened
@@ -217,12 +219,14 @@ def _add_entries(
     # epochs narrowed to 32 bits can be (`_narrow` keeps such a difference in 64 bits).
     parts["acknowledge"].append(_narrow(np.where(gap, 0, acknowledged - opened), missing=gap))
     # int32, widened per figure; a copy, not a view that would keep every whole record alive
-    parts["stages"].append(np.ascontiguousarray(kept["stages"]))
+    stages = kept["stages"]
+    for i, name in enumerate(STAGE_FIELDS):
+        parts[name].append(np.ascontiguousarray(stages[:, i]))
     parts["reopened"].append(kept["reopened"] <= known)
     parts["followed"].append(kept["followed"] <= known)
     parts["customer"].append(kept["customer"] == 1)
     # outcome: repurchased (0), lost (1), pending (2); docs/metrics.md, Outcomes
-    evidence = among(kept["id"], bought) | (kept["said"] <= known)
+    evidence = bought | (kept["said"] <= known)
     outcome = np.where(evidence, 0, np.where(resolved + window <= as_of, 1, 2))
     speed = np.searchsorted(SPEED_LIMITS, resolution, "right")
     fast = (resolution <= target).astype(np.int64)
@@ -241,14 +245,6 @@ def _narrow(values: Ints, missing: npt.NDArray[np.bool_] | None = None) -> npt.N
     if missing is not None:
         found[missing] = np.iinfo(found.dtype).min
     return found
-
-
-def among(ids: Any, ordered: Ints) -> npt.NDArray[np.bool_]:
-    """Which of `ids` are in the sorted array `ordered` (a binary search each)."""
-    if not len(ordered):
-        return np.zeros(len(ids), np.bool_)
-    at = np.minimum(np.searchsorted(ordered, ids), len(ordered) - 1)
-    return ordered[at] == ids  # type: ignore[no-any-return]
 
 
 def _spread(
@@ -288,9 +284,8 @@ def _spread(
         m.resolution.append(joined["resolution"][stretch])
         acknowledge = joined["acknowledge"][stretch]
         m.acknowledge.append(acknowledge[acknowledge != missing])
-        stages = joined["stages"][stretch]
-        for i, stage in enumerate(STAGES):
-            seconds = stages[:, i]
+        for name, stage in zip(STAGE_FIELDS, STAGES, strict=True):
+            seconds = joined[name][stretch]
             seconds = seconds[seconds != cohort.MISSING]
             if len(seconds):
                 m.stages.setdefault(stage, []).append(seconds)
@@ -314,7 +309,7 @@ def _spread(
 FIELDS = (
     "resolution",
     "acknowledge",
-    "stages",
+    *STAGE_FIELDS,
     "reopened",
     "followed",
     "customer",

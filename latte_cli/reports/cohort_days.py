@@ -1,0 +1,304 @@
+"""The cohort summary's day rows, read and decoded once per report (docs/architecture.md,
+"Reports over long periods").
+
+A report's cohort figures (`summarised.CohortFigures`), and on what to fix the cohort cells,
+remedies, "what will change" texts and recurring causes (`fix_summarised`), all read the same
+day rows of `report_cohort` (`latte_cli.cohort`). `read` streams the period's UTC days a
+fortnight at a time, decodes each chunk once (records, codes as text numbers, the entries of
+the blobs asked, each joined to its record) and hands it to every figure family asked, so no
+day is read or decoded twice and no more than a chunk of decoded days is held at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection
+
+from latte_cli import cohort
+from latte_cli.reports.periods import Period
+
+Ints = npt.NDArray[np.int64]
+DAY = cohort.DAY
+# The layouts of `cohort.RECORD`, `cohort.SCORE`, `cohort.REMEDY` and `cohort.CHANGE`
+# (packed, little-endian).
+RECORD = np.dtype(
+    [
+        ("id", "<i8"),
+        ("opened", "<i4"),
+        ("resolved", "<i4"),
+        ("acknowledged", "<i4"),
+        ("stages", "<i4", (len(cohort.STAGES),)),
+        ("reopened", "<i4"),
+        ("followed", "<i4"),
+        ("said", "<i4"),
+        ("satisfied", "<i4"),
+        ("customer", "<i1"),
+        ("codes", "<i4", (len(cohort.CODES),)),
+    ]
+)
+SCORE = np.dtype([("id", "<i8"), ("recorded", "<i4"), ("nps", "<i4")])
+REMEDY = np.dtype([("id", "<i8"), ("completed", "<i4"), ("code", "<i4"), ("cents", "<i8")])
+CHANGE = np.dtype([("id", "<i8"), ("completed", "<i4"), ("code", "<i4")])
+LAYOUTS = {"scores": SCORE, "remedies": REMEDY, "changes": CHANGE}
+assert RECORD.itemsize == cohort.RECORD.size and SCORE.itemsize == cohort.SCORE.size
+assert REMEDY.itemsize == cohort.REMEDY.size and CHANGE.itemsize == cohort.CHANGE.size
+# The speed buckets' upper limits in seconds (`queries.speed_bucket`).
+SPEED_LIMITS = np.array((4 * 3600, 24 * 3600, 72 * 3600), np.int64)
+# Days read at a time: a full history's chunk of 64 days holds tens of MB of intermediate
+# arrays; a fortnight's is a quarter of that, for a few more index reads.
+DAYS = 16
+
+
+def among(ids: Any, ordered: Ints) -> npt.NDArray[np.bool_]:
+    """Which of `ids` are in the sorted array `ordered` (a binary search each)."""
+    if not len(ordered):
+        return np.zeros(len(ids), np.bool_)
+    at = np.minimum(np.searchsorted(ordered, ids), len(ordered) - 1)
+    return ordered[at] == ids  # type: ignore[no-any-return]
+
+
+def _ids(text: str | None) -> Ints:
+    """Comma-separated ids, sorted (parsed in C: no Python int per id)."""
+    found = np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, np.int64)
+    found.sort()
+    return found
+
+
+class Texts:
+    """The texts of every day's names as small integers, 0 being no value (code -1)."""
+
+    def __init__(self) -> None:
+        self.index: dict[str | None, int] = {None: 0}
+        self.values: list[str | None] = [None]
+
+    def of(self, text: str | None) -> int:
+        found = self.index.get(text)
+        if found is None:
+            found = self.index[text] = len(self.values)
+            self.values.append(text)
+        return found
+
+    def numbers(self, names: list[str | None], used: Sequence[Ints]) -> Ints:
+        """Per position of `names`: its text number, looked up only for the positions in
+        `used` (one Python look-up per name a chunk uses, not per code)."""
+        marked = np.zeros(len(names), np.bool_)
+        for positions in used:
+            marked[positions] = True
+        table = np.zeros(len(names), np.int64)
+        wanted = np.flatnonzero(marked).tolist()
+        table[wanted] = [self.of(names[i]) for i in wanted]
+        return table
+
+
+class Columns:
+    """Per-record values a family keeps across chunks, written into one array per name sized
+    once for the whole read (`Chunk.total`, every record of its days: a bound), not kept as
+    a small array per chunk. Small arrays that outlive their chunk sit among the chunk's
+    freed buffers and keep the allocator from reusing or returning that memory: a full
+    history's report peaked about 100 MB above what it held."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.arrays: dict[str, npt.NDArray[Any]] = {}
+        self.used: dict[str, int] = {}
+
+    def add(self, name: str, values: npt.NDArray[Any]) -> None:
+        found = self.arrays.get(name)
+        n = self.used.get(name, 0)
+        if found is None:
+            # np.empty: the pages past what is written are never touched.
+            found = self.arrays[name] = np.empty(self.size, values.dtype)
+        elif np.result_type(found, values) != found.dtype:  # a wider chunk (as concatenating)
+            found = self.arrays[name] = found.astype(np.result_type(found, values))
+        if n + len(values) > len(found):  # more than the bound (a day's count out of date)
+            grown = np.empty(max(2 * len(found), n + len(values)), found.dtype)
+            grown[:n] = found[:n]
+            found = self.arrays[name] = grown
+        found[n : n + len(values)] = values
+        self.used[name] = n + len(values)
+
+    def parts(self, name: str) -> list[npt.NDArray[Any]]:
+        """What was written under `name`, as a list of one array (none when nothing was)."""
+        n = self.used.get(name, 0)
+        return [self.arrays[name][:n]] if n else []
+
+
+@dataclass
+class Source:
+    """What the outcome look-ups of a chunk need."""
+
+    conn: Connection
+    as_of: int
+    window: int
+    repeat: int
+
+
+@dataclass
+class Chunk:
+    """A chunk of days: every record (`place` -1 when in none of the periods or after the
+    as-of time), the text numbers of the code columns asked, and per blob asked its entries
+    with the index of their record and the text number of their code (None for scores)."""
+
+    lo: int
+    last: int
+    records: Any
+    place: Ints
+    source: Source
+    total: int  # records in all the days of the read
+    codes: dict[int, Ints] = field(default_factory=dict)
+    entries: dict[str, tuple[Any, Ints, Ints | None]] = field(default_factory=dict)
+    _found: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
+    _speed: tuple[Ints, Ints] | None = None
+
+    def speed(self) -> tuple[Ints, Ints]:
+        """Per record: (resolution seconds, speed bucket), computed once for every family."""
+        if self._speed is None:
+            records = self.records
+            seconds = records["resolved"].astype(np.int64) - records["opened"].astype(np.int64)
+            bucket = np.searchsorted(SPEED_LIMITS, seconds, "right").astype(np.int64)
+            self._speed = (seconds, bucket)
+        return self._speed
+
+    def bought(self) -> npt.NDArray[np.bool_]:
+        """Per record: its customer bought again within the window, by the as-of time (one
+        pass over `ix_report_outcome_bought`, shared by every figure family)."""
+        if "bought" not in self._found:
+            s = self.source
+            ids = _ids(cohort.bought(s.conn, self.lo, self.last, s.window, s.as_of))
+            self._found["bought"] = among(self.records["id"], ids)
+        return self._found["bought"]
+
+    def again(self) -> npt.NDArray[np.bool_]:
+        """Per record: its customer complained again within the repeat window, by as-of."""
+        if "again" not in self._found:
+            s = self.source
+            ids = _ids(cohort.came_again(s.conn, self.lo, self.last, s.repeat, s.as_of))
+            self._found["again"] = among(self.records["id"], ids)
+        return self._found["again"]
+
+
+class Family(Protocol):
+    """A figure family fed by `read`: the code columns and blobs it needs, and what it does
+    with each chunk."""
+
+    @property
+    def columns(self) -> Sequence[int]: ...
+
+    @property
+    def blobs(self) -> Sequence[str]: ...
+
+    def add(self, chunk: Chunk) -> None: ...
+
+
+def read(
+    conn: Connection,
+    periods: Sequence[Period],
+    as_of: int,
+    families: Sequence[Family],
+    texts: Texts,
+    *,
+    window: int = 0,
+    repeat: int = 0,
+) -> None:
+    """Stream the days of `periods` (records placed by their first resolution) once, handing
+    each decoded chunk to every family in turn."""
+    columns = sorted({column for family in families for column in family.columns})
+    wanted = {blob for family in families for blob in family.blobs}
+    blobs = [blob for blob in cohort.BLOBS if blob in wanted and blob != "records"]
+    source = Source(conn, as_of, window, repeat)
+    for chunk in _chunks(conn, periods, as_of, texts, columns, blobs, source):
+        for family in families:
+            family.add(chunk)
+
+
+def _chunks(
+    conn: Connection,
+    periods: Sequence[Period],
+    as_of: int,
+    texts: Texts,
+    columns: Sequence[int],
+    blobs: Sequence[str],
+    source: Source,
+) -> Iterator[Chunk]:
+    order = np.argsort([p.start for p in periods], kind="stable")
+    starts = np.array([periods[i].start for i in order], np.int64)
+    ends = np.array([periods[i].end for i in order], np.int64)
+    lo, last = int(starts.min()), min(int(ends.max()) - 1, as_of)
+    if last < lo:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    total = conn.exec_driver_sql(
+        f"SELECT coalesce(sum(n), 0) FROM report_cohort WHERE day >= {mark} AND day <= {mark}",
+        (lo // DAY, last // DAY),
+    ).scalar_one()
+    days = cohort.records_between(conn, lo // DAY, last // DAY, DAYS, ("records", *blobs))
+    for rows in days:
+        # Every day's names one after the other, each day's followed by no value (its code
+        # -1): a code becomes a position in `names` by adding its day's base.
+        names: list[str | None] = []
+        records, bases, nones, counts = [], [], [], []
+        entries: dict[str, list[tuple[Any, Ints, Ints | None]]] = {name: [] for name in blobs}
+        offset = 0
+        for _day, names_text, blob, *more in rows:
+            day_records = np.frombuffer(blob, RECORD)
+            base = len(names)
+            names += json.loads(names_text)
+            names.append(None)
+            records.append(day_records)
+            bases.append(base)
+            nones.append(len(names) - 1)
+            counts.append(len(day_records))
+            ids = day_records["id"]
+            for name, entry_blob in zip(blobs, more, strict=True):
+                found = np.frombuffer(entry_blob, LAYOUTS[name])
+                # A day's records are sorted by id, and each entry is of one of them.
+                at = np.minimum(np.searchsorted(ids, found["id"]), len(ids) - 1)
+                if not (ids[at] == found["id"]).all():  # not expected: kept out if so
+                    found, at = found[ids[at] == found["id"]], at[ids[at] == found["id"]]
+                code = None
+                if "code" in (LAYOUTS[name].names or ()):
+                    code = found["code"].astype(np.int64)
+                    code = np.where(code < 0, len(names) - 1, code + base)
+                entries[name].append((found, at.astype(np.int64) + offset, code))
+            offset += len(day_records)
+        if not records:
+            continue
+        joined = np.concatenate(records)
+        per_record = np.repeat(np.arange(len(counts)), counts)
+        base_of, none_of = np.array(bases)[per_record], np.array(nones)[per_record]
+        stored = joined["codes"][:, list(columns)].astype(np.int64)
+        positions = np.where(stored < 0, none_of[:, None], stored + base_of[:, None])
+        chunk_entries = {
+            name: (
+                np.concatenate([p[0] for p in parts]),
+                np.concatenate([p[1] for p in parts]),
+                None if parts[0][2] is None else np.concatenate([p[2] for p in parts]),
+            )
+            for name, parts in entries.items()
+        }
+        used = [positions.ravel()]
+        used += [code for _, _, code in chunk_entries.values() if code is not None]
+        table = texts.numbers(names, used)
+        resolved = joined["resolved"].astype(np.int64)
+        at_start = np.searchsorted(starts, resolved, "right") - 1
+        inside = (at_start >= 0) & (resolved <= last)
+        inside &= resolved < ends[np.maximum(at_start, 0)]
+        place = np.where(inside, order[np.maximum(at_start, 0)], -1).astype(np.int64)
+        chunk = Chunk(
+            lo=max(lo, rows[0][0] * DAY),
+            last=min(last, rows[-1][0] * DAY + DAY - 1),
+            records=joined,
+            place=place,
+            source=source,
+            total=int(total),
+            codes={column: table[positions[:, i]] for i, column in enumerate(columns)},
+        )
+        for name, (found, at, code) in chunk_entries.items():
+            chunk.entries[name] = (found, at, None if code is None else table[code])
+        yield chunk
