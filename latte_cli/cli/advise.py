@@ -7,16 +7,16 @@ from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
-from latte_cli.cli import options, render
+from latte_cli.cli import options
 from latte_cli.cli.app import app, globals_of
 from latte_cli.timeutil import parse_moment, utcnow
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from rich.table import Table
+    from rich.text import Text
     from sqlmodel import Session
 
     from latte_cli.advice import Advice, Rate, Urgency
@@ -45,6 +45,8 @@ def advise(
 
     Example: latte advise 12 --json
     """
+    from latte_cli.cli import render
+
     g = globals_of(ctx)
     moment = parse_moment(as_of, what="--as-of", assume=g.tz, now=utcnow()) if as_of else None
     with g.session(readonly=True) as session:
@@ -117,7 +119,10 @@ def urgency_ahead(g: Globals, category: str) -> Ahead:
 def show_ahead(ahead: Ahead, zone: tzinfo | None) -> None:
     """Show what was computed ahead: the advice table, the urgency line, or nothing (not
     enough data); a bad advice setting is one line and never stops the flow."""
+    from rich.text import Text
+
     from latte_cli.advice import Advice
+    from latte_cli.cli import render
     from latte_cli.errors import InvalidValue
 
     try:
@@ -135,6 +140,8 @@ def show_ahead(ahead: Ahead, zone: tzinfo | None) -> None:
 
 
 def _moment(epoch: int, zone: tzinfo | None) -> str:
+    from latte_cli.cli import render
+
     return render.when(datetime.fromtimestamp(epoch, UTC), zone)
 
 
@@ -182,6 +189,8 @@ def advice_heading(advice: Advice, zone: tzinfo | None) -> str:
 
 
 def advice_table(advice: Advice) -> Table:
+    from latte_cli.cli import render
+
     table = render.narrow_table()
     table.expand = False
     for header, justify in (
@@ -206,6 +215,10 @@ def advice_table(advice: Advice) -> Table:
 
 
 def show_advice(advice: Advice, zone: tzinfo | None) -> None:
+    from rich.text import Text
+
+    from latte_cli.cli import render
+
     render.console.print(Text(advice_heading(advice, zone)))
     if advice.rows:
         render.console.print(advice_table(advice))
@@ -217,6 +230,8 @@ def _rate_text(rate: Rate) -> str:
 
 def urgency_text(found: Urgency) -> Text:
     """The line at Listen: what speed did to repurchase for this category."""
+    from rich.text import Text
+
     return Text(
         f"Speed matters for {found.category}: {_rate_text(found.fast)} bought again when "
         f"resolved within 4 h, {_rate_text(found.slow)} after 3 days or more "

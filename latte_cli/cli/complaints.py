@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from latte_cli.cli import options, render
+from latte_cli.cli import options
 from latte_cli.cli.app import VocabularyHelp, app, globals_of
 from latte_cli.timeutil import parse_moment, parse_when, utcnow
 
@@ -163,6 +163,7 @@ def _open_new(
     """Open the complaint from its flags alone, and say what comes next."""
     from dataclasses import replace
 
+    from latte_cli.cli import render
     from latte_cli.services.complaints import open_complaint_noting
     from latte_cli.services.customers import customer_of
 
@@ -230,6 +231,7 @@ def step(
 
     Example: latte step 12 take_action --kind refund --detail "Refunded the parcel" --amount 25
     """
+    from latte_cli.cli import render
     from latte_cli.services.complaints import StageInput, record_stage
     from latte_cli.workflow import Stage, parse_choice
 
@@ -320,6 +322,7 @@ def _kept(name: str, text: str | None, edited: bool, flag: str, command: str) ->
 
 
 def _timeline_json(session: Session, complaint_id: int) -> dict[str, Any]:
+    from latte_cli.cli import render
     from latte_cli.services.views import timeline
 
     return render.timeline_json(timeline(session, complaint_id))
@@ -339,6 +342,7 @@ def show(
 
     Example: latte show 12 --history
     """
+    from latte_cli.cli import render
     from latte_cli.services.team import unread_transfer
     from latte_cli.services.views import timeline
 
@@ -439,6 +443,7 @@ def list_(
     """
     from datetime import timedelta
 
+    from latte_cli.cli import render
     from latte_cli.deadlines import parse_within
     from latte_cli.services.views import ListFilter, SortKey, Status, complaint_page
     from latte_cli.workflow import parse_choice
@@ -497,6 +502,7 @@ def update(
 
     Example: latte update 12 --text "The replacement ships tomorrow" --channel email
     """
+    from latte_cli.cli import render
     from latte_cli.services.updates import record_update
 
     g = globals_of(ctx)
@@ -530,6 +536,7 @@ def transfer(
 
     Example: latte transfer 12 --to sam --note "Customer prefers email after 5pm"
     """
+    from latte_cli.cli import render
     from latte_cli.services.team import hand_over
 
     g = globals_of(ctx)
@@ -560,6 +567,7 @@ def reopen(
 
     Example: latte reopen 12 --reason "Replacement arrived broken too"
     """
+    from latte_cli.cli import render
     from latte_cli.services.complaints import reopen as reopen_complaint
 
     g = globals_of(ctx)
@@ -614,6 +622,7 @@ def amend(
 
     Example: latte amend 12 explain --root-cause carrier --reason "Picked the wrong cause"
     """
+    from latte_cli.cli import render
     from latte_cli.services.amend import Correction, amend_stage
 
     g = globals_of(ctx)
@@ -664,6 +673,7 @@ def merge(
 
     Example: latte merge 14 --into 12 --reason "Same parcel, called twice"
     """
+    from latte_cli.cli import render
     from latte_cli.services.merge import merge_complaint
 
     g = globals_of(ctx)

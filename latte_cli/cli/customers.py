@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from latte_cli.cli import options, render
+from latte_cli.cli import options
 from latte_cli.cli.app import LatteGroup, app, globals_of
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ def show_customer(
 
     Example: latte customer show C-104; latte customer show "+44 7700 900123"
     """
+    from latte_cli.cli import render
     from latte_cli.cli.app import stdin_is_terminal
     from latte_cli.errors import SeveralCustomers
     from latte_cli.services.search import customer_history_named
@@ -99,6 +100,7 @@ def search_customer(
 
     Example: latte customer search diaz
     """
+    from latte_cli.cli import render
     from latte_cli.services.customers import search_customers
 
     g = globals_of(ctx)
@@ -134,6 +136,7 @@ def edit_customer(
 
     Example: latte customer edit C-104 --name "Ana Díaz" --reason "Typed without accent"
     """
+    from latte_cli.cli import render
     from latte_cli.services.customers import CustomerDetails
     from latte_cli.services.customers import edit_customer as edit
 
@@ -172,6 +175,7 @@ def merge_customer(
 
     Example: latte customer merge C-2 --into C-1 --reason "Same person, second account"
     """
+    from latte_cli.cli import render
     from latte_cli.services.merge import merge_customer as join
 
     g = globals_of(ctx)
@@ -213,6 +217,7 @@ def forget_customer(
 
     Example: latte customer forget C-104 --reason "erasure request" --yes
     """
+    from latte_cli.cli import render
     from latte_cli.cli.app import stdin_is_terminal
     from latte_cli.services.customers import get_customer
     from latte_cli.services.privacy import forget_customer as forget
@@ -267,6 +272,7 @@ def export_customer(
 
     Example: latte customer export C-104 --format markdown -o C-104.md
     """
+    from latte_cli.cli import render
     from latte_cli.services.privacy import customer_data
 
     if fmt not in ("json", "markdown"):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from latte_cli.cli import options, render
+from latte_cli.cli import options
 from latte_cli.cli.app import LatteGroup, app, globals_of
 
 db_app = typer.Typer(
@@ -46,6 +46,7 @@ def status(
 
     Example: latte db status --json
     """
+    from latte_cli.cli import render
     from latte_cli.db import status as database_status
 
     g = globals_of(ctx)
@@ -65,6 +66,7 @@ def check(
 
     Example: latte db check
     """
+    from latte_cli.cli import render
     from latte_cli.errors import DatabaseError
     from latte_cli.services.integrity import check_database
 
@@ -178,6 +180,7 @@ def retain(
 
     Example: latte db retain --dry-run
     """
+    from latte_cli.cli import render
     from latte_cli.services.retention import retain as apply_retention
 
     g = globals_of(ctx)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from latte_cli.cli import options, render
+from latte_cli.cli import options
 from latte_cli.cli.app import LatteGroup, app, globals_of
 from latte_cli.timeutil import utcnow
 
@@ -39,6 +39,7 @@ def list_followups(
     """
     from rich.text import Text
 
+    from latte_cli.cli import render
     from latte_cli.services.followups import Due
     from latte_cli.services.followups import list_followups as pending
     from latte_cli.timeutil import format_duration
@@ -122,6 +123,7 @@ def record(
 
     Example: latte followup record 12 --reached --satisfied --nps 9 --repurchased yes
     """
+    from latte_cli.cli import render
     from latte_cli.cli.app import stdin_is_terminal
     from latte_cli.errors import InvalidValue
     from latte_cli.services.followups import (

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from latte_cli.cli import options, render
+from latte_cli.cli import options
 from latte_cli.cli.app import app, globals_of
 
 
@@ -41,6 +41,7 @@ def hold(
 
     Example: latte hold C-104 --reason "claim 2026/311"; latte hold C-104 --release
     """
+    from latte_cli.cli import render
     from latte_cli.services import holds
 
     g = globals_of(ctx)

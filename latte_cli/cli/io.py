@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from latte_cli.cli import options, render
+from latte_cli.cli import options
 from latte_cli.cli.app import LatteGroup, app, globals_of
 from latte_cli.errors import InvalidValue
 
@@ -125,6 +125,7 @@ def _import(
     dry_run: bool,
     as_json: bool,
 ) -> None:
+    from latte_cli.cli import render
     from latte_cli.importer import ImportOptions, import_file, profiles
     from latte_cli.importer.fields import parse_constants, parse_mapping, parse_values
     from latte_cli.timeutil import EARLIEST_ALLOWED, parse_when
@@ -192,6 +193,7 @@ def _import(
 def _with_progress(url: str, options: Any, file: str, busy_timeout_ms: int) -> ImportReport:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from latte_cli.cli import render
     from latte_cli.importer import import_file
 
     size = None if file == "-" else Path(file).stat().st_size
@@ -384,6 +386,7 @@ def _write(
     end: Any,
     output: str | None,
 ) -> None:
+    from latte_cli.cli import render
     from latte_cli.services.export import columns_of, export_rows
 
     target: IO[str]

@@ -14,21 +14,18 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-from rich.cells import cell_len
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from latte_cli import vocabulary
 from latte_cli.cli.io import neutralise
-from latte_cli.cli.render import visible
 from latte_cli.reports.build import Figures, Report, TrendRow
 from latte_cli.reports.definitions import Definition, explain
 from latte_cli.reports.fixes import Cause, Deadline, FixFigures, Repeats
 from latte_cli.reports.periods import Period, format_moment
 from latte_cli.reports.stats import Dist, Nps, Outcomes, Share
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 DASH = "—"
 BAR_WIDTH = 12
@@ -552,6 +549,12 @@ def sections(report: Report) -> list[Section]:
 
 
 def print_table(report: Report, console: Console, *, with_definitions: bool) -> None:
+    # rich only for a table: a JSON, CSV or Markdown report does without (start-up).
+    from rich.table import Table
+    from rich.text import Text
+
+    from latte_cli.cli.render import visible
+
     for line in header(report):
         console.print(line, markup=False, highlight=False)
     notice = empty_notice(report)
@@ -618,6 +621,8 @@ def _parts(cell: str, label: bool) -> list[str]:
 
 def _wrapped(cell: str, width: int | None, label: bool) -> str:
     """The cell on as many lines as `width` needs, broken only between its parts."""
+    from rich.cells import cell_len
+
     if width is None or cell_len(cell) <= width:
         return cell
     lines = [""]
@@ -638,6 +643,8 @@ def fit_columns(section: Section, width: int) -> tuple[list[str], list[int] | No
     in proportion to what each would take unwrapped; a cell too wide for its column goes on
     two lines at its bracket ("100.0%" / "(265)"), never inside a word or a figure.
     """
+    from rich.cells import cell_len
+
     bar = BAR_WIDTH if section.bars is not None else 0
     extra = (1 if section.bars is not None else 0) + len(section.columns)
     options = [section.columns] + ([section.short] if section.short else [])

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from latte_cli.cli import options, render
+from latte_cli.cli import options
 from latte_cli.cli.app import app, globals_of
 from latte_cli.timeutil import parse_when, utcnow
 
@@ -31,6 +31,7 @@ def search(
 
     Example: latte search "kettle smashed" --status open
     """
+    from latte_cli.cli import render
     from latte_cli.services.search import SearchFilter
     from latte_cli.services.search import search as find
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from latte_cli import config
-from latte_cli.cli import options, render
+from latte_cli.cli import options
 from latte_cli.cli.app import LatteGroup, app, globals_of
 
 config_app = typer.Typer(
@@ -54,6 +54,8 @@ def show(ctx: typer.Context, as_json: options.Json = False) -> None:
 
     Example: latte config show --json
     """
+    from latte_cli.cli import render
+
     settings = globals_of(ctx).settings().all()
     if as_json:
         render.print_json(

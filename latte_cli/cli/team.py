@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from latte_cli.cli import options, render
+from latte_cli.cli import options
 from latte_cli.cli.app import LatteGroup, app, globals_of
 
 agent_app = typer.Typer(
@@ -33,6 +33,7 @@ def next_(
 
     Example: latte next
     """
+    from latte_cli.cli import render
     from latte_cli.cli.app import stdin_is_terminal
     from latte_cli.services.customers import customer_of
     from latte_cli.services.team import claim_next
@@ -102,6 +103,7 @@ def list_agents(
 
     Example: latte agent list
     """
+    from latte_cli.cli import render
     from latte_cli.services.team import list_agents as agents
 
     g = globals_of(ctx)
