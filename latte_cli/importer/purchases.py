@@ -350,24 +350,16 @@ class PurchaseKind:
             self._reject_conflicts(conn, run)
             total = f"SELECT sum(count) FROM {ORDERS.name}"
             accepted = int(conn.exec_driver_sql(total).scalar() or 0)
-        last = 0
         # The page's orders with the purchase stored under each reference, if any: one join
         # instead of an IN list per few hundred orders.
-        page_sql = (
+        self._write_pages(
+            conn,
+            run,
             f"SELECT o.order_ref, o.first_customer, o.purchased_us, o.amount_cents, o.lines, "
             f"o.n, p.id, p.customer_id, p.purchased_at, p.amount_cents, p.lines "
             f"FROM {ORDERS.name} o LEFT JOIN purchase p ON p.order_ref = o.order_ref "
-            f"WHERE o.n > {run.store.mark} ORDER BY o.n LIMIT {PAGE}"
+            f"WHERE o.n > {run.store.mark} ORDER BY o.n LIMIT {PAGE}",
         )
-        while True:
-            with run.transaction(conn):
-                page = conn.exec_driver_sql(page_sql, (last,)).all()
-                if not page:
-                    break
-                self._write_page(conn, page, run)
-                last = page[-1][5]
-                # The page's repurchase outcomes, in its own transaction (latte_cli.cohort).
-                summary.fold(conn)
         with run.transaction(conn):
             ORDERS.drop(conn)
             STAGING.drop(conn)
@@ -379,12 +371,23 @@ class PurchaseKind:
         order no other row names (`ascending`), so each is an order, summed and with one
         customer, in order_ref order as the grouping would give (docs/architecture.md,
         "Batch import")."""
-        page_sql = (
+        self._write_pages(
+            conn,
+            run,
             f"SELECT s.order_ref, s.customer_ref, s.purchased_us, s.amount_cents, s.lines, "
             f"s.line, p.id, p.customer_id, p.purchased_at, p.amount_cents, p.lines "
             f"FROM {STAGING.name} s LEFT JOIN purchase p ON p.order_ref = s.order_ref "
-            f"WHERE s.line > {run.store.mark} ORDER BY s.line LIMIT {PAGE}"
+            f"WHERE s.line > {run.store.mark} ORDER BY s.line LIMIT {PAGE}",
         )
+        with run.transaction(conn):
+            STAGING.drop(conn)
+        run.report.lines_accepted = self.accepted
+        self._reset()
+
+    def _write_pages(self, conn: Connection, run: Run, page_sql: str) -> None:
+        """Write the pages `page_sql` gives (its sixth column numbers the rows, its one
+        parameter is the last number written), each in its own transaction with its
+        repurchase outcomes folded (latte_cli.cohort)."""
         last = 0
         while True:
             with run.transaction(conn):
@@ -394,10 +397,6 @@ class PurchaseKind:
                 self._write_page(conn, page, run)
                 last = page[-1][5]
                 summary.fold(conn)
-        with run.transaction(conn):
-            STAGING.drop(conn)
-        run.report.lines_accepted = self.accepted
-        self._reset()
 
     def _reset(self) -> None:
         self.staged = False
