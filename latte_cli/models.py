@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import BigInteger, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -342,8 +342,8 @@ class ReportOutcome(SQLModel, table=True):
     # default window (`cohort.KEPT_WINDOW`): the cents of the customer's purchases in
     # (resolved, resolved + W], None without one; and whether one of them also follows
     # another complaint of the customer (a report then de-duplicates it from the pairs),
-    # None without one.
-    kept_cents: int | None = None
+    # None without one. 64-bit: a sum of purchases may pass what one purchase's column holds.
+    kept_cents: int | None = Field(default=None, sa_type=BigInteger)
     kept_shared: bool | None = None
 
 

@@ -101,10 +101,10 @@ def oracle(purchases: dict[str, Any], window: int, by: bool) -> dict[str, Any]:
     return found
 
 
-def stored_oracle(purchases: dict[str, Any]) -> dict[str, tuple[int | None, bool]]:
-    """Per complaint with a customer: (cents in its default window or None, whether one of
-    those purchases is also in another complaint's window)."""
-    found: dict[str, tuple[int | None, bool]] = {}
+def stored_oracle(purchases: dict[str, Any]) -> dict[str, tuple[int | None, bool | None]]:
+    """Per complaint with a customer: (cents in its default window, whether one of those
+    purchases is also in another complaint's window), both None without a purchase there."""
+    found: dict[str, tuple[int | None, bool | None]] = {}
     for ref, (who, _, _, resolved) in COMPLAINTS.items():
         if not who:
             continue
@@ -118,11 +118,11 @@ def stored_oracle(purchases: dict[str, Any]) -> dict[str, tuple[int | None, bool
             for order, _ in mine
             for other, row in COMPLAINTS.items()
         )
-        found[ref] = (sum(c for _, c in mine) if mine else None, shared)
+        found[ref] = (sum(c for _, c in mine), shared) if mine else (None, None)
     return found
 
 
-def stored(db_url: str) -> dict[str, tuple[int | None, bool]]:
+def stored(db_url: str) -> dict[str, tuple[int | None, bool | None]]:
     with other_program(db_url) as conn:
         rows = conn.execute(
             text(
@@ -130,7 +130,8 @@ def stored(db_url: str) -> dict[str, tuple[int | None, bool]]:
                 "JOIN complaint c ON c.id = o.complaint_id"
             )
         ).all()
-    return {ref: (cents, bool(shared)) for ref, cents, shared in rows}
+    # SQLite gives 0/1 for a boolean: bool() for those, None (no purchase) kept as it is.
+    return {ref: (cents, None if shared is None else bool(shared)) for ref, cents, shared in rows}
 
 
 def report(latte: Latte, window_days: int, by: bool) -> dict[str, Any]:
@@ -276,3 +277,19 @@ def test_a_group_value_the_summary_does_not_list_sends_revenue_kept_to_the_rows(
     wanted = oracle(purchases, WINDOW, by=True)
     assert {g["group"]: pick(g["figures"]) for g in data["groups"]} == wanted
     assert from_rows
+
+
+def test_a_window_sum_past_what_one_purchase_holds_is_kept(
+    latte: Latte, db_url: str, tmp_path: Path, desk: None
+) -> None:
+    """Each purchase fits a 32-bit column; their sum over X5's window does not (PostgreSQL's
+    integer would refuse it and with it the fold of every write for the customer)."""
+    purchases = dict(FIRST) | {
+        "O9": ("C-4", "2026-08-15T00:00", 2_000_000_000),
+        "O19": ("C-4", "2026-08-16T00:00", 2_000_000_001),
+    }
+    import_purchases(latte, tmp_path / "p.csv", purchases)
+    assert stored(db_url)["X5"] == (4_000_000_001, False)
+    assert stored(db_url) == stored_oracle(purchases)
+    assert_right(latte, purchases)
+    latte.ok("db", "check")

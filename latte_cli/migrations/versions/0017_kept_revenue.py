@@ -43,10 +43,10 @@ def upgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     if sqlite:
         # ALTER TABLE, not a batch rebuild: a rebuild would drop the table's triggers.
-        op.execute("ALTER TABLE report_outcome ADD COLUMN kept_cents INTEGER")
+        op.execute("ALTER TABLE report_outcome ADD COLUMN kept_cents BIGINT")
         op.execute("ALTER TABLE report_outcome ADD COLUMN kept_shared BOOLEAN")
     else:
-        op.add_column("report_outcome", sa.Column("kept_cents", sa.Integer(), nullable=True))
+        op.add_column("report_outcome", sa.Column("kept_cents", sa.BigInteger(), nullable=True))
         op.add_column("report_outcome", sa.Column("kept_shared", sa.Boolean(), nullable=True))
     from latte_cli import cohort
 
