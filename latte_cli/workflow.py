@@ -28,6 +28,9 @@ class Stage(StrEnum):
 STAGES: tuple[Stage, ...] = tuple(Stage)
 E = TypeVar("E", bound=StrEnum)
 REOPEN_STAGE = Stage.TAKE_ACTION
+# The largest amount of money one record holds (a remedy, a purchase line), in cents: they are
+# stored in 32-bit integer columns on PostgreSQL, and the sum of two still fits one.
+MAX_CENTS = 1_000_000_000
 
 
 # Channels, severities, action kinds and root causes are data, not code: see

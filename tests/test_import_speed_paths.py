@@ -22,6 +22,7 @@ from latte_cli.importer.fields import Bad, cents
 from latte_cli.importer.purchases import pack_lines, unpack_lines
 from latte_cli.importer.source import BLOCK, open_source
 from latte_cli.models import Customer, Purchase
+from latte_cli.workflow import MAX_CENTS
 
 from .conftest import Latte
 
@@ -46,7 +47,7 @@ def test_staged_runs_come_back_with_their_lines_and_cells(lines: list[tuple[int,
 
 def _plain_cents(value: str) -> int | None:
     """Money as whole cents, the rule written out: ASCII or Unicode digits, then up to two
-    decimals after a dot; nothing else."""
+    decimals after a dot, at most MAX_CENTS; nothing else."""
     text = value.strip()
     if not text:
         return None
@@ -55,13 +56,17 @@ def _plain_cents(value: str) -> int | None:
         raise ValueError(value)
     if dot and (not frac or not all(c.isdecimal() for c in frac)):
         raise ValueError(value)
-    return int(whole) * 100 + (int(frac.ljust(2, "0")) if frac else 0)
+    found = int(whole) * 100 + (int(frac.ljust(2, "0")) if frac else 0)
+    if found > MAX_CENTS:
+        raise ValueError(value)
+    return found
 
 
 def test_amounts_read_as_the_rule_says() -> None:
     rng = random.Random(5)
     samples = ["12.50", "0.05", "100", "12.5", "1.234", "-1.00", ".50", "1,00.00", " 3.10 ", ""]
     samples += ["١٢.٣٤", "+1.00", "1 .00", "1.0x", "12.", "00.00", "9" * 30 + ".99", "1e3"]
+    samples += ["10000000.00", "10000000.01", "9999999.99", "10000000", "10000001"]
     alphabet = "0123456789.-+ ,e٣"
     samples += [
         "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 7))) for _ in range(3000)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from latte_cli.errors import InvalidValue
 from latte_cli.timeutil import EARLIEST
+from latte_cli.workflow import MAX_CENTS
 
 
 class Bad(Exception):
@@ -230,7 +231,15 @@ _AMOUNT = re.compile(r"^(\d+)(?:\.(\d{1,2}))?$")
 
 
 def cents(value: str, field: str) -> int | None:
-    """Money as whole cents: 12, 12.5, 12.50; a thousands separator or sign is refused."""
+    """Money as whole cents: 12, 12.5, 12.50, at most `workflow.MAX_CENTS`; a thousands
+    separator or sign is refused."""
+    found = _cents(value, field)
+    if found is not None and found > MAX_CENTS:
+        raise Bad(field, f"{value.strip()!r} is more than {MAX_CENTS // 100:,}.00; check it")
+    return found
+
+
+def _cents(value: str, field: str) -> int | None:
     value = value.strip()
     if not value:
         return None

@@ -279,10 +279,16 @@ class PurchaseKind:
                 raise Bad("purchased_at", "is empty")
             micros = (when - UNIX) // MICROSECOND
             self.last_time = (when_text, micros)
-        # `cents`'s most common layout, 12.50, inline; anything else goes through it.
+        # `cents`'s most common layout, 12.50, inline up to nine digits (below its bound);
+        # anything else goes through it.
         digits = amount_text[:-3] + amount_text[-2:]
         amount: int | None
-        if len(digits) > 2 and amount_text[-3] == "." and digits.isdigit() and digits.isascii():
+        if (
+            2 < len(digits) < 10
+            and amount_text[-3] == "."
+            and digits.isdigit()
+            and digits.isascii()
+        ):
             amount = int(digits)
         else:
             amount = cents(amount_text, "amount")

@@ -42,8 +42,7 @@ from latte_cli.workflow import Stage
 # The customer's words and stage texts; the same limit as `latte import` (docs/architecture.md,
 # "Batch import").
 MAX_TEXT = 1_000_000
-# Stored as cents in a 32-bit integer column on PostgreSQL.
-MAX_AMOUNT = Decimal(10_000_000)
+MAX_AMOUNT = Decimal(workflow.MAX_CENTS) / 100
 
 
 def parse_amount(text: str | None) -> int | None:

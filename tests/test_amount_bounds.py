@@ -1,0 +1,75 @@
+"""Amounts above `workflow.MAX_CENTS` are a per-row reject in imports, as they are refused by
+`latte step --amount`, never an import that stops with "unexpected failure" (an amount too
+large for the database's integer column). On both stores, against the rows as written."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from latte_cli.importer.fields import Bad, cents
+from latte_cli.workflow import MAX_CENTS
+
+from .conftest import Latte
+from .test_report_outcomes import write_csv
+
+LIMIT = f"{MAX_CENTS // 100}.00"
+ABOVE = f"{MAX_CENTS // 100}.01"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("12.50", 1250),
+        ("7", 700),
+        ("0.5", 50),
+        (LIMIT, MAX_CENTS),
+        (f"{MAX_CENTS // 100}", MAX_CENTS),
+    ],
+)
+def test_amounts_up_to_the_bound_are_read(text: str, expected: int) -> None:
+    assert cents(text, "amount") == expected
+
+
+@pytest.mark.parametrize("text", [ABOVE, "99999999999999999999.00", "1" * 40, f"{MAX_CENTS}"])
+def test_amounts_above_the_bound_are_refused_with_the_reason(text: str) -> None:
+    with pytest.raises(Bad, match=re.escape("more than 10,000,000.00")):
+        cents(text, "amount")
+
+
+def test_a_purchase_line_above_the_bound_is_one_reject(latte: Latte, tmp_path: Path) -> None:
+    rows = [
+        "O1,C-1,2026-01-01T00:00:00Z,12.50",
+        "O2,C-1,2026-01-02T00:00:00Z,99999999999999999999.00",
+        f"O3,C-2,2026-01-03T00:00:00Z,{LIMIT}",
+        f"O4,C-2,2026-01-04T00:00:00Z,{ABOVE}",
+    ]
+    source = write_csv(tmp_path / "p.csv", "order,customer,date,total", rows)
+    result = latte("import", "purchases", str(source), "--json")
+    assert result.exit_code == 3, result.output
+    report = json.loads(result.stdout)
+    assert (report["inserted"], report["rejected"]) == (2, 2)
+    assert {r["line"] for r in report["rejects"]} == {3, 5}
+    listed = json.loads(latte.ok("customer", "show", "C-2", "--json").stdout)
+    assert [p["amount"] for p in listed["purchases"]] == [MAX_CENTS / 100]
+
+
+def test_a_remedy_above_the_bound_is_one_reject(latte: Latte, tmp_path: Path) -> None:
+    header = (
+        "external_id,customer,channel,category,listen,opened_at,acknowledged_at,take_action_at,"
+        "action_kind,amount"
+    )
+    rows = [
+        "X1,C-1,email,delivery,Late,2026-01-01T09:00:00Z,2026-01-01T09:10:00Z,2026-01-01T09:30:00Z,refund,12.50",
+        f"X2,C-2,email,delivery,Late,2026-01-01T10:00:00Z,2026-01-01T10:10:00Z,2026-01-01T10:30:00Z,refund,{ABOVE}",
+    ]
+    result = latte(
+        "import", "complaints", str(write_csv(tmp_path / "c.csv", header, rows)), "--json"
+    )
+    assert result.exit_code == 3, result.output
+    report = json.loads(result.stdout)
+    assert (report["inserted"], report["rejected"]) == (1, 1)
+    assert "more than 10,000,000.00" in json.dumps(report["rejects"])
