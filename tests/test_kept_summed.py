@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from latte_cli.workflow import MAX_CENTS
+
 from .conftest import Latte
 from .test_report_outcomes import epoch, import_purchases, other_program, write_csv
 
@@ -282,14 +284,16 @@ def test_a_group_value_the_summary_does_not_list_sends_revenue_kept_to_the_rows(
 def test_a_window_sum_past_what_one_purchase_holds_is_kept(
     latte: Latte, db_url: str, tmp_path: Path, desk: None
 ) -> None:
-    """Each purchase fits a 32-bit column; their sum over X5's window does not (PostgreSQL's
-    integer would refuse it and with it the fold of every write for the customer)."""
+    """Each purchase is within the amounts' bound; their sum over X5's window is not within
+    a 32-bit column (PostgreSQL's integer would refuse it, and with it the fold of every
+    write for the customer)."""
     purchases = dict(FIRST) | {
-        "O9": ("C-4", "2026-08-15T00:00", 2_000_000_000),
-        "O19": ("C-4", "2026-08-16T00:00", 2_000_000_001),
+        "O9": ("C-4", "2026-08-15T00:00", MAX_CENTS),
+        "O19": ("C-4", "2026-08-16T00:00", MAX_CENTS),
+        "O20": ("C-4", "2026-08-17T00:00", MAX_CENTS - 1),
     }
     import_purchases(latte, tmp_path / "p.csv", purchases)
-    assert stored(db_url)["X5"] == (4_000_000_001, False)
+    assert stored(db_url)["X5"] == (3 * MAX_CENTS - 1, False)
     assert stored(db_url) == stored_oracle(purchases)
     assert_right(latte, purchases)
     latte.ok("db", "check")

@@ -445,6 +445,13 @@ def group_values(conn: Connection, by: str) -> list[str]:
     return sorted(str(v) for v in conn.execute(query).scalars())
 
 
+def window_over_after(as_of: int, window: int) -> int:
+    """The first resolution time whose window is not over by as-of: the sums kept at write
+    time (`kept_sums`) answer for resolutions before it, the pairs (`kept_pairs`, shared)
+    from it on. One edge for both, so that no complaint is counted twice or left out."""
+    return as_of - window + 1
+
+
 def kept_pairs(
     conn: Connection,
     periods: list[Period],
@@ -482,7 +489,7 @@ def kept_pairs(
     hi = min(max(q.end for q in periods), as_of + 1)
     # With `shared`, the windows that end by as-of: only the shared complaints (one range of
     # `ix_report_outcome_kept`); from `cut` on, every complaint that bought again.
-    cut = min(max(as_of - window + 1, lo), hi) if shared else lo
+    cut = min(max(window_over_after(as_of, window), lo), hi) if shared else lo
     edges = [*range(lo, cut, KEPT_DAYS * DAY), *range(cut, hi, KEPT_DAYS * DAY), hi]
     for start, stop in pairwise(edges):
         query = (
@@ -538,7 +545,7 @@ def kept_sums(
         .where(
             resolved >= min(q.start for q in periods),
             resolved < max(q.end for q in periods),
-            resolved <= as_of - KEPT_WINDOW,
+            resolved < window_over_after(as_of, KEPT_WINDOW),
             o.kept_shared == false(),
         )
         .group_by(k, group, bucket)
