@@ -375,8 +375,9 @@ class PurchaseKind:
     def _write_staged(self, conn: Connection, run: Run) -> None:
         """Write the staged rows as they are, a page at a time by first line: each names an
         order no other row names (`ascending`), so each is an order, summed and with one
-        customer, in order_ref order as the grouping would give (docs/architecture.md,
-        "Batch import")."""
+        customer, in the file's order of references (ascending by code point; the grouping
+        path orders by the database's collation, which may differ on PostgreSQL, so new
+        purchase ids can follow another order there; docs/architecture.md, "Batch import")."""
         self._write_pages(
             conn,
             run,

@@ -12,11 +12,11 @@ default repurchase window W (`cohort.KEPT_WINDOW`):
   purchase in the window;
 
 and `ix_report_outcome_kept` holds them by `kept_shared` and then first resolution, so the
-complaints whose purchases follow no other complaint are summed from one range of an index,
-and the others' pairs read from another. They are kept
-right by the same recomputation per customer as the first purchase after the resolution
-(`latte_cli.cohort`), checked by `latte db check` and repaired by `latte db rebuild-summary`.
-The outcome rows are recomputed.
+complaints whose purchases follow no other complaint are summed from one range of an index
+(joined to the complaint for its group with `--by`), and the others' pairs read from
+another. They are kept right by the same recomputation per customer as the first purchase
+after the resolution (`latte_cli.cohort`), checked by `latte db check` and repaired by
+`latte db rebuild-summary`. The outcome rows are recomputed.
 
 Revision ID: 0017
 Revises: 0016
