@@ -60,3 +60,29 @@ def test_help_loads_no_heavy_library() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_report_for_a_file_loads_no_rich(tmp_path: Path) -> None:
+    """A JSON, CSV or Markdown report imports no rich (docs/architecture.md: rich only in
+    the commands that print with it); the table report does, as the control."""
+    database = f"sqlite:///{tmp_path / 'latte.db'}"
+    subprocess.run(
+        [sys.executable, "-m", "latte_cli", "--db", database, "db", "upgrade"],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    probe = (
+        "import sys\n"
+        "from latte_cli.cli.main import main\n"
+        "sys.argv = ['latte', '--db', sys.argv[1], 'report', 'weekly', '--format', sys.argv[2]]\n"
+        "code = 0\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    code = done.code or 0\n"
+        "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'rich'}))\n"
+    )
+    loaded = {}
+    for form in ("json", "csv", "markdown", "table"):
+        result = subprocess.run(
+            [sys.executable, "-c", probe, database, form],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        loaded[form] = result.stdout.strip().splitlines()[-1]
+    assert loaded == {"json": "0 []", "csv": "0 []", "markdown": "0 []", "table": "0 ['rich']"}
