@@ -274,3 +274,41 @@ def test_staged_rows_give_back_each_line_and_its_cells(special: str) -> None:
         else:
             plain.append([p.record.line, customer, order, micros, amount, lines, 1])
     assert [list(row[:7]) for row in staged] == plain
+
+
+def test_an_order_naming_two_customers_in_an_ordered_file_is_rejected_whole(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One order belongs to one customer: an ordered file whose order names two goes the
+    grouping way, and every line of that order is rejected with the reason; the rest is
+    imported as from a file without it."""
+    orders = _orders(7, 40)
+    split = orders[20]
+    good_lines = [line for line in split if _plain_rule(line)]
+    assert len(good_lines) >= 1
+    order = split[0][0]
+    split.append((order, "C-999", split[0][2], "1.00"))
+    lines = _layout(orders, "ordered", seed=1)
+    path = tmp_path / "p.csv"
+    _write(path, lines)
+
+    report, fast = _import(db_url, path, monkeypatch, batch_rows=7)
+    without = [line for line in lines if line[0] != order]
+    expected, _ = _expected(without)
+    assert not fast
+    assert _stored(db_url) == expected
+    with (tmp_path / "p.rejects.csv").open(encoding="utf-8", newline="") as f:
+        rejects = list(csv.reader(f))[1:]
+    split_numbers = [n for n, line in enumerate(lines, start=2) if line[0] == order]
+    bad_elsewhere = [
+        n for n, line in enumerate(lines, start=2) if line[0] != order and not _plain_rule(line)
+    ]
+    # Every line of the split order is rejected, each bad one for its own reason.
+    assert sorted(int(r[0]) for r in rejects) == sorted([*bad_elsewhere, *split_numbers])
+    assert report.rejected == len(rejects)
+    reasons = {int(r[0]): r[2] for r in rejects}
+    assert all(
+        "one order belongs to one customer" in reasons[n]
+        for n in split_numbers
+        if _plain_rule(lines[n - 2])
+    )
