@@ -103,11 +103,15 @@ def oracle(purchases: dict[str, Any], window: int, by: bool) -> dict[str, Any]:
     return found
 
 
-def stored_oracle(purchases: dict[str, Any]) -> dict[str, tuple[int | None, bool | None]]:
-    """Per complaint with a customer: (cents in its default window, whether one of those
-    purchases is also in another complaint's window), both None without a purchase there."""
+def stored_oracle(
+    purchases: dict[str, Any], merged: frozenset[str] = frozenset()
+) -> dict[str, tuple[int | None, bool | None]]:
+    """Per complaint with a customer, not a merged duplicate: (cents in its default window,
+    whether one of those purchases is also in another such complaint's window), both None
+    without a purchase there."""
     found: dict[str, tuple[int | None, bool | None]] = {}
-    for ref, (who, _, _, resolved) in COMPLAINTS.items():
+    counted = {ref: row for ref, row in COMPLAINTS.items() if ref not in merged}
+    for ref, (who, _, _, resolved) in counted.items():
         if not who:
             continue
         mine = [
@@ -118,7 +122,7 @@ def stored_oracle(purchases: dict[str, Any]) -> dict[str, tuple[int | None, bool
         shared = any(
             other != ref and row[0] == who and in_window(row[3], purchases[order][1], WINDOW)
             for order, _ in mine
-            for other, row in COMPLAINTS.items()
+            for other, row in counted.items()
         )
         found[ref] = (sum(c for _, c in mine), shared) if mine else (None, None)
     return found
@@ -296,4 +300,22 @@ def test_a_window_sum_past_what_one_purchase_holds_is_kept(
     assert stored(db_url)["X5"] == (3 * MAX_CENTS - 1, False)
     assert stored(db_url) == stored_oracle(purchases)
     assert_right(latte, purchases)
+    latte.ok("db", "check")
+
+
+def test_a_merged_duplicate_shares_no_purchase(
+    latte: Latte, db_url: str, tmp_path: Path, desk: None
+) -> None:
+    """X1 and X2 (one customer) share O2 and O3; once X2 is merged into X1 it counts in no
+    figure, so X1's purchases follow no other complaint and are summed."""
+    purchases = dict(FIRST)
+    import_purchases(latte, tmp_path / "p.csv", purchases)
+    assert stored(db_url)["X1"] == (2_003 + 4_007, True)
+    with other_program(db_url) as conn:
+        ids = dict(conn.execute(text("SELECT external_id, id FROM complaint")).tuples().all())
+    latte.ok("merge", str(ids["X2"]), "--into", str(ids["X1"]), "--reason", "The same order")
+    found = stored(db_url)
+    assert "X2" not in found
+    assert found == stored_oracle(purchases, merged=frozenset({"X2"}))
+    assert found["X1"] == (2_003 + 4_007, False)
     latte.ok("db", "check")
