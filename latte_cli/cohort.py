@@ -516,7 +516,9 @@ def _outcome_select(condition: ColumnElement[bool], columns: Sequence[str] | Non
         "said_epoch": said,
         "again_epoch": again,
         "kept_cents": kept,
-        "kept_shared": case((kept.is_not(None), shared), else_=null()),
+        # A purchase in the window is there when the first after the resolution is (one
+        # index seek, not the window's sum a second time).
+        "kept_shared": case((first <= c.first_resolved_epoch + KEPT_WINDOW, shared), else_=null()),
     }
     return select(*(values[name] for name in columns or OUTCOME_COLUMNS)).where(
         _complaints(condition), c.customer_id.is_not(None)
