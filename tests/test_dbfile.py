@@ -310,3 +310,35 @@ def test_a_chmod_read_only_database_as_a_user(tmp_path: Path, latte: Latte) -> N
     finally:
         folder.chmod(0o755)
         path.chmod(0o644)
+
+
+@pytest.mark.sqlite_only
+def test_an_analysed_database_gets_statistics_for_what_later_revisions_index(
+    tmp_path: Path,
+) -> None:
+    """A database with SQLite statistics keeps them current through the revisions that add
+    indexes (`migrations.helpers.analyse`): without them the planner would weigh a new index
+    with no statistics against old ones that have them."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from latte_cli.migrations import alembic_config
+
+    path = tmp_path / "latte.db"
+    ok(path, *NEW, "--listen", "Broken parcel.")
+    ok(path, "step", "1", "acknowledge", "--text", "Sorry.")
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0004")
+    engine.dispose()
+    with sqlite3.connect(path) as raw:
+        raw.execute("ANALYZE")
+        before = {row[0] for row in raw.execute("SELECT idx FROM sqlite_stat1")}
+    _at_revision(path, "head")
+    with sqlite3.connect(path) as raw:
+        analysed = {row[0] for row in raw.execute("SELECT idx FROM sqlite_stat1")}
+    added = {"ix_stage_record_durations", "ix_complaint_fix_cohort"}
+    assert not added & before
+    assert added <= analysed

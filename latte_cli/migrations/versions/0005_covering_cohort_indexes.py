@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from latte_cli.migrations.helpers import analyse
+
 revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
@@ -30,14 +32,7 @@ def upgrade() -> None:
     op.drop_index("ix_stage_record_complaint_id", table_name="stage_record")
     op.create_index("ix_followup_answers", "followup", FOLLOWUP_COLUMNS)
     op.drop_index("ix_followup_complaint_id", table_name="followup")
-    bind = op.get_bind()
-    if bind.dialect.name == "sqlite":
-        analysed = bind.exec_driver_sql(
-            "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'"
-        ).first()
-        if analysed is not None:
-            op.execute("ANALYZE ix_stage_record_durations")
-            op.execute("ANALYZE ix_followup_answers")
+    analyse(["ix_stage_record_durations", "ix_followup_answers"])
 
 
 def downgrade() -> None:

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from latte_cli.migrations.helpers import analyse
+
 revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
@@ -59,14 +61,7 @@ def upgrade() -> None:
     cohort.rebuild_outcomes(op.get_bind())
     op.create_index("ix_report_outcome_advice", "report_outcome", list(ADVICE))
     op.create_index("ix_report_outcome_median", "report_outcome", list(MEDIAN))
-    if sqlite:
-        analysed = (
-            op.get_bind()
-            .exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")
-            .first()
-        )
-        if analysed is not None:
-            op.execute("ANALYZE report_outcome")
+    analyse(["report_outcome"])
 
 
 def downgrade() -> None:

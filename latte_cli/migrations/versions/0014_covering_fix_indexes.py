@@ -26,6 +26,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from latte_cli.migrations.helpers import analyse
+
 revision: str = "0014"
 down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
@@ -88,25 +90,13 @@ INDEXES = (
 PURCHASES = ("ix_purchase_customer_time", ["customer_id", "purchased_epoch"], ["amount_cents"])
 
 
-def _analyse(tables: Sequence[str]) -> None:
-    bind = op.get_bind()
-    if bind.dialect.name != "sqlite":
-        return
-    analysed = bind.exec_driver_sql(
-        "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'"
-    ).first()
-    if analysed is not None:
-        for name in tables:
-            op.execute(f"ANALYZE {name}")
-
-
 def upgrade() -> None:
     for name, table_name, columns in INDEXES:
         op.create_index(name, table_name, columns)
     name, key, more = PURCHASES
     op.drop_index(name, table_name="purchase")
     op.create_index(name, "purchase", [*key, *more])
-    _analyse(("complaint", "stage_record", "purchase"))
+    analyse(("complaint", "stage_record", "purchase"))
 
 
 def downgrade() -> None:

@@ -30,6 +30,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from latte_cli.migrations.helpers import analyse
+
 revision: str = "0015"
 down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
@@ -133,14 +135,7 @@ def upgrade() -> None:
     op.create_index(AGAIN[0], "report_outcome", AGAIN[1])
     op.drop_index(BOUGHT, table_name="report_outcome")
     op.create_index(BOUGHT, "report_outcome", BOUGHT_NOW)
-    if sqlite:
-        analysed = (
-            op.get_bind()
-            .exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")
-            .first()
-        )
-        if analysed is not None:
-            op.execute("ANALYZE report_outcome")
+    analyse(["report_outcome"])
 
 
 def downgrade() -> None:
