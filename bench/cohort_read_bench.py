@@ -16,27 +16,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-DAY = 86_400
+from fix_rows_bench import DAY, epoch, spans  # the same spans as that bench
+
 WINDOW, REPEAT = 30 * DAY, 14 * DAY
-
-
-def epoch(text: str) -> int:
-    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp())
-
-
-def spans() -> dict[str, tuple[int, int]]:
-    return {
-        "week": (epoch("2026-11-16"), epoch("2026-11-23")),
-        "quarter": (epoch("2025-10-01"), epoch("2026-01-01")),
-        "year": (epoch("2025-01-01"), epoch("2026-01-01")),
-        "3 years": (epoch("2023-11-27"), epoch("2026-11-23")),
-    }
 
 
 def measured(run: Any) -> float:

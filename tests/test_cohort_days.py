@@ -22,7 +22,7 @@ from latte_cli.reports import fix_summarised as fs
 from latte_cli.reports.build import NO_VALUE, _Material
 from latte_cli.reports.periods import Period
 from tests.conftest import Latte
-from tests.test_fix_summarised import BYS, REPEAT, WINDOW, cases, seconds_of
+from tests.test_fix_summarised import BYS, REPEAT, WINDOW, cases, cells, remedies
 from tests.test_fix_summarised import data as data
 from tests.test_reports import Row
 
@@ -62,24 +62,6 @@ def figures(
         texts=fixes.texts if fixes else None, repeat=REPEAT,
     )  # fmt: skip
     return {key: material(m) for key, m in found.items() if material(m) != material(_Material())}
-
-
-def cells(rows: Any) -> list[Any]:
-    found = [
-        (int(k), g, cause, agent, int(b), int(o), int(r), int(n), seconds_of(s))
-        for k, g, cause, agent, b, o, r, n, s in rows
-        if k is not None
-    ]
-    return sorted(found, key=repr)
-
-
-def remedies(rows: Any) -> list[Any]:
-    found = [
-        (int(k), g, int(b), kind, int(n), int(cents or 0))
-        for k, g, b, kind, n, cents in rows
-        if k is not None
-    ]
-    return sorted(found, key=repr)
 
 
 def test_one_read_gives_every_family_its_rows(db_url: str, data: list[Row]) -> None:

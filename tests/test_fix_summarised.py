@@ -86,27 +86,30 @@ def seconds_of(value: Any) -> tuple[int, ...]:
     return tuple(sorted(int(v) for v in value))
 
 
+def cells(rows: Any) -> list[Any]:
+    """Cohort cell rows, normalised and sorted."""
+    found = [
+        (int(k), g, cause, agent, int(b), int(o), int(r), int(n), seconds_of(s))
+        for k, g, cause, agent, b, o, r, n, s in rows
+        if k is not None
+    ]
+    return sorted(found, key=repr)
+
+
+def remedies(rows: Any) -> list[Any]:
+    """Remedy rows, normalised and sorted."""
+    found = [
+        (int(k), g, int(b), kind, int(n), int(cents or 0))
+        for k, g, b, kind, n, cents in rows
+        if k is not None
+    ]
+    return sorted(found, key=repr)
+
+
 def both(
     conn: Connection, periods: list[Period], by: str | None, as_of: int
 ) -> dict[str, tuple[list[Any], list[Any]]]:
     """Per figure: (the SQL rows, the summarised rows), normalised and sorted."""
-
-    def cells(rows: Any) -> list[Any]:
-        found = [
-            (int(k), g, cause, agent, int(b), int(o), int(r), int(n), seconds_of(s))
-            for k, g, cause, agent, b, o, r, n, s in rows
-            if k is not None
-        ]
-        return sorted(found, key=repr)
-
-    def remedies(rows: Any) -> list[Any]:
-        found = [
-            (int(k), g, int(b), kind, int(n), int(cents or 0))
-            for k, g, b, kind, n, cents in rows
-            if k is not None
-        ]
-        return sorted(found, key=repr)
-
     return {
         "cohort": (
             cells(
