@@ -73,3 +73,40 @@ def test_a_remedy_above_the_bound_is_one_reject(latte: Latte, tmp_path: Path) ->
     report = json.loads(result.stdout)
     assert (report["inserted"], report["rejected"]) == (1, 1)
     assert "more than 10,000,000.00" in json.dumps(report["rejects"])
+
+
+HALF = f"{MAX_CENTS // 200}.00"
+
+
+@pytest.mark.parametrize("ordered", [True, False], ids=["ordered", "scattered"])
+def test_an_order_whose_lines_add_up_above_the_bound_is_rejected_whole(
+    latte: Latte, tmp_path: Path, ordered: bool
+) -> None:
+    # O2's three lines are each at the bound; their sum is above it (and above a 32-bit
+    # column). O3's two halves add up to the bound exactly and are stored.
+    lines = {
+        "O1": ["O1,C-1,2026-01-01T00:00:00Z,12.50"],
+        "O2": [f"O2,C-1,2026-01-02T00:00:00Z,{LIMIT}"] * 3,
+        "O3": [f"O3,C-2,2026-01-03T00:00:00Z,{HALF}"] * 2,
+    }
+    if ordered:
+        rows = [*lines["O1"], *lines["O2"], *lines["O3"]]
+    else:
+        rows = [lines["O2"][0], lines["O3"][0], lines["O1"][0], lines["O2"][1]]
+        rows += [lines["O3"][1], lines["O2"][2]]
+    source = write_csv(tmp_path / "p.csv", "order,customer,date,total", rows)
+    result = latte("import", "purchases", str(source), "--json")
+    assert result.exit_code == 3, result.output
+    report = json.loads(result.stdout)
+    assert (report["inserted"], report["rejected"]) == (2, 3)
+    o2 = {n + 2 for n, row in enumerate(rows) if row.startswith("O2,")}
+    assert {r["line"] for r in report["rejects"]} == o2
+    assert all("add up to more than 10,000,000.00" in json.dumps(r) for r in report["rejects"])
+    amounts = {
+        ref: [
+            p["amount"]
+            for p in json.loads(latte.ok("customer", "show", ref, "--json").stdout)["purchases"]
+        ]
+        for ref in ("C-1", "C-2")
+    }
+    assert amounts == {"C-1": [12.5], "C-2": [MAX_CENTS / 100]}

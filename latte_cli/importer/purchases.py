@@ -40,6 +40,7 @@ from latte_cli.importer.fields import Bad, cents, integer, text
 from latte_cli.importer.source import Record
 from latte_cli.models import Purchase
 from latte_cli.timeutil import epoch
+from latte_cli.workflow import MAX_CENTS
 
 PAGE = 20_000
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -69,7 +70,9 @@ def _summed_columns() -> list[Column[Any]]:
         # Microseconds since 1970-01-01 UTC: ordered like the times on every database, and
         # back to a datetime without parsing text.
         Column("purchased_us", BigInteger, nullable=False),
-        Column("amount_cents", Integer, nullable=False),
+        # 64 bits: an order's lines are each within `workflow.MAX_CENTS`, their sum need not
+        # be (an order above it is rejected, not stored).
+        Column("amount_cents", BigInteger, nullable=False),
         Column("lines", Integer, nullable=False),
     ]
 
@@ -240,6 +243,7 @@ class PurchaseKind:
         self.last_order: str | None = None
         self.held: list[Pending] = []
         self.accepted = 0
+        self.indexed = False
 
     def key(self, row: tuple[Any, ...]) -> None:
         # Lines sharing an order go to staging together, summed later.
@@ -319,7 +323,8 @@ class PurchaseKind:
             previous = self.last_order
             for row in rows:
                 order = row[2]
-                if previous is not None and order <= previous:
+                # An order above the amount bound is rejected by the grouping path.
+                if (previous is not None and order <= previous) or row[4] > MAX_CENTS:
                     self.ascending = False
                     break
                 previous = order
@@ -353,7 +358,21 @@ class PurchaseKind:
             names = ["order_ref", "first_customer", "last_customer", "purchased_us"]
             names += ["amount_cents", "lines", "count"]
             conn.execute(ORDERS.insert().from_select(names, sums))
-            self._reject_conflicts(conn, run)
+            self._reject_orders(
+                conn,
+                run,
+                ORDERS.c.first_customer != ORDERS.c.last_customer,
+                "customer_ref",
+                "the lines of order {} name different customers; one order belongs to one customer",
+            )
+            self._reject_orders(
+                conn,
+                run,
+                ORDERS.c.amount_cents > MAX_CENTS,
+                "amount",
+                f"the lines of order {{}} add up to more than {MAX_CENTS // 100:,}.00, the "
+                "largest amount latte stores; check the amounts",
+            )
             total = f"SELECT sum(count) FROM {ORDERS.name}"
             accepted = int(conn.exec_driver_sql(total).scalar() or 0)
         # The page's orders with the purchase stored under each reference, if any: one join
@@ -410,12 +429,17 @@ class PurchaseKind:
         self.ascending = True
         self.last_order = None
         self.accepted = 0
+        self.indexed = False
 
-    def _reject_conflicts(self, conn: Connection, run: Run) -> None:
-        split = select(ORDERS.c.order_ref).where(ORDERS.c.first_customer != ORDERS.c.last_customer)
-        orders = [row[0] for row in conn.execute(split)]
-        if orders:
+    def _reject_orders(
+        self, conn: Connection, run: Run, wrong: Any, field: str, reason: str
+    ) -> None:
+        """Reject every line of the summed orders `wrong` holds for, with `reason` (its `{}`
+        the order), and drop those orders."""
+        orders = [row[0] for row in conn.execute(select(ORDERS.c.order_ref).where(wrong))]
+        if orders and not self.indexed:
             conn.exec_driver_sql(STAGING_INDEX)
+            self.indexed = True
         for part in chunks(orders):
             lines = conn.execute(
                 select(STAGING.c.line, STAGING.c.order_ref, STAGING.c.raw)
@@ -428,12 +452,7 @@ class PurchaseKind:
                 for number, raw in unpack_lines(line, packed)
             ]
             for number, order, raw in sorted(rejected, key=itemgetter(0)):
-                run.reject(
-                    Record(number, {}, None, raw),
-                    "customer_ref",
-                    f"the lines of order {order} name different customers; "
-                    "one order belongs to one customer",
-                )
+                run.reject(Record(number, {}, None, raw), field, reason.format(order))
             conn.execute(ORDERS.delete().where(ORDERS.c.order_ref.in_(part)))
 
     def _write_page(self, conn: Connection, page: Sequence[Any], run: Run) -> None:
