@@ -304,21 +304,22 @@ class _Collector:
             if acknowledge:
                 m.acknowledge.append(_integers(acknowledged))
 
-    def from_summary(self, b: q.Buckets, fixes: fs.Fixes | None = None) -> None:
+    def from_summary(self, b: q.Buckets, s: fx.Settings, fixes: fs.Fixes | None = None) -> None:
         """Everything `speed` and `everything_else` add, from the summaries kept at write time
         (calendar clock, nothing pending; see `summarised`); the cohort summary's days read
-        once for these and for `fixes` (docs/architecture.md, "Reports over long periods")."""
-        o = self.options
-        by, as_of, target = o.by, o.as_of, o.target_seconds
+        once for these and for `fixes` (docs/architecture.md, "Reports over long periods").
+        The read takes group, as-of, window and repeat from `s`, the settings `fixes` was
+        made from, so that the figures share one read only when they ask the same days."""
+        by, as_of, target = s.by, s.as_of, self.options.target_seconds
         summarised.volume_figures(
             self.conn, b.periods, by=by, as_of=as_of, target=target, at=self.at
         )
         summarised.cohort_figures(
             self.conn, b.periods, by=by, as_of=as_of, target=target,
-            window=o.window_seconds, no_value=NO_VALUE, at=self.at,
+            window=s.window, no_value=NO_VALUE, at=self.at,
             together=fixes.families if fixes else (),
             texts=fixes.texts if fixes else None,
-            repeat=o.repeat_days * 86_400,
+            repeat=s.repeat,
         )  # fmt: skip
 
     def everything_else(self, b: q.Buckets) -> None:
@@ -411,7 +412,7 @@ def build_report(conn: Connection, span: Span, options: Options, *, kind: str) -
         # Cost grows with the days of the period, not its complaints (docs/architecture.md);
         # the cohort summary's days are read once for these figures and those on what to fix.
         read = fx.summarised_fixes(settings)
-        collector.from_summary(explicit, read)
+        collector.from_summary(explicit, settings, read)
     else:
         collector.speed(explicit)
         collector.everything_else(explicit)
