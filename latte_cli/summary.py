@@ -190,6 +190,20 @@ def _change_columns() -> list[Any]:
     return [c.sign, c.opened_epoch, c.first_resolved_epoch, *(c[n] for n in CHANGE_COLUMNS)]
 
 
+def _queued_columns() -> list[Any]:
+    """The change columns and the deadline summary's (`deadline_days`, revision 0018)."""
+    from latte_cli.deadline_days import CHANGE_COLUMNS as DEADLINE_COLUMNS
+
+    c = table("report_change").c
+    return [*_change_columns(), *(c[n] for n in DEADLINE_COLUMNS)]
+
+
+def queued_rows(conn: Connection) -> Sequence[Any]:
+    """The queued change rows with the deadline summary's columns, in queue order."""
+    query = select(*_queued_columns()).order_by(table("report_change").c.id)
+    return conn.execute(query).all()
+
+
 def _pending_rows(conn: Connection) -> Sequence[Any]:
     query = select(*_change_columns()).order_by(table("report_change").c.id)
     return conn.execute(query).all()
@@ -211,13 +225,14 @@ def fold(conn: Connection) -> int:
     returns how many there were. On PostgreSQL the changes are claimed with
     DELETE ... RETURNING and the day rows locked in key order, so concurrent writers neither
     double-count nor deadlock (see `_apply` for why a fold never deletes a day row there)."""
-    from latte_cli import cohort
+    from latte_cli import cohort, deadline_days
 
     queued = cohort.fold(conn)
     change = table("report_change")
     if conn.execute(select(change.c.id).limit(1)).first() is None:
         return queued
-    rows = conn.execute(delete(change).returning(*_change_columns())).all()
+    rows = conn.execute(delete(change).returning(*_queued_columns())).all()
+    deadline_days.fold(conn, rows)
     deltas = {k: d for k, d in deltas_of(rows).items() if not d.unchanged}
     keys = sorted(deltas)
     for start in range(0, len(keys), KEYS_PER_STATEMENT):
