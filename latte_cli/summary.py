@@ -220,8 +220,9 @@ def pending(conn: Connection) -> list[Change]:
 
 
 def fold(conn: Connection) -> int:
-    """Move the pending changes into `report_day` (and the cohort summary's into
-    `report_cohort` and `report_outcome`, see `cohort.fold`), in the caller's transaction;
+    """Move the pending changes into `report_day` and the deadlines kept per day
+    (`deadline_days.fold`, revision 0018), and the cohort summary's into `report_cohort` and
+    `report_outcome` (see `cohort.fold`), in the caller's transaction;
     returns how many there were. On PostgreSQL the changes are claimed with
     DELETE ... RETURNING and the day rows locked in key order, so concurrent writers neither
     double-count nor deadlock (see `_apply` for why a fold never deletes a day row there)."""
