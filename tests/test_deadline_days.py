@@ -368,3 +368,37 @@ def test_db_check_finds_a_wrong_day_and_rebuild_repairs_it(
     latte.ok("db", "rebuild-summary")
     assert clean(latte)
     figures_now(latte, db_url)
+
+
+def test_revision_0018_downgrades_and_upgrades_again(
+    latte: Latte, session: Session, db_url: str
+) -> None:
+    """Downgraded, the kept days and the queue's deadline columns are gone and the report
+    summary's triggers queue as before; upgraded again, the days are counted afresh."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from latte_cli.migrations import alembic_config
+
+    for day in (1, 2, 8):
+        opened(session, day)
+    engine = db.get_engine(db_url)
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0017")
+        assert "report_deadline_day" not in inspect(connection).get_table_names()
+        columns = {c["name"] for c in inspect(connection).get_columns("report_change")}
+        assert not set(deadline_days.CHANGE_COLUMNS) & columns
+        connection.execute(text("UPDATE complaint SET first_response_due_epoch = NULL"))
+        queued = connection.execute(text("SELECT count(*) FROM report_change")).scalar()
+        assert queued == 0  # a due time alone was not watched before 0018
+        connection.execute(text("UPDATE complaint SET channel = 'email' WHERE id = 1"))
+        assert connection.execute(text("SELECT count(*) FROM report_change")).scalar() == 2
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    with engine.connect() as connection:
+        assert deadline_days.differences(connection) == (0, [])
+        kinds = connection.execute(text("SELECT DISTINCT kind FROM report_deadline_day"))
+        assert {k for (k,) in kinds} == {"final"}
