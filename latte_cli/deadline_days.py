@@ -34,18 +34,40 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, Table, delete, func, select
+from sqlmodel import SQLModel
 
-from latte_cli.summary import DAY, DIMENSIONS, EPOCH_ORDINAL, KEYS_PER_STATEMENT, NONE, table
+from latte_cli import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from latte_cli.report_keys import CHANGE_COLUMNS as VALUE_COLUMNS
+from latte_cli.report_keys import DAY, DIMENSIONS, EPOCH_ORDINAL, NONE
 
 KINDS = ("first", "final")
 # The report_change columns this summary adds to the report summary's (revision 0018).
 CHANGE_COLUMNS = ("acknowledged_epoch", "first_response_due_epoch", "final_response_due_epoch")
 # The dimension whose values sum to a period's totals.
 TOTAL_DIMENSION = "agent"
+KEYS_PER_STATEMENT = 300
 
 Key = tuple[str, str, int, str]  # (dimension, value, day, kind)
 Counts = tuple[int, int, int]  # (due, met, late)
+
+
+def table(name: str) -> Table:
+    return SQLModel.metadata.tables[name]
+
+
+def queued_columns() -> list[Any]:
+    """The report_change columns a fold takes out of the queue: the report summary's (sign,
+    opened, first resolved, agent, channel, category, location) and this summary's."""
+    c = table("report_change").c
+    names = ("sign", "opened_epoch", "first_resolved_epoch", *VALUE_COLUMNS, *CHANGE_COLUMNS)
+    return [c[name] for name in names]
+
+
+def queued_rows(conn: Connection) -> Sequence[Any]:
+    """The change rows waiting in the queue (another program's), in queue order."""
+    query = select(*queued_columns()).order_by(table("report_change").c.id)
+    return conn.execute(query).all()
 
 
 def _contributions(
@@ -144,8 +166,6 @@ def expected(conn: Connection) -> dict[Key, Counts]:
 
 def stored(conn: Connection) -> dict[Key, Counts]:
     """The summary as stored, with the changes still queued applied."""
-    from latte_cli import summary
-
     c = table("report_deadline_day").c
     found: dict[Key, list[int]] = {
         (d, v, int(day), k): [int(n), int(m), int(x)]
@@ -153,7 +173,7 @@ def stored(conn: Connection) -> dict[Key, Counts]:
             select(c.dimension, c.value, c.day, c.kind, c.due_n, c.met_n, c.late_n)
         )
     }
-    for key, delta in deltas_of(summary.queued_rows(conn)).items():
+    for key, delta in deltas_of(queued_rows(conn)).items():
         counts = found.setdefault(key, [0, 0, 0])
         for i, n in enumerate(delta):
             counts[i] += n

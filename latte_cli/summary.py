@@ -35,18 +35,13 @@ from sqlmodel import SQLModel
 
 from latte_cli import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
-DAY = 86_400
-# dimension -> complaint column (the report_change column of the same value)
-DIMENSIONS = {
-    "agent": "assigned_agent",
-    "channel": "channel",
-    "category": "category",
-    "location": "location",
-}
-CHANGE_COLUMNS = ("agent", "channel", "category", "location")
-EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-# A complaint without a value (no agent, no location) is stored under "", which no value can be.
-NONE = ""
+# Kept here too for the modules that read them from the report summary.
+from latte_cli.report_keys import CHANGE_COLUMNS as CHANGE_COLUMNS
+from latte_cli.report_keys import DAY as DAY
+from latte_cli.report_keys import DIMENSIONS as DIMENSIONS
+from latte_cli.report_keys import EPOCH_ORDINAL as EPOCH_ORDINAL
+from latte_cli.report_keys import NONE as NONE
+
 KEYS_PER_STATEMENT = 300
 _SWAP = sys.byteorder != "little"
 assert array("i").itemsize == 4 and array("q").itemsize == 8
@@ -190,20 +185,6 @@ def _change_columns() -> list[Any]:
     return [c.sign, c.opened_epoch, c.first_resolved_epoch, *(c[n] for n in CHANGE_COLUMNS)]
 
 
-def _queued_columns() -> list[Any]:
-    """The change columns and the deadline summary's (`deadline_days`, revision 0018)."""
-    from latte_cli.deadline_days import CHANGE_COLUMNS as DEADLINE_COLUMNS
-
-    c = table("report_change").c
-    return [*_change_columns(), *(c[n] for n in DEADLINE_COLUMNS)]
-
-
-def queued_rows(conn: Connection) -> Sequence[Any]:
-    """The queued change rows with the deadline summary's columns, in queue order."""
-    query = select(*_queued_columns()).order_by(table("report_change").c.id)
-    return conn.execute(query).all()
-
-
 def _pending_rows(conn: Connection) -> Sequence[Any]:
     query = select(*_change_columns()).order_by(table("report_change").c.id)
     return conn.execute(query).all()
@@ -232,7 +213,7 @@ def fold(conn: Connection) -> int:
     change = table("report_change")
     if conn.execute(select(change.c.id).limit(1)).first() is None:
         return queued
-    rows = conn.execute(delete(change).returning(*_queued_columns())).all()
+    rows = conn.execute(delete(change).returning(*deadline_days.queued_columns())).all()
     deadline_days.fold(conn, rows)
     deltas = {k: d for k, d in deltas_of(rows).items() if not d.unchanged}
     keys = sorted(deltas)
