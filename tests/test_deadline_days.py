@@ -21,6 +21,7 @@ from latte_cli import db, deadline_days
 from latte_cli.deadlines import Deadlines, Policy, Rule, Span, Unit
 from latte_cli.reports import fix_queries
 from latte_cli.services import complaints as service
+from latte_cli.services.customers import CustomerDetails
 from latte_cli.services.merge import merge_complaint
 from tests.test_reports import epoch_of, generate, write
 
@@ -319,6 +320,30 @@ def test_every_write_that_moves_a_deadline_moves_the_kept_days(
         other.commit()
     gone = figures_now(latte, db_url)
     assert sum(gone["final"].values()) == sum(imported["final"].values()) - 1
+    assert clean(latte)
+
+
+def test_forgetting_and_retention_change_no_deadline(
+    latte: Latte, session: Session, db_url: str, tmp_path: Path
+) -> None:
+    """Forgetting a customer and the retention purge erase texts and identities, never a time:
+    the kept days and the figures stay as they were."""
+    use_policy(tmp_path)
+    for day, ref in ((1, "C-1"), (2, "C-1"), (3, "C-2")):
+        new = service.NewComplaint(
+            channel="phone", category="delivery", listen="Late", customer=CustomerDetails(ref=ref)
+        )
+        cid = service.open_complaint(session, new=new, agent="ana", at=at(day), deadlines=DESK).id
+        stage(session, int(cid or 0), "acknowledge", at(day, 10))
+        resolve(session, int(cid or 0), at(day + 1))
+    before = figures_now(latte, db_url)
+    assert sum(before["final"].values()) == 3
+    latte.ok("customer", "forget", "C-1", "--reason", "erasure request", "--yes")
+    with (tmp_path / "config" / "config.toml").open("a", encoding="utf-8") as config:
+        config.write('retention = "30d"\n')
+    retained = json.loads(latte.ok("db", "retain", "--json").stdout)
+    assert retained["complaint_ids"]
+    assert figures_now(latte, db_url) == before
     assert clean(latte)
 
 
