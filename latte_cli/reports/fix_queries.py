@@ -123,6 +123,10 @@ def _index_counts(
     """What `deadline_counts` returns for the complaints due in the ranges [lo, hi) of
     period k, from the complaints.
 
+    met: completed by as-of, at or before the due time; breached: completed by as-of after
+    it, or not completed by as-of and the due time passed before as-of; pending: otherwise
+    (not completed by as-of, not yet due then).
+
     One pass over each range of the covering index, counting the statuses with filtered
     aggregates: grouping by a status expression made SQLite sort every complaint of the
     range. With `--by` each complaint's (group, status) comes back as one small integer in
