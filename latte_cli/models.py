@@ -266,6 +266,29 @@ class ReportChange(SQLModel, table=True):
     channel: str | None = Field(default=None, max_length=20)
     category: str | None = Field(default=None, max_length=100)
     location: str | None = Field(default=None, max_length=100)
+    # What the deadline summary counts (revision 0018, `latte_cli.deadline_days`).
+    acknowledged_epoch: int | None = None
+    first_response_due_epoch: int | None = None
+    final_response_due_epoch: int | None = None
+
+
+class ReportDeadlineDay(SQLModel, table=True):
+    """The deadline summary (see `latte_cli.deadline_days`): per dimension, value, UTC day of
+    the due time and kind, the complaints due, those met and those opened after the day
+    ended, kept at write time (revision 0018)."""
+
+    __tablename__ = "report_deadline_day"
+    # Clustered on the key in SQLite: a report sums a dimension's range of days.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    dimension: str = Field(primary_key=True, max_length=20)
+    day: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    # "" stands for no value (no agent, no location).
+    value: str = Field(primary_key=True, max_length=100)
+    kind: str = Field(primary_key=True, max_length=5)
+    due_n: int = 0
+    met_n: int = 0
+    late_n: int = 0
 
 
 class ReportCohort(SQLModel, table=True):

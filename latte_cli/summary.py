@@ -35,18 +35,13 @@ from sqlmodel import SQLModel
 
 from latte_cli import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
-DAY = 86_400
-# dimension -> complaint column (the report_change column of the same value)
-DIMENSIONS = {
-    "agent": "assigned_agent",
-    "channel": "channel",
-    "category": "category",
-    "location": "location",
-}
-CHANGE_COLUMNS = ("agent", "channel", "category", "location")
-EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-# A complaint without a value (no agent, no location) is stored under "", which no value can be.
-NONE = ""
+# Kept here too for the modules that read them from the report summary.
+from latte_cli.report_keys import CHANGE_COLUMNS as CHANGE_COLUMNS
+from latte_cli.report_keys import DAY as DAY
+from latte_cli.report_keys import DIMENSIONS as DIMENSIONS
+from latte_cli.report_keys import EPOCH_ORDINAL as EPOCH_ORDINAL
+from latte_cli.report_keys import NONE as NONE
+
 KEYS_PER_STATEMENT = 300
 _SWAP = sys.byteorder != "little"
 assert array("i").itemsize == 4 and array("q").itemsize == 8
@@ -206,18 +201,20 @@ def pending(conn: Connection) -> list[Change]:
 
 
 def fold(conn: Connection) -> int:
-    """Move the pending changes into `report_day` (and the cohort summary's into
-    `report_cohort` and `report_outcome`, see `cohort.fold`), in the caller's transaction;
+    """Move the pending changes into `report_day` and the deadlines kept per day
+    (`deadline_days.fold`, revision 0018), and the cohort summary's into `report_cohort` and
+    `report_outcome` (see `cohort.fold`), in the caller's transaction;
     returns how many there were. On PostgreSQL the changes are claimed with
     DELETE ... RETURNING and the day rows locked in key order, so concurrent writers neither
     double-count nor deadlock (see `_apply` for why a fold never deletes a day row there)."""
-    from latte_cli import cohort
+    from latte_cli import cohort, deadline_days
 
     queued = cohort.fold(conn)
     change = table("report_change")
     if conn.execute(select(change.c.id).limit(1)).first() is None:
         return queued
-    rows = conn.execute(delete(change).returning(*_change_columns())).all()
+    rows = conn.execute(delete(change).returning(*deadline_days.queued_columns())).all()
+    deadline_days.fold(conn, rows)
     deltas = {k: d for k, d in deltas_of(rows).items() if not d.unchanged}
     keys = sorted(deltas)
     for start in range(0, len(keys), KEYS_PER_STATEMENT):

@@ -34,6 +34,7 @@ from sqlalchemy import (
     true,
 )
 
+from latte_cli import deadline_days
 from latte_cli.reports.periods import Period, period_index
 from latte_cli.reports.queries import (
     _exists,
@@ -44,7 +45,7 @@ from latte_cli.reports.queries import (
     streamed,
     table,
 )
-from latte_cli.summary import DIMENSIONS, NONE
+from latte_cli.summary import DIMENSIONS, NONE, has_pending
 from latte_cli.workflow import Stage
 
 DAY = 86_400
@@ -84,23 +85,58 @@ def deadline_counts(
     conn: Connection, periods: list[Period], by: str | None, as_of: int
 ) -> list[tuple[int, Any, str, int, int]]:
     """(key, group, "first" or "final", status, complaints) of the complaints whose due time
-    falls in one of the periods (docs/metrics.md, "Deadlines in reports").
+    falls in one of the periods (docs/metrics.md, "Deadlines in reports"); a key, group,
+    kind and status may come more than once (their sum is the figure).
+
+    The whole UTC days of a period that ended by as-of come from the deadline summary kept
+    at write time (`deadline_days`): each of their complaints is met or breached, none
+    pending. The rest (the days cut by a period edge, the day of as-of and after, a day with
+    complaints opened after it ended, every day while another program's changes wait in the
+    queue) is counted from the complaints (`_index_counts`). docs/architecture.md, "Reports
+    over long periods".
+    """
+    found: list[tuple[int, Any, str, int, int]] = []
+    kept = not has_pending(conn)
+    for k, period in enumerate(periods):
+        first_day = -(-period.start // DAY)
+        end_day = min(period.end // DAY, as_of // DAY)
+        if not kept or first_day >= end_day:
+            found += _index_counts(conn, k, [(period.start, period.end)], by, as_of)
+            continue
+        read = deadline_days.day_counts(conn, by, first_day, end_day)
+        for (group, name), (due, met) in read.counts.items():
+            found += [
+                (k, group, name, status, n)
+                for status, n in ((MET, met), (BREACHED, due - met))
+                if n
+            ]
+        ranges = [(period.start, first_day * DAY)]
+        ranges += [(d * DAY, (d + 1) * DAY) for d in read.late_days]
+        ranges.append((end_day * DAY, period.end))
+        found += _index_counts(conn, k, [(lo, hi) for lo, hi in ranges if lo < hi], by, as_of)
+    return found
+
+
+def _index_counts(
+    conn: Connection, k: int, ranges: list[tuple[int, int]], by: str | None, as_of: int
+) -> list[tuple[int, Any, str, int, int]]:
+    """What `deadline_counts` returns for the complaints due in the ranges [lo, hi) of
+    period k, from the complaints.
 
     met: completed by as-of, at or before the due time; breached: completed by as-of after
     it, or not completed by as-of and the due time passed before as-of; pending: otherwise
     (not completed by as-of, not yet due then).
 
-    One pass over each period's range of the covering index, counting the statuses with
-    filtered aggregates: grouping by a status expression made SQLite sort every complaint of
-    the period (docs/architecture.md, "Reports over long periods"). With `--by` each
-    complaint's (group, status) comes back as one small integer in a text (`_group_codes`),
-    counted with numpy: no sort at all; a group value the report summary does not list
-    sends the query back to grouping by the stored column (the empty value joined to no
-    value here).
+    One pass over each range of the covering index, counting the statuses with filtered
+    aggregates: grouping by a status expression made SQLite sort every complaint of the
+    range. With `--by` each complaint's (group, status) comes back as one small integer in
+    a text (`_group_codes`), counted with numpy: no sort at all; a group value the report
+    summary does not list sends the query back to grouping by the stored column (the empty
+    value joined to no value here).
     """
     c = table("complaint").c
     group = c[DIMENSIONS[by]] if by is not None else None
-    values = group_values(conn, by) if by is not None else []
+    values = group_values(conn, by) if by is not None and ranges else []
     found: list[tuple[int, Any, str, int, int]] = []
     for name, due, done in (
         # Resolved without recorded stages (an import): the resolution was the first response.
@@ -115,8 +151,8 @@ def deadline_counts(
         met = and_(done <= as_of, done <= due)
         pending = and_(due >= as_of, or_(done.is_(None), done > as_of))
         counts = (func.count(), func.count().filter(met), func.count().filter(pending))
-        for k, period in enumerate(periods):
-            where = (due >= period.start, due < period.end, c.opened_epoch <= as_of, _counted())
+        for lo, hi in ranges:
+            where = (due >= lo, due < hi, c.opened_epoch <= as_of, _counted())
             rows: Sequence[Any]
             if group is None:
                 rows = conn.execute(select(null(), *counts).where(*where)).fetchall()

@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, or_, select
 
-from latte_cli import cohort, summary, workflow
+from latte_cli import cohort, deadline_days, summary, workflow
 from latte_cli.deadlines import STANDARD_DEADLINES, Deadlines
 from latte_cli.errors import LatteError
 from latte_cli.events import EventKind, workflow_events
@@ -264,7 +264,12 @@ def check_database(session: Session, deadlines: Deadlines = STANDARD_DEADLINES) 
     for where in shown:
         report.add(f"report summary: {where} differs from the complaints")
     report.problem_count += count - len(shown)
-    report.summary_problems = count
+    # The deadlines kept per day (revision 0018, `deadline_days`).
+    wrong, places = deadline_days.differences(session.connection())
+    for place in places:
+        report.add(f"deadline summary: {place} differs from the complaints")
+    report.problem_count += wrong - len(places)
+    report.summary_problems = count + wrong
 
     def search_problem(message: str) -> None:
         report.add(message)
@@ -275,9 +280,10 @@ def check_database(session: Session, deadlines: Deadlines = STANDARD_DEADLINES) 
 
 
 def rebuild_summary(session: Session) -> int:
-    """Recompute the report summary (day rows, cohort days and repurchase outcomes) from the
-    complaints and purchases and commit; returns the rows written."""
+    """Recompute the report summary (day rows, cohort days, repurchase outcomes and the
+    deadlines kept per day) from the complaints and purchases and commit; returns the rows
+    written."""
     conn = session.connection()
-    written = summary.rebuild(conn) + cohort.rebuild(conn)
+    written = summary.rebuild(conn) + cohort.rebuild(conn) + deadline_days.rebuild(conn)
     session.commit()
     return written
