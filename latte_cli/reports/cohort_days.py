@@ -21,6 +21,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection
 
 from latte_cli import cohort
+from latte_cli.reports.fix_queries import window_over_after
 from latte_cli.reports.periods import Period
 
 Ints = npt.NDArray[np.int64]
@@ -65,9 +66,14 @@ def among(ids: Any, ordered: Ints) -> npt.NDArray[np.bool_]:
 
 def _ids(text: str | None) -> Ints:
     """Comma-separated ids, sorted (parsed in C: no Python int per id)."""
-    found = np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, np.int64)
+    found = integers(text)
     found.sort()
     return found
+
+
+def integers(text: str | None) -> Ints:
+    """Comma-separated integers, in order (parsed in C: no Python int per value)."""
+    return np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, np.int64)
 
 
 class Texts:
@@ -131,12 +137,15 @@ class Columns:
 
 @dataclass
 class Source:
-    """What the outcome look-ups of a chunk need."""
+    """What the outcome look-ups of a chunk need. `summed_before`: the revenue kept summed
+    at write time is read with the buyers for the records first resolved before it (None:
+    not asked, or another window)."""
 
     conn: Connection
     as_of: int
     window: int
     repeat: int
+    summed_before: int | None = None
 
 
 @dataclass
@@ -155,6 +164,8 @@ class Chunk:
     entries: dict[str, tuple[Any, Ints, Ints | None]] = field(default_factory=dict)
     _found: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
     _speed: tuple[Ints, Ints] | None = None
+    _by_id: tuple[Ints, Ints] | None = None
+    _summed: tuple[Ints, Ints] | None = None
 
     def speed(self) -> tuple[Ints, Ints]:
         """Per record: (resolution seconds, speed bucket), computed once for every family."""
@@ -165,14 +176,42 @@ class Chunk:
             self._speed = (seconds, bucket)
         return self._speed
 
+    def record_of(self, ids: Ints) -> tuple[Ints, npt.NDArray[np.bool_]]:
+        """Per complaint id: the index of its record in the chunk, and whether it has one
+        (the records' ids sorted once per chunk)."""
+        if self._by_id is None:
+            order = np.argsort(self.records["id"], kind="stable")
+            self._by_id = (self.records["id"][order], order)
+        ordered, order = self._by_id
+        if not len(ordered):
+            return np.zeros(len(ids), np.int64), np.zeros(len(ids), np.bool_)
+        at = np.minimum(np.searchsorted(ordered, ids), len(ordered) - 1)
+        return order[at], ordered[at] == ids
+
     def bought(self) -> npt.NDArray[np.bool_]:
         """Per record: its customer bought again within the window, by the as-of time (one
-        pass over `ix_report_outcome_bought`, shared by every figure family)."""
+        pass over an index of `report_outcome`, shared by every figure family): for a window
+        up to `cohort.KEPT_WINDOW`, with the revenue kept summed at write time when asked
+        (`summed`), else over `ix_report_outcome_bought`."""
         if "bought" not in self._found:
             s = self.source
-            ids = _ids(cohort.bought(s.conn, self.lo, self.last, s.window, s.as_of))
-            self._found["bought"] = among(self.records["id"], ids)
+            if s.window <= cohort.KEPT_WINDOW:
+                text, alone = cohort.bought_and_kept(
+                    s.conn, self.lo, self.last, s.window, s.as_of, s.summed_before
+                )
+                pairs = integers(alone).reshape(-1, 2)
+                at, found = self.record_of(pairs[:, 0])
+                self._summed = (at[found], pairs[found, 1])
+            else:
+                text = cohort.bought(s.conn, self.lo, self.last, s.window, s.as_of)
+            self._found["bought"] = among(self.records["id"], _ids(text))
         return self._found["bought"]
+
+    def summed(self) -> tuple[Ints, Ints]:
+        """(record index, cents) of the complaints whose revenue kept was summed at write time
+        (`cohort.bought_and_kept`, with `Source.summed_before`), read with the buyers."""
+        self.bought()
+        return self._summed or (np.zeros(0, np.int64), np.zeros(0, np.int64))
 
     def again(self) -> npt.NDArray[np.bool_]:
         """Per record: its customer complained again within the repeat window, by as-of."""
@@ -185,7 +224,8 @@ class Chunk:
 
 class Family(Protocol):
     """A figure family fed by `read`: the code columns and blobs it needs, and what it does
-    with each chunk."""
+    with each chunk. One with a true attribute `summed` is handed the revenue kept summed at
+    write time (`Chunk.summed`)."""
 
     @property
     def columns(self) -> Sequence[int]: ...
@@ -211,7 +251,11 @@ def read(
     columns = sorted({column for family in families for column in family.columns})
     wanted = {blob for family in families for blob in family.blobs}
     blobs = [blob for blob in cohort.BLOBS if blob in wanted and blob != "records"]
-    source = Source(conn, as_of, window, repeat)
+    # A family that sums revenue kept (`fix_summarised.KeptRevenue`) asks for the sums kept
+    # at write time with the buyers: one pass over the outcome index for both.
+    summed = window == cohort.KEPT_WINDOW and any(getattr(f, "summed", False) for f in families)
+    summed_before = window_over_after(as_of, window) if summed else None
+    source = Source(conn, as_of, window, repeat, summed_before)
     for chunk in _chunks(conn, periods, as_of, texts, columns, blobs, source):
         for family in families:
             family.add(chunk)
