@@ -45,7 +45,8 @@ def _group(chunk: Chunk, by: str | None) -> Ints:
 
 def _cells(columns: Sequence[Ints]) -> tuple[Ints, Ints, Ints]:
     """Rows grouped by their values in `columns` (non-negative integers): (order of the rows
-    by cell, start of each cell in that order, the first row of each cell)."""
+    by cell, start of each cell in that order, a row of each cell). Rows of one cell are in
+    no particular order: an unstable sort takes half the time of a stable one."""
     if not len(columns[0]):
         empty = np.zeros(0, np.int64)
         return empty, empty, empty
@@ -59,7 +60,7 @@ def _cells(columns: Sequence[Ints]) -> tuple[Ints, Ints, Ints]:
             key, bound = key.ravel().astype(np.int64), int(key.max()) + 1
         else:
             key = key * size + column
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key)
     ordered = key[order]
     starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
     return order, starts, order[starts]
