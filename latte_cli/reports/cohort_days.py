@@ -214,12 +214,13 @@ class Chunk:
         if "bought" not in self._found:
             s = self.source
             if s.window <= cohort.KEPT_WINDOW:
-                text, alone = cohort.bought_and_kept(
+                text, alone, cents_text = cohort.bought_and_kept(
                     s.conn, self.lo, self.last, s.window, s.as_of, s.summed_before
                 )
-                pairs = integers(alone).reshape(-1, 2)
-                at, found = self.record_of(pairs[:, 0])
-                self._summed = (at[found], pairs[found, 1])
+                ids, cents = integers(alone), integers(cents_text)
+                assert len(ids) == len(cents)  # one aggregate's rows, in one order
+                at, found = self.record_of(ids)
+                self._summed = (at[found], cents[found])
             else:
                 text = cohort.bought(s.conn, self.lo, self.last, s.window, s.as_of)
             self._found["bought"] = among(self.records["id"], _ids(text))

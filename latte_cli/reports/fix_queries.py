@@ -525,25 +525,34 @@ def _pairs(
 
 def kept_pair_texts(
     conn: Connection, lo: int, last: int, as_of: int, *, window: int, summed_before: int | None
-) -> Iterator[str]:
-    """The (complaint, purchase id, cents) pairs, three comma-separated integers each, of the
-    outcome rows first resolved in [lo, last] (a chunk of `cohort_days.read`, whose records
-    give each complaint its period, group and speed bucket: no join to the complaint). With
+) -> Iterator[tuple[str, str, str]]:
+    """The (complaint, purchase id, cents) pairs of the outcome rows first resolved in [lo,
+    last] (a chunk of `cohort_days.read`, whose records give each complaint its period, group
+    and speed bucket: no join to the complaint), as three comma-separated texts in the same
+    order: joining three integers per pair took about as long as the join itself. With
     `summed_before` (`window` is `cohort.KEPT_WINDOW`), before it only the complaints
     `cohort.bought_and_kept` does not sum (a purchase shared with another complaint), all
     from it on (docs/architecture.md, "Reports over long periods")."""
     o = _kept().c
     stop = last + 1
     cut = lo if summed_before is None else min(max(summed_before, lo), stop)
-    columns = (o.complaint_id, *_purchase())
     for start, end, shared_only in ((lo, cut, True), (cut, stop, False)):
         if start >= end:
             continue
-        query = _pairs(conn, columns, _kept(), start, end, as_of, window=window)
+        query = _pair_columns(conn, start, end, as_of, window=window)
         found = conn.execute(query.where(o.kept_shared == true()) if shared_only else query)
-        text = found.scalar()
-        if text:
-            yield str(text)
+        texts = found.one()
+        if texts[0]:
+            yield str(texts[0]), str(texts[1]), str(texts[2])
+
+
+def _pair_columns(conn: Connection, start: int, stop: int, as_of: int, *, window: int) -> Any:
+    """`_pairs`' join with one text per column: complaint ids, purchase ids, cents."""
+    o = _kept().c
+    pair = _pairs(conn, (o.complaint_id,), _kept(), start, stop, as_of, window=window)
+    return pair.with_only_columns(
+        *(joined(conn, column) for column in (o.complaint_id, *_purchase()))
+    )
 
 
 def _kept_source(by: str | None, values: list[str]) -> tuple[Any, Any]:

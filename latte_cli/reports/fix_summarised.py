@@ -276,10 +276,11 @@ class KeptRevenue:
             chunk.source.conn, chunk.lo, chunk.last, self.as_of,
             window=self.window, summed_before=self.summed_before,
         )  # fmt: skip
-        parts = [integers(text) for text in texts]
+        parts = [[integers(text) for text in three] for three in texts]
         if not parts:
             return
-        cid, pid, cents = np.concatenate(parts).reshape(-1, 3).T
+        cid, pid, cents = (np.concatenate(column) for column in zip(*parts, strict=True))
+        assert len(cid) == len(pid) == len(cents)  # one aggregate's rows, in one order
         at, found = chunk.record_of(cid)
         counted = found & inside[at]
         at = at[counted]
