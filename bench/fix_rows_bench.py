@@ -7,7 +7,8 @@
 For a week, a quarter, a year and three years (each with the period before it, as a report
 reads them), prints the CPU seconds of `fix_queries.deadline_counts` and of revenue kept as a
 calendar-clock report reads it: the cohort summary's days read for it alone
-(`fix_summarised.KeptRevenue`, with the buyers' pass it shares in a report) and
+(`fix_summarised.KeptRevenue`, with the buyers' pass it shares in a report; the last
+column is the days' decoding alone, which a report pays once for every family) and
 `fixes._kept` (the counting), from the outcomes kept at write time, with the default 90-day
 window (summed at write time; another `--window` reads every pair) and as-of 2026-12-06
 (docs/architecture.md, "Reports over long periods"). `--rows` times instead the pairs read
@@ -62,7 +63,7 @@ def main() -> None:
 
     as_of = epoch("2026-12-06")
     engine = create_engine(f"sqlite:///file:{args.db}?mode=ro&uri=true")
-    head = f"{'period':8} {'deadlines':>10} {'revenue kept':>13}"
+    head = f"{'period':8} {'deadlines':>10} {'revenue kept':>13} {'of it, the days':>16}"
     print(f"{head}   (CPU s, --by {args.by}, W {args.window} days)")
     with engine.connect() as conn:
         for name, (start, end) in spans().items():
@@ -92,7 +93,12 @@ def main() -> None:
                 )  # fmt: skip
                 fx._kept(conn, settings, periods, cells, read)
             kept = time.process_time() - began
-            print(f"{name:8} {deadlines:10.2f} {kept:13.2f}")
+            # The days decoded with no family: a report pays it once for every family.
+            began = time.process_time()
+            if not args.rows:
+                cohort_days.read(conn, periods, as_of, [], cohort_days.Texts())
+            days = time.process_time() - began
+            print(f"{name:8} {deadlines:10.2f} {kept:13.2f} {days:16.2f}")
     engine.dispose()
 
 
