@@ -286,10 +286,11 @@ class KeptRevenue:
         at = at[counted]
         if self.kept is None:
             self.kept = Columns(chunk.total)
+        # Held until the end, during the rest of the read: the small numbers narrow.
         for name, column in (
-            ("period", chunk.place[at]),
-            ("group", group[at]),
-            ("bucket", bucket[at]),
+            ("period", chunk.place[at].astype(np.int16)),
+            ("group", group[at].astype(np.int32)),
+            ("bucket", bucket[at].astype(np.int8)),
             ("purchase", pid[counted]),
             ("cents", cents[counted]),
         ):
