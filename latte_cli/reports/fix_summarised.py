@@ -9,9 +9,12 @@ for every family of the report (the build's cohort figures with them), each reco
 its period by its first-resolution epoch (so a local period edge or an as-of time inside a
 UTC day is exact), each Take action and Explain entry joined to its record by complaint id,
 grouped with numpy. The repurchase and repeat outcomes are the ids read in one pass over an
-index of `report_outcome` per chunk of days (`cohort.bought`, `cohort.came_again`), as
-`fix_queries.kept_codes` defines them. What a report reads grows with the number of days,
-not of complaints (docs/architecture.md, "Reports over long periods").
+index of `report_outcome` per chunk of days (`cohort.bought_and_kept` or `cohort.bought`,
+`cohort.came_again`), as `fix_queries.kept_codes` defines them. Revenue kept
+(`KeptRevenue`) places each complaint by its record too: the sums kept at write time come
+with the buyers, the shared pairs per chunk (`fix_queries.kept_pair_texts`). What a report
+reads grows with the number of days, not of complaints (docs/architecture.md, "Reports over
+long periods").
 """
 
 from __future__ import annotations
