@@ -445,8 +445,9 @@ def group_values(conn: Connection, by: str) -> list[str]:
 
 def window_over_after(as_of: int, window: int) -> int:
     """The first resolution time whose window is not over by as-of: the sums kept at write
-    time (`kept_sums`) answer for resolutions before it, the pairs (`kept_pairs`, shared)
-    from it on. One edge for both, so that no complaint is counted twice or left out."""
+    time (`cohort.bought_and_kept`) answer for resolutions before it, the pairs
+    (`kept_pair_texts`) from it on. One edge for both, so that no complaint is counted twice
+    or left out."""
     return as_of - window + 1
 
 
