@@ -5,7 +5,8 @@ complaint's period, group and speed bucket come from its day record, the sums ke
 time are read with the buyers (`cohort.bought_and_kept`) and the shared pairs per chunk of
 days. Every `--by`, three zones, a week, months and the whole history with the period
 before, as-of times inside a day and inside the period, the default window (summed at write
-time) and another (every pair read).
+time), a shorter one (every pair read) and a longer one (the buyers from
+`ix_report_outcome_bought`, every pair read).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tests.test_fix_summarised import data as data
 from tests.test_reports import Row
 
 LIMITS = (4 * 3600, 24 * 3600, 72 * 3600)
-WINDOWS = (cohort.KEPT_WINDOW, 30 * DAY)
+WINDOWS = (cohort.KEPT_WINDOW, 30 * DAY, 120 * DAY)  # 120: the buyers from another index
 
 
 def speed(seconds: int) -> int:
