@@ -4,9 +4,9 @@
     python bench/cohort_read_bench.py --db /tmp/cohort-read-bench.db [--by agent]
 
 For a week, a quarter, a year and three years (each with the period before it, as a report
-reads them), prints the CPU seconds of the report's cohort figures, cohort cells, remedies
-and "what will change" texts read from the cohort summary in one pass over its days (as a
-report does), then of the same four each reading the days itself (docs/architecture.md,
+reads them), prints the CPU seconds of the report's cohort figures, cohort cells, remedies,
+"what will change" texts and revenue kept read from the cohort summary in one pass over its
+days (as a report does), then of the same five each reading the days itself (docs/architecture.md,
 "Reports over long periods"). Calendar clock, 30-day window, 14-day repeat window, as-of
 2026-12-06. Run it by hand: the numbers depend on the machine and its load.
 """
@@ -89,6 +89,10 @@ def one_by_one(conn: Any, periods: list[Any], by: str | None, as_of: int) -> Non
     fs.cohort_cells(conn, periods, by, as_of, window=WINDOW, repeat=REPEAT)
     fs.remedy_cells(conn, periods, by, as_of)
     fs.change_texts(conn, periods[:1], by, as_of)
+    from latte_cli.reports import cohort_days
+
+    read = fs.fixes(by, as_of, window=WINDOW, repeat=REPEAT, texts=cohort_days.Texts())
+    cohort_days.read(conn, periods, as_of, [read.kept], read.texts, window=WINDOW, repeat=REPEAT)
 
 
 if __name__ == "__main__":

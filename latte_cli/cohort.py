@@ -49,6 +49,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Table,
+    Text,
     and_,
     case,
     delete,
@@ -763,12 +764,7 @@ def _first_within(
     one text from an index of `report_outcome` that leads with the first resolution and
     holds `column`, not a row per complaint."""
     o = table("report_outcome").c
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy import Text
-
-        joined: Any = func.string_agg(o.complaint_id.cast(Text), ",")
-    else:
-        joined = func.group_concat(o.complaint_id)
+    joined = _joined(conn, o.complaint_id)
     condition = and_(
         o.resolved_epoch >= lo,
         o.resolved_epoch <= last,
@@ -777,6 +773,40 @@ def _first_within(
     )
     text: str | None = conn.execute(select(joined).where(condition)).scalar()
     return text
+
+
+def bought_and_kept(
+    conn: Connection, lo: int, last: int, window: int, as_of: int, summed_before: int | None
+) -> tuple[str | None, str | None, str | None]:
+    """For the outcome rows first resolved in [lo, last], from one pass over the two ranges
+    of `ix_report_outcome_kept` that hold those with a purchase within KEPT_WINDOW of the
+    first resolution (revision 0017), comma-separated texts: the ids whose customer bought
+    again within `window` (at most KEPT_WINDOW) by `as_of`, as `bought` gives them; and with
+    `summed_before`, the ids and, in the same order, the `kept_cents` of those first resolved
+    before it whose purchases in the window follow no other complaint (`kept_shared` false):
+    the revenue kept summed at write time (docs/architecture.md, "Reports over long
+    periods"). Plain integers in each text: joining two per row took longer than the pass."""
+    assert window <= KEPT_WINDOW
+    o = table("report_outcome").c
+    resolved = o.resolved_epoch
+    bought_now = and_(o.purchased_epoch <= resolved + window, o.purchased_epoch <= as_of)
+    aggregates = [_joined(conn, o.complaint_id).filter(bought_now)]
+    if summed_before is not None:
+        alone = and_(o.kept_shared.is_(False), resolved < summed_before)
+        aggregates += [_joined(conn, o.complaint_id).filter(alone)]
+        aggregates += [_joined(conn, o.kept_cents).filter(alone)]
+    condition = and_(o.kept_shared.in_([False, True]), resolved >= lo, resolved <= last)
+    found = conn.execute(select(*aggregates).where(condition)).one()
+    if summed_before is None:
+        return found[0], None, None
+    return found[0], found[1], found[2]
+
+
+def _joined(conn: Connection, values: Any) -> Any:
+    """SQL: the values as one comma-separated text."""
+    if conn.dialect.name == "postgresql":
+        return func.string_agg(values.cast(Text), ",")
+    return func.group_concat(values)
 
 
 def came_again(conn: Connection, lo: int, last: int, repeat: int, as_of: int) -> str | None:

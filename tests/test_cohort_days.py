@@ -151,3 +151,19 @@ def test_columns_hold_what_concatenating_would() -> None:
         assert kept.dtype == np.int64
         assert kept.tolist() == [3, -1, 7, 2**40, 5, 9]
         assert columns.parts("absent") == []
+
+
+def test_scores_ordered_as_a_three_key_sort() -> None:
+    """The latest score per complaint is found in (record, recorded, score) order, packed
+    into one integer when it fits and by a lexsort when it does not (wide epochs)."""
+    rnd = np.random.default_rng(3)
+    for spread in (10**6, 2**31 - 1):
+        at = rnd.integers(0, 3_000, 5_000)
+        recorded = rnd.integers(-spread, spread, 5_000)
+        nps = rnd.integers(0, 11, 5_000)
+        if spread > 10**6:
+            at = at * 2**20  # too wide to pack: the lexsort
+        order = summarised._by_record_time_score(at, recorded, nps)
+        columns = (at, recorded, nps)
+        got = list(zip(*(column[order].tolist() for column in columns), strict=True))
+        assert got == sorted(zip(*(column.tolist() for column in columns), strict=True))

@@ -282,14 +282,15 @@ def test_the_same_figures_while_a_change_waits_to_be_folded(
 
 
 @pytest.mark.parametrize("by", [None, "channel", "location"])
-def test_revenue_kept_from_texts_a_day_at_a_time_and_from_the_rows_for_an_unknown_group(
+def test_revenue_kept_from_texts_a_day_at_a_time_and_whatever_groups_are_listed(
     latte: Any, session: Session, monkeypatch: pytest.MonkeyPatch, by: str | None
 ) -> None:
-    """Revenue kept crosses from the database as texts of integers, one per KEPT_DAYS days of
-    first resolutions: the same figures with one text per day. A group value the report
-    summary does not list (another program's) sends revenue kept to the rows and the
-    deadlines to grouping by the stored column, with the same figures."""
-    from latte_cli.reports import fix_queries
+    """Revenue kept crosses from the database as texts of integers, one per chunk of days of
+    the cohort summary read: the same figures with one day per chunk. Each complaint's group
+    comes from its day record, so a group value the report summary does not list (another
+    program's) changes nothing for revenue kept (the deadlines then group by the stored
+    column), with the same figures."""
+    from latte_cli.reports import cohort_days, fix_queries
 
     rows, bought, due = store_scene(session)
     from_rows = []
@@ -300,9 +301,9 @@ def test_revenue_kept_from_texts_a_day_at_a_time_and_from_the_rows_for_an_unknow
         return read_rows(*args, **kwargs)
 
     monkeypatch.setattr(fix_queries, "kept_purchases", counted)
-    monkeypatch.setattr(fix_queries, "KEPT_DAYS", 1)
+    monkeypatch.setattr(cohort_days, "DAYS", 1)
     check(report(latte, by), rows, bought, due, by)
     assert not from_rows  # every pair from the texts
     monkeypatch.setattr(fix_queries, "group_values", lambda conn, by: [])
     check(report(latte, by), rows, bought, due, by)
-    assert bool(from_rows) == (by is not None)  # no value listed: the rows, with --by only
+    assert not from_rows  # the groups from the records, listed or not

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection
 
 from latte_cli import cohort
+from latte_cli.reports.fix_queries import window_over_after
 from latte_cli.reports.periods import Period
 
 Ints = npt.NDArray[np.int64]
@@ -63,11 +64,34 @@ def among(ids: Any, ordered: Ints) -> npt.NDArray[np.bool_]:
     return ordered[at] == ids  # type: ignore[no-any-return]
 
 
+# A complaint id in the bits below a chunk's day index: (day, id) as one sortable integer.
+ID_BITS = 43
+
+
+def _day_of(rows: Sequence[Any], column: int, size: int) -> Ints:
+    """Per entry of the blobs in `column` of the chunk's day rows laid end to end: the index
+    of its day in the chunk."""
+    counts = [len(row[column]) // size for row in rows]
+    return np.repeat(np.arange(len(rows), dtype=np.int64), counts)
+
+
+def _rank(ids: Ints, ranks: Ints | None) -> Ints:
+    """The ids themselves, or their positions in the sorted `ranks` (ids too large)."""
+    if ranks is None:
+        return ids.astype(np.int64)
+    return np.searchsorted(ranks, ids).astype(np.int64)
+
+
 def _ids(text: str | None) -> Ints:
     """Comma-separated ids, sorted (parsed in C: no Python int per id)."""
-    found = np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, np.int64)
+    found = integers(text)
     found.sort()
     return found
+
+
+def integers(text: str | None) -> Ints:
+    """Comma-separated integers, in order (parsed in C: no Python int per value)."""
+    return np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, np.int64)
 
 
 class Texts:
@@ -131,12 +155,15 @@ class Columns:
 
 @dataclass
 class Source:
-    """What the outcome look-ups of a chunk need."""
+    """What the outcome look-ups of a chunk need. `summed_before`: the revenue kept summed
+    at write time is read with the buyers for the records first resolved before it (None:
+    not asked, or another window)."""
 
     conn: Connection
     as_of: int
     window: int
     repeat: int
+    summed_before: int | None = None
 
 
 @dataclass
@@ -155,6 +182,8 @@ class Chunk:
     entries: dict[str, tuple[Any, Ints, Ints | None]] = field(default_factory=dict)
     _found: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
     _speed: tuple[Ints, Ints] | None = None
+    _by_id: tuple[Ints, Ints] | None = None
+    _summed: tuple[Ints, Ints] | None = None
 
     def speed(self) -> tuple[Ints, Ints]:
         """Per record: (resolution seconds, speed bucket), computed once for every family."""
@@ -165,14 +194,43 @@ class Chunk:
             self._speed = (seconds, bucket)
         return self._speed
 
+    def record_of(self, ids: Ints) -> tuple[Ints, npt.NDArray[np.bool_]]:
+        """Per complaint id: the index of its record in the chunk, and whether it has one
+        (the records' ids sorted once per chunk)."""
+        if self._by_id is None:
+            order = np.argsort(self.records["id"])  # ids are distinct
+            self._by_id = (self.records["id"][order], order)
+        ordered, order = self._by_id
+        if not len(ordered):
+            return np.zeros(len(ids), np.int64), np.zeros(len(ids), np.bool_)
+        at = np.minimum(np.searchsorted(ordered, ids), len(ordered) - 1)
+        return order[at], ordered[at] == ids
+
     def bought(self) -> npt.NDArray[np.bool_]:
         """Per record: its customer bought again within the window, by the as-of time (one
-        pass over `ix_report_outcome_bought`, shared by every figure family)."""
+        pass over an index of `report_outcome`, shared by every figure family): for a window
+        up to `cohort.KEPT_WINDOW`, with the revenue kept summed at write time when asked
+        (`summed`), else over `ix_report_outcome_bought`."""
         if "bought" not in self._found:
             s = self.source
-            ids = _ids(cohort.bought(s.conn, self.lo, self.last, s.window, s.as_of))
-            self._found["bought"] = among(self.records["id"], ids)
+            if s.window <= cohort.KEPT_WINDOW:
+                text, alone, cents_text = cohort.bought_and_kept(
+                    s.conn, self.lo, self.last, s.window, s.as_of, s.summed_before
+                )
+                ids, cents = integers(alone), integers(cents_text)
+                assert len(ids) == len(cents)  # one aggregate's rows, in one order
+                at, found = self.record_of(ids)
+                self._summed = (at[found], cents[found])
+            else:
+                text = cohort.bought(s.conn, self.lo, self.last, s.window, s.as_of)
+            self._found["bought"] = among(self.records["id"], _ids(text))
         return self._found["bought"]
+
+    def summed(self) -> tuple[Ints, Ints]:
+        """(record index, cents) of the complaints whose revenue kept was summed at write time
+        (`cohort.bought_and_kept`, with `Source.summed_before`), read with the buyers."""
+        self.bought()
+        return self._summed or (np.zeros(0, np.int64), np.zeros(0, np.int64))
 
     def again(self) -> npt.NDArray[np.bool_]:
         """Per record: its customer complained again within the repeat window, by as-of."""
@@ -185,7 +243,8 @@ class Chunk:
 
 class Family(Protocol):
     """A figure family fed by `read`: the code columns and blobs it needs, and what it does
-    with each chunk."""
+    with each chunk. One with a true attribute `summed` is handed the revenue kept summed at
+    write time (`Chunk.summed`)."""
 
     @property
     def columns(self) -> Sequence[int]: ...
@@ -211,7 +270,11 @@ def read(
     columns = sorted({column for family in families for column in family.columns})
     wanted = {blob for family in families for blob in family.blobs}
     blobs = [blob for blob in cohort.BLOBS if blob in wanted and blob != "records"]
-    source = Source(conn, as_of, window, repeat)
+    # A family that sums revenue kept (`fix_summarised.KeptRevenue`) asks for the sums kept
+    # at write time with the buyers: one pass over the outcome index for both.
+    summed = window == cohort.KEPT_WINDOW and any(getattr(f, "summed", False) for f in families)
+    summed_before = window_over_after(as_of, window) if summed else None
+    source = Source(conn, as_of, window, repeat, summed_before)
     for chunk in _chunks(conn, periods, as_of, texts, columns, blobs, source):
         for family in families:
             family.add(chunk)
@@ -242,48 +305,44 @@ def _chunks(
         # Every day's names one after the other, each day's followed by no value (its code
         # -1): a code becomes a position in `names` by adding its day's base.
         names: list[str | None] = []
-        records, bases, nones, counts = [], [], [], []
-        entries: dict[str, list[tuple[Any, Ints, Ints | None]]] = {name: [] for name in blobs}
-        offset = 0
-        for _day, names_text, blob, *more in rows:
-            day_records = np.frombuffer(blob, RECORD)
-            base = len(names)
-            names += json.loads(names_text)
+        bases, nones = [], []
+        for row in rows:
+            bases.append(len(names))
+            names += json.loads(row[1])
             names.append(None)
-            records.append(day_records)
-            bases.append(base)
             nones.append(len(names) - 1)
-            counts.append(len(day_records))
-            ids = day_records["id"]
-            for name, entry_blob in zip(blobs, more, strict=True):
-                found = np.frombuffer(entry_blob, LAYOUTS[name])
-                # A day's records are sorted by id, and each entry is of one of them.
-                at = np.minimum(np.searchsorted(ids, found["id"]), len(ids) - 1)
-                if not (ids[at] == found["id"]).all():  # not expected: kept out if so
-                    found, at = found[ids[at] == found["id"]], at[ids[at] == found["id"]]
-                code = None
-                if "code" in (LAYOUTS[name].names or ()):
-                    code = found["code"].astype(np.int64)
-                    code = np.where(code < 0, len(names) - 1, code + base)
-                entries[name].append((found, at.astype(np.int64) + offset, code))
-            offset += len(day_records)
-        if not records:
+        # The chunk's records and each blob's entries decoded at once, not day by day (a
+        # year is 730 days of a few numpy calls each).
+        joined = np.frombuffer(b"".join(row[2] for row in rows), RECORD)
+        if not len(joined):
             continue
-        joined = np.concatenate(records)
-        per_record = np.repeat(np.arange(len(counts)), counts)
-        base_of, none_of = np.array(bases)[per_record], np.array(nones)[per_record]
+        day_of = _day_of(rows, 2, RECORD.itemsize)
+        base_of, none_of = np.array(bases)[day_of], np.array(nones)[day_of]
         stored = joined["codes"][:, list(columns)].astype(np.int64)
         positions = np.where(stored < 0, none_of[:, None], stored + base_of[:, None])
-        chunk_entries = {
-            name: (
-                np.concatenate([p[0] for p in parts]),
-                np.concatenate([p[1] for p in parts]),
-                None if parts[0][2] is None else np.concatenate([p[2] for p in parts]),
-            )
-            for name, parts in entries.items()
-        }
+        # Records sorted by (day, id): each entry finds its record by the same key, the id
+        # as its rank among the chunk's ids if it does not fit below the day.
+        ids = joined["id"]
+        ranks = np.unique(ids) if int(ids.max()) >> ID_BITS or int(ids.min()) < 0 else None
+        keys = day_of << ID_BITS | _rank(ids, ranks)
+        entries: dict[str, tuple[Any, Ints, Ints | None]] = {}
+        for i, name in enumerate(blobs, start=3):
+            found = np.frombuffer(b"".join(row[i] for row in rows), LAYOUTS[name])
+            entry_day = _day_of(rows, i, LAYOUTS[name].itemsize)
+            wanted = entry_day << ID_BITS | _rank(found["id"], ranks)
+            at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+            known = (keys[at] == wanted) & (ids[at] == found["id"])
+            if not known.all():  # not expected: kept out if so
+                found, at, entry_day = found[known], at[known], entry_day[known]
+            code = None
+            if "code" in (LAYOUTS[name].names or ()):
+                code = found["code"].astype(np.int64)
+                code = np.where(
+                    code < 0, np.array(nones)[entry_day], code + np.array(bases)[entry_day]
+                )
+            entries[name] = (found, at, code)
         used = [positions.ravel()]
-        used += [code for _, _, code in chunk_entries.values() if code is not None]
+        used += [code for _, _, code in entries.values() if code is not None]
         table = texts.numbers(names, used)
         resolved = joined["resolved"].astype(np.int64)
         at_start = np.searchsorted(starts, resolved, "right") - 1
@@ -299,6 +358,6 @@ def _chunks(
             total=int(total),
             codes={column: table[positions[:, i]] for i, column in enumerate(columns)},
         )
-        for name, (found, at, code) in chunk_entries.items():
+        for name, (found, at, code) in entries.items():
             chunk.entries[name] = (found, at, None if code is None else table[code])
         yield chunk

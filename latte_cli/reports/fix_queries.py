@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import cache
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -25,7 +24,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    false,
     func,
     literal,
     null,
@@ -483,8 +481,9 @@ def group_values(conn: Connection, by: str) -> list[str]:
 
 def window_over_after(as_of: int, window: int) -> int:
     """The first resolution time whose window is not over by as-of: the sums kept at write
-    time (`kept_sums`) answer for resolutions before it, the pairs (`kept_pairs`, shared)
-    from it on. One edge for both, so that no complaint is counted twice or left out."""
+    time (`cohort.bought_and_kept`) answer for resolutions before it, the pairs
+    (`kept_pair_texts`) from it on. One edge for both, so that no complaint is counted twice
+    or left out."""
     return as_of - window + 1
 
 
@@ -496,7 +495,6 @@ def kept_pairs(
     *,
     window: int,
     values: list[str],
-    shared: bool = False,
 ) -> Iterator[str]:
     """What `kept_purchases` returns when the outcomes kept at write time are up to date,
     as texts of comma-separated integers, five per (complaint, purchase) pair: first
@@ -504,44 +502,94 @@ def kept_pairs(
     (NO_GROUP without a value or without `by`; UNLISTED for a value not in `values`). One
     text per KEPT_DAYS days of first resolutions, built by the database: a row per pair
     cost more to cross into Python than the join cost to run (docs/architecture.md,
-    "Reports over long periods").
-
-    With `shared` (`window` is `cohort.KEPT_WINDOW`), only the complaints `kept_sums`
-    leaves out: those with a purchase that also follows another complaint, and those whose
-    window ends after as-of."""
-    resolved = _kept().c.resolved_epoch
+    "Reports over long periods"). A calendar-clock report reads the pairs with the cohort
+    summary's days instead (`kept_pair_texts`); this serves the business-hours clock."""
+    o = _kept().c
     source, group = _kept_source(by, values)
-    o, p = _kept(), table("purchase")
-    bought = and_(
-        p.c.customer_id == o.c.customer_id,
-        p.c.purchased_epoch > resolved,
-        p.c.purchased_epoch <= resolved + window,
-        p.c.purchased_epoch <= as_of,
-    )
-    pair: Any = cast(resolved, Text)
-    for part in (o.c.resolution_seconds, p.c.id, func.coalesce(p.c.amount_cents, 0), group):
-        pair = pair + "," + cast(part, Text)
     lo = min(q.start for q in periods)
     hi = min(max(q.end for q in periods), as_of + 1)
-    # With `shared`, the windows that end by as-of: only the shared complaints (one range of
-    # `ix_report_outcome_kept`); from `cut` on, every complaint that bought again.
-    cut = min(max(window_over_after(as_of, window), lo), hi) if shared else lo
-    edges = [*range(lo, cut, KEPT_DAYS * DAY), *range(cut, hi, KEPT_DAYS * DAY), hi]
-    for start, stop in pairwise(edges):
-        query = (
-            select(joined(conn, pair))
-            .select_from(source.join(p, bought))
-            .where(
-                resolved >= start,
-                resolved < stop,
-                o.c.purchased_epoch <= resolved + window,
-                o.c.purchased_epoch <= as_of,
-                o.c.kept_shared == true() if start < cut else true(),
-            )
-        )
+    columns = (o.resolved_epoch, o.resolution_seconds, *_purchase(), group)
+    for start in range(lo, hi, KEPT_DAYS * DAY):
+        query = _pairs(conn, columns, source, start, min(start + KEPT_DAYS * DAY, hi), as_of,
+                       window=window)  # fmt: skip
         text = conn.execute(query).scalar()
         if text:
             yield str(text)
+
+
+def _purchase() -> tuple[Any, Any]:
+    """A pair's purchase: its id and cents (no amount: 0)."""
+    p = table("purchase").c
+    return p.id, func.coalesce(p.amount_cents, 0)
+
+
+def _pairs(
+    conn: Connection,
+    columns: Sequence[Any],
+    source: Any,
+    start: int,
+    stop: int,
+    as_of: int,
+    *,
+    window: int,
+) -> Select[Any]:
+    """SQL: one text of `columns` per (complaint, purchase) pair, comma-separated, of the
+    outcome rows first resolved in [start, stop) and their customer's purchases known by
+    as-of in (resolved, resolved + window]: only those whose first purchase after the
+    resolution falls there are joined to the purchases."""
+    o, p = _kept().c, table("purchase").c
+    resolved = o.resolved_epoch
+    bought = and_(
+        p.customer_id == o.customer_id,
+        p.purchased_epoch > resolved,
+        p.purchased_epoch <= resolved + window,
+        p.purchased_epoch <= as_of,
+    )
+    pair: Any = cast(columns[0], Text)
+    for part in columns[1:]:
+        pair = pair + "," + cast(part, Text)
+    return (
+        select(joined(conn, pair))
+        .select_from(source.join(table("purchase"), bought))
+        .where(
+            resolved >= start,
+            resolved < stop,
+            o.purchased_epoch <= resolved + window,
+            o.purchased_epoch <= as_of,
+        )
+    )
+
+
+def kept_pair_texts(
+    conn: Connection, lo: int, last: int, as_of: int, *, window: int, summed_before: int | None
+) -> Iterator[tuple[str, str, str]]:
+    """The (complaint, purchase id, cents) pairs of the outcome rows first resolved in [lo,
+    last] (a chunk of `cohort_days.read`, whose records give each complaint its period, group
+    and speed bucket: no join to the complaint), as three comma-separated texts in the same
+    order: joining three integers per pair took about as long as the join itself. With
+    `summed_before` (`window` is `cohort.KEPT_WINDOW`), before it only the complaints
+    `cohort.bought_and_kept` does not sum (a purchase shared with another complaint), all
+    from it on (docs/architecture.md, "Reports over long periods")."""
+    o = _kept().c
+    stop = last + 1
+    cut = lo if summed_before is None else min(max(summed_before, lo), stop)
+    for start, end, shared_only in ((lo, cut, True), (cut, stop, False)):
+        if start >= end:
+            continue
+        query = _pair_columns(conn, start, end, as_of, window=window)
+        found = conn.execute(query.where(o.kept_shared == true()) if shared_only else query)
+        texts = found.one()
+        if texts[0]:
+            yield str(texts[0]), str(texts[1]), str(texts[2])
+
+
+def _pair_columns(conn: Connection, start: int, stop: int, as_of: int, *, window: int) -> Any:
+    """`_pairs`' join with one text per column: complaint ids, purchase ids, cents."""
+    o = _kept().c
+    pair = _pairs(conn, (o.complaint_id,), _kept(), start, stop, as_of, window=window)
+    return pair.with_only_columns(
+        *(joined(conn, column) for column in (o.complaint_id, *_purchase()))
+    )
 
 
 def _kept_source(by: str | None, values: list[str]) -> tuple[Any, Any]:
@@ -553,44 +601,6 @@ def _kept_source(by: str | None, values: list[str]) -> tuple[Any, Any]:
     column = c.c[DIMENSIONS[by]]
     group = _group_index(column, values, none=NO_GROUP, unlisted=UNLISTED)
     return o.join(c, c.c.id == o.c.complaint_id), group
-
-
-def kept_sums(
-    conn: Connection,
-    periods: list[Period],
-    by: str | None,
-    as_of: int,
-    *,
-    values: list[str],
-) -> list[tuple[int, int, int, int]]:
-    """Revenue kept over `cohort.KEPT_WINDOW` from the complaints whose purchases in the
-    window follow no other complaint, so that their cents add up without a purchase read:
-    (period index, group index as in `kept_pairs`, calendar speed bucket, cents) per
-    combination, from `ix_report_outcome_kept` (revision 0017). Left out, for `kept_pairs`:
-    complaints with a purchase that also follows another complaint, and those whose window
-    ends after as-of (their purchases after as-of are not known by then)."""
-    from latte_cli.cohort import KEPT_WINDOW
-
-    o = _kept().c
-    source, group = _kept_source(by, values)
-    resolved, bucket = o.resolved_epoch, speed_bucket(o.resolution_seconds)
-    k = period_index(resolved, periods)
-    query = (
-        select(k, group, bucket, func.sum(o.kept_cents))
-        .select_from(source)
-        .where(
-            resolved >= min(q.start for q in periods),
-            resolved < max(q.end for q in periods),
-            resolved < window_over_after(as_of, KEPT_WINDOW),
-            o.kept_shared == false(),
-        )
-        .group_by(k, group, bucket)
-    )
-    return [
-        (int(i), int(g), int(b), int(cents))
-        for i, g, b, cents in conn.execute(query)
-        if i is not None
-    ]
 
 
 def active_customers(conn: Connection, period: Period, as_of: int) -> int:

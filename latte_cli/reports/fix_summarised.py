@@ -9,9 +9,12 @@ for every family of the report (the build's cohort figures with them), each reco
 its period by its first-resolution epoch (so a local period edge or an as-of time inside a
 UTC day is exact), each Take action and Explain entry joined to its record by complaint id,
 grouped with numpy. The repurchase and repeat outcomes are the ids read in one pass over an
-index of `report_outcome` per chunk of days (`cohort.bought`, `cohort.came_again`), as
-`fix_queries.kept_codes` defines them. What a report reads grows with the number of days,
-not of complaints (docs/architecture.md, "Reports over long periods").
+index of `report_outcome` per chunk of days (`cohort.bought_and_kept` or `cohort.bought`,
+`cohort.came_again`), as `fix_queries.kept_codes` defines them. Revenue kept
+(`KeptRevenue`) places each complaint by its record too: the sums kept at write time come
+with the buyers, the shared pairs per chunk (`fix_queries.kept_pair_texts`). What a report
+reads grows with the number of days, not of complaints (docs/architecture.md, "Reports over
+long periods").
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from sqlalchemy import Connection
 
 from latte_cli import cohort
 from latte_cli.reports import fix_queries as fq
-from latte_cli.reports.cohort_days import Chunk, Columns, Texts, read
+from latte_cli.reports.cohort_days import Chunk, Columns, Texts, integers, read
 from latte_cli.reports.periods import Period
 
 Ints = npt.NDArray[np.int64]
@@ -45,7 +48,8 @@ def _group(chunk: Chunk, by: str | None) -> Ints:
 
 def _cells(columns: Sequence[Ints]) -> tuple[Ints, Ints, Ints]:
     """Rows grouped by their values in `columns` (non-negative integers): (order of the rows
-    by cell, start of each cell in that order, the first row of each cell)."""
+    by cell, start of each cell in that order, a row of each cell). Rows of one cell are in
+    no particular order: an unstable sort takes half the time of a stable one."""
     if not len(columns[0]):
         empty = np.zeros(0, np.int64)
         return empty, empty, empty
@@ -59,7 +63,7 @@ def _cells(columns: Sequence[Ints]) -> tuple[Ints, Ints, Ints]:
             key, bound = key.ravel().astype(np.int64), int(key.max()) + 1
         else:
             key = key * size + column
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key)
     ordered = key[order]
     starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
     return order, starts, order[starts]
@@ -234,6 +238,75 @@ class ChangeTexts:
         ]
 
 
+class KeptRevenue:
+    """Revenue kept (docs/metrics.md, "Remedies and revenue kept") of the records read, each
+    complaint placed in its period, group and calendar speed bucket by its record, not by a
+    join to the complaint: the cents summed at write time of the complaints whose purchases
+    follow no other complaint (`Chunk.summed`, default window only) added up per cell, and
+    the (complaint, purchase) pairs of the others (`fix_queries.kept_pair_texts`) kept
+    for `fixes._kept` to count each purchase once per figure (docs/architecture.md, "Reports
+    over long periods")."""
+
+    blobs: Sequence[str] = ()
+
+    def __init__(self, by: str | None, as_of: int, *, window: int) -> None:
+        self.by, self.as_of, self.window = by, as_of, window
+        self.columns = _group_column(by)
+        self.summed = window == cohort.KEPT_WINDOW
+        self.summed_before = fq.window_over_after(as_of, window) if self.summed else None
+        self.sums: dict[tuple[int, int, int], int] = {}  # (period, group, bucket) -> cents
+        self.kept: Columns | None = None  # per pair: period, group, bucket, purchase, cents
+
+    def add(self, chunk: Chunk) -> None:
+        inside = chunk.place >= 0
+        if not inside.any():
+            return
+        bucket = chunk.speed()[1]
+        group = _group(chunk, self.by)
+        if self.summed:
+            at, cents = chunk.summed()
+            counted = inside[at]
+            at, cents = at[counted], cents[counted]
+            if len(at):
+                values = [chunk.place[at], group[at], bucket[at]]
+                order, starts, first = _cells(values)
+                total = np.add.reduceat(cents[order], starts)  # exact integer sums
+                rows = np.stack(values, axis=1)[first].tolist()
+                for row, cents_sum in zip(rows, total.tolist(), strict=True):
+                    key = (row[0], row[1], row[2])
+                    self.sums[key] = self.sums.get(key, 0) + cents_sum
+        texts = fq.kept_pair_texts(
+            chunk.source.conn, chunk.lo, chunk.last, self.as_of,
+            window=self.window, summed_before=self.summed_before,
+        )  # fmt: skip
+        parts = [[integers(text) for text in three] for three in texts]
+        if not parts:
+            return
+        cid, pid, cents = (np.concatenate(column) for column in zip(*parts, strict=True))
+        assert len(cid) == len(pid) == len(cents)  # one aggregate's rows, in one order
+        at, found = chunk.record_of(cid)
+        counted = found & inside[at]
+        at = at[counted]
+        if self.kept is None:
+            self.kept = Columns(chunk.total)
+        # Held until the end, during the rest of the read: the small numbers narrow.
+        for name, column in (
+            ("period", chunk.place[at].astype(np.int16)),
+            ("group", group[at].astype(np.int32)),
+            ("bucket", bucket[at].astype(np.int8)),
+            ("purchase", pid[counted]),
+            ("cents", cents[counted]),
+        ):
+            self.kept.add(name, column)
+
+    def pairs(self) -> tuple[Ints, ...]:
+        """(period, group text number, speed bucket, purchase id, cents) per pair read."""
+        empty = [np.zeros(0, np.int64)]
+        kept = self.kept
+        names = ("period", "group", "bucket", "purchase", "cents")
+        return tuple(((kept.parts(name) if kept else []) or empty)[0] for name in names)
+
+
 @dataclass
 class Fixes:
     """The cohort cells, remedies and texts of `fixes.fix_figures`, filled by one read of
@@ -242,11 +315,12 @@ class Fixes:
     cells: CohortCells
     remedies: RemedyCells
     changes: ChangeTexts
+    kept: KeptRevenue
     texts: Texts = field(default_factory=Texts)
 
     @property
     def families(self) -> list[Any]:
-        return [self.cells, self.remedies, self.changes]
+        return [self.cells, self.remedies, self.changes, self.kept]
 
 
 def fixes(by: str | None, as_of: int, *, window: int, repeat: int, texts: Texts) -> Fixes:
@@ -256,6 +330,7 @@ def fixes(by: str | None, as_of: int, *, window: int, repeat: int, texts: Texts)
         CohortCells(by, as_of, window=window, repeat=repeat),
         RemedyCells(by, as_of),
         ChangeTexts(by, as_of, counted=1),
+        KeptRevenue(by, as_of, window=window),
         texts,
     )
 

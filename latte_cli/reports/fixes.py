@@ -21,7 +21,6 @@ import numpy as np
 from sqlalchemy import Connection
 
 from latte_cli import vocabulary
-from latte_cli.cohort import KEPT_WINDOW
 from latte_cli.reports import cohort_days
 from latte_cli.reports import fix_queries as fq
 from latte_cli.reports import fix_summarised as fs
@@ -207,7 +206,7 @@ def fix_figures(
     _cohort(conn, s, periods, cells, read)
     _changes(conn, s, periods, cells, read)
     _remedies(conn, s, periods, cells, read)
-    _kept(conn, s, periods, cells)
+    _kept(conn, s, periods, cells, read)
     _recurring(conn, s, cells)
     active = [fq.active_customers(conn, p, s.as_of) for p in periods]
     groups = sorted({g for _, g in cells}, key=lambda g: (g is None, str(g)))
@@ -401,22 +400,33 @@ def _remedies(
 
 
 def _kept(
-    conn: Connection, s: Settings, periods: list[Period], cells: dict[tuple[int, Any], _Cell]
+    conn: Connection,
+    s: Settings,
+    periods: list[Period],
+    cells: dict[tuple[int, Any], _Cell],
+    read: fs.Fixes | None,
 ) -> None:
     """Revenue kept: each purchase once per figure (period; period and group; period and
     bucket; period, group and bucket). The period and speed bucket of each (complaint,
     purchase) pair and the de-duplication are done with numpy on plain integers (a full
     history has about a million pairs).
 
-    With the outcomes kept at write time, on the calendar clock and the default window, the
-    complaints whose purchases follow no other complaint come summed from `report_outcome`
-    (`fix_queries.kept_sums`, revision 0017): their purchases are in no other pair, so their
-    cents add up; only the others are read as pairs (docs/architecture.md, "Reports over
-    long periods")."""
-    summed = s.kept and s.clock is None and s.window == KEPT_WINDOW
-    found = _kept_from_texts(conn, s, periods, shared=summed) if s.kept else None
-    if found is not None and summed and not _kept_summed(conn, s, periods, found[5], cells):
-        found = None  # a value the report summary lacks: every pair from the rows
+    Read with the cohort summary's days (`read`, on the calendar clock with the outcomes
+    kept at write time), each complaint's period, group and bucket come from its record
+    (`fix_summarised.KeptRevenue`): for the default window the complaints whose purchases
+    follow no other complaint come summed from `report_outcome` (revision 0017): their
+    purchases are in no other pair, so their cents add up; only the others are read as pairs
+    (docs/architecture.md, "Reports over long periods")."""
+    if read is not None:
+        values = read.texts.values
+        for (key, group, speed), total in read.kept.sums.items():
+            for cell in [(key, ALL)] if s.by is None else [(key, ALL), (key, values[group])]:
+                cells[cell].kept += total
+                cells[cell].bucket_kept[speed] += total
+        placed, group_of, speed_of, purchase, cents_of = read.kept.pairs()
+        _kept_pairs(cells, s.by, placed, group_of, speed_of, purchase, cents_of, values)
+        return
+    found = _kept_from_texts(conn, s, periods) if s.kept else None
     r, seconds, pid, cents, g, values = found or _kept_from_rows(conn, s, periods)
     if not len(r):
         return
@@ -426,13 +436,27 @@ def _kept(
     bucket = _buckets(s.clock, r, seconds)
     inside = k >= 0
     k, g, bucket, pid, cents = k[inside], g[inside], bucket[inside], pid[inside], cents[inside]
+    _kept_pairs(cells, s.by, k, g, bucket, pid, cents, values)
+
+
+def _kept_pairs(
+    cells: dict[tuple[int, Any], _Cell],
+    by: str | None,
+    k: Any,
+    g: Any,
+    bucket: Any,
+    pid: Any,
+    cents: Any,
+    values: list[Any],
+) -> None:
+    """Add the pairs' revenue kept, each purchase once per figure (`g` indexes `values`)."""
     if not len(k):
         return
     for key, total in _distinct_sums([k], pid, cents).items():
         cells[(key[0], ALL)].kept += total
     for key, total in _distinct_sums([k, bucket], pid, cents).items():
         cells[(key[0], ALL)].bucket_kept[key[1]] += total
-    if s.by is None:
+    if by is None:
         return  # one group: its figures are the totals
     for key, total in _distinct_sums([k, g], pid, cents).items():
         cells[(key[0], values[key[1]])].kept += total
@@ -440,36 +464,12 @@ def _kept(
         cells[(key[0], values[key[1]])].bucket_kept[key[2]] += total
 
 
-def _kept_summed(
-    conn: Connection,
-    s: Settings,
-    periods: list[Period],
-    values: list[Any],
-    cells: dict[tuple[int, Any], _Cell],
-) -> bool:
-    """Add the revenue kept after the complaints whose purchases follow no other complaint
-    (`fix_queries.kept_sums`) to the cells; False, adding nothing, when a complaint holds a
-    group value not in `values` (whose last entry, at NO_GROUP = -1, labels no value)."""
-    codes = fq.kept_sums(conn, periods, s.by, s.as_of, values=values[:-1])
-    if any(g == fq.UNLISTED for _, g, _, _ in codes):
-        return False
-    for k, g, bucket, total in codes:
-        for key in [(k, ALL)] if s.by is None else [(k, ALL), (k, values[g])]:
-            cells[key].kept += total
-            cells[key].bucket_kept[bucket] += total
-    return True
-
-
-def _kept_from_texts(
-    conn: Connection, s: Settings, periods: list[Period], *, shared: bool = False
-) -> Any:
+def _kept_from_texts(conn: Connection, s: Settings, periods: list[Period]) -> Any:
     """The pairs of `fix_queries.kept_pairs`, parsed in C: (first resolution, seconds,
     purchase id, cents, group index into `values`), or None when a complaint holds a group
     value the report summary does not (written by another program): the rows then."""
     values: list[Any] = fq.group_values(conn, s.by) if s.by is not None else []
-    texts = fq.kept_pairs(
-        conn, periods, s.by, s.as_of, window=s.window, values=values, shared=shared
-    )
+    texts = fq.kept_pairs(conn, periods, s.by, s.as_of, window=s.window, values=values)
     parts = [np.fromstring(text, dtype=np.int64, sep=",") for text in texts]
     pairs = np.concatenate(parts).reshape(-1, 5) if parts else np.zeros((0, 5), np.int64)
     r, seconds, pid, cents, g = pairs.T
