@@ -392,6 +392,9 @@ def fold(conn: Connection) -> int:
         _patch(conn, sorted(days), set(ids), fresh)
     for part in _chunks(customers, CUSTOMERS_PER_STATEMENT):
         _outcomes(conn, part)
+    from latte_cli import active  # the active customers (revision 0019)
+
+    active.fold(conn, {cust for _, _, cust in rows if cust is not None})
     return len(rows)
 
 

@@ -30,6 +30,7 @@ REVISIONS: tuple[str, ...] = (
     "0015",
     "0016",
     "0017",
+    "0019",
 )
 HEAD = REVISIONS[-1]
 

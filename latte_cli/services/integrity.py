@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, or_, select
 
-from latte_cli import cohort, summary, workflow
+from latte_cli import active, cohort, summary, workflow
 from latte_cli.deadlines import STANDARD_DEADLINES, Deadlines
 from latte_cli.errors import LatteError
 from latte_cli.events import EventKind, workflow_events
@@ -264,7 +264,11 @@ def check_database(session: Session, deadlines: Deadlines = STANDARD_DEADLINES) 
     for where in shown:
         report.add(f"report summary: {where} differs from the complaints")
     report.problem_count += count - len(shown)
-    report.summary_problems = count
+    more, differing = active.differences(session.connection())
+    for difference in differing:
+        report.add(f"report summary: {difference}")
+    report.problem_count += more - len(differing)
+    report.summary_problems = count + more
 
     def search_problem(message: str) -> None:
         report.add(message)
@@ -275,9 +279,9 @@ def check_database(session: Session, deadlines: Deadlines = STANDARD_DEADLINES) 
 
 
 def rebuild_summary(session: Session) -> int:
-    """Recompute the report summary (day rows, cohort days and repurchase outcomes) from the
-    complaints and purchases and commit; returns the rows written."""
+    """Recompute the report summary (day rows, cohort days, repurchase outcomes and active
+    customers) from the complaints and purchases and commit; returns the rows written."""
     conn = session.connection()
-    written = summary.rebuild(conn) + cohort.rebuild(conn)
+    written = summary.rebuild(conn) + cohort.rebuild(conn) + active.rebuild(conn)
     session.commit()
     return written
