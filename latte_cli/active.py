@@ -23,7 +23,7 @@ another program's changes): their stored stretches out, a count of their purchas
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -46,29 +46,18 @@ def table(name: str) -> Table:
     return SQLModel.metadata.tables[name]
 
 
-def stretches_of(times: Sequence[int]) -> Iterator[tuple[int, int]]:
-    """(start, end) of one customer's stretches from their purchase times, sorted: the
-    stretches of the union of (p, p + 365 d], touching or apart, never overlapping."""
-    start = None
-    for i, t in enumerate(times):
-        if start is None:
-            start = t
-        if i + 1 == len(times) or times[i + 1] - t >= YEAR:
-            yield start, t + YEAR
-            start = None
-
-
-# The stretches of the listed customers, in SQL (the rule of `stretches_of`, which `rebuild`
-# and `differences` use, so the check compares two computations). A row starts a stretch
-# when the purchase before is a year or more earlier, ends one when the purchase after is a
-# year or more later; a starting row that does not also end its stretch is followed, among
+# The stretches of the listed customers, in SQL: what `rebuild` writes and `latte db check`
+# compares with, a computation independent of the fold's (`stretches`). A row starts a
+# stretch when the purchase before is a year or more earlier, ends one when the purchase after
+# is a year or more later (of tied rows only the first can start and only the last can end,
+# whatever their order); a starting row that does not also end its stretch is followed, among
 # such rows, by the one that does.
 FRESH = """
 WITH ordered AS (
     SELECT customer_id AS c, purchased_epoch AS t,
            lag(purchased_epoch) OVER w AS before, lead(purchased_epoch) OVER w AS after
     FROM purchase WHERE customer_id IN ({listed})
-    WINDOW w AS (PARTITION BY customer_id ORDER BY purchased_epoch, id)
+    WINDOW w AS (PARTITION BY customer_id ORDER BY purchased_epoch)
 ), edges AS (
     SELECT c, t, before IS NULL OR t - before >= :year AS starts,
            after IS NULL OR after - t >= :year AS ends
@@ -125,71 +114,85 @@ def deferred(conn: Connection) -> Iterator[None]:
 
 
 def refresh(conn: Connection, customers: Sequence[int] = ()) -> None:
-    """Recompute the stretches of these customers and of every queued one, set-based."""
-    queue = table("active_queue")
-    taken: set[int] = set(customers)
-    if conn.execute(select(queue.c.customer_id).limit(1)).first() is not None:
-        taken.update(c for (c,) in conn.execute(delete(queue).returning(queue.c.customer_id)))
-    if not taken:
-        return
-    ordered = sorted(taken)
-    parameters = {"customers": _parameter(conn, ordered), "year": YEAR, "slot": SLOT}
-    listed = _listed(conn)
+    """Recompute the stretches of these customers and of every queued one, in one pass: their
+    old stretches deleted (returned, to take them out of the slots), their purchases read in
+    customer and time order (one range of `ix_purchase_customer_time` each) and the fresh
+    stretches written. Through the driver's cursor: an import's end recomputes tens of
+    thousands of customers, and rows built for each would cost more than the work."""
+    cursor = conn.connection.cursor()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    parameter: tuple[Any, ...] = ()
+    if conn.dialect.name == "sqlite":
+        # One writer at a time: the queue cannot change under the statements below, which
+        # read it where it lies (no list of tens of thousands crossing into Python and back).
+        _queue(conn, sorted(set(customers)))
+        cursor.execute("SELECT 1 FROM active_queue LIMIT 1")
+        if cursor.fetchone() is None:
+            return
+        listed = "SELECT customer_id FROM active_queue"
+    else:
+        # Concurrent writers on PostgreSQL: the customers are claimed (DELETE ... RETURNING)
+        # and passed as one fixed list, so that another writer's queue rows committed
+        # meanwhile are not half-recomputed here.
+        taken: set[int] = set(customers)
+        cursor.execute("SELECT 1 FROM active_queue LIMIT 1")
+        if cursor.fetchone() is not None:
+            cursor.execute("DELETE FROM active_queue RETURNING customer_id")
+            taken.update(c for (c,) in cursor.fetchall())
+        if not taken:
+            return
+        listed = _listed(conn).replace(":customers", mark)
+        parameter = (_parameter(conn, sorted(taken)),)
     if conn.dialect.name == "postgresql":
         # Two writers recomputing one customer would both move its stretches' slots: one
         # waits, in customer order. FOR NO KEY UPDATE, as a purchase's foreign key holds FOR
         # KEY SHARE on its customer (FOR UPDATE would wait for the other writer's purchase).
-        conn.execute(
-            sql_text(
-                f"SELECT id FROM customer WHERE id IN ({listed}) ORDER BY id FOR NO KEY UPDATE"
-            ),
-            parameters,
-        )
-    slots: defaultdict[int, int] = defaultdict(int)
-    for slot, n in conn.execute(sql_text(_slot_sums(listed)), parameters):
-        slots[int(slot)] -= int(n)
-    conn.execute(
-        sql_text(f"DELETE FROM active_stretch WHERE customer_id IN ({listed})"), parameters
+        locks = f"SELECT id FROM customer WHERE id IN ({listed}) ORDER BY id FOR NO KEY UPDATE"
+        cursor.execute(locks, parameter)
+    cursor.execute(
+        f"DELETE FROM active_stretch WHERE customer_id IN ({listed}) "
+        "RETURNING start_epoch, end_epoch",
+        parameter,
     )
-    conn.execute(
-        sql_text(
-            "INSERT INTO active_stretch (customer_id, start_epoch, end_epoch) "
-            + FRESH.format(listed=listed)
-        ),
-        parameters,
+    old = cursor.fetchall()
+    slots = Counter(end // SLOT for _, end in old)
+    slots.subtract(Counter(start // SLOT for start, _ in old))
+    cursor.execute(
+        f"SELECT customer_id, purchased_epoch FROM purchase WHERE customer_id IN ({listed}) "
+        "ORDER BY customer_id, purchased_epoch",
+        parameter,
     )
-    for slot, n in conn.execute(sql_text(_slot_sums(listed)), parameters):
-        slots[int(slot)] += int(n)
-    _add_slots(conn, slots)
-
-
-def _slot_sums(listed: str) -> str:
-    """(slot, stretches starting less stretches ending) of the listed customers."""
-    return f"""
-    SELECT slot, sum(n) FROM (
-        SELECT start_epoch / :slot AS slot, 1 AS n FROM active_stretch
-        WHERE customer_id IN ({listed})
-        UNION ALL
-        SELECT end_epoch / :slot, -1 FROM active_stretch WHERE customer_id IN ({listed})
-    ) AS changes GROUP BY slot"""
-
-
-def _add_slots(conn: Connection, slots: dict[int, int]) -> None:
-    """Add the changes to their slot rows, in slot order (concurrent folds on PostgreSQL take
-    the row locks in one order)."""
-    changed = sorted((slot, n) for slot, n in slots.items() if n)
-    if not changed:
-        return
-    slot_table = table("active_slot")
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    statement = insert(slot_table)
-    statement = statement.on_conflict_do_update(
-        index_elements=["slot"], set_={"change": slot_table.c.change + statement.excluded.change}
+    fresh = stretches(cursor.fetchall())
+    slots.update(Counter(start // SLOT for _, start, _ in fresh))
+    slots.subtract(Counter(end // SLOT for _, _, end in fresh))
+    insert = "INSERT INTO active_stretch (customer_id, start_epoch, end_epoch) VALUES "
+    cursor.executemany(insert + f"({mark}, {mark}, {mark})", fresh)
+    if conn.dialect.name == "sqlite":
+        cursor.execute("DELETE FROM active_queue")
+    # In slot order: concurrent folds on PostgreSQL take the row locks in one order.
+    cursor.executemany(
+        f"INSERT INTO active_slot (slot, change) VALUES ({mark}, {mark}) ON CONFLICT (slot) "
+        "DO UPDATE SET change = active_slot.change + excluded.change",
+        sorted((slot, n) for slot, n in slots.items() if n),
     )
-    conn.execute(statement, [{"slot": slot, "change": n} for slot, n in changed])
+
+
+def stretches(rows: Iterable[Sequence[Any]]) -> list[tuple[int, int, int]]:
+    """(customer, start, end) of each stretch, from (customer, purchase time) rows sorted by
+    customer and time: a purchase 365 days or more after the one before starts a new stretch,
+    which ends 365 days after its last purchase."""
+    found: list[tuple[int, int, int]] = []
+    customer: int | None = None
+    start = last = 0
+    for cid, t in rows:
+        if cid != customer or t - last >= YEAR:
+            if customer is not None:
+                found.append((customer, start, last + YEAR))
+            customer, start = cid, t
+        last = t
+    if customer is not None:
+        found.append((customer, start, last + YEAR))
+    return found
 
 
 def rebuild(conn: Connection) -> int:
@@ -222,26 +225,12 @@ def rebuild(conn: Connection) -> int:
 
 
 def _expected(conn: Connection) -> Iterator[tuple[int, int, int]]:
-    """(customer, start, end) of every customer's stretches, computed afresh in Python from
-    the purchases, in customer order."""
-    p = table("purchase").c
-    rows = conn.execute(
-        select(p.customer_id, p.purchased_epoch)
-        .order_by(p.customer_id, p.purchased_epoch)
-        .execution_options(yield_per=50_000)
-    )
-    customer: int | None = None
-    times: list[int] = []
-    for cid, epoch in rows:
-        if cid != customer:
-            if customer is not None:
-                for start, end in stretches_of(times):
-                    yield customer, start, end
-            customer, times = int(cid), []
-        times.append(int(epoch))
-    if customer is not None:
-        for start, end in stretches_of(times):
-            yield customer, start, end
+    """(customer, start, end) of every customer's stretches, computed afresh in SQL from the
+    purchases (`FRESH`), in customer order."""
+    query = FRESH.format(listed="SELECT id FROM customer") + " ORDER BY c, t"
+    rows = conn.execute(sql_text(query).execution_options(yield_per=50_000), {"year": YEAR})
+    for customer, start, end in rows:
+        yield int(customer), int(start), int(end)
 
 
 def _per_customer(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[int, list[tuple[int, int]]]]:
