@@ -162,22 +162,24 @@ def refresh(conn: Connection, customers: Sequence[int] = ()) -> None:
         "ORDER BY customer_id, purchased_epoch",
         parameter,
     )
-    fresh = stretches(cursor.fetchall())
+    fresh = stretches(cursor)
     slots.update(Counter(start // SLOT for _, start, _ in fresh))
     slots.subtract(Counter(end // SLOT for _, _, end in fresh))
     insert = "INSERT INTO active_stretch (customer_id, start_epoch, end_epoch) VALUES "
     cursor.executemany(insert + f"({mark}, {mark}, {mark})", fresh)
     if conn.dialect.name == "sqlite":
         cursor.execute("DELETE FROM active_queue")
-    # In slot order: concurrent folds on PostgreSQL take the row locks in one order.
+    changed = [(slot, n) for slot, n in slots.items() if n]
+    if conn.dialect.name == "postgresql":
+        changed.sort()  # concurrent folds take the slot rows' locks in one order
     cursor.executemany(
         f"INSERT INTO active_slot (slot, change) VALUES ({mark}, {mark}) ON CONFLICT (slot) "
         "DO UPDATE SET change = active_slot.change + excluded.change",
-        sorted((slot, n) for slot, n in slots.items() if n),
+        changed,
     )
 
 
-def stretches(rows: Iterable[Sequence[Any]]) -> list[tuple[int, int, int]]:
+def stretches(rows: Iterable[Sequence[Any]] | Any) -> list[tuple[int, int, int]]:
     """(customer, start, end) of each stretch, from (customer, purchase time) rows sorted by
     customer and time: a purchase 365 days or more after the one before starts a new stretch,
     which ends 365 days after its last purchase."""
