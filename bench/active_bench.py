@@ -62,6 +62,7 @@ def main() -> None:
                     {"n": args.refresh},
                 )
             ]
+            conn.rollback()
             with conn.begin() as transaction:
                 started = time.process_time()
                 active.refresh(conn, customers)
