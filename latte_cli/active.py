@@ -253,7 +253,8 @@ def _queued() -> Any:
     """A select of the customers whose stored stretches may be stale: queued here, or queued
     by another program's purchase change not folded yet."""
     q, r = table("active_queue").c, table("report_queue").c
-    return union(select(q.customer_id), select(r.customer_id).where(r.customer_id.is_not(None)))
+    purchases = select(r.customer_id).where(r.complaint_id.is_(None), r.customer_id.is_not(None))
+    return union(select(q.customer_id), purchases)
 
 
 def differences(conn: Connection, limit: int = 5) -> tuple[int, list[str]]:

@@ -394,7 +394,8 @@ def fold(conn: Connection) -> int:
         _outcomes(conn, part)
     from latte_cli import active  # the active customers (revision 0019)
 
-    active.fold(conn, {cust for _, _, cust in rows if cust is not None})
+    # A customer alone in a row is one whose purchases changed.
+    active.fold(conn, {cust for cid, _, cust in rows if cid is None and cust is not None})
     return len(rows)
 
 
