@@ -342,3 +342,29 @@ def test_an_import_queues_its_customers_and_recomputes_them_once_at_its_end(
     assert calls == [8]
     with db.open_session(db_url) as session:
         _check_every_end(session)
+
+
+def test_a_complaint_write_recomputes_no_customer(
+    latte: Latte, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A complaint's queue row names its customer too: only purchase changes recompute one
+    (recomputing on every complaint write locked the customer row on PostgreSQL)."""
+    with db.open_session(db_url) as session:
+        [customer] = _customers(session, 1)
+        _buy(session, customer, START - 10 * DAY, "K1")
+        session.commit()
+    recomputed: list[list[int]] = []
+    refresh = active.refresh
+
+    def recorded(conn: Connection, customers: Sequence[int] = ()) -> None:
+        recomputed.append(list(customers))
+        refresh(conn, customers)
+
+    monkeypatch.setattr(active, "refresh", recorded)
+    base = ("new", "--customer", "C0", "--channel", "phone", "--category", "x")
+    latte.ok(*base, "--listen", "Hi")
+    assert recomputed and all(not customers for customers in recomputed)
+    with db.open_session(db_url) as session:
+        _buy(session, customer, START - 5 * DAY, "K2")
+        session.commit()
+    assert recomputed[-1] == [customer]
