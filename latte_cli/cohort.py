@@ -393,6 +393,10 @@ def fold(conn: Connection) -> int:
         _patch(conn, sorted(days), set(ids), fresh)
     for part in _chunks(customers, CUSTOMERS_PER_STATEMENT):
         _outcomes(conn, part)
+    from latte_cli import active  # the active customers (revision 0019)
+
+    # A customer alone in a row is one whose purchases changed.
+    active.fold(conn, {cust for cid, _, cust in rows if cid is None and cust is not None})
     return len(rows)
 
 

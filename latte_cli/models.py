@@ -380,3 +380,38 @@ class ReportQueue(SQLModel, table=True):
     complaint_id: int | None = None
     resolved_epoch: int | None = None
     customer_id: int | None = None
+
+
+class ActiveStretch(SQLModel, table=True):
+    """Active customers kept at write time (docs/metrics.md, "Complaints per 1,000 active
+    customers"; docs/architecture.md, "Active customers"): a customer is active at an end E
+    when some purchase p has E - 365 d <= p < E, that is E in the union of (p, p + 365 d]
+    over their purchases. One row per stretch (start, end] of that union."""
+
+    __tablename__ = "active_stretch"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    customer_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    start_epoch: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    end_epoch: int
+
+
+class ActiveSlot(SQLModel, table=True):
+    """Per quarter of an hour (slot = epoch // 900): the stretches starting in it less those
+    ending in it. The active customers at an end on a quarter hour are the sum before it."""
+
+    __tablename__ = "active_slot"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    slot: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    change: int = 0
+
+
+class ActiveQueue(SQLModel, table=True):
+    """Customers whose stretches wait to be recomputed (a purchases import queues them page
+    by page and recomputes them once at its end)."""
+
+    __tablename__ = "active_queue"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    customer_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})

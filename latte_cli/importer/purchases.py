@@ -33,7 +33,7 @@ from sqlalchemy import (
     update,
 )
 
-from latte_cli import summary
+from latte_cli import active, summary
 from latte_cli.importer import customers
 from latte_cli.importer.base import PURCHASE_CACHE_KIB, UNIX, Pending, Run, chunks
 from latte_cli.importer.fields import Bad, cents, integer, text
@@ -413,16 +413,20 @@ class PurchaseKind:
     def _write_pages(self, conn: Connection, run: Run, page_sql: str) -> None:
         """Write the pages `page_sql` gives (its sixth column numbers the rows, its one
         parameter is the last number written), each in its own transaction with its
-        repurchase outcomes folded (latte_cli.cohort)."""
+        repurchase outcomes folded (latte_cli.cohort). The active customers of the pages'
+        customers are recomputed once, at the end (latte_cli.active, `deferred`)."""
         last = 0
-        while True:
-            with run.transaction(conn):
-                page = conn.exec_driver_sql(page_sql, (last,)).all()
-                if not page:
-                    break
-                self._write_page(conn, page, run)
-                last = page[-1][5]
-                summary.fold(conn)
+        with active.deferred(conn):
+            while True:
+                with run.transaction(conn):
+                    page = conn.exec_driver_sql(page_sql, (last,)).all()
+                    if not page:
+                        break
+                    self._write_page(conn, page, run)
+                    last = page[-1][5]
+                    summary.fold(conn)
+        with run.transaction(conn):
+            active.refresh(conn)
 
     def _reset(self) -> None:
         self.staged = False

@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, or_, select
 
-from latte_cli import cohort, deadline_days, summary, workflow
+from latte_cli import active, cohort, deadline_days, summary, workflow
 from latte_cli.deadlines import STANDARD_DEADLINES, Deadlines
 from latte_cli.errors import LatteError
 from latte_cli.events import EventKind, workflow_events
@@ -269,7 +269,11 @@ def check_database(session: Session, deadlines: Deadlines = STANDARD_DEADLINES) 
     for place in places:
         report.add(f"deadline summary: {place} differs from the complaints")
     report.problem_count += wrong - len(places)
-    report.summary_problems = count + wrong
+    more, differing = active.differences(session.connection())
+    for difference in differing:
+        report.add(f"report summary: {difference}")
+    report.problem_count += more - len(differing)
+    report.summary_problems = count + wrong + more
 
     def search_problem(message: str) -> None:
         report.add(message)
@@ -280,10 +284,15 @@ def check_database(session: Session, deadlines: Deadlines = STANDARD_DEADLINES) 
 
 
 def rebuild_summary(session: Session) -> int:
-    """Recompute the report summary (day rows, cohort days, repurchase outcomes and the
-    deadlines kept per day) from the complaints and purchases and commit; returns the rows
-    written."""
+    """Recompute the report summary (day rows, cohort days, repurchase outcomes, the
+    deadlines kept per day and the active customers) from the complaints and purchases and
+    commit; returns the rows written."""
     conn = session.connection()
-    written = summary.rebuild(conn) + cohort.rebuild(conn) + deadline_days.rebuild(conn)
+    written = (
+        summary.rebuild(conn)
+        + cohort.rebuild(conn)
+        + deadline_days.rebuild(conn)
+        + active.rebuild(conn)
+    )
     session.commit()
     return written

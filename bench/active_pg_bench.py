@@ -1,0 +1,86 @@
+"""Active customers on PostgreSQL: the count over the purchases against the kept one.
+
+Run by hand from a clone, with PostgreSQL's binaries installed (as for the tests):
+
+    python bench/active_pg_bench.py
+
+Starts a throwaway cluster (tests/pg_cluster.py), writes 250,000 customers and 2,000,000
+purchases spread over three years with generate_series, builds the active customers
+(`active.rebuild`), times both counts for two period ends, and times recomputing every
+customer at once, as a purchases import does at its end (docs/architecture.md, "Active
+customers").
+"""
+
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests import pg_cluster
+
+DAY = 86_400
+YEAR = 365 * DAY
+START = 1_699_920_000  # a UTC midnight (2023-11-14)
+CUSTOMERS = """INSERT INTO customer (id, created_at)
+SELECT g, now() FROM generate_series(1, 250000) g"""
+PURCHASES = """INSERT INTO purchase
+(order_ref, customer_id, purchased_at, purchased_epoch, amount_cents, lines)
+SELECT 'O' || g, 1 + (g::bigint * 7919) % 250000, now(),
+       :start + ((g::bigint * 104729) % (3 * 365 * 86400))::int, 100, 1
+FROM generate_series(1, 2000000) g"""
+
+
+def main() -> None:
+    url = pg_cluster.start()
+    try:
+        _run(url)
+    finally:
+        pg_cluster.stop(url)
+
+
+def _run(url: str) -> None:
+    from latte_cli import active, db
+    from latte_cli.reports.queries import table
+
+    engine = db.get_engine(url)
+    db.upgrade(engine)
+    with engine.begin() as c:
+        c.execute(text(CUSTOMERS))
+        c.execute(text(PURCHASES), {"start": START})
+        c.execute(text("DELETE FROM report_queue"))
+        cpu, wall = time.process_time(), time.perf_counter()
+        active.rebuild(c)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        print(f"rebuild: {cpu:.1f} CPU s in latte, {wall:.1f} s wall")
+    with engine.connect() as c:
+        c.execute(text("ANALYZE"))
+        p = table("purchase").c
+        for end in (START + 2 * YEAR, START + 2 * YEAR - 7 * DAY):
+            wall = time.perf_counter()
+            counted = c.execute(
+                select(func.count(func.distinct(p.customer_id))).where(
+                    p.purchased_epoch >= end - YEAR, p.purchased_epoch < end
+                )
+            ).scalar()
+            query = time.perf_counter() - wall
+            wall = time.perf_counter()
+            kept = active.at(c, end)
+            summary = time.perf_counter() - wall
+            print(
+                f"end {end}: purchases {counted} in {query * 1000:.0f} ms wall; "
+                f"kept {kept} in {summary * 1000:.1f} ms wall"
+                + ("" if counted == kept else "  DIFFERENT")
+            )
+    with engine.begin() as c:
+        cpu, wall = time.process_time(), time.perf_counter()
+        active.refresh(c, range(1, 250_001))
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        print(f"recomputing 250,000 customers: {cpu:.1f} CPU s in latte, {wall:.1f} s wall")
+        differences, _ = active.differences(c)
+        print(f"db check differences after it: {differences}")
+
+
+if __name__ == "__main__":
+    main()
