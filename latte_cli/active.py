@@ -144,11 +144,26 @@ def refresh(conn: Connection, customers: Sequence[int] = ()) -> None:
         listed = _listed(conn).replace(":customers", mark)
         parameter = (_parameter(conn, sorted(taken)),)
     if conn.dialect.name == "postgresql":
-        # Two writers recomputing one customer would both move its stretches' slots: one
-        # waits, in customer order. FOR NO KEY UPDATE, as a purchase's foreign key holds FOR
+        # Two writers recomputing one customer would both move its stretches' slots, so the
+        # customer rows are locked: FOR NO KEY UPDATE, as a purchase's foreign key holds FOR
         # KEY SHARE on its customer (FOR UPDATE would wait for the other writer's purchase).
-        locks = f"SELECT id FROM customer WHERE id IN ({listed}) ORDER BY id FOR NO KEY UPDATE"
-        cursor.execute(locks, parameter)
+        # SKIP LOCKED: waiting for a customer another transaction holds (a merge updates its
+        # source customer, then folds the target) could close a cycle. A customer held
+        # elsewhere goes back to the queue for the next recomputation; meanwhile reports
+        # correct for it (docs/architecture.md, "Active customers").
+        cursor.execute(f"SELECT id FROM customer WHERE id IN ({listed})", parameter)
+        existing = {c for (c,) in cursor.fetchall()}
+        cursor.execute(
+            f"SELECT id FROM customer WHERE id IN ({listed}) FOR NO KEY UPDATE SKIP LOCKED",
+            parameter,
+        )
+        held_elsewhere = existing - {c for (c,) in cursor.fetchall()}
+        if held_elsewhere:
+            _queue(conn, sorted(held_elsewhere))
+            taken -= held_elsewhere
+            if not taken:
+                return
+            parameter = (_parameter(conn, sorted(taken)),)
     cursor.execute(
         f"DELETE FROM active_stretch WHERE customer_id IN ({listed}) "
         "RETURNING start_epoch, end_epoch",

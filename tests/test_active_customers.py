@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Connection, text
 from sqlmodel import Session, select
 
-from latte_cli import active, db
+from latte_cli import active, db, summary
 from latte_cli.importer import purchases as purchases_importer
 from latte_cli.models import Customer, Purchase
 from latte_cli.reports import fix_queries
@@ -251,6 +251,65 @@ def test_two_writers_buying_for_one_customer_at_once(db_url: str) -> None:
         thread.join(timeout=60)
     assert not failures
     with db.open_session(db_url) as session:
+        _check_every_end(session)
+
+
+def test_a_merge_and_an_import_end_recomputing_the_same_customers_do_not_deadlock(
+    db_url: str,
+) -> None:
+    """On PostgreSQL a merge updates its source customer's row, then folds the target, while
+    an import's end recomputes both (queued): the import's end skips the customer the merge
+    holds (back to the queue), neither waits on the other, and the counts stay exact."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("one writer at a time on SQLite")
+    with db.open_session(db_url) as session:
+        target, source = _customers(session, 2)
+        _buy(session, target, START - 10 * DAY, "M1")
+        _buy(session, source, START - 20 * DAY, "M2")
+        session.commit()
+        session.connection().execute(
+            text("INSERT INTO active_queue (customer_id) VALUES (:a), (:b)"),
+            {"a": target, "b": source},
+        )
+        session.commit()
+    engine = db.get_engine(db_url)
+    merge, importer = engine.connect(), engine.connect()
+    merging = merge.begin()
+    merge.execute(
+        text("UPDATE purchase SET customer_id = :t WHERE customer_id = :s"),
+        {"t": target, "s": source},
+    )
+    merge.execute(
+        text("UPDATE customer SET merged_into = :t WHERE id = :s"), {"t": target, "s": source}
+    )
+    failures: list[BaseException] = []
+
+    def import_end() -> None:
+        try:
+            with importer.begin():
+                active.refresh(importer)
+        except BaseException as error:
+            failures.append(error)
+
+    thread = threading.Thread(target=import_end)
+    thread.start()
+    thread.join(timeout=2)  # the import's end holds the target (or is done)
+    try:
+        summary.fold(merge)
+        merging.commit()
+    except BaseException as error:
+        failures.append(error)
+        merging.rollback()
+    thread.join(timeout=60)
+    merge.close()
+    importer.close()
+    assert not failures
+    with db.open_session(db_url) as session:
+        _check_every_end(session)
+        active.refresh(session.connection())
+        session.commit()
+        queued = session.connection().execute(text("SELECT count(*) FROM active_queue"))
+        assert queued.scalar() == 0
         _check_every_end(session)
 
 
