@@ -110,3 +110,22 @@ def test_an_order_whose_lines_add_up_above_the_bound_is_rejected_whole(
         for ref in ("C-1", "C-2")
     }
     assert amounts == {"C-1": [12.5], "C-2": [MAX_CENTS / 100]}
+
+
+def test_an_order_whose_lines_count_more_than_the_bound_is_rejected_whole(
+    latte: Latte, tmp_path: Path
+) -> None:
+    # Each line may count up to 1,000,000 lines; O2's three together count more (and more
+    # than a 32-bit column holds after 2,148 of them).
+    rows = [
+        "O1,C-1,2026-01-01T00:00:00Z,12.50,2",
+        *["O2,C-1,2026-01-02T00:00:00Z,1.00,1000000"] * 3,
+        "O3,C-2,2026-01-03T00:00:00Z,3.00,1000000",
+    ]
+    source = write_csv(tmp_path / "p.csv", "order,customer,date,total,lines", rows)
+    result = latte("import", "purchases", str(source), "--json")
+    assert result.exit_code == 3, result.output
+    report = json.loads(result.stdout)
+    assert (report["inserted"], report["rejected"]) == (2, 3)
+    assert {r["line"] for r in report["rejects"]} == {3, 4, 5}
+    assert all("more than 1,000,000 lines" in json.dumps(r) for r in report["rejects"])

@@ -73,7 +73,7 @@ def _summed_columns() -> list[Column[Any]]:
         # 64 bits: an order's lines are each within `workflow.MAX_CENTS`, their sum need not
         # be (an order above it is rejected, not stored).
         Column("amount_cents", BigInteger, nullable=False),
-        Column("lines", Integer, nullable=False),
+        Column("lines", BigInteger, nullable=False),
     ]
 
 
@@ -106,6 +106,8 @@ ORDERS = Table(
 MICROSECOND = timedelta(microseconds=1)
 # Microseconds in a second: a time at or after 1970 is `epoch` seconds by floor division.
 SECOND = 1_000_000
+# The most lines one purchase (an order) may count, each line's `lines` and their sum.
+MAX_LINES = 1_000_000
 # A staged line's original cells, joined by a separator no cell holds (a cheap join, not
 # JSON per line); a line whose cells hold it, or a JSON record, is JSON after RAW_JSON.
 # Lines of one order that follow each other are staged as one row (see `_runs`): RAW_RUN,
@@ -298,7 +300,7 @@ class PurchaseKind:
             amount = cents(amount_text, "amount")
             if amount is None:
                 raise Bad("amount", "is empty")
-        lines = integer(count, "lines", 1, 1_000_000) or 1 if count else 1
+        lines = integer(count, "lines", 1, MAX_LINES) or 1 if count else 1
         return (customer, order, micros, amount, lines)
 
     def write(self, conn: Connection, batch: list[Pending], run: Run) -> None:
@@ -323,8 +325,12 @@ class PurchaseKind:
             previous = self.last_order
             for row in rows:
                 order = row[2]
-                # An order above the amount bound is rejected by the grouping path.
-                if (previous is not None and order <= previous) or row[4] > MAX_CENTS:
+                # An order above the amount or lines bound is rejected by the grouping path.
+                if (
+                    (previous is not None and order <= previous)
+                    or row[4] > MAX_CENTS
+                    or row[5] > MAX_LINES
+                ):
                     self.ascending = False
                     break
                 previous = order
@@ -372,6 +378,14 @@ class PurchaseKind:
                 "amount",
                 f"the lines of order {{}} add up to more than {MAX_CENTS // 100:,}.00, the "
                 "largest amount latte stores; check the amounts",
+            )
+            self._reject_orders(
+                conn,
+                run,
+                ORDERS.c.lines > MAX_LINES,
+                "lines",
+                f"the lines of order {{}} count more than {MAX_LINES:,} lines together; "
+                "check the lines column",
             )
             total = f"SELECT sum(count) FROM {ORDERS.name}"
             accepted = int(conn.exec_driver_sql(total).scalar() or 0)
