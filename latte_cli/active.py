@@ -35,6 +35,8 @@ from sqlmodel import SQLModel
 
 from latte_cli import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
+# A customer is active for 365 days after each purchase (docs/metrics.md, "Complaints per
+# 1,000 active customers"): the one place the window is written.
 YEAR = 365 * 86_400
 SLOT = 900
 ROWS_PER_INSERT = 10_000

@@ -47,7 +47,6 @@ from latte_cli.summary import DIMENSIONS, NONE, has_pending
 from latte_cli.workflow import Stage
 
 DAY = 86_400
-YEAR = 365 * DAY
 CHUNK = 50_000
 # First-resolution days per revenue-kept text (`kept_pairs`): a quarter is about 150,000
 # (complaint, purchase) pairs of the bench data, a few MB of text.
@@ -618,6 +617,6 @@ def active_customers(conn: Connection, period: Period, as_of: int) -> int:
     p = table("purchase").c
     end = min(period.end, as_of + 1)
     query = select(func.count(func.distinct(p.customer_id))).where(
-        p.purchased_epoch >= period.end - YEAR, p.purchased_epoch < end
+        p.purchased_epoch >= period.end - active.YEAR, p.purchased_epoch < end
     )
     return int(conn.execute(query).scalar() or 0)
