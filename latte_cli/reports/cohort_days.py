@@ -56,14 +56,6 @@ SPEED_LIMITS = np.array((4 * 3600, 24 * 3600, 72 * 3600), np.int64)
 DAYS = 16
 
 
-def among(ids: Any, ordered: Ints) -> npt.NDArray[np.bool_]:
-    """Which of `ids` are in the sorted array `ordered` (a binary search each)."""
-    if not len(ordered):
-        return np.zeros(len(ids), np.bool_)
-    at = np.minimum(np.searchsorted(ordered, ids), len(ordered) - 1)
-    return ordered[at] == ids  # type: ignore[no-any-return]
-
-
 # A complaint id in the bits below a chunk's day index: (day, id) as one sortable integer.
 ID_BITS = 43
 
@@ -82,11 +74,13 @@ def _rank(ids: Ints, ranks: Ints | None) -> Ints:
     return np.searchsorted(ranks, ids).astype(np.int64)
 
 
-def _ids(text: str | None) -> Ints:
-    """Comma-separated ids, sorted (parsed in C: no Python int per id)."""
-    found = integers(text)
-    found.sort()
-    return found
+def order_of(key: npt.NDArray[Any], bound: int, *, stable: bool = True) -> Ints:
+    """The order of `key` (non-negative integers below `bound`): when they fit in 16 bits,
+    numpy's stable sort of them is a radix sort, a fraction of a comparison sort's time (a
+    full history's million records); else a comparison sort, stable if asked."""
+    if bound <= 1 << 16:
+        return np.argsort(key.astype(np.uint16), kind="stable")
+    return np.argsort(key, kind="stable" if stable else None)
 
 
 def integers(text: str | None) -> Ints:
@@ -184,6 +178,7 @@ class Chunk:
     _speed: tuple[Ints, Ints] | None = None
     _by_id: tuple[Ints, Ints] | None = None
     _summed: tuple[Ints, Ints] | None = None
+    _inside: tuple[npt.NDArray[np.bool_], Any] | None = None
 
     def speed(self) -> tuple[Ints, Ints]:
         """Per record: (resolution seconds, speed bucket), computed once for every family."""
@@ -223,7 +218,7 @@ class Chunk:
                 self._summed = (at[found], cents[found])
             else:
                 text = cohort.bought(s.conn, self.lo, self.last, s.window, s.as_of)
-            self._found["bought"] = among(self.records["id"], _ids(text))
+            self._found["bought"] = self.marked(integers(text))
         return self._found["bought"]
 
     def summed(self) -> tuple[Ints, Ints]:
@@ -236,9 +231,26 @@ class Chunk:
         """Per record: its customer complained again within the repeat window, by as-of."""
         if "again" not in self._found:
             s = self.source
-            ids = _ids(cohort.came_again(s.conn, self.lo, self.last, s.repeat, s.as_of))
-            self._found["again"] = among(self.records["id"], ids)
+            ids = integers(cohort.came_again(s.conn, self.lo, self.last, s.repeat, s.as_of))
+            self._found["again"] = self.marked(ids)
         return self._found["again"]
+
+    def marked(self, ids: Ints) -> npt.NDArray[np.bool_]:
+        """Per record: whether its id is among `ids` (in any order). Each id looked up among
+        the records' ids sorted once per chunk (`record_of`), not each record among the ids:
+        no sort of the ids and a search per id, not per record."""
+        at, found = self.record_of(ids)
+        marked = np.zeros(len(self.records), np.bool_)
+        marked[at[found]] = True
+        return marked
+
+    def inside(self) -> tuple[npt.NDArray[np.bool_], Any]:
+        """(per record: in one of the periods, the records that are), computed once for
+        every family: the records copied out of the chunk once, not once per family."""
+        if self._inside is None:
+            inside = self.place >= 0
+            self._inside = (inside, self.records[inside])
+        return self._inside
 
 
 class Family(Protocol):
