@@ -4,7 +4,7 @@ The same aggregate rows as `fix_queries.cohort_cells`, `remedy_cells`, `change_t
 `cause_weeks` (docs/metrics.md: "Root causes", "Repeat complaints", "Remedies and revenue
 kept"), from the day records of `report_cohort` (`latte_cli.cohort`, revision 0015) instead
 of the complaint and stage record rows. Each is a figure family fed chunk by chunk by
-`cohort_days.read`: the period's UTC days streamed 16 days at a time and decoded once
+`cohort_days.read`: the period's UTC days streamed 32 days at a time and decoded once
 for every family of the report (the build's cohort figures with them), each record placed in
 its period by its first-resolution epoch (so a local period edge or an as-of time inside a
 UTC day is exact), each Take action and Explain entry joined to its record by complaint id,

@@ -2,7 +2,7 @@
 
 - The cohort figures (resolved, resolution and acknowledge times, stage times, reopened,
   follow-ups, NPS, repurchase outcomes) come from the cohort summary (`latte_cli.cohort`): the
-  day records of the period's UTC days, streamed 16 days at a time and decoded once for
+  day records of the period's UTC days, streamed 32 days at a time and decoded once for
   every figure family of the report (`cohort_days.read`), each record placed in its period by
   its first-resolution epoch (so a local period edge or the as-of time inside a UTC day is
   exact), grouped with numpy, and the ids that bought again from one pass over the outcome
