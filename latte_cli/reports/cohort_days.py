@@ -52,8 +52,8 @@ assert REMEDY.itemsize == cohort.REMEDY.size and CHANGE.itemsize == cohort.CHANG
 # The speed buckets' upper limits in seconds (`queries.speed_bucket`).
 SPEED_LIMITS = np.array((4 * 3600, 24 * 3600, 72 * 3600), np.int64)
 # Days read at a time: a full history's chunk of 64 days holds tens of MB of intermediate
-# arrays; 32 days' raised a full history's peak by about 15 MB over 16 days' (to about
-# 215 MB) and saved 2 to 3 % of its CPU time (half the index reads and per-chunk steps).
+# arrays; 32 days' raised a full history's peak by about 15 MB over 16 days' (to at most
+# 217 MB) and saved 2 to 3 % of its CPU time (half the index reads and per-chunk steps).
 DAYS = 32
 
 
