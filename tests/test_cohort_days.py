@@ -167,3 +167,39 @@ def test_scores_ordered_as_a_three_key_sort() -> None:
         columns = (at, recorded, nps)
         got = list(zip(*(column[order].tolist() for column in columns), strict=True))
         assert got == sorted(zip(*(column.tolist() for column in columns), strict=True))
+
+
+def test_order_of_is_the_stable_order() -> None:
+    """`cohort_days.order_of` gives the stable order of the keys (Python's sorted of the
+    positions), by the 16-bit radix sort when the bound fits and by a comparison sort when
+    it does not; unstable, it still puts the keys in order."""
+    rnd = np.random.default_rng(5)
+    for bound in (1, 300, 2**16, 2**16 + 1, 2**40):
+        key = np.append(rnd.integers(0, bound, 4_000), [bound - 1, 0])  # both ends
+        order = cohort_days.order_of(key, bound)
+        assert order.tolist() == sorted(range(len(key)), key=lambda i: int(key[i]))
+        unstable = cohort_days.order_of(key, bound, stable=False)
+        assert sorted(unstable.tolist()) == list(range(len(key)))
+        assert key[unstable].tolist() == sorted(key.tolist())
+
+
+def test_a_chunk_marks_its_records_among_ids_in_any_order() -> None:
+    """`Chunk.marked` (the buyers and repeat ids of a chunk) marks exactly the records whose
+    id is among the ids given, unsorted and with ids of no record; `Chunk.inside` holds the
+    records placed in a period."""
+    rnd = np.random.default_rng(7)
+    records = np.zeros(3_000, cohort_days.RECORD)
+    records["id"] = rnd.permutation(10**6)[:3_000]  # distinct, in no order
+    place = rnd.integers(-1, 3, 3_000)
+    source = cohort_days.Source(None, 0, 0, 0)  # type: ignore[arg-type]
+    chunk = cohort_days.Chunk(0, 0, records, place, source, total=3_000)
+    ids = np.concatenate([rnd.choice(records["id"], 900, replace=False), 10**6 + np.arange(50)])
+    rnd.shuffle(ids)
+    wanted = set(ids.tolist())
+    marked = chunk.marked(ids)
+    assert marked.tolist() == [int(i) in wanted for i in records["id"]]
+    assert not chunk.marked(np.zeros(0, np.int64)).any()
+    inside, kept = chunk.inside()
+    assert inside.tolist() == [p >= 0 for p in place.tolist()]
+    pairs = zip(records["id"].tolist(), place.tolist(), strict=True)
+    assert kept["id"].tolist() == [i for i, p in pairs if p >= 0]

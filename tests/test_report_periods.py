@@ -227,6 +227,13 @@ def test_a_year_reads_the_summaries_not_the_complaint_rows(year: Any, sqlite_pat
         steps = [step for step in plan if re.match(r"(SEARCH|SCAN) ", step)]
         for step in steps:
             table_name = step.split()[1]
+            if step.startswith("SCAN CONSTANT ROW"):  # a scalar subquery's one row
+                continue
+            if "active_slot" in sql:  # active customers kept (revision 0019): the slots by
+                # their key, the queues of changes not yet folded (few rows), their purchases
+                queue = table_name in ("active_queue", "report_queue") or "anon_" in table_name
+                assert step.startswith("SEARCH ") or queue, (step, sql)
+                continue
             # Revenue kept: the outcomes kept at write time by their index's range, a row (and
             # with --by the complaint's row) only for a first purchase in the window.
             revenue = table_name in ("kept", "complaint") and "kept.resolved_epoch" in sql

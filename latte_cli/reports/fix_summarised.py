@@ -4,7 +4,7 @@ The same aggregate rows as `fix_queries.cohort_cells`, `remedy_cells`, `change_t
 `cause_weeks` (docs/metrics.md: "Root causes", "Repeat complaints", "Remedies and revenue
 kept"), from the day records of `report_cohort` (`latte_cli.cohort`, revision 0015) instead
 of the complaint and stage record rows. Each is a figure family fed chunk by chunk by
-`cohort_days.read`: the period's UTC days streamed 16 days at a time and decoded once
+`cohort_days.read`: the period's UTC days streamed 32 days at a time and decoded once
 for every family of the report (the build's cohort figures with them), each record placed in
 its period by its first-resolution epoch (so a local period edge or an as-of time inside a
 UTC day is exact), each Take action and Explain entry joined to its record by complaint id,
@@ -29,7 +29,7 @@ from sqlalchemy import Connection
 
 from latte_cli import cohort
 from latte_cli.reports import fix_queries as fq
-from latte_cli.reports.cohort_days import Chunk, Columns, Texts, integers, read
+from latte_cli.reports.cohort_days import Chunk, Columns, Texts, integers, order_of, read
 from latte_cli.reports.periods import Period
 
 Ints = npt.NDArray[np.int64]
@@ -49,7 +49,8 @@ def _group(chunk: Chunk, by: str | None) -> Ints:
 def _cells(columns: Sequence[Ints]) -> tuple[Ints, Ints, Ints]:
     """Rows grouped by their values in `columns` (non-negative integers): (order of the rows
     by cell, start of each cell in that order, a row of each cell). Rows of one cell are in
-    no particular order: an unstable sort takes half the time of a stable one."""
+    no particular order: an unstable sort takes half the time of a stable one (a radix sort
+    when the cells fit in 16 bits, `cohort_days.order_of`)."""
     if not len(columns[0]):
         empty = np.zeros(0, np.int64)
         return empty, empty, empty
@@ -63,7 +64,7 @@ def _cells(columns: Sequence[Ints]) -> tuple[Ints, Ints, Ints]:
             key, bound = key.ravel().astype(np.int64), int(key.max()) + 1
         else:
             key = key * size + column
-    order = np.argsort(key)
+    order = order_of(key, bound, stable=False)
     ordered = key[order]
     starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
     return order, starts, order[starts]
@@ -82,12 +83,11 @@ class CohortCells:
         self.kept: Columns | None = None  # per record: its cell's number, its seconds
 
     def add(self, chunk: Chunk) -> None:
-        inside = chunk.place >= 0
-        if not inside.any():
+        inside, records = chunk.inside()
+        if not len(records):
             return
         as_of, window, repeat = self.as_of, self.window, self.repeat
         known = min(as_of, cohort.NEVER - 1)  # an as-of time past 2038 leaves NEVER unknown
-        records = chunk.records[inside]
         resolved = records["resolved"].astype(np.int64)
         seconds, bucket = (values[inside] for values in chunk.speed())
         customer = records["customer"] == 1
@@ -131,7 +131,7 @@ class CohortCells:
         if not self.number or self.kept is None:
             return []
         cell = self.kept.parts("cell")[0]
-        order = np.argsort(cell, kind="stable")
+        order = order_of(cell, len(self.number))
         seconds = self.kept.parts("seconds")[0][order]  # each cell's a view of its stretch
         del order
         bounds = np.concatenate([[0], np.cumsum(np.bincount(cell, minlength=len(self.number)))])

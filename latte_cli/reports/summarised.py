@@ -2,7 +2,7 @@
 
 - The cohort figures (resolved, resolution and acknowledge times, stage times, reopened,
   follow-ups, NPS, repurchase outcomes) come from the cohort summary (`latte_cli.cohort`): the
-  day records of the period's UTC days, streamed 16 days at a time and decoded once for
+  day records of the period's UTC days, streamed 32 days at a time and decoded once for
   every figure family of the report (`cohort_days.read`), each record placed in its period by
   its first-resolution epoch (so a local period edge or the as-of time inside a UTC day is
   exact), grouped with numpy, and the ids that bought again from one pass over the outcome
@@ -28,7 +28,15 @@ import numpy.typing as npt
 from sqlalchemy import Connection, func, select
 
 from latte_cli import cohort, summary
-from latte_cli.reports.cohort_days import SPEED_LIMITS, Chunk, Columns, Family, Texts, read
+from latte_cli.reports.cohort_days import (
+    SPEED_LIMITS,
+    Chunk,
+    Columns,
+    Family,
+    Texts,
+    order_of,
+    read,
+)
 from latte_cli.reports.periods import Period
 
 Ints = npt.NDArray[np.int64]
@@ -66,8 +74,7 @@ class CohortFigures:
         self.offset = 0  # entries kept so far, for the scores' entry numbers
 
     def add(self, chunk: Chunk) -> None:
-        inside = chunk.place >= 0
-        kept = chunk.records[inside]
+        inside, kept = chunk.inside()
         if not len(kept):
             return
         known = min(self.as_of, cohort.NEVER - 1)  # an as-of time past 2038 leaves NEVER unknown
@@ -277,7 +284,7 @@ def _spread(
     width = len(group_values)
     cells = np.concatenate(parts.pop("place")).astype(np.int64) * width
     cells += np.concatenate(parts.pop("group"))
-    order = np.argsort(cells, kind="stable")
+    order = order_of(cells, len(keys) * width)
     counts = np.bincount(cells, minlength=len(keys) * width)
     bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
     # promoters, passives, detractors per cell
