@@ -14,15 +14,37 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, func, select, text
 
 from latte_cli import active, db
 from latte_cli.reports.queries import table
 
 DAY = 86_400
-YEAR = 365 * DAY
+YEAR = active.YEAR
+
+
+def compare(conn: Connection, moment: int, clock: Callable[[], float], unit: str) -> str:
+    """Both counts of the active customers at `moment` with the time of each by `clock`
+    (milliseconds of `unit`), and whether they differ."""
+    p = table("purchase").c
+    started = clock()
+    counted = conn.execute(
+        select(func.count(func.distinct(p.customer_id))).where(
+            p.purchased_epoch >= moment - YEAR, p.purchased_epoch < moment
+        )
+    ).scalar()
+    query = clock() - started
+    started = clock()
+    kept = active.at(conn, moment)
+    summary = clock() - started
+    return (
+        f"end {datetime.fromtimestamp(moment, UTC):%Y-%m-%d %H:%M}: purchases {counted} "
+        f"({query * 1000:.1f} ms {unit}), kept {kept} ({summary * 1000:.2f} ms {unit})"
+        + ("" if counted == kept else "  DIFFERENT")
+    )
 
 
 def main() -> None:
@@ -33,27 +55,12 @@ def main() -> None:
     args = parser.parse_args()
     end = int(datetime.combine(date.fromisoformat(args.end), datetime.min.time(), UTC).timestamp())
     engine = db.get_engine(f"sqlite:///{args.db}")
-    p = table("purchase").c
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT count(*) FROM active_stretch")).scalar()
         slots = conn.execute(text("SELECT count(*) FROM active_slot")).scalar()
         print(f"stretches {rows:,}, slots {slots:,}")
         for moment in (end, end - 7 * DAY):
-            started = time.process_time()
-            counted = conn.execute(
-                select(func.count(func.distinct(p.customer_id))).where(
-                    p.purchased_epoch >= moment - YEAR, p.purchased_epoch < moment
-                )
-            ).scalar()
-            query = time.process_time() - started
-            started = time.process_time()
-            kept = active.at(conn, moment)
-            summary = time.process_time() - started
-            print(
-                f"end {datetime.fromtimestamp(moment, UTC):%Y-%m-%d}: purchases {counted} "
-                f"({query * 1000:.1f} ms CPU), kept {kept} ({summary * 1000:.2f} ms CPU)"
-                + ("" if counted == kept else "  DIFFERENT")
-            )
+            print(compare(conn, moment, time.process_time, "CPU"))
         if args.refresh:
             customers = [
                 int(c)

@@ -15,9 +15,12 @@ import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from active_bench import compare  # the same comparison, timed by the wall clock
+
 from tests import pg_cluster
 
 DAY = 86_400
@@ -42,7 +45,6 @@ def main() -> None:
 
 def _run(url: str) -> None:
     from latte_cli import active, db
-    from latte_cli.reports.queries import table
 
     engine = db.get_engine(url)
     db.upgrade(engine)
@@ -56,23 +58,8 @@ def _run(url: str) -> None:
         print(f"rebuild: {cpu:.1f} CPU s in latte, {wall:.1f} s wall")
     with engine.connect() as c:
         c.execute(text("ANALYZE"))
-        p = table("purchase").c
         for end in (START + 2 * YEAR, START + 2 * YEAR - 7 * DAY):
-            wall = time.perf_counter()
-            counted = c.execute(
-                select(func.count(func.distinct(p.customer_id))).where(
-                    p.purchased_epoch >= end - YEAR, p.purchased_epoch < end
-                )
-            ).scalar()
-            query = time.perf_counter() - wall
-            wall = time.perf_counter()
-            kept = active.at(c, end)
-            summary = time.perf_counter() - wall
-            print(
-                f"end {end}: purchases {counted} in {query * 1000:.0f} ms wall; "
-                f"kept {kept} in {summary * 1000:.1f} ms wall"
-                + ("" if counted == kept else "  DIFFERENT")
-            )
+            print(compare(c, end, time.perf_counter, "wall"))
     with engine.begin() as c:
         cpu, wall = time.process_time(), time.perf_counter()
         active.refresh(c, range(1, 250_001))
