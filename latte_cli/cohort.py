@@ -768,14 +768,14 @@ def _first_within(
     one text from an index of `report_outcome` that leads with the first resolution and
     holds `column`, not a row per complaint."""
     o = table("report_outcome").c
-    joined = _joined(conn, o.complaint_id)
+    ids = joined(conn, o.complaint_id)
     condition = and_(
         o.resolved_epoch >= lo,
         o.resolved_epoch <= last,
         o[column] <= o.resolved_epoch + span,
         o[column] <= as_of,
     )
-    text: str | None = conn.execute(select(joined).where(condition)).scalar()
+    text: str | None = conn.execute(select(ids).where(condition)).scalar()
     return text
 
 
@@ -794,11 +794,11 @@ def bought_and_kept(
     o = table("report_outcome").c
     resolved = o.resolved_epoch
     bought_now = and_(o.purchased_epoch <= resolved + window, o.purchased_epoch <= as_of)
-    aggregates = [_joined(conn, o.complaint_id).filter(bought_now)]
+    aggregates = [joined(conn, o.complaint_id).filter(bought_now)]
     if summed_before is not None:
         alone = and_(o.kept_shared.is_(False), resolved < summed_before)
-        aggregates += [_joined(conn, o.complaint_id).filter(alone)]
-        aggregates += [_joined(conn, o.kept_cents).filter(alone)]
+        aggregates += [joined(conn, o.complaint_id).filter(alone)]
+        aggregates += [joined(conn, o.kept_cents).filter(alone)]
     condition = and_(o.kept_shared.in_([False, True]), resolved >= lo, resolved <= last)
     found = conn.execute(select(*aggregates).where(condition)).one()
     if summed_before is None:
@@ -806,8 +806,9 @@ def bought_and_kept(
     return found[0], found[1], found[2]
 
 
-def _joined(conn: Connection, values: Any) -> Any:
-    """SQL: the values as one comma-separated text."""
+def joined(conn: Connection, values: ColumnElement[Any]) -> ColumnElement[str]:
+    """SQL: a group's integers as one comma-separated text (NULLs left out), so that a
+    million values cross from the database as a few strings, not a million rows."""
     if conn.dialect.name == "postgresql":
         return func.string_agg(values.cast(Text), ",")
     return func.group_concat(values)

@@ -189,7 +189,7 @@ class _Material:
 
 
 def _integers(text: str | None) -> Ints:
-    """The integers of a comma-separated text (see `queries.joined`)."""
+    """The integers of a comma-separated text (see `cohort.joined`)."""
     if not text:
         return np.zeros(0, np.int64)
     # Parsed in C: no Python string or int per value.

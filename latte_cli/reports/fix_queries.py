@@ -3,7 +3,7 @@ reports", "Root causes", "Repeat complaints", "Remedies and revenue kept", "Comp
 1,000 active customers").
 
 Every query groups in the database and returns small aggregates per (period key, group, ...);
-durations cross as comma-separated texts (`queries.joined`), as the speed figures do. With a
+durations cross as comma-separated texts (`cohort.joined`), as the speed figures do. With a
 business-hours clock the resolution time and speed bucket of a complaint cannot be computed in
 SQL: those queries return one row per complaint instead (`per_complaint=True`) and the caller
 buckets them.
@@ -36,11 +36,11 @@ from sqlalchemy import (
 )
 
 from latte_cli import deadline_days
+from latte_cli.cohort import joined
 from latte_cli.reports.periods import Period, period_index
 from latte_cli.reports.queries import (
     _exists,
     group_column,
-    joined,
     repurchase_evidence,
     speed_bucket,
     streamed,

@@ -20,7 +20,6 @@ from sqlalchemy import (
     Connection,
     Select,
     Table,
-    Text,
     and_,
     case,
     func,
@@ -33,6 +32,7 @@ from sqlalchemy import (
 from sqlmodel import SQLModel
 
 from latte_cli import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from latte_cli.cohort import joined
 from latte_cli.events import EventKind
 from latte_cli.reports.periods import (
     MONDAY,
@@ -147,14 +147,6 @@ def resolved_rows(conn: Connection, b: Buckets, by: str | None, as_of: int) -> I
     if not b.full_scan:
         inner = inner.order_by(first)
     return streamed(conn, inner)
-
-
-def joined(conn: Connection, values: ColumnElement[Any]) -> ColumnElement[str]:
-    """SQL: a group's integers as one comma-separated text (NULLs left out), so that a
-    million durations cross from the database as a few strings, not a million rows."""
-    if conn.dialect.name == "postgresql":
-        return func.string_agg(values.cast(Text), ",")
-    return func.group_concat(values)
 
 
 def resolved_durations(conn: Connection, b: Buckets, by: str | None, as_of: int) -> Sequence[Any]:
