@@ -73,10 +73,10 @@ SELECT c, t, last + :year FROM paired WHERE starts
 """
 
 
-def _listed(conn: Connection) -> str:
+def listed(dialect: str) -> str:
     """A select of the customers in the `:customers` parameter: the list crosses as one
-    parameter (see `cohort._outcomes`)."""
-    if conn.dialect.name == "postgresql":
+    parameter (a JSON text on SQLite, an array on PostgreSQL; see `cohort._outcomes`)."""
+    if dialect == "postgresql":
         return "SELECT unnest(CAST(:customers AS bigint[]))"
     return "SELECT value FROM json_each(:customers)"
 
@@ -98,8 +98,8 @@ def fold(conn: Connection, customers: Iterable[int]) -> None:
 def _queue(conn: Connection, customers: Sequence[int]) -> None:
     if customers:
         # WHERE true: SQLite's parser needs it before ON CONFLICT after a SELECT.
-        statement = f"INSERT INTO active_queue (customer_id) {_listed(conn)} WHERE true "
-        statement += "ON CONFLICT DO NOTHING"
+        statement = f"INSERT INTO active_queue (customer_id) {listed(conn.dialect.name)} "
+        statement += "WHERE true ON CONFLICT DO NOTHING"
         conn.execute(sql_text(statement), {"customers": _parameter(conn, customers)})
 
 
@@ -131,7 +131,7 @@ def refresh(conn: Connection, customers: Sequence[int] = ()) -> None:
         cursor.execute("SELECT 1 FROM active_queue LIMIT 1")
         if cursor.fetchone() is None:
             return
-        listed = "SELECT customer_id FROM active_queue"
+        customers_sql = "SELECT customer_id FROM active_queue"
     else:
         # Concurrent writers on PostgreSQL: the customers are claimed (DELETE ... RETURNING)
         # and passed as one fixed list, so that another writer's queue rows committed
@@ -143,7 +143,7 @@ def refresh(conn: Connection, customers: Sequence[int] = ()) -> None:
             taken.update(c for (c,) in cursor.fetchall())
         if not taken:
             return
-        listed = _listed(conn).replace(":customers", mark)
+        customers_sql = listed(conn.dialect.name).replace(":customers", mark)
         parameter = (_parameter(conn, sorted(taken)),)
     if conn.dialect.name == "postgresql":
         # Two writers recomputing one customer would both move its stretches' slots, so the
@@ -153,10 +153,10 @@ def refresh(conn: Connection, customers: Sequence[int] = ()) -> None:
         # source customer, then folds the target) could close a cycle. A customer held
         # elsewhere goes back to the queue for the next recomputation; meanwhile reports
         # correct for it (docs/architecture.md, "Active customers").
-        cursor.execute(f"SELECT id FROM customer WHERE id IN ({listed})", parameter)
+        cursor.execute(f"SELECT id FROM customer WHERE id IN ({customers_sql})", parameter)
         existing = {c for (c,) in cursor.fetchall()}
         cursor.execute(
-            f"SELECT id FROM customer WHERE id IN ({listed}) FOR NO KEY UPDATE SKIP LOCKED",
+            f"SELECT id FROM customer WHERE id IN ({customers_sql}) FOR NO KEY UPDATE SKIP LOCKED",
             parameter,
         )
         held_elsewhere = existing - {c for (c,) in cursor.fetchall()}
@@ -167,7 +167,7 @@ def refresh(conn: Connection, customers: Sequence[int] = ()) -> None:
                 return
             parameter = (_parameter(conn, sorted(taken)),)
     cursor.execute(
-        f"DELETE FROM active_stretch WHERE customer_id IN ({listed}) "
+        f"DELETE FROM active_stretch WHERE customer_id IN ({customers_sql}) "
         "RETURNING start_epoch, end_epoch",
         parameter,
     )
@@ -175,7 +175,7 @@ def refresh(conn: Connection, customers: Sequence[int] = ()) -> None:
     slots = Counter(end // SLOT for _, end in old)
     slots.subtract(Counter(start // SLOT for start, _ in old))
     cursor.execute(
-        f"SELECT customer_id, purchased_epoch FROM purchase WHERE customer_id IN ({listed}) "
+        f"SELECT customer_id, purchased_epoch FROM purchase WHERE customer_id IN ({customers_sql}) "
         "ORDER BY customer_id, purchased_epoch",
         parameter,
     )

@@ -566,10 +566,9 @@ def _outcome_statements(dialect: str) -> tuple[Any, Any]:
     """(delete, insert) of the outcome rows of the customers in the `customers` parameter."""
     if dialect not in _OUTCOME_STATEMENTS:
         outcome, c = table("report_outcome"), table("complaint").c
-        if dialect == "postgresql":
-            listed: Any = sql_text("SELECT unnest(CAST(:customers AS bigint[]))")
-        else:
-            listed = sql_text("SELECT value FROM json_each(:customers)")
+        from latte_cli.active import listed as listed_customers
+
+        listed: Any = sql_text(listed_customers(dialect))
         rows = _outcome_select(c.customer_id.in_(listed))
         insert: Any = outcome.insert().from_select(list(OUTCOME_COLUMNS), rows)
         if dialect == "postgresql":
