@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +204,40 @@ def test_long_periods_every_by_every_zone(
     assert kept_right(db_url)
     seconds = sum(hi - lo for k, ranges in read[-2:] if k == 1 for lo, hi in ranges)
     assert seconds < 12 * DAY, read[-2:]
+
+
+def test_a_run_of_days_due_before_their_opening_is_read_as_one_range(
+    latte: Latte, session: Session, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another system's export stored every complaint of two weeks as due days before it was
+    opened: those days cannot come from the kept days, and are read from the complaints as
+    one range, not one per day; the figures stay the oracle's."""
+    store_long(session, seed=7)
+    run_start, run_end = epoch_of("2026-01-05T00:00"), epoch_of("2026-01-21T00:00")
+    session.connection().execute(
+        text(
+            "UPDATE complaint SET first_response_due_epoch = opened_epoch - :a, "
+            "final_response_due_epoch = opened_epoch - :b "
+            "WHERE opened_epoch >= :lo AND opened_epoch < :hi"
+        ),
+        {"a": 2 * DAY, "b": 3 * DAY, "lo": run_start, "hi": run_end},
+    )
+    session.commit()
+    read: list[list[tuple[int, int]]] = []
+    index_counts = fix_queries._index_counts
+
+    def counted(conn: Any, k: int, ranges: list[tuple[int, int]], *args: Any) -> Any:
+        read.append(ranges)
+        return index_counts(conn, k, ranges, *args)
+
+    monkeypatch.setattr(fix_queries, "_index_counts", counted)
+    for by in (None, "agent"):
+        check(latte, db_url, by=by, as_of="2026-06-01T00:00")
+    assert kept_right(db_url)
+    for ranges in read:
+        assert all(a[1] < b[0] for a, b in pairwise(ranges)), ranges
+    # The run's due days (two weeks and more) in one range of the current period.
+    assert any(hi - lo >= 14 * DAY for lo, hi in read[0]), read[0]
 
 
 def test_a_period_cut_inside_utc_days_and_an_as_of_on_a_day_edge(

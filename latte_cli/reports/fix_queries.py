@@ -113,8 +113,21 @@ def deadline_counts(
         ranges = [(period.start, first_day * DAY)]
         ranges += [(d * DAY, (d + 1) * DAY) for d in read.late_days]
         ranges.append((end_day * DAY, period.end))
-        found += _index_counts(conn, k, [(lo, hi) for lo, hi in ranges if lo < hi], by, as_of)
+        found += _index_counts(conn, k, _adjoined(ranges), by, as_of)
     return found
+
+
+def _adjoined(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The non-empty ranges [lo, hi), in order, those that touch joined into one: a run of
+    days with late complaints (an import of another system's due times) is one pass over
+    the index, not one per day."""
+    joined: list[tuple[int, int]] = []
+    for lo, hi in sorted(r for r in ranges if r[0] < r[1]):
+        if joined and lo <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(hi, joined[-1][1]))
+        else:
+            joined.append((lo, hi))
+    return joined
 
 
 def _index_counts(
