@@ -27,6 +27,10 @@ their stage records and follow-ups; kept here, it is a few hundred blobs:
   also holds the cents of the customer's purchases in (resolved, resolved + W] and whether
   one of them also follows another complaint of the customer: a report sums the others'
   cents without reading a purchase (docs/architecture.md, "Reports over long periods").
+- `report_kept_pair` (revision 0020), per outcome row where one does: each of those
+  purchases with its cents, written from the outcome rows with them, so that a report reads
+  the shared complaints' (complaint, purchase) pairs of windows over by as-of as one range
+  of an index instead of joining them to the purchases.
 
 Triggers (revision 0009) queue, in `report_queue`, every complaint whose record may have
 changed (with the first resolution it had, so its old record is found) and every customer
