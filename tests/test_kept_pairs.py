@@ -254,3 +254,19 @@ def test_a_long_period_with_shared_purchases_equals_the_plain_count(
 
 def iso(moment: int) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.sqlite_only
+def test_the_kept_pairs_are_read_as_one_range_of_their_index(sqlite_path: Path) -> None:
+    from latte_cli.reports import fix_queries
+
+    engine = db.ensure_schema(f"sqlite:///{sqlite_path}")
+    with engine.connect() as conn:
+        statement = fix_queries._kept_pair_statement(conn)
+        sql = str(statement.compile(conn, compile_kwargs={"render_postcompile": True}))
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", (0, 1)).all()
+    engine.dispose()
+    assert [str(row[3]) for row in plan] == [
+        "SEARCH report_kept_pair USING COVERING INDEX ix_report_kept_pair_resolved "
+        "(resolved_epoch>? AND resolved_epoch<?)"
+    ]
