@@ -581,12 +581,11 @@ def _pair_select(outcomes: Any) -> Any:
 
 def _outcomes(conn: Connection, customers: Sequence[int]) -> None:
     """Recompute the outcome rows of these customers' complaints, then their kept pairs
-    from them (revision 0020). The list goes to the
-    database as one parameter (a JSON array on SQLite, an array on PostgreSQL) and the
-    statements are made once per dialect: SQLAlchemy checks each value of a literal `IN`
-    list, building the select cost more than running it on a large purchases import (every
-    buyer is queued), and the driver keeps a prepared statement per length of an expanded
-    list."""
+    from them (revision 0020). The list goes to the database as one parameter (a JSON array
+    on SQLite, an array on PostgreSQL) and the statements are made once per dialect:
+    SQLAlchemy checks each value of a literal `IN` list, building the select cost more than
+    running it on a large purchases import (every buyer is queued), and the driver keeps a
+    prepared statement per length of an expanded list."""
     dialect = conn.dialect.name
     listed = json.dumps(list(customers)) if dialect == "sqlite" else list(customers)
     for statement in _outcome_statements(dialect):
@@ -619,7 +618,8 @@ def _outcome_statements(dialect: str) -> tuple[Any, ...]:
         shared = _pair_select(pairs).where(pairs.c.customer_id.in_(listed))
         insert_pairs: Any = kept.insert().from_select(list(PAIR_COLUMNS), shared)
         if dialect == "postgresql":
-            # Another fold of the customer committed after this one's delete read the rows.
+            # As for the outcome rows: another fold of the customer may have committed its
+            # pairs after this one's delete read the table.
             upsert = pg_insert(kept).from_select(list(PAIR_COLUMNS), shared)
             insert_pairs = upsert.on_conflict_do_update(
                 index_elements=list(PAIR_COLUMNS[:3]),

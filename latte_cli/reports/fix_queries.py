@@ -577,7 +577,6 @@ def kept_pair_texts(
     nothing is pending (`summarised.available`)."""
     stop = last + 1
     cut = lo if summed_before is None else min(max(summed_before, lo), stop)
-
     for start, end, shared_only in ((lo, cut, True), (cut, stop, False)):
         if start >= end:
             continue
@@ -613,9 +612,9 @@ _PAIR_STATEMENTS: dict[tuple[str, int, int], Any] = {}
 
 def _pair_statement(conn: Connection, as_of: int, window: int) -> Any:
     """`_pairs`' join with one text per column (complaint ids, purchase ids, cents) of the
-    outcome rows, the first resolution's range bound at
-    execution (`start`, `stop`): built once per report, not per chunk of days (building it
-    cost a millisecond a chunk, a tenth of its execution)."""
+    outcome rows, the first resolution's range bound at execution (`start`, `stop`): built
+    once per report, not per chunk of days (building it cost a millisecond a chunk, a tenth
+    of its execution)."""
     key = (conn.dialect.name, as_of, window)
     found = _PAIR_STATEMENTS.get(key)
     if found is None:
