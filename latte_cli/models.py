@@ -370,6 +370,31 @@ class ReportOutcome(SQLModel, table=True):
     kept_shared: bool | None = None
 
 
+class ReportKeptPair(SQLModel, table=True):
+    """For revenue kept over the default window (revision 0020, docs/architecture.md
+    "Reports over long periods"): per outcome row whose purchases in the window are shared
+    with another complaint (`ReportOutcome.kept_shared` true), one row per such purchase in
+    (resolved, resolved + W], its cents (no amount: 0). Keyed by customer first: rewritten
+    per customer with the outcome rows."""
+
+    __tablename__ = "report_kept_pair"
+    __table_args__ = (
+        # What a report's shared pairs read, a range of first resolutions from the index
+        # alone.
+        Index(
+            "ix_report_kept_pair_resolved",
+            *("resolved_epoch", "complaint_id", "purchase_id", "cents"),
+        ),
+        {"sqlite_with_rowid": False},
+    )
+
+    customer_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    complaint_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    purchase_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    resolved_epoch: int
+    cents: int
+
+
 class ReportQueue(SQLModel, table=True):
     """What changed since the cohort summary was folded: a complaint (with the first
     resolution it had or has) or a customer whose purchases changed; written by triggers."""

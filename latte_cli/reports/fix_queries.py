@@ -32,7 +32,6 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    true,
 )
 
 from latte_cli import deadline_days
@@ -584,27 +583,51 @@ def kept_pair_texts(
     order: joining three integers per pair took about as long as the join itself. With
     `summed_before` (`window` is `cohort.KEPT_WINDOW`), before it only the complaints
     `cohort.bought_and_kept` does not sum (a purchase shared with another complaint), all
-    from it on (docs/architecture.md, "Reports over long periods")."""
+    from it on (docs/architecture.md, "Reports over long periods"). Before it, every window
+    is over by as-of: the pairs are those kept at write time (`report_kept_pair`, revision
+    0020), one range of its index; from it on, as-of cuts the windows and they are joined.
+    Either way the outcome rows are up to date: the caller reads the summaries only when
+    nothing is pending (`summarised.available`)."""
     stop = last + 1
     cut = lo if summed_before is None else min(max(summed_before, lo), stop)
-    statements = _pair_statements(conn, as_of, window)
     for start, end, shared_only in ((lo, cut, True), (cut, stop, False)):
         if start >= end:
             continue
-        texts = conn.execute(statements[shared_only], {"start": start, "stop": end}).one()
+        if shared_only:
+            statement = _kept_pair_statement(conn)
+        else:
+            statement = _pair_statement(conn, as_of, window)
+        texts = conn.execute(statement, {"start": start, "stop": end}).one()
         if texts[0]:
             yield str(texts[0]), str(texts[1]), str(texts[2])
 
 
-# `_pair_statements`' statements per (dialect, as-of, window): a report asks one or two.
-_PAIR_STATEMENTS: dict[tuple[str, int, int], tuple[Any, Any]] = {}
+# `_kept_pair_statement`'s statement per dialect.
+_KEPT_PAIR_STATEMENTS: dict[str, Any] = {}
 
 
-def _pair_statements(conn: Connection, as_of: int, window: int) -> tuple[Any, Any]:
-    """`_pairs`' join with one text per column (complaint ids, purchase ids, cents), of all
-    the outcome rows and of the shared ones only, the first resolution's range bound at
-    execution (`start`, `stop`): built once per report, not per chunk of days (building it
-    cost a millisecond a chunk, a tenth of its execution)."""
+def _kept_pair_statement(conn: Connection) -> Any:
+    """The kept pairs first resolved in [`start`, `stop`) as three texts (complaint ids,
+    purchase ids, cents), in one order: a range of `ix_report_kept_pair_resolved`."""
+    found = _KEPT_PAIR_STATEMENTS.get(conn.dialect.name)
+    if found is None:
+        k = table("report_kept_pair").c
+        start, stop = bindparam("start", type_=Integer()), bindparam("stop", type_=Integer())
+        texts = (joined(conn, column) for column in (k.complaint_id, k.purchase_id, k.cents))
+        found = select(*texts).where(k.resolved_epoch >= start, k.resolved_epoch < stop)
+        _KEPT_PAIR_STATEMENTS[conn.dialect.name] = found
+    return found
+
+
+# `_pair_statement`'s statement per (dialect, as-of, window): a report asks one or two.
+_PAIR_STATEMENTS: dict[tuple[str, int, int], Any] = {}
+
+
+def _pair_statement(conn: Connection, as_of: int, window: int) -> Any:
+    """`_pairs`' join with one text per column (complaint ids, purchase ids, cents) of the
+    outcome rows, the first resolution's range bound at execution (`start`, `stop`): built
+    once per report, not per chunk of days (building it cost a millisecond a chunk, a tenth
+    of its execution)."""
     key = (conn.dialect.name, as_of, window)
     found = _PAIR_STATEMENTS.get(key)
     if found is None:
@@ -616,7 +639,7 @@ def _pair_statements(conn: Connection, as_of: int, window: int) -> tuple[Any, An
         query = pair.with_only_columns(
             *(joined(conn, column) for column in (o.complaint_id, *_purchase()))
         )
-        found = _PAIR_STATEMENTS[key] = (query, query.where(o.kept_shared == true()))
+        found = _PAIR_STATEMENTS[key] = query
     return found
 
 
