@@ -204,8 +204,10 @@ SLOT_OF = f"CASE WHEN {{0}} >= 0 THEN {{0}} / {SLOT} ELSE -(({SLOT - 1} - {{0}})
 # upserted, in one statement on the server. Islands: a purchase starts a stretch when it is
 # the customer's first or comes a year or more after the one before (`lag`); a running count
 # of the starts numbers each purchase's stretch, which runs from its first purchase to a
-# year after its last. The slot rows are upserted in slot order: concurrent recomputations
-# take their locks in one order.
+# year after its last. Of purchases in the same second only one can start a stretch, which
+# one depends on the order the server gives them; the count runs over peers (the default
+# frame, RANGE), so all of them get the same number whatever that order. The slot rows are
+# upserted in slot order: concurrent recomputations take their locks in one order.
 RECOMPUTE = f"""
 WITH marked AS (
     SELECT customer_id, purchased_epoch AS t,
@@ -215,7 +217,7 @@ WITH marked AS (
     WINDOW w AS (PARTITION BY customer_id ORDER BY purchased_epoch)
 ), numbered AS (
     SELECT customer_id, t,
-           sum(starts) OVER (PARTITION BY customer_id ORDER BY t ROWS UNBOUNDED PRECEDING) AS k
+           sum(starts) OVER (PARTITION BY customer_id ORDER BY t) AS k
     FROM marked
 ), fresh AS (
     INSERT INTO active_stretch (customer_id, start_epoch, end_epoch)
