@@ -117,82 +117,145 @@ def deferred(conn: Connection) -> Iterator[None]:
 
 def refresh(conn: Connection, customers: Sequence[int] = ()) -> None:
     """Recompute the stretches of these customers and of every queued one, in one pass: their
-    old stretches deleted (returned, to take them out of the slots), their purchases read in
-    customer and time order (one range of `ix_purchase_customer_time` each) and the fresh
-    stretches written. Through the driver's cursor: an import's end recomputes tens of
-    thousands of customers, and rows built for each would cost more than the work."""
+    old stretches deleted (taken out of the slots) and the fresh ones written from their
+    purchases. On PostgreSQL the server does the work (`_recompute_on_server`); on SQLite the
+    purchases are read through the driver's cursor in customer and time order (one range of
+    `ix_purchase_customer_time` each) and the stretches computed here (`stretches`): an
+    import's end recomputes tens of thousands of customers, and rows built for each would
+    cost more than the work."""
     cursor = conn.connection.cursor()
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    parameter: tuple[Any, ...] = ()
-    if conn.dialect.name == "sqlite":
-        # One writer at a time: the queue cannot change under the statements below, which
-        # read it where it lies (no list of tens of thousands crossing into Python and back).
-        _queue(conn, sorted(set(customers)))
-        cursor.execute("SELECT 1 FROM active_queue LIMIT 1")
-        if cursor.fetchone() is None:
-            return
-        customers_sql = "SELECT customer_id FROM active_queue"
-    else:
-        # Concurrent writers on PostgreSQL: the customers are claimed (DELETE ... RETURNING)
-        # and passed as one fixed list, so that another writer's queue rows committed
-        # meanwhile are not half-recomputed here.
-        taken: set[int] = set(customers)
-        cursor.execute("SELECT 1 FROM active_queue LIMIT 1")
-        if cursor.fetchone() is not None:
-            cursor.execute("DELETE FROM active_queue RETURNING customer_id")
-            taken.update(c for (c,) in cursor.fetchall())
-        if not taken:
-            return
-        customers_sql = listed(conn.dialect.name).replace(":customers", mark)
-        parameter = (_parameter(conn, sorted(taken)),)
     if conn.dialect.name == "postgresql":
-        # Two writers recomputing one customer would both move its stretches' slots, so the
-        # customer rows are locked: FOR NO KEY UPDATE, as a purchase's foreign key holds FOR
-        # KEY SHARE on its customer (FOR UPDATE would wait for the other writer's purchase).
-        # SKIP LOCKED: waiting for a customer another transaction holds (a merge updates its
-        # source customer, then folds the target) could close a cycle. A customer held
-        # elsewhere goes back to the queue for the next recomputation; meanwhile reports
-        # correct for it (docs/architecture.md, "Active customers").
-        cursor.execute(f"SELECT id FROM customer WHERE id IN ({customers_sql})", parameter)
-        existing = {c for (c,) in cursor.fetchall()}
-        cursor.execute(
-            f"SELECT id FROM customer WHERE id IN ({customers_sql}) FOR NO KEY UPDATE SKIP LOCKED",
-            parameter,
-        )
-        held_elsewhere = existing - {c for (c,) in cursor.fetchall()}
-        if held_elsewhere:
-            _queue(conn, sorted(held_elsewhere))
-            taken -= held_elsewhere
-            if not taken:
-                return
-            parameter = (_parameter(conn, sorted(taken)),)
+        taken = _claim(conn, cursor, customers)
+        if taken:
+            _recompute_on_server(cursor, taken)
+        return
+    # One writer at a time: the queue cannot change under the statements below, which read
+    # it where it lies (no list of tens of thousands crossing into Python and back).
+    _queue(conn, sorted(set(customers)))
+    cursor.execute("SELECT 1 FROM active_queue LIMIT 1")
+    if cursor.fetchone() is None:
+        return
+    customers_sql = "SELECT customer_id FROM active_queue"
     cursor.execute(
         f"DELETE FROM active_stretch WHERE customer_id IN ({customers_sql}) "
-        "RETURNING start_epoch, end_epoch",
-        parameter,
+        "RETURNING start_epoch, end_epoch"
     )
     old = cursor.fetchall()
     slots = Counter(end // SLOT for _, end in old)
     slots.subtract(Counter(start // SLOT for start, _ in old))
     cursor.execute(
         f"SELECT customer_id, purchased_epoch FROM purchase WHERE customer_id IN ({customers_sql}) "
-        "ORDER BY customer_id, purchased_epoch",
-        parameter,
+        "ORDER BY customer_id, purchased_epoch"
     )
     fresh = stretches(cursor)
     slots.update(Counter(start // SLOT for _, start, _ in fresh))
     slots.subtract(Counter(end // SLOT for _, _, end in fresh))
-    insert = "INSERT INTO active_stretch (customer_id, start_epoch, end_epoch) VALUES "
-    cursor.executemany(insert + f"({mark}, {mark}, {mark})", fresh)
-    if conn.dialect.name == "sqlite":
-        cursor.execute("DELETE FROM active_queue")
-    changed = [(slot, n) for slot, n in slots.items() if n]
-    if conn.dialect.name == "postgresql":
-        changed.sort()  # concurrent folds take the slot rows' locks in one order
+    insert = "INSERT INTO active_stretch (customer_id, start_epoch, end_epoch) VALUES (?, ?, ?)"
+    cursor.executemany(insert, fresh)
+    cursor.execute("DELETE FROM active_queue")
     cursor.executemany(
-        f"INSERT INTO active_slot (slot, change) VALUES ({mark}, {mark}) ON CONFLICT (slot) "
+        "INSERT INTO active_slot (slot, change) VALUES (?, ?) ON CONFLICT (slot) "
         "DO UPDATE SET change = active_slot.change + excluded.change",
-        changed,
+        [(slot, n) for slot, n in slots.items() if n],
+    )
+
+
+def _claim(conn: Connection, cursor: Any, customers: Sequence[int]) -> list[int]:
+    """On PostgreSQL, the customers to recompute: these and the queued ones, claimed, less the
+    ones another transaction holds (back to the queue)."""
+    # Concurrent writers: the customers are claimed (DELETE ... RETURNING) and passed as one
+    # fixed list, so that another writer's queue rows committed meanwhile are not
+    # half-recomputed here.
+    taken: set[int] = set(customers)
+    cursor.execute("SELECT 1 FROM active_queue LIMIT 1")
+    if cursor.fetchone() is not None:
+        cursor.execute("DELETE FROM active_queue RETURNING customer_id")
+        taken.update(c for (c,) in cursor.fetchall())
+    if not taken:
+        return []
+    # Two writers recomputing one customer would both move its stretches' slots, so the
+    # customer rows are locked: FOR NO KEY UPDATE, as a purchase's foreign key holds FOR KEY
+    # SHARE on its customer (FOR UPDATE would wait for the other writer's purchase). SKIP
+    # LOCKED: waiting for a customer another transaction holds (a merge updates its source
+    # customer, then folds the target) could close a cycle. A customer held elsewhere goes
+    # back to the queue for the next recomputation; meanwhile reports correct for it
+    # (docs/architecture.md, "Active customers").
+    # Locked first: when every customer is, none exists that is held elsewhere (an import's
+    # end, as a rule), and the second look-up is spared.
+    wanted = sorted(taken)
+    these = "SELECT id FROM customer WHERE id = ANY(CAST(%s AS bigint[]))"
+    cursor.execute(f"{these} FOR NO KEY UPDATE SKIP LOCKED", (wanted,))
+    locked = {c for (c,) in cursor.fetchall()}
+    if len(locked) == len(wanted):
+        return wanted
+    cursor.execute(these, (wanted,))
+    held_elsewhere = {c for (c,) in cursor.fetchall()} - locked
+    if held_elsewhere:
+        _queue(conn, sorted(held_elsewhere))
+        wanted = sorted(taken - held_elsewhere)
+    return wanted
+
+
+# The slot (epoch // 900, rounded down as Python's // is) of an epoch column, in SQL.
+SLOT_OF = f"CASE WHEN {{0}} >= 0 THEN {{0}} / {SLOT} ELSE -(({SLOT - 1} - {{0}}) / {SLOT}) END"
+
+# The fresh stretches of the customers in the array `%(customers)s`, written, and the slot
+# changes of the old ones (`%(slots)s`, `%(changes)s`) and of the fresh ones summed and
+# upserted, in one statement on the server. Islands: a purchase starts a stretch when it is
+# the customer's first or comes a year or more after the one before (`lag`); a running count
+# of the starts numbers each purchase's stretch, which runs from its first purchase to a
+# year after its last. Of purchases in the same second only one can start a stretch, which
+# one depends on the order the server gives them; the count runs over peers (the default
+# frame, RANGE), so all of them get the same number whatever that order. The slot rows are
+# upserted in slot order: concurrent recomputations take their locks in one order.
+RECOMPUTE = f"""
+WITH marked AS (
+    SELECT customer_id, purchased_epoch AS t,
+           CASE WHEN purchased_epoch - lag(purchased_epoch) OVER w < %(year)s
+                THEN 0 ELSE 1 END AS starts
+    FROM purchase WHERE customer_id = ANY(CAST(%(customers)s AS bigint[]))
+    WINDOW w AS (PARTITION BY customer_id ORDER BY purchased_epoch)
+), numbered AS (
+    SELECT customer_id, t,
+           sum(starts) OVER (PARTITION BY customer_id ORDER BY t) AS k
+    FROM marked
+), fresh AS (
+    INSERT INTO active_stretch (customer_id, start_epoch, end_epoch)
+    SELECT customer_id, min(t), max(t) + %(year)s FROM numbered GROUP BY customer_id, k
+    RETURNING start_epoch, end_epoch
+), changes (slot, change) AS (
+    SELECT {SLOT_OF.format("start_epoch")}, 1 FROM fresh
+    UNION ALL SELECT {SLOT_OF.format("end_epoch")}, -1 FROM fresh
+    UNION ALL SELECT * FROM unnest(CAST(%(slots)s AS bigint[]), CAST(%(changes)s AS int[]))
+)
+INSERT INTO active_slot (slot, change)
+SELECT slot, sum(change) FROM changes GROUP BY slot HAVING sum(change) <> 0 ORDER BY slot
+ON CONFLICT (slot) DO UPDATE SET change = active_slot.change + excluded.change
+"""
+
+
+def _recompute_on_server(cursor: Any, customers: list[int]) -> None:
+    """Recompute these customers' stretches on PostgreSQL in two statements: their old
+    stretches deleted, with the slot changes taking them out summed (one row back), then
+    `RECOMPUTE`. Two statements, as a fresh stretch may have an old one's key: within one
+    statement the insert could run before the delete."""
+    cursor.execute(
+        f"""WITH old AS (
+            DELETE FROM active_stretch WHERE customer_id = ANY(CAST(%(customers)s AS bigint[]))
+            RETURNING start_epoch, end_epoch
+        ), changes (slot, change) AS (
+            SELECT {SLOT_OF.format("end_epoch")}, 1 FROM old
+            UNION ALL SELECT {SLOT_OF.format("start_epoch")}, -1 FROM old
+        ), summed AS (
+            SELECT slot, sum(change) AS change FROM changes GROUP BY slot
+        )
+        SELECT coalesce(array_agg(slot), '{{}}'), coalesce(array_agg(change), '{{}}')
+        FROM summed WHERE change <> 0""",
+        {"customers": customers},
+    )
+    slots, changes = cursor.fetchone()
+    cursor.execute(
+        RECOMPUTE, {"customers": customers, "year": YEAR, "slots": slots, "changes": changes}
     )
 
 
