@@ -58,6 +58,7 @@ from sqlalchemy import (
     case,
     delete,
     func,
+    insert,
     literal,
     null,
     select,
@@ -463,6 +464,18 @@ def _stored(row: Sequence[Any]) -> Day:
     return row[0], *(bytes(blob) for blob in row[1:])
 
 
+def in_window(p: Any, customer: Any, resolved: Any, window: Any) -> ColumnElement[bool]:
+    """SQL: purchase `p` (a purchase table's columns) is the customer's and falls in the
+    repurchase window of a resolution, (resolved, resolved + window] (docs/metrics.md,
+    Outcomes): the one statement of it for the revenue kept, its sums and pairs kept at
+    write time and a report's joins."""
+    return and_(
+        p.customer_id == customer,
+        p.purchased_epoch > resolved,
+        p.purchased_epoch <= resolved + window,
+    )
+
+
 def _outcome_select(condition: ColumnElement[bool], columns: Sequence[str] | None = None) -> Any:
     """(complaint, customer, first resolution, first purchase after it, its amount; for the
     advice: category, action kind, resolution time, first follow-up saying they bought again,
@@ -487,7 +500,7 @@ def _outcome_select(condition: ColumnElement[bool], columns: Sequence[str] | Non
     )
     others = table("complaint").alias("other")
     other = others.c
-    window = and_(after, p.purchased_epoch <= c.first_resolved_epoch + KEPT_WINDOW)
+    window = in_window(p, c.customer_id, c.first_resolved_epoch, KEPT_WINDOW)
     kept = select(func.sum(func.coalesce(p.amount_cents, 0))).where(window).scalar_subquery()
     # A purchase in the window that is also in another counted complaint's window: the
     # report counts it once per figure, from the (complaint, purchase) pairs. NULL without
@@ -500,8 +513,7 @@ def _outcome_select(condition: ColumnElement[bool], columns: Sequence[str] | Non
             other.id != c.id,
             other.first_resolved_epoch.is_not(None),
             other.merged_into.is_(None),
-            p.purchased_epoch > other.first_resolved_epoch,
-            p.purchased_epoch <= other.first_resolved_epoch + KEPT_WINDOW,
+            in_window(p, other.customer_id, other.first_resolved_epoch, KEPT_WINDOW),
         )
         .exists()
     )
@@ -558,14 +570,10 @@ def _pair_select(outcomes: Any) -> Any:
     """(customer, complaint, purchase, first resolution, cents) of the purchases in
     (resolved, resolved + KEPT_WINDOW] of the rows of `outcomes` (`report_outcome` or a fresh
     computation of it) whose purchases in the window are shared with another complaint
-    (`kept_shared`): what a report joined for them (`fix_queries._pairs`), the cents of a
-    purchase without an amount 0 (docs/architecture.md, "Reports over long periods")."""
+    (`kept_shared`): what a report joined for them (`fix_queries._pairs`), with the same
+    cents (docs/architecture.md, "Reports over long periods")."""
     o, p = outcomes.c, table("purchase").c
-    window = and_(
-        p.customer_id == o.customer_id,
-        p.purchased_epoch > o.resolved_epoch,
-        p.purchased_epoch <= o.resolved_epoch + KEPT_WINDOW,
-    )
+    window = in_window(p, o.customer_id, o.resolved_epoch, KEPT_WINDOW)
     return (
         select(
             o.customer_id,
@@ -587,12 +595,58 @@ def _outcomes(conn: Connection, customers: Sequence[int]) -> None:
     running it on a large purchases import (every buyer is queued), and the driver keeps a
     prepared statement per length of an expanded list."""
     dialect = conn.dialect.name
+    if dialect == "postgresql":
+        customers = _claimed(conn, customers)
+        if not customers:
+            return
     listed = json.dumps(list(customers)) if dialect == "sqlite" else list(customers)
     for statement in _outcome_statements(dialect):
         conn.execute(statement, {"customers": listed})
 
 
+# The first key of the transaction-level advisory lock on a customer's outcome rows and kept
+# pairs (PostgreSQL; the second key is the customer's id).
+OUTCOME_LOCK = 7418236
+
+
+def _claimed(conn: Connection, customers: Sequence[int]) -> list[int]:
+    """On PostgreSQL, the customers whose outcome rows this transaction recomputes now: each
+    taken with a transaction-level advisory lock, tried, never waited for (a wait could close
+    a cycle with another writer's row locks). Two transactions recomputing one customer at
+    once would each miss the other's uncommitted change: two first resolutions of one
+    customer's complaints, committed together, left `kept_shared` and the pairs wrong with
+    nothing queued. A customer another transaction holds goes back to the queue instead;
+    the next fold, after that one committed, recomputes it, and until then a report counts
+    from the rows (docs/architecture.md, "Storage", the repurchase outcomes)."""
+    held = [
+        int(customer)
+        for (customer,) in conn.exec_driver_sql(
+            "SELECT c FROM unnest(CAST(%(customers)s AS int[])) AS c "
+            "WHERE NOT pg_try_advisory_xact_lock(%(lock)s, c)",
+            {"customers": list(customers), "lock": OUTCOME_LOCK},
+        )
+    ]
+    if not held:
+        return list(customers)
+    conn.execute(insert(table("report_queue")), [{"customer_id": c} for c in held])
+    left = set(held)
+    return [c for c in customers if c not in left]
+
+
 _OUTCOME_STATEMENTS: dict[str, tuple[Any, ...]] = {}
+
+
+def _upsert(dialect: str, into: Table, columns: Sequence[str], rows: Any, *, keys: int) -> Any:
+    """INSERT ... SELECT `rows` into `columns` of `into`, the row of the same key (its first
+    `keys` columns) updated instead."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    flavour = postgresql if dialect == "postgresql" else sqlite
+    statement = flavour.insert(into).from_select(list(columns), rows)
+    return statement.on_conflict_do_update(
+        index_elements=list(columns[:keys]),
+        set_={name: statement.excluded[name] for name in columns[keys:]},
+    )
 
 
 def _outcome_statements(dialect: str) -> tuple[Any, ...]:
@@ -604,27 +658,14 @@ def _outcome_statements(dialect: str) -> tuple[Any, ...]:
 
         listed: Any = sql_text(listed_customers(dialect))
         rows = _outcome_select(c.customer_id.in_(listed))
-        insert: Any = outcome.insert().from_select(list(OUTCOME_COLUMNS), rows)
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            upsert = pg_insert(outcome).from_select(list(OUTCOME_COLUMNS), rows)
-            insert = upsert.on_conflict_do_update(
-                index_elements=["complaint_id"],
-                set_={n: upsert.excluded[n] for n in OUTCOME_COLUMNS if n != "complaint_id"},
-            )
+        # Upserts, on both stores: a complaint moved to another customer still has its row
+        # under the old one until the old one's part of the fold (SQLite) or until another
+        # fold of it commits (PostgreSQL); a plain insert would fail on the key.
+        insert = _upsert(dialect, outcome, OUTCOME_COLUMNS, rows, keys=1)
         remove = delete(outcome).where(outcome.c.customer_id.in_(listed))
         kept, pairs = table("report_kept_pair"), outcome.alias("kept_outcome")
         shared = _pair_select(pairs).where(pairs.c.customer_id.in_(listed))
-        insert_pairs: Any = kept.insert().from_select(list(PAIR_COLUMNS), shared)
-        if dialect == "postgresql":
-            # As for the outcome rows: another fold of the customer may have committed its
-            # pairs after this one's delete read the table.
-            upsert = pg_insert(kept).from_select(list(PAIR_COLUMNS), shared)
-            insert_pairs = upsert.on_conflict_do_update(
-                index_elements=list(PAIR_COLUMNS[:3]),
-                set_={n: upsert.excluded[n] for n in PAIR_COLUMNS[3:]},
-            )
+        insert_pairs = _upsert(dialect, kept, PAIR_COLUMNS, shared, keys=3)
         remove_pairs = delete(kept).where(kept.c.customer_id.in_(listed))
         _OUTCOME_STATEMENTS[dialect] = (remove, insert, remove_pairs, insert_pairs)
     return _OUTCOME_STATEMENTS[dialect]

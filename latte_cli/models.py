@@ -374,7 +374,7 @@ class ReportKeptPair(SQLModel, table=True):
     """For revenue kept over the default window (revision 0020, docs/architecture.md
     "Reports over long periods"): per outcome row whose purchases in the window are shared
     with another complaint (`ReportOutcome.kept_shared` true), one row per such purchase in
-    (resolved, resolved + W], its cents (no amount: 0). Keyed by customer first: rewritten
+    (resolved, resolved + W], with its cents. Keyed by customer first: rewritten
     per customer with the outcome rows."""
 
     __tablename__ = "report_kept_pair"

@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 
 from latte_cli import deadline_days
-from latte_cli.cohort import joined
+from latte_cli.cohort import in_window, joined
 from latte_cli.reports.periods import Period, period_index
 from latte_cli.reports.queries import (
     _exists,
@@ -470,12 +470,7 @@ def kept_purchases(
         seconds = resolved - c.c.opened_epoch
         source = c
         cohort = and_(_cohort(periods, as_of), customer.is_not(None))
-    bought = and_(
-        p.c.customer_id == customer,
-        p.c.purchased_epoch > resolved,
-        p.c.purchased_epoch <= resolved + window,
-        p.c.purchased_epoch <= as_of,
-    )
+    bought = and_(in_window(p.c, customer, resolved, window), p.c.purchased_epoch <= as_of)
     columns = [resolved, seconds, p.c.id, func.coalesce(p.c.amount_cents, 0)]
     if by is not None:
         columns.append(group_column(by))
@@ -553,12 +548,7 @@ def _pairs(
     resolution falls there are joined to the purchases."""
     o, p = _kept().c, table("purchase").c
     resolved = o.resolved_epoch
-    bought = and_(
-        p.customer_id == o.customer_id,
-        p.purchased_epoch > resolved,
-        p.purchased_epoch <= resolved + window,
-        p.purchased_epoch <= as_of,
-    )
+    bought = and_(in_window(p, o.customer_id, resolved, window), p.purchased_epoch <= as_of)
     pair: Any = cast(columns[0], Text)
     for part in columns[1:]:
         pair = pair + "," + cast(part, Text)

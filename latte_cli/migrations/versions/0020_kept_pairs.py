@@ -6,7 +6,7 @@ in nine, to their purchases for every report: over the full history a seek per c
 (docs/architecture.md, "Reports over long periods"). `report_kept_pair` now holds those pairs:
 per outcome row with `kept_shared` true, one row (customer, complaint, purchase, first
 resolution, cents) per purchase of the customer in (resolved, resolved + W], W the default
-window (`cohort.KEPT_WINDOW`), the cents of a purchase without an amount 0.
+window (`cohort.KEPT_WINDOW`).
 `ix_report_kept_pair_resolved` holds them by first resolution, so a report reads a period's
 pairs as one range of the index. They are rewritten per customer with the outcome rows
 (`latte_cli.cohort`), checked by `latte db check` and repaired by `latte db rebuild-summary`.
