@@ -364,3 +364,17 @@ def test_staged_purchase_cells_come_back_as_they_were() -> None:
 
     for raw in (["O1", "C-1"], [""], [], ["\x1eO1", "x"], ["a\x1fb", "c"], {"order": "O1"}):
         assert unpack_raw(pack_raw(raw)) == raw
+
+
+def test_an_action_without_its_stage_time_names_the_column_given(
+    latte: Latte, db_url: str, tmp_path: Path
+) -> None:
+    """A row with an amount (or a detail) but no action kind nor take_action_at is rejected
+    naming the column it has, not one the file lacks."""
+    head = "external_id,opened_at,channel,category,listen,resolved_at,amount\n"
+    row = "AM-1,2026-05-04T10:00:00Z,phone,delivery,Broken,2026-05-04T12:00:00Z,12.50\n"
+    result = latte("import", "complaints", str(write(tmp_path / "am.csv", head + row)), "--json")
+    assert result.exit_code == 3, result.output
+    (reject,) = counts(result.stdout)["rejects"]  # type: ignore[misc]
+    assert (reject["line"], reject["column"]) == (2, "amount")
+    assert "take_action_at" in reject["reason"]

@@ -240,9 +240,10 @@ class ComplaintKind:
                 )
             stages.append(_stage(stage, at, c))
             previous, previous_name = at, name
-        has_action = any(get(f, "").strip() for f in ("action_kind", "action_detail", "amount"))
-        if has_action and len(stages) < 3:
-            raise Bad("action_kind", "is given but take_action_at is empty")
+        given = [f for f in ("action_kind", "action_detail", "amount") if get(f, "").strip()]
+        if given and len(stages) < 3:
+            # The first column of the action the row fills in, which may be all it has.
+            raise Bad(given[0], "is given but take_action_at is empty: the action is a stage")
         resolved_at = times(get("resolved_at", ""), "resolved_at")
         resolved_only = None
         if resolved_at is not None:
