@@ -249,3 +249,29 @@ def test_a_50_mb_field_is_a_clean_reject_in_bounded_memory(tmp_path: Path) -> No
     assert (report["rows"], report["inserted"], report["rejected"]) == (5, 3, 2)
     assert [r["line"] for r in report["rejects"]] == [3, 5]
     assert all("field limit" in r["reason"] for r in report["rejects"])
+
+
+def test_ctrl_c_inside_a_statement_ends_the_import_at_once(tmp_path: Path) -> None:
+    """Ctrl-C inside a statement makes SQLAlchemy drop the driver's connection, which can keep
+    SQLite's write lock until the process ends (a statement it was running is never
+    finalised; the other connection here stands in for it). The import's clean-up must not
+    open a new transaction then: it would wait out the busy timeout and end with "busy"
+    (exit 1) instead of "Interrupted" (exit 130)."""
+    from latte_cli.importer.base import _import_cache
+
+    path = tmp_path / "l.db"
+    url = f"sqlite:///{path}"
+    engine = db.ensure_schema(url, busy_timeout_ms=300)
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        with (
+            pytest.raises(KeyboardInterrupt),
+            engine.connect() as conn,
+            _import_cache(conn, 1024),
+        ):
+            holder.execute("BEGIN IMMEDIATE")  # the dropped connection's lock
+            conn.invalidate()
+            raise KeyboardInterrupt
+    finally:
+        holder.close()
+        engine.dispose()

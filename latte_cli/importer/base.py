@@ -423,11 +423,15 @@ def _import_cache(conn: Connection, cache_kib: int) -> Iterator[None]:
     try:
         yield
     finally:
-        if conn.in_transaction():
-            conn.rollback()
-        conn.exec_driver_sql("PRAGMA cache_size = -2000")
-        conn.exec_driver_sql("PRAGMA temp.cache_size = -2000")
-        conn.commit()
+        # Interrupted inside a statement (Ctrl-C), SQLAlchemy drops the driver's connection:
+        # there is nothing to reset, and a statement on a new one would wait out the busy
+        # timeout for the write lock the dropped one holds until the process ends.
+        if not conn.invalidated:
+            if conn.in_transaction():
+                conn.rollback()
+            conn.exec_driver_sql("PRAGMA cache_size = -2000")
+            conn.exec_driver_sql("PRAGMA temp.cache_size = -2000")
+            conn.commit()
 
 
 class _Batch:
