@@ -378,3 +378,13 @@ def test_an_action_without_its_stage_time_names_the_column_given(
     (reject,) = counts(result.stdout)["rejects"]  # type: ignore[misc]
     assert (reject["line"], reject["column"]) == (2, "amount")
     assert "take_action_at" in reject["reason"]
+
+
+def test_a_purchases_import_with_no_line_accepted_counts_zero_lines(
+    latte: Latte, db_url: str, tmp_path: Path
+) -> None:
+    text = "order_ref,customer_ref,purchased_at,amount\nO1,C-1,2026-01-01T00:00:00Z,abc\n"
+    result = latte("import", "purchases", str(write(tmp_path / "bad.csv", text)), "--json")
+    assert result.exit_code == 3, result.output
+    report = counts(result.stdout)
+    assert (report["rejected"], report["lines_accepted"]) == (1, 0)

@@ -344,6 +344,7 @@ class PurchaseKind:
                 self._stage(conn, self.held, run)
             self.held = []
         if not self.staged:
+            run.report.lines_accepted = 0  # a purchases import counts lines, even none
             return
         if self.ascending:
             self._write_staged(conn, run)

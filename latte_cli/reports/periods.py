@@ -107,6 +107,12 @@ def parse_week(text: str) -> int:
             monday = date.fromisocalendar(int(match[1]), int(match[2]), 1)
         except ValueError:
             monday = None
+    if monday is None and match and 1 <= int(match[2]) <= 53:
+        last = date(int(match[1]), 12, 28).isocalendar().week  # the 28th is in the last week
+        raise InvalidValue(
+            f"--week {text!r}: {match[1]} has {last} ISO weeks. Give a week 1-{last}, or "
+            f"the next year's first (like {int(match[1]) + 1}-W01)."
+        )
     if monday is None:
         raise InvalidValue(
             f"--week {text!r} is not an ISO week. Give it like 2026-W47 (year, W, week 1-53)."
