@@ -388,3 +388,30 @@ def test_a_purchases_import_with_no_line_accepted_counts_zero_lines(
     assert result.exit_code == 3, result.output
     report = counts(result.stdout)
     assert (report["rejected"], report["lines_accepted"]) == (1, 0)
+
+
+def test_a_follow_up_before_the_first_resolution_is_rejected(
+    latte: Latte, db_url: str, tmp_path: Path
+) -> None:
+    """A follow-up answers a resolution: one dated before the complaint was first resolved
+    (here before it was even opened) answers none."""
+    head = "external_id,opened_at,channel,category,listen,resolved_at\n"
+    row = "CX-1,2026-05-04T10:00:00Z,phone,delivery,Broken,2026-05-04T12:00:00Z\n"
+    latte.ok("import", "complaints", str(write(tmp_path / "c.csv", head + row)))
+    calls = (
+        "complaint_external_id,recorded_at,nps,repurchased\n"
+        "CX-1,2026-05-03T10:00:00Z,9,yes\n"
+        "CX-1,2026-05-04T11:59:59Z,8,yes\n"
+        "CX-1,2026-05-06T10:00:00Z,7,no\n"
+    )
+    result = latte("import", "followups", str(write(tmp_path / "f.csv", calls)), "--json")
+    assert result.exit_code == 3, result.output
+    report = counts(result.stdout)
+    assert (report["inserted"], report["rejected"]) == (1, 2)
+    assert [(r["line"], r["column"]) for r in report["rejects"]] == [  # type: ignore[attr-defined]
+        (2, "recorded_at"),
+        (3, "recorded_at"),
+    ]
+    with db.open_session(db_url) as session:
+        (kept,) = session.exec(select(FollowUp)).all()
+        assert kept[0].nps == 7

@@ -15,7 +15,7 @@ one stored changes nothing. Importing the same file twice therefore changes noth
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select, update
@@ -150,6 +150,7 @@ class FollowUpKind:
                 complaints.c.external_id,
                 complaints.c.stage_due,
                 complaints.c.resolved_epoch,
+                complaints.c.first_resolved_epoch,
             ).where(complaints.c.external_id.in_(part))
             found.update({row.external_id: row for row in conn.execute(statement)})
         ids = sorted({row.id for row in found.values()})
@@ -176,6 +177,16 @@ class FollowUpKind:
                     "complaint_external_id",
                     f"complaint {r.external_id!r} is still open (stage due: "
                     f"{complaint.stage_due}); follow-ups are for resolved complaints",
+                )
+                continue
+            first = complaint.first_resolved_epoch
+            if first is not None and epoch(r.recorded_at) < first:
+                resolved = datetime.fromtimestamp(first, UTC).isoformat()
+                run.reject(
+                    pending.record,
+                    "recorded_at",
+                    f"({r.recorded_at.isoformat()}) is before complaint {r.external_id!r} was "
+                    f"first resolved ({resolved}): a follow-up answers a resolution",
                 )
                 continue
             agent = r.agent or run.importer
