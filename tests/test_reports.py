@@ -634,6 +634,8 @@ def test_formats_carry_the_same_figures(latte: Any, data: Any, tmp_path: Any) ->
         (["--week", "2026-47"], "--week '2026-47' is not an ISO week"),
         (["--week", "2026-W60"], "is not an ISO week"),
         (["--week", "2025-W53"], "2025 has 52 ISO weeks. Give a week 1-52"),
+        (["--since", "0001-01-01", "--until", "9999-12-31"], "--since '0001-01-01' is outside"),
+        (["--since", "2026-01-01", "--until", "9999-12-31"], "--until '9999-12-31' is outside"),
         (["--hours", "Mon-Fri 9-5"], "--hours"),
         (["--hours", "Mon-Fri 17:00-09:00"], "opening must be before"),
         (["--tz", "Mars/Base"], "is not a time zone"),

@@ -123,18 +123,26 @@ def parse_week(text: str) -> int:
 def _parse_moment(text: str, what: str, zone: ZoneInfo, *, end_of_day: bool) -> int:
     value = text.strip()
     try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            return local_midnight(day + timedelta(days=1) if end_of_day else day, zone)
-        moment = datetime.fromisoformat(value)
+        given = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
     except ValueError:
         raise InvalidValue(
             f"{what} {text!r} is not a date. Use ISO 8601, for example 2026-11-23 or "
             "2026-11-23T14:30."
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
+    if not FIRST_YEAR <= given.year < LAST_YEAR:
+        raise InvalidValue(
+            f"{what} {text!r} is outside the dates reports cover. Give a date from "
+            f"{FIRST_YEAR}-01-01 to {LAST_YEAR - 1}-12-31."
+        )
+    if not isinstance(given, datetime):
+        return local_midnight(given + timedelta(days=1) if end_of_day else given, zone)
+    moment = given if given.tzinfo is not None else given.replace(tzinfo=zone)
     return int(moment.timestamp())
+
+
+# The years a report's dates may fall in: a period and the one before it, of the same
+# length, stay among the dates Python and the stores can hold.
+FIRST_YEAR, LAST_YEAR = 1900, 2200
 
 
 def parse_as_of(text: str | None, zone: ZoneInfo, now: int) -> int:
