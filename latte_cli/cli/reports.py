@@ -61,6 +61,7 @@ Format = Annotated[
     typer.Option(
         "--format",
         "-f",
+        metavar="FORMAT",
         help="table, json, csv, markdown or html. Default: from --output's suffix (.json, .csv, "
         ".md, .html), else table.",
     ),
