@@ -282,8 +282,10 @@ class Rejects:
             self.out.commit()
 
 
-def check_rejects(path: Path, given: bool) -> None:
-    """Refuse a rejects file that cannot be written before anything is imported."""
+def check_rejects(path: Path) -> None:
+    """Refuse a --rejects file that cannot be written before anything is imported. The
+    default one beside the input is not checked: a clean import from a folder latte may not
+    write to needs none."""
     folder = path.parent
     if path.is_dir():
         problem = "is a folder"
@@ -293,11 +295,7 @@ def check_rejects(path: Path, given: bool) -> None:
         problem = f"is in {folder}, where latte may not write"
     else:
         return
-    if given:
-        raise InvalidValue(f"--rejects {path} {problem}. Give a file in a writable folder.")
-    raise InvalidValue(
-        f"The rejects file {path} {problem}. Give --rejects with a file in a writable folder."
-    )
+    raise InvalidValue(f"--rejects {path} {problem}. Give a file in a writable folder.")
 
 
 def default_rejects(path: str, fmt: str) -> Path:
@@ -424,7 +422,8 @@ def _run(
     rejects_path = (
         Path(options.rejects) if options.rejects else default_rejects(options.path, source.format)
     )
-    check_rejects(rejects_path, given=bool(options.rejects))
+    if options.rejects:
+        check_rejects(rejects_path)
     times = TimeParser(options.date_formats, options.zone, now=now, earliest=options.earliest)
     with engine.connect() as conn, _import_cache(conn, kind.cache_kib):
         run = Run(options, report, columns, Store(conn), times, now, Rejects(rejects_path, source))
