@@ -99,6 +99,16 @@ RejectsOption = Annotated[
     str | None,
     typer.Option(help="Where to write rejected rows. Default: FILE.rejects.csv beside FILE."),
 ]
+ExportOutput = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write to this file instead of stdout (- for stdout). The previous file is kept "
+        "if writing fails.",
+    ),
+]
 StrictFlag = Annotated[bool, typer.Option("--strict", help="Write nothing if any row is bad.")]
 DryRunFlag = Annotated[
     bool, typer.Option("--dry-run", help="Write nothing; report what would happen.")
@@ -371,6 +381,8 @@ def _export(
     from latte_cli.timeutil import parse_when
 
     g = globals_of(ctx)
+    if output is not None and not output.strip():
+        raise InvalidValue("--output is empty: give a file name, or - for stdout.")
     start = parse_when(since, what="--since", assume=g.tz) if since else None
     end = parse_when(until, what="--until", assume=g.tz) if until else None
     with translated_errors(g.db_url):
@@ -387,23 +399,15 @@ def _write(
     output: str | None,
 ) -> None:
     from latte_cli.cli import render
+    from latte_cli.outfiles import writing
     from latte_cli.services.export import columns_of, export_rows
 
-    target: IO[str]
     with engine.connect() as conn:
         rows = export_rows(
             conn, kind, since=start, until=end, history=file_format is FileFormat.JSONL
         )
-        if output and output != "-":
-            try:
-                target = Path(output).open("w", encoding="utf-8", newline="")  # noqa: SIM115
-            except OSError as error:
-                from latte_cli.errors import InvalidValue
-
-                raise InvalidValue(
-                    f"Cannot write {output}: {error.strerror}. Check the path."
-                ) from None
-            with target:
+        if output is not None and output != "-":
+            with writing(Path(output)) as target:
                 count = write_export(rows, columns_of(kind), file_format, target)
             render.err_console.print(f"Exported {count} {kind} to {output}.")
         else:
@@ -418,16 +422,9 @@ def _make_export(kind: str) -> None:
         ),
         since: options.Since = None,
         until: options.Until = None,
-        output: options.Output = None,
+        output: ExportOutput = None,
     ) -> None:
-        _export(
-            ctx,
-            kind=kind,
-            file_format=file_format,
-            since=since,
-            until=until,
-            output=str(output) if output is not None else None,
-        )
+        _export(ctx, kind=kind, file_format=file_format, since=since, until=until, output=output)
 
     command.__doc__ = (
         f"Export {kind} as CSV or JSONL; `latte import {kind}` reads the file back.\n\n"

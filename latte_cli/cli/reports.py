@@ -15,6 +15,7 @@ import typer
 from latte_cli.cli import options
 from latte_cli.cli.app import LatteGroup, app, globals_of
 from latte_cli.errors import InvalidValue
+from latte_cli.outfiles import writing
 
 report_app = typer.Typer(
     cls=LatteGroup,
@@ -55,7 +56,36 @@ Window = Annotated[
 RepeatDays = Annotated[
     int, typer.Option(metavar="DAYS", help="Days after a resolution in which a new one repeats.")
 ]
-Format = Annotated[str, typer.Option("--format", "-f", help="table, json, csv, markdown or html.")]
+Format = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-f",
+        metavar="FORMAT",
+        help="table, json, csv, markdown or html. Default: from --output's suffix (.json, .csv, "
+        ".md, .html), else table.",
+    ),
+]
+Output = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write to this file instead of stdout (- for stdout). The previous file is kept "
+        "if writing fails.",
+    ),
+]
+# The format a report file's name implies when --format is not given.
+SUFFIX_FORMATS = {
+    ".json": "json",
+    ".csv": "csv",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".txt": "table",
+}
 Explain = Annotated[
     bool, typer.Option("--explain", help="Print each figure's definition, clock and exclusions.")
 ]
@@ -86,10 +116,30 @@ class Request:
     window: int | None = None
     repeat_days: int = 30
     hours: str | None = None
-    format: str = "table"
-    output: Path | None = None
+    format: str | None = None
+    output: str | None = None
     explain: bool = False
     detail: str | None = None
+
+
+def _output_path(output: str | None) -> str | None:
+    """The file to write, or None for stdout (`-o -`)."""
+    if output == "-":
+        return None
+    if output is not None and not output.strip():
+        raise InvalidValue("--output is empty: give a file name, or - for stdout.")
+    return output
+
+
+def _format_of(r: Request) -> str:
+    """--format, else the one the output file's suffix names, else table."""
+    if r.format is None:
+        suffix = Path(r.output).suffix.lower() if r.output else ""
+        return SUFFIX_FORMATS.get(suffix, "table")
+    fmt = r.format.strip().lower()
+    if fmt not in FORMATS:
+        raise InvalidValue(f"--format {r.format!r} is not one of: {', '.join(FORMATS)}.")
+    return fmt
 
 
 def _weeks(text: str) -> int:
@@ -112,9 +162,8 @@ def _run(ctx: typer.Context, r: Request) -> None:
     from latte_cli.timeutil import epoch, utcnow
 
     g = globals_of(ctx)
-    fmt = r.format.strip().lower()
-    if fmt not in FORMATS:
-        raise InvalidValue(f"--format {r.format!r} is not one of: {', '.join(FORMATS)}.")
+    r = replace(r, output=_output_path(r.output))
+    fmt = _format_of(r)
     by = r.by.strip().lower() if r.by else None
     if by is not None and by not in DIMENSIONS:
         raise InvalidValue(f"--by {r.by!r} is not one of: {', '.join(DIMENSIONS)}.")
@@ -188,16 +237,16 @@ def _detail(session: Any, r: Request, fmt: str, span: Any, options: Any, zone: A
             return
         from rich.console import Console
 
-        with _open(r.output) as handle:
+        with writing(Path(r.output)) as handle:
             console = Console(file=handle, width=80, no_color=True, highlight=False)
             detail_render.show(page, zone, console)
-        return
-    text = detail_render.csv_text(page) if fmt == "csv" else rows_text(page)
-    if r.output is None:
-        typer.echo(text, nl=False)
-        return
-    with _open(r.output) as handle:
-        handle.write(text)
+    else:
+        text = detail_render.csv_text(page) if fmt == "csv" else rows_text(page)
+        if r.output is None:
+            typer.echo(text, nl=False)
+            return
+        with writing(Path(r.output)) as handle:
+            handle.write(text)
     typer.echo(f"Wrote the {fmt} list to {r.output}.", err=True)
 
 
@@ -226,9 +275,7 @@ def _html_details(session: Any, report: Any, span: Any, options: Any) -> dict[st
     return dict(zip(figures, pages, strict=True))
 
 
-def _emit(
-    report: object, fmt: str, output: Path | None, explain: bool, details: Any = None
-) -> None:
+def _emit(report: object, fmt: str, output: str | None, explain: bool, details: Any = None) -> None:
     from latte_cli.cli import report_render as rr
     from latte_cli.reports.build import Report
 
@@ -239,9 +286,10 @@ def _emit(
         if output is None:
             rr.print_table(report, Console(highlight=False), with_definitions=explain)
             return
-        with _open(output) as handle:
+        with writing(Path(output)) as handle:
             console = Console(file=handle, width=80, no_color=True, highlight=False)
             rr.print_table(report, console, with_definitions=explain)
+        typer.echo(f"Wrote the {fmt} report to {output}.", err=True)
         return
     if fmt == "html":
         from latte_cli.cli.report_html import html_text
@@ -256,18 +304,9 @@ def _emit(
     if output is None:
         typer.echo(text, nl=False)
         return
-    with _open(output) as handle:
+    with writing(Path(output)) as handle:
         handle.write(text)
     typer.echo(f"Wrote the {fmt} report to {output}.", err=True)
-
-
-def _open(path: Path):  # type: ignore[no-untyped-def]
-    try:
-        return path.open("w", encoding="utf-8", newline="")
-    except OSError as error:
-        raise InvalidValue(
-            f"Cannot write {path}: {error.strerror or error}. Pass --output with a writable path."
-        ) from None
 
 
 @report_app.command("weekly")
@@ -284,8 +323,8 @@ def weekly(
     window: Window = None,
     repeat_days: RepeatDays = 30,
     hours: options.Hours = None,
-    fmt: Format = "table",
-    output: options.Output = None,
+    fmt: Format = None,
+    output: Output = None,
     explain: Explain = False,
     detail: Detail = None,
 ) -> None:
@@ -326,8 +365,8 @@ def agents(
     window: Window = None,
     repeat_days: RepeatDays = 30,
     hours: options.Hours = None,
-    fmt: Format = "table",
-    output: options.Output = None,
+    fmt: Format = None,
+    output: Output = None,
     explain: Explain = False,
     detail: Detail = None,
 ) -> None:
@@ -368,8 +407,8 @@ def repurchase(
     window: Window = None,
     repeat_days: RepeatDays = 30,
     hours: options.Hours = None,
-    fmt: Format = "table",
-    output: options.Output = None,
+    fmt: Format = None,
+    output: Output = None,
     explain: Explain = False,
     detail: Detail = None,
 ) -> None:

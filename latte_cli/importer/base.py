@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import gc
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 
 from latte_cli import summary
 from latte_cli.db import translate
+from latte_cli.errors import InvalidValue
 from latte_cli.importer.fields import (
     Bad,
     Columns,
@@ -34,6 +36,7 @@ from latte_cli.importer.fields import (
     value_key,
 )
 from latte_cli.importer.source import Record, Source
+from latte_cli.outfiles import OutFile, cannot_write
 
 BATCH_ROWS = 5000
 MAX_SHOWN_REJECTS = 20
@@ -238,14 +241,23 @@ class Rejects:
     def __init__(self, path: Path, source: Source) -> None:
         self.path = path
         self.source = source
+        # surrogateescape: a row that was not valid UTF-8 is written back byte for byte.
+        self.out = OutFile(path, errors="surrogateescape")
         self.file: IO[str] | None = None
         self.writer: Any = None
         self.keep = [i for i, c in enumerate(source.columns) if not c.startswith("reject_")]
 
     def add(self, record: Record, reject: Reject) -> None:
+        """Write one rejected row; the file is renamed into place by `close` (see outfiles)."""
+        try:
+            self._add(record, reject)
+        except OSError as error:
+            self.out.discard()
+            raise cannot_write(self.path, error) from None
+
+    def _add(self, record: Record, reject: Reject) -> None:
         if self.file is None:
-            # surrogateescape: a row that was not valid UTF-8 is written back byte for byte.
-            self.file = self.path.open("w", encoding="utf-8", errors="surrogateescape", newline="")
+            self.file = self.out.open()
             if self.source.format == "csv":
                 self.writer = csv.writer(self.file)
                 header = [self.source.columns[i] for i in self.keep]
@@ -263,8 +275,27 @@ class Rejects:
             self.file.write(json.dumps(data, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
+        """Put the rows rejected so far in place, also after an interrupted import: the
+        batches before the interruption are saved, and these are their rejects."""
         if self.file is not None:
-            self.file.close()
+            self.file = None
+            self.out.commit()
+
+
+def check_rejects(path: Path) -> None:
+    """Refuse a --rejects file that cannot be written before anything is imported. The
+    default one beside the input is not checked: a clean import from a folder latte may not
+    write to needs none."""
+    folder = path.parent
+    if path.is_dir():
+        problem = "is a folder"
+    elif not folder.is_dir():
+        problem = f"is in {folder}, which is not an existing folder"
+    elif not os.access(folder, os.W_OK):
+        problem = f"is in {folder}, where latte may not write"
+    else:
+        return
+    raise InvalidValue(f"--rejects {path} {problem}. Give a file in a writable folder.")
 
 
 def default_rejects(path: str, fmt: str) -> Path:
@@ -391,6 +422,8 @@ def _run(
     rejects_path = (
         Path(options.rejects) if options.rejects else default_rejects(options.path, source.format)
     )
+    if options.rejects:
+        check_rejects(rejects_path)
     times = TimeParser(options.date_formats, options.zone, now=now, earliest=options.earliest)
     with engine.connect() as conn, _import_cache(conn, kind.cache_kib):
         run = Run(options, report, columns, Store(conn), times, now, Rejects(rejects_path, source))
