@@ -201,6 +201,8 @@ def retain(
         f"{len(done.complaint_ids)} complaint(s) {would} anonymised and {done.customers} "
         f"customer(s) forgotten; {len(done.held_ids)} past their period are under a legal hold."
     )
+    if done.duplicates:
+        typer.echo(f"{done.duplicates} customer(s) merged into them {would} forgotten with them.")
     if dry_run:
         typer.echo("Dry run: nothing was changed.", err=True)
     elif not done.checkpointed:

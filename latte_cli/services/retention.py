@@ -4,7 +4,8 @@ and root cause, stays, so no report figure changes (docs/architecture.md, "Custo
 
 `retain` anonymises each complaint whose latest resolution is older than its category's period
 through `privacy.erase_complaint`, the one erasure path, and removes the identity of every
-customer whose complaints are then all anonymised, as `latte customer forget` does. What a
+customer whose complaints are then all anonymised, and of every customer merged into it, as
+`latte customer forget` does. What a
 legal hold in force covers (`services/holds.py`) is left as it is. A dry run does all of it in
 the transaction and rolls it back, so it reports exactly what a real run would do.
 """
@@ -28,6 +29,9 @@ from latte_cli.services.privacy import (
     checkpoint,
     erase_complaint,
     forget_identity,
+    is_forgotten,
+    merged_duplicates,
+    merged_root,
     secure_delete,
 )
 from latte_cli.services.search import rewrite_index
@@ -50,6 +54,8 @@ class Retained:
     complaint_ids: list[int]
     # Customers whose identity was removed because all their complaints are anonymised.
     customers: int
+    # Customers merged into those (or into one forgotten earlier) whose identity went with it.
+    duplicates: int
     # Complaints past their period but under a legal hold, left as they are.
     held_ids: list[int]
     rows_changed: int
@@ -150,8 +156,26 @@ def retain(
         )
         .order_by(col(Customer.id))
     ).all()
+    forgotten: list[Customer] = []
+    duplicates = 0
     for customer in customers:
-        changed += forget_identity(session, customer)[2]
+        merged = merged_duplicates(session, customer)
+        if any(duplicate.id in held_customers for duplicate in merged):
+            continue  # a duplicate on hold holds the person, as in forget
+        identity = forget_identity(session, customer, merged)
+        forgotten.append(customer)
+        duplicates += identity.duplicates
+        changed += identity.rows_changed
+    # Duplicates of a customer forgotten before its duplicates went with it.
+    left = session.exec(
+        select(Customer)
+        .where(col(Customer.merged_into).is_not(None), _identified())
+        .order_by(col(Customer.id))
+    ).all()
+    for duplicate in left:
+        if duplicate.id not in held_customers and is_forgotten(merged_root(session, duplicate)):
+            changed += forget_identity(session, duplicate, []).rows_changed
+            duplicates += 1
     if dry_run:
         session.rollback()
         whole = True
@@ -163,7 +187,8 @@ def retain(
     return Retained(
         dry_run=dry_run,
         complaint_ids=erased,
-        customers=len(customers),
+        customers=len(forgotten),
+        duplicates=duplicates,
         held_ids=held,
         rows_changed=changed,
         checkpointed=whole,
