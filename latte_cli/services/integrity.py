@@ -4,7 +4,8 @@ Invariants: every complaint's event log replays to its stored state; stage recor
 stage events one for one and follow the LATTE order within each cycle; the epoch columns equal
 their timestamps; a merged complaint points at an existing complaint that is not merged, no
 complaint belongs to a merged customer; the report summary equals a recomputation from the
-complaints; every complaint has exactly one search document, equal to a fresh build of it
+complaints; every purchase amount is whole cents from 0 to `workflow.MAX_CENTS`, as an import
+writes it; every complaint has exactly one search document, equal to a fresh build of it
 (`services/search.py`, `check_index`; on a read-only SQLite file only the count). Complaints
 are read in batches, so memory stays flat on large databases.
 
@@ -25,7 +26,7 @@ from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, func, or_, select
 
 from latte_cli import active, cohort, deadline_days, summary, workflow
 from latte_cli.deadlines import STANDARD_DEADLINES, Deadlines
@@ -60,6 +61,15 @@ class CheckReport:
         self.problem_count += 1
         if len(self.problems) < MAX_REPORTED:
             self.problems.append(message)
+
+    @property
+    def problems_shown(self) -> int:
+        """How many of `problem_count` are in `problems` (the first `MAX_REPORTED`)."""
+        return len(self.problems)
+
+    @property
+    def truncated(self) -> bool:
+        return self.problem_count > len(self.problems)
 
     @property
     def clean(self) -> bool:
@@ -191,6 +201,23 @@ def _check_deadlines(complaint: Complaint, deadlines: Deadlines, report: CheckRe
         )
 
 
+def _check_amounts(session: Session, report: CheckReport) -> None:
+    """Every purchase amount is what an import can write: whole cents from 0 to
+    `workflow.MAX_CENTS`. SQLite stores whatever a column is given (text, a fraction, a number
+    beyond that bound), and reports would fail on it or add it up wrong."""
+    amount = col(Purchase.amount_cents)
+    wrong = or_(amount.is_(None), amount < 0, amount > workflow.MAX_CENTS)
+    if session.get_bind().dialect.name == "sqlite":
+        wrong = or_(wrong, func.typeof(amount) != "integer")
+    for purchase_id, order_ref, value in session.exec(
+        select(Purchase.id, Purchase.order_ref, amount).where(wrong).order_by(col(Purchase.id))
+    ):
+        report.add(
+            f"purchase {purchase_id} (order {order_ref}): amount {value!r} is not whole cents "
+            f"from 0 to {workflow.MAX_CENTS:,}; correct it, then `latte db rebuild-summary`"
+        )
+
+
 def _check_merges(session: Session, report: CheckReport) -> None:
     """Merged complaints point at an existing complaint that is not merged itself; no
     complaint belongs to a merged customer, and merged customers point at a current one."""
@@ -251,6 +278,7 @@ def check_database(session: Session, deadlines: Deadlines = STANDARD_DEADLINES) 
     for purchase in session.exec(select(Purchase).order_by(col(Purchase.id))):
         if epoch(purchase.purchased_at) != purchase.purchased_epoch:
             report.add(f"purchase {purchase.order_ref}: purchased_epoch does not match")
+    _check_amounts(session, report)
     for followup in session.exec(select(FollowUp).where(col(FollowUp.recorded_at).is_not(None))):
         if not _epoch_matches(followup.recorded_at, followup.recorded_epoch):
             report.add(f"follow-up {followup.id}: recorded_epoch does not match recorded_at")
