@@ -3,11 +3,12 @@
 Invariants: every complaint's event log replays to its stored state; stage records match the
 stage events one for one and follow the LATTE order within each cycle; the epoch columns equal
 their timestamps; a merged complaint points at an existing complaint that is not merged, no
-complaint belongs to a merged customer; the report summary equals a recomputation from the
-complaints; every purchase amount is whole cents from 0 to `workflow.MAX_CENTS`, as an import
-writes it; every complaint has exactly one search document, equal to a fresh build of it
-(`services/search.py`, `check_index`; on a read-only SQLite file only the count). Complaints
-are read in batches, so memory stays flat on large databases.
+complaint belongs to a merged customer, a customer merged into a forgotten one is forgotten;
+the report summary equals a recomputation from the complaints; every purchase amount is whole
+cents from 0 to `workflow.MAX_CENTS`, as an import writes it; every complaint has exactly one
+search document, equal to a fresh build of it (`services/search.py`, `check_index`; on a
+read-only SQLite file only the count). Complaints are read in batches, so memory stays flat on
+large databases.
 
 Deadlines (docs/metrics.md, "Deadlines") were fixed at opening by the policy then in force, so
 a later policy may differ: every complaint's stored due times are checked for consistency (a
@@ -35,6 +36,7 @@ from latte_cli.events import EventKind, workflow_events
 from latte_cli.models import Complaint, Customer, Event, FollowUp, Purchase, StageRecord
 from latte_cli.services import search
 from latte_cli.services.customers import colliding_customers
+from latte_cli.services.privacy import identified
 from latte_cli.timeutil import epoch
 
 BATCH = 2000
@@ -220,7 +222,8 @@ def _check_amounts(session: Session, report: CheckReport) -> None:
 
 def _check_merges(session: Session, report: CheckReport) -> None:
     """Merged complaints point at an existing complaint that is not merged itself; no
-    complaint belongs to a merged customer, and merged customers point at a current one."""
+    complaint belongs to a merged customer; merged customers point at a current one, and keep
+    no identity once it is forgotten."""
     target = aliased(Complaint)
     for cid, into, target_id, onward in session.exec(
         select(Complaint.id, Complaint.merged_into, target.id, target.merged_into)
@@ -248,6 +251,17 @@ def _check_merges(session: Session, report: CheckReport) -> None:
     ):
         problem = "which does not exist" if other_id is None else "which was merged too"
         report.add(f"customer {customer_id}: merged into customer {into}, {problem}")
+    # Forgetting a customer forgets its duplicates (docs/architecture.md, "Customer data").
+    for customer_id, pseudonym in session.exec(
+        select(Customer.id, other.ref)
+        .join(other, col(other.id) == Customer.merged_into)
+        .where(identified(Customer), ~identified(other))
+        .order_by(col(Customer.id))
+    ):
+        report.add(
+            f"customer {customer_id}: merged into forgotten customer {pseudonym} but keeps its "
+            f"identity; run `latte customer forget {pseudonym} --reason TEXT --yes`"
+        )
 
 
 def check_database(session: Session, deadlines: Deadlines = STANDARD_DEADLINES) -> CheckReport:

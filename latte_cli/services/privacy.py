@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import ColumnElement, Engine, or_
 from sqlmodel import Session, SQLModel, col, select
 
 from latte_cli import events
@@ -42,6 +42,17 @@ def pseudonym(customer_id: int) -> str:
 def is_forgotten(customer: Customer) -> bool:
     return (customer.ref or "").startswith(PSEUDONYM_PREFIX) and not (
         customer.name or customer.email or customer.phone
+    )
+
+
+def identified(customer: Any = Customer) -> ColumnElement[bool]:
+    """SQL for `not is_forgotten` over the customer table (or an alias of it)."""
+    return or_(
+        col(customer.ref).is_(None),
+        ~col(customer.ref).startswith(PSEUDONYM_PREFIX),
+        col(customer.name).is_not(None),
+        col(customer.email).is_not(None),
+        col(customer.phone).is_not(None),
     )
 
 

@@ -25,10 +25,10 @@ from latte_cli.config import Period
 from latte_cli.errors import InvalidValue
 from latte_cli.models import Complaint, Customer, Event, LegalHold
 from latte_cli.services.privacy import (
-    PSEUDONYM_PREFIX,
     checkpoint,
     erase_complaint,
     forget_identity,
+    identified,
     is_forgotten,
     merged_duplicates,
     merged_root,
@@ -90,17 +90,6 @@ def _due(
     )
 
 
-def _identified() -> ColumnElement[bool]:
-    """Customers who still have an identity (not forgotten)."""
-    return or_(
-        col(Customer.ref).is_(None),
-        ~col(Customer.ref).startswith(PSEUDONYM_PREFIX),
-        col(Customer.name).is_not(None),
-        col(Customer.email).is_not(None),
-        col(Customer.phone).is_not(None),
-    )
-
-
 def retain(
     session: Session,
     *,
@@ -151,7 +140,7 @@ def retain(
         .where(
             exists().where(col(Complaint.customer_id) == col(Customer.id)),
             ~exists().where(not_erased),
-            _identified(),
+            identified(),
             col(Customer.id).not_in(held_customers),
         )
         .order_by(col(Customer.id))
@@ -169,7 +158,7 @@ def retain(
     # Duplicates of a customer forgotten before its duplicates went with it.
     left = session.exec(
         select(Customer)
-        .where(col(Customer.merged_into).is_not(None), _identified())
+        .where(col(Customer.merged_into).is_not(None), identified())
         .order_by(col(Customer.id))
     ).all()
     for duplicate in left:
