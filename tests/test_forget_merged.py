@@ -189,10 +189,8 @@ def test_a_duplicate_left_by_an_earlier_forget_is_found_and_finished(
         db_url,
         f"UPDATE customer SET merged_into = {_id(db_url, done['pseudonym'])} WHERE id = {dup}",
     )
-    _execute(
-        db_url,
-        f"UPDATE complaint SET customer_id = {_id(db_url, done['pseudonym'])} WHERE customer_id = {dup}",
-    )
+    root = _id(db_url, done["pseudonym"])
+    _execute(db_url, f"UPDATE complaint SET customer_id = {root} WHERE customer_id = {dup}")
     check = people("db", "check")
     assert check.exit_code == 1
     assert f"customer {dup}: merged into forgotten customer {done['pseudonym']}" in check.stdout
