@@ -5,9 +5,9 @@ and root cause, stays, so no report figure changes (docs/architecture.md, "Custo
 `retain` anonymises each complaint whose latest resolution is older than its category's period
 through `privacy.erase_complaint`, the one erasure path, and removes the identity of every
 customer whose complaints are then all anonymised, and of every customer merged into it, as
-`latte customer forget` does. What a
-legal hold in force covers (`services/holds.py`) is left as it is. A dry run does all of it in
-the transaction and rolls it back, so it reports exactly what a real run would do.
+`latte customer forget` does. What a legal hold in force covers (`services/holds.py`) is left
+as it is. A dry run does all of it in the transaction and rolls it back, so it reports exactly
+what a real run would do.
 """
 
 from __future__ import annotations
