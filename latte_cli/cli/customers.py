@@ -212,6 +212,8 @@ def forget_customer(
 ) -> None:
     """Erase a customer: name, email, phone, ref and every free text of their complaints.
 
+    Every customer merged into this one is the same person and is forgotten with it.
+
     Times, stages, kinds, amounts, root causes and purchases stay, so no report figure
     changes. Backups made before keep the data.
 
@@ -244,6 +246,8 @@ def forget_customer(
         f"Forgot customer {done.ref}: now {done.pseudonym}; {done.complaints} complaint(s) "
         f"and {done.purchases} purchase(s) kept without personal data."
     )
+    if done.duplicates:
+        typer.echo(f"{done.duplicates} customer(s) merged into {done.ref} forgotten with it.")
     if not done.checkpointed:
         typer.echo(
             "The write-ahead log could not be emptied while other latte commands read the "

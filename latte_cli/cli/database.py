@@ -82,6 +82,8 @@ def check(
                 "clean",
                 "problem_count",
                 "problems",
+                "problems_shown",
+                "truncated",
                 "deadlines_checked",
                 "deadlines_recomputed",
                 "search_compared",
@@ -90,6 +92,10 @@ def check(
     else:
         for problem in report.problems:
             typer.echo(problem)
+        if report.truncated:
+            typer.echo(
+                f"(the first {report.problems_shown} of {report.problem_count} problems are listed)"
+            )
         if report.clean:
             typer.echo(
                 f"OK: {report.complaints} complaints checked on {report.store}; no problems found."
@@ -99,19 +105,24 @@ def check(
                 "The search documents were not compared with the complaints: the database is "
                 "read-only (FTS5's check writes). Check a writable copy for that."
             )
+    listed = (
+        f"the first {report.problems_shown} of {report.problem_count} listed on stdout"
+        if report.truncated
+        else "listed on stdout"
+    )
     if report.only_summary:
         raise DatabaseError(
-            f"The report summary is out of date ({report.problem_count} rows differ; listed "
-            "on stdout). Run `latte db rebuild-summary`."
+            f"The report summary is out of date ({report.problem_count} rows differ; {listed}). "
+            "Run `latte db rebuild-summary`."
         )
     if report.only_search:
         raise DatabaseError(
-            f"The search index is out of date ({report.problem_count} problems; listed on "
-            "stdout). Run `latte db rebuild-search`."
+            f"The search index is out of date ({report.problem_count} problems; {listed}). "
+            "Run `latte db rebuild-search`."
         )
     if not report.clean:
         raise DatabaseError(
-            f"The database has {report.problem_count} problems (listed on stdout). "
+            f"The database has {report.problem_count} problems ({listed}). "
             "Restore a backup copy (see the README) or report the problem."
         )
 
@@ -201,6 +212,8 @@ def retain(
         f"{len(done.complaint_ids)} complaint(s) {would} anonymised and {done.customers} "
         f"customer(s) forgotten; {len(done.held_ids)} past their period are under a legal hold."
     )
+    if done.duplicates:
+        typer.echo(f"{done.duplicates} customer(s) merged into them {would} forgotten with them.")
     if dry_run:
         typer.echo("Dry run: nothing was changed.", err=True)
     elif not done.checkpointed:

@@ -3,10 +3,12 @@
 Invariants: every complaint's event log replays to its stored state; stage records match the
 stage events one for one and follow the LATTE order within each cycle; the epoch columns equal
 their timestamps; a merged complaint points at an existing complaint that is not merged, no
-complaint belongs to a merged customer; the report summary equals a recomputation from the
-complaints; every complaint has exactly one search document, equal to a fresh build of it
-(`services/search.py`, `check_index`; on a read-only SQLite file only the count). Complaints
-are read in batches, so memory stays flat on large databases.
+complaint belongs to a merged customer, a customer merged into a forgotten one is forgotten;
+the report summary equals a recomputation from the complaints; every purchase amount is whole
+cents from 0 to `workflow.MAX_CENTS`, as an import writes it; every complaint has exactly one
+search document, equal to a fresh build of it (`services/search.py`, `check_index`; on a
+read-only SQLite file only the count). Complaints are read in batches, so memory stays flat on
+large databases.
 
 Deadlines (docs/metrics.md, "Deadlines") were fixed at opening by the policy then in force, so
 a later policy may differ: every complaint's stored due times are checked for consistency (a
@@ -25,7 +27,7 @@ from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, func, or_, select
 
 from latte_cli import active, cohort, deadline_days, summary, workflow
 from latte_cli.deadlines import STANDARD_DEADLINES, Deadlines
@@ -34,6 +36,7 @@ from latte_cli.events import EventKind, workflow_events
 from latte_cli.models import Complaint, Customer, Event, FollowUp, Purchase, StageRecord
 from latte_cli.services import search
 from latte_cli.services.customers import colliding_customers
+from latte_cli.services.privacy import identified
 from latte_cli.timeutil import epoch
 
 BATCH = 2000
@@ -60,6 +63,15 @@ class CheckReport:
         self.problem_count += 1
         if len(self.problems) < MAX_REPORTED:
             self.problems.append(message)
+
+    @property
+    def problems_shown(self) -> int:
+        """How many of `problem_count` are in `problems` (the first `MAX_REPORTED`)."""
+        return len(self.problems)
+
+    @property
+    def truncated(self) -> bool:
+        return self.problem_count > len(self.problems)
 
     @property
     def clean(self) -> bool:
@@ -191,9 +203,27 @@ def _check_deadlines(complaint: Complaint, deadlines: Deadlines, report: CheckRe
         )
 
 
+def _check_amounts(session: Session, report: CheckReport) -> None:
+    """Every purchase amount is what an import can write: whole cents from 0 to
+    `workflow.MAX_CENTS`. SQLite stores whatever a column is given (text, a fraction, a number
+    beyond that bound), and reports would fail on it or add it up wrong."""
+    amount = col(Purchase.amount_cents)
+    wrong = or_(amount.is_(None), amount < 0, amount > workflow.MAX_CENTS)
+    if session.get_bind().dialect.name == "sqlite":
+        wrong = or_(wrong, func.typeof(amount) != "integer")
+    for purchase_id, order_ref, value in session.exec(
+        select(Purchase.id, Purchase.order_ref, amount).where(wrong).order_by(col(Purchase.id))
+    ):
+        report.add(
+            f"purchase {purchase_id} (order {order_ref}): amount {value!r} is not whole cents "
+            f"from 0 to {workflow.MAX_CENTS:,}; correct it, then `latte db rebuild-summary`"
+        )
+
+
 def _check_merges(session: Session, report: CheckReport) -> None:
     """Merged complaints point at an existing complaint that is not merged itself; no
-    complaint belongs to a merged customer, and merged customers point at a current one."""
+    complaint belongs to a merged customer; merged customers point at a current one, and keep
+    no identity once it is forgotten."""
     target = aliased(Complaint)
     for cid, into, target_id, onward in session.exec(
         select(Complaint.id, Complaint.merged_into, target.id, target.merged_into)
@@ -221,6 +251,17 @@ def _check_merges(session: Session, report: CheckReport) -> None:
     ):
         problem = "which does not exist" if other_id is None else "which was merged too"
         report.add(f"customer {customer_id}: merged into customer {into}, {problem}")
+    # Forgetting a customer forgets its duplicates (docs/architecture.md, "Customer data").
+    for customer_id, pseudonym in session.exec(
+        select(Customer.id, other.ref)
+        .join(other, col(other.id) == Customer.merged_into)
+        .where(identified(Customer), ~identified(other))
+        .order_by(col(Customer.id))
+    ):
+        report.add(
+            f"customer {customer_id}: merged into forgotten customer {pseudonym} but keeps its "
+            f"identity; run `latte customer forget {pseudonym} --reason TEXT --yes`"
+        )
 
 
 def check_database(session: Session, deadlines: Deadlines = STANDARD_DEADLINES) -> CheckReport:
@@ -251,6 +292,7 @@ def check_database(session: Session, deadlines: Deadlines = STANDARD_DEADLINES) 
     for purchase in session.exec(select(Purchase).order_by(col(Purchase.id))):
         if epoch(purchase.purchased_at) != purchase.purchased_epoch:
             report.add(f"purchase {purchase.order_ref}: purchased_epoch does not match")
+    _check_amounts(session, report)
     for followup in session.exec(select(FollowUp).where(col(FollowUp.recorded_at).is_not(None))):
         if not _epoch_matches(followup.recorded_at, followup.recorded_epoch):
             report.add(f"follow-up {followup.id}: recorded_epoch does not match recorded_at")

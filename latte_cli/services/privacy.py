@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import ColumnElement, Engine, or_
 from sqlmodel import Session, SQLModel, col, select
 
 from latte_cli import events
@@ -42,6 +42,17 @@ def pseudonym(customer_id: int) -> str:
 def is_forgotten(customer: Customer) -> bool:
     return (customer.ref or "").startswith(PSEUDONYM_PREFIX) and not (
         customer.name or customer.email or customer.phone
+    )
+
+
+def identified(customer: Any = Customer) -> ColumnElement[bool]:
+    """SQL for `not is_forgotten` over the customer table (or an alias of it)."""
+    return or_(
+        col(customer.ref).is_(None),
+        ~col(customer.ref).startswith(PSEUDONYM_PREFIX),
+        col(customer.name).is_not(None),
+        col(customer.email).is_not(None),
+        col(customer.phone).is_not(None),
     )
 
 
@@ -98,6 +109,8 @@ class Forgotten:
     pseudonym: str
     complaints: int
     purchases: int
+    # Customers merged into this one, forgotten with it.
+    duplicates: int
     rows_changed: int
     # The write-ahead log was emptied after the commit (SQLite; always True elsewhere).
     checkpointed: bool
@@ -111,10 +124,56 @@ def secure_delete(session: Session) -> None:
         connection.exec_driver_sql("PRAGMA secure_delete = ON")
 
 
-def forget_identity(session: Session, customer: Customer) -> tuple[str, int, int]:
-    """Replace the customer's identity by a pseudonym, their order numbers by derived ones and
-    their holds' reasons by the marker; returns (pseudonym, purchases, rows changed). The
-    customer's complaints are erased by the caller (`erase_complaint`). Does not commit."""
+@dataclass(frozen=True)
+class ForgottenIdentity:
+    pseudonym: str
+    purchases: int
+    # Customers merged into this one (directly or through another) forgotten with it.
+    duplicates: int
+    rows_changed: int
+
+
+def merged_duplicates(session: Session, customer: Customer) -> list[Customer]:
+    """Every customer merged into this one, directly or through another, not yet forgotten,
+    lowest id first. A merge repoints earlier duplicates at its target (one hop), but the walk
+    does not rely on it (docs/architecture.md, "Customer data")."""
+    assert customer.id is not None
+    seen = {customer.id}
+    found: list[Customer] = []
+    frontier = [customer.id]
+    while frontier:
+        rows = session.exec(
+            select(Customer)
+            .where(col(Customer.merged_into).in_(frontier))
+            .order_by(col(Customer.id))
+        ).all()
+        frontier = []
+        for row in rows:
+            assert row.id is not None
+            if row.id in seen:
+                continue
+            seen.add(row.id)
+            frontier.append(row.id)
+            if not is_forgotten(row):
+                found.append(row)
+    return sorted(found, key=lambda row: row.id or 0)
+
+
+def merged_root(session: Session, customer: Customer) -> Customer:
+    """The customer this one was merged into, followed to the end (itself if not merged)."""
+    seen = {customer.id}
+    while customer.merged_into is not None and customer.merged_into not in seen:
+        target = session.get(Customer, customer.merged_into)
+        if target is None:
+            break
+        seen.add(target.id)
+        customer = target
+    return customer
+
+
+def _pseudonymise(session: Session, customer: Customer) -> tuple[str, int, int]:
+    """Replace one customer row's identity by its pseudonym, its order numbers by derived ones
+    and its holds' reasons by the marker; returns (pseudonym, purchases, rows changed)."""
     assert customer.id is not None
     new_ref = pseudonym(customer.id)
     customer.ref, customer.name, customer.email, customer.phone = new_ref, None, None, None
@@ -131,33 +190,64 @@ def forget_identity(session: Session, customer: Customer) -> tuple[str, int, int
     return new_ref, len(purchases), changed
 
 
+def forget_identity(
+    session: Session, customer: Customer, duplicates: list[Customer]
+) -> ForgottenIdentity:
+    """Replace the identity of the customer and of every customer merged into it
+    (`merged_duplicates`, which the caller has checked for holds) by pseudonyms: a duplicate is
+    the same person, its row keeps a ref and a name otherwise. The customer's complaints are
+    erased by the caller (`erase_complaint`). Does not commit."""
+    new_ref, purchases, changed = _pseudonymise(session, customer)
+    for duplicate in duplicates:
+        _, moved, rows = _pseudonymise(session, duplicate)
+        purchases += moved
+        changed += rows
+    return ForgottenIdentity(new_ref, purchases, len(duplicates), changed)
+
+
 def forget_customer(session: Session, ref: str, *, agent: str, reason: str) -> Forgotten:
-    """Erase a customer: identity replaced by a pseudonym, every free text of their complaints
-    erased, every figure kept. Commits, then empties SQLite's write-ahead log so that the erased
-    text is in no file. NotFound for an unknown ref; InvalidValue under a legal hold."""
+    """Erase a customer: identity replaced by a pseudonym (so is that of every customer merged
+    into it), every free text of their complaints erased, every figure kept. Commits, then
+    empties SQLite's write-ahead log so that the erased text is in no file. NotFound for an
+    unknown ref; InvalidValue under a legal hold (on the customer, one of their complaints or
+    a duplicate merged into it). Forgetting a customer forgotten before its duplicates went
+    with it forgets those duplicates."""
     reason = reason.strip()
     if not reason:
         raise InvalidValue("--reason is empty: say why the customer is forgotten.")
     secure_delete(session)
     customer = get_customer(session, ref)
     assert customer.id is not None
-    if is_forgotten(customer):
+    duplicates = merged_duplicates(session, customer)
+    # Forgotten before duplicates went with it: forgetting again finishes the duplicates.
+    forgotten = is_forgotten(customer)
+    if forgotten and not duplicates:
         raise InvalidValue(f"Customer {ref!r} is already forgotten; nothing to erase.")
-    complaints = session.exec(
-        select(Complaint).where(Complaint.customer_id == customer.id).order_by(col(Complaint.id))
-    ).all()
+    complaints = (
+        []
+        if forgotten
+        else session.exec(
+            select(Complaint)
+            .where(Complaint.customer_id == customer.id)
+            .order_by(col(Complaint.id))
+        ).all()
+    )
     refuse_if_held(session, customer, [c.id for c in complaints if c.id is not None])
+    for duplicate in duplicates:  # a duplicate on hold holds the person: refused as well
+        refuse_if_held(session, duplicate, [])
     now = utcnow()
-    new_ref, purchases, changed = forget_identity(session, customer)
+    identity = forget_identity(session, customer, duplicates)
+    changed = identity.rows_changed
     for complaint in complaints:
         changed += erase_complaint(session, complaint, agent=agent, reason=reason, at=now)
     rewrite_index(session)  # no erased word left in the search index's pages
     session.commit()
     return Forgotten(
         ref=ref,
-        pseudonym=new_ref,
+        pseudonym=identity.pseudonym,
         complaints=len(complaints),
-        purchases=purchases,
+        purchases=identity.purchases,
+        duplicates=identity.duplicates,
         rows_changed=changed,
         checkpointed=checkpoint(session),
     )

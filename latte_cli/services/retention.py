@@ -4,9 +4,10 @@ and root cause, stays, so no report figure changes (docs/architecture.md, "Custo
 
 `retain` anonymises each complaint whose latest resolution is older than its category's period
 through `privacy.erase_complaint`, the one erasure path, and removes the identity of every
-customer whose complaints are then all anonymised, as `latte customer forget` does. What a
-legal hold in force covers (`services/holds.py`) is left as it is. A dry run does all of it in
-the transaction and rolls it back, so it reports exactly what a real run would do.
+customer whose complaints are then all anonymised, and of every customer merged into it, as
+`latte customer forget` does. What a legal hold in force covers (`services/holds.py`) is left
+as it is. A dry run does all of it in the transaction and rolls it back, so it reports exactly
+what a real run would do.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ from latte_cli.config import Period
 from latte_cli.errors import InvalidValue
 from latte_cli.models import Complaint, Customer, Event, LegalHold
 from latte_cli.services.privacy import (
-    PSEUDONYM_PREFIX,
     checkpoint,
     erase_complaint,
     forget_identity,
+    identified,
+    is_forgotten,
+    merged_duplicates,
+    merged_root,
     secure_delete,
 )
 from latte_cli.services.search import rewrite_index
@@ -50,6 +54,8 @@ class Retained:
     complaint_ids: list[int]
     # Customers whose identity was removed because all their complaints are anonymised.
     customers: int
+    # Customers merged into those (or into one forgotten earlier) whose identity went with it.
+    duplicates: int
     # Complaints past their period but under a legal hold, left as they are.
     held_ids: list[int]
     rows_changed: int
@@ -81,17 +87,6 @@ def _due(
         resolved.is_not(None),
         col(Complaint.id).not_in(erased),
         or_(*periods),
-    )
-
-
-def _identified() -> ColumnElement[bool]:
-    """Customers who still have an identity (not forgotten)."""
-    return or_(
-        col(Customer.ref).is_(None),
-        ~col(Customer.ref).startswith(PSEUDONYM_PREFIX),
-        col(Customer.name).is_not(None),
-        col(Customer.email).is_not(None),
-        col(Customer.phone).is_not(None),
     )
 
 
@@ -145,13 +140,31 @@ def retain(
         .where(
             exists().where(col(Complaint.customer_id) == col(Customer.id)),
             ~exists().where(not_erased),
-            _identified(),
+            identified(),
             col(Customer.id).not_in(held_customers),
         )
         .order_by(col(Customer.id))
     ).all()
+    forgotten: list[Customer] = []
+    duplicates = 0
     for customer in customers:
-        changed += forget_identity(session, customer)[2]
+        merged = merged_duplicates(session, customer)
+        if any(duplicate.id in held_customers for duplicate in merged):
+            continue  # a duplicate on hold holds the person, as in forget
+        identity = forget_identity(session, customer, merged)
+        forgotten.append(customer)
+        duplicates += identity.duplicates
+        changed += identity.rows_changed
+    # Duplicates of a customer forgotten before its duplicates went with it.
+    left = session.exec(
+        select(Customer)
+        .where(col(Customer.merged_into).is_not(None), identified())
+        .order_by(col(Customer.id))
+    ).all()
+    for duplicate in left:
+        if duplicate.id not in held_customers and is_forgotten(merged_root(session, duplicate)):
+            changed += forget_identity(session, duplicate, []).rows_changed
+            duplicates += 1
     if dry_run:
         session.rollback()
         whole = True
@@ -163,7 +176,8 @@ def retain(
     return Retained(
         dry_run=dry_run,
         complaint_ids=erased,
-        customers=len(customers),
+        customers=len(forgotten),
+        duplicates=duplicates,
         held_ids=held,
         rows_changed=changed,
         checkpointed=whole,
