@@ -99,16 +99,6 @@ RejectsOption = Annotated[
     str | None,
     typer.Option(help="Where to write rejected rows. Default: FILE.rejects.csv beside FILE."),
 ]
-ExportOutput = Annotated[
-    str | None,
-    typer.Option(
-        "--output",
-        "-o",
-        metavar="FILE",
-        help="Write to this file instead of stdout (- for stdout). The previous file is kept "
-        "if writing fails.",
-    ),
-]
 StrictFlag = Annotated[bool, typer.Option("--strict", help="Write nothing if any row is bad.")]
 DryRunFlag = Annotated[
     bool, typer.Option("--dry-run", help="Write nothing; report what would happen.")
@@ -422,7 +412,7 @@ def _make_export(kind: str) -> None:
         ),
         since: options.Since = None,
         until: options.Until = None,
-        output: ExportOutput = None,
+        output: options.OutputFile = None,
     ) -> None:
         _export(ctx, kind=kind, file_format=file_format, since=since, until=until, output=output)
 

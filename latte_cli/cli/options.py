@@ -90,6 +90,17 @@ Output = Annotated[
     Path | None,
     typer.Option("--output", "-o", metavar="FILE", help="Write to this file instead of stdout."),
 ]
+# A report's or an export's file, written whole or not at all (`latte_cli.outfiles`).
+OutputFile = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write to this file instead of stdout (- for stdout). The previous file is kept "
+        "if writing fails.",
+    ),
+]
 
 Edit = Annotated[
     bool,

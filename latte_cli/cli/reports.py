@@ -66,16 +66,6 @@ Format = Annotated[
         ".md, .html), else table.",
     ),
 ]
-Output = Annotated[
-    str | None,
-    typer.Option(
-        "--output",
-        "-o",
-        metavar="FILE",
-        help="Write to this file instead of stdout (- for stdout). The previous file is kept "
-        "if writing fails.",
-    ),
-]
 # The format a report file's name implies when --format is not given.
 SUFFIX_FORMATS = {
     ".json": "json",
@@ -324,7 +314,7 @@ def weekly(
     repeat_days: RepeatDays = 30,
     hours: options.Hours = None,
     fmt: Format = None,
-    output: Output = None,
+    output: options.OutputFile = None,
     explain: Explain = False,
     detail: Detail = None,
 ) -> None:
@@ -366,7 +356,7 @@ def agents(
     repeat_days: RepeatDays = 30,
     hours: options.Hours = None,
     fmt: Format = None,
-    output: Output = None,
+    output: options.OutputFile = None,
     explain: Explain = False,
     detail: Detail = None,
 ) -> None:
@@ -408,7 +398,7 @@ def repurchase(
     repeat_days: RepeatDays = 30,
     hours: options.Hours = None,
     fmt: Format = None,
-    output: Output = None,
+    output: options.OutputFile = None,
     explain: Explain = False,
     detail: Detail = None,
 ) -> None:
