@@ -257,6 +257,9 @@ DECIMAL_MARKS = (".", ",")
 SPACE_SEPARATORS = " \u00a0\u202f'"
 _MINUS = ("-", "\u2212")
 _CODE = re.compile(r"[A-Z]{3}")
+# Signs of one currency only, so that `€12` and `EUR 12` are the same currency in a file
+# (`$` and `¥` name several and are compared as they are written).
+_SIGN_CODES = {"€": "EUR", "£": "GBP", "₹": "INR", "₩": "KRW", "₽": "RUB", "₺": "TRY"}
 
 
 def _number(mark: str) -> re.Pattern[str]:
@@ -349,13 +352,16 @@ class Amounts:
                 hint = f"; if {self.mark!r} separates thousands here, pass --decimal-mark {other}"
             raise Bad(field, f"{value!r} has more than two decimals{hint}")
         if currency is not None and currency != self.currency:
-            if self.currency is not None:
+            if self.currency is None:
+                self.currency = currency
+            elif _SIGN_CODES.get(currency, currency) != _SIGN_CODES.get(
+                self.currency, self.currency
+            ):
                 raise Bad(
                     field,
                     f"{value!r} is in {currency}, but earlier rows of this file are in "
                     f"{self.currency}: import each currency separately",
                 )
-            self.currency = currency
         whole = match["whole"]
         if match["sep"]:
             whole = whole.replace(match["sep"], "")
