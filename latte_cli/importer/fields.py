@@ -292,9 +292,9 @@ def _split_currency(text: str) -> tuple[str, str | None]:
 
 
 class Amounts:
-    """Money as whole cents, written as other systems write it (README, "Amounts"): `12.50`,
-    `1,234.50`, `1 234.50`, `$12.50`, `12,50 €` (with decimal mark `,`), `EUR 1.234,50`;
-    digits of any script. At most `workflow.MAX_CENTS`, never negative, two decimals at most.
+    """Money as whole cents, written as other systems write it (README, "Amounts";
+    docs/architecture.md, "Batch import"): `12.50`, `1,234.50`, `1 234.50`, `$12.50`,
+    `12,50 €` (with decimal mark `,`), `EUR 1.234,50`; digits of any script. At most `workflow.MAX_CENTS`, never negative, two decimals at most.
 
     latte stores no currency, so the first currency a file names fixes it: a row in another
     one is refused. One instance reads one file.
