@@ -216,11 +216,12 @@ def boolean(value: str, field: str) -> bool | None:
 
 
 def integer(value: str, field: str, low: int, high: int) -> int | None:
-    value = ascii_digits(value.strip())
+    value = value.strip()
     if not value:
         return None
+    written = ascii_digits(value)
     try:
-        number = float(value) if "." in value else int(value)
+        number = float(written) if "." in written else int(written)
     except ValueError:
         raise Bad(field, f"{value!r} is not a whole number") from None
     if number != int(number) or not low <= number <= high:
@@ -294,7 +295,8 @@ def _split_currency(text: str) -> tuple[str, str | None]:
 class Amounts:
     """Money as whole cents, written as other systems write it (README, "Amounts";
     docs/architecture.md, "Batch import"): `12.50`, `1,234.50`, `1 234.50`, `$12.50`,
-    `12,50 €` (with decimal mark `,`), `EUR 1.234,50`; digits of any script. At most `workflow.MAX_CENTS`, never negative, two decimals at most.
+    `12,50 €` (with decimal mark `,`), `EUR 1.234,50`; digits of any script. At most
+    `workflow.MAX_CENTS`, never negative, two decimals at most.
 
     latte stores no currency, so the first currency a file names fixes it: a row in another
     one is refused. One instance reads one file.
@@ -317,14 +319,15 @@ class Amounts:
         value = value.strip()
         if not value:
             return None
-        if self.point and value.isascii():
-            if len(value) > 3 and value[-3] == ".":
+        if value.isascii():
+            mark = self.mark
+            if len(value) > 3 and value[-3] == mark:
                 # The most common layout, 12.50, in a few operations (a purchase file has one
                 # a line).
                 digits = value[:-3] + value[-2:]
                 if digits.isdigit():
                     return int(digits)
-            whole, dot, frac = value.partition(".")
+            whole, dot, frac = value.partition(mark)
             if whole.isdigit() and len(frac) in (0, 1, 2) and (frac or not dot):
                 # ASCII digits, then up to two decimals.
                 if not frac:
