@@ -155,6 +155,43 @@ def test_remedy_amounts_in_a_complaints_file(latte: Latte, db_url: str, tmp_path
     assert stored == {ext: want for ext, (_, want) in amounts.items()}
 
 
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("mark, cases", [(".", POINT_CASES), (",", COMMA_CASES)])
+def test_every_layout_as_a_remedy_amount(
+    latte: Latte, db_url: str, tmp_path: Path, mark: str, cases: list[tuple[str, int]]
+) -> None:
+    """The same layouts in a complaints file's `amount`, one complaint each; the opening
+    times in Arabic-Indic and Devanagari digits."""
+    header = [
+        "external_id", "customer", "channel", "category", "listen", "opened_at",
+        "acknowledged_at", "take_action_at", "action_kind", "amount",
+    ]  # fmt: skip
+    rows = []
+    for n, (text, _) in enumerate(cases):
+        digits = (ARABIC_INDIC, DEVANAGARI, "0123456789")[n % 3]
+        opened = _in(digits, f"2026-02-{n + 1:02d}T08:00:00Z")
+        rows.append([f"X{n}", "C-1", "email", "delivery", "Late", opened,
+                     f"2026-02-{n + 1:02d}T09:00:00Z", f"2026-02-{n + 1:02d}T10:00:00Z",
+                     "refund", text])  # fmt: skip
+    path = tmp_path / "c.csv"
+    path.write_text(csv_text(header, rows))
+    code, report = report_of(latte, "complaints", str(path), "--decimal-mark", mark)
+    # The file's first currency is $ (with the mark .) or € (with ,): USD rows are refused.
+    refused = {n for n, (text, _) in enumerate(cases) if "USD" in text}
+    assert code == (3 if refused else 0)
+    assert (report["inserted"], report["rejected"]) == (len(cases) - len(refused), len(refused))
+    with db.open_session(db_url) as session:
+        rows_in = session.exec(
+            select(Complaint.external_id, Complaint.opened_at, StageRecord.amount_cents)
+            .join(StageRecord, StageRecord.complaint_id == Complaint.id)
+            .where(StageRecord.stage == "take_action")
+        ).all()
+    stored = {ext: (opened.day, cents) for ext, opened, cents in rows_in}
+    assert stored == {
+        f"X{n}": (n + 1, want) for n, (_, want) in enumerate(cases) if n not in refused
+    }
+
+
 REJECTED = [
     ("1,23", ["expected an amount like 12.50 or 1,234.50", "pass --decimal-mark ,"]),
     ("12,50", ["pass --decimal-mark ,"]),
