@@ -19,7 +19,7 @@ from sqlalchemy import select
 from latte_cli import db
 from latte_cli.importer import ImportOptions, ImportReport, import_file
 from latte_cli.importer.base import Pending
-from latte_cli.importer.fields import Bad, TimeParser, cents
+from latte_cli.importer.fields import Amounts, Bad, TimeParser, cents
 from latte_cli.importer.purchases import PurchaseKind, _runs, unpack_lines
 from latte_cli.importer.source import Record
 from latte_cli.models import Customer, Purchase
@@ -233,7 +233,8 @@ def test_the_inline_amount_reads_as_cents_does() -> None:
             except Bad:
                 want = None
             try:
-                got = kind._line("O1", "C-1", "2026-01-01T00:00:00Z", value, "", times)[3]
+                when = "2026-01-01T00:00:00Z"
+                got = kind._line("O1", "C-1", when, value, "", times, Amounts())[3]
             except Bad:
                 got = None
             assert got == want, value

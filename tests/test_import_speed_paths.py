@@ -46,12 +46,21 @@ def test_staged_runs_come_back_with_their_lines_and_cells(lines: list[tuple[int,
 
 
 def _plain_cents(value: str) -> int | None:
-    """Money as whole cents, the rule written out: ASCII or Unicode digits, then up to two
-    decimals after a dot, at most MAX_CENTS; nothing else."""
+    """Money as whole cents, the rule written out: ASCII or Unicode digits, in groups of
+    three split by one separator (a comma or a space) or not split, then up to two decimals
+    after a dot, at most MAX_CENTS; nothing else (no sign, no currency in these samples)."""
     text = value.strip()
     if not text:
         return None
     whole, dot, frac = text.partition(".")
+    if "," in whole and " " in whole:
+        raise ValueError(value)
+    for separator in (",", " "):
+        if separator in whole:
+            groups = whole.split(separator)
+            if not 1 <= len(groups[0]) <= 3 or any(len(g) != 3 for g in groups[1:]):
+                raise ValueError(value)
+            whole = "".join(groups)
     if not whole or not all(c.isdecimal() for c in whole) or len(frac) > 2:
         raise ValueError(value)
     if dot and (not frac or not all(c.isdecimal() for c in frac)):

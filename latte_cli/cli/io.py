@@ -88,11 +88,40 @@ FormatOption = Annotated[
     FileFormat | None,
     typer.Option("--format", help="csv or jsonl. Default: from the name or the content."),
 ]
+
+
+class DecimalMark(StrEnum):
+    POINT = "."
+    COMMA = ","
+
+
+def _date_formats(patterns: list[str] | None) -> list[str] | None:
+    """Refuse a pattern that cannot read a date before anything is read (a usage error)."""
+    from latte_cli.importer.fields import date_format_problem
+
+    for pattern in patterns or ():
+        problem = date_format_problem(pattern)
+        if problem:
+            raise typer.BadParameter(
+                f"{pattern!r}: {problem} (use e.g. %d/%m/%Y).",
+                param_hint="--date-format",
+            )
+    return patterns
+
+
 DateFormatOption = Annotated[
     list[str] | None,
     typer.Option(
         "--date-format",
         help="strftime pattern for dates that are not ISO 8601, e.g. %m/%d/%Y (repeatable).",
+        callback=_date_formats,
+    ),
+]
+DecimalMarkOption = Annotated[
+    DecimalMark | None,
+    typer.Option(
+        "--decimal-mark",
+        help="The decimal mark of amounts: . (1,234.50) or , (1.234,50). Default: .",
     ),
 ]
 RejectsOption = Annotated[
@@ -119,6 +148,7 @@ def _import(
     encoding: str | None,
     file_format: FileFormat | None,
     date_format: list[str] | None,
+    decimal_mark: DecimalMark | None,
     tz: str | None,
     rejects: str | None,
     strict: bool,
@@ -136,6 +166,7 @@ def _import(
         encoding=encoding,
         zone=tz,
         date_formats=tuple(date_format or ()),
+        decimal_mark=decimal_mark.value if decimal_mark else None,
         allow_dates_from=allow_dates_from,
         mapping=parse_mapping(mapping or ()),
         constants=parse_constants(constant or ()),
@@ -169,6 +200,7 @@ def _import(
         encoding=chosen.encoding,
         format=chosen.format,
         date_formats=chosen.date_formats,
+        decimal_mark=chosen.decimal_mark or ".",
         zone=g.settings(tz=chosen.zone).tz,
         rejects=rejects,
         strict=strict,
@@ -283,6 +315,7 @@ def _make_import(kind: str, example: str) -> None:
         encoding: EncodingOption = None,
         file_format: FormatOption = None,
         date_format: DateFormatOption = None,
+        decimal_mark: DecimalMarkOption = None,
         tz: options.Tz = None,
         rejects: RejectsOption = None,
         strict: StrictFlag = False,
@@ -302,6 +335,7 @@ def _make_import(kind: str, example: str) -> None:
             encoding=encoding,
             file_format=file_format,
             date_format=date_format,
+            decimal_mark=decimal_mark,
             tz=tz,
             rejects=rejects,
             strict=strict,

@@ -28,6 +28,7 @@ from latte_cli import summary
 from latte_cli.db import translate
 from latte_cli.errors import InvalidValue
 from latte_cli.importer.fields import (
+    Amounts,
     Bad,
     Columns,
     TimeParser,
@@ -81,6 +82,8 @@ class ImportOptions:
     encoding: str | None = None
     format: str | None = None
     date_formats: tuple[str, ...] = ()
+    # --decimal-mark: "." or "," in amounts (fields.Amounts).
+    decimal_mark: str = "."
     zone: Any = None
     rejects: str | None = None
     strict: bool = False
@@ -317,6 +320,8 @@ class Run:
     times: TimeParser
     now: datetime
     rejects: Rejects
+    # The file's amounts: the decimal mark, and the currency its first amount with one named.
+    amounts: Amounts = field(default_factory=Amounts)
 
     @property
     def importer(self) -> str:
@@ -426,7 +431,16 @@ def _run(
         check_rejects(rejects_path)
     times = TimeParser(options.date_formats, options.zone, now=now, earliest=options.earliest)
     with engine.connect() as conn, _import_cache(conn, kind.cache_kib):
-        run = Run(options, report, columns, Store(conn), times, now, Rejects(rejects_path, source))
+        run = Run(
+            options,
+            report,
+            columns,
+            Store(conn),
+            times,
+            now,
+            Rejects(rejects_path, source),
+            Amounts(options.decimal_mark),
+        )
         try:
             if options.strict or options.dry_run:
                 conn.begin()

@@ -32,7 +32,7 @@ from latte_cli.events import (
 )
 from latte_cli.importer import customers
 from latte_cli.importer.base import IMPORT_CACHE_KIB, Pending, Run, chunks
-from latte_cli.importer.fields import Bad, cents, choice, text
+from latte_cli.importer.fields import Amounts, Bad, choice, text
 from latte_cli.importer.search_hold import documents_once
 from latte_cli.models import Complaint, StageRecord
 from latte_cli.timeutil import epoch
@@ -238,7 +238,7 @@ class ComplaintKind:
                     f"({at.isoformat()}) is before {previous_name} "
                     f"({previous.isoformat()}): stage times must be in order",
                 )
-            stages.append(_stage(stage, at, c))
+            stages.append(_stage(stage, at, c, run.amounts))
             previous, previous_name = at, name
         given = [f for f in ("action_kind", "action_detail", "amount") if get(f, "").strip()]
         if given and len(stages) < 3:
@@ -318,7 +318,7 @@ def _stage_agents(c: dict[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-def _stage(stage: str, at: datetime, c: dict[str, str]) -> StageIn:
+def _stage(stage: str, at: datetime, c: dict[str, str], amounts: Amounts) -> StageIn:
     get = c.get
     if stage == TAKE_ACTION:
         kind_text = get("action_kind", "")
@@ -331,7 +331,9 @@ def _stage(stage: str, at: datetime, c: dict[str, str]) -> StageIn:
             )
         kind = choice(kind_text, "action_kind")
         detail = text(get("action_detail", ""), "action_detail", limit=MAX_TEXT)
-        return StageIn(stage, at, detail or kind, kind, detail, cents(get("amount", ""), "amount"))
+        return StageIn(
+            stage, at, detail or kind, kind, detail, amounts(get("amount", ""), "amount")
+        )
     if stage == EXPLAIN:
         cause_text = get("root_cause", "")
         cause = choice(cause_text, "root_cause") if cause_text.strip() else None

@@ -8,6 +8,7 @@ validation library's per-row cost (a few microseconds a field is the budget).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -218,8 +219,9 @@ def integer(value: str, field: str, low: int, high: int) -> int | None:
     value = value.strip()
     if not value:
         return None
+    written = ascii_digits(value)
     try:
-        number = float(value) if "." in value else int(value)
+        number = float(written) if "." in written else int(written)
     except ValueError:
         raise Bad(field, f"{value!r} is not a whole number") from None
     if number != int(number) or not low <= number <= high:
@@ -227,39 +229,197 @@ def integer(value: str, field: str, low: int, high: int) -> int | None:
     return int(number)
 
 
-_AMOUNT = re.compile(r"^(\d+)(?:\.(\d{1,2}))?$")
+class _AsciiDigits(dict[int, int]):
+    """A `str.translate` table, filled as it is used: a decimal digit of any script (Unicode
+    category Nd) to its ASCII digit, any other character to itself."""
+
+    def __missing__(self, code: int) -> int:
+        char = chr(code)
+        found = ord("0") + unicodedata.decimal(char) if char.isdecimal() else code
+        self[code] = found
+        return found
 
 
-def cents(value: str, field: str) -> int | None:
-    """Money as whole cents: 12, 12.5, 12.50, at most `workflow.MAX_CENTS`; a thousands
-    separator or sign is refused."""
-    found = _cents(value, field)
-    if found is not None and found > MAX_CENTS:
-        raise Bad(field, f"{value.strip()!r} is more than {MAX_CENTS // 100:,}.00; check it")
-    return found
+_DIGITS = _AsciiDigits()
 
 
-def _cents(value: str, field: str) -> int | None:
-    value = value.strip()
-    if not value:
-        return None
-    if len(value) > 3 and value[-3] == "." and value.isascii():
-        # The most common layout, 12.50, in a few operations (a purchase file has one a line).
-        digits = value[:-3] + value[-2:]
-        if digits.isdigit():
-            return int(digits)
-    whole, dot, frac = value.partition(".")
-    if whole.isascii() and whole.isdigit() and len(frac) in (0, 1, 2) and (frac or not dot):
-        # The common case without the pattern: ASCII digits, then up to two decimals.
-        if not frac:
-            return int(whole) * 100
-        if frac.isascii() and frac.isdigit():
-            return int(whole) * 100 + int(frac.ljust(2, "0"))
-    match = _AMOUNT.match(value)
-    if match is None:
-        raise Bad(field, f"{value!r} is not an amount like 12.50 (zero or more, two decimals)")
-    whole, frac = match.groups()
-    return int(whole) * 100 + (int(frac.ljust(2, "0")) if frac else 0)
+def ascii_digits(value: str) -> str:
+    """`value` with its decimal digits of any script (`١٢`, `१२`) as the ASCII digits they
+    are: the one rule for amounts, whole numbers and dates (README, "Amounts"). ASCII text
+    is returned as it is, at the cost of one check."""
+    return value if value.isascii() else value.translate(_DIGITS)
+
+
+# Amounts ------------------------------------------------------------------------------------
+
+DECIMAL_MARKS = (".", ",")
+# Thousands separators accepted with either decimal mark, besides the other mark: a space,
+# a no-break space, a narrow no-break space and an apostrophe (1'234.50).
+SPACE_SEPARATORS = " \u00a0\u202f'"
+_MINUS = ("-", "\u2212")
+_CODE = re.compile(r"[A-Z]{3}")
+# Signs of one currency only, so that `€12` and `EUR 12` are the same currency in a file
+# (`$` and `¥` name several and are compared as they are written).
+_SIGN_CODES = {"€": "EUR", "£": "GBP", "₹": "INR", "₩": "KRW", "₽": "RUB", "₺": "TRY"}
+
+
+def _number(mark: str) -> re.Pattern[str]:
+    """An amount's number with `mark` as its decimal mark: digits in groups of three split
+    by one separator throughout, or digits without one; then the decimals."""
+    groups = re.escape(("," if mark == "." else ".") + SPACE_SEPARATORS)
+    return re.compile(
+        rf"(?P<whole>\d{{1,3}}(?P<sep>[{groups}])\d{{3}}(?:(?P=sep)\d{{3}})*|\d+)"
+        rf"(?:{re.escape(mark)}(?P<frac>\d+))?",
+        re.ASCII,
+    )
+
+
+_NUMBERS = {mark: _number(mark) for mark in DECIMAL_MARKS}
+_EXAMPLE = {".": "1,234.50", ",": "1.234,50"}
+
+
+def _split_currency(text: str) -> tuple[str, str | None]:
+    """(the number's text, the currency sign or code before or after it, or None)."""
+    first, last = text[:1], text[-1:]
+    if first and unicodedata.category(first) == "Sc":
+        return text[1:].strip(), first
+    if last and unicodedata.category(last) == "Sc":
+        return text[:-1].strip(), last
+    if len(text) > 3 and _CODE.fullmatch(text[:3]):
+        return text[3:].strip(), text[:3]
+    if len(text) > 3 and _CODE.fullmatch(text[-3:]):
+        return text[:-3].strip(), text[-3:]
+    return text, None
+
+
+class Amounts:
+    """Money as whole cents, written as other systems write it (README, "Amounts";
+    docs/architecture.md, "Batch import"): `12.50`, `1,234.50`, `1 234.50`, `$12.50`,
+    `12,50 €` (with decimal mark `,`), `EUR 1.234,50`; digits of any script. At most
+    `workflow.MAX_CENTS`, never negative, two decimals at most.
+
+    latte stores no currency, so the first currency a file names fixes it: a row in another
+    one is refused. One instance reads one file.
+    """
+
+    def __init__(self, decimal_mark: str = ".") -> None:
+        self.mark = decimal_mark
+        # Whether the plain layout 12.50 reads as it looks (purchases read it inline).
+        self.point = decimal_mark == "."
+        self.currency: str | None = None
+        self._number = _NUMBERS[decimal_mark]
+
+    def __call__(self, value: str, field: str) -> int | None:
+        found = self._read(value, field)
+        if found is not None and found > MAX_CENTS:
+            raise Bad(field, f"{value.strip()!r} is more than {MAX_CENTS // 100:,}.00; check it")
+        return found
+
+    def _read(self, value: str, field: str) -> int | None:
+        value = value.strip()
+        if not value:
+            return None
+        if value.isascii():
+            mark = self.mark
+            if len(value) > 3 and value[-3] == mark:
+                # The most common layout, 12.50, in a few operations (a purchase file has one
+                # a line).
+                digits = value[:-3] + value[-2:]
+                if digits.isdigit():
+                    return int(digits)
+            whole, dot, frac = value.partition(mark)
+            if whole.isdigit() and len(frac) in (0, 1, 2) and (frac or not dot):
+                # ASCII digits, then up to two decimals.
+                if not frac:
+                    return int(whole) * 100
+                if frac.isdigit():
+                    return int(whole) * 100 + int(frac.ljust(2, "0"))
+        return self._written(value, field)
+
+    def _written(self, value: str, field: str) -> int:
+        """Any other layout: digits of other scripts, separators, a currency."""
+        text = ascii_digits(value)
+        if text.startswith(_MINUS) or (text.startswith("(") and text.endswith(")")):
+            raise Bad(field, f"{value!r} is negative: amounts are zero or more")
+        text, currency = _split_currency(text)
+        if text.startswith(_MINUS):
+            raise Bad(field, f"{value!r} is negative: amounts are zero or more")
+        match = self._number.fullmatch(text)
+        if match is None:
+            raise Bad(field, self._unreadable(value, text))
+        frac = match["frac"] or ""
+        if len(frac) > 2:
+            other = "," if self.point else "."
+            hint = ""
+            if len(frac) == 3 and _NUMBERS[other].fullmatch(text):
+                hint = f"; if {self.mark!r} separates thousands here, pass --decimal-mark {other}"
+            raise Bad(field, f"{value!r} has more than two decimals{hint}")
+        if currency is not None and currency != self.currency:
+            if self.currency is None:
+                self.currency = currency
+            elif _SIGN_CODES.get(currency, currency) != _SIGN_CODES.get(
+                self.currency, self.currency
+            ):
+                raise Bad(
+                    field,
+                    f"{value!r} is in {currency}, but earlier rows of this file are in "
+                    f"{self.currency}: import each currency separately",
+                )
+        whole = match["whole"]
+        if match["sep"]:
+            whole = whole.replace(match["sep"], "")
+        return int(whole) * 100 + (int(frac.ljust(2, "0")) if frac else 0)
+
+    def _unreadable(self, value: str, text: str) -> str:
+        example = _EXAMPLE[self.mark]
+        expected = (
+            f"expected an amount like 12{self.mark}50 or {example}: decimal mark "
+            f"{self.mark!r}, thousands in groups of three"
+        )
+        other = "," if self.point else "."
+        if _NUMBERS[other].fullmatch(text):
+            return (
+                f"{value!r}: {expected}; if {other!r} is this file's decimal mark, pass "
+                f"--decimal-mark {other}"
+            )
+        return (
+            f"{value!r}: {expected}, zero or more, with a currency sign or code such as $ "
+            "or EUR before or after"
+        )
+
+
+def cents(value: str, field: str, decimal_mark: str = ".") -> int | None:
+    """One amount read on its own, as `Amounts` reads it (no earlier rows: any currency)."""
+    return Amounts(decimal_mark)(value, field)
+
+
+# The directives `datetime.strptime` reads, and those of them that say something of the date.
+_DIRECTIVES = frozenset("aAbBcdfGhHIjmMpSuUVwWxXyYzZ%")
+_DATE_DIRECTIVES = frozenset("aAbBcdGhjmuUVwWxyY")
+_SAMPLE = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def date_format_problem(pattern: str) -> str | None:
+    """Why `pattern` cannot be a `--date-format`, or None when it can: an unknown directive,
+    a `%` at the end, no date directive at all, or a pattern that cannot read back a date
+    it writes (`%G` without `%V`)."""
+    found = []
+    at = pattern.find("%")
+    while at != -1:
+        directive = pattern[at + 1 : at + 2]
+        if not directive:
+            return "it ends with a lone % (write %% for a percent sign)"
+        if directive not in _DIRECTIVES:
+            return f"%{directive} is not a strptime directive"
+        found.append(directive)
+        at = pattern.find("%", at + 2)
+    if not _DATE_DIRECTIVES.intersection(found):
+        return "it has no date directive such as %Y, %m or %d"
+    try:
+        datetime.strptime(_SAMPLE.strftime(pattern), pattern)
+    except ValueError as error:
+        return f"it cannot read the dates it describes ({error})"
+    return None
 
 
 # Dates before timeutil.EARLIEST are refused unless `--allow-dates-from` widens it.
@@ -298,16 +458,17 @@ class TimeParser:
         value = value.strip()
         if not value:
             return None
+        written = ascii_digits(value)
         moment = None
         for pattern in self.formats:
             try:
-                moment = datetime.strptime(value, pattern)
+                moment = datetime.strptime(written, pattern)
                 break
             except ValueError:
                 continue
         if moment is None:
             try:
-                moment = datetime.fromisoformat(value)
+                moment = datetime.fromisoformat(written)
             except ValueError:
                 hint = f" or {' / '.join(self.formats)}" if self.formats else ""
                 raise Bad(

@@ -6,6 +6,7 @@
     encoding = "utf-8"
     zone = "UTC"
     date_formats = ["%m/%d/%Y"]
+    decimal_mark = ","        # amounts like 1.234,50
     allow_dates_from = "1990-01-01"
 
     [map]                     # SOURCE column = FIELD, or a list of fields
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from latte_cli.errors import InvalidValue
-from latte_cli.importer.fields import normalise, value_key
+from latte_cli.importer.fields import DECIMAL_MARKS, date_format_problem, normalise, value_key
 
 SHIPPED = Path(__file__).resolve().parent.parent / "data" / "profiles"
 KEYS = frozenset(
@@ -39,6 +40,7 @@ KEYS = frozenset(
         "encoding",
         "zone",
         "date_formats",
+        "decimal_mark",
         "allow_dates_from",
         "map",
         "set",
@@ -56,6 +58,7 @@ class Profile:
     encoding: str | None = None
     zone: str | None = None
     date_formats: tuple[str, ...] = ()
+    decimal_mark: str | None = None
     allow_dates_from: str | None = None
     mapping: tuple[tuple[str, str], ...] = ()
     # The loaded profile's pairs, used where the file has the column (see `merge`).
@@ -122,6 +125,10 @@ def _profile(path: Path, data: dict[str, Any]) -> Profile:
     formats = data.get("date_formats", [])
     if not isinstance(formats, list) or not all(isinstance(f, str) and f for f in formats):
         raise _bad(path, "date_formats must be a list of strftime patterns")
+    for pattern in formats:
+        problem = date_format_problem(pattern)
+        if problem:
+            raise _bad(path, f"date_formats {pattern!r} cannot be used: {problem}")
     mapping: list[tuple[str, str]] = []
     for source, targets in _table(path, data, "map").items():
         for target in targets if isinstance(targets, list) else [targets]:
@@ -138,6 +145,9 @@ def _profile(path: Path, data: dict[str, Any]) -> Profile:
         if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
             raise _bad(path, f"[values.{name}] must be a table of SOURCE = TARGET texts")
         values[normalise(name)] = {value_key(k): v.strip() for k, v in table.items()}
+    mark = _text(path, data, "decimal_mark")
+    if mark not in (None, *DECIMAL_MARKS):
+        raise _bad(path, f"decimal_mark {mark!r} is not . or ,")
     fmt = _text(path, data, "format")
     if fmt not in (None, "csv", "jsonl"):
         raise _bad(path, f"format {fmt!r} is not csv or jsonl")
@@ -147,6 +157,7 @@ def _profile(path: Path, data: dict[str, Any]) -> Profile:
         encoding=_text(path, data, "encoding"),
         zone=_text(path, data, "zone"),
         date_formats=tuple(formats),
+        decimal_mark=mark,
         allow_dates_from=_text(path, data, "allow_dates_from"),
         mapping=tuple(mapping),
         constants=constants,
@@ -168,6 +179,7 @@ def merge(base: Profile, flags: Profile) -> Profile:
         encoding=flags.encoding or base.encoding,
         zone=flags.zone or base.zone,
         date_formats=flags.date_formats or base.date_formats,
+        decimal_mark=flags.decimal_mark or base.decimal_mark,
         allow_dates_from=flags.allow_dates_from or base.allow_dates_from,
         mapping=flags.mapping,
         profile_mapping=tuple(p for p in base.mapping if p[1] not in flag_fields),
@@ -184,7 +196,7 @@ def dumps(profile: Profile) -> str:
         return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
     lines = ["# A latte import profile: latte import KIND FILE --profile THIS_FILE"]
-    for key in ("kind", "format", "encoding", "zone", "allow_dates_from"):
+    for key in ("kind", "format", "encoding", "zone", "decimal_mark", "allow_dates_from"):
         value = getattr(profile, key)
         if value:
             lines.append(f"{key} = {q(value)}")

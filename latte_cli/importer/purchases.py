@@ -36,7 +36,7 @@ from sqlalchemy import (
 from latte_cli import active, summary
 from latte_cli.importer import customers
 from latte_cli.importer.base import PURCHASE_CACHE_KIB, UNIX, Pending, Run, chunks
-from latte_cli.importer.fields import Bad, cents, integer, text
+from latte_cli.importer.fields import Amounts, Bad, integer, text
 from latte_cli.importer.source import Record
 from latte_cli.models import Purchase
 from latte_cli.timeutil import epoch
@@ -253,22 +253,29 @@ class PurchaseKind:
 
     def parse(self, c: dict[str, str], run: Run) -> tuple[Any, ...]:
         fields = (c["order_ref"], c["customer_ref"], c["purchased_at"], c["amount"])
-        return self._line(*fields, c.get("lines", ""), run.times)
+        return self._line(*fields, c.get("lines", ""), run.times, run.amounts)
 
     def row_parser(self, positions: dict[str, int], run: Run) -> Callable[[list[str]], Any]:
         """`parse` from a CSV row's cells, taken by position without a dict (this runs for
         every line; docs/architecture.md, "Batch import")."""
-        line, times = self._line, run.times
+        line, times, amounts = self._line, run.times, run.amounts
         names = ["order_ref", "customer_ref", "purchased_at", "amount"]
         take: Callable[[list[str]], Sequence[str]]
         if "lines" not in positions:
             take = itemgetter(*(positions[name] for name in names))
-            return lambda cells: line(*take(cells), "", times)  # type: ignore[call-arg]
+            return lambda cells: line(*take(cells), "", times, amounts)  # type: ignore[arg-type, call-arg]
         take = itemgetter(*(positions[name] for name in [*names, "lines"]))
-        return lambda cells: line(*take(cells), times)  # type: ignore[call-arg]
+        return lambda cells: line(*take(cells), times, amounts)  # type: ignore[call-arg]
 
     def _line(
-        self, order: str, customer: str, when_text: str, amount_text: str, count: str, times: Any
+        self,
+        order: str,
+        customer: str,
+        when_text: str,
+        amount_text: str,
+        count: str,
+        times: Any,
+        amounts: Amounts,
     ) -> tuple[Any, ...]:
         """A line's (customer, order, microseconds, cents, lines), or Bad."""
         # `text`'s checks inline for the common case (a short, non-empty reference).
@@ -285,8 +292,8 @@ class PurchaseKind:
                 raise Bad("purchased_at", "is empty")
             micros = (when - UNIX) // MICROSECOND
             self.last_time = (when_text, micros)
-        # `cents`'s most common layout, 12.50, inline up to nine digits (below its bound);
-        # anything else goes through it.
+        # The most common layout, 12.50, inline up to nine digits (below the bound) when the
+        # decimal mark is a point; anything else goes through `amounts`.
         digits = amount_text[:-3] + amount_text[-2:]
         amount: int | None
         if (
@@ -294,10 +301,11 @@ class PurchaseKind:
             and amount_text[-3] == "."
             and digits.isdigit()
             and digits.isascii()
+            and amounts.point
         ):
             amount = int(digits)
         else:
-            amount = cents(amount_text, "amount")
+            amount = amounts(amount_text, "amount")
             if amount is None:
                 raise Bad("amount", "is empty")
         lines = integer(count, "lines", 1, MAX_LINES) or 1 if count else 1
