@@ -86,6 +86,10 @@ def test_stage_on_a_resolved_complaint_says_to_reopen(latte: Latte) -> None:
         (("--kind", "refund", "--detail", "x", "--amount", "-5"), "must be zero or more"),
         (("--kind", "refund", "--detail", "x", "--amount", "ten"), "is not a number"),
         (("--kind", "refund", "--detail", "x", "--amount", "1.234"), "more than two decimals"),
+        # What Decimal would read besides a typed amount: an exponent, underscores, NaN.
+        (("--kind", "refund", "--detail", "x", "--amount", "1e3"), "is not a number"),
+        (("--kind", "refund", "--detail", "x", "--amount", "1_000"), "is not a number"),
+        (("--kind", "refund", "--detail", "x", "--amount", "NaN"), "is not a number"),
         (("--kind", "refund"), "Pass --detail"),
         (("--kind", "refund", "--detail", "x", "--at", "yesterday"), "--at 'yesterday' is not"),
         (("--kind", "refund", "--detail", "x", "--at", "2999-01-01"), "in the future"),
@@ -231,7 +235,17 @@ def test_unexpected_errors_never_show_a_traceback(
     ("args", "needle"),
     [
         (
-            ("step", "1", "take_action", "--kind", "refund", "--detail", "x", "--amount", "1e20"),
+            (
+                "step",
+                "1",
+                "take_action",
+                "--kind",
+                "refund",
+                "--detail",
+                "x",
+                "--amount",
+                "1" + "0" * 20,
+            ),
             "more than 10,000,000",
         ),
         (

@@ -7,6 +7,7 @@ updates the complaint, appends to the event log, and commits, or changes nothing
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -24,6 +25,7 @@ from latte_cli.events import (
     StageDetails,
     TransferDetails,
 )
+from latte_cli.importer.fields import ascii_digits
 from latte_cli.models import Complaint, Customer, Event, StageRecord
 from latte_cli.services import followups
 from latte_cli.services.customers import (
@@ -43,18 +45,24 @@ from latte_cli.workflow import Stage
 # "Batch import").
 MAX_TEXT = 1_000_000
 MAX_AMOUNT = Decimal(workflow.MAX_CENTS) / 100
+# An amount as a person types it: digits, and a point with decimals (12, 12.5, 12.50, .5).
+_PLAIN = re.compile(r"\d+(?:\.\d*)?|\.\d+", re.ASCII)
 
 
 def parse_amount(text: str | None) -> int | None:
-    """A money amount as whole cents; refuses negatives and more than two decimals."""
+    """A money amount as whole cents, typed as 12.50 (digits of any script): refuses
+    negatives, more than two decimals, and what `Decimal` reads besides (`1e3`, `1_000`)."""
     if text is None or str(text).strip() == "":
         return None
-    try:
-        value = Decimal(str(text).strip())
-    except InvalidOperation:
-        raise InvalidValue(f"The amount {text!r} is not a number. Give it like 12.50.") from None
-    if not value.is_finite():
+    written = ascii_digits(str(text).strip())
+    if written.startswith("-") and _PLAIN.fullmatch(written[1:]):
+        raise InvalidValue(f"The amount {text!r} must be zero or more. Give it like 12.50.")
+    if not _PLAIN.fullmatch(written):
         raise InvalidValue(f"The amount {text!r} is not a number. Give it like 12.50.")
+    try:
+        value = Decimal(written)
+    except InvalidOperation:  # the pattern admits only what Decimal reads; kept for safety
+        raise InvalidValue(f"The amount {text!r} is not a number. Give it like 12.50.") from None
     if value < 0:
         raise InvalidValue(f"The amount {text!r} must be zero or more. Give it like 12.50.")
     if value > MAX_AMOUNT:
