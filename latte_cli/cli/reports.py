@@ -15,7 +15,7 @@ import typer
 from latte_cli.cli import options
 from latte_cli.cli.app import LatteGroup, app, globals_of
 from latte_cli.errors import InvalidValue
-from latte_cli.outfiles import writing
+from latte_cli.outfiles import destination, writing
 
 report_app = typer.Typer(
     cls=LatteGroup,
@@ -114,11 +114,7 @@ class Request:
 
 def _output_path(output: str | None) -> str | None:
     """The file to write, or None for stdout (`-o -`)."""
-    if output == "-":
-        return None
-    if output is not None and not output.strip():
-        raise InvalidValue("--output is empty: give a file name, or - for stdout.")
-    return output
+    return None if destination(output) is None else output
 
 
 def _format_of(r: Request) -> str:
