@@ -141,6 +141,7 @@ def _weeks(text: str) -> int:
 
 
 def _run(ctx: typer.Context, r: Request) -> None:
+    from latte_cli.reports.amounts import blamed
     from latte_cli.reports.build import Options, build_report
     from latte_cli.reports.periods import EmptyPeriod, choose_span, parse_as_of
     from latte_cli.reports.queries import first_opened, latest_week_with_complaints
@@ -188,7 +189,8 @@ def _run(ctx: typer.Context, r: Request) -> None:
         if r.detail is not None:
             _detail(session, r, fmt, span, options, zone)
             return
-        report = build_report(conn, span, options, kind=r.kind)
+        with blamed(conn):  # a purchase amount another program wrote (docs/metrics.md)
+            report = build_report(conn, span, options, kind=r.kind)
         if (
             r.week is None
             and r.since is None
