@@ -187,9 +187,10 @@ def _run(ctx: typer.Context, r: Request) -> None:
             first_week=first,
         )
         if r.detail is not None:
-            _detail(session, r, fmt, span, options, zone)
+            with blamed(conn):  # a purchase amount another program wrote (docs/metrics.md)
+                _detail(session, r, fmt, span, options, zone)
             return
-        with blamed(conn):  # a purchase amount another program wrote (docs/metrics.md)
+        with blamed(conn):
             report = build_report(conn, span, options, kind=r.kind)
         if (
             r.week is None
