@@ -22,6 +22,15 @@ from typing import IO
 from latte_cli.errors import InvalidValue
 
 
+def destination(output: str | None) -> Path | None:
+    """The file an `--output` names, or None for stdout (no option, or `-`)."""
+    if output is None or output == "-":
+        return None
+    if not output.strip():
+        raise InvalidValue("--output is empty: give a file name, or - for stdout.")
+    return Path(output)
+
+
 def cannot_write(path: Path | str, error: OSError) -> InvalidValue:
     """The one-line error for a file latte could not write."""
     cause = error.strerror or type(error).__name__

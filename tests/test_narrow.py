@@ -242,3 +242,40 @@ def test_report_agents_headers_stay_on_one_line(
     # A long agent name goes on several lines at its punctuation, never inside a word.
     labels = "".join(line.split("│")[1].strip() for line in lines if line.startswith("│"))
     assert all(name in labels for name in names), "\n".join(lines)
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+def test_show_and_a_report_keep_names_and_figures_whole(
+    latte: Latte, db_url: str, tmp_path: Path, columns: int
+) -> None:
+    """An imported agent's name in `latte show`, and every figure of a report, on one row of
+    the screen each: at 60 columns the steps and the sections that do not fit are records."""
+    source = tmp_path / "cx.csv"
+    source.write_text(
+        "external_id,customer_ref,channel,category,summary,listen,opened_at,acknowledged_at\n"
+        f'X-1,C-1,chat,delivery,Broken,"{WORDS}",2026-01-19T01:30:52Z,2026-01-19T01:34:33Z\n',
+        encoding="utf-8",
+    )
+    latte.ok("import", "complaints", str(source))
+    agents(latte, ["ana", LONG_AGENT, "kim"])
+
+    term = Terminal(db_url, columns, "show", "1")
+    assert term.finish() == 0
+    lines = term.screen()
+    assert all(len(line) <= columns for line in lines)
+    steps = [line for line in lines if re.search(r"(^|│ )(listen|acknowledge)\b", line)]
+    assert len(steps) == 2 and all("import:cx.csv" in line for line in steps), "\n".join(lines)
+    assert not broken_words(lines, columns, known_words())
+
+    since = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    term = Terminal(db_url, columns, "report", "agents", "--since", since)
+    assert term.finish() == 0
+    lines = term.screen()
+    assert all(len(line) <= columns for line in lines)
+    # Each agent's resolved count (1, 2, 3 complaints) is whole, in a cell or a record.
+    if columns == 60:
+        counts = [line.split(": ")[1] for line in lines if line.startswith("  Resolved: ")]
+    else:
+        cells = [line.split("│")[2].strip() for line in lines if line.startswith("│")]
+        counts = [cell for cell in cells if cell][:4]
+    assert sorted(counts) == ["0", "1", "2", "3"], "\n".join(lines)  # (none) resolved none

@@ -1,6 +1,6 @@
-"""Files latte writes (report -o, export -o, the import's rejects file): a failed write leaves
-the previous file and no temporary behind, and says in one line what went wrong and what to do;
-the report's format follows -o's suffix; `-o -` is stdout."""
+"""Files latte writes (report -o, export -o, customer export -o, the import's rejects file):
+a failed write leaves the previous file and no temporary behind, and says in one line what went
+wrong and what to do; the report's format follows -o's suffix; `-o -` is stdout."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from .conftest import Latte
 SAMPLE = Path(__file__).parent.parent / "data" / "sample"
 PERIOD = ("--since", "2026-03-01", "--until", "2026-05-31")
 OLD = "the previous file\n"
+CUSTOMER = ("customer", "export", "C-000308")  # a customer of the sample complaints
 DISK_FULL = "No space left on device. Free some space or choose another path."
 
 
@@ -229,8 +230,8 @@ def test_report_dash_is_stdout(
 
 
 @pytest.mark.sqlite_only
-@pytest.mark.parametrize("command", [("report", "weekly"), ("export", "complaints")])
-def test_an_empty_output_names_the_option(latte: Latte, command: tuple[str, str]) -> None:
+@pytest.mark.parametrize("command", [("report", "weekly"), ("export", "complaints"), CUSTOMER])
+def test_an_empty_output_names_the_option(latte: Latte, command: tuple[str, ...]) -> None:
     result = latte(*command, "-o", "")
     _one_line_error(result, "--output is empty: give a file name, or - for stdout.")
 
@@ -265,3 +266,71 @@ def test_format_wins_over_the_suffix_and_a_table_file_is_announced(
     result = latte.ok("report", "weekly", *PERIOD, "--format", "table", "-o", str(out))
     assert result.stderr.strip() == f"Wrote the table report to {out}."
     assert "Weekly report" in out.read_text() and "<html" not in out.read_text()
+
+
+# --- customer export writes its file as latte export does ------------------------------------
+
+
+@pytest.mark.sqlite_only
+def test_a_customer_export_to_a_full_device_is_one_line_and_leaves_the_device(
+    latte: Latte,
+) -> None:
+    _import_complaints(latte)
+    result = latte(*CUSTOMER, "-o", "/dev/full")
+    _one_line_error(result, f"Cannot write /dev/full: {DISK_FULL}")
+    # It used to write /dev/full.part and rename it over the device.
+    assert stat.S_ISCHR(Path("/dev/full").stat().st_mode)
+    assert not Path("/dev/full.part").exists()
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("fmt", ["json", "markdown"])
+def test_a_customer_export_that_fails_part_way_keeps_the_old_file(
+    latte: Latte, tmp_path: Path, full_disk: None, fmt: str
+) -> None:
+    _import_complaints(latte)
+    out = tmp_path / "C-000308.out"
+    out.write_text(OLD)
+    result = latte(*CUSTOMER, "--format", fmt, "-o", str(out))
+    _one_line_error(result, f"Cannot write {out}: {DISK_FULL}")
+    assert out.read_text() == OLD
+    assert _leftovers(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".part")) == []
+
+
+@pytest.mark.sqlite_only
+def test_a_customer_export_replaces_the_old_file_whole(latte: Latte, tmp_path: Path) -> None:
+    _import_complaints(latte)
+    out = tmp_path / "C-000308.json"
+    out.write_text(OLD)
+    out.chmod(0o600)
+    result = latte.ok(*CUSTOMER, "-o", str(out))
+    assert result.stderr.strip() == f"Wrote customer C-000308's data to {out}."
+    assert json.loads(out.read_text())["customer"]["ref"] == "C-000308"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.sqlite_only
+def test_a_customer_export_dash_is_stdout(
+    latte: Latte, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _import_complaints(latte)
+    monkeypatch.chdir(tmp_path)
+    result = latte.ok(*CUSTOMER, "-o", "-")
+    assert json.loads(result.stdout)["customer"]["ref"] == "C-000308"
+    assert not (tmp_path / "-").exists()
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("where", ["missing folder", "a folder"])
+@pytest.mark.parametrize("command", [("export", "complaints"), CUSTOMER])
+def test_a_bad_output_path_reads_the_same_for_every_command(
+    latte: Latte, tmp_path: Path, where: str, command: tuple[str, ...]
+) -> None:
+    _import_complaints(latte)
+    out = tmp_path / "no" / "such" / "x.json" if where == "missing folder" else tmp_path
+    cause = "No such file or directory" if where == "missing folder" else "Is a directory"
+    result = latte(*command, "-o", str(out))
+    _one_line_error(result, f"Cannot write {out}: {cause}. Choose another path.")
+    assert not (tmp_path / "no").exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -264,7 +263,7 @@ def forget_customer(
 def export_customer(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="The customer's ref.")],
-    output: options.Output = None,
+    output: options.OutputFile = None,
     fmt: Annotated[
         str, typer.Option("--format", metavar="FORMAT", help="json or markdown.")
     ] = "json",
@@ -277,8 +276,10 @@ def export_customer(
     Example: latte customer export C-104 --format markdown -o C-104.md
     """
     from latte_cli.cli import render
+    from latte_cli.outfiles import destination, writing
     from latte_cli.services.privacy import customer_data
 
+    path = destination(output)
     if fmt not in ("json", "markdown"):
         raise typer.BadParameter(
             f"{fmt!r} is not a format: use json or markdown.", param_hint="--format"
@@ -287,23 +288,9 @@ def export_customer(
     with g.session(readonly=True) as session:
         data = customer_data(session, ref)
     text = render.json_text(data.as_json()) if fmt == "json" else render.customer_markdown(data)
-    if output is None:
+    if path is None:
         typer.echo(text, nl=False)
         return
-    _write(output, text)
-    typer.echo(f"Wrote customer {ref}'s data to {output}.", err=True)
-
-
-def _write(path: Path, text: str) -> None:
-    """Write beside the file and rename into place: never half a file."""
-    from latte_cli.errors import LatteError
-
-    part = path.with_name(path.name + ".part")
-    try:
-        part.write_text(text, encoding="utf-8")
-        part.replace(path)
-    except OSError as error:
-        part.unlink(missing_ok=True)
-        raise LatteError(
-            f"Cannot write {path}: {error.strerror or error}. Pass --output with a writable path."
-        ) from None
+    with writing(path) as handle:
+        handle.write(text)
+    typer.echo(f"Wrote customer {ref}'s data to {path}.", err=True)

@@ -7,7 +7,6 @@ default is resolved.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -86,10 +85,6 @@ By = Annotated[
     ),
 ]
 
-Output = Annotated[
-    Path | None,
-    typer.Option("--output", "-o", metavar="FILE", help="Write to this file instead of stdout."),
-]
 # A report's or an export's file, written whole or not at all (`latte_cli.outfiles`).
 OutputFile = Annotated[
     str | None,

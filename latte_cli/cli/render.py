@@ -20,7 +20,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, Group
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -57,8 +59,6 @@ err_console = Console(
 
 # Timeline columns (see show_timeline). In 80 columns, borders and padding take 16, Step
 # up to 17 ("take_action (#10)"), When 16 and Took 7: Who and What share the other 24.
-STEP_WIDTH = 17
-WHO_WIDTH = 12
 WHAT_MIN_WIDTH = 12
 # Show the SLA countdown once less than this share of the target is left.
 SLA_WARNING_SHARE = 0.25
@@ -365,14 +365,6 @@ def show_timeline(view: Timeline, zone: tzinfo | None) -> None:
     )
     if c.summary:
         console.print(plain(f"Summary: {c.summary}"))
-    # Fits 80 columns with the longest agent names: Step and Who fold (a long email agent
-    # becomes several lines) so that What always keeps room for the text.
-    table = Table(show_lines=False, expand=False)
-    table.add_column("Step", max_width=STEP_WIDTH, no_wrap=True)
-    table.add_column("Who", max_width=WHO_WIDTH, overflow="fold")
-    table.add_column("When", no_wrap=True)
-    table.add_column("Took", justify="right", no_wrap=True)
-    table.add_column("What", min_width=WHAT_MIN_WIDTH, overflow="fold")
     entries: list[tuple[datetime, int, tuple[Text, Text, str, str, Text]]] = []
     for s in view.stages:
         label = s.stage if s.cycle == 0 else f"{s.stage} (#{s.cycle + 1})"
@@ -422,9 +414,8 @@ def show_timeline(view: Timeline, zone: tzinfo | None) -> None:
         entries.append(
             (u.at, 2, (Text("update"), plain(u.agent), when(u.at, zone), "", plain(what)))
         )
-    for _, _, row in sorted(entries, key=lambda e: (e[0], e[1])):
-        table.add_row(*row)
-    console.print(table)
+    rows = [row for _, _, row in sorted(entries, key=lambda e: (e[0], e[1]))]
+    console.print(_steps(rows, console.width))
     total, first = view.total_seconds, view.first_resolution_seconds
     times = "once" if c.reopen_count == 1 else f"{c.reopen_count} times"
     if total is not None and not c.reopen_count:
@@ -436,6 +427,34 @@ def show_timeline(view: Timeline, zone: tzinfo | None) -> None:
         )
     elif first is not None:
         console.print(f"First resolved in {format_duration(first)}; reopened {times}, open again")
+
+
+def _steps(rows: list[tuple[Text, Text, str, str, Text]], width: int) -> Table | Group:
+    """A complaint's steps as a table, or, where the table would not fit `width`, one record
+    per step. An agent's name, a time and a duration are never cut: only What wraps, at its
+    words (docs/architecture.md, "80 columns")."""
+    headers = ("Step", "Who", "When", "Took")
+    fixed = [
+        max([len(header)] + [cell_len(str(row[i])) for row in rows])
+        for i, header in enumerate(headers)
+    ]
+    # Each of the five columns has a space either side and a rule before it, and one closes.
+    if sum(fixed) + WHAT_MIN_WIDTH + 5 * 3 + 1 <= width:
+        table = Table(show_lines=False, expand=False)
+        for header, size in zip(headers, fixed, strict=True):
+            justify: Any = "right" if header == "Took" else "left"
+            table.add_column(header, min_width=size, no_wrap=True, justify=justify)
+        table.add_column("What", min_width=WHAT_MIN_WIDTH)
+        for row in rows:
+            table.add_row(*row)
+        return table
+    records: list[Any] = []
+    for label, agent, at, took, what in rows:
+        head = Text.assemble(label, " · ", at, *((" · ", took) if took else ()), " · ", agent)
+        records.append(head)
+        if what.plain:
+            records.append(Padding(what, (0, 0, 0, 2)))
+    return Group(*records)
 
 
 def _shown(field: str, value: Any) -> str:

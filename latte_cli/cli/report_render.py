@@ -12,7 +12,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -564,6 +564,12 @@ def print_table(report: Report, console: Console, *, with_definitions: bool) -> 
         console.print(text, style="bold", markup=False, highlight=False)
     for section in sections(report):
         headers, widths = fit_columns(section, console.width)
+        if not _fits(section, widths, console.width) and section.bars is not None:
+            section = replace(section, bars=None)  # the bars give way to the figures
+            headers, widths = fit_columns(section, console.width)
+        if not _fits(section, widths, console.width):
+            _print_records(section, console)
+            continue
         table = Table(title=section.title, title_justify="left", expand=False, pad_edge=False)
         for i, column in enumerate(headers):
             table.add_column(
@@ -603,6 +609,32 @@ def print_table(report: Report, console: Console, *, with_definitions: bool) -> 
                 markup=False,
                 highlight=False,
             )
+
+
+def _fits(section: Section, widths: list[int] | None, width: int) -> bool:
+    """Whether the table of `fit_columns`' widths fits `width` (None: as it is)."""
+    if widths is None:
+        return True
+    bars = section.bars is not None
+    return sum(widths) + (BAR_WIDTH if bars else 0) + _chrome(len(widths) + bars) <= width
+
+
+def _print_records(section: Section, console: Console) -> None:
+    """A section too wide for the terminal even with its cells on several lines (60 columns):
+    each row as a record, its label on a line and each figure on its own line under its full
+    header, so that no figure is cut (docs/architecture.md, "80 columns")."""
+    from rich.padding import Padding
+    from rich.text import Text
+
+    console.print()
+    console.print(Text(section.title, style="italic"))
+    for row in section.rows:
+        console.print(Text(row[0], style="bold"))
+        for header, cell in zip(section.columns[1:], row[1:], strict=True):
+            if cell:
+                console.print(Padding(Text(f"{header}: {cell}"), (0, 0, 0, 2)))
+    if section.note:
+        console.print(section.note, markup=False, highlight=False)
 
 
 def _chrome(columns: int) -> int:

@@ -15,7 +15,7 @@ import typer
 from latte_cli.cli import options
 from latte_cli.cli.app import LatteGroup, app, globals_of
 from latte_cli.errors import InvalidValue
-from latte_cli.outfiles import writing
+from latte_cli.outfiles import destination, writing
 
 report_app = typer.Typer(
     cls=LatteGroup,
@@ -114,11 +114,7 @@ class Request:
 
 def _output_path(output: str | None) -> str | None:
     """The file to write, or None for stdout (`-o -`)."""
-    if output == "-":
-        return None
-    if output is not None and not output.strip():
-        raise InvalidValue("--output is empty: give a file name, or - for stdout.")
-    return output
+    return None if destination(output) is None else output
 
 
 def _format_of(r: Request) -> str:
@@ -145,6 +141,7 @@ def _weeks(text: str) -> int:
 
 
 def _run(ctx: typer.Context, r: Request) -> None:
+    from latte_cli.reports.amounts import blamed
     from latte_cli.reports.build import Options, build_report
     from latte_cli.reports.periods import EmptyPeriod, choose_span, parse_as_of
     from latte_cli.reports.queries import first_opened, latest_week_with_complaints
@@ -190,9 +187,11 @@ def _run(ctx: typer.Context, r: Request) -> None:
             first_week=first,
         )
         if r.detail is not None:
-            _detail(session, r, fmt, span, options, zone)
+            with blamed(conn):  # a purchase amount another program wrote (docs/metrics.md)
+                _detail(session, r, fmt, span, options, zone)
             return
-        report = build_report(conn, span, options, kind=r.kind)
+        with blamed(conn):
+            report = build_report(conn, span, options, kind=r.kind)
         if (
             r.week is None
             and r.since is None

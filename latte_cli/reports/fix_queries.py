@@ -36,6 +36,7 @@ from sqlalchemy import (
 
 from latte_cli import deadline_days
 from latte_cli.cohort import in_window, joined
+from latte_cli.reports.amounts import read_cents
 from latte_cli.reports.periods import Period, period_index
 from latte_cli.reports.queries import (
     _exists,
@@ -471,7 +472,7 @@ def kept_purchases(
         source = c
         cohort = and_(_cohort(periods, as_of), customer.is_not(None))
     bought = and_(in_window(p.c, customer, resolved, window), p.c.purchased_epoch <= as_of)
-    columns = [resolved, seconds, p.c.id, func.coalesce(p.c.amount_cents, 0)]
+    columns = [resolved, seconds, p.c.id, read_cents(p.c.amount_cents, conn.dialect.name)]
     if by is not None:
         columns.append(group_column(by))
     query = select(*columns).select_from(source.join(p, bought)).where(cohort)
@@ -517,7 +518,7 @@ def kept_pairs(
     source, group = _kept_source(by, values)
     lo = min(q.start for q in periods)
     hi = min(max(q.end for q in periods), as_of + 1)
-    columns = (o.resolved_epoch, o.resolution_seconds, *_purchase(), group)
+    columns = (o.resolved_epoch, o.resolution_seconds, *_purchase(conn), group)
     for start in range(lo, hi, KEPT_DAYS * DAY):
         query = _pairs(conn, columns, source, start, min(start + KEPT_DAYS * DAY, hi), as_of,
                        window=window)  # fmt: skip
@@ -526,10 +527,10 @@ def kept_pairs(
             yield str(text)
 
 
-def _purchase() -> tuple[Any, Any]:
-    """A pair's purchase: its id and cents (no amount: 0)."""
+def _purchase(conn: Connection) -> tuple[Any, Any]:
+    """A pair's purchase: its id and cents (a wrong amount: `amounts.WRONG_CENTS`)."""
     p = table("purchase").c
-    return p.id, func.coalesce(p.amount_cents, 0)
+    return p.id, read_cents(p.amount_cents, conn.dialect.name)
 
 
 def _pairs(
@@ -627,7 +628,7 @@ def _pair_statement(conn: Connection, as_of: int, window: int) -> Any:
         start, stop = bindparam("start", type_=Integer()), bindparam("stop", type_=Integer())
         pair = _pairs(conn, (o.complaint_id,), _kept(), start, stop, as_of, window=window)
         query = pair.with_only_columns(
-            *(joined(conn, column) for column in (o.complaint_id, *_purchase()))
+            *(joined(conn, column) for column in (o.complaint_id, *_purchase(conn)))
         )
         found = _PAIR_STATEMENTS[key] = query
     return found

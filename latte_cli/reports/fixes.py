@@ -21,7 +21,7 @@ import numpy as np
 from sqlalchemy import Connection
 
 from latte_cli import vocabulary
-from latte_cli.reports import cohort_days
+from latte_cli.reports import amounts, cohort_days
 from latte_cli.reports import fix_queries as fq
 from latte_cli.reports import fix_summarised as fs
 from latte_cli.reports.hours import BusinessClock
@@ -416,7 +416,8 @@ def _kept(
     (`fix_summarised.KeptRevenue`): for the default window the complaints whose purchases
     follow no other complaint come summed from `report_outcome` (revision 0017): their
     purchases are in no other pair, so their cents add up; only the others are read as pairs
-    (docs/architecture.md, "Reports over long periods")."""
+    (docs/architecture.md, "Reports over long periods"). A pair whose purchase has an amount
+    no write allows refuses the report (`amounts`)."""
     if read is not None:
         values = read.texts.values
         for (key, group, speed), total in read.kept.sums.items():
@@ -424,12 +425,14 @@ def _kept(
                 cells[cell].kept += total
                 cells[cell].bucket_kept[speed] += total
         placed, group_of, speed_of, purchase, cents_of = read.kept.pairs()
+        amounts.check_cents(conn, cents_of)
         _kept_pairs(cells, s.by, placed, group_of, speed_of, purchase, cents_of, values)
         return
     found = _kept_from_texts(conn, s, periods) if s.kept else None
     r, seconds, pid, cents, g, values = found or _kept_from_rows(conn, s, periods)
     if not len(r):
         return
+    amounts.check_cents(conn, cents)
     k = np.full(len(r), -1, np.int64)
     for i, period in reversed(list(enumerate(periods))):  # the first period that holds it
         k[(r >= period.start) & (r < period.end)] = i

@@ -23,6 +23,9 @@ WEEK = 7 * DAY
 # 1970-01-05 was a Monday: week numbers count whole weeks from it.
 MONDAY = 4 * DAY
 MAX_WEEKS = 1_000
+# The years a report's dates may fall in: a period and the one before it, of the same
+# length, stay among the dates Python and the stores can hold.
+FIRST_YEAR, LAST_YEAR = 1900, 2200
 
 
 @dataclass(frozen=True)
@@ -138,11 +141,6 @@ def _parse_moment(text: str, what: str, zone: ZoneInfo, *, end_of_day: bool) -> 
         return local_midnight(given + timedelta(days=1) if end_of_day else given, zone)
     moment = given if given.tzinfo is not None else given.replace(tzinfo=zone)
     return int(moment.timestamp())
-
-
-# The years a report's dates may fall in: a period and the one before it, of the same
-# length, stay among the dates Python and the stores can hold.
-FIRST_YEAR, LAST_YEAR = 1900, 2200
 
 
 def parse_as_of(text: str | None, zone: ZoneInfo, now: int) -> int:

@@ -27,7 +27,7 @@ from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, func, or_, select
+from sqlmodel import Session, col, or_, select
 
 from latte_cli import active, cohort, deadline_days, summary, workflow
 from latte_cli.deadlines import STANDARD_DEADLINES, Deadlines
@@ -207,10 +207,10 @@ def _check_amounts(session: Session, report: CheckReport) -> None:
     """Every purchase amount is what an import can write: whole cents from 0 to
     `workflow.MAX_CENTS`. SQLite stores whatever a column is given (text, a fraction, a number
     beyond that bound), and reports would fail on it or add it up wrong."""
+    from latte_cli.reports.amounts import wrong_amount
+
     amount = col(Purchase.amount_cents)
-    wrong = or_(amount.is_(None), amount < 0, amount > workflow.MAX_CENTS)
-    if session.get_bind().dialect.name == "sqlite":
-        wrong = or_(wrong, func.typeof(amount) != "integer")
+    wrong = wrong_amount(amount, session.get_bind().dialect.name)
     for purchase_id, order_ref, value in session.exec(
         select(Purchase.id, Purchase.order_ref, amount).where(wrong).order_by(col(Purchase.id))
     ):
