@@ -34,7 +34,9 @@ def _at(columns: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The terminal's width: reports make their console per command, `show` prints to the
     one made when latte starts."""
     monkeypatch.setenv("COLUMNS", str(columns))
-    monkeypatch.setattr(render.console, "width", columns)
+    # The stored width, not the `width` property: undoing a patch of the property would fix
+    # the console at the width read then, for every later test.
+    monkeypatch.setattr(render.console, "_width", columns)
 
 
 def _figures(text: str) -> Counter[str]:
