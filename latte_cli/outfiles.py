@@ -31,6 +31,21 @@ def destination(output: str | None) -> Path | None:
     return Path(output)
 
 
+def refuse_unwritable(path: Path, option: str) -> None:
+    """Refuse, naming `option`, a file that cannot be written, before the work that would
+    write it is done (an import writes its rejects and its profile after the rows)."""
+    folder = path.parent
+    if path.is_dir():
+        problem = "is a folder"
+    elif not folder.is_dir():
+        problem = f"is in {folder}, which is not an existing folder"
+    elif not os.access(folder, os.W_OK):
+        problem = f"is in {folder}, where latte may not write"
+    else:
+        return
+    raise InvalidValue(f"{option} {path} {problem}. Give a file in a writable folder.")
+
+
 def cannot_write(path: Path | str, error: OSError) -> InvalidValue:
     """The one-line error for a file latte could not write."""
     cause = error.strerror or type(error).__name__

@@ -326,6 +326,39 @@ def test_save_profile_then_profile_and_flags_win(latte: Latte, db_url: str, tmp_
     assert missing.exit_code == 1 and "cfpb" in missing.output
 
 
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("where", ["missing/p.toml", "."])
+def test_a_save_profile_that_cannot_be_written_is_refused_before_the_import(
+    latte: Latte, sqlite_path: Path, tmp_path: Path, where: str
+) -> None:
+    """The profile is written after the rows: a path that cannot take it is refused first,
+    not after every row went in (exit 1 with the import done)."""
+    source = tmp_path / "p.csv"
+    source.write_text(
+        "order_ref,customer_ref,purchased_at,amount\nO-1,C-1,2026-01-05T10:00:00Z,12.50\n",
+        encoding="utf-8",
+    )
+    target = tmp_path / where
+    result = latte("import", "purchases", str(source), "--save-profile", str(target))
+    assert result.exit_code == 1, result.output
+    assert f"--save-profile {target}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not sqlite_path.exists()  # nothing imported, not even a database made
+
+
+@pytest.mark.sqlite_only
+def test_a_failed_profile_write_keeps_the_device(latte: Latte, tmp_path: Path) -> None:
+    source = tmp_path / "p.csv"
+    source.write_text(
+        "order_ref,customer_ref,purchased_at,amount\nO-1,C-1,2026-01-05T10:00:00Z,12.50\n",
+        encoding="utf-8",
+    )
+    result = latte("import", "purchases", str(source), "--save-profile", "/dev/full")
+    assert result.exit_code == 1, result.output
+    assert "Cannot write /dev/full: No space left on device" in result.stderr
+    assert Path("/dev/full").is_char_device()
+
+
 def test_unknown_columns_list_is_cut_at_twenty(latte: Latte, db_url: str, tmp_path: Path) -> None:
     extra = [f"extra{i}" for i in range(30)]
     source = tmp_path / "wide.csv"

@@ -207,6 +207,8 @@ def _import(
         dry_run=dry_run,
         deadlines=g.settings().deadlines if kind == "complaints" else None,
     )
+    if save_profile:
+        profiles.check_save(save_profile)
     show_progress = render.err_console.is_terminal and not as_json
     if show_progress:
         report = _with_progress(g.db_url, options, file, g.busy_timeout_ms)

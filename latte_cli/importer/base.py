@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import gc
 import json
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -26,7 +25,6 @@ from sqlalchemy.exc import DBAPIError
 
 from latte_cli import summary
 from latte_cli.db import translate
-from latte_cli.errors import InvalidValue
 from latte_cli.importer.fields import (
     Amounts,
     Bad,
@@ -37,7 +35,7 @@ from latte_cli.importer.fields import (
     value_key,
 )
 from latte_cli.importer.source import Record, Source
-from latte_cli.outfiles import OutFile, cannot_write
+from latte_cli.outfiles import OutFile, cannot_write, refuse_unwritable
 
 BATCH_ROWS = 5000
 MAX_SHOWN_REJECTS = 20
@@ -289,16 +287,7 @@ def check_rejects(path: Path) -> None:
     """Refuse a --rejects file that cannot be written before anything is imported. The
     default one beside the input is not checked: a clean import from a folder latte may not
     write to needs none."""
-    folder = path.parent
-    if path.is_dir():
-        problem = "is a folder"
-    elif not folder.is_dir():
-        problem = f"is in {folder}, which is not an existing folder"
-    elif not os.access(folder, os.W_OK):
-        problem = f"is in {folder}, where latte may not write"
-    else:
-        return
-    raise InvalidValue(f"--rejects {path} {problem}. Give a file in a writable folder.")
+    refuse_unwritable(path, "--rejects")
 
 
 def default_rejects(path: str, fmt: str) -> Path:

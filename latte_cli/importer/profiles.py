@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from latte_cli import outfiles
 from latte_cli.errors import InvalidValue
 from latte_cli.importer.fields import DECIMAL_MARKS, date_format_problem, normalise, value_key
 
@@ -219,8 +220,14 @@ def dumps(profile: Profile) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_save(path: str) -> None:
+    """Refuse a --save-profile file that cannot be written before anything is imported (the
+    profile is written after the import)."""
+    outfiles.refuse_unwritable(Path(path), "--save-profile")
+
+
 def save(profile: Profile, path: str) -> None:
-    try:
-        Path(path).write_text(dumps(profile), encoding="utf-8")
-    except OSError as error:
-        raise InvalidValue(f"Cannot write {path}: {error.strerror}. Check the path.") from None
+    """Write the profile whole or not at all, as latte writes every file it hands over
+    (`outfiles`): a failed write keeps the previous profile."""
+    with outfiles.writing(Path(path)) as file:
+        file.write(dumps(profile))
