@@ -106,8 +106,33 @@ def _database_url(text: str) -> str:
     if not value:
         raise ValueError("is empty. Give a SQLite file path or a database URL.")
     if "://" in value:
+        _check_database_url(value)
         return value
     return f"sqlite:///{Path(value).expanduser().absolute()}"
+
+
+# The databases latte stores into (docs/architecture.md, "Storage"), by URL scheme, the
+# driver after a `+` aside (`postgresql+psycopg`).
+BACKENDS = ("sqlite", "postgresql")
+
+
+def _check_database_url(url: str) -> None:
+    """Refuse a URL latte cannot store into, read as text (no SQLAlchemy at start-up): another
+    kind of database, or SQLite without a file (`sqlite://`, `sqlite:///`, `:memory:`), whose
+    database is gone when the command ends, so every write would succeed and keep nothing."""
+    scheme, _, rest = url.partition("://")
+    backend = scheme.split("+", 1)[0].lower()
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"uses {scheme}://, which latte cannot store into. Give a SQLite file path or a "
+            "postgresql+psycopg://USER@HOST/DATABASE URL."
+        )
+    database = rest.partition("?")[0].removeprefix("/")
+    if backend == "sqlite" and database in ("", ":memory:"):
+        raise ValueError(
+            "names no file: an in-memory database keeps nothing after the command. Give a "
+            "file path."
+        )
 
 
 def _agent(text: str) -> str:
@@ -484,19 +509,25 @@ def read_config_file(path: Path) -> dict[str, str]:
     return found
 
 
+def _shown(key: str, text: str) -> str:
+    """A setting's value as an error message quotes it: a database URL without its password."""
+    return repr(redact_url(text) if key == "db" else text)
+
+
 def _problem(setting: Setting, reason: str) -> InvalidValue:
+    shown = _shown(setting.key, setting.text)
     if setting.source is Source.FLAG:
-        given = f" {setting.text!r}" if setting.text.strip() else ""
+        given = f" {shown}" if setting.text.strip() else ""
         return InvalidValue(f"{setting.origin}{given} {reason}")
     if setting.source is Source.ENV:
         variable = setting.origin
-        return InvalidValue(f"{variable}={setting.text!r} {reason} Fix or unset {variable}.")
+        return InvalidValue(f"{variable}={shown} {reason} Fix or unset {variable}.")
     if setting.source is Source.FILE:
         return InvalidValue(
-            f"{setting.key} = {setting.text!r} in the config file {setting.origin} {reason} "
+            f"{setting.key} = {shown} in the config file {setting.origin} {reason} "
             f"Fix it with `latte config set {setting.key} VALUE`."
         )
-    return InvalidValue(f"The default {setting.key} {setting.text!r} {reason}")
+    return InvalidValue(f"The default {setting.key} {shown} {reason}")
 
 
 def check(key: str, text: str) -> Any:
@@ -506,7 +537,7 @@ def check(key: str, text: str) -> Any:
     try:
         return KEYS[key].validate(text)
     except ValueError as error:
-        raise InvalidValue(f"{key} {text!r} {error} Nothing was written.") from None
+        raise InvalidValue(f"{key} {_shown(key, text)} {error} Nothing was written.") from None
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,9 @@ def test_any_agent_name_survives_the_file(name: str) -> None:
         ("busy_timeout", "forever", ["busy_timeout", "seconds"]),
         ("phrases", "/no/such/file.toml", ["phrases", "not a file"]),
         ("colour", "blue", ["Unknown setting", "sla_hours"]),
+        ("db", "nonsense://", ["db", "cannot store into", "postgresql+psycopg"]),
+        ("db", "mysql://u:secret@h/db", ["'mysql://u:***@h/db'", "cannot store into"]),
+        ("db", "sqlite:///", ["db", "names no file"]),
     ],
 )
 def test_a_bad_value_is_refused_and_the_file_is_unchanged(
@@ -157,6 +160,26 @@ def test_a_bad_environment_value_names_the_variable(
 ) -> None:
     monkeypatch.setenv("LATTE_BUSY_TIMEOUT", "soon")
     assert_one_line_error(latte("list"), "LATTE_BUSY_TIMEOUT", "Fix or unset")
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite:///:memory:"])
+def test_a_database_that_keeps_nothing_is_refused_before_any_write(
+    latte: Latte, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """An in-memory SQLite database is gone when the command ends: a complaint "opened"
+    there, with its id printed and exit 0, would be lost without a word."""
+    monkeypatch.setenv("LATTE_DB", url)
+    result = latte("new", "--channel", "phone", "--category", "x", "--listen", "lost")
+    line = assert_one_line_error(result, "LATTE_DB", "names no file", "Fix or unset")
+    assert "secret" not in line and result.stdout == ""
+
+
+def test_a_database_url_is_quoted_without_its_password(
+    latte: Latte, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LATTE_DB", "oracle://scott:tiger@host/db")
+    line = assert_one_line_error(latte("list"), "LATTE_DB", "oracle://", "cannot store into")
+    assert "tiger" not in line
 
 
 def test_a_report_setting_does_not_stop_recording(
