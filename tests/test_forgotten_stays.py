@@ -91,8 +91,8 @@ def test_db_check_flags_a_forgotten_customer_that_holds_an_identity(
     assert f"customer {cid}: forgotten as {forgotten} but holds a name, email or phone" in found
     # The fix it names works: the identity goes, and the check is clean again.
     latte.ok("customer", "forget", forgotten, "--reason", "repair", "--yes")
-    identity = _rows(db_url, f"SELECT name, email, phone FROM customer WHERE id = {cid}")
-    assert identity == [(None, None, None)]
+    identity = _rows(db_url, f"SELECT ref, name, email, phone FROM customer WHERE id = {cid}")
+    assert identity == [(forgotten, None, None, None)]  # the pseudonym stays once given
     assert "no problems found" in latte.ok("db", "check").stdout
 
 

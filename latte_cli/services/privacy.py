@@ -185,7 +185,10 @@ def _pseudonymise(session: Session, customer: Customer) -> tuple[str, int, int]:
     """Replace one customer row's identity by its pseudonym, its order numbers by derived ones
     and its holds' reasons by the marker; returns (pseudonym, purchases, rows changed)."""
     assert customer.id is not None
-    new_ref = new_pseudonym(session)
+    # A pseudonym is kept once given: forgetting one that a merge gave an identity again
+    # (`latte db check` names it) erases that identity and leaves the ref.
+    new_ref = customer.ref if identity.is_pseudonym(customer.ref) else new_pseudonym(session)
+    assert new_ref is not None
     customer.ref, customer.name, customer.email, customer.phone = new_ref, None, None, None
     write_keys(customer)
     session.add(customer)
