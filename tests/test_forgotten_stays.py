@@ -234,3 +234,17 @@ def test_retain_removes_kept_texts_and_a_dry_run_claims_no_change(
     assert done["rows_changed"] == done["rows_to_change"] == tried["rows_to_change"]
     assert done["checkpointed"] is True and done["drafts_removed"] == 1
     assert sorted(p.name for p in kept.iterdir()) == [f"step-{recent}-thank.txt"]
+
+
+def test_forget_says_what_it_did_in_80_columns(latte: Latte, db_url: str, kept: Path) -> None:
+    complaint = _new(latte, ALICE, "Alice's words")
+    _keep_a_text(latte, complaint)
+    result = latte.ok("customer", "forget", "C-A", "--reason", "erasure request", "--yes")
+    (pseudonym,) = _rows(db_url, "SELECT ref FROM customer")[0]
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [
+        f"Forgot customer C-A: now {pseudonym}.",
+        "1 complaint(s) and 0 purchase(s) kept without personal data.",
+        "1 unsaved text(s) kept for their complaints removed.",
+    ]
+    assert all(len(line) <= 80 for line in result.output.splitlines())

@@ -250,7 +250,7 @@ def forget_customer(
             typer.echo(drafts.warning, err=True)
         return
     typer.echo(
-        f"Forgot customer {done.ref}: now {done.pseudonym}; {done.complaints} complaint(s) "
+        f"Forgot customer {done.ref}: now {done.pseudonym}.\n{done.complaints} complaint(s) "
         f"and {done.purchases} purchase(s) kept without personal data."
     )
     if done.duplicates:
