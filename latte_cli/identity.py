@@ -38,6 +38,11 @@ Rule 4 keeps a narrow form of it: such records carry nothing that could tell two
 and without it re-importing the same file would add a customer per row each time. A phone
 alone is treated the same way (a shared line is no identity either). Existing customers that
 collide under these keys are never merged automatically: `latte db check` lists them.
+
+A forgotten customer's ref is a pseudonym (`PSEUDONYM_PREFIX` and random hex digits, given by
+`latte customer forget`): `is_pseudonym` is the one test of it. Its data was erased, so no
+merge, edit or new detail may give it an identity again (docs/architecture.md, "Customer
+data").
 """
 
 from __future__ import annotations
@@ -55,6 +60,12 @@ INVISIBLE = dict.fromkeys((*ZERO_WIDTH, *BIDI_CONTROLS))
 UNSTROKED = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ŧ": "t", "ŀ": "l"})
 PHONE_LAYOUT = re.compile(r"[\s\d+\-.()/]*")
 MIN_PHONE_SEARCH_DIGITS = 3
+PSEUDONYM_PREFIX = "forgotten-"
+
+
+def is_pseudonym(ref: str | None) -> bool:
+    """Whether `ref` is a forgotten customer's pseudonym (or looks like one)."""
+    return (clean(ref) or "").startswith(PSEUDONYM_PREFIX)
 
 
 def clean(value: str | None) -> str | None:

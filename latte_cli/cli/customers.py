@@ -220,6 +220,8 @@ def forget_customer(
     """
     from latte_cli.cli import render
     from latte_cli.cli.app import stdin_is_terminal
+    from latte_cli.cli.editor import remove_drafts
+    from latte_cli.errors import Interrupted
     from latte_cli.services.customers import get_customer
     from latte_cli.services.privacy import forget_customer as forget
 
@@ -232,21 +234,31 @@ def forget_customer(
             )
         with g.session(readonly=True) as session:
             get_customer(session, ref)  # an unknown ref fails before the question
-        typed = typer.prompt(f"This erases customer {ref} for good. Type the ref to confirm")
+        try:
+            typed = typer.prompt(f"This erases customer {ref} for good. Type the ref to confirm")
+        except (KeyboardInterrupt, typer.Abort):
+            raise Interrupted("Interrupted: nothing was erased.") from None
         if typed.strip() != ref:
             typer.echo("Not confirmed: nothing was erased.", err=True)
             raise typer.Exit(1)
     with g.session() as session:
         done = forget(session, ref, agent=g.agent, reason=reason)
+    drafts = remove_drafts(done.complaint_ids)  # their words are erased: so are kept texts
     if as_json:
-        render.print_json(render.fields_json(done))
+        render.print_json({**render.fields_json(done), "drafts_removed": drafts.removed})
+        if drafts.warning:
+            typer.echo(drafts.warning, err=True)
         return
     typer.echo(
-        f"Forgot customer {done.ref}: now {done.pseudonym}; {done.complaints} complaint(s) "
+        f"Forgot customer {done.ref}: now {done.pseudonym}.\n{done.complaints} complaint(s) "
         f"and {done.purchases} purchase(s) kept without personal data."
     )
     if done.duplicates:
         typer.echo(f"{done.duplicates} customer(s) merged into {done.ref} forgotten with it.")
+    if drafts.removed:
+        typer.echo(f"{drafts.removed} unsaved text(s) kept for their complaints removed.")
+    if drafts.warning:
+        typer.echo(drafts.warning, err=True)
     if not done.checkpointed:
         typer.echo(
             "The write-ahead log could not be emptied while other latte commands read the "

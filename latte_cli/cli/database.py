@@ -192,6 +192,7 @@ def retain(
     Example: latte db retain --dry-run
     """
     from latte_cli.cli import render
+    from latte_cli.cli.editor import RemovedDrafts, drafts_of, remove_drafts
     from latte_cli.services.retention import retain as apply_retention
 
     g = globals_of(ctx)
@@ -204,8 +205,14 @@ def retain(
             agent=g.agent,
             dry_run=dry_run,
         )
+    # The kept texts of the complaints erased hold their words too (cli/editor.py).
+    to_remove = len(drafts_of(done.complaint_ids))
+    drafts = RemovedDrafts(0) if dry_run else remove_drafts(done.complaint_ids)
     if as_json:
-        render.print_json(render.fields_json(done))
+        found = {"drafts_removed": drafts.removed, "drafts_to_remove": to_remove}
+        render.print_json({**render.fields_json(done), **found})
+        if drafts.warning:
+            typer.echo(drafts.warning, err=True)
         return
     would = "would be" if dry_run else "were"
     typer.echo(
@@ -214,6 +221,10 @@ def retain(
     )
     if done.duplicates:
         typer.echo(f"{done.duplicates} customer(s) merged into them {would} forgotten with them.")
+    if to_remove:
+        typer.echo(f"{to_remove} unsaved text(s) kept for those complaints {would} removed.")
+    if drafts.warning:
+        typer.echo(drafts.warning, err=True)
     if dry_run:
         typer.echo("Dry run: nothing was changed.", err=True)
     elif not done.checkpointed:

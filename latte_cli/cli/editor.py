@@ -17,15 +17,22 @@ writes it to `unsaved/NAME.txt` in the user's data folder (beside the default da
 folder and file readable by their owner only) and the refusal says where it is. The next
 `--edit` of the same command starts from it, and it is removed once a command succeeds with
 that text, however it was given (README, "Writing in your editor").
+
+A kept text holds the customer's words, so erasing a complaint erases its kept texts too:
+`latte customer forget` and `latte db retain` call `remove_drafts` with the complaints they
+erased (docs/architecture.md, "Customer data"). A kept text names its complaint by id only,
+not its database, so one kept for another database's complaint of the same id goes as well:
+the safe side for words that must be erased.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +41,8 @@ from latte_cli import config
 from latte_cli.errors import InvalidValue, LatteError
 
 COMMENT = "#"
+# A kept `latte step ID STAGE --edit` text (`kept_path`): the complaint's id, then the stage.
+STEP_DRAFT = re.compile(r"step-(\d+)-[a-z_]+\.txt")
 FOOTER = ("Lines starting with '#' are left out. An empty text cancels: nothing is saved.",)
 
 
@@ -190,3 +199,51 @@ def kept_if_refused(
         raise
     if text and kept_text(name) == text.rstrip("\n"):
         kept_path(name).unlink(missing_ok=True)
+
+
+def drafts_of(complaint_ids: Iterable[int]) -> list[Path]:
+    """The texts refused commands kept for these complaints (`step-ID-STAGE.txt`), by name."""
+    wanted = set(complaint_ids)
+    if not wanted:
+        return []
+    try:
+        names = sorted(path.name for path in kept_path("step").parent.iterdir())
+    except OSError:  # no folder yet: nothing was ever kept
+        return []
+    found = []
+    for name in names:
+        match = STEP_DRAFT.fullmatch(name)
+        if match and int(match.group(1)) in wanted:
+            found.append(kept_path(name.removesuffix(".txt")))
+    return found
+
+
+@dataclass(frozen=True)
+class RemovedDrafts:
+    removed: int
+    # Kept texts that could not be removed (a permission changed by hand), with the reason.
+    left: tuple[str, ...] = ()
+
+    @property
+    def warning(self) -> str | None:
+        """What to tell the user about texts left, None if every one went."""
+        if not self.left:
+            return None
+        return (
+            f"These unsaved texts hold erased words but could not be removed: "
+            f"{'; '.join(self.left)}. Delete them."
+        )
+
+
+def remove_drafts(complaint_ids: Iterable[int]) -> RemovedDrafts:
+    """Remove the texts refused commands kept for these complaints (`drafts_of`): their words
+    were just erased from the database."""
+    removed, left = 0, []
+    for path in drafts_of(complaint_ids):
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as error:
+            left.append(f"{path} ({error.strerror or error})")
+        else:
+            removed += 1
+    return RemovedDrafts(removed, tuple(left))

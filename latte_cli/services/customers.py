@@ -183,6 +183,7 @@ def match_customer(
         return CustomerMatch(None)
     customer = find_customer(session, details)
     if customer is None:
+        refuse_pseudonym(details.ref)
         created = Customer(**asdict(details), created_at=utcnow())
         customer = _create(session, created)
         if customer is created:
@@ -202,6 +203,11 @@ def match_customer(
         notes.append(DetailNote(name, stored, given, outcome))
         if outcome != "kept":
             setattr(customer, name, given)
+    if identity.is_pseudonym(customer.ref) and any(n.outcome != "kept" for n in notes):
+        raise InvalidValue(
+            f"Customer {customer.ref} was forgotten (its data was erased), so it takes no "
+            "name, email or phone: give the complaint's customer without these details."
+        )
     write_keys(customer)
     if any(n.outcome == "updated" for n in notes):
         refuse_collision(session, customer, known_as=customer.ref)
@@ -268,6 +274,42 @@ def refuse_collision(session: Session, customer: Customer, *, known_as: str | No
         )
 
 
+def refuse_pseudonym(ref: str | None) -> None:
+    """InvalidValue for a new ref that looks like a forgotten customer's pseudonym: such a
+    customer would be taken for a forgotten one (`identity.is_pseudonym`)."""
+    if identity.is_pseudonym(ref):
+        raise InvalidValue(
+            f"The ref {ref!r} starts with {identity.PSEUDONYM_PREFIX!r}, which marks forgotten "
+            "customers. Give another ref."
+        )
+
+
+def refuse_taken_ref(session: Session, customer: Customer, ref: str | None) -> None:
+    """InvalidValue if a merged customer holds `ref`, the customer's new ref: a merged customer
+    keeps its ref so that it still says where it went (`refuse_collision` names an unmerged
+    one). Called before the change is made."""
+    key = identity.clean(ref)
+    if key is None:
+        return
+    other = session.exec(
+        select(Customer)
+        .where(
+            or_(col(Customer.ref) == key, col(Customer.ref_key) == key),
+            Customer.id != customer.id,
+            col(Customer.merged_into).is_not(None),
+        )
+        .order_by(col(Customer.id))
+    ).first()
+    if other is None:
+        return
+    went = session.get(Customer, other.merged_into) if other.merged_into is not None else None
+    where = describe(went) if went else f"#{other.merged_into}"
+    raise InvalidValue(
+        f"The ref {key!r} exists: customer {describe(other)}, merged into {where}, keeps it so "
+        "that it says where it went. Give a ref no one has."
+    )
+
+
 @dataclass(frozen=True)
 class CustomerEdit:
     customer: Customer
@@ -296,6 +338,11 @@ def edit_customer(
         target = session.get(Customer, customer.merged_into)
         where = describe(target) if target else f"#{customer.merged_into}"
         raise InvalidValue(f"Customer {ref} was merged into {where}: edit that customer instead.")
+    if identity.is_pseudonym(customer.ref):
+        raise InvalidValue(
+            f"Customer {customer.ref} was forgotten (its data was erased), so its details "
+            "cannot be edited: open a new customer for the person instead."
+        )
     given = {f.name: getattr(changes, f.name) for f in fields(changes)}
     if all(value is None for value in given.values()):
         raise InvalidValue("Nothing to change: pass --name, --email, --phone or --ref.")
@@ -312,6 +359,8 @@ def edit_customer(
         raise InvalidValue(
             f"Nothing changes: customer {ref} already has these details. Give different ones."
         )
+    refuse_pseudonym(after.get("ref"))
+    refuse_taken_ref(session, customer, after.get("ref"))
     for name, value in after.items():
         setattr(customer, name, value)
     write_keys(customer)

@@ -3,7 +3,8 @@
 Invariants: every complaint's event log replays to its stored state; stage records match the
 stage events one for one and follow the LATTE order within each cycle; the epoch columns equal
 their timestamps; a merged complaint points at an existing complaint that is not merged, no
-complaint belongs to a merged customer, a customer merged into a forgotten one is forgotten;
+complaint belongs to a merged customer, a customer merged into a forgotten one is forgotten,
+and a forgotten customer (a pseudonym ref) holds no name, email or phone;
 the report summary equals a recomputation from the complaints; every purchase amount is whole
 cents from 0 to `workflow.MAX_CENTS`, as an import writes it; every complaint has exactly one
 search document, equal to a fresh build of it (`services/search.py`, `check_index`; on a
@@ -36,7 +37,7 @@ from latte_cli.events import EventKind, workflow_events
 from latte_cli.models import Complaint, Customer, Event, FollowUp, Purchase, StageRecord
 from latte_cli.services import search
 from latte_cli.services.customers import colliding_customers
-from latte_cli.services.privacy import identified
+from latte_cli.services.privacy import PSEUDONYM_PREFIX, identified
 from latte_cli.timeutil import epoch
 
 BATCH = 2000
@@ -223,7 +224,7 @@ def _check_amounts(session: Session, report: CheckReport) -> None:
 def _check_merges(session: Session, report: CheckReport) -> None:
     """Merged complaints point at an existing complaint that is not merged itself; no
     complaint belongs to a merged customer; merged customers point at a current one, and keep
-    no identity once it is forgotten."""
+    no identity once it is forgotten; a forgotten customer holds no identity."""
     target = aliased(Complaint)
     for cid, into, target_id, onward in session.exec(
         select(Complaint.id, Complaint.merged_into, target.id, target.merged_into)
@@ -261,6 +262,23 @@ def _check_merges(session: Session, report: CheckReport) -> None:
         report.add(
             f"customer {customer_id}: merged into forgotten customer {pseudonym} but keeps its "
             f"identity; run `latte customer forget {pseudonym} --reason TEXT --yes`"
+        )
+    # A pseudonym with a name, email or phone: a merge or edit gave it an identity again.
+    for customer_id, pseudonym in session.exec(
+        select(Customer.id, Customer.ref)
+        .where(
+            col(Customer.ref).startswith(PSEUDONYM_PREFIX),
+            or_(
+                col(Customer.name).is_not(None),
+                col(Customer.email).is_not(None),
+                col(Customer.phone).is_not(None),
+            ),
+        )
+        .order_by(col(Customer.id))
+    ):
+        report.add(
+            f"customer {customer_id}: forgotten as {pseudonym} but holds a name, email or "
+            f"phone again; erase it with `latte customer forget {pseudonym} --reason TEXT --yes`"
         )
 
 

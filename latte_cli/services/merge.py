@@ -22,7 +22,7 @@ from typing import TypeVar
 from sqlalchemy import update
 from sqlmodel import Session, SQLModel, col, func, select
 
-from latte_cli import workflow
+from latte_cli import identity, workflow
 from latte_cli.errors import InvalidValue, NotFound
 from latte_cli.events import CustomerMergedDetails, MergedDetails
 from latte_cli.models import Complaint, Customer, Purchase
@@ -135,6 +135,22 @@ class CustomerMerge:
     filled: tuple[str, ...]
 
 
+def refuse_forgotten(source: Customer, target: Customer) -> None:
+    """InvalidValue when either customer was forgotten: its data was erased, and a merge would
+    give its pseudonym a real identity again or the forgotten person's record to someone else
+    (docs/architecture.md, "Customer data")."""
+    if identity.is_pseudonym(target.ref):
+        raise InvalidValue(
+            f"Customer {target.ref} was forgotten (its data was erased), so no customer can be "
+            f"merged into it: {source.ref or 'this customer'} stays a customer of its own."
+        )
+    if identity.is_pseudonym(source.ref):
+        raise InvalidValue(
+            f"Customer {source.ref} was forgotten (its data was erased), so it cannot be merged "
+            "into another customer: its record stays as it is."
+        )
+
+
 def merge_customer(
     session: Session, *, ref: str, into_ref: str, reason: str, agent: str
 ) -> CustomerMerge:
@@ -146,6 +162,7 @@ def merge_customer(
         raise InvalidValue(f"{ref} and {into_ref} are the same customer. Give another --into.")
     rows = _lock_in_order(session, Customer, [c.id or 0 for c in found])
     source, target = rows[found[0].id or 0], rows[found[1].id or 0]
+    refuse_forgotten(source, target)
     if source.merged_into is not None:
         went = session.get(Customer, source.merged_into)
         raise InvalidValue(

@@ -9,8 +9,8 @@ data"). Exporting (GDPR Art. 15) gathers every stored row about one customer.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, or_
 from sqlmodel import Session, SQLModel, col, select
 
-from latte_cli import events
+from latte_cli import events, identity
 from latte_cli.errors import InvalidValue
 from latte_cli.models import Complaint, Customer, Event, FollowUp, Purchase, StageRecord
 from latte_cli.services.customers import get_customer, write_keys
@@ -28,19 +28,27 @@ from latte_cli.services.search import rewrite_index
 from latte_cli.timeutil import utcnow
 
 ERASED = events.ERASED_TEXT
-PSEUDONYM_PREFIX = "forgotten-"
+PSEUDONYM_PREFIX = identity.PSEUDONYM_PREFIX
+# 64 random bits: two pseudonyms drawn in different databases are as good as never equal.
+PSEUDONYM_BYTES = 8
 # The free-text columns of a stage record; every other column is a figure or a code.
 STAGE_TEXTS = ("text", "action_detail", "options_offered", "what_will_change")
 
 
-def pseudonym(customer_id: int) -> str:
-    """The stable ref a forgotten customer keeps: derived from the row id, not from the person."""
-    digest = hashlib.sha256(f"latte-customer-{customer_id}".encode()).hexdigest()[:10]
-    return f"{PSEUDONYM_PREFIX}{digest}"
+def new_pseudonym(session: Session) -> str:
+    """A ref for a customer being forgotten: random, so that it is unique across databases (an
+    export from one imported into another joins no two forgotten people), and derived from
+    nothing about the person or the row. Kept for good once given; drawn again in the very
+    unlikely case that this database already holds it."""
+    while True:
+        ref = f"{PSEUDONYM_PREFIX}{secrets.token_hex(PSEUDONYM_BYTES)}"
+        taken = session.exec(select(Customer.id).where(col(Customer.ref_key) == ref)).first()
+        if taken is None:
+            return ref
 
 
 def is_forgotten(customer: Customer) -> bool:
-    return (customer.ref or "").startswith(PSEUDONYM_PREFIX) and not (
+    return identity.is_pseudonym(customer.ref) and not (
         customer.name or customer.email or customer.phone
     )
 
@@ -108,6 +116,8 @@ class Forgotten:
     ref: str
     pseudonym: str
     complaints: int
+    # The complaints erased, by id (a refused command's kept text of theirs goes too).
+    complaint_ids: list[int]
     purchases: int
     # Customers merged into this one, forgotten with it.
     duplicates: int
@@ -175,7 +185,10 @@ def _pseudonymise(session: Session, customer: Customer) -> tuple[str, int, int]:
     """Replace one customer row's identity by its pseudonym, its order numbers by derived ones
     and its holds' reasons by the marker; returns (pseudonym, purchases, rows changed)."""
     assert customer.id is not None
-    new_ref = pseudonym(customer.id)
+    # A pseudonym is kept once given: forgetting one that a merge gave an identity again
+    # (`latte db check` names it) erases that identity and leaves the ref.
+    new_ref = customer.ref if identity.is_pseudonym(customer.ref) else new_pseudonym(session)
+    assert new_ref is not None
     customer.ref, customer.name, customer.email, customer.phone = new_ref, None, None, None
     write_keys(customer)
     session.add(customer)
@@ -246,6 +259,7 @@ def forget_customer(session: Session, ref: str, *, agent: str, reason: str) -> F
         ref=ref,
         pseudonym=identity.pseudonym,
         complaints=len(complaints),
+        complaint_ids=[c.id for c in complaints if c.id is not None],
         purchases=identity.purchases,
         duplicates=identity.duplicates,
         rows_changed=changed,

@@ -58,9 +58,12 @@ class Retained:
     duplicates: int
     # Complaints past their period but under a legal hold, left as they are.
     held_ids: list[int]
+    # Rows changed: none in a dry run, which says what a run would change in `rows_to_change`.
     rows_changed: int
-    # SQLite's write-ahead log was emptied after the commit (always True elsewhere / dry run).
-    checkpointed: bool
+    rows_to_change: int
+    # SQLite's write-ahead log was emptied after the commit (always True on other stores);
+    # None in a dry run, which writes nothing to empty.
+    checkpointed: bool | None
 
 
 def _due(
@@ -165,9 +168,9 @@ def retain(
         if duplicate.id not in held_customers and is_forgotten(merged_root(session, duplicate)):
             changed += forget_identity(session, duplicate, []).rows_changed
             duplicates += 1
+    whole: bool | None = None
     if dry_run:
         session.rollback()
-        whole = True
     else:
         if erased:
             rewrite_index(session)  # no erased word left in the search index's pages
@@ -179,6 +182,7 @@ def retain(
         customers=len(forgotten),
         duplicates=duplicates,
         held_ids=held,
-        rows_changed=changed,
+        rows_changed=0 if dry_run else changed,
+        rows_to_change=changed,
         checkpointed=whole,
     )
