@@ -248,3 +248,30 @@ def test_forget_says_what_it_did_in_80_columns(latte: Latte, db_url: str, kept: 
         "1 unsaved text(s) kept for their complaints removed.",
     ]
     assert all(len(line) <= 80 for line in result.output.splitlines())
+
+
+def test_an_import_gives_a_forgotten_customer_no_identity(
+    latte: Latte, db_url: str, forgotten: str, tmp_path: Path
+) -> None:
+    """A row may name the forgotten customer by its pseudonym (another database's export
+    does), never bring a name, email or phone for it."""
+    source = tmp_path / "cx.csv"
+    header = "external_id,customer_ref,customer_name,customer_email,channel,category,listen,"
+    header += "opened_at"
+    source.write_text(
+        f"{header}\n"
+        f"X-1,{forgotten},Bob,,chat,delivery,Broken again,2026-01-19T01:30:52Z\n"
+        f"X-2,{forgotten},,bob@example.org,chat,delivery,Broken again,2026-01-19T01:31:52Z\n"
+        f"X-3,{forgotten},,,chat,delivery,Broken again,2026-01-19T01:32:52Z\n",
+        encoding="utf-8",
+    )
+    result = latte("import", "complaints", str(source), "--json")
+    assert result.exit_code == 3, result.output
+    report = json.loads(result.stdout)
+    assert (report["inserted"], report["rejected"]) == (1, 2)
+    reasons = {r["line"]: (r["column"], r["reason"]) for r in report["rejects"]}
+    assert reasons[2][0] == "customer_name" and "forgotten customer's pseudonym" in reasons[2][1]
+    assert reasons[3][0] == "customer_email"
+    identity = _rows(db_url, f"SELECT name, email, phone FROM customer WHERE ref = '{forgotten}'")
+    assert identity == [(None, None, None)]
+    assert "no problems found" in latte.ok("db", "check").stdout

@@ -61,6 +61,15 @@ def parse(c: dict[str, str], prefix: str = "customer_") -> CustomerIn | None:
     email, phone = cell("email", 200), cell("phone", 50)
     if email and "@" not in email:
         raise Bad(f"{prefix}email", f"{email!r} has no @")
+    if identity.is_pseudonym(ref) and (name or email or phone):
+        # A forgotten customer stays forgotten (docs/architecture.md, "Customer data"): a
+        # row may name it by its pseudonym, never give it a name, email or phone again.
+        given = next(f for f, v in (("name", name), ("email", email), ("phone", phone)) if v)
+        raise Bad(
+            f"{prefix}{given}",
+            f"{ref!r} is a forgotten customer's pseudonym: it takes no {given}; leave "
+            f"{prefix}name, {prefix}email and {prefix}phone empty on its rows",
+        )
     if not (ref or name or email or phone):
         return None
     return CustomerIn(ref, name, email, phone)
