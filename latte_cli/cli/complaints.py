@@ -140,6 +140,7 @@ def _guide_new(
         category=request.category or None,
         location=request.location,
         customer=request.customer,
+        summary=request.summary,
     )
     given = guide.Given(
         listen=request.listen or None,
