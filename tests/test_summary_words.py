@@ -84,6 +84,21 @@ def test_the_guided_flow_refuses_a_long_summary_before_asking(
     assert complaints(session) == 0
 
 
+def test_with_edit_a_long_summary_is_refused_before_the_editor_opens(
+    latte: Latte, session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = tmp_path / "opened.txt"
+    editor = tmp_path / "editor.sh"
+    editor.write_text(f'#!/bin/sh\ntouch "{opened}"\nprintf "Broken\\n" >> "$1"\n')
+    editor.chmod(0o755)
+    monkeypatch.setenv("VISUAL", str(editor))
+    result = latte(*NEW, "--edit", "--summary", "w" * 501)
+    assert result.exit_code == 1
+    assert "is 501 characters long; the limit is 500" in result.output
+    assert not opened.exists()
+    assert complaints(session) == 0
+
+
 # {issue} and the customer's words ----------------------------------------------------------
 
 

@@ -164,9 +164,11 @@ def _open_new(
     from dataclasses import replace
 
     from latte_cli.cli import render
-    from latte_cli.services.complaints import open_complaint_noting
+    from latte_cli.services.complaints import check_given, open_complaint_noting
     from latte_cli.services.customers import customer_of
 
+    if edit:  # a summary that will be refused is refused before the editor opens
+        check_given(summary=request.summary)
     listen = _edit_text("listen", request.listen, kept="new-listen") if edit else request.listen
     request = replace(request, severity=request.severity or "medium", listen=listen)
     with _kept("new-listen", listen, edit, "--listen", "latte new"), g.session() as session:
