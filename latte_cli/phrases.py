@@ -11,9 +11,11 @@ rules are repeated in the phrase file's header for whoever edits it):
   the given name of "Family, Given"; a name of one word (or in a script written without
   spaces, like 李雷) is used whole, and so is a name that starts with a title ("Mr Smith").
   The `phrase_name` setting chooses first, full or none.
-- {issue} (`describe_issue`): a short neutral description. The complaint's summary when it
-  is one: at most 12 words, no first-person word (I, I'm, me, my, we, our, us, ...), which
-  would be the customer speaking. Otherwise "the CATEGORY problem" ("the delivery
+- {issue} (`describe_issue`): a short neutral description. The complaint's summary when the
+  agent wrote it and it is one: at most 12 words, no first-person word (I, I'm, me, my, we,
+  our, us, ...), which would be the customer speaking. A summary taken by default from the
+  first line of the customer's words is never used (the caller passes None: see
+  `services.complaints.agent_summary`). Otherwise "the CATEGORY problem" ("the delivery
   problem"). Its final full stop, "!" or "?" is dropped: the phrase supplies the punctuation.
 - Spliced in (`fill`): a value that starts a sentence gets a capital; {issue}, {action} and
   {change} after a comma lose their first capital ("again, we now pack ..."), unless their
@@ -183,6 +185,11 @@ def action_of(stages: Sequence[StageView]) -> str:
         if stage.stage == Stage.TAKE_ACTION.value:
             return action_text(stage.action_detail, stage.action_kind)
     return ""
+
+
+def listen_of(stages: Sequence[StageView]) -> str:
+    """The customer's words (the Listen text), to tell a summary taken from them."""
+    return next((s.text for s in stages if s.stage == Stage.LISTEN.value), "")
 
 
 def action_text(detail: str | None, kind: str | None) -> str:

@@ -332,7 +332,10 @@ def test_edited_phrase_library_is_used(
         '[acknowledge]\nguidance = "Say sorry first."\nphrases = ["Sorry {name}, about {issue}."]\n'
     )
     monkeypatch.setenv("LATTE_PHRASES", str(edited))
-    latte.ok("new", "--name", "Jo", "--channel", "phone", "--category", "b", "--listen", "Late")
+    latte.ok(
+        "new", "--name", "Jo", "--channel", "phone", "--category", "b", "--listen", "It is late",
+        "--summary", "Late",
+    )  # fmt: skip
     feed(pipe, ["1" + ENTER, ENTER])
 
     result = latte("resume", "1")

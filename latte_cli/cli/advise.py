@@ -15,6 +15,7 @@ from latte_cli.timeutil import parse_moment, utcnow
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from rich.console import Group
     from rich.table import Table
     from rich.text import Text
     from sqlmodel import Session
@@ -188,30 +189,67 @@ def advice_heading(advice: Advice, zone: tzinfo | None) -> str:
     )
 
 
-def advice_table(advice: Advice) -> Table:
-    from latte_cli.cli import render
+# A row whose Take action has no action kind (imported history): shown as this, never as if
+# "(none)" were an action; `--json` keeps "(none)" (docs/metrics.md, "Advice for the agent").
+NO_ACTION = "no action recorded"
 
-    table = render.narrow_table()
-    table.expand = False
-    for header, justify in (
-        ("action", "left"),
-        ("bought again", "right"),
-        ("95% range", "right"),
-        ("n", "right"),
-        ("median time", "right"),
-        (f"repeat ≤{advice.scope.repeat_days} d", "right"),
-    ):
-        table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    for row in advice.rows:
-        table.add_row(
-            render.visible(row.action_kind),
+
+def _cells(advice: Advice) -> tuple[list[str], list[list[str]]]:
+    """The headers and each row's cells: the action, then n beside the rate it counts."""
+    from latte_cli.cli import render
+    from latte_cli.services.advice import NO_KIND
+
+    headers = [
+        "action",
+        "n",
+        "bought again",
+        "95% range",
+        "median time",
+        f"repeat ≤{advice.scope.repeat_days} d",
+    ]
+    rows = [
+        [
+            NO_ACTION if row.action_kind == NO_KIND else render.visible(row.action_kind),
+            f"{row.repurchase.n:,}",
             percent(row.repurchase.rate),
             _interval(row.repurchase),
-            f"{row.repurchase.n:,}",
             duration(row.median_seconds),
             percent(row.repeat.rate) if row.repeat.n >= advice.scope.min_n else "—",
-        )
-    return table
+        ]
+        for row in advice.rows
+    ]
+    return headers, rows
+
+
+def advice_table(advice: Advice, width: int) -> Table | Group:
+    """The advice as a table, or, where the table would not fit `width`, one record per
+    action kind with each figure under its full header: no figure or its n is ever dropped
+    (docs/architecture.md, "80 columns")."""
+    from rich.cells import cell_len
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.text import Text
+
+    from latte_cli.cli import render
+
+    headers, rows = _cells(advice)
+    widths = [max(cell_len(c) for c in column) for column in zip(headers, *rows, strict=True)]
+    # No borders: a space either side of each cell except the table's outer edges.
+    if sum(widths) + 2 * (len(widths) - 1) <= width:
+        table = render.narrow_table()
+        table.expand = False
+        for index, header in enumerate(headers):
+            justify: Any = "left" if index == 0 else "right"
+            table.add_column(header, justify=justify, no_wrap=True)
+        for cells in rows:
+            table.add_row(*cells)
+        return table
+    records: list[Any] = []
+    for action, n, *figures in rows:
+        records.append(Text(f"{action} (n {n})", style="bold"))
+        for header, cell in zip(headers[2:], figures, strict=True):
+            records.append(Padding(Text(f"{header}: {cell}"), (0, 0, 0, 2)))
+    return Group(*records)
 
 
 def show_advice(advice: Advice, zone: tzinfo | None) -> None:
@@ -221,7 +259,7 @@ def show_advice(advice: Advice, zone: tzinfo | None) -> None:
 
     render.console.print(Text(advice_heading(advice, zone)))
     if advice.rows:
-        render.console.print(advice_table(advice))
+        render.console.print(advice_table(advice, render.console.width))
 
 
 def _rate_text(rate: Rate) -> str:

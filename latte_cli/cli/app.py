@@ -7,6 +7,7 @@ that `latte --help` starts fast.
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +38,18 @@ def _without_bool_placeholder(params: list[Any]) -> list[Any]:
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
     return params
+
+
+def unwrapped(help_text: str | None) -> str | None:
+    """A help text with each paragraph on one line, for rich to wrap at the terminal's width.
+
+    Docstrings are wrapped at 100 columns in the source; rich keeps those line breaks, so at 80
+    columns a paragraph broke after a few words (docs/architecture.md, "80 columns").
+    """
+    if not help_text:
+        return help_text
+    paragraphs = inspect.cleandoc(help_text).split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
 
 
 class VocabularyHelp(TyperCommand):
@@ -78,6 +91,8 @@ class LatteGroup(TyperGroup):
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            command.help = unwrapped(command.help)
         if command is not None and not isinstance(command, LatteGroup):
             _without_bool_placeholder(command.get_params(ctx))
         return command

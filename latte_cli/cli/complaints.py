@@ -127,9 +127,8 @@ def _guide_new(
                 "--guided asks questions and needs a terminal. Record the stages with "
                 "`latte step ID STAGE` instead."
             )
-        raise InvalidValue(
-            f"Missing {', '.join(missing)}. Pass them as options (see `latte new --help`)."
-        )
+        them = "them as options" if len(missing) > 1 else "it as an option"
+        raise InvalidValue(f"Missing {', '.join(missing)}. Pass {them} (see `latte new --help`).")
     from latte_cli.cli import guided as guide
     from latte_cli.services.complaints import check_given
 
@@ -140,6 +139,7 @@ def _guide_new(
         category=request.category or None,
         location=request.location,
         customer=request.customer,
+        summary=request.summary,
     )
     given = guide.Given(
         listen=request.listen or None,
@@ -164,9 +164,11 @@ def _open_new(
     from dataclasses import replace
 
     from latte_cli.cli import render
-    from latte_cli.services.complaints import open_complaint_noting
+    from latte_cli.services.complaints import check_given, open_complaint_noting
     from latte_cli.services.customers import customer_of
 
+    if edit:  # a summary that will be refused is refused before the editor opens
+        check_given(summary=request.summary)
     listen = _edit_text("listen", request.listen, kept="new-listen") if edit else request.listen
     request = replace(request, severity=request.severity or "medium", listen=listen)
     with _kept("new-listen", listen, edit, "--listen", "latte new"), g.session() as session:
@@ -620,7 +622,7 @@ def amend(
 ) -> None:
     """Correct what a recorded stage says; its time and order stay, the original is kept.
 
-    Example: latte amend 12 explain --root-cause carrier --reason "Picked the wrong cause"
+    Example: latte amend 12 explain --root-cause delivery --reason "Picked the wrong cause"
     """
     from latte_cli.cli import render
     from latte_cli.services.amend import Correction, amend_stage
@@ -697,7 +699,7 @@ def resume(
     ctx: typer.Context,
     complaint_id: Annotated[
         int | None,
-        typer.Argument(metavar="[ID]", help="The complaint's id. Default: pick one of mine."),
+        typer.Argument(metavar="ID", help="The complaint's id. Default: pick one of mine."),
     ] = None,
     followup_days: options.FollowupDays = None,
 ) -> None:

@@ -33,12 +33,14 @@ from latte_cli.phrases import (
     address,
     describe_issue,
     fill,
+    listen_of,
     load_phrases,
 )
 from latte_cli.services import team
 from latte_cli.services.complaints import (
     NewComplaint,
     StageInput,
+    agent_summary,
     open_complaint,
     parse_amount,
     record_stage,
@@ -131,6 +133,7 @@ class Conversation:
         self.guides = load_guides()
         self.complaint: Complaint | None = None
         self.customer_name = ""
+        self.listen = ""  # the customer's words: {issue} never reads them back
         self.action = ""
         self.ahead: dict[str, advise.Ahead] = {}
 
@@ -172,7 +175,7 @@ class Conversation:
         c = self.complaint
         return {
             "name": address(self.customer_name, self.g.settings().phrase_name),
-            "issue": describe_issue(c.summary, c.category) if c else "",
+            "issue": describe_issue(agent_summary(c.summary, self.listen), c.category) if c else "",
             "agent": self.g.agent,
             "days": str(self.days),
             "action": self.action,
@@ -351,6 +354,7 @@ class Conversation:
             customer=details,
             customer_id=customer.id if customer else None,
         )
+        self.listen = words
         with self.g.session() as session:
             self.complaint = open_complaint(
                 session,
@@ -479,6 +483,7 @@ class Conversation:
             )
         self.complaint = view.complaint
         self.customer_name = (view.customer.name if view.customer else None) or ""
+        self.listen = listen_of(view.stages)
         self.action = action_of(view.stages)
         render.show_timeline(view, self.g.tz)
         owner = view.complaint.assigned_agent
@@ -501,6 +506,7 @@ class Conversation:
         self.complaint = view.complaint
         customer = view.customer
         self.customer_name = (customer.name if customer else None) or ""
+        self.listen = listen_of(view.stages)
         self.action = action_of(view.stages)
         who = (customer.name or customer.ref) if customer else None
         render.console.print(

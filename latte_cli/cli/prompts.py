@@ -3,8 +3,9 @@
 Every prompt returns a plain value and never touches the database; the guided flow decides what
 to save. All of them use `.unsafe_ask()`, so Ctrl-C raises KeyboardInterrupt, and Ctrl-D (the
 end of input) raises EOFError at every prompt — text, select, confirm, multi-line — and the
-caller keeps what was completed. Tests hand a `Prompter` a prompt_toolkit pipe input and a
-DummyOutput to answer the questions headlessly.
+caller keeps what was completed. Esc then Enter, which finishes a multi-line answer, answers a
+select or a yes/no question as Enter does: never an empty answer. Tests hand a `Prompter` a
+prompt_toolkit pipe input and a DummyOutput to answer the questions headlessly.
 
 At 80 columns (docs/architecture.md, "80 columns"): a long answer goes on its own line below
 the question, so that it has the terminal's whole width; answers wrap at words, never inside
@@ -27,7 +28,8 @@ from prompt_toolkit.application import run_in_terminal
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.input import Input
-from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent, merge_key_bindings
+from prompt_toolkit.key_binding import KeyBindings, KeyPress, KeyPressEvent, merge_key_bindings
+from prompt_toolkit.keys import Keys
 from prompt_toolkit.layout.processors import Processor, Transformation, TransformationInput
 from prompt_toolkit.layout.utils import explode_text_fragments
 from prompt_toolkit.output import Output
@@ -137,6 +139,21 @@ def _exit_on_ctrl_d() -> KeyBindings:
     @bindings.add("c-d", eager=True)
     def _(event: KeyPressEvent) -> None:
         event.app.exit(exception=EOFError, style="class:aborting")
+
+    return bindings
+
+
+def _esc_enter_is_enter() -> KeyBindings:
+    """Esc then Enter at a choice answers as Enter does (the pointed choice, the default).
+
+    The multi-line questions teach Esc then Enter to finish; at a select or a yes/no question
+    prompt_toolkit would otherwise accept the empty text line under it, which is no answer.
+    """
+    bindings = KeyBindings()
+
+    @bindings.add("escape", "enter", eager=True)
+    def _(event: KeyPressEvent) -> None:
+        event.key_processor.feed(KeyPress(Keys.ControlM, "\r"), first=True)
 
     return bindings
 
@@ -271,11 +288,17 @@ class Prompter:
             use_shortcuts=len(options) <= 36,
             **self._io(),
         )
-        return choices[int(self._ask(question))][1]
+        answer = self._ask(question, _esc_enter_is_enter())
+        while not isinstance(answer, int):  # not a choice: asked again, never a crash
+            answer = self._ask(question, _esc_enter_is_enter())
+        return choices[answer][1]
 
     def confirm(self, message: str, *, default: bool = True) -> bool:
         question = questionary.confirm(message, default=default, **self._io())
-        return bool(self._ask(question))
+        answer = self._ask(question, _esc_enter_is_enter())
+        while not isinstance(answer, bool):  # not a yes or a no: asked again
+            answer = self._ask(question, _esc_enter_is_enter())
+        return answer
 
     def search(
         self,

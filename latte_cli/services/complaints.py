@@ -44,6 +44,10 @@ from latte_cli.workflow import Stage
 # The customer's words and stage texts; the same limit as `latte import` (docs/architecture.md,
 # "Batch import").
 MAX_TEXT = 1_000_000
+# A summary is one line for lists: the same limit as `latte import`'s summary column.
+MAX_SUMMARY = 500
+# Without a summary, the first line of the customer's words, cut to this many characters.
+DEFAULT_SUMMARY_CHARS = 120
 MAX_AMOUNT = Decimal(workflow.MAX_CENTS) / 100
 # An amount as a person types it: digits, and a point with decimals (12, 12.5, 12.50, .5).
 _PLAIN = re.compile(r"\d+(?:\.\d*)?|\.\d+", re.ASCII)
@@ -82,6 +86,32 @@ def _required(value: str | None, what: str, flag: str, limit: int = MAX_TEXT) ->
     if len(value) > limit:
         raise InvalidValue(f"{what} is longer than {limit} characters. Shorten it.")
     return value
+
+
+def _summary(value: str | None) -> str:
+    """The summary the agent gave, stripped; InvalidValue if longer than MAX_SUMMARY (never cut:
+    `latte import` refuses it too)."""
+    value = (value or "").strip()
+    if len(value) > MAX_SUMMARY:
+        raise InvalidValue(
+            f"The summary is {len(value)} characters long; the limit is {MAX_SUMMARY}. "
+            "Shorten --summary."
+        )
+    return value
+
+
+def default_summary(listen: str) -> str:
+    """The summary of a complaint opened without one: the first line of the customer's words."""
+    return listen.strip().splitlines()[0][:DEFAULT_SUMMARY_CHARS] if listen.strip() else ""
+
+
+def agent_summary(summary: str | None, listen: str | None) -> str | None:
+    """`summary` when the agent wrote it; None when it is `default_summary` of `listen`, the
+    customer's own words, which phrases never read back to them (docs/architecture.md, "One
+    rule, one place")."""
+    if not summary or (listen is not None and summary == default_summary(listen)):
+        return None
+    return summary
 
 
 def _at(at: datetime | None, now: datetime) -> datetime:
@@ -169,8 +199,10 @@ def check_given(
     category: str | None = None,
     location: str | None = None,
     customer: CustomerDetails | None = None,
+    summary: str | None = None,
 ) -> None:
     """Refuse bad values given up front, before an agent spends time answering prompts."""
+    _summary(summary)
     if channel:
         vocabulary.parse("channel", channel)
     if severity:
@@ -243,7 +275,7 @@ def open_complaint_noting(
     severity = vocabulary.parse("severity", new.severity)
     category = _required(new.category, "The category", "--category", limit=100).lower()
     listen = _required(new.listen, "The customer's words (Listen)", "--listen")
-    summary = (new.summary or "").strip() or listen.splitlines()[0][:120]
+    summary = _summary(new.summary) or default_summary(listen)
     customer: Customer | None
     notes: tuple[DetailNote, ...] = ()
     if new.customer_id is not None:
@@ -265,7 +297,7 @@ def open_complaint_noting(
         category=category,
         location=clean_text(new.location, limit=100, what="The location"),
         severity=severity,
-        summary=summary[:500],
+        summary=summary,
         opened_by=agent,
         opened_at=opened_at,
         opened_epoch=epoch(opened_at),
