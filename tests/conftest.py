@@ -67,7 +67,8 @@ def postgres_server() -> Iterator[PostgresServer]:
 @pytest.fixture(autouse=True)
 def latte_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Point LATTE_DB at a new SQLite file, LATTE_CONFIG at a config file that does not exist
-    yet, and fix agent, zone and terminal for each test."""
+    yet, the user's data folder at a new folder, and fix agent, zone and terminal for each
+    test."""
     url = f"sqlite:///{tmp_path / 'latte.db'}"
     monkeypatch.setenv("LATTE_DB", url)
     monkeypatch.setenv("LATTE_CONFIG", str(tmp_path / "config" / "config.toml"))
@@ -75,6 +76,9 @@ def latte_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("LATTE_TZ", "UTC")
     monkeypatch.setenv("COLUMNS", "80")
     monkeypatch.setenv("NO_COLOR", "1")
+    # The user's data folder (the texts a refused command keeps, the default database) is the
+    # test's own: a text one test leaves must not reach another's run.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.delenv("LATTE_DEBUG", raising=False)
     yield url
     db.dispose_engines()
