@@ -276,3 +276,13 @@ def _utc(moment: datetime) -> datetime:
     # Aware times in one zone subtract as wall-clock times; in UTC every hour is an hour, also
     # across a daylight-saving change.
     return moment.astimezone(UTC) if moment.tzinfo is not None else moment
+
+
+# A complaint opened without a summary takes the first line of the customer's words, cut here:
+# `latte new` and `latte import` alike.
+DEFAULT_SUMMARY_CHARS = 120
+
+
+def default_summary(listen: str) -> str:
+    """The summary of a complaint opened without one: the first line of the customer's words."""
+    return listen.strip().splitlines()[0][:DEFAULT_SUMMARY_CHARS] if listen.strip() else ""

@@ -36,7 +36,7 @@ from latte_cli.importer.fields import Amounts, Bad, choice, text
 from latte_cli.importer.search_hold import documents_once
 from latte_cli.models import Complaint, StageRecord
 from latte_cli.timeutil import epoch
-from latte_cli.workflow import STAGES, Stage
+from latte_cli.workflow import STAGES, Stage, default_summary
 
 # The customer's words and stage texts: no real complaint is refused for length
 # (docs/architecture.md, "Batch import"); the CSV reader's field limit is the same.
@@ -213,7 +213,7 @@ class ComplaintKind:
         if not listen and not summary:
             raise Bad("listen", "is empty, and so is summary: give the customer's words")
         listen = listen or summary or ""
-        summary = summary or listen.splitlines()[0][:120]
+        summary = summary or default_summary(listen)
         agent = text(get("agent", ""), "agent", limit=100)
         times = run.times
         opened_at = times(c["opened_at"], "opened_at")

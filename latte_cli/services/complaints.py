@@ -39,15 +39,13 @@ from latte_cli.services.customers import (
 )
 from latte_cli.services.eventlog import log_event
 from latte_cli.timeutil import epoch, utcnow
-from latte_cli.workflow import Stage
+from latte_cli.workflow import Stage, default_summary
 
 # The customer's words and stage texts; the same limit as `latte import` (docs/architecture.md,
 # "Batch import").
 MAX_TEXT = 1_000_000
 # A summary is one line for lists: the same limit as `latte import`'s summary column.
 MAX_SUMMARY = 500
-# Without a summary, the first line of the customer's words, cut to this many characters.
-DEFAULT_SUMMARY_CHARS = 120
 MAX_AMOUNT = Decimal(workflow.MAX_CENTS) / 100
 # An amount as a person types it: digits, and a point with decimals (12, 12.5, 12.50, .5).
 _PLAIN = re.compile(r"\d+(?:\.\d*)?|\.\d+", re.ASCII)
@@ -98,11 +96,6 @@ def _summary(value: str | None) -> str:
             "Shorten --summary."
         )
     return value
-
-
-def default_summary(listen: str) -> str:
-    """The summary of a complaint opened without one: the first line of the customer's words."""
-    return listen.strip().splitlines()[0][:DEFAULT_SUMMARY_CHARS] if listen.strip() else ""
 
 
 def agent_summary(summary: str | None, listen: str | None) -> str | None:
