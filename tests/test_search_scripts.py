@@ -56,6 +56,10 @@ def test_a_word_is_found_with_and_without_its_marks(latte: Latte, db_url: str) -
             assert found(latte, text) == both, (word, text)
     integrity(db_url)
     latte.ok("db", "check")
+    # A rebuild builds the same documents: the check still agrees, the words are still found.
+    latte.ok("db", "rebuild-search")
+    latte.ok("db", "check")
+    assert found(latte, "δεμα") == found(latte, "Δέμα") != set()
 
 
 def test_the_testers_greek_names_and_words(latte: Latte, db_url: str) -> None:
