@@ -8,7 +8,8 @@ customer's name, email and phone. Triggers keep
 it current, so every writer (commands, the importer, forgetting, merging) is covered.
 
 A search text is folded as `identity.fold` folds names (case, diacritics, ł, ø, ß) and split
-into words at anything that is not a letter or a digit, as both indexes split their text;
+into words at anything that is not a letter or a digit, as both indexes split their text
+(each index folds at least the letters with marks a query meets: revisions 0008 and 0021);
 every word must occur; a last word ending in `*` (three letters or more) also matches the
 words it starts. A text that looks
 like a phone number (`identity.search_terms`) also finds the customers whose phone has those
