@@ -123,6 +123,15 @@ class State:
         return self.merged_into is not None
 
 
+def status(stage_due: str | None, merged_into: int | None) -> str:
+    """A complaint's status as every view and filter names it (docs/architecture.md, "One
+    rule, one place"): `merged` for a duplicate merged into another (closed for good, its
+    target carries on), else `open` while a stage is due, else `resolved`."""
+    if merged_into is not None:
+        return "merged"
+    return "open" if stage_due else "resolved"
+
+
 def next_stage(stage: Stage) -> Stage | None:
     index = STAGES.index(stage)
     return STAGES[index + 1] if index + 1 < len(STAGES) else None

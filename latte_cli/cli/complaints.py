@@ -385,7 +385,8 @@ def list_(
     status: Annotated[
         str | None,
         typer.Option(
-            help="open, resolved or all.  [default: open; all with --all]", show_default=False
+            help="open, resolved, merged or all.  [default: open; all with --all]",
+            show_default=False,
         ),
     ] = None,
     stage: Annotated[str | None, typer.Option(help="Only complaints with this stage due.")] = None,

@@ -476,6 +476,11 @@ class Conversation:
             note = team.unread_transfer(session, complaint_id=complaint_id, agent=self.g.agent)
         if note is not None:
             render.show_transfer_note(note, self.g.tz)
+        if (into := view.complaint.merged_into) is not None:
+            raise InvalidValue(
+                f"Complaint {complaint_id} was merged into complaint {into}: nothing to "
+                f"continue here. Continue that one with `latte resume {into}`."
+            )
         if view.complaint.stage_due is None:
             raise InvalidValue(
                 f"Complaint {complaint_id} is resolved: nothing to continue. Reopen it with "

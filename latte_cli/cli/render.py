@@ -128,9 +128,7 @@ def customer_json(customer: Customer | None) -> dict[str, Any] | None:
 
 
 def complaint_status(complaint: Complaint) -> str:
-    if complaint.merged_into is not None:
-        return "merged"
-    return "open" if complaint.stage_due else "resolved"
+    return workflow.status(complaint.stage_due, complaint.merged_into)
 
 
 def complaint_json(complaint: Complaint, customer: Customer | None) -> dict[str, Any]:
@@ -322,7 +320,10 @@ def plain(value: object) -> Text:
     return Text("" if value is None else visible(str(value)))
 
 
-def status_label(stage_due: str | None) -> Text:
+def status_label(stage_due: str | None, merged_into: int | None = None) -> Text:
+    """The stage due, else the status (`workflow.status`): a duplicate names its target."""
+    if merged_into is not None:
+        return Text(f"merged into {merged_into}", style="yellow")
     if stage_due is None:
         return Text("resolved", style="green")
     return Text(stage_due, style="yellow")
@@ -341,11 +342,7 @@ def show_timeline(view: Timeline, zone: tzinfo | None) -> None:
             )
             or "unnamed"
         )
-    status = (
-        Text(f"merged into {c.merged_into}", style="yellow")
-        if c.merged_into is not None
-        else status_label(c.stage_due)
-    )
+    status = status_label(c.stage_due, c.merged_into)
     console.print(Text(f"Complaint {c.id}", style="bold"), "·", status)
     if view.merged_from:
         merged = ", ".join(f"#{i}" for i in view.merged_from)
@@ -587,8 +584,9 @@ def show_list(
     table.add_column("Agent", width=8, overflow="fold")
     table.add_column("Summary", overflow="fold", ratio=1)
     for row in rows:
-        status = status_label(row.stage_due)
-        status.append(_list_deadline(row.deadline, row.overdue_by(sla_hours, now)))
+        status = status_label(row.stage_due, row.merged_into)
+        if row.merged_into is None:  # a duplicate works to no deadline: its target does
+            status.append(_list_deadline(row.deadline, row.overdue_by(sla_hours, now)))
         table.add_row(
             str(row.id),
             short_when(row.opened_at, zone, now),
@@ -662,7 +660,7 @@ def show_search(hits: list[Hit], zone: tzinfo | None, *, text: str, now: datetim
             str(hit.complaint_id),
             short_when(hit.opened_at, zone, now),
             Text(hit.customer_name or hit.customer_ref or "—"),
-            status_label(hit.stage_due),
+            status_label(hit.stage_due, hit.merged_into),
             snippet,
         )
     console.print(table)
@@ -746,7 +744,7 @@ def show_customer(history: CustomerHistory, zone: tzinfo | None) -> None:
         table.add_column("Outcome", width=11)
         table.add_column("Summary", overflow="fold", ratio=1)
         for p in history.complaints:
-            outcome = status_label(p.stage_due)
+            outcome = status_label(p.stage_due, p.merged_into)
             if p.nps is not None:
                 outcome.append(f" · NPS {p.nps}")
             table.add_row(
@@ -783,7 +781,7 @@ def customer_history_json(history: CustomerHistory) -> dict[str, Any]:
                 "opened_at": iso(p.opened_at),
                 "category": p.category,
                 "summary": p.summary,
-                "status": "open" if p.stage_due else "resolved",
+                "status": workflow.status(p.stage_due, p.merged_into),
                 "stage_due": p.stage_due,
                 "action_kind": p.action_kind,
                 "resolved_at": iso(p.resolved_at),

@@ -18,7 +18,7 @@ def search(
         str, typer.Argument(help="Words the customer or an agent wrote, a name, email or phone.")
     ],
     customer: Annotated[str | None, typer.Option(help="Only this customer's (ref).")] = None,
-    status: Annotated[str, typer.Option(help="open, resolved or all.")] = "all",
+    status: Annotated[str, typer.Option(help="open, resolved, merged or all.")] = "all",
     since: options.Since = None,
     until: options.Until = None,
     limit: Annotated[int, typer.Option(help="At most this many complaints.")] = 20,

@@ -55,6 +55,7 @@ from latte_cli.advice import (
     Urgency,
     ranked,
 )
+from latte_cli.errors import StageOutOfOrder
 from latte_cli.services.complaints import get_complaint
 from latte_cli.timeutil import utcnow
 
@@ -399,6 +400,12 @@ def advise(
     """The advice for complaint `complaint_id`: its category's complaints, else (when no
     action kind there has `min_n` decided outcomes) every category's."""
     complaint = get_complaint(session, complaint_id)
+    if (into := complaint.merged_into) is not None:
+        # A duplicate takes no action: its target does (docs/architecture.md, "Merges").
+        raise StageOutOfOrder(
+            f"Complaint {complaint_id} was merged into complaint {into}: no action is taken "
+            f"on it. Ask for the advice on that one: latte advise {into}"
+        )
     moment = as_of or utcnow()
     scope = _scope(
         complaint.category, as_of=moment, months=months, window_days=window_days, min_n=min_n

@@ -493,6 +493,7 @@ class PastComplaint:
     resolved_at: datetime | None
     nps: int | None
     satisfied: bool | None
+    merged_into: int | None = None
 
 
 @dataclass(frozen=True)
@@ -547,6 +548,7 @@ def customer_history(
             resolved_at=complaint.resolved_at,
             nps=followup.nps if followup else None,
             satisfied=followup.satisfied if followup else None,
+            merged_into=complaint.merged_into,
         )
         for complaint, followup in rows
     ]

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Table, func, select
 
-from latte_cli import events
+from latte_cli import events, workflow
 from latte_cli.models import Complaint, Customer, Event, FollowUp, Purchase, StageRecord
 from latte_cli.workflow import STAGES, Stage
 
@@ -243,7 +243,7 @@ def _complaint_row(row: Any, stages: dict[str, Any], followup: Any) -> dict[str,
         "summary": row["summary"],
         "listen": listen["text"] if listen else None,
         "agent": row["assigned_agent"],
-        "status": "open" if row["stage_due"] else "resolved",
+        "status": workflow.status(row["stage_due"], row["merged_into"]),
         "stage_due": row["stage_due"],
         "opened_at": iso(row["opened_at"]),
     }

@@ -200,8 +200,11 @@ def timeline(session: Session, complaint_id: int, now: datetime | None = None) -
 
 
 class Status(StrEnum):
+    """The statuses of `workflow.status`, and all of them."""
+
     OPEN = "open"
     RESOLVED = "resolved"
+    MERGED = "merged"
     ALL = "all"
 
 
@@ -333,10 +336,12 @@ class ComplaintRow:
     action_kind: str | None
     reopen_count: int
     deadline: DeadlineView | None = None
+    # The complaint this duplicate was merged into (`latte merge`).
+    merged_into: int | None = None
 
     @property
     def status(self) -> str:
-        return "open" if self.stage_due else "resolved"
+        return workflow.status(self.stage_due, self.merged_into)
 
     def overdue_by(self, sla_hours: float, now: datetime) -> timedelta | None:
         if self.stage_due is None:
@@ -358,7 +363,12 @@ def _filtered(statement: Any, filters: ListFilter, now: datetime) -> Any:
     if filters.status is Status.OPEN or filters.overdue:
         statement = statement.where(is_open())
     elif filters.status is Status.RESOLVED:
-        statement = statement.where(col(Complaint.stage_due).is_(None))
+        # A merged duplicate has no stage due either (`workflow.status`).
+        statement = statement.where(
+            col(Complaint.stage_due).is_(None), col(Complaint.merged_into).is_(None)
+        )
+    elif filters.status is Status.MERGED:
+        statement = statement.where(col(Complaint.merged_into).is_not(None))
     if filters.stage_due:
         stage = workflow.parse_choice(Stage, filters.stage_due, what="Stage")
         statement = statement.where(Complaint.stage_due == stage.value)
@@ -478,6 +488,7 @@ def list_complaints(
             action_kind=c.action_kind,
             reopen_count=c.reopen_count,
             deadline=deadline_view(c, now),
+            merged_into=c.merged_into,
         )
         for c, cu in session.exec(statement).all()
     ]
