@@ -108,3 +108,38 @@ def test_a_wrong_amount_read_from_the_kept_summary_is_named(shop: Latte, db_url:
     shop.ok("db", "rebuild-summary")
     for report in REPORTS:
         _refused(shop, report, purchase, "'abc'")
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(
+    ("value", "shown"), [("'abc'", "'abc'"), ("12.5", "12.5"), ("-500", "-500")]
+)
+def test_the_customer_screen_names_a_wrong_amount(
+    shop: Latte, db_url: str, value: str, shown: str
+) -> None:
+    """`latte customer show` lists the customer's last purchases: one another program wrote
+    wrong is named as the reports name it, not an unexpected failure."""
+    purchase, _ = _kept_purchase(db_url)
+    with db.get_engine(db_url).connect() as conn:
+        ref = conn.execute(
+            text(
+                "SELECT c.ref FROM customer c JOIN purchase p ON p.customer_id = c.id "
+                f"WHERE p.id = {purchase}"
+            )
+        ).scalar_one()
+        latest = conn.execute(
+            text(
+                "SELECT id FROM purchase WHERE customer_id = "
+                f"(SELECT customer_id FROM purchase WHERE id = {purchase}) "
+                "ORDER BY purchased_epoch DESC LIMIT 1"
+            )
+        ).scalar_one()
+    shop.ok("customer", "show", ref)
+    _set_amount(db_url, latest, value)
+    result = shop("customer", "show", ref)
+    assert result.exit_code == 1, result.output
+    assert "unexpected" not in result.output
+    assert result.stderr.strip().splitlines() == [
+        f"Error: purchase {latest} has an amount no import writes ({shown}); run "
+        "`latte db check` and correct it."
+    ]

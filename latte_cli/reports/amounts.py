@@ -77,8 +77,19 @@ def refuse_wrong_amounts(conn: Connection) -> None:
         .limit(1)
     ).first()
     if found is not None:
-        purchase_id, value = found
-        raise InvalidValue(
-            f"purchase {purchase_id} has an amount no import writes ({value!r}); run "
-            "`latte db check` and correct it."
-        )
+        raise wrong_amount_error(*found)
+
+
+def is_wrong(value: Any) -> bool:
+    """`wrong_amount` for one value read back (what SQLite hands over for another program's
+    text or fraction)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return True
+    return not 0 <= value <= workflow.MAX_CENTS
+
+
+def wrong_amount_error(purchase_id: int, value: Any) -> InvalidValue:
+    return InvalidValue(
+        f"purchase {purchase_id} has an amount no import writes ({value!r}); run "
+        "`latte db check` and correct it."
+    )

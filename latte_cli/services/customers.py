@@ -13,6 +13,7 @@ from latte_cli import identity
 from latte_cli.errors import InvalidValue, NotFound
 from latte_cli.events import CustomerEditedDetails, Details
 from latte_cli.models import Complaint, Customer, FollowUp, Purchase
+from latte_cli.reports.amounts import is_wrong, wrong_amount_error
 from latte_cli.services.eventlog import log_event
 from latte_cli.timeutil import utcnow
 
@@ -558,6 +559,10 @@ def customer_history(
         .order_by(col(Purchase.purchased_epoch).desc())
         .limit(purchases)
     ).all()
+    for purchase in bought:
+        # Another program's value (text, a fraction) would fail the screen's arithmetic.
+        if is_wrong(purchase.amount_cents):
+            raise wrong_amount_error(purchase.id or 0, purchase.amount_cents)
     last_nps = next((c.nps for c in complaints if c.nps is not None), None)
     return CustomerHistory(
         customer=customer,
