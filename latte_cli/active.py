@@ -199,15 +199,14 @@ def _claim(conn: Connection, cursor: Any, customers: Sequence[int]) -> list[int]
 # The transaction-level advisory lock on `active_slot` (PostgreSQL), taken before a
 # recomputation changes the slots and held until its commit: one writer changes the slots
 # at a time (docs/architecture.md, "Active customers"). Two recomputations moving shared
-# slots in different orders would deadlock. An upsert in slot order alone would rely on the
-# server taking the rows' locks in the order of the INSERT's SELECT, which is practice, not
-# a documented guarantee; locking the existing rows first (SELECT ... ORDER BY slot FOR
+# slots in different orders would deadlock. An upsert in slot order relied on the server
+# taking the rows' locks in the order of the INSERT's SELECT, which is practice, not a
+# documented guarantee; locking the existing rows first (SELECT ... ORDER BY slot FOR
 # UPDATE, documented) leaves the new slot rows, whose inserts wait on each other in the
 # insert's order again; a lock per slot would take tens of thousands of entries of the
 # server's shared lock table at an import's end (sized, by default, at 64 per allowed
-# connection). It is waited for: it is the last lock a recomputation takes, and writers
-# that change no purchase never take it; the slots are the last thing written, so one lock
-# costs one statement and little waiting.
+# connection). The slots are the last thing a recomputation writes, so one lock costs one
+# statement and little waiting, and writers that change no purchase never take it.
 SLOT_LOCK = 7418237
 
 # The slot (epoch // 900, rounded down as Python's // is) of an epoch column, in SQL.
