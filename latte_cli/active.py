@@ -196,19 +196,6 @@ def _claim(conn: Connection, cursor: Any, customers: Sequence[int]) -> list[int]
     return wanted
 
 
-# The transaction-level advisory lock on `active_slot` (PostgreSQL), taken before a
-# recomputation changes the slots and held until its commit: one writer changes the slots
-# at a time (docs/architecture.md, "Active customers"). Two recomputations moving shared
-# slots in different orders would deadlock. An upsert in slot order relied on the server
-# taking the rows' locks in the order of the INSERT's SELECT, which is practice, not a
-# documented guarantee; locking the existing rows first (SELECT ... ORDER BY slot FOR
-# UPDATE, documented) leaves the new slot rows, whose inserts wait on each other in the
-# insert's order again; a lock per slot would take tens of thousands of entries of the
-# server's shared lock table at an import's end (sized, by default, at 64 per allowed
-# connection). The slots are the last thing a recomputation writes, so one lock costs one
-# statement and little waiting, and writers that change no purchase never take it.
-SLOT_LOCK = 7418237
-
 # The slot (epoch // 900, rounded down as Python's // is) of an epoch column, in SQL.
 SLOT_OF = f"CASE WHEN {{0}} >= 0 THEN {{0}} / {SLOT} ELSE -(({SLOT - 1} - {{0}}) / {SLOT}) END"
 
@@ -220,8 +207,7 @@ SLOT_OF = f"CASE WHEN {{0}} >= 0 THEN {{0}} / {SLOT} ELSE -(({SLOT - 1} - {{0}})
 # year after its last. Of purchases in the same second only one can start a stretch, which
 # one depends on the order the server gives them; the count runs over peers (the default
 # frame, RANGE), so all of them get the same number whatever that order. The slot rows are
-# upserted while no other transaction can write them (`SLOT_LOCK`), in slot order only to
-# keep neighbouring index entries together.
+# upserted in slot order: concurrent recomputations take their locks in one order.
 RECOMPUTE = f"""
 WITH marked AS (
     SELECT customer_id, purchased_epoch AS t,
@@ -250,9 +236,9 @@ ON CONFLICT (slot) DO UPDATE SET change = active_slot.change + excluded.change
 
 def _recompute_on_server(cursor: Any, customers: list[int]) -> None:
     """Recompute these customers' stretches on PostgreSQL in two statements: their old
-    stretches deleted, with the slot changes taking them out summed (one row back), then,
-    holding `SLOT_LOCK`, `RECOMPUTE`. Two statements, as a fresh stretch may have an old
-    one's key: within one statement the insert could run before the delete."""
+    stretches deleted, with the slot changes taking them out summed (one row back), then
+    `RECOMPUTE`. Two statements, as a fresh stretch may have an old one's key: within one
+    statement the insert could run before the delete."""
     cursor.execute(
         f"""WITH old AS (
             DELETE FROM active_stretch WHERE customer_id = ANY(CAST(%(customers)s AS bigint[]))
@@ -268,7 +254,6 @@ def _recompute_on_server(cursor: Any, customers: list[int]) -> None:
         {"customers": customers},
     )
     slots, changes = cursor.fetchone()
-    cursor.execute("SELECT pg_advisory_xact_lock(%s)", (SLOT_LOCK,))
     cursor.execute(
         RECOMPUTE, {"customers": customers, "year": YEAR, "slots": slots, "changes": changes}
     )
