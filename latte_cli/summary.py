@@ -23,6 +23,7 @@ Values are arrays of little-endian integers (int32 seconds of the day, int64 dur
 from __future__ import annotations
 
 import sys
+import time
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -200,6 +201,28 @@ def pending(conn: Connection) -> list[Change]:
     return [_change_of(row) for row in _pending_rows(conn)]
 
 
+# The transaction-level advisory lock that lets one fold run at a time on PostgreSQL, held to
+# the commit (docs/architecture.md, "Storage"). Folds claim queue rows (DELETE ... RETURNING),
+# queue customers again and upsert summary rows; two at once could each wait for a row the
+# other had claimed or inserted ("deadlock detected" under eight agents at once).
+FOLD_LOCK = 7418238
+# How long a fold waits for the lock before it folds without it, as folds did before: a
+# fold is short (milliseconds for an agent, one batch for an import), and a transaction that
+# holds the lock while waiting for this one (one program with two connections) is never
+# waited for forever.
+FOLD_WAIT = 2.0
+
+
+def serialise_folds(conn: Connection) -> None:
+    """On PostgreSQL, wait (at most FOLD_WAIT seconds) until no other transaction folds."""
+    if conn.dialect.name != "postgresql":
+        return
+    give_up = time.monotonic() + FOLD_WAIT
+    try_lock = f"SELECT pg_try_advisory_xact_lock({FOLD_LOCK})"
+    while not conn.exec_driver_sql(try_lock).scalar() and time.monotonic() < give_up:
+        time.sleep(0.002)
+
+
 def fold(conn: Connection) -> int:
     """Move the pending changes into `report_day` and the deadlines kept per day
     (`deadline_days.fold`, revision 0018), and the cohort summary's into `report_cohort` and
@@ -209,6 +232,7 @@ def fold(conn: Connection) -> int:
     double-count nor deadlock (see `_apply` for why a fold never deletes a day row there)."""
     from latte_cli import cohort, deadline_days
 
+    serialise_folds(conn)
     queued = cohort.fold(conn)
     change = table("report_change")
     if conn.execute(select(change.c.id).limit(1)).first() is None:
