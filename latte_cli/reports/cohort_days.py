@@ -12,19 +12,22 @@ day is read or decoded twice and no more than a chunk of decoded days is held at
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection
 
 from latte_cli import cohort
-from latte_cli.reports.fix_queries import window_over_after
+from latte_cli.reports.fix_queries import kept_pair_texts, window_over_after
 from latte_cli.reports.periods import Period
 
 Ints = npt.NDArray[np.int64]
+T = TypeVar("T")
 DAY = cohort.DAY
 # The layouts of `cohort.RECORD`, `cohort.SCORE`, `cohort.REMEDY` and `cohort.CHANGE`
 # (packed, little-endian).
@@ -160,6 +163,26 @@ class Source:
     repeat: int
     summed_before: int | None = None
 
+    def look_up(self, name: str, lo: int, last: int) -> Any:
+        """The texts of one outcome look-up (`bought`, `again` or `pairs`) of the records
+        first resolved in [lo, last]: SQL only, so that `read` can run it in its reading
+        thread (`ahead`) while the caller decodes and groups the chunk before."""
+        if name == "bought":
+            if self.window <= cohort.KEPT_WINDOW:
+                return cohort.bought_and_kept(
+                    self.conn, lo, last, self.window, self.as_of, self.summed_before
+                )
+            return cohort.bought(self.conn, lo, last, self.window, self.as_of), None, None
+        if name == "again":
+            return cohort.came_again(self.conn, lo, last, self.repeat, self.as_of)
+        assert name == "pairs"
+        return list(
+            kept_pair_texts(
+                self.conn, lo, last, self.as_of, window=self.window,
+                summed_before=self.summed_before,
+            )
+        )  # fmt: skip
+
 
 @dataclass
 class Chunk:
@@ -180,6 +203,14 @@ class Chunk:
     _by_id: tuple[Ints, Ints] | None = None
     _summed: tuple[Ints, Ints] | None = None
     _inside: tuple[npt.NDArray[np.bool_], Any] | None = None
+    _pairs: tuple[Ints, Ints, Ints] | None = None
+    # The texts of the outcome look-ups already made (`Source.look_up`), by name.
+    looked_up: dict[str, Any] = field(default_factory=dict)
+
+    def _look_up(self, name: str) -> Any:
+        if name in self.looked_up:
+            return self.looked_up.pop(name)
+        return self.source.look_up(name, self.lo, self.last)
 
     def speed(self) -> tuple[Ints, Ints]:
         """Per record: (resolution seconds, speed bucket), computed once for every family."""
@@ -208,17 +239,12 @@ class Chunk:
         up to `cohort.KEPT_WINDOW`, with the revenue kept summed at write time when asked
         (`summed`), else over `ix_report_outcome_bought`."""
         if "bought" not in self._found:
-            s = self.source
-            if s.window <= cohort.KEPT_WINDOW:
-                text, alone, cents_text = cohort.bought_and_kept(
-                    s.conn, self.lo, self.last, s.window, s.as_of, s.summed_before
-                )
+            text, alone, cents_text = self._look_up("bought")
+            if alone is not None:
                 ids, cents = integers(alone), integers(cents_text)
                 assert len(ids) == len(cents)  # one aggregate's rows, in one order
                 at, found = self.record_of(ids)
                 self._summed = (at[found], cents[found])
-            else:
-                text = cohort.bought(s.conn, self.lo, self.last, s.window, s.as_of)
             self._found["bought"] = self.marked(integers(text))
         return self._found["bought"]
 
@@ -231,9 +257,7 @@ class Chunk:
     def again(self) -> npt.NDArray[np.bool_]:
         """Per record: its customer complained again within the repeat window, by as-of."""
         if "again" not in self._found:
-            s = self.source
-            ids = integers(cohort.came_again(s.conn, self.lo, self.last, s.repeat, s.as_of))
-            self._found["again"] = self.marked(ids)
+            self._found["again"] = self.marked(integers(self._look_up("again")))
         return self._found["again"]
 
     def marked(self, ids: Ints) -> npt.NDArray[np.bool_]:
@@ -244,6 +268,20 @@ class Chunk:
         marked = np.zeros(len(self.records), np.bool_)
         marked[at[found]] = True
         return marked
+
+    def pairs(self) -> tuple[Ints, Ints, Ints]:
+        """(complaint, purchase id, cents) of the revenue kept pairs of the chunk's range that
+        are not summed at write time (`fix_queries.kept_pair_texts`, with the read's window
+        and `Source.summed_before`), in one order."""
+        if self._pairs is None:
+            parts = [[integers(text) for text in three] for three in self._look_up("pairs")]
+            if parts:
+                cid, pid, cents = (np.concatenate(column) for column in zip(*parts, strict=True))
+            else:
+                cid = pid = cents = np.zeros(0, np.int64)
+            assert len(cid) == len(pid) == len(cents)  # one aggregate's rows, in one order
+            self._pairs = (cid, pid, cents)
+        return self._pairs
 
     def inside(self) -> tuple[npt.NDArray[np.bool_], Any]:
         """(per record: in one of the periods, the records that are), computed once for
@@ -257,7 +295,8 @@ class Chunk:
 class Family(Protocol):
     """A figure family fed by `read`: the code columns and blobs it needs, and what it does
     with each chunk. One with a true attribute `summed` is handed the revenue kept summed at
-    write time (`Chunk.summed`)."""
+    write time (`Chunk.summed`); one with an attribute `lookups` names the chunk's outcome
+    look-ups it uses (`Source.look_up`), which `read` makes in its reading thread."""
 
     @property
     def columns(self) -> Sequence[int]: ...
@@ -288,9 +327,57 @@ def read(
     summed = window == cohort.KEPT_WINDOW and any(getattr(f, "summed", False) for f in families)
     summed_before = window_over_after(as_of, window) if summed else None
     source = Source(conn, as_of, window, repeat, summed_before)
-    for chunk in _chunks(conn, periods, as_of, texts, columns, blobs, source):
+    lookups = sorted({name for family in families for name in getattr(family, "lookups", ())})
+    for chunk in _chunks(conn, periods, as_of, texts, columns, blobs, source, lookups):
         for family in families:
             family.add(chunk)
+
+
+def ahead(items: Iterator[T]) -> Iterator[T]:
+    """`items`, each produced in a second thread while the caller works on the one before
+    (docs/architecture.md, "Reports over long periods": the day rows and the outcome
+    look-ups of a chunk of days are read, in SQLite or the server with the interpreter
+    released, while the chunk before is decoded and grouped). Only that thread uses the
+    connection until `items` is exhausted or the caller stops early, and it has ended when
+    this returns: its error is raised here, in the caller's thread."""
+    handed: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand(item: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                handed.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not hand((True, item)):
+                    return
+            hand((False, None))
+        except BaseException as error:  # handed to the caller's thread, raised there
+            hand((False, error))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # its cursor, in the thread that opened it
+
+    thread = threading.Thread(target=produce, name="latte-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            more, item = handed.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _chunks(
@@ -301,6 +388,7 @@ def _chunks(
     columns: Sequence[int],
     blobs: Sequence[str],
     source: Source,
+    lookups: Sequence[str] = (),
 ) -> Iterator[Chunk]:
     order = np.argsort([p.start for p in periods], kind="stable")
     starts = np.array([periods[i].start for i in order], np.int64)
@@ -313,8 +401,8 @@ def _chunks(
         f"SELECT coalesce(sum(n), 0) FROM report_cohort WHERE day >= {mark} AND day <= {mark}",
         (lo // DAY, last // DAY),
     ).scalar_one()
-    days = cohort.records_between(conn, lo // DAY, last // DAY, DAYS, ("records", *blobs))
-    for rows in days:
+    fetched = _fetched(source, lo, last, blobs, lookups)
+    for rows, looked_up in ahead(fetched):
         # Every day's names one after the other, each day's followed by no value (its code
         # -1): a code becomes a position in `names` by adding its day's base.
         names: list[str | None] = []
@@ -363,14 +451,31 @@ def _chunks(
         inside &= resolved < ends[np.maximum(at_start, 0)]
         place = np.where(inside, order[np.maximum(at_start, 0)], -1).astype(np.int64)
         chunk = Chunk(
-            lo=max(lo, rows[0][0] * DAY),
-            last=min(last, rows[-1][0] * DAY + DAY - 1),
+            *_span(rows, lo, last),
             records=joined,
             place=place,
             source=source,
             total=int(total),
             codes={column: table[positions[:, i]] for i, column in enumerate(columns)},
+            looked_up=looked_up,
         )
         for name, (found, at, code) in entries.items():
             chunk.entries[name] = (found, at, None if code is None else table[code])
         yield chunk
+
+
+def _span(rows: Sequence[tuple[Any, ...]], lo: int, last: int) -> tuple[int, int]:
+    """The first and last second of a chunk of day rows, within the read's [lo, last]."""
+    return max(lo, rows[0][0] * DAY), min(last, rows[-1][0] * DAY + DAY - 1)
+
+
+def _fetched(
+    source: Source, lo: int, last: int, blobs: Sequence[str], lookups: Sequence[str]
+) -> Iterator[tuple[list[tuple[Any, ...]], dict[str, Any]]]:
+    """The day rows of [lo, last], `DAYS` at a time, each chunk with the texts of its outcome
+    look-ups (`Source.look_up`): all that a chunk needs from the database, read in `ahead`'s
+    thread."""
+    wanted = ("records", *blobs)
+    for rows in cohort.records_between(source.conn, lo // DAY, last // DAY, DAYS, wanted):
+        first, end = _span(rows, lo, last)
+        yield rows, {name: source.look_up(name, first, end) for name in lookups}

@@ -29,7 +29,7 @@ from sqlalchemy import Connection
 
 from latte_cli import cohort
 from latte_cli.reports import fix_queries as fq
-from latte_cli.reports.cohort_days import Chunk, Columns, Texts, integers, order_of, read
+from latte_cli.reports.cohort_days import Chunk, Columns, Texts, order_of, read
 from latte_cli.reports.periods import Period
 
 Ints = npt.NDArray[np.int64]
@@ -79,6 +79,7 @@ class CohortCells:
     def __init__(self, by: str | None, as_of: int, *, window: int, repeat: int) -> None:
         self.by, self.as_of, self.window, self.repeat = by, as_of, window, repeat
         self.columns = [cohort.CAUSE_CODE, AGENT, *_group_column(by)]
+        self.lookups = ("bought", "again")
         self.number: dict[tuple[int, ...], int] = {}  # cell -> its number
         self.kept: Columns | None = None  # per record: its cell's number, its seconds
 
@@ -254,10 +255,16 @@ class KeptRevenue:
         self.columns = _group_column(by)
         self.summed = window == cohort.KEPT_WINDOW
         self.summed_before = fq.window_over_after(as_of, window) if self.summed else None
+        self.lookups = ("bought", "pairs") if self.summed else ("pairs",)
         self.sums: dict[tuple[int, int, int], int] = {}  # (period, group, bucket) -> cents
         self.kept: Columns | None = None  # per pair: period, group, bucket, purchase, cents
 
     def add(self, chunk: Chunk) -> None:
+        # The chunk's sums and pairs are read with the read's window (`Chunk.pairs`).
+        assert (chunk.source.window, chunk.source.summed_before) == (
+            self.window,
+            self.summed_before,
+        )
         inside = chunk.place >= 0
         if not inside.any():
             return
@@ -275,15 +282,9 @@ class KeptRevenue:
                 for row, cents_sum in zip(rows, total.tolist(), strict=True):
                     key = (row[0], row[1], row[2])
                     self.sums[key] = self.sums.get(key, 0) + cents_sum
-        texts = fq.kept_pair_texts(
-            chunk.source.conn, chunk.lo, chunk.last, self.as_of,
-            window=self.window, summed_before=self.summed_before,
-        )  # fmt: skip
-        parts = [[integers(text) for text in three] for three in texts]
-        if not parts:
+        cid, pid, cents = chunk.pairs()
+        if not len(cid):
             return
-        cid, pid, cents = (np.concatenate(column) for column in zip(*parts, strict=True))
-        assert len(cid) == len(pid) == len(cents)  # one aggregate's rows, in one order
         at, found = chunk.record_of(cid)
         counted = found & inside[at]
         at = at[counted]

@@ -69,6 +69,7 @@ class CohortFigures:
         self.no_value, self.at = no_value, at
         self.column = cohort.DIMENSION_CODE[by] if by else None
         self.columns = [cohort.ACTION_CODE, *([self.column] if self.column is not None else [])]
+        self.lookups = ("bought",)
         self.parts: dict[str, list[Any]] = {name: [] for name in PARTS}  # of one chunk
         self.kept: Columns | None = None  # of every chunk so far
         self.offset = 0  # entries kept so far, for the scores' entry numbers
