@@ -14,6 +14,7 @@ import typer
 
 from latte_cli.cli import options
 from latte_cli.cli.app import LatteGroup, app, globals_of
+from latte_cli.decimal_marks import DecimalMark
 from latte_cli.errors import InvalidValue
 
 if TYPE_CHECKING:
@@ -88,11 +89,6 @@ FormatOption = Annotated[
     FileFormat | None,
     typer.Option("--format", help="csv or jsonl. Default: from the name or the content."),
 ]
-
-
-class DecimalMark(StrEnum):
-    POINT = "."
-    COMMA = ","
 
 
 def _date_formats(patterns: list[str] | None) -> list[str] | None:
