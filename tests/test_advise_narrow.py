@@ -3,9 +3,7 @@ action kind that was never recorded is not shown as if it were an action."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session
@@ -14,16 +12,12 @@ from latte_cli.cli import advise as advise_cli
 from latte_cli.cli import render
 from latte_cli.services.advice import NO_KIND, advise
 
+from . import test_advice
 from .conftest import Latte
-from .test_advice import AS_OF, MIN_N, expected, generate, load, open_one
+from .test_advice import AS_OF, MIN_N, expected, open_one
 
-
-@pytest.fixture
-def data(latte: Latte, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple]:
-    generated = generate()
-    load(latte, tmp_path, generated)
-    monkeypatch.setenv("LATTE_ADVICE_MIN_N", str(MIN_N))
-    yield generated
+# test_advice's generated complaints, loaded: the same fixture, not a copy of it.
+data = test_advice.data
 
 
 def percent(hits: int, n: int) -> str:
