@@ -73,7 +73,8 @@ class ActionAdvice:
     action_kind: str
     repurchase: Rate  # repurchased of repurchased + lost
     repeat: Rate  # repeated of repeated + not repeated
-    median_seconds: float | None  # resolution time of every complaint counted here
+    median_seconds: float | None  # resolution time of every complaint counted here ...
+    median_n: int  # ... and how many they are (pending outcomes included)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -81,6 +82,7 @@ class ActionAdvice:
             "repurchase": self.repurchase.as_json(),
             "repeat": self.repeat.as_json(),
             "median_resolution_seconds": self.median_seconds,
+            "median_resolution_n": self.median_n,
         }
 
 

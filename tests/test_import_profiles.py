@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from latte_cli import db
 from latte_cli.importer import ImportOptions, import_file, profiles
-from latte_cli.models import Complaint, Event, StageRecord
+from latte_cli.models import Complaint, Event, FollowUp, StageRecord
 
 from .conftest import Latte
 
@@ -324,6 +324,42 @@ def test_save_profile_then_profile_and_flags_win(latte: Latte, db_url: str, tmp_
     assert wrong.exit_code == 1 and "complaints" in wrong.output
     missing = latte("import", "complaints", str(second), "--profile", "nosuch")
     assert missing.exit_code == 1 and "cfpb" in missing.output
+
+
+def test_followups_have_no_decimal_mark(latte: Latte, db_url: str, tmp_path: Path) -> None:
+    """A follow-up holds no amount: `latte import followups` offers no --decimal-mark and
+    passing it is a usage error (exit 2, nothing written); the kinds with amounts keep it. A
+    profile's decimal_mark is ignored for follow-ups, as its [map] entries for fields a kind
+    lacks are, and --save-profile does not carry it."""
+    assert "--decimal-mark" not in latte.ok("import", "followups", "--help").stdout
+    for kind in ("complaints", "purchases"):
+        assert "--decimal-mark" in latte.ok("import", kind, "--help").stdout
+    opened = tmp_path / "c.csv"
+    opened.write_text(
+        "external_id,channel,category,listen,opened_at,resolved_at\n"
+        "X1,phone,delivery,Late,2026-11-01T10:00Z,2026-11-01T12:00Z\n",
+        encoding="utf-8",
+    )
+    latte.ok("import", "complaints", str(opened))
+    calls = tmp_path / "f.csv"
+    calls.write_text("complaint_external_id,recorded_at,nps\nX1,2026-11-04T10:00Z,9\n")
+
+    refused = latte("import", "followups", str(calls), "--decimal-mark", ",")
+
+    assert refused.exit_code == 2 and "--decimal-mark" in refused.output
+    with db.open_session(db_url) as session:
+        assert session.exec(select(func.count()).select_from(FollowUp)).one()[0] == 0
+    profile = tmp_path / "comma.toml"
+    profile.write_text('decimal_mark = ","\n', encoding="utf-8")
+    saved = tmp_path / "saved.toml"
+    latte.ok(
+        "import", "followups", str(calls), "--profile", str(profile),
+        "--save-profile", str(saved),
+    )  # fmt: skip
+    with db.open_session(db_url) as session:
+        assert [f.nps for (f,) in session.exec(select(FollowUp)).all()] == [9]
+    kept = profiles.load(str(saved))
+    assert (kept.kind, kept.decimal_mark) == ("followups", None)
 
 
 @pytest.mark.sqlite_only

@@ -3,6 +3,7 @@ and the urgency line read in the guided flow (docs/metrics.md, "Advice for the a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from rich.text import Text
     from sqlmodel import Session
 
-    from latte_cli.advice import Advice, Rate, Urgency
+    from latte_cli.advice import ActionAdvice, Advice, Rate, Urgency
     from latte_cli.cli.app import Globals
     from latte_cli.config import Settings
 
@@ -194,30 +195,47 @@ def advice_heading(advice: Advice, zone: tzinfo | None) -> str:
 NO_ACTION = "no action recorded"
 
 
-def _cells(advice: Advice) -> tuple[list[str], list[list[str]]]:
-    """The headers and each row's cells: the action, then n beside the rate it counts."""
+@dataclass(frozen=True)
+class _Figure:
+    header: str
+    cell: str
+    n: int | None  # the n it is computed from; None: the figure before it's (the 95% range)
+
+
+def _action(row: ActionAdvice) -> str:
     from latte_cli.cli import render
     from latte_cli.services.advice import NO_KIND
 
-    headers = [
-        "action",
-        "n",
-        "bought again",
-        "95% range",
-        "median time",
-        f"repeat ≤{advice.scope.repeat_days} d",
+    return NO_ACTION if row.action_kind == NO_KIND else render.visible(row.action_kind)
+
+
+def _figures(advice: Advice, row: ActionAdvice) -> list[_Figure]:
+    """A row's figures, each with the n it is computed from: the repurchase rate (and its
+    range) counts decided outcomes, the median every complaint, the repeat rate its own
+    decided outcomes."""
+    repeat = percent(row.repeat.rate) if row.repeat.n >= advice.scope.min_n else "—"
+    return [
+        _Figure("bought again", percent(row.repurchase.rate), row.repurchase.n),
+        _Figure("95% range", _interval(row.repurchase), None),
+        _Figure("median time", duration(row.median_seconds), row.median_n),
+        _Figure(f"repeat ≤{advice.scope.repeat_days} d", repeat, row.repeat.n),
     ]
-    rows = [
-        [
-            NO_ACTION if row.action_kind == NO_KIND else render.visible(row.action_kind),
-            f"{row.repurchase.n:,}",
-            percent(row.repurchase.rate),
-            _interval(row.repurchase),
-            duration(row.median_seconds),
-            percent(row.repeat.rate) if row.repeat.n >= advice.scope.min_n else "—",
-        ]
-        for row in advice.rows
-    ]
+
+
+def _cells(advice: Advice) -> tuple[list[str], list[list[str]]]:
+    """The headers and each row's cells: the action, then each n beside the figures it
+    counts."""
+    headers, rows = ["action"], []
+    for row in advice.rows:
+        # The same headers for every row: each row has the same figures.
+        headers, cells = ["action"], [_action(row)]
+        for figure in _figures(advice, row):
+            if figure.n is not None:
+                headers.append("n")
+                cells.append(f"{figure.n:,}")
+            headers.append(figure.header)
+            cells.append(figure.cell)
+        rows.append(cells)
     return headers, rows
 
 
@@ -245,10 +263,12 @@ def advice_table(advice: Advice, width: int) -> Table | Group:
             table.add_row(*cells)
         return table
     records: list[Any] = []
-    for action, n, *figures in rows:
-        records.append(Text(f"{action} (n {n})", style="bold"))
-        for header, cell in zip(headers[2:], figures, strict=True):
-            records.append(Padding(Text(f"{header}: {cell}"), (0, 0, 0, 2)))
+    for row in advice.rows:
+        # The action's line carries the repurchase rate's n, the figures after it their own.
+        records.append(Text(f"{_action(row)} (n {row.repurchase.n:,})", style="bold"))
+        for index, figure in enumerate(_figures(advice, row)):
+            n = f" (n {figure.n:,})" if index and figure.n is not None else ""
+            records.append(Padding(Text(f"{figure.header}: {figure.cell}{n}"), (0, 0, 0, 2)))
     return Group(*records)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import inspect
 import json
 import sys
 from dataclasses import replace
@@ -14,6 +15,7 @@ import typer
 
 from latte_cli.cli import options
 from latte_cli.cli.app import LatteGroup, app, globals_of
+from latte_cli.decimal_marks import DecimalMark
 from latte_cli.errors import InvalidValue
 
 if TYPE_CHECKING:
@@ -36,6 +38,8 @@ EXIT_REJECTED = 3
 MAX_SHOWN_COLUMNS = 20
 # A spreadsheet runs a cell starting with one of these as a formula.
 FORMULA_START = ("=", "+", "-", "@")
+# The kinds whose files hold amounts, read with --decimal-mark (a follow-up has none).
+AMOUNT_KINDS = ("complaints", "purchases")
 
 
 class FileFormat(StrEnum):
@@ -88,11 +92,6 @@ FormatOption = Annotated[
     FileFormat | None,
     typer.Option("--format", help="csv or jsonl. Default: from the name or the content."),
 ]
-
-
-class DecimalMark(StrEnum):
-    POINT = "."
-    COMMA = ","
 
 
 def _date_formats(patterns: list[str] | None) -> list[str] | None:
@@ -180,6 +179,9 @@ def _import(
                 f"use latte import {loaded.kind}."
             )
         chosen = profiles.merge(loaded, chosen)
+    if kind not in AMOUNT_KINDS:
+        # A profile may serve several kinds; its decimal mark is for those with amounts.
+        chosen = replace(chosen, decimal_mark=None)
     earliest = None
     if chosen.allow_dates_from:
         earliest = parse_when(chosen.allow_dates_from, what="--allow-dates-from", assume=g.tz)
@@ -346,6 +348,12 @@ def _make_import(kind: str, example: str) -> None:
         )
 
     command.__doc__ = f"Import {kind} from a CSV or JSONL file.\n\nExample: {example}"
+    if kind not in AMOUNT_KINDS:
+        # typer reads the options from the signature: without the parameter, no option.
+        signature = inspect.signature(command, eval_str=True)
+        command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[p for p in signature.parameters.values() if p.name != "decimal_mark"]
+        )
     import_app.command(kind)(command)
 
 

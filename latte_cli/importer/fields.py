@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from latte_cli.decimal_marks import DECIMAL_MARKS
 from latte_cli.errors import InvalidValue
 from latte_cli.timeutil import EARLIEST
 from latte_cli.workflow import MAX_CENTS
@@ -252,7 +253,6 @@ def ascii_digits(value: str) -> str:
 
 # Amounts ------------------------------------------------------------------------------------
 
-DECIMAL_MARKS = (".", ",")
 # Thousands separators accepted with either decimal mark, besides the other mark: a space,
 # a no-break space, a narrow no-break space and an apostrophe (1'234.50).
 SPACE_SEPARATORS = " \u00a0\u202f'"

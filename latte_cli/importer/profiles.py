@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from latte_cli import outfiles
+from latte_cli.decimal_marks import DECIMAL_MARKS
 from latte_cli.errors import InvalidValue
-from latte_cli.importer.fields import DECIMAL_MARKS, date_format_problem, normalise, value_key
+from latte_cli.importer.fields import date_format_problem, normalise, value_key
 
 SHIPPED = Path(__file__).resolve().parent.parent / "data" / "profiles"
 KEYS = frozenset(
@@ -148,7 +149,7 @@ def _profile(path: Path, data: dict[str, Any]) -> Profile:
         values[normalise(name)] = {value_key(k): v.strip() for k, v in table.items()}
     mark = _text(path, data, "decimal_mark")
     if mark not in (None, *DECIMAL_MARKS):
-        raise _bad(path, f"decimal_mark {mark!r} is not . or ,")
+        raise _bad(path, f"decimal_mark {mark!r} is not {' or '.join(DECIMAL_MARKS)}")
     fmt = _text(path, data, "format")
     if fmt not in (None, "csv", "jsonl"):
         raise _bad(path, f"format {fmt!r} is not csv or jsonl")

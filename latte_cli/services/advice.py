@@ -382,6 +382,7 @@ def _action_rows(session: Session, scope: Scope, exclude: int) -> list[ActionAdv
             repurchase=Rate(hits=v[0], n=v[0] + v[1], pending=v[2]),
             repeat=Rate(hits=v[3], n=v[3] + v[4], pending=v[5]),
             median_seconds=medians.get(k),
+            median_n=enough[k],
         )
         for k, v in counts.items()
         if k in enough
