@@ -445,6 +445,30 @@ def test_every_format_carries_the_figures(latte: Any, data: Any) -> None:
     assert "Root causes" in html and "Remedies by resolution speed" in html
 
 
+def test_a_change_of_money_carries_its_sign(latte: Any, data: Any) -> None:
+    """Remedy cost and revenue kept show their change as every other change does: "+75.00",
+    never a bare "75.00" that reads like a level."""
+    for week in ("2026-W47", "2026-W46", "2026-W45", "2026-W44"):
+        args = ("report", "weekly", "--week", week, "--as-of", AS_OF)
+        report = run_json(latte, *args[1:])
+        now, before = report["figures"]["remedies"], report["previous"]["remedies"]
+        changes = {
+            name: now[key] - before[key]
+            for name, key in (("remedy cost", "cost_cents"), ("revenue kept", "revenue_kept_cents"))
+        }
+        if any(delta > 0 for delta in changes.values()):
+            break  # a rise, the change that lost its sign
+    else:
+        raise AssertionError("no week of the generated data has a rise")
+    for fmt, edge in (("table", "│ "), ("markdown", "| ")):
+        lines = latte.ok(*args, "--format", fmt).stdout.splitlines()
+        for name, delta in changes.items():
+            line = next(x for x in lines if x.strip(edge).startswith(name))
+            sign = "-" if delta < 0 else "+"
+            wanted = f"{sign}{abs(delta) // 100:,}.{abs(delta) % 100:02d}"
+            assert line.rstrip(edge).split()[-1].lstrip("│") == wanted, (fmt, line)
+
+
 def test_bad_repeat_days_is_refused(latte: Any) -> None:
     result = latte("report", "weekly", "--repeat-days", "0")
     assert result.exit_code == 1

@@ -238,6 +238,12 @@ def cents(value: int | None) -> str:
     return f"{sign}{whole:,}.{part:02d}"
 
 
+def change_cents(now: int, before: int) -> str:
+    """A change of money, signed like every other change ("+75.00", "-204.49", "+0.00")."""
+    delta = now - before
+    return ("+" if delta >= 0 else "") + cents(delta)
+
+
 def ratio(value: float | None) -> str:
     return DASH if value is None else f"{value:.2f}"
 
@@ -346,9 +352,9 @@ def remedy_sections(f: Figures, p: Figures) -> list[Section]:
     overall = Section("Remedies and revenue kept", COMPARE)
     overall.rows = [
         ["remedy cost", cents(r.cost_cents), "", cents(before.cost_cents),
-         cents(r.cost_cents - before.cost_cents)],
+         change_cents(r.cost_cents, before.cost_cents)],
         ["revenue kept", cents(r.revenue_kept_cents), "", cents(before.revenue_kept_cents),
-         cents(r.revenue_kept_cents - before.revenue_kept_cents)],
+         change_cents(r.revenue_kept_cents, before.revenue_kept_cents)],
         ["kept per unit of remedy", ratio(r.kept_per_remedy), "", ratio(before.kept_per_remedy),
          DASH if r.kept_per_remedy is None or before.kept_per_remedy is None
          else f"{r.kept_per_remedy - before.kept_per_remedy:+.2f}"],
