@@ -643,6 +643,7 @@ def test_formats_carry_the_same_figures(latte: Any, data: Any, tmp_path: Any) ->
         (["--by", "colour"], "--by 'colour' is not one of"),
         (["--weeks", "0"], "--weeks '0'"),
         (["--since", "2026-11-10", "--until", "2026-11-01"], "--until must be after --since"),
+        (["--since", "2026-11-10", "--as-of", "2026-11-01"], "--since '2026-11-10' is not before"),
         (["--week", "2026-W47", "--since", "2026-11-01"], "either --week or --since"),
         (["--as-of", "yesterday"], "--as-of 'yesterday' is not a date"),
         (["--target", "0"], "must be more than 0 and at most"),

@@ -194,6 +194,11 @@ def choose_span(
     if since:
         start = _parse_moment(since, "--since", zone, end_of_day=False)
         end = _parse_moment(until, "--until", zone, end_of_day=True) if until else as_of + 1
+        if end <= start and until is None:
+            raise InvalidValue(
+                f"--since {since!r} is not before --as-of ({format_moment(as_of, zone)}), "
+                "where the period ends without --until. Give an earlier --since, or --until."
+            )
         if end <= start:
             raise InvalidValue("--until must be after --since. Swap them or widen the range.")
         label = f"{_day(start, zone)}..{_day(end - 1, zone)}"
