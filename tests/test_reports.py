@@ -647,6 +647,8 @@ def test_formats_carry_the_same_figures(latte: Any, data: Any, tmp_path: Any) ->
         (["--week", "2026-W47", "--since", "2026-11-01"], "either --week or --since"),
         (["--as-of", "yesterday"], "--as-of 'yesterday' is not a date"),
         (["--target", "0"], "must be more than 0 and at most"),
+        (["--repeat-days", "0"], "--repeat-days '0' must be a whole number of days from 1"),
+        (["--repeat-days", "99999999999999999999"], "--repeat-days '99999999999999999999' must"),
     ],
 )
 def test_bad_options_are_one_line_errors(latte: Any, args: list[str], message: str) -> None:

@@ -88,6 +88,9 @@ Detail = Annotated[
     ),
 ]
 DETAIL_FORMATS = ("table", "json", "csv")
+# As long as the repurchase window may be (the `window` setting): a window of millions of
+# days ran past the dates the database holds and failed as "a number too large".
+MAX_REPEAT_DAYS = 3650
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,8 +157,11 @@ def _run(ctx: typer.Context, r: Request) -> None:
     by = r.by.strip().lower() if r.by else None
     if by is not None and by not in DIMENSIONS:
         raise InvalidValue(f"--by {r.by!r} is not one of: {', '.join(DIMENSIONS)}.")
-    if r.repeat_days < 1:
-        raise InvalidValue(f"--repeat-days must be at least 1 day, not {r.repeat_days}.")
+    if not 1 <= r.repeat_days <= MAX_REPEAT_DAYS:
+        raise InvalidValue(
+            f"--repeat-days '{r.repeat_days}' must be a whole number of days from 1 to "
+            f"{MAX_REPEAT_DAYS}, e.g. 30."
+        )
     weeks = _weeks(r.weeks)
     settings = g.settings(tz=r.tz, sla_hours=r.target, hours=r.hours, window=r.window)
     zone = settings.tz
