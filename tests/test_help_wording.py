@@ -52,6 +52,25 @@ def test_help_paragraphs_are_wrapped_by_the_terminal_not_the_source(path: list[s
             assert len(line) + 1 + len(next_word) > WIDTH - 4, (path, line, following)
 
 
+def test_no_option_help_is_lost_to_markup() -> None:
+    """Help is rendered as rich markup, which takes "[default: medium]" for a style tag and
+    drops it: an option's help shows all of its words."""
+    from rich.markup import render
+
+    root = get_command(app)
+    lost = []
+    for path in commands():
+        command = root
+        for name in path:
+            ctx = type(root).context_class(command)  # type: ignore[arg-type]
+            command = command.get_command(ctx, name)  # type: ignore[attr-defined]
+        for param in command.params:
+            written = getattr(param, "help", None) or ""
+            if render(written).plain != written:
+                lost.append((" ".join(path), param.name, written))
+    assert not lost
+
+
 def test_resume_usage_shows_its_optional_id_once() -> None:
     usage = help_of(["resume"])
     assert "[[ID]]" not in usage

@@ -35,7 +35,7 @@ def new(
         typer.Option(help="What the complaint is about, e.g. delivery, billing, product."),
     ] = None,
     location: Annotated[str | None, typer.Option(help="Branch or department.")] = None,
-    severity: Annotated[str | None, typer.Option(help="{severity}.  [default: medium]")] = None,
+    severity: Annotated[str | None, typer.Option(help="{severity}. Default: medium.")] = None,
     summary: Annotated[
         str | None, typer.Option(help="One line for lists. Default: the first line of --listen.")
     ] = None,
@@ -385,7 +385,7 @@ def list_(
     status: Annotated[
         str | None,
         typer.Option(
-            help="open, resolved, merged or all.  [default: open; all with --all]",
+            help="open, resolved, merged or all. Default: open; all with --all.",
             show_default=False,
         ),
     ] = None,
@@ -430,7 +430,7 @@ def list_(
         typer.Option(
             help="urgent (earliest final deadline first, then SLA order), opened (oldest "
             "first), newest, "
-            "resolved or id.  [default: urgent; opened with --all]",
+            "resolved or id. Default: urgent; opened with --all.",
             show_default=False,
         ),
     ] = None,

@@ -50,7 +50,8 @@ AsOf = Annotated[
 Window = Annotated[
     int | None,
     typer.Option(
-        metavar="DAYS", help="Repurchase window in days [default: the window setting, 90]."
+        metavar="DAYS",
+        help="Repurchase window in days. Default: $LATTE_WINDOW, the config file, else 90.",
     ),
 ]
 RepeatDays = Annotated[
