@@ -477,6 +477,19 @@ def test_custom_range_and_window(latte: Any, data: Any) -> None:
     assert report["previous_period"]["start"] == _dt(start - (end - start)).isoformat()
 
 
+def test_a_range_is_named_once_in_the_heading(latte: Any) -> None:
+    """A week's heading gives its days in brackets; a range's label is its days already."""
+    latte.ok("db", "upgrade")
+    args = ("--since", "2026-11-02", "--until", "2026-11-22", "--as-of", AS_OF, "--tz", "UTC")
+    for fmt, mark in (("table", ""), ("markdown", "# ")):
+        text = latte.ok("report", "repurchase", *args, "--format", fmt).stdout
+        assert text.splitlines()[0] == f"{mark}Repurchase outcomes: 2026-11-02..2026-11-22 · UTC"
+    text = latte.ok(
+        "report", "weekly", "--week", "2026-W47", "--as-of", AS_OF, "--tz", "UTC"
+    ).stdout
+    assert text.splitlines()[0] == "Weekly report: 2026-W47 (2026-11-16..2026-11-22) · UTC"
+
+
 def test_all_pending_window_shows_no_rate(latte: Any, data: Any) -> None:
     result = latte.ok("report", "repurchase", "--week", "2026-W47", "--as-of", AS_OF)
     report = run_json(latte, "repurchase", "--week", "2026-W47", "--as-of", AS_OF)

@@ -101,8 +101,10 @@ def header(report: Report) -> list[str]:
     o = report.options
     p = report.current
     title = {"weekly": "Weekly report", "agents": "Agents", "repurchase": "Repurchase outcomes"}
+    days = _span(p, report)
+    named = p.label if days == p.label else f"{p.label} ({days})"  # a range is named by its days
     return [
-        f"{title[report.kind]}: {p.label} ({_span(p, report)}) · {o.zone.key}",
+        f"{title[report.kind]}: {named} · {o.zone.key}",
         f"As of {format_moment(o.as_of, o.zone)} · clock: {o.clock} · target "
         f"{o.target_hours:g} h · repurchase window {o.window_days} d",
         f"Previous period: {report.previous.label}",
