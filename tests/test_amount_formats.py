@@ -383,3 +383,29 @@ def test_any_written_amount_reads_back_as_its_cents(
     if currency:
         number = f"{currency}{space}{number}" if before else f"{number}{space}{currency}"
     assert Amounts(mark)(number, "amount") == cents, number
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("mark", [".", ","])
+def test_jsonl_numbers_are_numbers_whatever_the_decimal_mark(
+    latte: Latte, db_url: str, tmp_path: Path, mark: str
+) -> None:
+    """A JSON number's fraction is after a point: with `--decimal-mark ,` the number 1.234
+    is not read as 1,234.00 (three decimals: rejected) and 12.5 is 12.50, as text amounts
+    in the file's own layout are read with the mark; a whole number (`"lines": 2.0`) is
+    whole with either mark."""
+    path = tmp_path / "purchases.jsonl"
+    amounts: list[object] = [12.5, 1234.5, 7.0, 1.234, "1.234,50" if mark == "," else "1,234.50"]
+    path.write_text(
+        "".join(
+            json.dumps(
+                {"order_ref": f"O{n}", "customer_ref": "C-1", "purchased_at": "2026-01-05",
+                 "amount": amount, "lines": 2.0}
+            ) + "\n"
+            for n, amount in enumerate(amounts, start=1)
+        )
+    )  # fmt: skip
+    code, report = report_of(latte, "purchases", str(path), "--decimal-mark", mark)
+    assert (code, report["inserted"], report["rejected"]) == (3, 4, 1)
+    assert "more than two decimals" in reasons(report)[4]
+    assert stored_purchases(db_url) == {"O1": 1250, "O2": 123450, "O3": 700, "O5": 123450}

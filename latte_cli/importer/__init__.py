@@ -36,7 +36,11 @@ def import_file(
     if options.kind not in KINDS:
         raise InvalidValue(f"Cannot import {options.kind!r}: choose one of {', '.join(KINDS)}.")
     source = open_source(
-        options.path, encoding=options.encoding, format=options.format, stdin=stdin
+        options.path,
+        encoding=options.encoding,
+        format=options.format,
+        stdin=stdin,
+        decimal_mark=options.decimal_mark,
     )
     from latte_cli.db import get_engine
 

@@ -84,6 +84,9 @@ class Source:
     _first: bytes = b""
     # The line number of the header (CSV) or of the first record (JSONL).
     first_line: int = 1
+    # The file's decimal mark (`--decimal-mark`): a JSONL number with a fraction is written
+    # with it, so that the amount reader reads the number it is (README, "Amounts").
+    decimal_mark: str = "."
 
     @property
     def bytes_read(self) -> int:
@@ -239,6 +242,13 @@ class Source:
                     values[str(key)] = ""
                 elif isinstance(value, bool):
                     values[str(key)] = "true" if value else "false"
+                elif isinstance(value, float) and self.decimal_mark != ".":
+                    # A JSON number's fraction is always after a point: 1.234 is not 1234
+                    # when the file's text amounts are written 1.234,50. A whole number
+                    # (9.0) is written without one, as whole-number fields read it.
+                    whole = value.is_integer() and abs(value) < 1e15
+                    text = str(int(value)) if whole else str(value)
+                    values[str(key)] = text.replace(".", self.decimal_mark)
                 elif isinstance(value, str | int | float):
                     values[str(key)] = str(value)
                 else:
@@ -258,6 +268,7 @@ def open_source(
     encoding: str | None = None,
     format: str | None = None,
     stdin: IO[bytes] | None = None,
+    decimal_mark: str = ".",
 ) -> Source:
     """Open `path` (`-` for stdin) and read its header. Raises InvalidValue for a file that
     cannot be read at all: missing, empty, UTF-16 or without a header."""
@@ -316,7 +327,9 @@ def open_source(
     if kind not in ("csv", "jsonl"):
         stream.close()
         raise InvalidValue(f"Unknown format {format!r}: use csv or jsonl.")
-    source = Source(name, kind, stream, counter, enc, size, first_line=first_line)
+    source = Source(
+        name, kind, stream, counter, enc, size, first_line=first_line, decimal_mark=decimal_mark
+    )
     if kind == "jsonl":
         source._first = first
         return source
