@@ -288,7 +288,8 @@ class Chunk:
         every family: the records copied out of the chunk once, not once per family."""
         if self._inside is None:
             inside = self.place >= 0
-            self._inside = (inside, self.records[inside])
+            # Every record placed (most chunks of a long period): the records themselves.
+            self._inside = (inside, self.records if inside.all() else self.records[inside])
         return self._inside
 
 
