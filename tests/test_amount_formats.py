@@ -324,7 +324,7 @@ def test_an_invalid_date_format_is_refused_before_anything_is_read(
     result = latte(
         "import", "purchases", str(path), "--date-format", "%d/%m/%Y", "--date-format", pattern
     )
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 1, result.output
     assert "--date-format" in result.stderr and repr(pattern) in result.stderr
     assert why in " ".join(result.stderr.replace("│", " ").split())
     assert "Traceback" not in result.output

@@ -140,7 +140,35 @@ def test_bad_list_values(latte: Latte) -> None:
 def test_usage_errors_exit_2(latte: Latte) -> None:
     assert latte("list", "--bogus").exit_code == 2
     assert latte("step", "1").exit_code == 2
-    assert latte("step", "one", "thank").exit_code == 2
+    assert latte("hold").exit_code == 2  # a command's own usage error (`app.Misused`)
+
+
+@pytest.mark.parametrize(
+    "args, needle, command",
+    [
+        (("step", "one", "thank"), "Invalid value for 'ID'", "latte step"),
+        (
+            ("export", "complaints", "--format", "xml"),
+            "'xml' is not one of 'csv', 'jsonl'",
+            "latte export complaints",
+        ),
+        (
+            ("import", "purchases", "x.csv", "--decimal-mark", ";"),
+            "';' is not one of '.', ','",
+            "latte import purchases",
+        ),
+    ],
+)
+def test_a_value_click_cannot_take_is_an_invalid_value(
+    latte: Latte, args: tuple[str, ...], needle: str, command: str
+) -> None:
+    """Not a choice, not a number: exit 1 and one line naming the command's help (README,
+    "Exit codes"), as latte's own checks refuse a value, not Click's usage box and exit 2."""
+    result = latte(*args)
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 1, result.output
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and needle in lines[0], lines
+    assert lines[0].endswith(f"See `{command} --help`."), lines
 
 
 @pytest.mark.sqlite_only

@@ -32,6 +32,27 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+class Misused(typer.BadParameter):
+    """A usage error a command finds itself (options that do not go together, one that is
+    missing): exit 2, as Click's own (README, "Exit codes")."""
+
+
+def _is_usage(error: typer.BadParameter) -> bool:
+    """A missing argument or option (Click's `MissingParameter`, which Typer does not export
+    and, from 0.2x, vendors: found by name), or a `Misused`."""
+    return isinstance(error, Misused) or any(
+        kind.__name__ == "MissingParameter" for kind in type(error).__mro__
+    )
+
+
+def _invalid_value(error: typer.BadParameter) -> str:
+    """One line for a value Click or Typer could not take (not one of the choices, not a
+    number), naming the command's help as the way out."""
+    message = " ".join(error.format_message().replace("Value error, ", "").split())
+    command = error.ctx.command_path if error.ctx is not None else "latte"
+    return f"{message.rstrip('.')}. See `{command} --help`."
+
+
 def _without_bool_placeholder(params: list[Any]) -> list[Any]:
     """A flag takes no value: show none in the help (Typer would show `<bool>`)."""
     for param in params:
@@ -80,6 +101,12 @@ class LatteGroup(TyperGroup):
             return super().invoke(ctx)
         except LatteError as error:
             raise fail(error.message, error.exit_code) from None
+        except typer.BadParameter as error:
+            if _is_usage(error):
+                raise  # Click shows it with the usage, exit 2
+            # An invalid value, as latte's own checks refuse one: one line, exit 1 (README,
+            # "Exit codes"; Click would exit 2, its code for every bad parameter).
+            raise fail(_invalid_value(error), 1) from None
         except (KeyboardInterrupt, typer.Abort):
             raise fail(
                 "Interrupted. Everything completed before the interruption is saved.",

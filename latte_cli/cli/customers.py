@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from latte_cli.cli import options
-from latte_cli.cli.app import LatteGroup, app, globals_of
+from latte_cli.cli.app import LatteGroup, Misused, app, globals_of
 
 if TYPE_CHECKING:
     from latte_cli.models import Customer
@@ -228,7 +228,7 @@ def forget_customer(
     g = globals_of(ctx)
     if not yes:
         if not stdin_is_terminal():
-            raise typer.BadParameter(
+            raise Misused(
                 "forgetting cannot be undone: pass --yes to confirm without a terminal.",
                 param_hint="--yes",
             )

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from latte_cli.cli import options
-from latte_cli.cli.app import app, globals_of
+from latte_cli.cli.app import Misused, app, globals_of
 
 
 @app.command("hold")
@@ -47,7 +47,7 @@ def hold(
     g = globals_of(ctx)
     if list_holds:
         if target is not None or release or reason is not None:
-            raise typer.BadParameter("--list takes no ID|REF, --reason or --release.")
+            raise Misused("--list takes no ID|REF, --reason or --release.")
         with g.session(readonly=True) as session:
             found = holds.list_holds(session, released=show_all)
         if as_json:
@@ -56,9 +56,9 @@ def hold(
             render.show_holds(found, g.tz)
         return
     if target is None:
-        raise typer.BadParameter("give a complaint id or a customer ref (or --list).")
+        raise Misused("give a complaint id or a customer ref (or --list).")
     if not release and reason is None:
-        raise typer.BadParameter("say why the hold is placed.", param_hint="--reason")
+        raise Misused("say why the hold is placed.", param_hint="--reason")
     with g.session(create=False) as session:
         if release:
             done = holds.release_hold(session, target, reason=reason, agent=g.agent)

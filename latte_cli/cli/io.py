@@ -95,7 +95,7 @@ FormatOption = Annotated[
 
 
 def _date_formats(patterns: list[str] | None) -> list[str] | None:
-    """Refuse a pattern that cannot read a date before anything is read (a usage error)."""
+    """Refuse a pattern that cannot read a date before anything is read (an invalid value)."""
     from latte_cli.importer.fields import date_format_problem
 
     for pattern in patterns or ():
