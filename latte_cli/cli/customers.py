@@ -243,7 +243,7 @@ def forget_customer(
             raise typer.Exit(1)
     with g.session() as session:
         done = forget(session, ref, agent=g.agent, reason=reason)
-    drafts = remove_drafts(done.complaint_ids)  # their words are erased: so are kept texts
+    drafts = remove_drafts(g.db_url, done.complaint_ids)  # words erased: so are kept texts
     if as_json:
         render.print_json({**render.fields_json(done), "drafts_removed": drafts.removed})
         if drafts.warning:
