@@ -144,3 +144,26 @@ def test_the_key_names_the_database_not_how_it_was_given_and_never_its_password(
         server.format("s3cret").replace("/latte", "/latte2")
     )
     assert "s3cret" not in database_key(server.format("s3cret"))
+
+
+def test_forget_names_a_kept_new_text_of_its_database_and_leaves_it(
+    two: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused `latte new` text belongs to no complaint: forget leaves it and says where it
+    is, since it may hold the erased customer's words; another database's is not named."""
+    a, b = two
+    monkeypatch.setenv("WORDS", "Carol's words")
+    refused = Latte()("--db", a, "new", "--customer", "C-A", *WHERE, "--severity", "dire",
+                      "--edit")  # fmt: skip
+    assert refused.exit_code != 0, refused.output
+    found = re.search(r"Your text is kept in (\S+):", " ".join(refused.stderr.split()))
+    assert found, refused.stderr
+    kept = Path(found.group(1))
+    assert kept.name == "new-listen.txt" and kept.parent.parent.name == "unsaved"
+    forgot_b = Latte().ok("--db", b, "customer", "forget", "C-B", "--reason", "r", "--yes")
+    assert "latte new" not in forgot_b.stderr
+    forgot_a = Latte().ok("--db", a, "customer", "forget", "C-A", "--reason", "r", "--yes")
+    message = " ".join(forgot_a.stderr.split())
+    assert f"The text of a refused `latte new` is kept in {kept}: it belongs to no" in message
+    assert "Delete it if it holds this customer's words." in message
+    assert kept.read_text() == "Carol's words\n"

@@ -287,3 +287,17 @@ def remove_drafts(db_url: str, complaint_ids: Iterable[int]) -> RemovedDrafts:
         else:
             removed += 1
     return RemovedDrafts(removed, tuple(left))
+
+
+def unattached_note(db_url: str) -> str | None:
+    """What `customer forget` tells about the kept text of a refused `latte new` on this
+    database (or an earlier version's, in `unsaved/` itself), None if there is none: it
+    belongs to no complaint, so it is left, yet may hold the erased customer's words."""
+    paths = [kept_path(db_url, "new-listen"), unsaved_folder() / "new-listen.txt"]
+    found = [str(path) for path in paths if path.exists()]
+    if not found:
+        return None
+    return (
+        f"The text of a refused `latte new` is kept in {' and '.join(found)}: it belongs to no "
+        "complaint, so it was left. Delete it if it holds this customer's words."
+    )
