@@ -140,6 +140,9 @@ def test_the_key_names_the_database_not_how_it_was_given_and_never_its_password(
     assert database_key(f"sqlite:///{tmp_path / 'other.db'}") not in same
     server = "postgresql+psycopg://ana:{}@Db.example.org:5432/latte"
     assert database_key(server.format("s3cret")) == database_key(server.format("other"))
+    assert database_key(server.format("s3cret")) == database_key(
+        "postgresql://ana@db.example.org/latte"  # the same host, port and user, as written
+    )
     assert database_key(server.format("s3cret")) != database_key(
         server.format("s3cret").replace("/latte", "/latte2")
     )

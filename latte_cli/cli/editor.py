@@ -43,6 +43,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from latte_cli import config
 from latte_cli.errors import InvalidValue, LatteError
@@ -158,16 +159,23 @@ def database_key(db_url: str) -> str:
     """A short name for the database at `db_url` that stays the same however it is given: a
     digest of the SQLite file's absolute path (links followed), or of a server database's
     backend, user, host, port and name. Never the password, nor any text of the URL."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(db_url)
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        identity = f"sqlite:{Path(url.database or '').expanduser().resolve()}"
+    scheme, _, rest = db_url.partition("://")
+    backend = scheme.split("+", 1)[0].lower()
+    if backend == "sqlite":  # the file as SQLAlchemy reads it: what follows `sqlite:///`
+        database = unquote(rest.partition("?")[0].removeprefix("/"))
+        identity = f"sqlite:{Path(database).expanduser().resolve()}"
     else:
-        host = url.host or str(url.query.get("host") or "")
-        port = url.port or str(url.query.get("port") or "")
-        identity = f"{backend}:{url.username or ''}@{host.lower()}:{port}/{url.database or ''}"
+        url = urlsplit(db_url)
+        query = parse_qs(url.query)
+        try:
+            port = str(url.port or "")
+        except ValueError:  # not a number: the connection is refused anyway
+            port = ""
+        host = url.hostname or ",".join(query.get("host", []))
+        port = port or ",".join(query.get("port", [])) or "5432"  # PostgreSQL's own default
+        user = unquote(url.username or "")
+        name = unquote(url.path.removeprefix("/"))
+        identity = f"{backend}:{user}@{host}:{port}/{name}"
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
 
 
