@@ -28,7 +28,7 @@ those complaints go, another database's stay. Texts kept by earlier versions dir
 `unsaved/` (`unsaved/step-ID-STAGE.txt`) name no database: `--edit` no longer starts from
 them, and erasing a complaint removes those of its id as well, the safe side for words that
 may be the erased customer's. `unsaved/KEY/new-listen.txt` (a refused `latte new`) belongs to
-no complaint: erasing never removes it.
+no complaint: erasing never removes it, and `customer forget` names it (`unattached_note`).
 """
 
 from __future__ import annotations
