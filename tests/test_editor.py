@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
-from latte_cli.cli.editor import template, without_comments
+from latte_cli.cli.editor import database_key, template, without_comments
 from latte_cli.models import Complaint, StageRecord
 from tests.conftest import Latte
 
@@ -267,20 +267,21 @@ def data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_a_refused_step_keeps_the_text_and_the_next_edit_starts_from_it(
     latte: Latte, session: Session, writer: Path, data_folder: Path, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, db_url: str,
 ) -> None:  # fmt: skip
     latte.ok(*NEW, "--category", "delivery", "--listen", "Broken lamp")
     latte.ok("step", "1", "acknowledge", "--text", "Sorry")
     refused = latte("step", "1", "take_action", "--kind", "teleport", "--edit")
     assert refused.exit_code == 1
-    kept = data_folder / "step-1-take_action.txt"
+    kept = data_folder / database_key(db_url) / "step-1-take_action.txt"
     assert kept.read_text() == "The lamp arrived broken.\nThe box was dry.\n"
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert stat.S_IMODE(kept.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(data_folder.stat().st_mode) == 0o700
     message = " ".join(refused.stderr.split())
     assert "teleport" in message
     assert f"Your text is kept in {kept}" in message
-    assert "`latte step 1 take_action --edit` starts from it" in message
+    assert "`latte step 1 take_action --edit` on the same database starts from it" in message
     assert f'--detail "$(cat {kept})"' in message
     assert len(stages(session)) == 2  # nothing half-written
     session.rollback()  # the test's transaction ends: the next command may write
@@ -296,11 +297,11 @@ def test_a_refused_step_keeps_the_text_and_the_next_edit_starts_from_it(
 
 
 def test_a_refused_new_keeps_the_text_until_it_is_given_again(
-    latte: Latte, session: Session, writer: Path, data_folder: Path
+    latte: Latte, session: Session, writer: Path, data_folder: Path, db_url: str
 ) -> None:
     refused = latte(*NEW[:-2], "--channel", "pigeon", "--category", "delivery", "--edit")
     assert refused.exit_code == 1
-    kept = data_folder / "new-listen.txt"
+    kept = data_folder / database_key(db_url) / "new-listen.txt"
     assert f'--listen "$(cat {kept})"' in " ".join(refused.stderr.split())
     assert session.exec(select(Complaint)).all() == []
     session.rollback()

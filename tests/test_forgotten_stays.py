@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from latte_cli.cli.editor import database_key
+
 from .conftest import Latte
 from .test_forget_merged import _execute, _rows
 from .test_privacy import _dump
@@ -191,6 +193,7 @@ def test_forget_removes_the_texts_kept_for_the_erased_complaints(
     alice = [_new(latte, ALICE, "Alice's words"), _new(latte, ALICE, "More words")]
     bob = _new(latte, BOB, "Bob's words")
     names = {cid: _keep_a_text(latte, cid) for cid in (*alice, bob)}
+    kept = kept / database_key(db_url)
     (kept / "step-x-thank.txt").write_text("not a complaint's\n")  # not a kept step text
     assert {p.name for p in kept.iterdir()} == {
         *(str(n) for n in names.values()),
@@ -216,9 +219,11 @@ def test_retain_removes_kept_texts_and_a_dry_run_claims_no_change(
         at += timedelta(minutes=30)
         latte.ok("step", str(old), stage, *args, "--at", at.isoformat())
     recent = _new(latte, BOB, "Bob's words")
-    (kept / "step-1-thank.txt").parent.mkdir(parents=True, exist_ok=True)
-    (kept / f"step-{old}-thank.txt").write_text("Words of the person\n")  # from before
+    _keep_a_text(latte, old)  # refused: the complaint is resolved
     _keep_a_text(latte, recent)
+    # One kept by an earlier version, in `unsaved/` itself: its database is unknown, so the
+    # erasure of a complaint of its id removes it too.
+    (kept / f"step-{old}-thank.txt").write_text("Words of the person\n")
     config = tmp_path / "config" / "config.toml"
     config.parent.mkdir(exist_ok=True)
     config.write_text('retention = "30d"\n')
@@ -228,12 +233,14 @@ def test_retain_removes_kept_texts_and_a_dry_run_claims_no_change(
     assert tried["complaint_ids"] == [old]
     assert tried["rows_changed"] == 0 and tried["checkpointed"] is None
     assert tried["rows_to_change"] > 0
-    assert tried["drafts_removed"] == 0 and tried["drafts_to_remove"] == 1
+    assert tried["drafts_removed"] == 0 and tried["drafts_to_remove"] == 2
     assert (kept / f"step-{old}-thank.txt").exists()
     done = json.loads(latte.ok("db", "retain", "--json").stdout)
     assert done["rows_changed"] == done["rows_to_change"] == tried["rows_to_change"]
-    assert done["checkpointed"] is True and done["drafts_removed"] == 1
-    assert sorted(p.name for p in kept.iterdir()) == [f"step-{recent}-thank.txt"]
+    assert done["checkpointed"] is True and done["drafts_removed"] == 2
+    own = kept / database_key(db_url)
+    assert sorted(p.name for p in kept.iterdir()) == [own.name]
+    assert sorted(p.name for p in own.iterdir()) == [f"step-{recent}-thank.txt"]
 
 
 def test_forget_says_what_it_did_in_80_columns(latte: Latte, db_url: str, kept: Path) -> None:

@@ -169,9 +169,13 @@ def _open_new(
 
     if edit:  # a summary that will be refused is refused before the editor opens
         check_given(summary=request.summary)
-    listen = _edit_text("listen", request.listen, kept="new-listen") if edit else request.listen
+    listen = (
+        _edit_text("listen", request.listen, kept=(g.db_url, "new-listen"))
+        if edit
+        else request.listen
+    )
     request = replace(request, severity=request.severity or "medium", listen=listen)
-    with _kept("new-listen", listen, edit, "--listen", "latte new"), g.session() as session:
+    with _kept(g, "new-listen", listen, edit, "--listen", "latte new"), g.session() as session:
         opened = open_complaint_noting(
             session,
             new=request,
@@ -246,9 +250,9 @@ def step(
     when = parse_moment(at, what="--at", assume=g.tz, now=utcnow()) if at else None
     kept = f"step-{complaint_id}-{chosen.value}"
     if edit and chosen is Stage.TAKE_ACTION:
-        detail = _edit_text(chosen.value, detail, complaint_id, kept=kept)
+        detail = _edit_text(chosen.value, detail, complaint_id, kept=(g.db_url, kept))
     elif edit:
-        text = _edit_text(chosen.value, text, complaint_id, kept=kept)
+        text = _edit_text(chosen.value, text, complaint_id, kept=(g.db_url, kept))
     given = StageInput(
         text=text,
         action_kind=kind,
@@ -262,7 +266,7 @@ def step(
     written = detail if chosen is Stage.TAKE_ACTION else text
     command = f"latte step {complaint_id} {chosen.value}"
     flag = EDIT_WHAT[chosen.value][1]
-    with _kept(kept, written, edit, flag, command), g.session() as session:
+    with _kept(g, kept, written, edit, flag, command), g.session() as session:
         complaint = record_stage(
             session,
             complaint_id=complaint_id,
@@ -304,23 +308,28 @@ EDIT_WHAT = {
 
 
 def _edit_text(
-    stage: str, initial: str | None, complaint_id: int | None = None, *, kept: str | None = None
+    stage: str,
+    initial: str | None,
+    complaint_id: int | None = None,
+    *,
+    kept: tuple[str, str] | None = None,
 ) -> str:
     """The stage's text written in the editor (cli/editor.py), from `initial` if given, else
-    from the text a refused command left under `kept`."""
+    from the text a refused command left under `kept` (the database's URL and the name)."""
     from latte_cli.cli.editor import compose, kept_text
 
     what, flag = EDIT_WHAT.get(stage, (f"the {stage} text", "--text"))
     hint = f"Complaint {complaint_id}, stage {stage}." if complaint_id is not None else ""
-    initial = initial or (kept_text(kept) if kept else None) or ""
+    initial = initial or (kept_text(*kept) if kept else None) or ""
     return compose(what, initial=initial, instead=flag, hint=hint)
 
 
-def _kept(name: str, text: str | None, edited: bool, flag: str, command: str) -> Any:
-    """A refused `new` or `step` keeps the text written in the editor (cli/editor.py)."""
+def _kept(g: Globals, name: str, text: str | None, edited: bool, flag: str, command: str) -> Any:
+    """A refused `new` or `step` keeps the text written in the editor for its database
+    (cli/editor.py)."""
     from latte_cli.cli.editor import kept_if_refused
 
-    return kept_if_refused(name, text, edited=edited, flag=flag, command=command)
+    return kept_if_refused(g.db_url, name, text, edited=edited, flag=flag, command=command)
 
 
 def _timeline_json(session: Session, complaint_id: int) -> dict[str, Any]:

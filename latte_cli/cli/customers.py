@@ -220,7 +220,7 @@ def forget_customer(
     """
     from latte_cli.cli import render
     from latte_cli.cli.app import stdin_is_terminal
-    from latte_cli.cli.editor import remove_drafts
+    from latte_cli.cli.editor import remove_drafts, unattached_note
     from latte_cli.errors import Interrupted
     from latte_cli.services.customers import get_customer
     from latte_cli.services.privacy import forget_customer as forget
@@ -243,11 +243,13 @@ def forget_customer(
             raise typer.Exit(1)
     with g.session() as session:
         done = forget(session, ref, agent=g.agent, reason=reason)
-    drafts = remove_drafts(done.complaint_ids)  # their words are erased: so are kept texts
+    drafts = remove_drafts(g.db_url, done.complaint_ids)  # words erased: so are kept texts
+    note = unattached_note(g.db_url)
     if as_json:
         render.print_json({**render.fields_json(done), "drafts_removed": drafts.removed})
-        if drafts.warning:
-            typer.echo(drafts.warning, err=True)
+        for warning in (drafts.warning, note):
+            if warning:
+                typer.echo(warning, err=True)
         return
     typer.echo(
         f"Forgot customer {done.ref}: now {done.pseudonym}.\n{done.complaints} complaint(s) "
@@ -257,8 +259,9 @@ def forget_customer(
         typer.echo(f"{done.duplicates} customer(s) merged into {done.ref} forgotten with it.")
     if drafts.removed:
         typer.echo(f"{drafts.removed} unsaved text(s) kept for their complaints removed.")
-    if drafts.warning:
-        typer.echo(drafts.warning, err=True)
+    for warning in (drafts.warning, note):
+        if warning:
+            typer.echo(warning, err=True)
     if not done.checkpointed:
         typer.echo(
             "The write-ahead log could not be emptied while other latte commands read the "

@@ -206,8 +206,8 @@ def retain(
             dry_run=dry_run,
         )
     # The kept texts of the complaints erased hold their words too (cli/editor.py).
-    to_remove = len(drafts_of(done.complaint_ids))
-    drafts = RemovedDrafts(0) if dry_run else remove_drafts(done.complaint_ids)
+    to_remove = len(drafts_of(g.db_url, done.complaint_ids))
+    drafts = RemovedDrafts(0) if dry_run else remove_drafts(g.db_url, done.complaint_ids)
     if as_json:
         found = {"drafts_removed": drafts.removed, "drafts_to_remove": to_remove}
         render.print_json({**render.fields_json(done), **found})

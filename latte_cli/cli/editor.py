@@ -13,20 +13,27 @@ naming the variable to set.
 
 A text written for `--edit` is not lost when the command then refuses it (a bad value, a stage
 out of order, a database error), as git keeps a refused commit message: `kept_if_refused`
-writes it to `unsaved/NAME.txt` in the user's data folder (beside the default database;
-folder and file readable by their owner only) and the refusal says where it is. The next
-`--edit` of the same command starts from it, and it is removed once a command succeeds with
-that text, however it was given (README, "Writing in your editor").
+writes it to `unsaved/KEY/NAME.txt` in the user's data folder (beside the default database;
+folders and file readable by their owner only) and the refusal says where it is. KEY
+(`database_key`) names the database the command ran on, so that a text kept for complaint 5
+of one database is never offered for complaint 5 of another: it is a digest of the database's
+identity, never its URL or password. The next `--edit` of the same command on the same
+database starts from it, and it is removed once a command succeeds with that text, however it
+was given (README, "Writing in your editor").
 
 A kept text holds the customer's words, so erasing a complaint erases its kept texts too:
-`latte customer forget` and `latte db retain` call `remove_drafts` with the complaints they
-erased (docs/architecture.md, "Customer data"). A kept text names its complaint by id only,
-not its database, so one kept for another database's complaint of the same id goes as well:
-the safe side for words that must be erased.
+`latte customer forget` and `latte db retain` call `remove_drafts` with the database and the
+complaints they erased (docs/architecture.md, "Customer data"): that database's kept texts of
+those complaints go, another database's stay. Texts kept by earlier versions directly in
+`unsaved/` (`unsaved/step-ID-STAGE.txt`) name no database: `--edit` no longer starts from
+them, and erasing a complaint removes those of its id as well, the safe side for words that
+may be the erased customer's. `unsaved/KEY/new-listen.txt` (a refused `latte new`) belongs to
+no complaint: erasing never removes it, and `customer forget` names it (`unattached_note`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
@@ -36,6 +43,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from latte_cli import config
 from latte_cli.errors import InvalidValue, LatteError
@@ -147,24 +155,55 @@ def compose(what: str, *, initial: str = "", instead: str = "", hint: str = "") 
     return text
 
 
-def kept_path(name: str) -> Path:
-    """Where a refused command's text is kept: `unsaved/NAME.txt` in the user's data folder."""
-    return config.default_db_path().parent / "unsaved" / f"{name}.txt"
+def database_key(db_url: str) -> str:
+    """A short name for the database at `db_url` that stays the same however it is given: a
+    digest of the SQLite file's absolute path (links followed), or of a server database's
+    backend, user, host, port and name. Never the password, nor any text of the URL."""
+    scheme, _, rest = db_url.partition("://")
+    backend = scheme.split("+", 1)[0].lower()
+    if backend == "sqlite":  # the file as SQLAlchemy reads it: what follows `sqlite:///`
+        database = unquote(rest.partition("?")[0].removeprefix("/"))
+        identity = f"sqlite:{Path(database).expanduser().resolve()}"
+    else:
+        url = urlsplit(db_url)
+        query = parse_qs(url.query)
+        try:
+            port = str(url.port or "")
+        except ValueError:  # not a number: the connection is refused anyway
+            port = ""
+        host = url.hostname or ",".join(query.get("host", []))
+        port = port or ",".join(query.get("port", [])) or "5432"  # PostgreSQL's own default
+        user = unquote(url.username or "")
+        name = unquote(url.path.removeprefix("/"))
+        identity = f"{backend}:{user}@{host}:{port}/{name}"
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
 
 
-def kept_text(name: str) -> str | None:
-    """The text a refused command left under `name`, if any."""
+def unsaved_folder() -> Path:
+    """`unsaved/` in the user's data folder: one folder per database (`database_key`) in it."""
+    return config.default_db_path().parent / "unsaved"
+
+
+def kept_path(db_url: str, name: str) -> Path:
+    """Where a refused command's text is kept: `unsaved/KEY/NAME.txt` in the user's data
+    folder, KEY naming the database (`database_key`)."""
+    return unsaved_folder() / database_key(db_url) / f"{name}.txt"
+
+
+def kept_text(db_url: str, name: str) -> str | None:
+    """The text a refused command on this database left under `name`, if any."""
     try:
-        return kept_path(name).read_text(encoding="utf-8").rstrip("\n")
+        return kept_path(db_url, name).read_text(encoding="utf-8").rstrip("\n")
     except (OSError, UnicodeDecodeError):
         return None
 
 
-def keep(name: str, text: str) -> Path:
+def keep(db_url: str, name: str, text: str) -> Path:
     """Write `text` where `kept_path` says, readable by its owner only (it holds customer
-    data): the folder is created 0700 and the file 0600 before any byte is written."""
-    path = kept_path(name)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data): the folders are created 0700 and the file 0600 before any byte is written."""
+    path = kept_path(db_url, name)
+    path.parent.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
     handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(handle, 0o600)  # an older file keeps its mode through O_CREAT
     with os.fdopen(handle, "w", encoding="utf-8") as file:
@@ -174,48 +213,57 @@ def keep(name: str, text: str) -> Path:
 
 @contextmanager
 def kept_if_refused(
-    name: str, text: str | None, *, edited: bool, flag: str, command: str
+    db_url: str, name: str, text: str | None, *, edited: bool, flag: str, command: str
 ) -> Iterator[None]:
-    """Run the command that saves `text`; if it is refused and the text was written in the
-    editor (`edited`), keep it and say in the refusal (same class and exit code) where it is
-    and how to reuse it. On success, a text kept under `name` that is the one just saved is
-    removed, whether it came from the editor or an option."""
+    """Run the command that saves `text` on the database at `db_url`; if it is refused and the
+    text was written in the editor (`edited`), keep it for that database and say in the
+    refusal (same class and exit code) where it is and how to reuse it. On success, a text
+    kept under `name` for that database that is the one just saved is removed, whether it
+    came from the editor or an option."""
     try:
         yield
     except LatteError as error:
         if not (edited and text):
             raise
         try:
-            path = keep(name, text)
+            path = keep(db_url, name, text)
         except OSError as failure:
             reason = failure.strerror or str(failure)
             error.message += f" Your text could not be kept ({reason})."
         else:
             error.message += (
-                f" Your text is kept in {path}: `{command} --edit` starts from it, or give "
-                f'it with {flag} "$(cat {path})".'
+                f" Your text is kept in {path}: `{command} --edit` on the same database "
+                f'starts from it, or give it with {flag} "$(cat {path})".'
             )
         error.args = (error.message,)
         raise
-    if text and kept_text(name) == text.rstrip("\n"):
-        kept_path(name).unlink(missing_ok=True)
+    if text and kept_text(db_url, name) == text.rstrip("\n"):
+        kept_path(db_url, name).unlink(missing_ok=True)
 
 
-def drafts_of(complaint_ids: Iterable[int]) -> list[Path]:
-    """The texts refused commands kept for these complaints (`step-ID-STAGE.txt`), by name."""
-    wanted = set(complaint_ids)
-    if not wanted:
-        return []
+def _step_drafts(folder: Path, wanted: set[int]) -> list[Path]:
+    """The kept `step-ID-STAGE.txt` texts in `folder` of the complaints `wanted`, by name."""
     try:
-        names = sorted(path.name for path in kept_path("step").parent.iterdir())
+        names = sorted(path.name for path in folder.iterdir())
     except OSError:  # no folder yet: nothing was ever kept
         return []
     found = []
     for name in names:
         match = STEP_DRAFT.fullmatch(name)
         if match and int(match.group(1)) in wanted:
-            found.append(kept_path(name.removesuffix(".txt")))
+            found.append(folder / name)
     return found
+
+
+def drafts_of(db_url: str, complaint_ids: Iterable[int]) -> list[Path]:
+    """The texts refused commands kept for these complaints of this database
+    (`KEY/step-ID-STAGE.txt`), and those earlier versions kept for the same ids directly in
+    `unsaved/`, which name no database (see the module's docstring)."""
+    wanted = set(complaint_ids)
+    if not wanted:
+        return []
+    own = _step_drafts(kept_path(db_url, "step").parent, wanted)
+    return own + _step_drafts(unsaved_folder(), wanted)
 
 
 @dataclass(frozen=True)
@@ -235,11 +283,11 @@ class RemovedDrafts:
         )
 
 
-def remove_drafts(complaint_ids: Iterable[int]) -> RemovedDrafts:
-    """Remove the texts refused commands kept for these complaints (`drafts_of`): their words
-    were just erased from the database."""
+def remove_drafts(db_url: str, complaint_ids: Iterable[int]) -> RemovedDrafts:
+    """Remove the texts refused commands kept for these complaints of this database
+    (`drafts_of`): their words were just erased from it."""
     removed, left = 0, []
-    for path in drafts_of(complaint_ids):
+    for path in drafts_of(db_url, complaint_ids):
         try:
             path.unlink(missing_ok=True)
         except OSError as error:
@@ -247,3 +295,17 @@ def remove_drafts(complaint_ids: Iterable[int]) -> RemovedDrafts:
         else:
             removed += 1
     return RemovedDrafts(removed, tuple(left))
+
+
+def unattached_note(db_url: str) -> str | None:
+    """What `customer forget` tells about the kept text of a refused `latte new` on this
+    database (or an earlier version's, in `unsaved/` itself), None if there is none: it
+    belongs to no complaint, so it is left, yet may hold the erased customer's words."""
+    paths = [kept_path(db_url, "new-listen"), unsaved_folder() / "new-listen.txt"]
+    found = [str(path) for path in paths if path.exists()]
+    if not found:
+        return None
+    return (
+        f"The text of a refused `latte new` is kept in {' and '.join(found)}: it belongs to no "
+        "complaint, so it was left. Delete it if it holds this customer's words."
+    )
