@@ -33,6 +33,7 @@ DAY = 86_400
 WEEK = ("--week", "2026-W47", "--as-of", AS_OF)
 # Stored location: no value (NULL or empty text), the text "(none)", an ordinary one.
 LOCATIONS = (None, "", "(none)", "north")
+CAUSES = (None, "", "(none)", "billing")
 NULL_AGENT = "-"  # in the rows: a complaint whose assigned agent is set to NULL after writing
 
 
@@ -52,10 +53,12 @@ def data(session: Session) -> tuple[list[Row], list[tuple[int, int]]]:
         r.agent = rnd.choice(["ana", "sam", "(none)", NULL_AGENT])
     write(session, rows, purchases)
     complaint = SQLModel.metadata.tables["complaint"]
+    conn = session.connection()
     nobody = [r.id for r in rows if r.agent == NULL_AGENT]
-    session.connection().execute(
-        update(complaint).where(complaint.c.id.in_(nobody)).values(assigned_agent=None)
-    )
+    conn.execute(update(complaint).where(complaint.c.id.in_(nobody)).values(assigned_agent=None))
+    for cause in CAUSES:  # a root cause recorded as "(none)" is a cause like any other
+        ids = [r.id for r in rows if r.first_resolved and r.id % len(CAUSES) == CAUSES.index(cause)]
+        conn.execute(update(complaint).where(complaint.c.id.in_(ids)).values(root_cause=cause))
     session.commit()
     for r in rows:
         r.agent = None if r.agent == NULL_AGENT else r.agent  # type: ignore[assignment]
@@ -138,6 +141,7 @@ def test_repeats_by_agent_keep_the_two_apart(latte: Any, data: Any) -> None:
 def test_detail_reaches_each_group(latte: Any, session: Session, data: Any, hours: Any) -> None:
     clock = ("--hours", hours) if hours else ()
     found = report(latte, "weekly", *WEEK, "--by", "location", *clock)
+    assert found["figures"]["root_causes"]["(none)"]["count"] > 0
     assert_every_count_opens(session, found, options_for(by="location", hours=hours))
     groups = {g["group"]: g for g in found["groups"]}
     for label in ("(none)", "'(none)'"):

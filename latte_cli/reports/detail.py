@@ -203,7 +203,9 @@ class Case:
     acknowledged: int | None
     resolved: int | None
     action: str
-    cause: str
+    # None when no root cause is recorded: such a complaint is under no cause's figures, so a
+    # cause stored as "(none)" is its own (docs/metrics.md, "Comparisons, groups and trends").
+    cause: str | None
     agent: str
     due: int | None = None
 
@@ -252,7 +254,7 @@ class Facts:
                 acknowledged=a,
                 resolved=r,
                 action=q.label(k or None),
-                cause=rc or NO_VALUE,
+                cause=rc or None,
                 agent=q.label(ag or None),
                 due=d if due is not None else None,
             )
@@ -532,7 +534,8 @@ def _repeat(facts: Facts, wanted: Callable[[Case], bool], key: str) -> Selection
             outcome = "pending"
         if outcome == key or (key == "n" and outcome != "pending"):
             other, at = found if found else (None, None)
-            rows.append(Member(c.id, (outcome, end, other, at, c.resolved, c.cause)))
+            cause = c.cause or NO_VALUE
+            rows.append(Member(c.id, (outcome, end, other, at, c.resolved, cause)))
     columns = (
         Column("repeat", "text"),
         Column("repeat_window_end", "time"),
@@ -615,7 +618,7 @@ def _value(facts: Facts, name: str) -> Callable[[Case], Any]:
     if name == "followed_up_at":
         return lambda c: facts.followups[c.id][0][0] if c.id in facts.followups else None
     if name == "root_cause":
-        return lambda c: c.cause
+        return lambda c: c.cause or NO_VALUE
     if name == "remedy_cents":
         return lambda c: facts.amounts.get(c.id)
     if name.endswith("_stage_seconds"):
