@@ -6,6 +6,7 @@ figures, and `--detail` reaches each (docs/metrics.md, "Comparisons, groups and 
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import random
@@ -108,7 +109,7 @@ def test_csv_keys_are_unique(latte: Any, data: Any, kind: str) -> None:
     assert {"(none)", "'(none)'"} <= {r["group"] for r in table}
 
 
-def test_tables_and_markdown_show_both_groups(latte: Any, data: Any) -> None:
+def test_table_markdown_and_html_show_both_groups(latte: Any, data: Any) -> None:
     args = ("report", "weekly", *WEEK, "--by", "location")
     markdown = latte.ok(*args, "--format", "markdown").stdout
     assert "\n| '(none)' | " in markdown
@@ -117,6 +118,10 @@ def test_tables_and_markdown_show_both_groups(latte: Any, data: Any) -> None:
     firsts = [line.split("│")[1].strip() for line in table.splitlines() if line.count("│") > 2]
     assert "'(none)'" in firsts
     assert "(none)" in firsts
+    page = latte.ok(*args, "--format", "html").stdout
+    for label in ("'(none)'", "(none)"):
+        assert f"<td>{html.escape(label)}</td>" in page
+        assert f"<h3>opened ({html.escape(label)}) in " in page  # its drill-down table
 
 
 def test_repeats_by_agent_keep_the_two_apart(latte: Any, data: Any) -> None:
