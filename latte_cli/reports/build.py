@@ -355,13 +355,17 @@ class _Collector:
                 self.at(key, group).outcomes[(bucket, fast, kind, sat, outcome)] += n
             return
         limits = q.SPEED_LIMITS
+        kinds: dict[Any, str] = {}  # a row per complaint: each kind labelled once
         for key, group, opened, resolved, action, sat, outcome in q.repurchase_rows(
             self.conn, b, o.by, o.as_of, window=o.window_seconds, target=None
         ):
             seconds = self.clock.seconds(opened, resolved)
             bucket = bisect_right(limits, seconds)
             fast = int(seconds <= o.target_seconds)
-            self.at(key, group).outcomes[(bucket, fast, q.label(action or None), sat, outcome)] += 1
+            shown = kinds.get(action)
+            if shown is None:
+                shown = kinds[action] = q.label(action or None)
+            self.at(key, group).outcomes[(bucket, fast, shown, sat, outcome)] += 1
 
     def merged(self, key: int) -> _Material:
         total = _Material()
