@@ -29,7 +29,7 @@ from latte_cli.reports.stats import Cell, Dist, Nps, Outcomes, Share, percentile
 from latte_cli.workflow import Stage
 
 STAGES = tuple(s.value for s in Stage)
-NO_VALUE = "(none)"
+NO_VALUE = q.NO_VALUE
 # A trend longer than this reads the whole table rather than an index range.
 FULL_SCAN_WEEKS = 52
 # (speed bucket, fast, action kind, satisfied, outcome) of a repurchase outcome
@@ -255,7 +255,7 @@ def _sum_outcomes(
 
 
 def _label(group: Any) -> str:
-    return NO_VALUE if group is None else str(group)
+    return q.label(group)
 
 
 class _Collector:
@@ -351,16 +351,21 @@ class _Collector:
             for key, group, bucket, fast, action, sat, outcome, n in q.repurchase_rows(
                 self.conn, b, o.by, o.as_of, window=o.window_seconds, target=o.target_seconds
             ):
-                self.at(key, group).outcomes[(bucket, fast, action or NO_VALUE, sat, outcome)] += n
+                kind = q.label(action or None)
+                self.at(key, group).outcomes[(bucket, fast, kind, sat, outcome)] += n
             return
         limits = q.SPEED_LIMITS
+        kinds: dict[Any, str] = {}  # a row per complaint: each kind labelled once
         for key, group, opened, resolved, action, sat, outcome in q.repurchase_rows(
             self.conn, b, o.by, o.as_of, window=o.window_seconds, target=None
         ):
             seconds = self.clock.seconds(opened, resolved)
             bucket = bisect_right(limits, seconds)
             fast = int(seconds <= o.target_seconds)
-            self.at(key, group).outcomes[(bucket, fast, action or NO_VALUE, sat, outcome)] += 1
+            shown = kinds.get(action)
+            if shown is None:
+                shown = kinds[action] = q.label(action or None)
+            self.at(key, group).outcomes[(bucket, fast, shown, sat, outcome)] += 1
 
     def merged(self, key: int) -> _Material:
         total = _Material()

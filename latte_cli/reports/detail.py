@@ -203,7 +203,9 @@ class Case:
     acknowledged: int | None
     resolved: int | None
     action: str
-    cause: str
+    # None when no root cause is recorded: such a complaint is under no cause's figures, so a
+    # cause stored as "(none)" is its own (docs/metrics.md, "Comparisons, groups and trends").
+    cause: str | None
     agent: str
     due: int | None = None
 
@@ -246,14 +248,14 @@ class Facts:
         cases = [
             Case(
                 id=int(i),
-                group=NO_VALUE if g is None else str(g),
+                group=q.label(g),
                 customer=cu,
                 opened=int(o),
                 acknowledged=a,
                 resolved=r,
-                action=k or NO_VALUE,
-                cause=rc or NO_VALUE,
-                agent=ag or NO_VALUE,
+                action=q.label(k or None),
+                cause=rc or None,
+                agent=q.label(ag or None),
                 due=d if due is not None else None,
             )
             for i, g, cu, o, a, r, k, rc, ag, d in self.conn.execute(query).fetchall()
@@ -532,7 +534,8 @@ def _repeat(facts: Facts, wanted: Callable[[Case], bool], key: str) -> Selection
             outcome = "pending"
         if outcome == key or (key == "n" and outcome != "pending"):
             other, at = found if found else (None, None)
-            rows.append(Member(c.id, (outcome, end, other, at, c.resolved, c.cause)))
+            cause = c.cause or NO_VALUE
+            rows.append(Member(c.id, (outcome, end, other, at, c.resolved, cause)))
     columns = (
         Column("repeat", "text"),
         Column("repeat_window_end", "time"),
@@ -615,7 +618,7 @@ def _value(facts: Facts, name: str) -> Callable[[Case], Any]:
     if name == "followed_up_at":
         return lambda c: facts.followups[c.id][0][0] if c.id in facts.followups else None
     if name == "root_cause":
-        return lambda c: c.cause
+        return lambda c: c.cause or NO_VALUE
     if name == "remedy_cents":
         return lambda c: facts.amounts.get(c.id)
     if name.endswith("_stage_seconds"):
@@ -740,28 +743,50 @@ def _group_ids(facts: Facts, path: tuple[str, ...], group: str) -> set[int]:
         population = facts.cohort
     chosen = {c.id for c in population if c.group == group}
     if not chosen and not _group_exists(facts, group):
-        known = _group_values(facts)
-        near = difflib.get_close_matches(group, known, n=5, cutoff=0.4)
-        shown = near or known[:10]
-        raise InvalidValue(
-            f"No complaint has {facts.options.by} {group!r}. "
-            f"Give one of: {', '.join(shown) or 'none'}."
-        )
+        raise InvalidValue(_unknown_group(facts, group))
     return chosen
 
 
+# At most this many groups are listed when a group is not found.
+LISTED_GROUPS = 10
+
+
+def _unknown_group(facts: Facts, group: str) -> str:
+    """No complaint in `group`: every group when there are few, else the closest spellings,
+    said to be the closest (docs/metrics.md, "Drill-down")."""
+    by = facts.options.by
+    known = _group_values(facts)
+    start = f"No complaint has {by} {group!r}."
+    if not known:
+        return f"{start} No complaint has any {by} yet: give a figure without :GROUP."
+    if len(known) <= LISTED_GROUPS:
+        return f"{start} Give one of: {', '.join(known)}."
+    near = difflib.get_close_matches(group, known, n=5, cutoff=0.4)
+    shown = ", ".join(near or known[:LISTED_GROUPS])
+    which = "closest" if near else f"first {LISTED_GROUPS}"
+    return (
+        f"{start} Give one of the {len(known)} groups the report shows with --by {by} "
+        f"(the {which}: {shown})."
+    )
+
+
 def _group_exists(facts: Facts, group: str) -> bool:
-    """Whether any complaint is in `group` (a group with no complaint in a figure counts 0)."""
+    """Whether any complaint is in `group` (a group with no complaint in a figure counts 0);
+    `group` is a label as the report shows it (`queries.label`)."""
+    stored = q.labelled(group)
+    if q.label(stored) != group:
+        return False  # no value is shown as that
     value = q.group_column(facts.options.by)
-    match = value.is_(None) if group == NO_VALUE else value == group
+    match = value.is_(None) if stored is None else value == stored
     query = select(q.table("complaint").c.id).where(match).limit(1)
     return facts.conn.execute(query).first() is not None
 
 
 def _group_values(facts: Facts) -> list[str]:
+    """The labels of every group a complaint is in, as the report sorts them (no value last)."""
     value = q.group_column(facts.options.by)
     found = facts.conn.execute(select(value).distinct()).scalars()
-    return sorted(NO_VALUE if v is None else str(v) for v in found)
+    return [q.label(v) for v in sorted(found, key=lambda v: (v is None, str(v)))]
 
 
 def _unknown(name: FigureName) -> str:

@@ -24,12 +24,13 @@ from latte_cli import vocabulary
 from latte_cli.reports import amounts, cohort_days
 from latte_cli.reports import fix_queries as fq
 from latte_cli.reports import fix_summarised as fs
+from latte_cli.reports import queries as q
 from latte_cli.reports.hours import BusinessClock
 from latte_cli.reports.periods import Period, week_of, week_period
 from latte_cli.reports.queries import SPEED_BUCKETS, SPEED_LIMITS
 from latte_cli.reports.stats import Dist, Outcomes, Share
 
-NO_VALUE = "(none)"
+NO_VALUE = q.NO_VALUE
 # A cause is *rising* when its count is at least RISING_MIN more than the previous period's
 # and at least RISING_RATIO times it; *recurring* when present in each of the last
 # RECURRING_WEEKS ISO weeks up to the period's end (docs/metrics.md, "Root causes").
@@ -164,7 +165,7 @@ class _Cell:
 
 
 def _label(value: Any) -> str:
-    return NO_VALUE if value is None else str(value)
+    return q.label(value)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,34 @@ SPEED_BUCKETS = ("< 4 h", "4-24 h", "1-3 d", "> 3 d")
 SPEED_LIMITS = (4 * 3600, 24 * 3600, 72 * 3600)
 REPURCHASED, LOST, PENDING = "repurchased", "lost", "pending"
 OUTCOMES = (REPURCHASED, LOST, PENDING)
+# The label of the complaints with no value of a group (docs/metrics.md, "Comparisons, groups
+# and trends").
+NO_VALUE = "(none)"
+
+
+def label(value: Any) -> str:
+    """How a group (or an agent, or an action kind) is shown and keyed in a report: no value is
+    `NO_VALUE`; a stored text that reads as it — `(none)`, or `(none)` inside single quotes —
+    gets one more pair of single quotes, so no two values share a label (docs/metrics.md,
+    "Comparisons, groups and trends")."""
+    if value is None:
+        return NO_VALUE
+    text = str(value)
+    return f"'{text}'" if _reserved(text) else text
+
+
+def labelled(text: str) -> str | None:
+    """The stored value whose `label` is `text` (None for no value); `label(labelled(t)) == t`
+    only when `t` is some value's label."""
+    if text == NO_VALUE:
+        return None
+    if _reserved(text) and text.startswith("'") and text.endswith("'"):
+        return text[1:-1]
+    return text
+
+
+def _reserved(text: str) -> bool:
+    return text.strip("'") == NO_VALUE
 
 
 def table(name: str) -> Table:

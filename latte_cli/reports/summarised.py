@@ -28,6 +28,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection, func, select
 
 from latte_cli import cohort, summary
+from latte_cli.reports import queries as q
 from latte_cli.reports.cohort_days import (
     SPEED_LIMITS,
     Chunk,
@@ -127,7 +128,7 @@ class CohortFigures:
         self.parts["group"] = [dense[groups]]
         del groups  # not held through the grouping, the report's peak of memory
         group_values = [texts.values[i] for i in present.tolist()]
-        action_values = [self.no_value if v is None else v for v in texts.values]
+        action_values = [self.no_value if v is None else q.label(v) for v in texts.values]
         _spread(self.parts, self.keys, group_values, action_values, self.at)
 
 
