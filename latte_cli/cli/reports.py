@@ -206,11 +206,10 @@ def _run(ctx: typer.Context, r: Request) -> None:
             return
         with blamed(conn):
             report = build_report(conn, span, options, kind=r.kind)
-        if (
-            r.week is None
-            and r.since is None
-            and report.totals.opened == report.totals.resolved == 0
-        ):
+        # An empty period, the default one or one asked for by --week or --since, names the
+        # latest week with complaints and the command for it, not only dashes (README
+        # "Supervisors: reports").
+        if report.totals.opened == report.totals.resolved == 0:
             latest = latest_week_with_complaints(conn, as_of=as_of, zone=zone)
             report = replace(report, empty_default=EmptyPeriod(latest))
         details = None
