@@ -25,6 +25,9 @@ report_app = typer.Typer(
 app.add_typer(report_app, name="report")
 
 FORMATS = ("table", "json", "csv", "markdown", "html")
+# Short names --format takes as well, the suffixes --output's file name may use for the same
+# format (SUFFIX_FORMATS): `-f md` is what `-o week.md` already means.
+FORMAT_ALIASES = {"md": "markdown", "htm": "html"}
 
 Week = Annotated[
     str | None,
@@ -63,8 +66,8 @@ Format = Annotated[
         "--format",
         "-f",
         metavar="FORMAT",
-        help="table, json, csv, markdown or html. Default: from --output's suffix (.json, .csv, "
-        ".md, .html), else table.",
+        help="table, json, csv, markdown (or md) or html (or htm). Default: from --output's "
+        "suffix (.json, .csv, .md, .html), else table.",
     ),
 ]
 # The format a report file's name implies when --format is not given.
@@ -127,8 +130,12 @@ def _format_of(r: Request) -> str:
         suffix = Path(r.output).suffix.lower() if r.output else ""
         return SUFFIX_FORMATS.get(suffix, "table")
     fmt = r.format.strip().lower()
+    fmt = FORMAT_ALIASES.get(fmt, fmt)
     if fmt not in FORMATS:
-        raise InvalidValue(f"--format {r.format!r} is not one of: {', '.join(FORMATS)}.")
+        raise InvalidValue(
+            f"--format {r.format!r} is not one of: table, json, csv, markdown (or md), "
+            "html (or htm)."
+        )
     return fmt
 
 
@@ -199,11 +206,10 @@ def _run(ctx: typer.Context, r: Request) -> None:
             return
         with blamed(conn):
             report = build_report(conn, span, options, kind=r.kind)
-        if (
-            r.week is None
-            and r.since is None
-            and report.totals.opened == report.totals.resolved == 0
-        ):
+        # An empty period, the default one or one asked for by --week or --since, names the
+        # latest week with complaints and the command for it, not only dashes (README
+        # "Supervisors: reports").
+        if report.totals.opened == report.totals.resolved == 0:
             latest = latest_week_with_complaints(conn, as_of=as_of, zone=zone)
             report = replace(report, empty_default=EmptyPeriod(latest))
         details = None

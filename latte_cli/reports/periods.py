@@ -151,7 +151,8 @@ def parse_as_of(text: str | None, zone: ZoneInfo, now: int) -> int:
 
 @dataclass(frozen=True)
 class EmptyPeriod:
-    """The default period (the last full week) has no complaint opened or first resolved in it.
+    """The report's period (the default last full week, or a --week or --since/--until asked
+    for) has no complaint opened or first resolved in it.
 
     `latest` is the latest week with a complaint opened by the as-of time, for the report to
     point at (docs/metrics.md "Times and periods"); None when no complaint was opened by then.
