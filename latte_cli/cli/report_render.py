@@ -112,8 +112,9 @@ def header(report: Report) -> list[str]:
 
 
 def empty_notice(report: Report) -> str | None:
-    """What to say when the default period is empty, so that a report of dashes is not a
-    riddle: which week has complaints, and the command that shows it."""
+    """What to say when the report's period (the default week or one asked for) is empty, so
+    that a report of dashes is not a riddle: which week has complaints, and the command that
+    shows it."""
     empty = report.empty_default
     if empty is None:
         return None
@@ -924,7 +925,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "window_days": o.window_days,
         "repeat_days": o.repeat_days,
         "by": o.by,
-        # Set only when the default period is empty (README "Supervisors: reports").
+        # Set only when the report's period is empty (README "Supervisors: reports").
         "latest_week_with_data": _latest_week(report),
         "notice": (empty_notice(report) or "").replace("`", "") or None,
         "figures": figures_json(report.totals),

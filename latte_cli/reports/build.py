@@ -127,7 +127,8 @@ class Report:
     groups: tuple[GroupFigures, ...] = ()
     trend: tuple[TrendRow, ...] = ()
     group_trend: tuple[TrendRow, ...] = ()
-    empty_default: EmptyPeriod | None = None  # set only when the default period is empty
+    # Set only when the period is empty, the default week or one asked for (the name is older).
+    empty_default: EmptyPeriod | None = None
 
 
 @dataclass
