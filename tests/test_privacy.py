@@ -287,6 +287,7 @@ def test_export_holds_every_row_about_the_customer_and_no_other(
     for needle in (NAME, EMAIL, PHONE, PHRASE, NOTE, REASON, FOLLOWUP_NOTE, "## Purchases (0)"):
         assert needle in markdown
     assert "Ottilie" not in markdown
+    assert desk.ok("customer", "export", REF, "--format", "md").stdout == markdown
     assert desk("customer", "export", REF, "--format", "pdf").exit_code == 1
     assert desk("customer", "export", "C-NOBODY").exit_code == 1
 

@@ -280,7 +280,7 @@ def export_customer(
     ref: Annotated[str, typer.Argument(help="The customer's ref.")],
     output: options.OutputFile = None,
     fmt: Annotated[
-        str, typer.Option("--format", metavar="FORMAT", help="json or markdown.")
+        str, typer.Option("--format", metavar="FORMAT", help="json or markdown (or md).")
     ] = "json",
 ) -> None:
     """Everything latte holds about a customer, for a subject-access request.
@@ -295,6 +295,7 @@ def export_customer(
     from latte_cli.services.privacy import customer_data
 
     path = destination(output)
+    fmt = {"md": "markdown"}.get(fmt.lower(), fmt.lower())  # as `latte report --format`
     if fmt not in ("json", "markdown"):
         raise typer.BadParameter(
             f"{fmt!r} is not a format: use json or markdown.", param_hint="--format"
