@@ -81,6 +81,23 @@ def test_no_merge_or_edit_gives_a_forgotten_customer_an_identity(
     assert "no problems found" in latte.ok("db", "check").stdout
 
 
+def test_amend_writes_no_words_back_into_an_erased_complaint(
+    latte: Latte, db_url: str, forgotten: str
+) -> None:
+    """A forgotten customer's complaint keeps `[erased]`: `latte amend --text` (or another free
+    text) is refused in one line, nothing written; a correction of a figure still goes in."""
+    query = "SELECT complaint.id FROM complaint JOIN customer ON customer.id = customer_id"
+    (cid,) = _rows(db_url, f"{query} WHERE customer.ref = '{forgotten}'")[0]
+    why = _refused(latte, db_url, "amend", str(cid), "listen", "--reason", "restore",
+                   "--text", "Alice's own words")  # fmt: skip
+    assert f"Complaint {cid} was erased" in why and "--text would write its words again" in why
+    assert "Alice" not in json.dumps(_rows(db_url, "SELECT text FROM stage_record"))
+    latte.ok("step", str(cid), "acknowledge", "--text", "Sorry.")
+    latte.ok("step", str(cid), "take_action", "--kind", "refund", "--detail", "Refunded.")
+    _refused(latte, db_url, "amend", str(cid), "take_action", "--reason", "r", "--detail", "x")
+    latte.ok("amend", str(cid), "take_action", "--reason", "wrong kind", "--kind", "replacement")
+
+
 def test_db_check_flags_a_forgotten_customer_that_holds_an_identity(
     latte: Latte, db_url: str, forgotten: str
 ) -> None:

@@ -17,8 +17,8 @@ from sqlmodel import Session, col, select
 
 from latte_cli import vocabulary, workflow
 from latte_cli.errors import InvalidValue, NotFound
-from latte_cli.events import AmendedDetails
-from latte_cli.models import Complaint, StageRecord
+from latte_cli.events import AmendedDetails, EventKind
+from latte_cli.models import Complaint, Event, StageRecord
 from latte_cli.services.complaints import MAX_TEXT, _required, get_complaint, parse_amount
 from latte_cli.services.eventlog import log_event
 from latte_cli.timeutil import utcnow
@@ -39,6 +39,10 @@ class Correction:
     root_cause: str | None = None
     what_will_change: str | None = None
 
+
+# The free texts a correction can set: never written again on an erased complaint.
+FREE_TEXTS = {"text": "--text", "action_detail": "--detail", "what_will_change": "--change",
+              "options_offered": "--option"}  # fmt: skip
 
 # Which stage each field belongs to, and the flag that sets it (for refusals).
 STAGE_OF_FIELD: dict[str, tuple[Stage, str]] = {
@@ -90,6 +94,15 @@ def _wanted(stage: Stage, given: Correction) -> dict[str, Any]:
     return wanted
 
 
+def _erased(session: Session, complaint_id: int) -> bool:
+    """Whether the complaint's free texts were erased (`latte customer forget`, `latte db
+    retain`: its `erased` event; docs/architecture.md, "Customer data")."""
+    found = select(Event.id).where(
+        Event.complaint_id == complaint_id, Event.kind == EventKind.ERASED.value
+    )
+    return session.exec(found).first() is not None
+
+
 def amend_stage(
     session: Session,
     *,
@@ -128,6 +141,13 @@ def amend_stage(
             f"{complaint_id})."
         )
     wanted = _wanted(wanted_stage, given)
+    texts = [flag for name, flag in FREE_TEXTS.items() if name in wanted]
+    if texts and _erased(session, complaint_id):
+        raise InvalidValue(
+            f"Complaint {complaint_id} was erased (its customer forgotten, or its retention "
+            f"period over): {', '.join(texts)} would write its words again. Correct only "
+            "--kind, --amount or --root-cause."
+        )
     if not wanted:
         raise InvalidValue(
             "Nothing to change: pass --text, or for take_action --kind, --detail, --amount, "
