@@ -99,6 +99,8 @@ def test_merge_refusals_name_the_way_out_and_write_nothing(latte: Latte, session
         (("merge", one, "--into", one, "--reason", "r"), "cannot be merged into itself"),
         (("merge", other, "--into", two, "--reason", "r"), f"latte merge {other} --into {one}"),
         (("merge", two, "--into", other, "--reason", "r"), "already merged into complaint"),
+        # Into the duplicate merged into it: one complaint already, no merge into itself offered.
+        (("merge", one, "--into", two, "--reason", "r"), "one complaint already, nothing to"),
         (("merge", one, "--into", other, "--reason", "r"), f"latte merge {other} --into {one}"),
         (("merge", other, "--into", one, "--reason", "r"), "--force"),
         (("merge", other, "--into", "99", "--reason", "r"), "No complaint with id 99"),
@@ -197,6 +199,9 @@ def test_customer_merge_moves_everything_and_leaves_a_pointer(
     assert {r["customer_ref"] for r in imported} == {"C-1"}
     refused = latte("customer", "merge", "C-2", "--into", "C-1", "--reason", "again")
     assert refused.exit_code == 1 and "already merged" in refused.stderr
+    back = latte("customer", "merge", "C-1", "--into", "C-2", "--reason", "back")
+    assert back.exit_code == 1 and "one customer already, nothing to merge" in back.stderr
+    assert "merge into that one" not in back.stderr
     same = latte("customer", "merge", "C-1", "--into", "C-1", "--reason", "r")
     assert same.exit_code == 1 and "same customer" in same.stderr
     assert latte("customer", "edit", "C-2", "--name", "X").exit_code == 1

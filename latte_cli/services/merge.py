@@ -77,6 +77,11 @@ def merge_complaint(
         raise InvalidValue(
             f"Complaint {complaint_id} was already merged into complaint {duplicate.merged_into}."
         )
+    if target.merged_into == complaint_id:
+        raise InvalidValue(
+            f"Complaint {into} was already merged into complaint {complaint_id}: they are one "
+            "complaint already, nothing to merge."
+        )
     if target.merged_into is not None:
         raise InvalidValue(
             f"Complaint {into} was itself merged into complaint {target.merged_into}: merge "
@@ -167,6 +172,11 @@ def merge_customer(
         went = session.get(Customer, source.merged_into)
         raise InvalidValue(
             f"Customer {ref} was already merged into {describe(went) if went else '?'}."
+        )
+    if target.merged_into == source.id:
+        raise InvalidValue(
+            f"Customer {into_ref} was already merged into {ref}: they are one customer "
+            "already, nothing to merge."
         )
     if target.merged_into is not None:
         went = session.get(Customer, target.merged_into)
