@@ -294,6 +294,21 @@ def test_export_holds_every_row_about_the_customer_and_no_other(
 
 @pytest.mark.slow
 @pytest.mark.sqlite_only
+@pytest.mark.sqlite_only
+def test_the_markdown_export_shows_every_text_as_itself(latte: Latte) -> None:
+    """A name or the customer's words written as Markdown or HTML stay text in the file handed
+    to the customer: no link, tag, emphasis or heading."""
+    name = "[click](http://evil.example) **bold** <script>x</script>"
+    words = "It broke.\n# Heading\n- **id**: 999 `code`"
+    latte.ok("new", "--customer", "C-MD-1", "--name", name, "--channel", "phone",
+             "--category", "delivery", "--listen", words)  # fmt: skip
+    markdown = latte.ok("customer", "export", "C-MD-1", "--format", "md").stdout
+    for live in ("[click](", "**bold**", "<script>", "**id**: 999", "`code`", "<br># Heading"):
+        assert live not in markdown, live
+    assert "\\[click\\](http://evil.example) \\*\\*bold\\*\\* \\<script\\>" in markdown
+    assert "It broke.<br>\\# Heading<br>- \\*\\*id\\*\\*: 999 \\`code\\`" in markdown
+
+
 def test_on_a_terminal_forget_asks_for_the_ref(latte: Latte, db_url: str) -> None:
     from tests.test_pty import spawn
 

@@ -842,15 +842,18 @@ def json_text(data: Any) -> str:
 
 
 def customer_markdown(data: CustomerData) -> str:
-    """The subject-access answer as a readable Markdown file: every row, every column."""
+    """The subject-access answer as a readable Markdown file: every row, every column, each
+    text shown as itself (escaped: a name or the customer's words never become a link, a tag
+    or a heading in the file handed over)."""
+    from latte_cli.cli.io import markdown_text
 
     def value(v: Any) -> str:
         if v is None:
             return "—"
         if isinstance(v, dict):
             return ", ".join(f"{k}: {value(x)}" for k, x in v.items()) or "—"
-        text = str(v).replace("\r\n", "\n").replace("\n", "<br>")
-        return text
+        lines = str(v).replace("\r\n", "\n").split("\n")
+        return "<br>".join(markdown_text(line) for line in lines)
 
     def rows(title: str, items: list[dict[str, Any]]) -> list[str]:
         out = [f"## {title} ({len(items)})", ""]
@@ -860,7 +863,7 @@ def customer_markdown(data: CustomerData) -> str:
         return out
 
     c = data.customer
-    lines = [f"# Data held about customer {c.get('ref') or c.get('id')}", ""]
+    lines = [f"# Data held about customer {value(c.get('ref') or c.get('id'))}", ""]
     lines += [f"- **{k}**: {value(v)}" for k, v in c.items()] + [""]
     lines += rows("Complaints", data.complaints)
     lines += rows("Stages", data.stage_records)

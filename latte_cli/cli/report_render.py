@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from latte_cli import vocabulary
-from latte_cli.cli.io import neutralise
+from latte_cli.cli.io import markdown_text, neutralise
 from latte_cli.reports.build import Figures, Report, TrendRow
 from latte_cli.reports.definitions import Definition, explain
 from latte_cli.reports.fixes import Cause, Deadline, FixFigures, Repeats
@@ -713,13 +713,9 @@ def fit_columns(section: Section, width: int) -> tuple[list[str], list[int] | No
     return headers, [min(w, n) for w, n in zip(widths, natural, strict=True)]
 
 
-# Characters that would make a cell (an agent's or a category's name, say) into a link, an HTML
-# tag, emphasis or a new table cell; CommonMark lets a backslash escape any of them.
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|&~!#"})
-
-
 def _md_cell(text: str) -> str:
-    return " ".join(text.translate(_MD_SPECIAL).split())
+    """A cell (an agent's or a category's name, say) shown as itself, on one line."""
+    return " ".join(markdown_text(text).split())
 
 
 def markdown(report: Report, *, with_definitions: bool) -> str:
