@@ -539,3 +539,28 @@ def test_config_set_keeps_policy_and_holiday_files_absolute(
     latte.ok("config", "set", "deadlines", "FCA-DISP")
     bad = latte("config", "set", "deadlines", "fca")
     assert bad.exit_code == 1 and "neither a preset" in bad.stderr
+
+
+def test_a_merged_duplicate_has_no_deadline(latte: Latte, tmp_path: Path) -> None:
+    """A duplicate closed by `latte merge` shows no deadline and is in no deadline filter of
+    `latte list` (README, `latte list`); its target keeps its own."""
+    _use_policy(tmp_path)
+    late = (datetime.now(UTC) - timedelta(hours=5.5)).isoformat(timespec="seconds")
+    where = ("--customer", "C-1", "--channel", "phone", "--category", "billing", "--at", late)
+    opened = [
+        latte.ok("new", *where, "--listen", words).stdout.strip()
+        for words in ("Charged twice", "Charged twice, again")
+    ]
+    target, duplicate = opened
+    latte.ok("merge", duplicate, "--into", target, "--reason", "same charge")
+
+    def listed(*args: str) -> list[str]:
+        out = latte.ok("list", "--all", "--status", "all", "--json", *args).stdout
+        return sorted(str(r["id"]) for r in json.loads(out))
+
+    assert listed() == sorted(opened)  # the filters below can fail
+    assert listed("--breached") == [target]
+    assert listed("--due-within", "3d") == [target]
+    assert json.loads(latte.ok("show", duplicate, "--json").stdout)["deadlines"] is None
+    assert "Deadlines" not in latte.ok("show", duplicate).stdout
+    assert json.loads(latte.ok("show", target, "--json").stdout)["deadlines"] is not None

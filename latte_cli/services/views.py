@@ -288,8 +288,12 @@ class DeadlineView:
 
 
 def deadline_view(complaint: Complaint, now: datetime) -> DeadlineView | None:
-    """None for a complaint opened before deadlines existed (no due times stored)."""
+    """None for a complaint opened before deadlines existed (no due times stored), and for a
+    duplicate closed by a merge: it has no deadline, its target carries them (README, `latte
+    list`; it counts in no deadline figure either)."""
     if complaint.final_response_due_epoch is None and complaint.update_every_days is None:
+        return None
+    if complaint.merged_into is not None:
         return None
     at = epoch(now)
     # A complaint resolved without recorded stages (imported) gave its first response when it
@@ -409,6 +413,9 @@ def _deadline_filters(statement: Any, filters: ListFilter, now: int) -> Any:
     resolved = col(Complaint.first_resolved_epoch)
     # The first response: the acknowledgement, else (imported without stages) the resolution.
     first_done = func.coalesce(col(Complaint.acknowledged_epoch), resolved)
+    if filters.due_within is not None or filters.breached:
+        # A duplicate closed by a merge has no deadline (`deadline_view`).
+        statement = statement.where(col(Complaint.merged_into).is_(None))
     if filters.due_within is not None:
         if filters.due_within <= timedelta(0):
             raise InvalidValue("--due-within must be more than 0, e.g. 2d or 8h.")
