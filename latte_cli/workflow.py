@@ -31,6 +31,9 @@ REOPEN_STAGE = Stage.TAKE_ACTION
 # The largest amount of money one record holds (a remedy, a purchase line), in cents: they are
 # stored in 32-bit integer columns on PostgreSQL, and the sum of two still fits one.
 MAX_CENTS = 1_000_000_000
+# Who recorded the rows an import brought without an agent: `import:FILE`, a file, never a
+# person, so never a known agent to hand a complaint to (docs/architecture.md, "Batch import").
+IMPORTED_BY = "import:"
 
 
 # Channels, severities, action kinds and root causes are data, not code: see

@@ -4,6 +4,7 @@ never of a resolved or merged complaint."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from sqlmodel import Session, select
 
@@ -98,3 +99,23 @@ def test_whoever_transfers_to_themselves_is_known(latte: Latte) -> None:
     latte.ok(*NEW, "--queue")
     latte.ok("--agent", "newcomer", "transfer", "1", "--to", "newcomer", "--note", "mine")
     assert json.loads(latte.ok("show", "1", "--json").stdout)["assigned_agent"] == "newcomer"
+
+
+def test_an_imports_file_is_no_agent_to_hand_over_to(
+    latte: Latte, session: Session, tmp_path: Path
+) -> None:
+    """Steps imported without an agent are by `import:FILE`: a file, not a person, so neither
+    a known agent to transfer to without --force nor one listed as known."""
+    path = tmp_path / "desk.csv"
+    path.write_text(
+        "external_id,customer_ref,channel,category,opened_at,acknowledged_at,listen\n"
+        "T-1,C-1,phone,x,2026-01-05T10:00Z,2026-01-05T10:05Z,Late\n"
+    )
+    latte.ok("import", "complaints", str(path))
+    latte.ok(*NEW)
+    refused = latte("transfer", "2", "--to", "import:desk.csv", "--note", "yours")
+    assert refused.exit_code == 1
+    assert "never seen an agent called 'import:desk.csv'" in refused.stderr
+    assert "Known agents: ana." in refused.stderr
+    assert transfers(session) == 0
+    assert "import:" not in " ".join(team.known_agents(session))

@@ -23,7 +23,7 @@ from typing import IO, Any, Protocol, runtime_checkable
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from latte_cli import summary
+from latte_cli import summary, workflow
 from latte_cli.db import translate
 from latte_cli.importer.fields import (
     Amounts,
@@ -316,7 +316,7 @@ class Run:
     def importer(self) -> str:
         """Who imported rows without an agent column: the file, never the login that ran it
         (docs/architecture.md, "Batch import")."""
-        return f"import:{Path(self.report.source).name}"[:100]
+        return f"{workflow.IMPORTED_BY}{Path(self.report.source).name}"[:100]
 
     def transaction(self, conn: Connection) -> AbstractContextManager[Any]:
         """A transaction per batch, or nothing when the whole import is one transaction."""

@@ -106,7 +106,10 @@ def refuse_transfer(complaint: Complaint) -> None:
 
 def is_known_agent(session: Session, name: str) -> bool:
     """Whether latte has seen this agent: in the agent table (presence, any case), assigned a
-    complaint, or the author of a recorded step. The one definition of a known agent."""
+    complaint, or the author of a recorded step; never an import's `import:FILE`. The one
+    definition of a known agent."""
+    if name.startswith(workflow.IMPORTED_BY):
+        return False
     checks = (
         select(literal(1)).where(func.lower(Agent.name) == name.lower()),
         select(literal(1)).where(Complaint.assigned_agent == name),
@@ -123,7 +126,8 @@ def known_agents(session: Session) -> list[str]:
         select(col(Complaint.assigned_agent)).where(col(Complaint.assigned_agent).is_not(None)),
         select(StageRecord.agent),
     )
-    return sorted({str(n) for (n,) in session.execute(names) if n}, key=str.lower)
+    found = {str(n) for (n,) in session.execute(names) if n}
+    return sorted((n for n in found if not n.startswith(workflow.IMPORTED_BY)), key=str.lower)
 
 
 def _unknown_agent(session: Session, name: str) -> InvalidValue:
