@@ -142,6 +142,10 @@ def test_a_merged_duplicate_counts_in_no_report_figure(latte: Latte) -> None:
     latte.ok("merge", duplicate, "--into", target, "--reason", "Called twice")
     merged = report(latte)
     assert merged == alone
+    # Its follow-up would count nowhere: refused, naming the target.
+    later = latte("followup", "record", duplicate, "--reached", "--satisfied", "--replace")
+    assert later.exit_code == 1 and f"latte followup record {target}" in later.stderr
+    assert report(latte) == alone
     assert report(latte, "--by", "agent") == alone_by_agent
     check = json.loads(latte.ok("db", "check", "--json").stdout)
     assert check["clean"], check["problems"]

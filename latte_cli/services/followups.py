@@ -154,6 +154,12 @@ def followup_to_record(
     (one follow-up per resolution, docs/metrics.md). The guided call checks this before it
     asks anything."""
     complaint = resolved_complaint(session, complaint_id, for_update=for_update)
+    if complaint.merged_into is not None:
+        # A duplicate counts in no figure: its target's follow-up is the one that counts.
+        raise InvalidValue(
+            f"Complaint {complaint_id} was merged into complaint {complaint.merged_into}: "
+            f"record the follow-up on that one (latte followup record {complaint.merged_into})."
+        )
     earlier = recorded_followup(session, complaint)
     if earlier is not None and not replace:
         raise InvalidValue(
