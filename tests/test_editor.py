@@ -86,6 +86,22 @@ def test_amend_with_edit_corrects_the_text_from_the_editor(
     assert "# Complaint 1, stage acknowledge." in writer.read_text()
 
 
+def test_amend_with_edit_starts_from_what_the_stage_says_and_checks_first(
+    latte: Latte, session: Session, writer: Path
+) -> None:
+    """Without --text the editor opens with the recorded text (take_action: its detail), so a
+    correction is not retyped; a stage not recorded is refused before the editor opens."""
+    latte.ok(*NEW, "--category", "delivery", "--listen", "Broken lamp")
+    latte.ok("step", "1", "acknowledge", "--text", "Sorry.")
+    refused = latte("amend", "1", "take_action", "--edit", "--reason", "typo")
+    assert refused.exit_code == 1 and "was not recorded" in refused.stderr
+    assert not writer.exists()  # the editor never opened: nothing typed was lost
+    latte.ok("amend", "1", "acknowledge", "--edit", "--reason", "more")
+    _, acknowledge = stages(session)
+    assert acknowledge.text == "Sorry.\n\nThe lamp arrived broken.\nThe box was dry."
+    assert writer.read_text().startswith("Sorry.\n")
+
+
 @pytest.mark.sqlite_only
 def test_visual_may_carry_arguments_and_wins_over_editor(
     latte: Latte, session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -635,13 +635,18 @@ def amend(
     Example: latte amend 12 explain --root-cause delivery --reason "Picked the wrong cause"
     """
     from latte_cli.cli import render
-    from latte_cli.services.amend import Correction, amend_stage
+    from latte_cli.services.amend import Correction, amend_stage, text_to_edit
 
     g = globals_of(ctx)
-    if edit and stage == "take_action":
-        detail = _edit_text(stage, detail, complaint_id)
-    elif edit:
-        text = _edit_text(stage, text, complaint_id)
+    if edit:
+        # From what the stage says now, checked before the editor opens (nothing typed is lost
+        # to a refusal the database could give first).
+        with g.session(readonly=True) as session:
+            recorded = text_to_edit(session, complaint_id=complaint_id, stage=stage, cycle=cycle)
+        if stage == "take_action":
+            detail = _edit_text(stage, detail or recorded, complaint_id)
+        else:
+            text = _edit_text(stage, text or recorded, complaint_id)
     given = Correction(
         text=text,
         action_kind=kind,

@@ -103,6 +103,58 @@ def _erased(session: Session, complaint_id: int) -> bool:
     return session.exec(found).first() is not None
 
 
+def _recorded(
+    session: Session, complaint: Complaint, stage: Stage, cycle: int | None
+) -> tuple[int, StageRecord]:
+    """(cycle index, record) of the stage to amend: the current cycle's, or `cycle`'s
+    (counted from 1); NotFound when that stage was not recorded."""
+    if cycle is not None and not 1 <= cycle <= complaint.cycle + 1:
+        raise InvalidValue(
+            f"Complaint {complaint.id} has {complaint.cycle + 1} cycle(s): give --cycle from 1 "
+            f"to {complaint.cycle + 1}."
+        )
+    index = complaint.cycle if cycle is None else cycle - 1
+    record = session.exec(
+        select(StageRecord).where(
+            StageRecord.complaint_id == complaint.id,
+            StageRecord.cycle == index,
+            StageRecord.stage == stage.value,
+        )
+    ).first()
+    if record is None:
+        raise NotFound(
+            f"Stage {stage.value} was not recorded in cycle {index + 1} of complaint "
+            f"{complaint.id}: only recorded stages can be amended (see latte show "
+            f"{complaint.id})."
+        )
+    return index, record
+
+
+def _refuse_erased(session: Session, complaint_id: int, texts: list[str]) -> None:
+    """InvalidValue when free texts (`texts`, their flags) would be written into an erased
+    complaint: erased words are not written back."""
+    if texts and _erased(session, complaint_id):
+        raise InvalidValue(
+            f"Complaint {complaint_id} was erased (its customer forgotten, or its retention "
+            f"period over): {', '.join(texts)} would write its words again. Correct only "
+            "--kind, --amount or --root-cause."
+        )
+
+
+def text_to_edit(
+    session: Session, *, complaint_id: int, stage: str, cycle: int | None = None
+) -> str:
+    """What `latte amend --edit` opens the editor with: the recorded stage's text (take_action:
+    its detail). Refused before any editing as `amend_stage` would refuse after it: a stage not
+    recorded, an erased complaint."""
+    wanted_stage = workflow.parse_choice(Stage, stage, what="Stage")
+    complaint = get_complaint(session, complaint_id)
+    _, record = _recorded(session, complaint, wanted_stage, cycle)
+    take_action = wanted_stage is Stage.TAKE_ACTION
+    _refuse_erased(session, complaint_id, ["--detail" if take_action else "--text"])
+    return (record.action_detail if take_action else record.text) or ""
+
+
 def amend_stage(
     session: Session,
     *,
@@ -121,33 +173,9 @@ def amend_stage(
     reason = _required(reason, "The reason", "--reason")
     wanted_stage = workflow.parse_choice(Stage, stage, what="Stage")
     complaint = get_complaint(session, complaint_id, for_update=True)
-    if cycle is not None and not 1 <= cycle <= complaint.cycle + 1:
-        raise InvalidValue(
-            f"Complaint {complaint_id} has {complaint.cycle + 1} cycle(s): give --cycle from 1 "
-            f"to {complaint.cycle + 1}."
-        )
-    index = complaint.cycle if cycle is None else cycle - 1
-    record = session.exec(
-        select(StageRecord).where(
-            StageRecord.complaint_id == complaint_id,
-            StageRecord.cycle == index,
-            StageRecord.stage == wanted_stage.value,
-        )
-    ).first()
-    if record is None:
-        raise NotFound(
-            f"Stage {wanted_stage.value} was not recorded in cycle {index + 1} of complaint "
-            f"{complaint_id}: only recorded stages can be amended (see latte show "
-            f"{complaint_id})."
-        )
+    index, record = _recorded(session, complaint, wanted_stage, cycle)
     wanted = _wanted(wanted_stage, given)
-    texts = [flag for name, flag in FREE_TEXTS.items() if name in wanted]
-    if texts and _erased(session, complaint_id):
-        raise InvalidValue(
-            f"Complaint {complaint_id} was erased (its customer forgotten, or its retention "
-            f"period over): {', '.join(texts)} would write its words again. Correct only "
-            "--kind, --amount or --root-cause."
-        )
+    _refuse_erased(session, complaint_id, [f for n, f in FREE_TEXTS.items() if n in wanted])
     if not wanted:
         raise InvalidValue(
             "Nothing to change: pass --text, or for take_action --kind, --detail, --amount, "
