@@ -21,7 +21,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_
+from sqlalchemy import ColumnElement, and_, exists, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -84,24 +84,28 @@ def _due(
         .where(col(target.id) == col(Complaint.merged_into), col(target.stage_due).is_(None))
         .scalar_subquery()
     )
-    resolved = func.coalesce(col(Complaint.resolved_epoch), target_resolved)
+    own = col(Complaint.resolved_epoch)
+    never = and_(own.is_(None), col(Complaint.merged_into).is_not(None))
+
+    def before(moment: datetime) -> ColumnElement[bool]:
+        # Its own resolution where it has one (kept apart so that the index on it serves).
+        limit = epoch(moment)
+        return or_(own < limit, and_(never, target_resolved < limit))
+
     periods = []
     for category, period in by_category.items():
         if period is not None:
-            periods.append(
-                and_(col(Complaint.category) == category, resolved < epoch(cutoff(period, now)))
-            )
+            periods.append(and_(col(Complaint.category) == category, before(cutoff(period, now))))
     if default is not None:
         periods.append(
             and_(
                 col(Complaint.category).not_in(list(by_category)),
-                resolved < epoch(cutoff(default, now)),
+                before(cutoff(default, now)),
             )
         )
     erased = select(Event.complaint_id).where(Event.kind == events.EventKind.ERASED.value)
     return and_(
         col(Complaint.stage_due).is_(None),
-        resolved.is_not(None),
         col(Complaint.id).not_in(erased),
         or_(*periods),
     )
