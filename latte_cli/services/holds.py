@@ -235,6 +235,34 @@ def erase_reasons(
     return changed
 
 
+def covered_customers(session: Session, customer_ids: Collection[int]) -> set[int]:
+    """The customers a hold on any of these customers covers: one person's records. That is
+    each held customer, the customer it was merged into (followed to the end: a merge moved its
+    complaints there), and every customer merged into that one, directly or through another, so
+    that a hold placed before or after a merge keeps the same complaints. It is the notion
+    `customer forget` refuses by (the customer and its merged duplicates; docs/architecture.md,
+    "Customer data")."""
+    if not customer_ids:
+        return set()
+    pointers: dict[int, int] = {
+        cid: into
+        for cid, into in session.exec(
+            select(Customer.id, Customer.merged_into).where(col(Customer.merged_into).is_not(None))
+        )
+        if cid is not None and into is not None
+    }
+
+    def root(customer_id: int) -> int:
+        seen = {customer_id}
+        while customer_id in pointers and pointers[customer_id] not in seen:
+            customer_id = pointers[customer_id]
+            seen.add(customer_id)
+        return customer_id
+
+    roots = {root(cid) for cid in customer_ids}
+    return roots | set(customer_ids) | {cid for cid in pointers if root(cid) in roots}
+
+
 def refuse_if_held(session: Session, customer: Customer, complaint_ids: Collection[int]) -> None:
     """InvalidValue naming the hold if the customer or one of these complaints is held."""
     assert customer.id is not None

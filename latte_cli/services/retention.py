@@ -5,25 +5,31 @@ and root cause, stays, so no report figure changes (docs/architecture.md, "Custo
 `retain` anonymises each complaint whose latest resolution is older than its category's period
 through `privacy.erase_complaint`, the one erasure path, and removes the identity of every
 customer whose complaints are then all anonymised, and of every customer merged into it, as
-`latte customer forget` does. What a legal hold in force covers (`services/holds.py`) is left
-as it is. A dry run does all of it in the transaction and rolls it back, so it reports exactly
+`latte customer forget` does. A duplicate merged while open (so never resolved) has no
+resolution of its own: it counts from that of the complaint it was merged into. What a legal
+hold in force covers is left as it is: a held complaint, every complaint of a held customer or
+of a customer merged into or with it (`holds.covered_customers`, the notion `forget` refuses
+by), and a duplicate and the complaint it was merged into together, when either is held. A dry
+run does all of it in the transaction and rolls it back, so it reports exactly
 what a real run would do.
 """
 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, exists, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from latte_cli import events
 from latte_cli.config import Period
 from latte_cli.errors import InvalidValue
 from latte_cli.models import Complaint, Customer, Event, LegalHold
+from latte_cli.services.holds import covered_customers
 from latte_cli.services.privacy import (
     checkpoint,
     erase_complaint,
@@ -69,28 +75,58 @@ class Retained:
 def _due(
     default: Period | None, by_category: Mapping[str, Period | None], now: datetime
 ) -> ColumnElement[bool]:
-    """Resolved complaints, not anonymised yet, resolved before their category's cutoff."""
-    resolved = col(Complaint.resolved_epoch)
+    """Resolved complaints, not anonymised yet, resolved before their category's cutoff; a
+    duplicate merged before it was resolved counts from its target's resolution (the module's
+    docstring)."""
+    target = aliased(Complaint)
+    target_resolved = (
+        select(target.resolved_epoch)
+        .where(col(target.id) == col(Complaint.merged_into), col(target.stage_due).is_(None))
+        .scalar_subquery()
+    )
+    own = col(Complaint.resolved_epoch)
+    never = and_(own.is_(None), col(Complaint.merged_into).is_not(None))
+
+    def before(moment: datetime) -> ColumnElement[bool]:
+        # Its own resolution where it has one (kept apart so that the index on it serves).
+        limit = epoch(moment)
+        return or_(own < limit, and_(never, target_resolved < limit))
+
     periods = []
     for category, period in by_category.items():
         if period is not None:
-            periods.append(
-                and_(col(Complaint.category) == category, resolved < epoch(cutoff(period, now)))
-            )
+            periods.append(and_(col(Complaint.category) == category, before(cutoff(period, now))))
     if default is not None:
         periods.append(
             and_(
                 col(Complaint.category).not_in(list(by_category)),
-                resolved < epoch(cutoff(default, now)),
+                before(cutoff(default, now)),
             )
         )
     erased = select(Event.complaint_id).where(Event.kind == events.EventKind.ERASED.value)
     return and_(
         col(Complaint.stage_due).is_(None),
-        resolved.is_not(None),
         col(Complaint.id).not_in(erased),
         or_(*periods),
     )
+
+
+def _held_groups(
+    session: Session, complaint_ids: Collection[int], customer_ids: Collection[int]
+) -> set[int]:
+    """The complaints a hold keeps, as their group: a complaint's own id, or the id of the
+    complaint it was merged into. A hold on any complaint of a group keeps the whole group."""
+    if not complaint_ids and not customer_ids:
+        return set()
+    rows = session.exec(
+        select(Complaint.id, Complaint.merged_into).where(
+            or_(
+                col(Complaint.id).in_(list(complaint_ids)),
+                col(Complaint.customer_id).in_(list(customer_ids)),
+            )
+        )
+    )
+    return {into or cid for cid, into in rows if cid is not None}
 
 
 def retain(
@@ -112,8 +148,12 @@ def retain(
     now = now or utcnow()
     secure_delete(session)
     holds = session.exec(select(LegalHold).where(col(LegalHold.released_at).is_(None))).all()
-    held_complaints = {h.complaint_id for h in holds if h.complaint_id is not None}
-    held_customers = {h.customer_id for h in holds if h.customer_id is not None}
+    held_customers = covered_customers(
+        session, {h.customer_id for h in holds if h.customer_id is not None}
+    )
+    held_groups = _held_groups(
+        session, {h.complaint_id for h in holds if h.complaint_id is not None}, held_customers
+    )
     due = session.exec(
         select(Complaint).where(_due(default, by_category, now)).order_by(col(Complaint.id))
     ).all()
@@ -122,12 +162,17 @@ def retain(
     changed = 0
     for complaint in due:
         assert complaint.id is not None
-        if complaint.id in held_complaints or complaint.customer_id in held_customers:
+        if (complaint.merged_into or complaint.id) in held_groups:
             held.append(complaint.id)
             continue
         period = by_category.get(complaint.category, default)
         assert period is not None  # _due selects only complaints with a period
         reason = f"retention: resolved more than {period.text} ago"
+        if complaint.resolved_epoch is None:
+            reason = (
+                f"retention: merged into complaint {complaint.merged_into}, resolved more "
+                f"than {period.text} ago"
+            )
         changed += erase_complaint(session, complaint, agent=agent, reason=reason, at=now)
         erased.append(complaint.id)
     session.flush()
