@@ -108,3 +108,29 @@ def test_forget_and_export_leave_a_missing_database_missing(latte: Latte, tmp_pa
         assert result.exit_code == 1, (args, result.output)
         assert "No database at" in result.stderr
         assert not missing.exists() and not missing.parent.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.sqlite_only
+def test_on_a_terminal_forget_asks_for_what_was_given(latte: Latte, db_url: str) -> None:
+    import pexpect
+
+    from tests.test_pty import spawn
+
+    _noref(latte)
+    child = spawn(db_url, "customer", "forget", EMAIL, "--reason", "erasure request")
+    child.expect_exact(f"Type '{EMAIL}' to confirm")
+    child.send("C-WRONG\r")
+    child.expect_exact("Not confirmed: nothing was erased.")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    assert _customers(db_url) == [(None, NAME, EMAIL)]
+    child = spawn(db_url, "customer", "forget", EMAIL, "--reason", "erasure request")
+    child.expect_exact(f"Type '{EMAIL}' to confirm")
+    child.send(f"{EMAIL}\r")
+    child.expect_exact(f"Forgot customer {EMAIL}")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert _customers(db_url)[0][1:] == (None, None)
