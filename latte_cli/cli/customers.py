@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -33,6 +35,20 @@ def _complete_customer(ctx: typer.Context, incomplete: str) -> list[str]:
             return complete_customers(session, incomplete)
     except LatteError:  # no database yet, or not reachable: nothing to offer
         return []
+
+
+@contextmanager
+def _candidates_listed() -> Iterator[None]:
+    """An email, phone or name that several customers share: list them on stderr, then fail
+    (exit 1) as `customer show` does without a terminal; nothing is asked."""
+    from latte_cli.cli import render
+    from latte_cli.errors import SeveralCustomers
+
+    try:
+        yield
+    except SeveralCustomers as several:
+        render.show_customer_candidates(several.candidates)
+        raise
 
 
 def _choose_customer(customers: list[Customer]) -> Customer:
@@ -200,7 +216,14 @@ def merge_customer(
 @customer_app.command("forget")
 def forget_customer(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="The customer's ref.")],
+    ref: Annotated[
+        str,
+        typer.Argument(
+            metavar="CUSTOMER",
+            help="The customer's ref, email, phone or name.",
+            autocompletion=_complete_customer,
+        ),
+    ],
     reason: Annotated[
         str, typer.Option("--reason", help="Why, for the event log (e.g. 'erasure request').")
     ],
@@ -211,7 +234,8 @@ def forget_customer(
 ) -> None:
     """Erase a customer: name, email, phone, ref and every free text of their complaints.
 
-    Every customer merged into this one is the same person and is forgotten with it.
+    Every customer merged into this one is the same person and is forgotten with it. An
+    email, phone or name that several customers share is refused, listing them.
 
     Times, stages, kinds, amounts, root causes and purchases stay, so no report figure
     changes. Backups made before keep the data.
@@ -232,16 +256,20 @@ def forget_customer(
                 "forgetting cannot be undone: pass --yes to confirm without a terminal.",
                 param_hint="--yes",
             )
-        with g.session(readonly=True) as session:
-            get_customer(session, ref)  # an unknown ref fails before the question
+        with g.session(readonly=True) as session, _candidates_listed():
+            found = get_customer(session, ref)  # an unknown customer fails before the question
+        # The ref is typed to confirm; for a customer without one, what was given.
+        expected = found.ref or ref
+        what = "the ref" if found.ref else repr(ref)
         try:
-            typed = typer.prompt(f"This erases customer {ref} for good. Type the ref to confirm")
+            typed = typer.prompt(f"This erases customer {ref} for good. Type {what} to confirm")
         except (KeyboardInterrupt, typer.Abort):
             raise Interrupted("Interrupted: nothing was erased.") from None
-        if typed.strip() != ref:
+        if typed.strip() != expected:
             typer.echo("Not confirmed: nothing was erased.", err=True)
             raise typer.Exit(1)
-    with g.session() as session:
+    # A missing database is refused, not created (README, "Customer data").
+    with g.session(create=False) as session, _candidates_listed():
         done = forget(session, ref, agent=g.agent, reason=reason)
     drafts = remove_drafts(g.db_url, done.complaint_ids)  # words erased: so are kept texts
     note = unattached_note(g.db_url)
@@ -277,7 +305,14 @@ def forget_customer(
 @customer_app.command("export")
 def export_customer(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="The customer's ref.")],
+    ref: Annotated[
+        str,
+        typer.Argument(
+            metavar="CUSTOMER",
+            help="The customer's ref, email, phone or name.",
+            autocompletion=_complete_customer,
+        ),
+    ],
     output: options.OutputFile = None,
     fmt: Annotated[
         str, typer.Option("--format", metavar="FORMAT", help="json or markdown (or md).")
@@ -301,7 +336,7 @@ def export_customer(
             f"{fmt!r} is not a format: use json or markdown.", param_hint="--format"
         )
     g = globals_of(ctx)
-    with g.session(readonly=True) as session:
+    with g.session(readonly=True) as session, _candidates_listed():
         data = customer_data(session, ref)
     text = render.json_text(data.as_json()) if fmt == "json" else render.customer_markdown(data)
     if path is None:

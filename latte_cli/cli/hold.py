@@ -17,8 +17,8 @@ def hold(
         str | None,
         typer.Argument(
             metavar="ID|REF",
-            help="A complaint id or a customer ref (complaint:ID / customer:REF when a number "
-            "is both).",
+            help="A complaint id or a customer's ref, email, phone or name (complaint:ID / "
+            "customer:REF when a number is both).",
             show_default=False,
         ),
     ] = None,
@@ -42,6 +42,7 @@ def hold(
     Example: latte hold C-104 --reason "claim 2026/311"; latte hold C-104 --release
     """
     from latte_cli.cli import render
+    from latte_cli.errors import SeveralCustomers
     from latte_cli.services import holds
 
     g = globals_of(ctx)
@@ -60,10 +61,14 @@ def hold(
     if not release and reason is None:
         raise Misused("say why the hold is placed.", param_hint="--reason")
     with g.session(create=False) as session:
-        if release:
-            done = holds.release_hold(session, target, reason=reason, agent=g.agent)
-        else:
-            done = holds.place_hold(session, target, reason=reason or "", agent=g.agent)
+        try:
+            if release:
+                done = holds.release_hold(session, target, reason=reason, agent=g.agent)
+            else:
+                done = holds.place_hold(session, target, reason=reason or "", agent=g.agent)
+        except SeveralCustomers as several:  # listed, then refused, as `customer show` does
+            render.show_customer_candidates(several.candidates)
+            raise
     if as_json:
         render.print_json(render.fields_json(done))
     elif release:

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
 from latte_cli import identity
-from latte_cli.errors import InvalidValue, NotFound
+from latte_cli.errors import InvalidValue, NotFound, SeveralCustomers
 from latte_cli.events import CustomerEditedDetails, Details
 from latte_cli.models import Complaint, Customer, FollowUp, Purchase
 from latte_cli.reports.amounts import is_wrong, wrong_amount_error
@@ -234,13 +234,31 @@ def _create(session: Session, customer: Customer) -> Customer:
 
 
 def get_customer(session: Session, ref: str) -> Customer:
+    """The customer with this ref; when no customer has it, the one customer whose email, phone
+    or name it is, found as `latte customer show` finds them (`search.find_customers`), so that
+    a customer without a ref can still be named. SeveralCustomers when that fits several (the
+    caller lists them), NotFound when it fits none (docs/architecture.md, "Customer data")."""
+    from latte_cli.services.search import find_customers  # search imports this module
+
     key = identity.clean(ref)
     customer = session.exec(
         select(Customer).where(col(Customer.ref_key) == key).order_by(col(Customer.id))
     ).first()
-    if customer is None:
-        raise NotFound(f"No customer with ref {ref!r}. Check it with `latte customer search`.")
-    return customer
+    if customer is not None:
+        return customer
+    found = find_customers(session, ref)
+    if len(found) > 1:
+        raise SeveralCustomers(
+            f"{len(found)} customers match {ref!r} (listed above): give a ref, email or phone "
+            "that only one of them has.",
+            found,
+        )
+    if not found:
+        raise NotFound(
+            f"No customer with ref {ref!r}, nor with that email, phone or name. Check it with "
+            "`latte customer search`."
+        )
+    return found[0]
 
 
 def describe(customer: Customer) -> str:
