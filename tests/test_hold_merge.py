@@ -154,3 +154,19 @@ def test_a_hold_on_a_duplicate_or_its_target_keeps_both(
         latte.ok("hold", f"complaint:{held}", "--release")
     latte.ok("hold", "C-001111", "--reason", "customer hold")
     assert _retain(latte, tmp_path, "1d")["held_ids"] == [int(target), int(duplicate)]
+
+
+def test_forget_of_a_merged_away_customer_is_held_by_its_targets_hold(
+    latte: Latte, db_url: str
+) -> None:
+    """A hold on the customer a duplicate was merged into covers the duplicate's record too:
+    forgetting the duplicate is refused, naming the hold, and nothing is erased."""
+    _merged_people(latte)
+    latte.ok("customer", "merge", "C-001075", "--into", "D-1", "--reason", "same")
+    latte.ok("hold", "D-1", "--reason", "litigation pending")
+    refused = latte("customer", "forget", "C-001075", "--reason", "x", "--yes")
+    assert refused.exit_code == 1, refused.output
+    assert "Customer D-1 is under legal hold" in refused.stderr
+    assert "latte hold D-1 --release" in refused.stderr
+    names = {str(n) for (n,) in _rows(db_url, "SELECT name FROM customer")}
+    assert names == {"David Nash", "David N"}

@@ -56,10 +56,13 @@ def test_forget_erases_a_customer_without_a_ref(latte: Latte, db_url: str) -> No
 
 def test_hold_on_a_customer_without_a_ref(latte: Latte, db_url: str) -> None:
     _noref(latte)
-    latte.ok("hold", EMAIL, "--reason", "claim 2026/311")
-    assert len(json.loads(latte.ok("hold", "--list", "--json").stdout)) == 1
+    placed = latte.ok("hold", EMAIL, "--reason", "claim 2026/311").stdout
+    assert f"customer {EMAIL}" in placed and "None" not in placed
+    listed = latte.ok("hold", "--list", "--json").stdout
+    assert len(json.loads(listed)) == 1 and EMAIL in listed and "None" not in listed
     refused = latte("customer", "forget", EMAIL, "--reason", "erasure request", "--yes")
     assert refused.exit_code == 1 and "hold" in refused.stderr
+    assert f"latte hold {EMAIL} --release" in refused.stderr
     assert _customers(db_url) == [(None, NAME, EMAIL)]
     latte.ok("hold", EMAIL, "--release")
     assert json.loads(latte.ok("hold", "--list", "--json").stdout) == []

@@ -8,6 +8,7 @@ history says when and why it was held (docs/architecture.md, "Customer data").
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -89,9 +90,15 @@ def _complaint(session: Session, text: str) -> Target:
     return Target(COMPLAINT, complaint.id, None, f"complaint {complaint.id}")
 
 
+def named(customer: Customer) -> str:
+    """What names a held customer in messages and `latte hold` commands: its ref, else (a
+    customer without one) its email or name, as `latte hold CUSTOMER` finds it."""
+    return customer.ref or customer.email or customer.name or f"#{customer.id}"
+
+
 def _customer(session: Session, ref: str) -> Target:
     customer = get_customer(session, ref.strip())
-    return Target(CUSTOMER, None, customer.id, f"customer {customer.ref}")
+    return Target(CUSTOMER, None, customer.id, f"customer {named(customer)}")
 
 
 def _in_force(target: Target) -> ColumnElement[bool]:
@@ -169,16 +176,18 @@ def release_hold(session: Session, given: str, *, reason: str | None, agent: str
 def list_holds(session: Session, *, released: bool = False) -> list[HoldView]:
     """The holds in force (and the released ones with `released`), oldest first."""
     statement = (
-        select(LegalHold, Customer.ref)
+        select(LegalHold, Customer)
         .join(Customer, col(Customer.id) == col(LegalHold.customer_id), isouter=True)
         .order_by(col(LegalHold.id))
     )
     if not released:
         statement = statement.where(col(LegalHold.released_at).is_(None))
     found = []
-    for hold, ref in session.exec(statement):
+    for hold, customer in session.exec(statement):
         label = (
-            f"complaint {hold.complaint_id}" if hold.complaint_id is not None else f"customer {ref}"
+            f"complaint {hold.complaint_id}"
+            if hold.complaint_id is not None or customer is None
+            else f"customer {named(customer)}"
         )
         found.append(_view(hold, label))
     return found
@@ -264,16 +273,19 @@ def covered_customers(session: Session, customer_ids: Collection[int]) -> set[in
 
 
 def refuse_if_held(session: Session, customer: Customer, complaint_ids: Collection[int]) -> None:
-    """InvalidValue naming the hold if the customer or one of these complaints is held."""
+    """InvalidValue naming the hold if the customer or one of these complaints is held: a hold
+    on any customer of its merged group (`covered_customers`) holds it too, as for retention."""
     assert customer.id is not None
-    held = holds_in_force(session, complaint_ids=complaint_ids, customer_ids=[customer.id])
+    covered = covered_customers(session, [customer.id])
+    held = holds_in_force(session, complaint_ids=complaint_ids, customer_ids=sorted(covered))
     if not held:
         return
     hold = held[0]
     if hold.complaint_id is not None:
         what, release = f"complaint {hold.complaint_id}", f"latte hold {hold.complaint_id}"
     else:
-        what, release = f"customer {customer.ref}", f"latte hold {customer.ref}"
+        holder = session.get(Customer, hold.customer_id) or customer
+        what, release = f"customer {named(holder)}", f"latte hold {shlex.quote(named(holder))}"
     raise InvalidValue(
         f"{_sentence(what)} is under legal hold {hold.id} ({hold.reason!r}, placed by "
         f"{hold.placed_by}): nothing was erased. Release it first with "
