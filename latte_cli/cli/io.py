@@ -377,17 +377,6 @@ def neutralise(cell: str) -> str:
     return cell
 
 
-# Characters that would make a text in a Markdown file (a name, the customer's words) into a
-# link, an HTML tag, emphasis, a heading or a new table cell; CommonMark lets a backslash escape
-# any of them.
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|&~!#"})
-
-
-def markdown_text(text: str) -> str:
-    """`text` to show as itself in a Markdown file (a report's cell, a customer export)."""
-    return text.translate(_MD_SPECIAL)
-
-
 def _csv_cell(column: str, value: Any) -> str:
     if value is None:
         return ""

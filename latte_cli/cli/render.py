@@ -845,7 +845,7 @@ def customer_markdown(data: CustomerData) -> str:
     """The subject-access answer as a readable Markdown file: every row, every column, each
     text shown as itself (escaped: a name or the customer's words never become a link, a tag
     or a heading in the file handed over)."""
-    from latte_cli.cli.io import markdown_text
+    from latte_cli.cli.markdown import markdown_text
 
     def value(v: Any) -> str:
         if v is None:

@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from latte_cli import vocabulary
-from latte_cli.cli.io import markdown_text, neutralise
+from latte_cli.cli.io import neutralise
+from latte_cli.cli.markdown import markdown_text
 from latte_cli.reports.build import Figures, Report, TrendRow
 from latte_cli.reports.definitions import Definition, explain
 from latte_cli.reports.fixes import Cause, Deadline, FixFigures, Repeats

@@ -233,13 +233,33 @@ def _create(session: Session, customer: Customer) -> Customer:
     return customer
 
 
+def find_customers(session: Session, text: str, *, limit: int = 50) -> list[Customer]:
+    """The customers `text` names through `identity`'s keys: a ref names its customer alone;
+    otherwise every customer with that email, phone (its digits) or name (folded), oldest first.
+    """
+    cleaned = identity.clean(text)
+    if not cleaned:
+        return []
+    by_ref = session.exec(
+        select(Customer).where(col(Customer.ref_key) == cleaned).order_by(col(Customer.id))
+    ).all()
+    if by_ref:
+        return list(by_ref)
+    clauses = [col(Customer.name_key) == identity.fold(cleaned)]
+    if "@" in cleaned:
+        clauses.append(col(Customer.email_key) == identity.email_key(cleaned))
+    terms = identity.search_terms(cleaned)
+    if terms and terms.phone:
+        clauses.append(col(Customer.phone_key) == identity.phone_key(cleaned))
+    statement = select(Customer).where(or_(*clauses)).order_by(col(Customer.id)).limit(limit)
+    return list(session.exec(statement).all())
+
+
 def get_customer(session: Session, ref: str) -> Customer:
     """The customer with this ref; when no customer has it, the one customer whose email, phone
-    or name it is, found as `latte customer show` finds them (`search.find_customers`), so that
+    or name it is, found as `latte customer show` finds them (`find_customers`), so that
     a customer without a ref can still be named. SeveralCustomers when that fits several (the
     caller lists them), NotFound when it fits none (docs/architecture.md, "Customer data")."""
-    from latte_cli.services.search import find_customers  # search imports this module
-
     key = identity.clean(ref)
     customer = session.exec(
         select(Customer).where(col(Customer.ref_key) == key).order_by(col(Customer.id))

@@ -38,7 +38,12 @@ from latte_cli.events import (
     TransferDetails,
 )
 from latte_cli.models import Complaint, Customer, Event, FollowUp, StageRecord
-from latte_cli.services.customers import CustomerHistory, customer_history, get_customer
+from latte_cli.services.customers import (
+    CustomerHistory,
+    customer_history,
+    find_customers,
+    get_customer,
+)
 from latte_cli.timeutil import epoch
 
 WORD = re.compile(r"[^\W_]+")
@@ -389,28 +394,6 @@ def rewrite_index(session: Session) -> None:
 
 
 # Finding a customer by what an agent knows of them -------------------------------------------
-
-
-def find_customers(session: Session, text: str, *, limit: int = 50) -> list[Customer]:
-    """The customers `text` names through `identity`'s keys: a ref names its customer alone;
-    otherwise every customer with that email, phone (its digits) or name (folded), oldest first.
-    """
-    cleaned = identity.clean(text)
-    if not cleaned:
-        return []
-    by_ref = session.exec(
-        select(Customer).where(col(Customer.ref_key) == cleaned).order_by(col(Customer.id))
-    ).all()
-    if by_ref:
-        return list(by_ref)
-    clauses = [col(Customer.name_key) == identity.fold(cleaned)]
-    if "@" in cleaned:
-        clauses.append(col(Customer.email_key) == identity.email_key(cleaned))
-    terms = identity.search_terms(cleaned)
-    if terms and terms.phone:
-        clauses.append(col(Customer.phone_key) == identity.phone_key(cleaned))
-    statement = select(Customer).where(sa.or_(*clauses)).order_by(col(Customer.id)).limit(limit)
-    return list(session.exec(statement).all())
 
 
 def complete_customers(session: Session, start: str, *, limit: int = 30) -> list[str]:
