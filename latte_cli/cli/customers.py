@@ -37,6 +37,17 @@ def _complete_customer(ctx: typer.Context, incomplete: str) -> list[str]:
         return []
 
 
+# The customer `forget` and `export` act on, found as `customer show` finds one.
+CustomerArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="CUSTOMER",
+        help="The customer's ref, email, phone or name.",
+        autocompletion=_complete_customer,
+    ),
+]
+
+
 @contextmanager
 def _candidates_listed() -> Iterator[None]:
     """An email, phone or name that several customers share: list them on stderr, then fail
@@ -216,14 +227,7 @@ def merge_customer(
 @customer_app.command("forget")
 def forget_customer(
     ctx: typer.Context,
-    ref: Annotated[
-        str,
-        typer.Argument(
-            metavar="CUSTOMER",
-            help="The customer's ref, email, phone or name.",
-            autocompletion=_complete_customer,
-        ),
-    ],
+    ref: CustomerArgument,
     reason: Annotated[
         str, typer.Option("--reason", help="Why, for the event log (e.g. 'erasure request').")
     ],
@@ -305,14 +309,7 @@ def forget_customer(
 @customer_app.command("export")
 def export_customer(
     ctx: typer.Context,
-    ref: Annotated[
-        str,
-        typer.Argument(
-            metavar="CUSTOMER",
-            help="The customer's ref, email, phone or name.",
-            autocompletion=_complete_customer,
-        ),
-    ],
+    ref: CustomerArgument,
     output: options.OutputFile = None,
     fmt: Annotated[
         str, typer.Option("--format", metavar="FORMAT", help="json or markdown (or md).")
