@@ -10,6 +10,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
 from latte_cli.reports.hours import BusinessClock, parse_schedule
@@ -44,3 +45,19 @@ def test_working_seconds_equal_the_day_by_day_loop(schedule: str, zone: str) -> 
         wanted = day_by_day._seconds_day_by_day(a, b) if b > a else 0
         assert clock.seconds(a, b) == wanted, (a, b)
     assert any(clock.seconds(a, b) for a, b in pairs)
+    # The same pairs at once, as a report over a long period computes them (`seconds_of`),
+    # on a fresh clock and on the one whose table the loop above grew.
+    starts, ends = (np.array(side, np.int64) for side in zip(*pairs, strict=True))
+    wanted_all = [day_by_day._seconds_day_by_day(a, b) if b > a else 0 for a, b in pairs]
+    fresh = BusinessClock(parse_schedule(schedule), ZoneInfo(zone), holidays)
+    assert fresh.seconds_of(starts, ends).tolist() == wanted_all
+    assert clock.seconds_of(starts, ends).tolist() == wanted_all
+    assert fresh.seconds_of(starts[:0], ends[:0]).tolist() == []
+
+
+def test_working_seconds_of_a_span_without_working_hours() -> None:
+    """Holidays over the whole span: no window at all, every pair 0."""
+    holidays = frozenset(date(2024, 1, 1) + timedelta(days=d) for d in range(-60, 120))
+    clock = BusinessClock(parse_schedule("Mon-Fri 09:00-17:00"), ZoneInfo("UTC"), holidays)
+    starts = np.array([START, START + 86_400], np.int64)
+    assert clock.seconds_of(starts, starts + 3 * 86_400).tolist() == [0, 0]

@@ -261,32 +261,48 @@ def test_a_year_reads_the_summaries_not_the_complaint_rows(year: Any, sqlite_pat
 
 
 SUMMARY_CASES = [
-    # (zone, since, until, as-of, target hours, --by)
-    ("UTC", "2025-10-01", "2027-01-14", "2027-02-01T00:00", 24.0, None),
-    ("Europe/Paris", "2026-01-01", "2026-12-31", "2026-10-25T02:30", 1.5, "agent"),
-    ("Asia/Kolkata", "2026-03-01", "2026-05-31", "2026-04-17T06:15:09", 24.0, "channel"),
-    ("America/St_Johns", "2026-01-01", "2026-12-31", "2026-11-01T03:59:59", 72.0, "category"),
-    (ZONE, "2026-02-10", "2026-11-03", "2027-02-01T12:00", 0.25, "location"),
+    # (zone, since, until, as-of, target hours, --by, business hours)
+    ("UTC", "2025-10-01", "2027-01-14", "2027-02-01T00:00", 24.0, None, None),
+    ("Europe/Paris", "2026-01-01", "2026-12-31", "2026-10-25T02:30", 1.5, "agent", None),
+    ("Asia/Kolkata", "2026-03-01", "2026-05-31", "2026-04-17T06:15:09", 24.0, "channel", None),
+    ("America/St_Johns", "2026-01-01", "2026-12-31", "2026-11-01T03:59:59", 72.0, "category",
+     None),
+    (ZONE, "2026-02-10", "2026-11-03", "2027-02-01T12:00", 0.25, "location", None),
     # as-of exactly the target after an open complaint's opening: it is not overdue yet
-    ("UTC", "2026-06-01", "2026-12-31", "edge", 0.25, None),
-]
+    ("UTC", "2026-06-01", "2026-12-31", "edge", 0.25, None, None),
+    # Business hours: daylight saving changes inside the periods, several groups a day,
+    # overlapping groups (the clock's day-by-day loop), an as-of time in closed hours
+    ("Europe/Paris", "2026-01-01", "2026-12-31", "2026-10-25T02:30", 24.0, "agent",
+     "Mon-Fri 09:00-17:00"),
+    ("America/New_York", "2025-10-01", "2027-01-14", "2027-02-01T00:00", 4.0, "channel",
+     "Mon-Fri 09:00-12:30; Mon-Fri 13:30-17:00; Sat 10:00-14:00"),
+    ("UTC", "2026-02-10", "2026-11-03", "2026-08-01T12:00", 1.5, None,
+     "Mon 09:00-12:00; Mon 11:00-13:00; Wed 08:00-18:00"),
+    ("Australia/Lord_Howe", "2026-03-01", "2026-10-31", "2026-10-04T01:45", 0.25, "location",
+     "Mon-Sun 00:00-24:00"),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize(("zone", "since", "until", "as_of", "target", "by"), SUMMARY_CASES)
+@pytest.mark.parametrize(
+    ("zone", "since", "until", "as_of", "target", "by", "hours"), SUMMARY_CASES
+)
 def test_the_summaries_give_the_figures_of_the_rows(
     year: Any, db_url: str, zone: str, since: str, until: str, as_of: str, target: float,
-    by: str | None,
+    by: str | None, hours: str | None,
 ) -> None:  # fmt: skip
     """The same report read from the summaries and computed from the complaint rows (which a
     report does while a change of another program waits in the queue) is the same, to the
     last bit: long periods, every --by, periods and as-of times cut inside UTC days, a
-    fractional SLA target (the overdue limit inside a second's range)."""
+    fractional SLA target (the overdue limit inside a second's range), and business hours
+    (resolution and acknowledge times, speed buckets and the overdue limit on the clock,
+    from the epochs the cohort summary keeps)."""
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine, event, text
 
     from latte_cli.reports.build import Options, build_report
+    from latte_cli.reports.hours import parse_schedule
     from latte_cli.reports.periods import choose_span, parse_as_of
 
     tz = ZoneInfo(zone)
@@ -303,17 +319,27 @@ def test_the_summaries_give_the_figures_of_the_rows(
         as_of = datetime.fromtimestamp(edge, UTC).isoformat()
     moment = parse_as_of(as_of, tz, 0)
     span = choose_span(zone=tz, as_of=moment, since=since, until=until, weeks=8)
-    options = Options(zone=tz, as_of=moment, target_hours=target, window_days=30, by=by)
+    schedule = parse_schedule(hours) if hours else None
+    options = Options(
+        zone=tz, as_of=moment, target_hours=target, window_days=30, by=by, schedule=schedule
+    )
     engine = create_engine(db_url)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     try:
-        reports = []
+        reports, read_rows = [], []
         for queued in (False, True):
+            statements.clear()
             with engine.begin() as conn:
                 if queued:  # another program's change waits: a queue row with nothing in it
                     conn.execute(text("INSERT INTO report_queue (customer_id) VALUES (NULL)"))
                 reports.append(build_report(conn, span, options, kind="weekly"))
+            # The rows' own look-ups (the stage durations) only when the queue is not empty.
+            read_rows.append(any("FROM stage_record" in sql for sql in statements))
     finally:
         engine.dispose()
     from_summaries, from_rows = reports
+    assert read_rows == [False, True]
     assert from_summaries.totals.resolved > 0 and from_summaries.totals.backlog > 0
+    assert from_summaries.totals.overdue > 0 or hours is None
     assert from_summaries == from_rows

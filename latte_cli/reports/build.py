@@ -313,14 +313,14 @@ class _Collector:
         made from, so that the figures share one read only when they ask the same days."""
         by, as_of, target = s.by, s.as_of, self.options.target_seconds
         summarised.volume_figures(
-            self.conn, b.periods, by=by, as_of=as_of, target=target, at=self.at
+            self.conn, b.periods, by=by, as_of=as_of, target=target, at=self.at, clock=self.clock
         )
         summarised.cohort_figures(
             self.conn, b.periods, by=by, as_of=as_of, target=target,
             window=s.window, no_value=NO_VALUE, at=self.at,
             together=fixes.families if fixes else (),
             texts=fixes.texts if fixes else None,
-            repeat=s.repeat,
+            repeat=s.repeat, clock=self.clock,
         )  # fmt: skip
 
     def everything_else(self, b: q.Buckets) -> None:
@@ -414,7 +414,7 @@ def build_report(conn: Connection, span: Span, options: Options, *, kind: str) -
         kept=available,
     )
     read: fs.Fixes | None = None
-    if options.schedule is None and available:
+    if available:
         # Cost grows with the days of the period, not its complaints (docs/architecture.md);
         # the cohort summary's days are read once for these figures and those on what to fix.
         read = fx.summarised_fixes(settings)

@@ -24,6 +24,7 @@ from sqlalchemy import Connection
 
 from latte_cli import cohort
 from latte_cli.reports.fix_queries import kept_pair_texts, window_over_after
+from latte_cli.reports.hours import BusinessClock
 from latte_cli.reports.periods import Period
 
 Ints = npt.NDArray[np.int64]
@@ -162,6 +163,7 @@ class Source:
     window: int
     repeat: int
     summed_before: int | None = None
+    clock: BusinessClock | None = None  # the report's business hours (None: the calendar)
 
     def look_up(self, name: str, lo: int, last: int) -> Any:
         """The texts of one outcome look-up (`bought`, `again` or `pairs`) of the records
@@ -213,10 +215,14 @@ class Chunk:
         return self.source.look_up(name, self.lo, self.last)
 
     def speed(self) -> tuple[Ints, Ints]:
-        """Per record: (resolution seconds, speed bucket), computed once for every family."""
+        """Per record: (resolution seconds on the report's clock, speed bucket), computed once
+        for every family."""
         if self._speed is None:
             records = self.records
-            seconds = records["resolved"].astype(np.int64) - records["opened"].astype(np.int64)
+            opened = records["opened"].astype(np.int64)
+            resolved = records["resolved"].astype(np.int64)
+            clock = self.source.clock
+            seconds = resolved - opened if clock is None else clock.seconds_of(opened, resolved)
             bucket = np.searchsorted(SPEED_LIMITS, seconds, "right").astype(np.int64)
             self._speed = (seconds, bucket)
         return self._speed
@@ -317,9 +323,10 @@ def read(
     *,
     window: int = 0,
     repeat: int = 0,
+    clock: BusinessClock | None = None,
 ) -> None:
     """Stream the days of `periods` (records placed by their first resolution) once, handing
-    each decoded chunk to every family in turn."""
+    each decoded chunk to every family in turn; resolution seconds on `clock` when given."""
     columns = sorted({column for family in families for column in family.columns})
     wanted = {blob for family in families for blob in family.blobs}
     blobs = [blob for blob in cohort.BLOBS if blob in wanted and blob != "records"]
@@ -327,7 +334,7 @@ def read(
     # at write time with the buyers: one pass over the outcome index for both.
     summed = window == cohort.KEPT_WINDOW and any(getattr(f, "summed", False) for f in families)
     summed_before = window_over_after(as_of, window) if summed else None
-    source = Source(conn, as_of, window, repeat, summed_before)
+    source = Source(conn, as_of, window, repeat, summed_before, clock)
     lookups = sorted({name for family in families for name in getattr(family, "lookups", ())})
     for chunk in _chunks(conn, periods, as_of, texts, columns, blobs, source, lookups):
         for family in families:

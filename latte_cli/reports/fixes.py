@@ -202,8 +202,9 @@ def fix_figures(
         # The three families from one read of the days (docs/architecture.md).
         read = summarised_fixes(s)
         cohort_days.read(
-            conn, periods, s.as_of, read.families, read.texts, window=s.window, repeat=s.repeat
-        )
+            conn, periods, s.as_of, read.families, read.texts, window=s.window, repeat=s.repeat,
+            clock=s.clock,
+        )  # fmt: skip
     _cohort(conn, s, periods, cells, read)
     _changes(conn, s, periods, cells, read)
     _remedies(conn, s, periods, cells, read)
@@ -270,9 +271,9 @@ def _add(total: _Cell, cell: _Cell) -> None:
 
 
 def _summarised(s: Settings) -> bool:
-    """Whether the cohort figures are read from the cohort summary: it is current and the
-    report is on the calendar clock (docs/architecture.md, "Reports over long periods")."""
-    return s.kept and s.clock is None
+    """Whether the cohort figures are read from the cohort summary: it is current (on either
+    clock: docs/architecture.md, "Reports over long periods")."""
+    return s.kept
 
 
 def _source(s: Settings) -> Any:
@@ -369,7 +370,7 @@ def _remedies(
     cells: dict[tuple[int, Any], _Cell],
     read: fs.Fixes | None,
 ) -> None:
-    if s.clock is None:
+    if read is not None or s.clock is None:
         found = (
             read.remedies.rows(read.texts)
             if read is not None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from itertools import accumulate
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from latte_cli.errors import InvalidValue
@@ -125,6 +126,29 @@ class BusinessClock:
             return table.upto(end) - table.upto(start)
         return self._seconds_day_by_day(start, end)
 
+    def seconds_of(self, starts: Any, ends: Any) -> Any:
+        """`seconds` of each pair of two integer arrays, as an int64 array: the same two
+        binary searches, in numpy (a long report's complaints at once; docs/architecture.md,
+        "Reports over long periods"), or the loop over the days where windows overlap."""
+        import numpy as np
+
+        starts, ends = np.asarray(starts, np.int64), np.asarray(ends, np.int64)
+        found = np.zeros(len(starts), np.int64)
+        counted = ends > starts
+        if not counted.any():
+            return found
+        starts, ends = starts[counted], ends[counted]
+        low, high = int(starts.min()), int(ends.max())
+        table = self._table
+        if table is None or not (table.low <= low and high < table.high):
+            table = self._table = self._cover(low, high)
+        if table.disjoint:
+            found[counted] = table.upto_of(ends) - table.upto_of(starts)
+        else:
+            pairs = zip(starts.tolist(), ends.tolist(), strict=True)
+            found[counted] = [self._seconds_day_by_day(a, b) for a, b in pairs]
+        return found
+
     def _cover(self, start: int, end: int) -> _Windows:
         """The windows of a span of days around [start, end] and the ones already covered,
         with room for more: a report's complaints arrive in time order, a span at a time."""
@@ -209,3 +233,14 @@ class _Windows:
         if not i:
             return 0
         return self.before[i - 1] + min(moment - self.opens[i - 1], self.lengths[i - 1])
+
+    def upto_of(self, moments: Any) -> Any:
+        """`upto` of each moment of an int64 array."""
+        import numpy as np
+
+        if not self.opens:
+            return np.zeros(len(moments), np.int64)
+        opens = np.asarray(self.opens, np.int64)
+        i = np.searchsorted(opens, moments, "right") - 1
+        inside = np.minimum(moments - opens[i], np.asarray(self.lengths, np.int64)[i])
+        return np.where(i < 0, 0, np.asarray(self.before, np.int64)[i] + inside)

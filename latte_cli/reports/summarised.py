@@ -30,7 +30,6 @@ from sqlalchemy import Connection, func, select
 from latte_cli import cohort, summary
 from latte_cli.reports import queries as q
 from latte_cli.reports.cohort_days import (
-    SPEED_LIMITS,
     Chunk,
     Columns,
     Family,
@@ -38,6 +37,7 @@ from latte_cli.reports.cohort_days import (
     order_of,
     read,
 )
+from latte_cli.reports.hours import BusinessClock
 from latte_cli.reports.periods import Period
 
 Ints = npt.NDArray[np.int64]
@@ -65,9 +65,10 @@ class CohortFigures:
         window: int,
         no_value: str,
         at: Callable[[int, Any], Any],
+        clock: BusinessClock | None = None,
     ) -> None:
         self.keys, self.by, self.as_of, self.target, self.window = keys, by, as_of, target, window
-        self.no_value, self.at = no_value, at
+        self.no_value, self.at, self.clock = no_value, at, clock
         self.column = cohort.DIMENSION_CODE[by] if by else None
         self.columns = [cohort.ACTION_CODE, *([self.column] if self.column is not None else [])]
         self.lookups = ("bought",)
@@ -93,10 +94,12 @@ class CohortFigures:
             group.astype(np.int32),
             chunk.codes[cohort.ACTION_CODE][inside].astype(np.int32),
             chunk.bought()[inside],
+            [values[inside] for values in chunk.speed()],
             known=known,
             as_of=self.as_of,
             target=self.target,
             window=self.window,
+            clock=self.clock,
         )
         scores, at, _ = chunk.entries["scores"]
         latest = _latest_scores(scores, at, known)
@@ -145,15 +148,17 @@ def cohort_figures(
     together: Sequence[Family] = (),
     texts: Texts | None = None,
     repeat: int = 0,
+    clock: BusinessClock | None = None,
 ) -> None:
     """Add each (period, group)'s cohort material to `at(key, group)` (a `build._Material`),
     reading the days once for it and for the families `together` (their text numbers in
-    `texts`, their repeat window `repeat`)."""
+    `texts`, their repeat window `repeat`); times on `clock` when given (business hours)."""
     keys = list(periods)
     texts = texts or Texts()
     family = CohortFigures(
-        keys, by=by, as_of=as_of, target=target, window=window, no_value=no_value, at=at
-    )
+        keys, by=by, as_of=as_of, target=target, window=window, no_value=no_value, at=at,
+        clock=clock,
+    )  # fmt: skip
     read(
         conn,
         [periods[k] for k in keys],
@@ -162,6 +167,7 @@ def cohort_figures(
         texts,
         window=window,
         repeat=repeat,
+        clock=clock,
     )
     family.finish(texts)
 
@@ -225,25 +231,30 @@ def _add_entries(
     group: npt.NDArray[Any],
     action: npt.NDArray[Any],
     bought: npt.NDArray[np.bool_],
+    speed: list[Ints],
     *,
     known: int,
     as_of: int,
     target: float,
     window: int,
+    clock: BusinessClock | None,
 ) -> None:
     """The per-entry values of a chunk's records in the periods (`bought`: per record, its
-    customer bought again within the window)."""
+    customer bought again within the window; `speed`: per record, its resolution seconds on
+    the report's clock and speed bucket, `Chunk.speed`)."""
     opened = kept["opened"].astype(np.int64)
     resolved = kept["resolved"].astype(np.int64)
-    resolution = resolved - opened
+    resolution, bucket = speed
     acknowledged = kept["acknowledged"].astype(np.int64)
     parts["place"].append(place)
     parts["group"].append(group)
     parts["resolution"].append(_narrow(resolution))
     gap = acknowledged == cohort.MISSING
+    acknowledged = np.where(gap, opened, acknowledged)
+    acknowledge = acknowledged - opened if clock is None else clock.seconds_of(opened, acknowledged)
     # Missing acknowledge times as the type's minimum, which no difference of two 32-bit
     # epochs narrowed to 32 bits can be (`_narrow` keeps such a difference in 64 bits).
-    parts["acknowledge"].append(_narrow(np.where(gap, 0, acknowledged - opened), missing=gap))
+    parts["acknowledge"].append(_narrow(acknowledge, missing=gap))
     # int32, widened per figure; a copy, not a view that would keep every whole record alive
     stages = kept["stages"]
     for i, name in enumerate(STAGE_FIELDS):
@@ -254,11 +265,10 @@ def _add_entries(
     # outcome: repurchased (0), lost (1), pending (2); docs/metrics.md, Outcomes
     evidence = bought | (kept["said"] <= known)
     outcome = np.where(evidence, 0, np.where(resolved + window <= as_of, 1, 2))
-    speed = np.searchsorted(SPEED_LIMITS, resolution, "right")
     fast = (resolution <= target).astype(np.int64)
     satisfied = (kept["satisfied"] <= known).astype(np.int64)
     # (speed bucket, fast, satisfied, outcome) in one small integer; the action kind beside it
-    parts["outcome"].append((((speed * 2 + fast) * 2 + satisfied) * 3 + outcome).astype(np.int16))
+    parts["outcome"].append((((bucket * 2 + fast) * 2 + satisfied) * 3 + outcome).astype(np.int16))
     parts["action"].append(action)
 
 
@@ -391,12 +401,14 @@ def volume_figures(
     as_of: int,
     target: float,
     at: Callable[[int, Any], Any],
+    clock: BusinessClock | None = None,
 ) -> None:
     """Add each (period, group)'s opened, backlog and overdue counts to `at(key, group)`.
 
     backlog at M = opened by M - first resolved by M; overdue at M = backlog opened before
     M - target = opened by L - first resolved by L - (first resolved in (L, M], opened by L),
-    with L the last second before M - target (docs/metrics.md, Speed)."""
+    with L the last second whose complaints are older than the target at M (`overdue_limit`;
+    docs/metrics.md, Speed)."""
     dimension = by or "agent"
 
     def group(value: str | None) -> Any:
@@ -411,7 +423,7 @@ def volume_figures(
                 n = opened - before.get(value, [0, 0])[0]
                 if n:
                     at(key, group(value)).opened += n
-        limit = math.ceil(moment - target) - 1
+        limit = overdue_limit(moment, target, clock)
         older = _upto(conn, dimension, limit)
         late = _resolved_after_opened_by(conn, dimension, limit, moment)
         for value, (opened, resolved) in now.items():
@@ -422,3 +434,36 @@ def volume_figures(
                 m = at(key, group(value))
                 m.backlog += backlog
                 m.overdue += overdue
+
+
+def overdue_limit(moment: int, target: float, clock: BusinessClock | None) -> int:
+    """The last second L such that a complaint opened at or before L is older than `target`
+    at `moment` and one opened after it is not: on the calendar the last second before
+    `moment - target`; on business hours, where a complaint's age `clock.seconds(opened,
+    moment)` never grows with its opening, found by halving (the clock's own arithmetic,
+    so the count is the one the complaint rows give)."""
+    if clock is None:
+        return math.ceil(moment - target) - 1
+
+    def older(opened: int) -> bool:
+        return clock.seconds(opened, moment) > target
+
+    if older(moment):
+        return moment  # a target below zero: every open complaint
+    back = 7 * DAY
+    while not older(moment - back):
+        if back > OLDEST_LOOK_BACK:
+            return moment - back  # no working time that far back: no complaint is older
+        back *= 2
+    low, high = moment - back, moment  # older(low), not older(high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if older(middle):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+# How far back `overdue_limit` looks for enough working time (a schedule of rare hours).
+OLDEST_LOOK_BACK = 40 * 366 * DAY
