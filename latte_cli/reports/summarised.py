@@ -1,4 +1,4 @@
-"""A report's period figures read from the summaries kept at write time, on the calendar clock.
+"""A report's period figures read from the summaries kept at write time, on either clock.
 
 - The cohort figures (resolved, resolution and acknowledge times, stage times, reopened,
   follow-ups, NPS, repurchase outcomes) come from the cohort summary (`latte_cli.cohort`): the
@@ -13,8 +13,9 @@
 
 What a report reads grows with the number of days, not of complaints: a year is 365 day rows
 per table. The arithmetic is the same as the computation from the rows (`build._Collector`),
-so the figures are identical; docs/architecture.md ("Reports over long periods") says which
-figures need the rows (a business-hours clock).
+so the figures are identical. On a business-hours clock the times come from the epochs the
+records keep (`BusinessClock.seconds_of`); docs/architecture.md ("Reports over long periods")
+says what still needs the rows.
 """
 
 from __future__ import annotations
