@@ -65,6 +65,15 @@ def local(moment: datetime, zone: tzinfo | None) -> datetime:
     return moment.astimezone(zone) if zone else moment.astimezone()
 
 
+def shown(moment: datetime, zone: tzinfo | None) -> str:
+    """A moment as an error names it: in the user's zone (`--tz`, LATTE_TZ, config `tz`), as
+    `latte show` gives it, with its offset: "2026-11-23 14:30 +01:00" (seconds when any)."""
+    at = local(moment, zone)
+    offset = at.strftime("%z")
+    clock = "%Y-%m-%d %H:%M:%S" if at.second else "%Y-%m-%d %H:%M"
+    return f"{at.strftime(clock)} {offset[:3]}:{offset[3:5]}"
+
+
 def format_duration(delta: timedelta | float | None) -> str:
     """A short human duration: 45s, 12m, 3h 05m, 2d 4h."""
     if delta is None:

@@ -114,6 +114,25 @@ def test_resume_points_at_the_complaint_kept(
     assert "reopen" not in result.stderr
 
 
+def test_resume_without_a_terminal_points_at_the_complaint_kept(
+    latte: Latte, merged: tuple[int, int, int]
+) -> None:
+    kept, duplicate, done = merged
+    result = latte("resume", str(duplicate))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == (
+        f"Error: Complaint {duplicate} was merged into complaint {kept}: nothing to continue "
+        f"here. Resume that one with `latte resume {kept}`."
+    )
+    # A resolved one is told how to reopen it, not to record a step either.
+    resolved = latte("resume", str(done))
+    assert resolved.exit_code == 1
+    assert f"latte reopen {done} --reason" in resolved.stderr
+    assert "latte step" not in resolved.stderr
+    # One with a stage due still is.
+    assert f"latte step {kept} STAGE" in latte("resume", str(kept)).stderr
+
+
 def test_advise_points_at_the_complaint_kept_amend_and_hold_work(
     latte: Latte, merged: tuple[int, int, int]
 ) -> None:

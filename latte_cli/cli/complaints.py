@@ -182,6 +182,7 @@ def _open_new(
             agent=g.agent,
             at=opened_at,
             deadlines=g.settings().deadlines,
+            zone=g.tz,
         )
         complaint = opened.complaint
         owner = customer_of(session, complaint) if as_json or opened.notes else None
@@ -275,6 +276,7 @@ def step(
             agent=g.agent,
             at=when,
             followup_days=days,
+            zone=g.tz,
         )
         if as_json:
             answer = _timeline_json(session, complaint_id)
@@ -585,7 +587,9 @@ def reopen(
     g = globals_of(ctx)
     when = parse_moment(at, what="--at", assume=g.tz, now=utcnow()) if at else None
     with g.session() as session:
-        reopen_complaint(session, complaint_id=complaint_id, reason=reason, agent=g.agent, at=when)
+        reopen_complaint(
+            session, complaint_id=complaint_id, reason=reason, agent=g.agent, at=when, zone=g.tz
+        )
         if as_json:
             render.print_json(_timeline_json(session, complaint_id))
             return
@@ -725,7 +729,10 @@ def resume(
     from latte_cli.cli.app import stdin_is_terminal
     from latte_cli.errors import InvalidValue
 
+    g = globals_of(ctx)
     if not stdin_is_terminal():
+        if complaint_id is not None:
+            _refuse_resume(g, complaint_id)
         target = complaint_id if complaint_id is not None else "ID"
         raise InvalidValue(
             "latte resume asks questions and needs a terminal. Record the stage due with "
@@ -733,7 +740,6 @@ def resume(
         )
     from latte_cli.cli import guided as guide
 
-    g = globals_of(ctx)
     days = g.settings(followup_days=followup_days).followup_days
     conversation = guide.Conversation(g, guide.make_prompter(), days=days)
     if complaint_id is None:
@@ -741,6 +747,28 @@ def resume(
         if complaint_id is None:
             return
     conversation.resume(complaint_id)
+
+
+def _refuse_resume(g: Globals, complaint_id: int) -> None:
+    """What resuming a complaint with nothing due says instead of suggesting `latte step`: a
+    merged duplicate names its target (README, "Exit codes": a refused state change, exit 1),
+    a resolved one says how to reopen it; an unknown id is not found."""
+    from latte_cli.errors import StageOutOfOrder
+    from latte_cli.services.complaints import get_complaint
+
+    with g.session(readonly=True) as session:
+        complaint = get_complaint(session, complaint_id)
+        into, due = complaint.merged_into, complaint.stage_due
+    if into is not None:
+        raise StageOutOfOrder(
+            f"Complaint {complaint_id} was merged into complaint {into}: nothing to continue "
+            f"here. Resume that one with `latte resume {into}`."
+        )
+    if due is None:
+        raise StageOutOfOrder(
+            f"Complaint {complaint_id} is resolved: nothing to continue. Reopen it with "
+            f"`latte reopen {complaint_id} --reason TEXT`."
+        )
 
 
 def _pick_open_complaint(ctx: typer.Context, conversation: Conversation) -> int | None:

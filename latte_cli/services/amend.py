@@ -94,6 +94,16 @@ def _wanted(stage: Stage, given: Correction) -> dict[str, Any]:
     return wanted
 
 
+def _keep_together(record: StageRecord, wanted: dict[str, Any]) -> None:
+    """Take action's text and detail both say what was done (`latte step` fills one from the
+    other; `latte show` shows the detail): `--text` alone corrects the detail too, and
+    `--detail` alone the text too when it said the same as the detail."""
+    if "text" in wanted and "action_detail" not in wanted:
+        wanted["action_detail"] = wanted["text"]
+    elif "action_detail" in wanted and "text" not in wanted and record.text == record.action_detail:
+        wanted["text"] = wanted["action_detail"]
+
+
 def _erased(session: Session, complaint_id: int) -> bool:
     """Whether the complaint's free texts were erased (`latte customer forget`, `latte db
     retain`: its `erased` event; docs/architecture.md, "Customer data")."""
@@ -176,6 +186,8 @@ def amend_stage(
     index, record = _recorded(session, complaint, wanted_stage, cycle)
     wanted = _wanted(wanted_stage, given)
     _refuse_erased(session, complaint_id, [f for n, f in FREE_TEXTS.items() if n in wanted])
+    if wanted_stage is Stage.TAKE_ACTION:
+        _keep_together(record, wanted)
     if not wanted:
         raise InvalidValue(
             "Nothing to change: pass --text, or for take_action --kind, --detail, --amount, "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -38,7 +38,7 @@ from latte_cli.services.customers import (
     match_customer,
 )
 from latte_cli.services.eventlog import log_event
-from latte_cli.timeutil import epoch, utcnow
+from latte_cli.timeutil import epoch, shown, utcnow
 from latte_cli.workflow import Stage, default_summary
 
 # The customer's words and stage texts; the same limit as `latte import` (docs/architecture.md,
@@ -107,12 +107,24 @@ def agent_summary(summary: str | None, listen: str | None) -> str | None:
     return summary
 
 
-def _at(at: datetime | None, now: datetime) -> datetime:
+def _at(at: datetime | None, now: datetime, zone: tzinfo | None = None) -> datetime:
+    """`at` (an `--at` time), else now; refused in the future. `zone` is the user's, in which
+    the refusal names the time."""
     if at is None:
         return now
     if at > now + timedelta(minutes=5):
-        raise InvalidValue(f"The time {at.isoformat()} is in the future. Give a past time.")
+        raise InvalidValue(f"The time {shown(at, zone)} is in the future. Give a past time.")
     return at
+
+
+def _after_previous(at: datetime, previous: datetime, zone: tzinfo | None) -> None:
+    """Refuse an `--at` time before the complaint's previous step, naming both in the user's
+    zone (the workflow refuses it too, but knows no zone)."""
+    if at < previous:
+        raise InvalidValue(
+            f"The time {shown(at, zone)} is before the complaint's previous step "
+            f"({shown(previous, zone)}). Give a later time."
+        )
 
 
 def state_of(complaint: Complaint, last_step_at: datetime | None = None) -> workflow.State:
@@ -258,11 +270,13 @@ def open_complaint_noting(
     at: datetime | None = None,
     listened_at: datetime | None = None,
     deadlines: Deadlines = STANDARD_DEADLINES,
+    zone: tzinfo | None = None,
 ) -> Opened:
     """`open_complaint`, also saying which given customer details differ from the stored ones
-    (kept, or replaced with `update_customer`; an empty one is filled)."""
+    (kept, or replaced with `update_customer`; an empty one is filled). `zone`: the user's,
+    in which a refused `at` is named."""
     now = utcnow()
-    opened_at = _at(at, now)
+    opened_at = _at(at, now, zone)
     heard_at = max(_at(listened_at, now), opened_at) if listened_at else opened_at
     channel = vocabulary.parse("channel", new.channel)
     severity = vocabulary.parse("severity", new.severity)
@@ -422,11 +436,13 @@ def record_stage(
     agent: str,
     at: datetime | None = None,
     followup_days: int | None = None,
+    zone: tzinfo | None = None,
 ) -> Complaint:
     """Record the stage that is due, or refuse naming the stage that is due; commits.
 
     Recording `explain` resolves the complaint and schedules its follow-up `followup_days`
-    later (default: LATTE_FOLLOWUP_DAYS, else 3) in the same transaction.
+    later (default: LATTE_FOLLOWUP_DAYS, else 3) in the same transaction. `zone`: the user's,
+    in which a refused `at` is named.
     """
     wanted = workflow.parse_choice(Stage, stage, what="Stage")
     complaint = get_complaint(session, complaint_id, for_update=True)
@@ -434,7 +450,8 @@ def record_stage(
     state = state_of(complaint, previous)
     workflow.check_stage(state, wanted)
     fields = _stage_fields(wanted, given)
-    when = _at(at, utcnow())
+    when = _at(at, utcnow(), zone)
+    _after_previous(when, previous, zone)
     new_state = _record(session, complaint, state, wanted, agent=agent, at=when, **fields)
     if new_state.is_resolved:
         days = followups.followup_days(followup_days)
@@ -471,14 +488,24 @@ def transfer(
 
 
 def reopen(
-    session: Session, *, complaint_id: int, reason: str, agent: str, at: datetime | None = None
+    session: Session,
+    *,
+    complaint_id: int,
+    reason: str,
+    agent: str,
+    at: datetime | None = None,
+    zone: tzinfo | None = None,
 ) -> Complaint:
-    """Put a resolved complaint back to take_action; the first resolution stays on record."""
+    """Put a resolved complaint back to take_action; the first resolution stays on record.
+    `zone`: the user's, in which a refused `at` is named."""
     reason = _required(reason, "The reason", "--reason")
     complaint = get_complaint(session, complaint_id, for_update=True)
-    when = _at(at, utcnow())
+    when = _at(at, utcnow(), zone)
     previous = _last_step_time(session, complaint) or complaint.opened_at
-    state = workflow.apply(state_of(complaint, previous), workflow.Reopened(at=when, agent=agent))
+    state = state_of(complaint, previous)
+    if state.is_resolved and not state.is_merged:  # else the workflow names what is wrong
+        _after_previous(when, previous, zone)
+    state = workflow.apply(state, workflow.Reopened(at=when, agent=agent))
     log_event(
         session,
         complaint_id=complaint_id,
