@@ -865,6 +865,7 @@ def customer_markdown(data: CustomerData) -> str:
     c = data.customer
     lines = [f"# Data held about customer {value(c.get('ref') or c.get('id'))}", ""]
     lines += [f"- **{k}**: {value(v)}" for k, v in c.items()] + [""]
+    lines += rows("Customers merged into this one (the same person)", data.merged_customers)
     lines += rows("Complaints", data.complaints)
     lines += rows("Stages", data.stage_records)
     lines += rows("Events (transfers, reopenings and every other change)", data.events)
