@@ -317,8 +317,8 @@ def export_customer(
 ) -> None:
     """Everything latte holds about a customer, for a subject-access request.
 
-    Profile, complaints with every stage, events (transfers, reopenings), follow-ups and
-    purchases, as one JSON document or a readable Markdown file.
+    Profile, customers merged into it, complaints with every stage, events (transfers,
+    reopenings), follow-ups and purchases, as one JSON document or a readable Markdown file.
 
     Example: latte customer export C-104 --format markdown -o C-104.md
     """

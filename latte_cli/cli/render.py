@@ -63,6 +63,13 @@ WHAT_MIN_WIDTH = 12
 # Show the SLA countdown once less than this share of the target is left.
 SLA_WARNING_SHARE = 0.25
 NOTE_WIDTH = 80
+# `customer show`'s Summary column: at 60 columns, ID, Opened and the three short columns
+# wrapped at their longest word leave it this much.
+SUMMARY_MIN_WIDTH = 14
+# `hold --list`'s Reason column, likewise.
+REASON_MIN_WIDTH = 12
+# Below this many columns those two lists tighten (`_tighten`).
+NARROW_BELOW = 80
 
 
 def when(moment: datetime | None, zone: tzinfo | None) -> str:
@@ -91,6 +98,15 @@ def narrow_table(title: str | None = None) -> Table:
         pad_edge=False,
         header_style="bold underline",
     )
+
+
+def _tighten(table: Table) -> bool:
+    """Below 80 columns, one space between a list's columns instead of two and narrower short
+    columns (the caller's), so that its free text keeps a readable width; whether it did."""
+    if console.width >= NARROW_BELOW:
+        return False
+    table.padding = (0, 1, 0, 0)
+    return True
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -736,13 +752,16 @@ def show_customer(history: CustomerHistory, zone: tzinfo | None) -> None:
     if not history.complaints:
         console.print("No complaints on record.")
     else:
+        # Ids and times never wrap; the free-text Summary keeps a readable share of a narrow
+        # terminal and folds, the short words around it wrap at their widest.
         table = narrow_table(title="Complaints")
-        table.add_column("ID", justify="right", no_wrap=True, width=4)
-        table.add_column("Opened", no_wrap=True, width=11)
-        table.add_column("Category", width=10, overflow="fold")
-        table.add_column("Action", width=11, overflow="fold")
-        table.add_column("Outcome", width=11)
-        table.add_column("Summary", overflow="fold", ratio=1)
+        short = _tighten(table)
+        table.add_column("ID", justify="right", no_wrap=True)
+        table.add_column("Opened", no_wrap=True)
+        table.add_column("Category", max_width=8 if short else 10, overflow="fold")
+        table.add_column("Action", max_width=8 if short else 11, overflow="fold")
+        table.add_column("Outcome", max_width=11, overflow="fold")
+        table.add_column("Summary", overflow="fold", ratio=1, min_width=SUMMARY_MIN_WIDTH)
         for p in history.complaints:
             outcome = status_label(p.stage_due, p.merged_into)
             if p.nps is not None:
@@ -821,16 +840,25 @@ def show_holds(holds: Sequence[HoldView], zone: tzinfo | None) -> None:
     if not holds:
         console.print("No legal holds in force.")
         return
-    table = Table(expand=False)
-    for column in ("Hold", "On", "Reason", "Placed", "By", "Released"):
-        table.add_column(column)
+    # Borderless, as other lists, so that the free-text Reason folds and the ids and times
+    # (`short_when`) stay whole at 60 columns.
+    table = narrow_table()
+    short = _tighten(table)
+    table.add_column("Hold", justify="right", no_wrap=True)
+    table.add_column("On", max_width=12 if short else 14, overflow="fold")
+    table.add_column("Reason", overflow="fold", ratio=1, min_width=REASON_MIN_WIDTH)
+    table.add_column("Placed", no_wrap=True)
+    table.add_column("By", max_width=8 if short else 12, overflow="fold")
+    table.add_column("Released", max_width=11 if short else 14, overflow="fold")
     for h in holds:
-        released = "—" if h.released_at is None else f"{when(h.released_at, zone)} {h.released_by}"
+        released = (
+            "—" if h.released_at is None else f"{short_when(h.released_at, zone)} {h.released_by}"
+        )
         table.add_row(
             str(h.id),
             plain(h.target),
             plain(h.reason),
-            when(h.placed_at, zone),
+            short_when(h.placed_at, zone),
             plain(h.placed_by),
             plain(released),
         )
@@ -865,6 +893,7 @@ def customer_markdown(data: CustomerData) -> str:
     c = data.customer
     lines = [f"# Data held about customer {value(c.get('ref') or c.get('id'))}", ""]
     lines += [f"- **{k}**: {value(v)}" for k, v in c.items()] + [""]
+    lines += rows("Customers merged into this one (the same person)", data.merged_customers)
     lines += rows("Complaints", data.complaints)
     lines += rows("Stages", data.stage_records)
     lines += rows("Events (transfers, reopenings and every other change)", data.events)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 
@@ -210,8 +211,9 @@ def match_customer(
             "name, email or phone: give the complaint's customer without these details."
         )
     write_keys(customer)
-    if any(n.outcome == "updated" for n in notes):
-        refuse_collision(session, customer, known_as=customer.ref)
+    updated = [n.field for n in notes if n.outcome == "updated"]
+    if updated:
+        refuse_collision(session, customer, known_as=customer.ref, changed=updated)
     session.add(customer)
     session.flush()
     return CustomerMatch(customer, tuple(notes))
@@ -288,10 +290,28 @@ def describe(customer: Customer) -> str:
     return customer.ref or customer.name or f"#{customer.id}"
 
 
-def refuse_collision(session: Session, customer: Customer, *, known_as: str | None) -> None:
+def refuse_collision(
+    session: Session, customer: Customer, *, known_as: str | None, changed: Iterable[str] = ()
+) -> None:
     """InvalidValue if the matching rule (`latte_cli.identity`) would take the customer's keys
-    for another, unmerged customer: the two are the same person, to be merged instead."""
+    for another, unmerged customer: the two are the same person, to be merged instead.
+
+    A correction (`changed`, the details an edit or `--update-customer` replaces) is also
+    refused when it gives the customer an email or phone another customer has, even where
+    their refs tell them apart: a lookup by it would find both (docs/architecture.md,
+    "Customer data")."""
     keys = stored_keys(customer)
+    mine = known_as or "REF"
+    for field in ("email", "phone"):
+        if field in changed and getattr(keys, field) is not None:
+            holder = _holder_of(session, customer, field, getattr(keys, field))
+            if holder is not None:
+                raise InvalidValue(
+                    f"Customer {describe(holder)} already has the {field} "
+                    f"{getattr(customer, field)}: if they are one person, join them with "
+                    f"`latte customer merge {mine} --into {holder.ref or 'REF'} --reason "
+                    f'"..."`; else give another {field}.'
+                )
     with session.no_autoflush:  # the change is checked before it is written
         found = session.exec(
             select(Customer)
@@ -305,12 +325,23 @@ def refuse_collision(session: Session, customer: Customer, *, known_as: str | No
     index = identity.CustomerIndex((c.id or 0, stored_keys(c)) for c in found)
     other = next((c for c in found if c.id == index.match(keys)), None)
     if other is not None:
-        mine = known_as or "REF"
         raise InvalidValue(
             f"Customer {describe(other)} already has these details, so the two would be one "
             f"customer: join them with `latte customer merge {mine} --into {other.ref or 'REF'} "
             '--reason "..."`, or give other details.'
         )
+
+
+def _holder_of(session: Session, customer: Customer, field: str, key: str) -> Customer | None:
+    """The first other unmerged customer whose `field` key is `key` (a merged duplicate's keys
+    are cleared: a lookup finds the customer kept)."""
+    column = col(Customer.email_key) if field == "email" else col(Customer.phone_key)
+    with session.no_autoflush:
+        return session.exec(
+            select(Customer)
+            .where(column == key, Customer.id != customer.id, col(Customer.merged_into).is_(None))
+            .order_by(col(Customer.id))
+        ).first()
 
 
 def refuse_pseudonym(ref: str | None) -> None:
@@ -403,7 +434,7 @@ def edit_customer(
     for name, value in after.items():
         setattr(customer, name, value)
     write_keys(customer)
-    refuse_collision(session, customer, known_as=ref)
+    refuse_collision(session, customer, known_as=ref, changed=after)
     session.add(customer)
     count = log_customer_edit(
         session, customer, before=before, after=after, reason=reason or "", agent=agent

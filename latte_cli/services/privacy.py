@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -283,7 +283,11 @@ def checkpoint(session: Session) -> bool:
 
 @dataclass(frozen=True)
 class CustomerData:
-    """Every stored row about one customer, as plain JSON values, table by table."""
+    """Every stored row about one customer, as plain JSON values, table by table.
+
+    `merged_customers` are the rows of the customers merged into this one (the same person:
+    `forget` erases them with it), each keeping the name, email, phone and ref it was known by
+    (docs/architecture.md, "Customer data")."""
 
     customer: dict[str, Any]
     complaints: list[dict[str, Any]]
@@ -291,10 +295,12 @@ class CustomerData:
     events: list[dict[str, Any]]
     followups: list[dict[str, Any]]
     purchases: list[dict[str, Any]]
+    merged_customers: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "customer": self.customer,
+            "merged_customers": self.merged_customers,
             "complaints": self.complaints,
             "stage_records": self.stage_records,
             "events": self.events,
@@ -313,7 +319,8 @@ def _plain(row: SQLModel) -> dict[str, Any]:
 
 
 def customer_data(session: Session, ref: str) -> CustomerData:
-    """The subject-access answer: every stored row about the customer with this ref."""
+    """The subject-access answer: every stored row about the customer with this ref, and the
+    identities of the customers merged into it."""
     customer = get_customer(session, ref)
     complaints = session.exec(
         select(Complaint).where(Complaint.customer_id == customer.id).order_by(col(Complaint.id))
@@ -336,6 +343,7 @@ def customer_data(session: Session, ref: str) -> CustomerData:
     ).all()
     return CustomerData(
         customer=_plain(customer),
+        merged_customers=[_plain(m) for m in merged_duplicates(session, customer)],
         complaints=[_plain(c) for c in complaints],
         stage_records=rows(StageRecord),
         events=logged,
