@@ -318,8 +318,7 @@ REPORTS = {
     "weekly": ["weekly", "--weeks", "12"],
     "agents": ["agents"],  # grouped by agent
     "repurchase": ["repurchase"],
-    # Business hours: the period's figures from the summaries, the 12-week trend from the
-    # complaint rows of its weeks (docs/architecture.md, "Reports over long periods").
+    # Business hours: from the summaries too (docs/architecture.md, "Reports over long periods").
     "weekly hours": ["weekly", "--weeks", "12", "--hours", "Mon-Fri 09:00-17:00"],
 }
 SKIPPED = {("weekly hours", "quarter")}

@@ -543,11 +543,24 @@ def _outcomes_of(materials: list[_Material]) -> tuple[Outcomes, Nps]:
 def _business_trend(
     conn: Connection, periods: dict[int, Period], options: Options
 ) -> tuple[list[Cell], dict[tuple[int, Any], Cell], dict[Any, int]]:
-    """The trend's cells on a business-hours clock, from the complaint rows."""
+    """The trend's cells on a business-hours clock: from the summaries when they are current
+    (the working seconds from the epochs the cohort records keep, as the period's figures),
+    else from the complaint rows."""
     weeks = tuple(periods)
     b = q.Buckets(periods, options.zone, weekly=True, full_scan=len(weeks) > FULL_SCAN_WEEKS)
     collector = _Collector(conn, options)
-    collector.speed(b, acknowledge=False)
+    if summarised.available(conn):
+        o = options
+        summarised.volume_figures(
+            conn, periods, by=o.by, as_of=o.as_of, target=o.target_seconds, at=collector.at,
+            clock=collector.clock,
+        )  # fmt: skip
+        summarised.cohort_figures(
+            conn, periods, by=o.by, as_of=o.as_of, target=o.target_seconds,
+            window=o.window_seconds, no_value=NO_VALUE, at=collector.at, clock=collector.clock,
+        )  # fmt: skip
+    else:
+        collector.speed(b, acknowledge=False)
     # The backlog at the trend's start, then week by week: + opened - first resolved.
     running: dict[Any, int] = {}
     for group, _ in q.open_at(conn, min(b.lo - 1, options.as_of), options.by):
