@@ -549,22 +549,27 @@ def _business_trend(
     weeks = tuple(periods)
     b = q.Buckets(periods, options.zone, weekly=True, full_scan=len(weeks) > FULL_SCAN_WEEKS)
     collector = _Collector(conn, options)
+    # The backlog at the trend's start, then week by week: + opened - first resolved.
+    running: dict[Any, int] = {}
     if summarised.available(conn):
+        from latte_cli.reports.trend import calendar_trend
+
         o = options
-        summarised.volume_figures(
-            conn, periods, by=o.by, as_of=o.as_of, target=o.target_seconds, at=collector.at,
-            clock=collector.clock,
-        )  # fmt: skip
+        # Openings and the starting backlog do not depend on the clock: the calendar trend's.
+        found = calendar_trend(conn, weeks, periods, o.by, o.as_of, o.target_seconds)
+        for week, row in zip(weeks, found.by_group, strict=True):
+            for group, cell in zip(found.groups, row, strict=True):
+                if cell.opened:
+                    collector.at(week, group).opened += cell.opened
+        running = dict(found.running)
         summarised.cohort_figures(
             conn, periods, by=o.by, as_of=o.as_of, target=o.target_seconds,
             window=o.window_seconds, no_value=NO_VALUE, at=collector.at, clock=collector.clock,
         )  # fmt: skip
     else:
         collector.speed(b, acknowledge=False)
-    # The backlog at the trend's start, then week by week: + opened - first resolved.
-    running: dict[Any, int] = {}
-    for group, _ in q.open_at(conn, min(b.lo - 1, options.as_of), options.by):
-        running[group] = running.get(group, 0) + 1
+        for group, _ in q.open_at(conn, min(b.lo - 1, options.as_of), options.by):
+            running[group] = running.get(group, 0) + 1
     target = options.target_seconds
     totals: dict[int, _Material] = {w: _Material() for w in weeks}
     cells: dict[tuple[int, Any], Cell] = {}
