@@ -59,3 +59,12 @@ def test_update_customer_refuses_it_the_same_way(latte: Latte, db_url: str) -> N
     _refused(latte, "new", "--customer", "B-1", "--email", "a@example.com", "--update-customer",
              *NEW, field="email")  # fmt: skip
     assert _stored(db_url) == before and _events(db_url) == events
+
+
+def test_new_refuses_filling_in_another_customers_phone(latte: Latte, db_url: str) -> None:
+    _two(latte)
+    before, events = _stored(db_url), _events(db_url)
+    _refused(latte, "new", "--customer", "B-1", "--phone", "0161 496 0000", *NEW, field="phone")
+    assert _stored(db_url) == before and _events(db_url) == events
+    filled = latte.ok("new", "--customer", "B-1", "--phone", "0161 496 0002", *NEW)
+    assert "had no phone" in filled.stderr

@@ -214,6 +214,12 @@ def match_customer(
     updated = [n.field for n in notes if n.outcome == "updated"]
     if updated:
         refuse_collision(session, customer, known_as=customer.ref, changed=updated)
+    refuse_shared(
+        session,
+        customer,
+        known_as=customer.ref,
+        changed=[n.field for n in notes if n.outcome == "filled"],
+    )
     session.add(customer)
     session.flush()
     return CustomerMatch(customer, tuple(notes))
@@ -298,20 +304,11 @@ def refuse_collision(
 
     A correction (`changed`, the details an edit or `--update-customer` replaces) is also
     refused when it gives the customer an email or phone another customer has, even where
-    their refs tell them apart: a lookup by it would find both (docs/architecture.md,
-    "Customer data")."""
+    their refs tell them apart: a lookup by it would find both (`refuse_shared`,
+    docs/architecture.md, "Customer data")."""
+    refuse_shared(session, customer, known_as=known_as, changed=changed)
     keys = stored_keys(customer)
     mine = known_as or "REF"
-    for field in ("email", "phone"):
-        if field in changed and getattr(keys, field) is not None:
-            holder = _holder_of(session, customer, field, getattr(keys, field))
-            if holder is not None:
-                raise InvalidValue(
-                    f"Customer {describe(holder)} already has the {field} "
-                    f"{getattr(customer, field)}: if they are one person, join them with "
-                    f"`latte customer merge {mine} --into {holder.ref or 'REF'} --reason "
-                    f'"..."`; else give another {field}.'
-                )
     with session.no_autoflush:  # the change is checked before it is written
         found = session.exec(
             select(Customer)
@@ -330,6 +327,26 @@ def refuse_collision(
             f"customer: join them with `latte customer merge {mine} --into {other.ref or 'REF'} "
             '--reason "..."`, or give other details.'
         )
+
+
+def refuse_shared(
+    session: Session, customer: Customer, *, known_as: str | None, changed: Iterable[str]
+) -> None:
+    """InvalidValue if a changed email or phone of the customer (`changed`: edited, replaced or
+    filled in) is another unmerged customer's: one line naming them and the merge."""
+    keys = stored_keys(customer)
+    for field in ("email", "phone"):
+        key = getattr(keys, field)
+        if field not in changed or key is None:
+            continue
+        holder = _holder_of(session, customer, field, key)
+        if holder is not None:
+            raise InvalidValue(
+                f"Customer {describe(holder)} already has the {field} "
+                f"{getattr(customer, field)}: if they are one person, join them with "
+                f"`latte customer merge {known_as or 'REF'} --into {holder.ref or 'REF'} "
+                f'--reason "..."`; else give another {field}.'
+            )
 
 
 def _holder_of(session: Session, customer: Customer, field: str, key: str) -> Customer | None:
