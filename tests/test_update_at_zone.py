@@ -1,6 +1,7 @@
 """A refused `latte update --at` (in the future, or before the complaint was opened) names the
 times in the user's zone (`--tz`, LATTE_TZ), with their offset, as `latte show` gives them, and
-writes nothing; on both stores."""
+writes nothing; on both stores. The workflow's own refusal, which knows no zone and which only
+`latte db check` reaches (on a damaged event log), names them in UTC with the offset."""
 
 from __future__ import annotations
 
@@ -84,3 +85,26 @@ def test_update_at_a_few_hours_ahead_names_it_in_the_users_zone(
 
     assert line == f"Error: The time {shown[:-2]}:{shown[-2:]} is in the future. Give a past time."
     nothing_written(session, cid)
+
+
+def test_db_check_names_a_step_before_the_previous_one_in_utc_with_the_offset(
+    latte: Latte, session: Session, paris: None
+) -> None:
+    cid = opened(latte)
+    latte.ok("step", cid, "acknowledge", "--text", "Sorry", "--at", "2026-11-02T10:00Z")
+    # Damage the log: the acknowledgement now comes before the opening.
+    last = session.exec(
+        select(Event).where(Event.complaint_id == int(cid)).order_by(col(Event.id).desc())
+    ).first()
+    assert last is not None and last.kind == "stage"
+    last.at = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    session.add(last)
+    session.commit()
+
+    result = latte("db", "check")
+
+    assert result.exit_code == 1
+    assert (
+        f"complaint {cid}: its event log does not replay (The time 2026-11-02 08:00 +00:00 is "
+        "before the complaint's previous step (2026-11-02 09:00 +00:00). Give a later time.)"
+    ) in result.stdout
