@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from latte_cli.errors import InvalidValue, StageOutOfOrder
+from latte_cli.timeutil import shown
 
 
 class Stage(StrEnum):
@@ -176,11 +177,14 @@ def check_stage(state: State, stage: Stage) -> None:
 
 
 def _check_time(state: State, at: datetime) -> None:
+    """Refuse a step before the previous one. The commands that take `--at` refuse it first,
+    naming the times in the user's zone; the workflow knows no zone, so what reaches this
+    (`latte db check` replaying a damaged event log) names them in UTC, with the offset."""
     floor = state.last_completed_at or state.opened_at
     if at < floor:
         raise InvalidValue(
-            f"The time {at.isoformat()} is before the complaint's previous step "
-            f"({floor.isoformat()}). Give a later time."
+            f"The time {shown(at, UTC)} is before the complaint's previous step "
+            f"({shown(floor, UTC)}). Give a later time."
         )
 
 

@@ -523,7 +523,13 @@ def update(
     when = parse_moment(at, what="--at", assume=g.tz, now=utcnow()) if at else None
     with g.session() as session:
         done = record_update(
-            session, complaint=complaint, text=text, agent=g.agent, channel=channel, at=when
+            session,
+            complaint=complaint,
+            text=text,
+            agent=g.agent,
+            channel=channel,
+            at=when,
+            zone=g.tz,
         )
         assert done.id is not None
         if as_json:

@@ -10,7 +10,7 @@ owed on a resolved complaint either way.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from sqlmodel import Session, select
 
@@ -20,7 +20,7 @@ from latte_cli.events import CustomerUpdateDetails
 from latte_cli.models import Complaint
 from latte_cli.services.complaints import MAX_TEXT, get_complaint
 from latte_cli.services.eventlog import log_event
-from latte_cli.timeutil import epoch, utcnow
+from latte_cli.timeutil import epoch, shown, utcnow
 
 
 def complaint_id_of(session: Session, given: str) -> int:
@@ -45,8 +45,10 @@ def record_update(
     agent: str,
     channel: str | None = None,
     at: datetime | None = None,
+    zone: tzinfo | None = None,
 ) -> Complaint:
-    """Record an update sent to the customer of `complaint` (an id or reference); commits."""
+    """Record an update sent to the customer of `complaint` (an id or reference); commits.
+    `zone`: the user's, in which a refused `at` is named, as `latte show` gives times."""
     words = (text or "").strip()
     if not words:
         raise InvalidValue('The update is empty. Pass --text "what you told the customer".')
@@ -62,11 +64,11 @@ def record_update(
     now = utcnow()
     when = now if at is None else at
     if when > now + timedelta(minutes=5):
-        raise InvalidValue(f"The time {when.isoformat()} is in the future. Give a past time.")
+        raise InvalidValue(f"The time {shown(when, zone)} is in the future. Give a past time.")
     if epoch(when) < row.opened_epoch:
         raise InvalidValue(
-            f"The time {when.isoformat()} is before the complaint was opened "
-            f"({row.opened_at.isoformat()}). Give a later time."
+            f"The time {shown(when, zone)} is before the complaint was opened "
+            f"({shown(row.opened_at, zone)}). Give a later time."
         )
     assert row.id is not None
     log_event(
