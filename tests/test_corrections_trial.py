@@ -53,7 +53,10 @@ def search(latte: Latte, words: str) -> list[int]:
 def test_amend_take_action_text_corrects_what_show_shows(
     latte: Latte, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "200")  # the timeline's What on one line
+    from latte_cli.cli import render
+
+    # The timeline's What on one line: the console is made once per process, at import.
+    monkeypatch.setattr(render.console, "_width", 200)
     cid = acted(latte, "--text", "Refunded the saucepan")
 
     latte.ok("amend", cid, "take_action", "--text", "Refunded the teapot", "--reason", "typo")
