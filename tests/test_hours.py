@@ -61,3 +61,17 @@ def test_working_seconds_of_a_span_without_working_hours() -> None:
     clock = BusinessClock(parse_schedule("Mon-Fri 09:00-17:00"), ZoneInfo("UTC"), holidays)
     starts = np.array([START, START + 86_400], np.int64)
     assert clock.seconds_of(starts, starts + 3 * 86_400).tolist() == [0, 0]
+
+
+def test_groups_that_overlap_or_touch_are_one_stretch_of_hours() -> None:
+    """An hour two groups of a day both name is worked once (docs/metrics.md, "Clocks")."""
+    split = parse_schedule("Mon 09:00-12:00; Mon 11:00-13:00; Mon 13:00-14:00; Tue 08:00-09:00")
+    assert split.windows[0] == ((9 * 3600, 14 * 3600),)
+    assert split.windows[1] == ((8 * 3600, 9 * 3600),)
+    assert split.weekly_seconds == 6 * 3600
+    whole = parse_schedule("Mon 09:00-14:00; Tue 08:00-09:00")
+    zone = ZoneInfo("Europe/Paris")
+    monday = int(datetime(2026, 11, 2, tzinfo=zone).timestamp())
+    for clock in (BusinessClock(split, zone), BusinessClock(whole, zone)):
+        assert clock.seconds(monday, monday + 7 * 86_400) == 6 * 3600
+        assert clock.add(monday, 5 * 3600) == monday + 14 * 3600

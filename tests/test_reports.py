@@ -13,7 +13,7 @@ import json
 import random
 import statistics
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -605,6 +605,49 @@ def test_business_hours_clock(
     for key in ("time_to_acknowledge", "resolution_time", "within_target", "overdue"):
         assert_same(report["figures"][key], wanted[key])
     assert_same(report["figures"]["repurchase_by_speed"], wanted["repurchase_by_speed"])
+
+
+def test_business_hours_close_on_holidays(latte: Any, session: Session, monkeypatch: Any) -> None:
+    """The report's clock skips the `holidays` setting's dates, as the deadlines' does, and
+    two groups of one day that overlap count their shared hours once."""
+    start = epoch_of("2026-10-19T00:00", "Europe/Paris")
+    rows, purchases = generate(13, start, start + 14 * 86_400, n=40)
+    write(session, rows, purchases)
+    holidays = {date(2026, 10, 27), date(2026, 10, 28)}
+
+    def open_hours(a: int, b: int) -> int:
+        zone = ZoneInfo("Europe/Paris")
+        return sum(
+            60 for minute in range(a, b, 60)
+            if _dt(minute).astimezone(zone).date() not in holidays
+            and _dt(minute).astimezone(zone).weekday() < 5
+            and 9 <= _dt(minute).astimezone(zone).hour < 17
+        )  # fmt: skip
+
+    monkeypatch.setenv("LATTE_HOLIDAYS", "2026-10-27, 2026-10-28")
+    # Overlapping groups: the same hours as "Mon-Fri 09:00-17:00".
+    monkeypatch.setenv("LATTE_HOURS", "Mon-Fri 09:00-13:00; Mon-Fri 12:00-17:00")
+    report = run_json(
+        latte, "weekly", "--week", "2026-W44", "--tz", "Europe/Paris", "--as-of", "2027-03-01"
+    )
+    assert report["clock"].endswith("Europe/Paris, 2 holidays)")
+    wanted = expected(
+        rows,
+        purchases,
+        epoch_of("2026-10-26T00:00", "Europe/Paris"),
+        epoch_of("2026-11-02T00:00", "Europe/Paris"),
+        as_of=epoch_of("2027-03-01T00:00", "Europe/Paris"),
+        clock=open_hours,
+    )
+    assert wanted["resolved"] > 5
+    for key in ("time_to_acknowledge", "resolution_time", "within_target", "overdue"):
+        assert_same(report["figures"][key], wanted[key])
+    assert_same(report["figures"]["repurchase_by_speed"], wanted["repurchase_by_speed"])
+    monkeypatch.delenv("LATTE_HOLIDAYS")
+    without = run_json(
+        latte, "weekly", "--week", "2026-W44", "--tz", "Europe/Paris", "--as-of", "2027-03-01"
+    )
+    assert without["figures"]["resolution_time"] != report["figures"]["resolution_time"]
 
 
 def test_agents_report_one_row_per_agent(latte: Any, data: Any) -> None:

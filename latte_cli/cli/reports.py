@@ -180,6 +180,7 @@ def _run(ctx: typer.Context, r: Request) -> None:
         target_hours=settings.sla_hours,
         window_days=settings.window,
         schedule=settings.hours,
+        holidays=settings.holidays if settings.hours else frozenset(),
         by=by,
         repeat_days=r.repeat_days,
     )

@@ -10,6 +10,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar, cast
 from zoneinfo import ZoneInfo
@@ -54,6 +55,8 @@ class Options:
     schedule: Schedule | None = None
     by: str | None = None
     repeat_days: int = 30
+    # Closed all day on a business-hours clock, as for the deadlines (the `holidays` setting).
+    holidays: frozenset[date] = frozenset()
 
     @property
     def target_seconds(self) -> float:
@@ -67,7 +70,14 @@ class Options:
     def clock(self) -> str:
         if self.schedule is None:
             return "calendar hours"
-        return f"business hours ({self.schedule.text}, {self.zone.key})"
+        closed = f", {len(self.holidays)} holidays" if self.holidays else ""
+        return f"business hours ({self.schedule.text}, {self.zone.key}{closed})"
+
+    def business_clock(self) -> BusinessClock | None:
+        """The clock of the speed figures: None on calendar hours."""
+        if self.schedule is None:
+            return None
+        return BusinessClock(self.schedule, self.zone, self.holidays)
 
 
 @dataclass(frozen=True)
@@ -265,7 +275,7 @@ class _Collector:
     def __init__(self, conn: Connection, options: Options) -> None:
         self.conn = conn
         self.options = options
-        self.clock = BusinessClock(options.schedule, options.zone) if options.schedule else None
+        self.clock = options.business_clock()
         self.material: dict[tuple[int, Any], _Material] = {}
 
     def at(self, key: int, group: Any) -> _Material:

@@ -29,7 +29,6 @@ from latte_cli.errors import InvalidValue
 from latte_cli.events import EventKind
 from latte_cli.reports import queries as q
 from latte_cli.reports.build import NO_VALUE, STAGES, Options
-from latte_cli.reports.hours import BusinessClock
 from latte_cli.reports.periods import Period
 
 OUTCOME_KEYS = ("repurchased", "lost", "pending", "n")
@@ -223,7 +222,7 @@ class Facts:
         self.period = period
         self.options = options
         self.repeat_seconds = options.repeat_days * 86_400
-        self.clock = BusinessClock(options.schedule, options.zone) if options.schedule else None
+        self.clock = options.business_clock()
 
     def span(self, start: int, end: int) -> int:
         """Duration on the report's clock (docs/metrics.md, "Clocks")."""

@@ -78,8 +78,19 @@ def parse_schedule(text: str) -> Schedule:
             )
         for day in _days(match[1], text):
             days[day].append((open_, close))
-    merged = tuple(tuple(sorted(set(d))) for d in days)
-    return Schedule(text=text.strip(), windows=merged)
+    return Schedule(text=text.strip(), windows=tuple(_union(d) for d in days))
+
+
+def _union(windows: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """A day's windows in order, those that overlap or touch joined into one: an hour two
+    groups both name is worked once ("Mon 09:00-12:00; Mon 11:00-13:00" is Mon 09:00-13:00)."""
+    joined: list[tuple[int, int]] = []
+    for open_, close in sorted(windows):
+        if joined and open_ <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], close))
+        else:
+            joined.append((open_, close))
+    return tuple(joined)
 
 
 # Business days used when no `hours` schedule is set: a deadline in business days still means
@@ -214,9 +225,9 @@ class _Windows:
     seconds before each, so that the working seconds in [a, b) are `upto(b) - upto(a)` (two
     binary searches, not a loop over the days between) for a and b in [low, high): a day
     inside the span at each end, so that every window of the days outside it closes before
-    `low` or opens after `high`, whatever the zone's offsets. Overlapping windows (two groups
-    of one day that overlap, which `seconds` counts twice) are left to the loop over the days
-    (`disjoint` False)."""
+    `low` or opens after `high`, whatever the zone's offsets. A day's windows never overlap
+    (`parse_schedule` joins them); should two days' windows overlap around a clock change,
+    the loop over the days counts them (`disjoint` False)."""
 
     def __init__(
         self, first: int, last: int, windows: list[tuple[int, int]], low: int, high: int
