@@ -329,6 +329,8 @@ class Deadlines:
                 self.clock.zone.key,
                 sorted(day.isoformat() for day in self.clock.holidays),
             ]
+            if self.clock.schedule.joined:
+                parts.append("joined")  # the shared hours now count once: another due time
         digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()
         return digest[:8]
 

@@ -75,3 +75,6 @@ def test_groups_that_overlap_or_touch_are_one_stretch_of_hours() -> None:
     for clock in (BusinessClock(split, zone), BusinessClock(whole, zone)):
         assert clock.seconds(monday, monday + 7 * 86_400) == 6 * 3600
         assert clock.add(monday, 5 * 3600) == monday + 14 * 3600
+    # Identical groups were always counted once; only a real overlap changes a deadline's rule.
+    assert split.joined and not whole.joined
+    assert not parse_schedule("Mon 09:00-12:00; Mon 09:00-12:00").joined

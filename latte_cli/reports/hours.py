@@ -30,6 +30,9 @@ class Schedule:
 
     text: str
     windows: tuple[tuple[tuple[int, int], ...], ...]
+    # Whether groups overlapping on one day were joined (`_union`): hours such a schedule's
+    # deadlines counted twice before, so their rule reads as changed (`Deadlines.fingerprint`).
+    joined: bool = False
 
     @property
     def weekly_seconds(self) -> int:
@@ -78,7 +81,12 @@ def parse_schedule(text: str) -> Schedule:
             )
         for day in _days(match[1], text):
             days[day].append((open_, close))
-    return Schedule(text=text.strip(), windows=tuple(_union(d) for d in days))
+    windows = tuple(_union(d) for d in days)
+    overlapped = any(
+        sum(c - o for o, c in joined) < sum(c - o for o, c in set(day))
+        for joined, day in zip(windows, days, strict=True)
+    )
+    return Schedule(text=text.strip(), windows=windows, joined=overlapped)
 
 
 def _union(windows: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
