@@ -246,7 +246,6 @@ def forget_customer(session: Session, ref: str, *, agent: str, reason: str) -> F
         raise InvalidValue("--reason is empty: say why the customer is forgotten.")
     secure_delete(session)
     customer = get_customer(session, ref)
-    refuse_merged_away(session, customer, ref)
     assert customer.id is not None
     duplicates = merged_duplicates(session, customer)
     # Forgotten before duplicates went with it: forgetting again finishes the duplicates.
@@ -265,6 +264,7 @@ def forget_customer(session: Session, ref: str, *, agent: str, reason: str) -> F
     refuse_if_held(session, customer, [c.id for c in complaints if c.id is not None])
     for duplicate in duplicates:  # a duplicate on hold holds the person: refused as well
         refuse_if_held(session, duplicate, [])
+    refuse_merged_away(session, customer, ref)  # after the holds: a hold is the first answer
     now = utcnow()
     identity = forget_identity(session, customer, duplicates)
     changed = identity.rows_changed
