@@ -252,6 +252,7 @@ def forget_customer(
     from latte_cli.errors import Interrupted
     from latte_cli.services.customers import get_customer
     from latte_cli.services.privacy import forget_customer as forget
+    from latte_cli.services.privacy import refuse_merged_away
 
     g = globals_of(ctx)
     if not yes:
@@ -262,6 +263,7 @@ def forget_customer(
             )
         with g.session(readonly=True) as session, _candidates_listed():
             found = get_customer(session, ref)  # an unknown customer fails before the question
+            refuse_merged_away(session, found, ref)
         # The ref is typed to confirm; for a customer without one, what was given.
         expected = found.ref or ref
         what = "the ref" if found.ref else repr(ref)
@@ -336,6 +338,8 @@ def export_customer(
     with g.session(readonly=True) as session, _candidates_listed():
         data = customer_data(session, ref)
     text = render.json_text(data.as_json()) if fmt == "json" else render.customer_markdown(data)
+    if data.merged_into is not None:  # the file says it too (README, "Customer data")
+        typer.echo(data.merged_into["note"], err=True)
     if path is None:
         typer.echo(text, nl=False)
         return

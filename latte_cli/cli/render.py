@@ -892,6 +892,8 @@ def customer_markdown(data: CustomerData) -> str:
 
     c = data.customer
     lines = [f"# Data held about customer {value(c.get('ref') or c.get('id'))}", ""]
+    if data.merged_into is not None:  # a merged-away customer: say where its data is
+        lines += [f"**{markdown_text(data.merged_into['note'])}**", ""]
     lines += [f"- **{k}**: {value(v)}" for k, v in c.items()] + [""]
     lines += rows("Customers merged into this one (the same person)", data.merged_customers)
     lines += rows("Complaints", data.complaints)

@@ -260,7 +260,53 @@ def find_customers(session: Session, text: str, *, limit: int = 50) -> list[Cust
     if terms and terms.phone:
         clauses.append(col(Customer.phone_key) == identity.phone_key(cleaned))
     statement = select(Customer).where(or_(*clauses)).order_by(col(Customer.id)).limit(limit)
-    return list(session.exec(statement).all())
+    found = list(session.exec(statement).all())
+    return found or merged_named(session, cleaned)[:limit]
+
+
+def merged_named(session: Session, text: str) -> list[Customer]:
+    """The merged-away customers whose own email, phone or name `text` is, oldest first.
+
+    A merge clears the duplicate's matching keys (matching finds the kept customer), so these
+    are compared on the stored details; asked only when no customer matches, so an unmerged
+    customer is never made ambiguous (docs/architecture.md, "Customer data")."""
+    email = identity.email_key(text) if "@" in text else None
+    terms = identity.search_terms(text)
+    phone = identity.phone_key(text) if terms and terms.phone else None
+    name = identity.fold(text)
+    merged = session.exec(
+        select(Customer).where(col(Customer.merged_into).is_not(None)).order_by(col(Customer.id))
+    ).all()
+    return [
+        c
+        for c in merged
+        if (email is not None and identity.email_key(c.email) == email)
+        or (phone is not None and identity.phone_key(c.phone) == phone)
+        or (name is not None and identity.fold(c.name) == name)
+    ]
+
+
+def merged_note(session: Session, customer: Customer, known_as: str | None = None) -> str | None:
+    """One line for a merged-away customer: where it went and how to reach its data there
+    (docs/architecture.md, "Customer data"); None for a customer not merged."""
+    if customer.merged_into is None:
+        return None
+    target = session.get(Customer, customer.merged_into)
+    seen = {customer.id}
+    while target is not None and target.merged_into is not None and target.id not in seen:
+        seen.add(target.id)
+        target = session.get(Customer, target.merged_into)
+    where = describe(target) if target else f"#{customer.merged_into}"
+    ref = target.ref if target and target.ref else "REF"
+    who = (
+        f"{known_as} is customer {describe(customer)}"
+        if known_as
+        else (f"Customer {describe(customer)}")
+    )
+    return (
+        f"{who}, merged into {where}: its complaints, events and purchases are there; "
+        f"export them with `latte customer export {ref}`."
+    )
 
 
 def get_customer(session: Session, ref: str) -> Customer:

@@ -21,7 +21,7 @@ from sqlmodel import Session, SQLModel, col, select
 from latte_cli import events, identity
 from latte_cli.errors import InvalidValue
 from latte_cli.models import Complaint, Customer, Event, FollowUp, Purchase, StageRecord
-from latte_cli.services.customers import get_customer, write_keys
+from latte_cli.services.customers import describe, get_customer, merged_note, write_keys
 from latte_cli.services.eventlog import events_of, log_event
 from latte_cli.services.holds import erase_reasons, refuse_if_held
 from latte_cli.services.search import rewrite_index
@@ -218,6 +218,22 @@ def forget_identity(
     return ForgottenIdentity(new_ref, purchases, len(duplicates), changed)
 
 
+def refuse_merged_away(session: Session, customer: Customer, ref: str) -> None:
+    """InvalidValue for a customer merged into another: its complaints and purchases are the
+    other's now, and forgetting the person is forgetting that customer, which erases this one
+    with it (docs/architecture.md, "Customer data")."""
+    if customer.merged_into is None or is_forgotten(customer):
+        return
+    target = merged_root(session, customer)
+    if is_forgotten(target):
+        return  # `latte db check` names it; forgetting the pseudonym finishes it
+    raise InvalidValue(
+        f"{ref} is customer {describe(customer)}, merged into {describe(target)}: forget "
+        f"that customer with `latte customer forget {target.ref or 'REF'}`, which erases "
+        f"{customer.ref or ref} with it."
+    )
+
+
 def forget_customer(session: Session, ref: str, *, agent: str, reason: str) -> Forgotten:
     """Erase a customer: identity replaced by a pseudonym (so is that of every customer merged
     into it), every free text of their complaints erased, every figure kept. Commits, then
@@ -248,6 +264,7 @@ def forget_customer(session: Session, ref: str, *, agent: str, reason: str) -> F
     refuse_if_held(session, customer, [c.id for c in complaints if c.id is not None])
     for duplicate in duplicates:  # a duplicate on hold holds the person: refused as well
         refuse_if_held(session, duplicate, [])
+    refuse_merged_away(session, customer, ref)  # after the holds: a hold is the first answer
     now = utcnow()
     identity = forget_identity(session, customer, duplicates)
     changed = identity.rows_changed
@@ -296,9 +313,13 @@ class CustomerData:
     followups: list[dict[str, Any]]
     purchases: list[dict[str, Any]]
     merged_customers: list[dict[str, Any]] = field(default_factory=list)
+    # For a merged-away customer: the one it was merged into (ref, name) and a one-line note
+    # that its data is exported there (docs/architecture.md, "Customer data"); else None.
+    merged_into: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "merged_into": self.merged_into,
             "customer": self.customer,
             "merged_customers": self.merged_customers,
             "complaints": self.complaints,
@@ -322,6 +343,11 @@ def customer_data(session: Session, ref: str) -> CustomerData:
     """The subject-access answer: every stored row about the customer with this ref, and the
     identities of the customers merged into it."""
     customer = get_customer(session, ref)
+    went = None
+    note = merged_note(session, customer, None if identity.clean(ref) == customer.ref_key else ref)
+    if note is not None:
+        target = merged_root(session, customer)
+        went = {"ref": target.ref, "name": target.name, "note": note}
     complaints = session.exec(
         select(Complaint).where(Complaint.customer_id == customer.id).order_by(col(Complaint.id))
     ).all()
@@ -349,4 +375,5 @@ def customer_data(session: Session, ref: str) -> CustomerData:
         events=logged,
         followups=rows(FollowUp),
         purchases=[_plain(p) for p in purchases],
+        merged_into=went,
     )
