@@ -130,7 +130,7 @@ def test_resume_without_a_terminal_points_at_the_complaint_kept(
     assert f"latte reopen {done} --reason" in resolved.stderr
     assert "latte step" not in resolved.stderr
     # One with a stage due still is.
-    assert f"latte step {kept} STAGE" in latte("resume", str(kept)).stderr
+    assert f"latte step {kept} acknowledge" in latte("resume", str(kept)).stderr
 
 
 def test_advise_points_at_the_complaint_kept_amend_and_hold_work(

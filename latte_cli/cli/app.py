@@ -45,10 +45,28 @@ def _is_usage(error: typer.BadParameter) -> bool:
     )
 
 
+def _not_a_complaint_id(error: typer.BadParameter) -> str | None:
+    """One line for a complaint id (an `ID` argument or option) that is not a number, naming
+    the value typed and what an id looks like; None for any other value."""
+    if error.param is None or error.param.metavar != "ID":
+        return None
+    errors = getattr(error.__cause__, "errors", None)  # pydantic's, which Typer converts with
+    value = errors()[0].get("input") if callable(errors) and errors() else None
+    if not isinstance(value, str):
+        return None
+    hint = error.param.get_error_hint()
+    return (
+        f"Invalid value for {hint}: {value!r} is not a complaint id. Give its number, e.g. 12 "
+        "(`latte list` shows them)"
+    )
+
+
 def _invalid_value(error: typer.BadParameter) -> str:
     """One line for a value Click or Typer could not take (not one of the choices, not a
     number), naming the command's help as the way out."""
-    message = " ".join(error.format_message().replace("Value error, ", "").split())
+    message = _not_a_complaint_id(error) or " ".join(
+        error.format_message().replace("Value error, ", "").split()
+    )
     command = error.ctx.command_path if error.ctx is not None else "latte"
     return f"{message.rstrip('.')}. See `{command} --help`."
 

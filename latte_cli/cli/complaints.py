@@ -737,12 +737,11 @@ def resume(
 
     g = globals_of(ctx)
     if not stdin_is_terminal():
-        if complaint_id is not None:
-            _refuse_resume(g, complaint_id)
+        due = _refuse_resume(g, complaint_id) if complaint_id is not None else "STAGE"
         target = complaint_id if complaint_id is not None else "ID"
         raise InvalidValue(
             "latte resume asks questions and needs a terminal. Record the stage due with "
-            f"`latte step {target} STAGE ...` (see `latte show {target}`)."
+            f"`latte step {target} {due} ...` (see `latte show {target}`)."
         )
     from latte_cli.cli import guided as guide
 
@@ -755,26 +754,34 @@ def resume(
     conversation.resume(complaint_id)
 
 
-def _refuse_resume(g: Globals, complaint_id: int) -> None:
+def _refuse_resume(g: Globals, complaint_id: int) -> str:
     """What resuming a complaint with nothing due says instead of suggesting `latte step`: a
-    merged duplicate names its target (README, "Exit codes": a refused state change, exit 1),
-    a resolved one says how to reopen it; an unknown id is not found."""
+    merged duplicate names its target, and how to go on with it (`latte reopen` when it is
+    resolved) (README, "Exit codes": a refused state change, exit 1), a resolved one says how
+    to reopen it; an unknown id is not found. Otherwise the stage due, for the hint."""
     from latte_cli.errors import StageOutOfOrder
     from latte_cli.services.complaints import get_complaint
 
     with g.session(readonly=True) as session:
         complaint = get_complaint(session, complaint_id)
         into, due = complaint.merged_into, complaint.stage_due
+        target_resolved = into is not None and get_complaint(session, into).stage_due is None
     if into is not None:
+        go_on = (
+            f"Reopen that one with `latte reopen {into} --reason TEXT`."
+            if target_resolved
+            else f"Resume that one with `latte resume {into}`."
+        )
         raise StageOutOfOrder(
             f"Complaint {complaint_id} was merged into complaint {into}: nothing to continue "
-            f"here. Resume that one with `latte resume {into}`."
+            f"here. {go_on}"
         )
     if due is None:
         raise StageOutOfOrder(
             f"Complaint {complaint_id} is resolved: nothing to continue. Reopen it with "
             f"`latte reopen {complaint_id} --reason TEXT`."
         )
+    return due
 
 
 def _pick_open_complaint(ctx: typer.Context, conversation: Conversation) -> int | None:

@@ -38,7 +38,7 @@ from latte_cli.services.customers import (
     match_customer,
 )
 from latte_cli.services.eventlog import log_event
-from latte_cli.timeutil import epoch, shown, utcnow
+from latte_cli.timeutil import epoch, in_the_future, shown, utcnow
 from latte_cli.workflow import Stage, default_summary
 
 # The customer's words and stage texts; the same limit as `latte import` (docs/architecture.md,
@@ -113,7 +113,7 @@ def _at(at: datetime | None, now: datetime, zone: tzinfo | None = None) -> datet
     if at is None:
         return now
     if at > now + timedelta(minutes=5):
-        raise InvalidValue(f"The time {shown(at, zone)} is in the future. Give a past time.")
+        raise in_the_future(at, now, zone)
     return at
 
 

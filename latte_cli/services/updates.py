@@ -20,7 +20,7 @@ from latte_cli.events import CustomerUpdateDetails
 from latte_cli.models import Complaint
 from latte_cli.services.complaints import MAX_TEXT, get_complaint
 from latte_cli.services.eventlog import log_event
-from latte_cli.timeutil import epoch, shown, utcnow
+from latte_cli.timeutil import epoch, in_the_future, shown, utcnow
 
 
 def complaint_id_of(session: Session, given: str) -> int:
@@ -64,7 +64,7 @@ def record_update(
     now = utcnow()
     when = now if at is None else at
     if when > now + timedelta(minutes=5):
-        raise InvalidValue(f"The time {shown(when, zone)} is in the future. Give a past time.")
+        raise in_the_future(when, now, zone)
     if epoch(when) < row.opened_epoch:
         raise InvalidValue(
             f"The time {shown(when, zone)} is before the complaint was opened "
