@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import random
+import shlex
 import statistics
 from collections import Counter
 from dataclasses import dataclass
@@ -443,6 +444,24 @@ def test_every_format_carries_the_figures(latte: Any, data: Any) -> None:
         assert title in table, title
     html = latte.ok(*args, "--format", "html").stdout
     assert "Root causes" in html and "Remedies by resolution speed" in html
+
+
+@pytest.mark.parametrize(
+    "period", [("--week", "2026-W46"), ("--since", "2026-11-02", "--until", "2026-11-12")]
+)
+def test_the_explained_breach_list_command_counts_what_the_report_counted(
+    latte: Any, data: Any, period: tuple[str, ...]
+) -> None:
+    """`--explain` names a command for the list of breaches; run as printed it reports the
+    report's own period, zone and as-of time, so it lists as many as the report counted."""
+    args = ("report", "weekly", *period, "--as-of", AS_OF, "--tz", "Europe/Paris")
+    breached = run_json(latte, *args[1:])["figures"]["deadlines"]["final"]["breached"]
+    assert breached
+    text = " ".join(latte.ok(*args, "--explain", "--format", "md").stdout.split())
+    command = text.split("list them with `", 1)[1].split("`", 1)[0]
+    assert command.startswith(f"latte report weekly {period[0]} ")
+    listed = latte.ok(*shlex.split(command)[1:], "--format", "json").stdout
+    assert len(json.loads(listed)) == breached
 
 
 def test_a_change_of_money_carries_its_sign(latte: Any, data: Any) -> None:

@@ -3,7 +3,9 @@ report's own settings and counts, for `--explain` and the HTML report's notes.""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime, time
 
 from latte_cli.reports.build import Report
 from latte_cli.reports.fixes import RECURRING_WEEKS, RISING_MIN, RISING_RATIO
@@ -157,6 +159,22 @@ def explain(report: Report) -> tuple[Definition, ...]:
     )
 
 
+def detail_command(report: Report) -> str:
+    """The command that reports this report's period, zone and as-of time again, for a
+    `--detail` hint: run as printed, it counts what this report counted."""
+    o = report.options
+    period = report.current
+    if re.fullmatch(r"\d{4}-W\d{2}", period.label):
+        chosen = f"--week {period.label}"
+    else:
+        start = datetime.fromtimestamp(period.start, o.zone)
+        since = start.date().isoformat() if start.time() == time(0) else start.isoformat()
+        last = datetime.fromtimestamp(period.end - 1, o.zone).date()
+        chosen = f"--since {since} --until {last.isoformat()}"
+    moment = datetime.fromtimestamp(o.as_of, o.zone).isoformat(timespec="seconds")
+    return f"latte report {report.kind} {chosen} --tz {o.zone.key} --as-of {moment}"
+
+
 def _fix_definitions(report: Report, as_of: str, clock: str) -> tuple[Definition, ...]:
     """Deadlines, root causes, repeats, remedies, per 1,000 active customers."""
     o = report.options
@@ -173,7 +191,7 @@ def _fix_definitions(report: Report, as_of: str, clock: str) -> tuple[Definition
             "as-of time. Rate = met / (met + breached).",
             f"due times in the period; completions known by {as_of}",
             f"Complaints without a due time are in none. {final.breached} final-response "
-            "breaches this period: list them with `latte report weekly --detail "
+            f"breaches this period: list them with `{detail_command(report)} --detail "
             "deadlines.final.breached`.",
         ),
         Definition(
