@@ -57,17 +57,19 @@ def parse_moment(text: str, *, what: str, assume: tzinfo | None, now: datetime) 
             "Give the real date."
         )
     if moment > now + timedelta(days=1):
-        raise in_the_future(moment, now, assume)
+        raise in_the_future(moment, now, assume, what)
     return moment
 
 
-def in_the_future(moment: datetime, now: datetime, zone: tzinfo | None) -> InvalidValue:
+def in_the_future(
+    moment: datetime, now: datetime, zone: tzinfo | None, what: str = "--at"
+) -> InvalidValue:
     """The refusal of a time in the future (`--at` on new, step, reopen and update, `--as-of`):
     one wording naming it and the current time in the user's zone, with their offsets (README,
     "Commands"), the current time to the minute."""
     current = now.replace(second=0, microsecond=0)
     return InvalidValue(
-        f"The time {shown(moment, zone)} is in the future (it is now {shown(current, zone)}). "
+        f"{what} {shown(moment, zone)} is in the future (it is now {shown(current, zone)}). "
         "Give a past time."
     )
 

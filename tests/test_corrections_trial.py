@@ -194,7 +194,5 @@ def test_new_at_a_few_hours_ahead_names_it_in_the_users_zone(latte: Latte, paris
               "--category", "delivery", "--listen", "Broken", "--at", ahead.isoformat())
     )  # fmt: skip
 
-    assert line.startswith(
-        f"Error: The time {shown[:-2]}:{shown[-2:]} is in the future (it is now "
-    )
+    assert line.startswith(f"Error: --at {shown[:-2]}:{shown[-2:]} is in the future (it is now ")
     assert line.endswith("). Give a past time.")

@@ -299,7 +299,7 @@ def test_anonymous_complaint(latte: Latte, pipe: PipeInput, session: Session) ->
         (["new", "--listen", "x"], "--channel, --category"),
         (["step", "1", "explain", "--change", "x"], "--root-cause"),
         (["followup", "record", "1"], "--reached"),
-        (["resume", "1"], "latte step 1 STAGE"),
+        (["resume", "1"], "latte step 1 explain"),
         (["resume"], "latte step ID STAGE"),
     ],
 )

@@ -69,7 +69,7 @@ def test_a_future_at_names_it_and_now_in_the_users_zone(
     assert result.exit_code == 1, result.output
     line = result.stderr.strip()
     match = re.fullmatch(
-        rf"Error: The time {re.escape(in_paris(at))} is in the future \(it is now "
+        rf"Error: --at {re.escape(in_paris(at))} is in the future \(it is now "
         r"(\d{4}-\d\d-\d\d \d\d:\d\d [+-]\d\d:\d\d)\)\. Give a past time\.",
         line,
     )

@@ -83,9 +83,7 @@ def test_update_at_a_few_hours_ahead_names_it_in_the_users_zone(
 
     line = one_line(latte("update", cid, "--text", "Soon", "--at", ahead.isoformat()))
 
-    assert line.startswith(
-        f"Error: The time {shown[:-2]}:{shown[-2:]} is in the future (it is now "
-    )
+    assert line.startswith(f"Error: --at {shown[:-2]}:{shown[-2:]} is in the future (it is now ")
     assert line.endswith("). Give a past time.")
     nothing_written(session, cid)
 
