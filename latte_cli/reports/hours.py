@@ -138,9 +138,7 @@ class BusinessClock:
         """Working seconds in [start, end); 0 if end <= start."""
         if end <= start:
             return 0
-        table = self._table
-        if table is None or not (table.low <= start and end < table.high):
-            table = self._table = self._cover(start, end)
+        table = self._covering(start, end)
         if table.disjoint:
             return table.upto(end) - table.upto(start)
         return self._seconds_day_by_day(start, end)
@@ -157,16 +155,20 @@ class BusinessClock:
         if not counted.any():
             return found
         starts, ends = starts[counted], ends[counted]
-        low, high = int(starts.min()), int(ends.max())
-        table = self._table
-        if table is None or not (table.low <= low and high < table.high):
-            table = self._table = self._cover(low, high)
+        table = self._covering(int(starts.min()), int(ends.max()))
         if table.disjoint:
             found[counted] = table.upto_of(ends) - table.upto_of(starts)
         else:
             pairs = zip(starts.tolist(), ends.tolist(), strict=True)
             found[counted] = [self._seconds_day_by_day(a, b) for a, b in pairs]
         return found
+
+    def _covering(self, start: int, end: int) -> _Windows:
+        """The table of windows in use if it covers [start, end], else a wider one."""
+        table = self._table
+        if table is None or not (table.low <= start and end < table.high):
+            table = self._table = self._cover(start, end)
+        return table
 
     def _cover(self, start: int, end: int) -> _Windows:
         """The windows of a span of days around [start, end] and the ones already covered,

@@ -286,18 +286,27 @@ def merged_named(session: Session, text: str) -> list[Customer]:
     ]
 
 
+def merged_root(session: Session, customer: Customer) -> Customer:
+    """The customer this one was merged into, followed to the end (itself if not merged)."""
+    seen = {customer.id}
+    while customer.merged_into is not None and customer.merged_into not in seen:
+        target = session.get(Customer, customer.merged_into)
+        if target is None:
+            break
+        seen.add(target.id)
+        customer = target
+    return customer
+
+
 def merged_note(session: Session, customer: Customer, known_as: str | None = None) -> str | None:
     """One line for a merged-away customer: where it went and how to reach its data there
     (docs/architecture.md, "Customer data"); None for a customer not merged."""
     if customer.merged_into is None:
         return None
-    target = session.get(Customer, customer.merged_into)
-    seen = {customer.id}
-    while target is not None and target.merged_into is not None and target.id not in seen:
-        seen.add(target.id)
-        target = session.get(Customer, target.merged_into)
-    where = describe(target) if target else f"#{customer.merged_into}"
-    ref = target.ref if target and target.ref else "REF"
+    target = merged_root(session, customer)
+    found = target is not customer  # else the row it names is gone
+    where = describe(target) if found else f"#{customer.merged_into}"
+    ref = target.ref if found and target.ref else "REF"
     who = (
         f"{known_as} is customer {describe(customer)}"
         if known_as

@@ -21,7 +21,13 @@ from sqlmodel import Session, SQLModel, col, select
 from latte_cli import events, identity
 from latte_cli.errors import InvalidValue
 from latte_cli.models import Complaint, Customer, Event, FollowUp, Purchase, StageRecord
-from latte_cli.services.customers import describe, get_customer, merged_note, write_keys
+from latte_cli.services.customers import (
+    describe,
+    get_customer,
+    merged_note,
+    merged_root,
+    write_keys,
+)
 from latte_cli.services.eventlog import events_of, log_event
 from latte_cli.services.holds import erase_reasons, refuse_if_held
 from latte_cli.services.search import rewrite_index
@@ -167,18 +173,6 @@ def merged_duplicates(session: Session, customer: Customer) -> list[Customer]:
             if not is_forgotten(row):
                 found.append(row)
     return sorted(found, key=lambda row: row.id or 0)
-
-
-def merged_root(session: Session, customer: Customer) -> Customer:
-    """The customer this one was merged into, followed to the end (itself if not merged)."""
-    seen = {customer.id}
-    while customer.merged_into is not None and customer.merged_into not in seen:
-        target = session.get(Customer, customer.merged_into)
-        if target is None:
-            break
-        seen.add(target.id)
-        customer = target
-    return customer
 
 
 def _pseudonymise(session: Session, customer: Customer) -> tuple[str, int, int]:

@@ -29,6 +29,7 @@ from latte_cli import events
 from latte_cli.config import Period
 from latte_cli.errors import InvalidValue
 from latte_cli.models import Complaint, Customer, Event, LegalHold
+from latte_cli.services.customers import merged_root
 from latte_cli.services.holds import covered_customers
 from latte_cli.services.privacy import (
     checkpoint,
@@ -37,7 +38,6 @@ from latte_cli.services.privacy import (
     identified,
     is_forgotten,
     merged_duplicates,
-    merged_root,
     secure_delete,
 )
 from latte_cli.services.search import rewrite_index
